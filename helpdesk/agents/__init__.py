@@ -1,0 +1,1 @@
+"""Agents, teams, API tokens, login and the access rules between them."""

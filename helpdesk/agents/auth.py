@@ -1,0 +1,103 @@
+"""Who is calling: Flask-Login sessions for the UI, bearer tokens for API and realtime."""
+from __future__ import annotations
+
+import hmac
+from functools import wraps
+
+from flask import g, request, session
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..errors import error_response
+from ..extensions import db, login_manager
+from ..models_base import utcnow
+from .models import Agent, ApiToken, hash_token
+
+
+@login_manager.user_loader
+def load_agent(agent_id: str) -> Agent | None:
+    """Flask-Login: the agent of a session."""
+    try:
+        return db.session.get(Agent, int(agent_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def agent_for_token(token: str) -> Agent | None:
+    """The active agent owning ``token``."""
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or not row.agent.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
+        row.last_used_at = now  # coarse, so a busy client does not write on every call
+        db.session.commit()
+    return row.agent
+
+
+def _bearer() -> str | None:
+    """The token of an ``Authorization: Bearer`` header."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _session_csrf_ok() -> bool:
+    """A browser using its session for a write must echo the session's CSRF token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError:
+        return False
+    return True
+
+
+def api_agent() -> Agent | None:
+    """The agent calling the API: a bearer token, or the UI's session with CSRF."""
+    token = _bearer()
+    if token:
+        return agent_for_token(token)
+    if current_user.is_authenticated and _session_csrf_ok():
+        return current_user._get_current_object()
+    return None
+
+
+def require_agent(blueprint) -> None:
+    """Make every route of ``blueprint`` refuse callers that are not an agent."""
+
+    @blueprint.before_request
+    def _authenticate():
+        agent = api_agent()
+        if agent is None:
+            return error_response(401, "unauthorized", "a valid bearer token is required")
+        g.agent = agent
+
+
+def require_role(*roles: str):
+    """Decorator: only agents with one of ``roles`` (admins always) may call."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            agent = g.agent
+            if agent.role not in roles and not agent.is_admin:
+                return error_response(403, "forbidden", f"needs the role {' or '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    """Compare secrets without leaking their length of match through timing."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+__all__ = ["load_agent", "agent_for_token", "api_agent", "require_agent", "require_role",
+           "session", "constant_time_equal"]

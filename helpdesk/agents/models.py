@@ -1,0 +1,112 @@
+"""Team, Agent and ApiToken."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models_base import UTCDateTime, utcnow
+
+ROLES = ("agent", "lead", "admin")
+PRESENCE = ("online", "away", "offline")
+
+team_members = Table(
+    "team_members",
+    db.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Team(db.Model):
+    """A group of agents that owns channels and tickets."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    members: Mapped[list["Agent"]] = relationship(secondary=team_members, back_populates="teams")
+
+    def __repr__(self) -> str:
+        return f"<Team {self.id} {self.name!r}>"
+
+
+class Agent(UserMixin, db.Model):
+    """Someone who works tickets: an agent, a team lead or an admin."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10), default="agent")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    presence: Mapped[str] = mapped_column(String(10), default="offline")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    capacity: Mapped[int] = mapped_column(Integer, default=20)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members",
+                                             lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.id} {self.email} {self.role}>"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated agents cannot log in
+        """Whether the agent may log in."""
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see and change everything."""
+        return self.role == "admin"
+
+    @property
+    def team_ids(self) -> set[int]:
+        """Ids of the agent's teams."""
+        return {team.id for team in self.teams}
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of ``password``."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Compare ``password`` against the stored hash."""
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def summary(self) -> dict:
+        """The short form used in API and realtime payloads."""
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token; tokens are random, so no salt is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(db.Model):
+    """A bearer token for the API and realtime; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent: Mapped[Agent] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.prefix}… agent={self.agent_id}>"
+
+    @classmethod
+    def issue(cls, agent: Agent) -> tuple["ApiToken", str]:
+        """Make a new token for ``agent``; return the row and the clear token (shown once)."""
+        clear = "hd_" + secrets.token_urlsafe(32)
+        row = cls(agent=agent, token_hash=hash_token(clear), prefix=clear[:10])
+        return row, clear

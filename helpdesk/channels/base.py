@@ -1,0 +1,43 @@
+"""The one small base every channel adapter implements, and the registry to find them.
+
+Inbound: an adapter turns what arrived into an InboundMessage and calls
+tickets.ingest.ingest; nothing else. Outbound: ``send`` delivers an agent's
+reply on the adapter's channel. Code reaches an adapter only by its kind.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DeliveryError(Exception):
+    """Sending failed; ``permanent`` means retrying cannot help."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ChannelAdapter:
+    """A channel: its kind, its settings (secrets marked) and how to send on it."""
+
+    kind: ClassVar[str] = ""
+    settings: ClassVar[tuple[str, ...]] = ()
+    secret_settings: ClassVar[tuple[str, ...]] = ()
+
+    def send(self, message, ticket) -> str | None:
+        """Deliver ``message`` to the ticket's customer; return the provider's id."""
+        raise DeliveryError(f"channel {self.kind!r} cannot send", permanent=True)
+
+
+_ADAPTERS: dict[str, ChannelAdapter] = {}
+
+
+def register(adapter_class: type[ChannelAdapter]) -> type[ChannelAdapter]:
+    """Class decorator: make ``adapter_class`` the adapter for its kind."""
+    _ADAPTERS[adapter_class.kind] = adapter_class()
+    return adapter_class
+
+
+def adapter_for(kind: str) -> ChannelAdapter | None:
+    """The adapter registered for ``kind``, if any."""
+    return _ADAPTERS.get(kind)

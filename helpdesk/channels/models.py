@@ -1,0 +1,41 @@
+"""A configured channel: a support mailbox, a phone number, a chat widget."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models_base import UTCDateTime, utcnow
+
+
+class Channel(db.Model):
+    """One inbox of one kind; routes what arrives on it to a team.
+
+    ``settings`` holds what may be shown; ``secrets`` what must never be shown
+    back or logged (passwords, identity secrets).
+    """
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("kind", "address"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The support address, the E.164 number, or the chat key.
+    address: Mapped[str] = mapped_column(String(320))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    secrets: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    team = relationship("Team", lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.kind} {self.name!r}>"
+
+    def public(self) -> dict:
+        """What may be shown of the channel: never its secrets."""
+        return {"id": self.id, "kind": self.kind, "name": self.name, "address": self.address,
+                "team": self.team_id, "active": self.active, "settings": self.settings}

@@ -1,0 +1,46 @@
+"""Configuration read from the environment (see docs/product.md)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(instance: Path) -> str:
+    """Return SECRET_KEY from the environment, or one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance: Path) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    default_db = f"sqlite:///{instance / 'helpdesk.db'}"
+    database_url = os.environ.get("DATABASE_URL") or default_db
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "SECRET_KEY": _secret_key(instance),
+        "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
+        "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_NUMBER": os.environ.get("TWILIO_NUMBER"),
+        "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR") or str(instance / "attachments"),
+        # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
+        "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
+        "API_PAGE_SIZE": 50,
+        "API_MAX_PAGE_SIZE": 200,
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }

@@ -1,0 +1,232 @@
+"""REST API v1 for the CRM: customers, organizations, lookup (the card) and orders."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from sqlalchemy import exists, func, or_, select
+
+from .. import unit_of_work
+from ..agents.auth import require_role
+from ..api import api_blueprint, get_or_404, int_arg, paginate, parse_body
+from ..errors import Invalid
+from ..extensions import db
+from . import history, orders, services
+from .identities import InvalidIdentity, normalise
+from .models import Customer, Identity, Order, Organization, OrganizationDomain
+from .schemas import (CustomerIn, MergeIn, NoteIn, OrderIn, OrganizationIn, OrganizationPatch,
+                      customer_json, note_json, order_json, organization_json)
+
+bp = api_blueprint("customers_api", __name__)
+
+
+def _query_arg(name: str, max_length: int = 320) -> str | None:
+    """A text query argument, bounded."""
+    value = (request.args.get(name) or "").strip()
+    if len(value) > max_length:
+        raise Invalid(f"{name} is too long", fields={name: "too long"})
+    return value or None
+
+
+@bp.get("/customers")
+def list_customers():
+    """Customers, filtered by ?q= (name or address), ?email=, ?phone=."""
+    query = select(Customer).order_by(Customer.id.desc())
+    for kind in ("email", "phone"):
+        value = _query_arg(kind)
+        if value:
+            try:
+                value = normalise(kind, value)
+            except InvalidIdentity as exc:
+                raise Invalid(str(exc), fields={kind: str(exc)}) from exc
+            query = query.join(Identity, Identity.customer_id == Customer.id).where(
+                Identity.kind == kind, Identity.value == value)
+    q = _query_arg("q", 200)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(
+            func.lower(Customer.name).like(pattern),
+            exists().where(Identity.customer_id == Customer.id, Identity.value.like(pattern))))
+    return jsonify(paginate(query, customer_json))
+
+
+@bp.post("/customers")
+def create_customer():
+    """Create a customer."""
+    body = parse_body(CustomerIn)
+    customer = services.create_customer(body.to_service())
+    unit_of_work.commit()
+    return jsonify(customer_json(customer)), 201
+
+
+@bp.get("/customers/<int:customer_id>")
+def get_customer(customer_id: int):
+    """One customer."""
+    return jsonify(customer_json(get_or_404(Customer, customer_id, "customer")))
+
+
+@bp.patch("/customers/<int:customer_id>")
+def update_customer(customer_id: int):
+    """Change a customer; only the fields sent are changed."""
+    customer = get_or_404(Customer, customer_id, "customer")
+    body = parse_body(CustomerIn)
+    services.apply_fields(customer, body.to_service(only_set=True))
+    unit_of_work.commit()
+    return jsonify(customer_json(customer))
+
+
+@bp.delete("/customers/<int:customer_id>")
+@require_role("admin")
+def erase_customer(customer_id: int):
+    """Erase everything held about a person (admins only)."""
+    services.erase(get_or_404(Customer, customer_id, "customer"))
+    unit_of_work.commit()
+    return "", 204
+
+
+@bp.get("/customers/<int:customer_id>/timeline")
+def customer_timeline(customer_id: int):
+    """Every interaction on every channel, newest first, paginated."""
+    customer = get_or_404(Customer, customer_id, "customer")
+    page = int_arg("page", 1)
+    per_page = int_arg("per_page", 50, maximum=200)
+    items, more = history.timeline(customer, page, per_page)
+    next_url = None
+    if more:
+        from flask import url_for
+
+        next_url = url_for(".customer_timeline", customer_id=customer_id, page=page + 1,
+                           per_page=per_page, _external=True)
+    return jsonify({"items": items, "next": next_url})
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+def merge_customer(customer_id: int):
+    """Fold another customer ({"from": ID}) into this one."""
+    into = get_or_404(Customer, customer_id, "customer")
+    body = parse_body(MergeIn)
+    other = db.session.get(Customer, body.from_)
+    if other is None:
+        raise Invalid("no such customer to merge from", fields={"from": "unknown id"})
+    services.merge(into, other)
+    unit_of_work.commit()
+    return jsonify(customer_json(into))
+
+
+@bp.get("/customers/<int:customer_id>/export")
+@require_role("lead")
+def export_customer(customer_id: int):
+    """All data held about a person (leads and admins)."""
+    return jsonify(history.export(get_or_404(Customer, customer_id, "customer")))
+
+
+@bp.post("/customers/<int:customer_id>/notes")
+def add_note(customer_id: int):
+    """Keep a note on a customer."""
+    customer = get_or_404(Customer, customer_id, "customer")
+    note = services.add_note(customer, parse_body(NoteIn).body, author=g.agent)
+    unit_of_work.commit()
+    return jsonify(note_json(note)), 201
+
+
+@bp.get("/customers/<int:customer_id>/orders")
+def customer_orders(customer_id: int):
+    """The customer's purchase history, newest first."""
+    get_or_404(Customer, customer_id, "customer")
+    query = select(Order).where(Order.customer_id == customer_id).order_by(
+        Order.ordered_at.desc(), Order.id.desc())
+    return jsonify(paginate(query, order_json))
+
+
+@bp.get("/lookup")
+def lookup():
+    """The customer card for ?phone= or ?email=; an unknown one answers customer null."""
+    for kind in ("phone", "email"):
+        value = _query_arg(kind)
+        if value:
+            customer = services.find_by_identity(kind, value)
+            return jsonify(history.card(customer, {kind: value}))
+    raise Invalid("give phone or email", fields={"phone": "missing", "email": "missing"})
+
+
+@bp.get("/organizations")
+def list_organizations():
+    """Organizations, filtered by ?q= and ?manager= (an agent id, or "me")."""
+    query = select(Organization).order_by(Organization.name, Organization.id)
+    q = _query_arg("q", 200)
+    if q:
+        query = query.where(func.lower(Organization.name).like(f"%{q.lower()}%"))
+    manager = _query_arg("manager", 20)
+    if manager:
+        if manager != "me" and not manager.isdigit():
+            raise Invalid("manager must be an agent id or 'me'", fields={"manager": "bad value"})
+        query = query.where(Organization.account_manager_id ==
+                            (g.agent.id if manager == "me" else int(manager)))
+    return jsonify(paginate(query, organization_json))
+
+
+def _apply_organization(org: Organization, data: dict) -> None:
+    """Copy validated organization fields, checking domains and the manager."""
+    from ..agents.models import Agent
+
+    if data.get("account_manager") is not None and db.session.get(Agent, data["account_manager"]) is None:
+        raise Invalid("no such agent", fields={"account_manager": "unknown id"})
+    if "domains" in data:
+        with db.session.no_autoflush:
+            taken = db.session.execute(select(OrganizationDomain).where(
+                OrganizationDomain.domain.in_(data["domains"]),
+                OrganizationDomain.organization_id != (org.id or 0))).scalars().first()
+        if taken is not None:
+            raise Invalid("domain belongs to another organization",
+                          fields={"domains": f"{taken.domain} is taken"})
+        org.domains = [d for d in org.domains if d.domain in data["domains"]] + [
+            OrganizationDomain(domain=d) for d in dict.fromkeys(data["domains"])
+            if d not in {x.domain for x in org.domains}]
+    for field, attr in (("name", "name"), ("notes", "notes"),
+                        ("account_manager", "account_manager_id")):
+        if field in data and (data[field] is not None or field != "name"):
+            setattr(org, attr, data[field])
+
+
+@bp.post("/organizations")
+def create_organization():
+    """Create an organization."""
+    body = parse_body(OrganizationIn)
+    org = Organization(name=body.name)
+    db.session.add(org)
+    _apply_organization(org, body.model_dump())
+    unit_of_work.commit()
+    return jsonify(organization_json(org)), 201
+
+
+@bp.get("/organizations/<int:org_id>")
+def get_organization(org_id: int):
+    """One organization with its key people."""
+    org = get_or_404(Organization, org_id, "organization")
+    people = db.session.execute(
+        select(Customer).where(Customer.organization_id == org.id)
+        .order_by(Customer.key_person.desc(), Customer.name).limit(50)).unique().scalars()
+    return jsonify({**organization_json(org),
+                    "people": [customer_json(c) for c in people]})
+
+
+@bp.patch("/organizations/<int:org_id>")
+def update_organization(org_id: int):
+    """Change an organization."""
+    org = get_or_404(Organization, org_id, "organization")
+    _apply_organization(org, parse_body(OrganizationPatch).model_dump(exclude_unset=True))
+    unit_of_work.commit()
+    return jsonify(organization_json(org))
+
+
+@bp.put("/orders/<path:number>")
+def put_order(number: str):
+    """Create or update an order from the shop or ERP."""
+    body = parse_body(OrderIn)
+    order, created = orders.upsert(number, body.model_dump(exclude_unset=True))
+    unit_of_work.commit()
+    return jsonify(order_json(order)), 201 if created else 200
+
+
+@bp.get("/orders/<path:number>")
+def get_order(number: str):
+    """One order by its number."""
+    return jsonify(order_json(orders.get_by_number(number)))

@@ -1,0 +1,153 @@
+"""The customer card and the timeline: everything that happened with one customer.
+
+Both run a fixed number of queries whatever the length of the history.
+"""
+from __future__ import annotations
+
+from sqlalchemy import literal, select, union_all
+
+from ..extensions import db
+from ..tickets.models import OPEN_STATUSES, Call, Message, Ticket
+from ..tickets.serializers import call_json, iso, message_json, ticket_json
+from .models import Customer, Note, Order
+from .schemas import customer_json, note_json, order_json
+
+
+def card(customer: Customer | None, query: dict | None = None) -> dict:
+    """The card an agent sees when this customer calls or writes (PRODUCT.md)."""
+    if customer is None:
+        return {"customer": None, "open_tickets": [], "recent_orders": [], "last_contact": None,
+                "query": query or {}}
+    open_tickets = db.session.execute(
+        select(Ticket).where(Ticket.customer_id == customer.id,
+                             Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.last_message_at.desc()).limit(10)).scalars().all()
+    orders = db.session.execute(
+        select(Order).where(Order.customer_id == customer.id)
+        .order_by(Order.ordered_at.desc()).limit(5)).scalars().all()
+    return {"customer": customer_json(customer),
+            "open_tickets": [ticket_json(t) for t in open_tickets],
+            "recent_orders": [order_json(o) for o in orders],
+            "last_contact": last_contact(customer), "query": query or {}}
+
+
+def last_contact(customer: Customer) -> dict | None:
+    """The latest message or call with this customer, either direction."""
+    message = db.session.execute(
+        select(Message.id, Message.channel, Message.direction, Message.created_at,
+               Message.ticket_id)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Ticket.customer_id == customer.id, Message.direction != "note")
+        .order_by(Message.created_at.desc()).limit(1)).first()
+    call = db.session.execute(
+        select(Call.id, Call.direction, Call.started_at, Call.ticket_id, Call.status)
+        .where(Call.customer_id == customer.id)
+        .order_by(Call.started_at.desc()).limit(1)).first()
+    candidates = []
+    if message is not None:
+        candidates.append({"at": message.created_at, "channel": message.channel,
+                           "direction": message.direction, "ticket_id": message.ticket_id,
+                           "message_id": message.id})
+    if call is not None:
+        candidates.append({"at": call.started_at, "channel": "voice", "direction": call.direction,
+                           "ticket_id": call.ticket_id, "call_id": call.id,
+                           "status": call.status})
+    if not candidates:
+        return None
+    latest = max(candidates, key=lambda c: c["at"])
+    return {**latest, "at": iso(latest["at"])}
+
+
+def _entries(customer_id: int):
+    """One UNION ALL over every kind of interaction: (kind, id, at)."""
+    return union_all(
+        select(literal("ticket").label("kind"), Ticket.id.label("id"),
+               Ticket.created_at.label("at")).where(Ticket.customer_id == customer_id),
+        select(literal("message"), Message.id, Message.created_at)
+        .join(Ticket, Ticket.id == Message.ticket_id).where(Ticket.customer_id == customer_id),
+        select(literal("call"), Call.id, Call.started_at).where(Call.customer_id == customer_id),
+        select(literal("order"), Order.id, Order.ordered_at).where(Order.customer_id == customer_id),
+        select(literal("note"), Note.id, Note.created_at).where(Note.customer_id == customer_id),
+    ).subquery()
+
+
+def timeline(customer: Customer, page: int, per_page: int) -> tuple[list[dict], bool]:
+    """One page of the customer's history, newest first; and whether there is more."""
+    entries = _entries(customer.id)
+    rows = db.session.execute(
+        select(entries.c.kind, entries.c.id, entries.c.at)
+        .order_by(entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
+        .limit(per_page + 1).offset((page - 1) * per_page)).all()
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    wanted: dict[str, list[int]] = {}
+    for row in rows:
+        wanted.setdefault(row.kind, []).append(row.id)
+    loaded = _load(wanted)
+    return [loaded[(row.kind, row.id)] for row in rows if (row.kind, row.id) in loaded], more
+
+
+def _load(wanted: dict[str, list[int]]) -> dict[tuple[str, int], dict]:
+    """Load each kind's rows in one query and shape them as timeline items."""
+    out: dict[tuple[str, int], dict] = {}
+    if wanted.get("ticket"):
+        for t in db.session.execute(select(Ticket).where(Ticket.id.in_(wanted["ticket"]))
+                                    ).unique().scalars():
+            out[("ticket", t.id)] = {"type": "ticket", "at": iso(t.created_at),
+                                     "ticket": ticket_json(t)}
+    if wanted.get("message"):
+        rows = db.session.execute(
+            select(Message, Ticket.subject).join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.id.in_(wanted["message"]))).unique().all()
+        for m, subject in rows:
+            out[("message", m.id)] = {"type": "message", "at": iso(m.created_at),
+                                      "ticket": {"id": m.ticket_id, "subject": subject},
+                                      "message": message_json(m, with_html=False)}
+    if wanted.get("call"):
+        for c in db.session.execute(select(Call).where(Call.id.in_(wanted["call"]))).scalars():
+            out[("call", c.id)] = {"type": "call", "at": iso(c.started_at), "call": call_json(c)}
+    if wanted.get("order"):
+        for o in db.session.execute(select(Order).where(Order.id.in_(wanted["order"]))).scalars():
+            out[("order", o.id)] = {"type": "order", "at": iso(o.ordered_at), "order": order_json(o)}
+    if wanted.get("note"):
+        for n in db.session.execute(select(Note).where(Note.id.in_(wanted["note"]))
+                                    ).unique().scalars():
+            out[("note", n.id)] = {"type": "note", "at": iso(n.created_at), "note": note_json(n)}
+    return out
+
+
+def export(customer: Customer) -> dict:
+    """Everything held about a person, for a data-subject access request."""
+    from ..tickets.models import TicketEvent
+    from ..tickets.serializers import event_json
+
+    tickets = db.session.execute(select(Ticket).where(Ticket.customer_id == customer.id)
+                                 .order_by(Ticket.id)).unique().scalars().all()
+    ticket_ids = [t.id for t in tickets]
+    messages = db.session.execute(select(Message).where(Message.ticket_id.in_(ticket_ids))
+                                  .order_by(Message.id)).unique().scalars().all()
+    ticket_events = db.session.execute(
+        select(TicketEvent).where(TicketEvent.ticket_id.in_(ticket_ids))
+        .order_by(TicketEvent.id)).unique().scalars().all()
+    by_ticket: dict[int, list] = {}
+    for m in messages:
+        by_ticket.setdefault(m.ticket_id, []).append(message_json(m))
+    events_by: dict[int, list] = {}
+    for e in ticket_events:
+        events_by.setdefault(e.ticket_id, []).append(event_json(e))
+    calls = db.session.execute(select(Call).where(Call.customer_id == customer.id)
+                               .order_by(Call.id)).scalars().all()
+    orders = db.session.execute(select(Order).where(Order.customer_id == customer.id)
+                                .order_by(Order.id)).scalars().all()
+    notes = db.session.execute(select(Note).where(Note.customer_id == customer.id)
+                               .order_by(Note.id)).unique().scalars().all()
+    return {
+        "customer": customer_json(customer),
+        "identities": [{"kind": i.kind, "value": i.value, "created_at": iso(i.created_at)}
+                       for i in customer.identities],
+        "tickets": [{**ticket_json(t), "messages": by_ticket.get(t.id, []),
+                     "events": events_by.get(t.id, [])} for t in tickets],
+        "calls": [call_json(c) for c in calls],
+        "orders": [order_json(o) for o in orders],
+        "notes": [note_json(n) for n in notes],
+    }

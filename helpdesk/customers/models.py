@@ -1,0 +1,158 @@
+"""The CRM: organizations, customers, their identities, notes and orders."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models_base import UTCDateTime, utcnow
+
+IDENTITY_KINDS = ("email", "phone", "chat")
+ORDER_STATUSES = ("pending", "paid", "processing", "shipped", "delayed", "delivered",
+                  "cancelled", "returned")
+
+
+class Organization(db.Model):
+    """A company our customers work for; owns email domains and an account manager."""
+
+    __tablename__ = "organizations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    account_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    domains: Mapped[list["OrganizationDomain"]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.name!r}>"
+
+
+class OrganizationDomain(db.Model):
+    """An email domain that belongs to one organization."""
+
+    __tablename__ = "organization_domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    organization: Mapped[Organization] = relationship(back_populates="domains")
+
+    def __repr__(self) -> str:
+        return f"<OrganizationDomain {self.domain}>"
+
+
+class Customer(db.Model):
+    """A person who contacts support, whatever the channel."""
+
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    key_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(10))
+    preferred_channel: Mapped[str | None] = mapped_column(String(10))
+    order_updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+    identities: Mapped[list["Identity"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin",
+        order_by="Identity.id")
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id} {self.name!r}>"
+
+    def values(self, kind: str) -> list[str]:
+        """The customer's identities of one kind, oldest first."""
+        return [i.value for i in self.identities if i.kind == kind]
+
+
+class Identity(db.Model):
+    """One normalised address (email, E.164 phone, chat visitor) of one customer.
+
+    Unique per kind: this is the index every inbound message is matched on.
+    """
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
+                                             index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+    def __repr__(self) -> str:
+        return f"<Identity {self.kind}:{self.value} customer={self.customer_id}>"
+
+
+class Note(db.Model):
+    """A free-text note an agent keeps on a customer."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_customer_created", "customer_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author = relationship("Agent", lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Note {self.id} customer={self.customer_id}>"
+
+
+class Order(db.Model):
+    """A purchase, upserted by the shop or ERP under its own order number."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    total: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    tracking_url: Mapped[str | None] = mapped_column(String(500))
+    expected_delivery: Mapped[date | None] = mapped_column(Date)
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", lazy="selectin",
+        order_by="OrderLine.id")
+
+    def __repr__(self) -> str:
+        return f"<Order {self.number} {self.status}>"
+
+
+class OrderLine(db.Model):
+    """One product line of an order."""
+
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    def __repr__(self) -> str:
+        return f"<OrderLine {self.sku} x{self.quantity}>"

@@ -1,0 +1,77 @@
+"""Orders from the shop or ERP: upsert by their own number; the purchase history."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ..errors import Invalid, NotFound
+from ..extensions import db
+from .identities import InvalidIdentity, normalise
+from .models import Customer, Order, OrderLine
+from .services import resolve_sender
+
+log = logging.getLogger(__name__)
+ORDER_FIELDS = ("status", "total", "currency", "carrier", "tracking_number", "tracking_url",
+                "expected_delivery", "ordered_at")
+# Listeners called as fn(order, previous_status) after a status change is flushed.
+_status_listeners: list = []
+
+
+def on_status_change(listener) -> None:
+    """Register ``listener(order, previous_status)`` for order status changes."""
+    if listener not in _status_listeners:
+        _status_listeners.append(listener)
+
+
+def _owner(data: dict) -> Customer:
+    """The customer an order belongs to: by id, else by email or phone (created if new)."""
+    if data.get("customer") is not None:
+        customer = db.session.get(Customer, data["customer"])
+        if customer is None:
+            raise Invalid("no such customer", fields={"customer": "unknown id"})
+        return customer
+    for kind, key in (("email", "customer_email"), ("phone", "customer_phone")):
+        if data.get(key):
+            try:
+                value = normalise(kind, data[key])
+            except InvalidIdentity as exc:
+                raise Invalid(str(exc), fields={key: str(exc)}) from exc
+            return resolve_sender(kind, value, data.get("customer_name"))[0]
+    raise Invalid("say whose order it is", fields={
+        "customer": "give customer, customer_email or customer_phone"})
+
+
+def upsert(number: str, data: dict) -> tuple[Order, bool]:
+    """Create or update the order ``number``; return it and whether it was created."""
+    number = number.strip()
+    if not number or len(number) > 64:
+        raise Invalid("order numbers are 1 to 64 characters", fields={"number": "bad length"})
+    order = db.session.execute(select(Order).where(Order.number == number)).scalar_one_or_none()
+    created = order is None
+    names_owner = any(data.get(k) is not None for k in ("customer", "customer_email",
+                                                          "customer_phone"))
+    if created:
+        order = Order(number=number, customer=_owner(data))
+        db.session.add(order)
+    elif names_owner:
+        order.customer_id = _owner(data).id
+    previous = None if created else order.status
+    for field in ORDER_FIELDS:
+        if field in data and (data[field] is not None or field not in ("status", "ordered_at")):
+            setattr(order, field, data[field])
+    if "lines" in data:
+        order.lines = [OrderLine(**line) for line in data["lines"]]
+    db.session.flush()
+    if previous is not None and previous != order.status:
+        for listener in _status_listeners:
+            listener(order, previous)
+    return order, created
+
+
+def get_by_number(number: str) -> Order:
+    """The order with this number."""
+    order = db.session.execute(select(Order).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        raise NotFound("no such order")
+    return order

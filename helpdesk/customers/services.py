@@ -1,0 +1,187 @@
+"""CRM operations: find, create, change, merge, export and erase customers.
+
+Every function flushes; the caller commits.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, Invalid
+from ..extensions import db
+from ..models_base import utcnow
+from .identities import InvalidIdentity, normalise
+from .models import Customer, Identity, Note, Order, Organization, OrganizationDomain
+
+log = logging.getLogger(__name__)
+
+
+def find_by_identity(kind: str, value: str) -> Customer | None:
+    """The customer owning a normalised identity, or None (also for unparseable input)."""
+    try:
+        value = normalise(kind, value)
+    except InvalidIdentity:
+        return None
+    return db.session.execute(
+        select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
+    ).scalar_one_or_none()
+
+
+def organization_for_email(address: str) -> Organization | None:
+    """The organization that owns the domain of ``address``."""
+    domain = address.rpartition("@")[2].lower()
+    return db.session.execute(
+        select(Organization).join(OrganizationDomain).where(OrganizationDomain.domain == domain)
+    ).scalar_one_or_none()
+
+
+def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Customer, bool]:
+    """Find the customer behind an identity, creating one if unknown; race-safe.
+
+    Returns ``(customer, created)``. ``value`` must already be normalised.
+    """
+    found = db.session.execute(
+        select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
+    ).scalar_one_or_none()
+    if found is not None:
+        return found, False
+    try:
+        with db.session.begin_nested():
+            customer = Customer(name=(name or "").strip()[:200] or None, tags=[], custom_fields={})
+            if kind == "email":
+                customer.organization = organization_for_email(value)
+            customer.identities.append(Identity(kind=kind, value=value))
+            db.session.add(customer)
+            db.session.flush()
+    except IntegrityError:
+        # Another process created the same identity between our read and write.
+        found = db.session.execute(
+            select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
+        ).scalar_one()
+        return found, False
+    log.info("created customer %s for a new %s identity", customer.id, kind)
+    return customer, True
+
+
+def add_identity(customer: Customer, kind: str, value: str) -> Identity:
+    """Attach an identity to ``customer``; refuse one that belongs to someone else."""
+    try:
+        value = normalise(kind, value)
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), fields={kind: str(exc)}) from exc
+    owner = db.session.execute(
+        select(Identity).where(Identity.kind == kind, Identity.value == value)
+    ).scalar_one_or_none()
+    if owner is not None:
+        if owner.customer_id == customer.id:
+            return owner
+        raise Conflict(f"{kind} {value} belongs to customer {owner.customer_id}",
+                       fields={kind: "already belongs to another customer"})
+    identity = Identity(kind=kind, value=value)
+    customer.identities.append(identity)
+    if kind == "email" and customer.organization_id is None:
+        customer.organization = organization_for_email(value)
+    return identity
+
+
+def replace_identities(customer: Customer, kind: str, values: list[str]) -> None:
+    """Make ``values`` the customer's identities of ``kind``."""
+    wanted = []
+    for value in values:
+        try:
+            wanted.append(normalise(kind, value))
+        except InvalidIdentity as exc:
+            raise Invalid(str(exc), fields={f"{kind}s": str(exc)}) from exc
+    for identity in list(customer.identities):
+        if identity.kind == kind and identity.value not in wanted:
+            customer.identities.remove(identity)
+    db.session.flush()
+    for value in wanted:
+        add_identity(customer, kind, value)
+
+
+SIMPLE_FIELDS = ("name", "organization_id", "title", "key_person", "language",
+                 "preferred_channel", "order_updates", "sms_opt_out", "tags", "custom_fields")
+
+
+def apply_fields(customer: Customer, data: dict) -> None:
+    """Copy validated fields onto ``customer``, identities included."""
+    if data.get("organization_id") is not None and \
+            db.session.get(Organization, data["organization_id"]) is None:
+        raise Invalid("no such organization", fields={"organization": "unknown id"})
+    for field in SIMPLE_FIELDS:
+        if field in data:
+            setattr(customer, field, data[field])
+    if "emails" in data:
+        replace_identities(customer, "email", data["emails"])
+    if "phones" in data:
+        replace_identities(customer, "phone", data["phones"])
+
+
+def create_customer(data: dict) -> Customer:
+    """Create a customer from validated API data."""
+    customer = Customer(tags=[], custom_fields={})
+    db.session.add(customer)
+    apply_fields(customer, data)
+    db.session.flush()
+    return customer
+
+
+def add_note(customer: Customer, body: str, author=None) -> Note:
+    """Keep a note on a customer."""
+    note = Note(customer_id=customer.id, body=body, author=author)
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def merge(into: Customer, other: Customer) -> Customer:
+    """Fold ``other`` into ``into``: identities, tickets, calls, orders, notes, tags."""
+    from ..tickets.models import Call, Ticket
+
+    if into.id == other.id:
+        raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
+    for model in (Ticket, Call, Order, Note):
+        db.session.execute(update(model).where(model.customer_id == other.id)
+                           .values(customer_id=into.id))
+    db.session.execute(update(Identity).where(Identity.customer_id == other.id)
+                       .values(customer_id=into.id))
+    into.tags = sorted(set(into.tags or []) | set(other.tags or []))
+    into.custom_fields = {**(other.custom_fields or {}), **(into.custom_fields or {})}
+    for field in ("name", "organization_id", "title", "language", "preferred_channel"):
+        if getattr(into, field) is None:
+            setattr(into, field, getattr(other, field))
+    into.last_contact_at = max(filter(None, [into.last_contact_at, other.last_contact_at]),
+                               default=None)
+    db.session.flush()
+    db.session.expire(other)
+    db.session.delete(other)
+    db.session.flush()
+    db.session.expire(into, ["identities"])
+    log.info("merged customer %s into %s", other.id, into.id)
+    return into
+
+
+def erase(customer: Customer) -> None:
+    """Delete everything held about a person: identities, tickets, messages, calls, orders."""
+    from ..tickets import attachments
+    from ..tickets.models import Attachment, Message, Ticket
+
+    hashes = set(db.session.execute(
+        select(Attachment.sha256).join(Message).join(Ticket)
+        .where(Ticket.customer_id == customer.id, Attachment.sha256.is_not(None))
+    ).scalars())
+    customer_id = customer.id
+    db.session.delete(customer)
+    db.session.flush()
+    from ..unit_of_work import after_commit
+
+    after_commit(lambda: attachments.delete_unreferenced(hashes))
+    log.info("erased customer %s", customer_id)
+
+
+def touch_contact(customer: Customer, at=None) -> None:
+    """Record the customer's latest contact."""
+    customer.last_contact_at = at or utcnow()

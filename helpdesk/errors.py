@@ -1,0 +1,91 @@
+"""Domain errors and their one JSON shape: {"error": {"code", "message", "fields"}}."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class HelpdeskError(Exception):
+    """An error the caller caused; carries its HTTP status and a stable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if code:
+            self.code = code
+
+
+class Invalid(HelpdeskError):
+    """The input is well-formed but not acceptable."""
+
+    status = 422
+    code = "invalid"
+
+
+class NotFound(HelpdeskError):
+    """No such thing, or not one the caller may see."""
+
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(HelpdeskError):
+    """The caller is known but may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(HelpdeskError):
+    """The change collides with what is stored (a duplicate identity, say)."""
+
+    status = 409
+    code = "conflict"
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None):
+    """The JSON error response."""
+    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    """API, webhook and CTI callers get JSON errors; browsers get pages."""
+    return request.path.startswith(("/api/", "/webhooks/", "/chat/")) or request.is_json
+
+
+def init_app(app) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(HelpdeskError)
+    def _domain(exc: HelpdeskError):
+        from .extensions import db
+
+        db.session.rollback()  # a refused request writes nothing
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not wants_json():
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        from .extensions import db
+
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if wants_json():
+            return error_response(500, "internal_error", "something went wrong on our side")
+        return render_template("error.html", message="Something went wrong on our side."), 500

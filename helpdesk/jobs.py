@@ -1,0 +1,77 @@
+"""Background jobs: RQ when REDIS_URL is set, in-process otherwise.
+
+Jobs take ids, load fresh rows, commit, then act. They are always enqueued
+after the commit that created their rows (see unit_of_work), so a fast worker
+never looks for a row that is not there yet.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from flask import current_app
+
+from . import unit_of_work
+
+log = logging.getLogger(__name__)
+QUEUES = ("default", "outbound", "mail")
+
+
+def redis_connection():
+    """Return the shared Redis connection, or None when REDIS_URL is unset."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    ext = current_app.extensions.setdefault("helpdesk_redis", {})
+    if url not in ext:
+        from redis import Redis
+
+        ext[url] = Redis.from_url(url)
+    return ext[url]
+
+
+def queue(name: str = "default"):
+    """Return the RQ queue ``name`` (requires REDIS_URL)."""
+    from rq import Queue
+
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=redis_connection(), default_timeout=300)
+
+
+def _resolve(path: str):
+    """Import ``package.module:function``."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run_now(path: str, *args: Any, **kwargs: Any) -> None:
+    """Run a job in this process, in its own transaction, logging failures."""
+    try:
+        _resolve(path)(*args, **kwargs)
+    except Exception:
+        log.exception("in-process job %s%r failed", path, args)
+        from .extensions import db
+
+        db.session.rollback()
+
+
+def submit(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
+           **kwargs: Any) -> None:
+    """Hand a job to RQ now (or run it here without Redis); nothing to wait for."""
+    if current_app.config.get("REDIS_URL"):
+        from rq import Retry
+
+        retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
+        queue(queue_name).enqueue(path, *args, retry=retry, **kwargs)
+    else:
+        run_now(path, *args, **kwargs)
+
+
+def enqueue(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
+            **kwargs: Any) -> None:
+    """Enqueue ``path`` (``module:function``) once the current transaction commits."""
+    _resolve(path)  # fail fast on a typo, before anything is committed
+    unit_of_work.after_commit(
+        lambda: submit(path, *args, queue_name=queue_name, retries=retries, **kwargs))

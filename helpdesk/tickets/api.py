@@ -1,0 +1,138 @@
+"""REST API v1 for tickets and their messages."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from sqlalchemy import exists, func, or_, select
+
+from .. import unit_of_work
+from ..agents import access
+from ..api import api_blueprint, int_arg, paginate, parse_body
+from ..customers.models import Customer, Identity
+from ..errors import Invalid
+from ..extensions import db
+from . import services
+from .models import CHANNELS, PRIORITIES, STATUSES, Message, Ticket, TicketEvent, TicketTag
+from .schemas import EscalateIn, MessageIn, TicketIn, TicketPatch
+from .serializers import event_json, message_json, ticket_json
+
+bp = api_blueprint("tickets_api", __name__)
+
+
+def _choice(name: str, allowed) -> str | None:
+    """A query argument that must be one of ``allowed``."""
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise Invalid(f"{name} must be one of {', '.join(allowed)}", fields={name: "bad value"})
+    return value
+
+
+def _ticket(ticket_id: int) -> Ticket:
+    """A ticket the calling agent may see, or 404."""
+    return access.visible_ticket(g.agent, db.session.get(Ticket, ticket_id))
+
+
+@bp.get("/tickets")
+def list_tickets():
+    """Tickets the agent may see, filtered, most recently active first."""
+    query = services.visible(g.agent)
+    status = request.args.get("status")
+    if status == "open_all":
+        query = query.where(Ticket.status.in_(("new", "open", "pending")))
+    elif _choice("status", STATUSES):
+        query = query.where(Ticket.status == status)
+    if _choice("channel", CHANNELS):
+        query = query.where(Ticket.channel == request.args["channel"])
+    if _choice("priority", PRIORITIES):
+        query = query.where(Ticket.priority == request.args["priority"])
+    assignee = request.args.get("assignee")
+    if assignee == "me":
+        query = query.where(Ticket.assignee_id == g.agent.id)
+    elif assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif assignee:
+        query = query.where(Ticket.assignee_id == int_arg("assignee"))
+    if request.args.get("team"):
+        query = query.where(Ticket.team_id == int_arg("team"))
+    if request.args.get("customer"):
+        query = query.where(Ticket.customer_id == int_arg("customer"))
+    if request.args.get("tag"):
+        query = query.where(exists().where(TicketTag.ticket_id == Ticket.id,
+                                           TicketTag.name == request.args["tag"].lower()))
+    q = (request.args.get("q") or "").strip()
+    if len(q) > 200:
+        raise Invalid("q is too long", fields={"q": "too long"})
+    if q:
+        query = query.where(_search(q))
+    query = query.order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
+    return jsonify(paginate(query, ticket_json))
+
+
+def _search(q: str):
+    """Ticket number, subject, customer name or address, or message text."""
+    pattern = f"%{q.lower()}%"
+    conditions = [
+        func.lower(Ticket.subject).like(pattern),
+        exists().where(Customer.id == Ticket.customer_id, func.lower(Customer.name).like(pattern)),
+        exists().where(Identity.customer_id == Ticket.customer_id, Identity.value.like(pattern)),
+        exists().where(Message.ticket_id == Ticket.id, func.lower(Message.body_text).like(pattern)),
+    ]
+    number = q.lstrip("#")
+    if number.isdigit() and len(number) < 12:
+        conditions.append(Ticket.id == int(number))
+    return or_(*conditions)
+
+
+@bp.post("/tickets")
+def create_ticket():
+    """Open a ticket for a customer."""
+    body = parse_body(TicketIn)
+    ticket = services.open_ticket(body.model_dump(), g.agent)
+    unit_of_work.commit()
+    return jsonify(ticket_json(ticket)), 201
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):
+    """One ticket with its audit trail."""
+    ticket = _ticket(ticket_id)
+    trail = db.session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                               .order_by(TicketEvent.id)).unique().scalars()
+    return jsonify({**ticket_json(ticket), "events": [event_json(e) for e in trail]})
+
+
+@bp.patch("/tickets/<int:ticket_id>")
+def update_ticket(ticket_id: int):
+    """Change status, priority, assignee, team, tags or subject."""
+    ticket = _ticket(ticket_id)
+    body = parse_body(TicketPatch)
+    services.update_ticket(ticket, body.model_dump(exclude_unset=True), g.agent)
+    unit_of_work.commit()
+    return jsonify(ticket_json(ticket))
+
+
+@bp.get("/tickets/<int:ticket_id>/messages")
+def list_messages(ticket_id: int):
+    """The ticket's messages, oldest first."""
+    ticket = _ticket(ticket_id)
+    query = select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    return jsonify(paginate(query, message_json))
+
+
+@bp.post("/tickets/<int:ticket_id>/messages")
+def post_message(ticket_id: int):
+    """Reply on the ticket's channel, or add an internal note."""
+    ticket = _ticket(ticket_id)
+    body = parse_body(MessageIn)
+    message = services.reply(ticket, body.body, g.agent, internal=body.internal)
+    unit_of_work.commit()
+    db.session.refresh(message)
+    return jsonify(message_json(message)), 201
+
+
+@bp.post("/tickets/<int:ticket_id>/escalate")
+def escalate(ticket_id: int):
+    """Escalate with a reason: higher priority, handed to the team lead."""
+    ticket = _ticket(ticket_id)
+    services.escalate(ticket, parse_body(EscalateIn).reason, g.agent)
+    unit_of_work.commit()
+    return jsonify(ticket_json(ticket))

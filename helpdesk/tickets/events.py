@@ -1,0 +1,36 @@
+"""The audit trail and the realtime announcements of ticket changes."""
+from __future__ import annotations
+
+from .. import realtime
+from ..extensions import db
+from .models import Message, Ticket, TicketEvent
+from .serializers import message_json, ticket_json
+
+
+def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> TicketEvent:
+    """Write who changed what on ``ticket``."""
+    event = TicketEvent(ticket_id=ticket.id, kind=kind, data=data or {},
+                        agent_id=agent.id if agent is not None else None)
+    db.session.add(event)
+    return event
+
+
+def announce_ticket(ticket: Ticket, created: bool = False, previous_rooms=()) -> None:
+    """Tell the agents who may see ``ticket`` that it was created or changed, after commit."""
+    db.session.flush()
+    payload = {"ticket": ticket_json(ticket)}
+    name = "ticket.created" if created else "ticket.updated"
+    realtime.emit_after_commit(name, payload, realtime.ticket_rooms(ticket, previous_rooms))
+
+
+def announce_message(message: Message, ticket: Ticket, created_ticket: bool = False) -> None:
+    """Announce a new message (and its ticket) to the agents who may see it, after commit."""
+    announce_ticket(ticket, created=created_ticket)
+    payload = {"message": message_json(message), "ticket": ticket_json(ticket)}
+    realtime.emit_after_commit("message.created", payload, realtime.ticket_rooms(ticket))
+
+
+def announce_message_status(message: Message, ticket: Ticket) -> None:
+    """Tell agents a message's delivery status changed (sent, delivered, failed)."""
+    payload = {"message": message_json(message, with_html=False), "ticket": ticket_json(ticket)}
+    realtime.emit_after_commit("message.updated", payload, realtime.ticket_rooms(ticket))

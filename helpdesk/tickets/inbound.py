@@ -1,0 +1,46 @@
+"""The one channel-neutral shape every adapter turns what arrived into."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class InboundAttachment:
+    """A file that came with a message; ``content`` or a ``source_url`` to fetch it later."""
+
+    filename: str
+    content_type: str = "application/octet-stream"
+    content: bytes | None = None
+    content_id: str | None = None
+    source_url: str | None = None
+
+
+@dataclass
+class InboundMessage:
+    """A message from a customer, as any channel adapter hands it to ``ingest``.
+
+    ``sender_kind``/``sender`` name the identity (``email``, ``phone``, ``chat``);
+    ``external_id`` is the provider's id (Message-ID, MessageSid) that makes a
+    retry harmless; ``references`` are ids of earlier messages this one answers;
+    ``ticket_number`` is an explicit ``[#123]`` reference.
+    """
+
+    channel: str
+    sender_kind: str
+    sender: str
+    text: str = ""
+    html: str | None = None
+    sender_name: str | None = None
+    subject: str | None = None
+    recipient: str | None = None
+    external_id: str | None = None
+    channel_id: int | None = None
+    references: list[str] = field(default_factory=list)
+    ticket_number: int | None = None
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    raw: bytes | None = None
+    received_at: datetime | None = None
+    is_auto: bool = False
+    review_reason: str | None = None
+    meta: dict = field(default_factory=dict)

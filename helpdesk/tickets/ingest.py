@@ -1,0 +1,242 @@
+"""The one path every inbound message takes, whatever channel it came on.
+
+match the sender to a customer -> thread onto a ticket or open one -> store
+-> commit -> only then emit realtime events and enqueue follow-up jobs.
+Idempotent on (channel, external id): a provider's retry changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import jobs, unit_of_work
+from ..customers import services as customers
+from ..customers.identities import InvalidIdentity, normalise
+from ..customers.models import Customer
+from ..extensions import db
+from ..models_base import utcnow
+from . import attachments, events
+from .html import clean_html, html_to_text
+from .inbound import InboundMessage
+from .models import Attachment, Message, MessageSource, Ticket
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 200_000
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:\s*)+",
+                             re.IGNORECASE)
+_TOKEN = re.compile(r"\[#\d+\]\s*")
+
+# Job paths ("module:function") run with the new message's id after every
+# non-automatic inbound message; other features register theirs at start-up.
+_FOLLOW_UPS: list[tuple[str, str | None]] = []
+
+
+def register_follow_up(path: str, channel: str | None = None) -> None:
+    """Run ``path(message_id)`` as a job after each inbound message (of ``channel``)."""
+    if (path, channel) not in _FOLLOW_UPS:
+        _FOLLOW_UPS.append((path, channel))
+
+
+@dataclass
+class IngestResult:
+    """What ``ingest`` did with one inbound message."""
+
+    message: Message
+    ticket: Ticket
+    customer: Customer
+    created_ticket: bool = False
+    created_customer: bool = False
+    duplicate: bool = False
+
+
+def ingest(inbound: InboundMessage) -> IngestResult:
+    """Store one inbound message on the right ticket and commit; safe to call twice."""
+    for attempt in (1, 2):
+        try:
+            result = _ingest(inbound)
+            unit_of_work.commit()
+            return result
+        except IntegrityError:
+            # A concurrent ingest of the same message or identity won the race;
+            # the second attempt finds its rows and deduplicates.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest(inbound: InboundMessage) -> IngestResult:
+    """Do the work of ``ingest`` inside the caller's transaction, flushing only."""
+    if inbound.external_id:
+        existing = db.session.execute(select(Message).where(
+            Message.channel == inbound.channel, Message.external_id == inbound.external_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            ticket = db.session.get(Ticket, existing.ticket_id)
+            return IngestResult(existing, ticket, ticket.customer, duplicate=True)
+
+    review = [inbound.review_reason] if inbound.review_reason else []
+    try:
+        contact = normalise(inbound.sender_kind, inbound.sender)
+    except InvalidIdentity as exc:
+        contact = None
+        review.append(f"sender could not be identified: {exc}")
+
+    ticket = _referenced_ticket(inbound)
+    created_customer = False
+    if contact is not None:
+        customer, created_customer = customers.resolve_sender(
+            inbound.sender_kind, contact, inbound.sender_name)
+    elif ticket is not None:
+        customer = ticket.customer
+    else:
+        # Nothing lost: an unidentifiable sender still gets a record a person can fix.
+        customer = Customer(name=(inbound.sender_name or inbound.sender or "Unknown sender")[:200],
+                            tags=[], custom_fields={})
+        db.session.add(customer)
+        db.session.flush()
+        created_customer = True
+
+    if ticket is None and inbound.ticket_number and contact is not None:
+        ticket = _numbered_ticket(inbound.ticket_number, customer)
+    if ticket is None and contact is not None:
+        ticket = _continuing_ticket(inbound, customer, contact)
+    created_ticket = ticket is None
+    if created_ticket:
+        ticket = _open_ticket(inbound, customer, contact)
+
+    message = _store_message(inbound, ticket, review)
+    now = message.created_at
+    ticket.last_message_at = now
+    ticket.last_inbound_at = now
+    ticket.message_count = (ticket.message_count or 0) + 1
+    if not created_ticket:
+        _reopen_if_waiting(ticket, message)
+    customers.touch_contact(customer, now)
+    db.session.flush()
+    _after_commit(message, ticket, created_ticket)
+    return IngestResult(message, ticket, customer, created_ticket, created_customer)
+
+
+def _referenced_ticket(inbound: InboundMessage) -> Ticket | None:
+    """The ticket of the newest stored or sent message this one refers to."""
+    refs = [r for r in inbound.references if r][-50:]
+    if not refs:
+        return None
+    ticket = db.session.execute(
+        select(Ticket).join(Message, Message.ticket_id == Ticket.id)
+        .where(Message.channel == inbound.channel, Message.external_id.in_(refs),
+               Ticket.status != "closed")
+        .order_by(Message.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return ticket
+
+
+def _numbered_ticket(number: int, customer: Customer) -> Ticket | None:
+    """A ``[#number]`` reference counts only on the sender's own, not closed, ticket."""
+    ticket = db.session.get(Ticket, number)
+    if ticket is not None and ticket.customer_id == customer.id and ticket.status != "closed":
+        return ticket
+    return None
+
+
+def normalised_subject(subject: str | None) -> str:
+    """A subject without reply prefixes and ticket tokens, for matching."""
+    subject = _TOKEN.sub("", subject or "")
+    return _SUBJECT_PREFIX.sub("", subject).strip().lower()
+
+
+def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str) -> Ticket | None:
+    """The customer's open conversation on this channel and address, if recent."""
+    window = timedelta(hours=current_app.config["THREAD_WINDOW_HOURS"])
+    query = (select(Ticket).where(
+        Ticket.customer_id == customer.id, Ticket.channel == inbound.channel,
+        Ticket.contact == contact, Ticket.status.in_(("new", "open", "pending")),
+        Ticket.last_message_at >= utcnow() - window)
+        .order_by(Ticket.last_message_at.desc()).limit(5))
+    if inbound.channel_id is not None:
+        query = query.where(Ticket.channel_id == inbound.channel_id)
+    candidates = db.session.execute(query).scalars().all()
+    if inbound.channel == "email":
+        # A mail is a new request unless it answers an earlier one by subject.
+        wanted = normalised_subject(inbound.subject)
+        candidates = [t for t in candidates if wanted and normalised_subject(t.subject) == wanted]
+    return candidates[0] if candidates else None
+
+
+def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None) -> Ticket:
+    """A new ticket for this message, routed to its channel's team."""
+    from ..channels.models import Channel
+
+    subject = _TOKEN.sub("", inbound.subject or "").strip()
+    if not subject:
+        first = (inbound.text or html_to_text(inbound.html) or "").strip().splitlines()
+        subject = first[0] if first else f"New {inbound.channel} conversation"
+    channel = db.session.get(Channel, inbound.channel_id) if inbound.channel_id else None
+    ticket = Ticket(subject=subject[:300], status="new", priority="normal",
+                    channel=inbound.channel, channel_id=inbound.channel_id, contact=contact,
+                    customer=customer, team_id=channel.team_id if channel else None,
+                    message_count=0)
+    db.session.add(ticket)
+    db.session.flush()
+    events.record(ticket, "created", {"channel": inbound.channel})
+    return ticket
+
+
+def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str]) -> Message:
+    """The message row, its attachments and its raw source."""
+    safe_html = clean_html(inbound.html)
+    text = inbound.text or html_to_text(safe_html)
+    if len(text) > MAX_TEXT:
+        review.append(f"text cut to {MAX_TEXT} characters; the raw source has all of it")
+        text = text[:MAX_TEXT]
+    message = Message(
+        ticket_id=ticket.id, direction="in", channel=inbound.channel, author_kind="customer",
+        sender=inbound.sender[:320] if inbound.sender else None,
+        recipient=(inbound.recipient or "")[:320] or None,
+        subject=(inbound.subject or "")[:300] or None, body_text=text, body_html=safe_html,
+        external_id=(inbound.external_id or "")[:500] or None, status="received",
+        is_auto=inbound.is_auto, needs_review=bool(review),
+        review_reason="; ".join(review) or None, meta=dict(inbound.meta),
+        created_at=inbound.received_at or utcnow())
+    if inbound.references:
+        message.meta["references"] = inbound.references[-50:]
+    for item in inbound.attachments:
+        digest = attachments.store(item.content) if item.content is not None else None
+        message.attachments.append(Attachment(
+            filename=(item.filename or "attachment")[:255],
+            content_type=(item.content_type or "application/octet-stream")[:255],
+            size=len(item.content) if item.content is not None else None, sha256=digest,
+            content_id=(item.content_id or "")[:255] or None,
+            source_url=(item.source_url or "")[:1000] or None))
+    db.session.add(message)
+    db.session.flush()
+    if inbound.raw is not None:
+        db.session.add(MessageSource(message_id=message.id, raw=inbound.raw))
+    return message
+
+
+def _reopen_if_waiting(ticket: Ticket, message: Message) -> None:
+    """A customer's answer reopens a pending or solved ticket; an auto-reply does not."""
+    if message.is_auto or ticket.status in ("new", "open"):
+        return
+    previous = ticket.status
+    ticket.status = "open"
+    ticket.solved_at = None
+    events.record(ticket, "status", {"from": previous, "to": "open", "why": "customer replied"})
+
+
+def _after_commit(message: Message, ticket: Ticket, created_ticket: bool) -> None:
+    """Queue the realtime events and follow-up jobs for after the commit."""
+    events.announce_message(message, ticket, created_ticket)
+    if message.is_auto:
+        return
+    for path, channel in _FOLLOW_UPS:
+        if channel is None or channel == message.channel:
+            jobs.enqueue(path, message.id)

@@ -1,0 +1,56 @@
+"""API input models for tickets and messages (strict; unknown fields refused)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from ..customers.schemas import Address, Short, Strict, Tag
+from .models import PRIORITIES, STATUSES
+
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+
+
+class TicketIn(Strict):
+    """POST /tickets: a ticket opened by an agent or another system on a customer's behalf."""
+
+    customer: int | None = None
+    customer_email: Address | None = None
+    customer_phone: Address | None = None
+    customer_name: Short | None = None
+    subject: Subject
+    body: Body | None = None
+    channel: Literal["web", "api", "email", "sms", "voice", "chat"] = "web"
+    status: Status = "new"
+    priority: Priority = "normal"
+    team: int | None = None
+    assignee: int | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+
+
+class TicketPatch(Strict):
+    """PATCH /tickets/ID: only the fields sent change."""
+
+    subject: Subject | None = None
+    status: Status | None = None
+    priority: Priority | None = None
+    team: int | None = None
+    assignee: int | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+
+
+class MessageIn(Strict):
+    """POST /tickets/ID/messages: a reply on the ticket's channel, or an internal note."""
+
+    body: Body
+    internal: bool = False
+
+
+class EscalateIn(Strict):
+    """POST /tickets/ID/escalate."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000)]

@@ -1,0 +1,195 @@
+"""Ticket operations agents perform: open, change, reply, note, escalate.
+
+Each flushes, writes the audit trail and queues its announcements; the caller
+commits once (unit_of_work.commit), and only then do events and jobs go out.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from .. import jobs
+from ..agents import access
+from ..agents.models import Agent, Team
+from ..customers.identities import InvalidIdentity, normalise
+from ..customers.models import Customer
+from ..customers.services import resolve_sender
+from ..errors import Conflict, Forbidden, Invalid
+from ..extensions import db
+from ..models_base import utcnow
+from ..realtime import ticket_rooms
+from . import events
+from .models import PRIORITIES, Message, Ticket
+
+log = logging.getLogger(__name__)
+
+
+def _customer_for(data: dict) -> Customer:
+    """The ticket's customer: by id, else by email or phone (created when new)."""
+    if data.get("customer") is not None:
+        customer = db.session.get(Customer, data["customer"])
+        if customer is None:
+            raise Invalid("no such customer", fields={"customer": "unknown id"})
+        return customer
+    for kind, key in (("email", "customer_email"), ("phone", "customer_phone")):
+        if data.get(key):
+            try:
+                value = normalise(kind, data[key])
+            except InvalidIdentity as exc:
+                raise Invalid(str(exc), fields={key: str(exc)}) from exc
+            return resolve_sender(kind, value, data.get("customer_name"))[0]
+    raise Invalid("say who the ticket is for",
+                  fields={"customer": "give customer, customer_email or customer_phone"})
+
+
+def _team(team_id: int | None) -> Team | None:
+    """The team with this id, or a 422."""
+    if team_id is None:
+        return None
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise Invalid("no such team", fields={"team": "unknown id"})
+    return team
+
+
+def _assignee(agent_id: int | None, team: Team | None, actor: Agent) -> Agent | None:
+    """The agent to assign, who must be active and belong to the ticket's team."""
+    if agent_id is None:
+        return None
+    agent = db.session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise Invalid("no such agent", fields={"assignee": "unknown id"})
+    if team is not None and team.id not in agent.team_ids and not agent.is_admin:
+        raise Invalid("the agent is not in the ticket's team",
+                      fields={"assignee": "not a member of the team"})
+    if actor.role == "agent" and agent.id != actor.id and agent_id is not None:
+        raise Forbidden("only leads and admins assign tickets to others")
+    return agent
+
+
+def open_ticket(data: dict, actor: Agent) -> Ticket:
+    """Open a ticket on a customer's behalf, with its first message when given."""
+    customer = _customer_for(data)
+    team = _team(data.get("team"))
+    if team is not None and not actor.is_admin and team.id not in actor.team_ids \
+            and actor.role != "lead":
+        raise Forbidden("you can only open tickets for your own teams")
+    assignee = _assignee(data.get("assignee"), team, actor)
+    now = utcnow()
+    ticket = Ticket(subject=data["subject"], status=data.get("status", "new"), created_at=now,
+                    priority=data.get("priority", "normal"), channel=data.get("channel", "web"),
+                    customer=customer, team=team, assignee=assignee, last_message_at=now,
+                    contact=_contact(customer, data.get("channel", "web")), message_count=0)
+    ticket.set_tags(data.get("tags") or [])
+    db.session.add(ticket)
+    db.session.flush()
+    events.record(ticket, "created", {"channel": ticket.channel, "by": "agent"}, actor)
+    if data.get("body"):
+        db.session.add(Message(ticket_id=ticket.id, direction="in", channel=ticket.channel,
+                               author_kind="customer", body_text=data["body"],
+                               subject=ticket.subject, status="received", created_at=now,
+                               meta={"entered_by": actor.id}))
+        ticket.message_count = 1
+        ticket.last_inbound_at = now
+    db.session.flush()
+    events.announce_ticket(ticket, created=True)
+    return ticket
+
+
+def _contact(customer: Customer, channel: str) -> str | None:
+    """The customer's address for a channel (their first email or phone)."""
+    kind = {"email": "email", "sms": "phone", "voice": "phone"}.get(channel)
+    values = customer.values(kind) if kind else []
+    return values[0] if values else None
+
+
+def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
+    """Change status, priority, subject, tags, team or assignee, auditing each change."""
+    before_rooms = ticket_rooms(ticket)
+    if "team" in changes and changes["team"] != ticket.team_id:
+        team = _team(changes["team"])
+        if actor.role == "agent" and team is not None and team.id not in actor.team_ids:
+            raise Forbidden("only leads and admins move tickets to other teams")
+        events.record(ticket, "team", {"from": ticket.team_id, "to": team.id if team else None},
+                      actor)
+        ticket.team = team
+        if ticket.assignee is not None and team is not None \
+                and team.id not in ticket.assignee.team_ids and not ticket.assignee.is_admin:
+            changes.setdefault("assignee", None)
+    if "assignee" in changes and changes["assignee"] != ticket.assignee_id:
+        assignee = _assignee(changes["assignee"], ticket.team, actor)
+        events.record(ticket, "assigned", {"from": ticket.assignee_id,
+                                           "to": assignee.id if assignee else None}, actor)
+        ticket.assignee = assignee
+    for field in ("status", "priority", "subject"):
+        value = changes.get(field)
+        if value is not None and value != getattr(ticket, field):
+            events.record(ticket, field, {"from": getattr(ticket, field), "to": value}, actor)
+            setattr(ticket, field, value)
+            if field == "status":
+                ticket.solved_at = utcnow() if value in ("solved", "closed") else None
+    if changes.get("tags") is not None and sorted(set(changes["tags"])) != ticket.tags:
+        old = ticket.tags
+        ticket.set_tags(changes["tags"])
+        events.record(ticket, "tags", {"from": old, "to": ticket.tags}, actor)
+    db.session.flush()
+    events.announce_ticket(ticket, previous_rooms=before_rooms)
+    return ticket
+
+
+def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False) -> Message:
+    """An agent's answer on the ticket's channel (queued for delivery), or an internal note."""
+    if ticket.status == "closed" and not internal:
+        raise Conflict("the ticket is closed; open a new one to write to the customer")
+    now = utcnow()
+    message = Message(ticket_id=ticket.id, direction="note" if internal else "out",
+                      channel=ticket.channel, author_kind="agent", author_id=actor.id,
+                      recipient=None if internal else ticket.contact, body_text=body,
+                      subject=None if internal else ticket.subject,
+                      status="received" if internal else "queued", created_at=now, meta={})
+    db.session.add(message)
+    ticket.message_count = (ticket.message_count or 0) + 1
+    ticket.last_message_at = now
+    if not internal:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        if ticket.status == "new":
+            events.record(ticket, "status", {"from": "new", "to": "open", "why": "replied"},
+                          actor)
+            ticket.status = "open"
+    db.session.flush()
+    message.author = actor
+    events.announce_message(message, ticket)
+    if not internal:
+        jobs.enqueue("helpdesk.tickets.tasks:deliver", message.id, queue_name="outbound",
+                     retries=3)
+    return message
+
+
+def escalate(ticket: Ticket, reason: str, actor: Agent) -> Ticket:
+    """Raise the priority one step and hand the ticket to its team's lead, with a reason."""
+    before_rooms = ticket_rooms(ticket)
+    old_priority = ticket.priority
+    ticket.priority = PRIORITIES[min(PRIORITIES.index(ticket.priority) + 1, len(PRIORITIES) - 1)]
+    lead = None
+    if ticket.team is not None:
+        lead = next((a for a in sorted(ticket.team.members, key=lambda a: a.id)
+                     if a.role == "lead" and a.active), None)
+    data = {"reason": reason, "priority": {"from": old_priority, "to": ticket.priority}}
+    if lead is not None and lead.id != ticket.assignee_id:
+        data["assignee"] = {"from": ticket.assignee_id, "to": lead.id}
+        ticket.assignee = lead
+    if ticket.status in ("new", "pending", "solved"):
+        data["status"] = {"from": ticket.status, "to": "open"}
+        ticket.status = "open"
+        ticket.solved_at = None
+    events.record(ticket, "escalated", data, actor)
+    db.session.flush()
+    events.announce_ticket(ticket, previous_rooms=before_rooms)
+    return ticket
+
+
+def visible(actor: Agent):
+    """A select of the tickets ``actor`` may see."""
+    return select(Ticket).where(access.ticket_filter(actor))

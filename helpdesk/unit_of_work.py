@@ -1,0 +1,67 @@
+"""Side effects that must wait for a successful commit.
+
+Services flush; whoever owns the transaction commits once through
+:func:`commit`. Socket emits, job enqueues and mail are registered with
+:func:`after_commit` while the work is done and run only once the commit has
+succeeded; a rollback forgets them, so nothing is ever announced that was not
+stored.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+PENDING = "helpdesk.pending_actions"
+READY = "helpdesk.ready_actions"
+
+
+def after_commit(action: Callable[[], None]) -> None:
+    """Run ``action`` after the current transaction commits; drop it on rollback."""
+    db.session.info.setdefault(PENDING, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _promote(session: Session) -> None:
+    """Move the actions of the committed transaction to the ready list."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        session.info.setdefault(READY, []).extend(pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    """Drop the actions of a transaction that did not commit."""
+    if previous_transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def run_ready() -> None:
+    """Run every action whose transaction has committed, outside the commit event."""
+    info = db.session.info
+    while info.get(READY):
+        action = info[READY].pop(0)
+        try:
+            action()
+        except Exception:  # one failed side effect must not hide the others
+            log.exception("after-commit action %r failed", action)
+
+
+def commit() -> None:
+    """Commit the session, then run what waited for it."""
+    db.session.commit()
+    run_ready()
+
+
+def init_app(app) -> None:
+    """Run leftover ready actions at the end of every app context."""
+
+    @app.teardown_appcontext
+    def _flush_ready(exc):  # pragma: no branch - trivial
+        if exc is None:
+            run_ready()

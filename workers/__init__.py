@@ -1,0 +1,1 @@
+"""Entry points of the background processes: the RQ worker and the scheduler."""
