@@ -1,0 +1,257 @@
+"""Shared fixtures: a real database (SQLite file or PostgreSQL), app, clients, factories.
+
+The schema is built once per run through the Alembic migrations (so they are
+tested too); every test then starts from empty tables. Select PostgreSQL with
+DATABASE_URL; HELPDESK_TEST_DB names the throw-away database created there,
+so parallel runs do not meet.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from werkzeug.serving import make_server
+
+from helpdesk import create_app
+from helpdesk.extensions import db
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+REDIS_BASE = os.environ.get("HELPDESK_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+def _database_url(tmp_root: Path) -> str:
+    """The database of this run: a fresh PostgreSQL database, or a SQLite file."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
+        return f"sqlite:///{tmp_root / 'test.db'}"
+    import psycopg
+
+    name = os.environ.get("HELPDESK_TEST_DB", "helpdesk_test")
+    base = url.split("://", 1)[1].rsplit("/", 1)[0]
+    with psycopg.connect(f"postgresql://{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def base_config(tmp_path_factory) -> dict:
+    """Configuration shared by every app of the run."""
+    root = tmp_path_factory.mktemp("helpdesk")
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(root),
+        "REDIS_URL": None,
+        "SECRET_KEY": "test-secret",
+        "ATTACHMENT_DIR": str(root / "attachments"),
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(base_config):
+    """Build the schema once, through the migrations."""
+    from flask_migrate import upgrade
+
+    app = create_app(dict(base_config))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return True
+
+
+def _empty_tables() -> None:
+    """Delete every row, children first, so the next test starts clean."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+        db.session.execute(text("DELETE FROM sqlite_sequence")) if db.session.execute(
+            text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(base_config, _schema):
+    """Build an app with extra configuration; tables are emptied afterwards."""
+    made = []
+
+    def factory(**overrides):
+        app = create_app({**base_config, **overrides})
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            _empty_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app, with an app context pushed for the test body."""
+    app = make_app()
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis database of its own for this test, emptied before and after."""
+    from redis import Redis
+
+    number = int(os.environ.get("HELPDESK_TEST_REDIS_DB", "15"))
+    url = f"{REDIS_BASE}/{number}"
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    yield url
+    conn.flushdb()
+    conn.close()
+
+
+# --- factories ---------------------------------------------------------------
+
+@pytest.fixture
+def make_agent(app):
+    """Create an agent (with teams by name) and return it."""
+    from helpdesk.agents import services
+
+    def factory(email=None, role="agent", teams=(), name=None, password="correct horse"):
+        factory.n += 1
+        email = email or f"agent{factory.n}@example.com"
+        agent, _ = services.create_agent(email, name or email.split("@")[0].title(), role,
+                                         list(teams), password)
+        db.session.commit()
+        return agent
+
+    factory.n = 0
+    return factory
+
+
+@pytest.fixture
+def make_token(app):
+    """Issue an API token for an agent and return the clear token."""
+    from helpdesk.agents.models import ApiToken
+
+    def factory(agent):
+        row, clear = ApiToken.issue(agent)
+        db.session.add(row)
+        db.session.commit()
+        return clear
+
+    return factory
+
+
+class Api:
+    """The test client with an agent's bearer token on every request."""
+
+    def __init__(self, client, token):
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method):
+        def call(path, **kwargs):
+            kwargs.setdefault("headers", {}).update(self.headers)
+            return getattr(self.client, method)(path, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def admin(make_agent):
+    """An admin in team Support."""
+    return make_agent("admin@example.com", role="admin", teams=["Support"], name="Admin")
+
+
+@pytest.fixture
+def api(client, admin, make_token):
+    """API calls as the admin."""
+    return Api(client, make_token(admin))
+
+
+@pytest.fixture
+def api_as(client, make_token):
+    """API calls as any agent: ``api_as(agent).get(...)``."""
+    return lambda agent: Api(client, make_token(agent))
+
+
+@pytest.fixture
+def make_customer(app):
+    """Create a customer with identities through the CRM service."""
+    from helpdesk.customers import services
+
+    def factory(name="Ada Lovelace", emails=(), phones=(), **fields):
+        customer = services.create_customer({"name": name, "emails": list(emails),
+                                             "phones": list(phones), **fields})
+        db.session.commit()
+        return customer
+
+    return factory
+
+
+@pytest.fixture
+def inbound(app):
+    """Ingest a message through the real pipeline: ``inbound(channel, sender, text, ...)``."""
+    from helpdesk.tickets.inbound import InboundMessage
+    from helpdesk.tickets.ingest import ingest
+
+    def send(channel="email", sender="ada@example.com", text="Hello", kind=None, **fields):
+        kind = kind or {"email": "email", "sms": "phone", "voice": "phone"}.get(channel, "chat")
+        return ingest(InboundMessage(channel=channel, sender_kind=kind, sender=sender, text=text,
+                                     **fields))
+
+    return send
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count SQL statements run inside a ``with count_queries() as counter:`` block."""
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve ``app`` (HTTP and Socket.IO over WebSocket) on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def corpus(*parts: str) -> Path:
+    """A folder of ../shared/corpora; the test is skipped with a reason when it is absent."""
+    path = CORPORA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"corpus {path} is not beside the checkout")
+    return path
