@@ -101,4 +101,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def _sqlite_begin(conn) -> None:
     """SQLite: start the transaction explicitly (see _sqlite_pragmas)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        from .unit_of_work import write_intent
+
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -39,20 +39,24 @@ def serve(host: str, port: int) -> None:
     # Flask refuses app.run() under its own CLI; this command is that server on purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     click.echo(f"helpdesk on http://{host}:{port}/  (Ctrl-C stops)")
+    from .serving import RequestHandler
+
     socketio.run(current_app._get_current_object(), host=host, port=port,
-                 allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+                 allow_unsafe_werkzeug=True, use_reloader=False, log_output=False,
+                 request_handler=RequestHandler)
 
 
 @click.command("worker")
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @with_appcontext
-def worker() -> None:
+def worker(burst: bool) -> None:
     """Run an RQ worker on the default, outbound and mail queues."""
     from workers.worker import run
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs already run inside `helpdesk "
                                    "serve`; a worker needs Redis")
-    run()
+    run(burst=burst)
 
 
 @click.command("scheduler")

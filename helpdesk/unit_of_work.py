@@ -9,7 +9,9 @@ stored.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -18,11 +20,17 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 PENDING = "helpdesk.pending_actions"
+# SQLite only: start transactions with BEGIN IMMEDIATE (take the write lock up
+# front) so two writers queue on busy_timeout instead of deadlocking on upgrade.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 READY = "helpdesk.ready_actions"
 
 
 def after_commit(action: Callable[[], None]) -> None:
     """Run ``action`` after the current transaction commits; drop it on rollback."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still forgets the action
     db.session.info.setdefault(PENDING, []).append(action)
 
 
@@ -50,6 +58,16 @@ def run_ready() -> None:
             action()
         except Exception:  # one failed side effect must not hide the others
             log.exception("after-commit action %r failed", action)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark transactions begun inside the block as writers (see ``write_intent``)."""
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
 
 
 def commit() -> None:

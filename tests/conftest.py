@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
-from werkzeug.serving import make_server
 
 from helpdesk import create_app
+from helpdesk.serving import server as serving_server
 from helpdesk.extensions import db
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -238,15 +238,25 @@ def count_queries(app):
     return counting
 
 
-@pytest.fixture
-def live_server(app):
+@contextmanager
+def serving(app):
     """Serve ``app`` (HTTP and Socket.IO over WebSocket) on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = serving_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    """``app`` served on a free loopback port; yields its base URL."""
+    with serving(app) as url:
+        yield url
 
 
 def corpus(*parts: str) -> Path:

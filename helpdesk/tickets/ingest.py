@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import jobs, unit_of_work
 from ..customers import services as customers
@@ -57,18 +58,27 @@ class IngestResult:
 
 def ingest(inbound: InboundMessage) -> IngestResult:
     """Store one inbound message on the right ticket and commit; safe to call twice."""
-    for attempt in (1, 2):
+    attempts = 4
+    for attempt in range(1, attempts + 1):
         try:
-            result = _ingest(inbound)
-            unit_of_work.commit()
-            return result
+            with unit_of_work.writing():
+                result = _ingest(inbound)
+                db.session.commit()
+            break
         except IntegrityError:
             # A concurrent ingest of the same message or identity won the race;
-            # the second attempt finds its rows and deduplicates.
+            # the next attempt finds its rows and deduplicates.
             db.session.rollback()
-            if attempt == 2:
+            if attempt == attempts:
                 raise
-    raise AssertionError("unreachable")
+        except OperationalError as exc:
+            # SQLite: a transaction begun before ingest could not take the write lock.
+            db.session.rollback()
+            if "locked" not in str(exc) or attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    unit_of_work.run_ready()
+    return result
 
 
 def _ingest(inbound: InboundMessage) -> IngestResult:

@@ -1,0 +1,122 @@
+"""The /agents namespace with real Socket.IO clients over a real server."""
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+import requests
+import socketio
+
+from helpdesk.agents.models import Team
+from helpdesk.channels.models import Channel
+from helpdesk.extensions import db
+
+
+class Listener:
+    """A real python-socketio client that records every event it receives."""
+
+    def __init__(self, url, **connect):
+        self.events: list[tuple[str, dict]] = []
+        self.arrived = threading.Event()
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", self._record, namespace="/agents")
+        self.client.connect(url, namespaces=["/agents"], transports=["websocket"],
+                            wait_timeout=5, **connect)
+
+    def _record(self, event, data):
+        self.events.append((event, data))
+        self.arrived.set()
+
+    def wait_for(self, name, timeout=5.0):
+        """Block until an event called ``name`` arrived; return its payload."""
+        deadline = threading.Event()
+        for _ in range(int(timeout / 0.05)):
+            for event, data in self.events:
+                if event == name:
+                    return data
+            deadline.wait(0.05)
+        raise AssertionError(f"no {name} event; got {[e for e, _ in self.events]}")
+
+    def names(self):
+        return [event for event, _ in self.events]
+
+    def close(self):
+        self.client.disconnect()
+
+
+@pytest.fixture
+def team_channel(app):
+    """An SMS number routed to team Phones, and a second team Billing."""
+    phones, billing = Team(name="Phones"), Team(name="Billing")
+    db.session.add_all([phones, billing])
+    db.session.flush()
+    channel = Channel(kind="sms", name="Hotline", address="+4930555000", team_id=phones.id)
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+def test_anonymous_connection_is_refused(live_server):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live_server)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live_server, auth={"token": "hd_not-a-token"})
+
+
+def test_events_reach_exactly_the_agents_who_may_see_the_ticket(
+        live_server, make_agent, make_token, team_channel, inbound):
+    phones = make_agent("pat@example.com", teams=["Phones"])
+    billing = make_agent("bill@example.com", teams=["Billing"])
+    boss = make_agent("boss@example.com", role="admin")
+    listeners = {name: Listener(live_server, auth={"token": make_token(agent)})
+                 for name, agent in (("phones", phones), ("billing", billing), ("boss", boss))}
+    try:
+        result = inbound("sms", "+4915112345678", "Wo ist mein Paket?",
+                         channel_id=team_channel.id, sender_name="Eva")
+        created = listeners["phones"].wait_for("message.created")
+        assert created["message"]["body_text"] == "Wo ist mein Paket?"
+        assert created["ticket"]["id"] == result.ticket.id
+        assert created["ticket"]["customer"]["name"] == "Eva"
+        assert created["ticket"]["team"]["name"] == "Phones"
+        ticket = listeners["phones"].wait_for("ticket.created")["ticket"]
+        assert ticket["status"] == "new" and ticket["channel"] == "sms"
+        listeners["boss"].wait_for("message.created")
+        threading.Event().wait(0.3)  # give a wrong delivery time to arrive
+        assert listeners["billing"].events == []
+    finally:
+        for listener in listeners.values():
+            listener.close()
+
+
+def test_reassignment_to_another_team_tells_both_sides(
+        live_server, make_agent, make_token, team_channel, inbound, api):
+    phones = make_agent("pat@example.com", teams=["Phones"])
+    billing = make_agent("bill@example.com", teams=["Billing"])
+    result = inbound("sms", "+4915112345678", "invoice wrong", channel_id=team_channel.id)
+    old, new = (Listener(live_server, auth={"token": make_token(a)}) for a in (phones, billing))
+    try:
+        billing_team = db.session.query(Team).filter_by(name="Billing").one()
+        response = api.patch(f"/api/v1/tickets/{result.ticket.id}", json={"team": billing_team.id})
+        assert response.status_code == 200, response.json
+        assert new.wait_for("ticket.updated")["ticket"]["team"]["name"] == "Billing"
+        assert old.wait_for("ticket.updated")["ticket"]["team"]["name"] == "Billing"
+    finally:
+        old.close()
+        new.close()
+
+
+def test_logged_in_browser_session_connects(live_server, make_agent):
+    make_agent("pat@example.com", password="correct horse")
+    http = requests.Session()
+    form = http.get(f"{live_server}/login").text
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    response = http.post(f"{live_server}/login", data={
+        "email": "pat@example.com", "password": "correct horse", "csrf_token": csrf})
+    assert response.url.endswith("/inbox")
+    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    listener = Listener(live_server, headers={"Cookie": cookie})
+    try:
+        assert listener.client.connected
+    finally:
+        listener.close()
