@@ -178,3 +178,7 @@ def init_app(app) -> None:
     """Attach the commands to the app's CLI (Flask-Migrate adds `db`)."""
     for command in COMMANDS:
         app.cli.add_command(command)
+
+
+if __name__ == "__main__":  # `python -m helpdesk.commands ...`, as the console script
+    main()

@@ -30,6 +30,9 @@ def from_environment(instance: Path) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Redis pub/sub channels ignore the database number: deployments sharing
+        # one Redis need channels of their own.
+        "SOCKETIO_CHANNEL": os.environ.get("HELPDESK_SOCKETIO_CHANNEL", "helpdesk"),
         "SECRET_KEY": _secret_key(instance),
         "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,

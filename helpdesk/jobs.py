@@ -64,7 +64,7 @@ def submit(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
         from rq import Retry
 
         retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
-        queue(queue_name).enqueue(path, *args, retry=retry, **kwargs)
+        queue(queue_name).enqueue(_resolve(path), *args, retry=retry, **kwargs)
     else:
         run_now(path, *args, **kwargs)
 

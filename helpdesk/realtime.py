@@ -71,7 +71,7 @@ class AgentsNamespace(Namespace):
 def init_app(app) -> None:
     """Bind Socket.IO (with Redis fan-out when configured) and register the namespace."""
     socketio.init_app(app, message_queue=app.config.get("REDIS_URL"), async_mode="threading",
-                      manage_session=False)
+                      channel=app.config["SOCKETIO_CHANNEL"], manage_session=False)
 
 
 socketio.on_namespace(AgentsNamespace(AGENTS))

@@ -46,6 +46,7 @@ def base_config(tmp_path_factory) -> dict:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": _database_url(root),
         "REDIS_URL": None,
+        "SOCKETIO_CHANNEL": f"helpdesk-test-{os.getpid()}",
         "SECRET_KEY": "test-secret",
         "ATTACHMENT_DIR": str(root / "attachments"),
         "SERVER_NAME": None,
@@ -96,9 +97,17 @@ def make_app(base_config, _schema):
 
 
 @pytest.fixture
-def app(make_app):
+def app_config() -> dict:
+    """Configuration overrides for ``app``; a test module overrides this fixture
+    (e.g. to set REDIS_URL) so that the whole test shares one app: Socket.IO is
+    one object per process and binds to the app built last."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, app_config):
     """The app, with an app context pushed for the test body."""
-    app = make_app()
+    app = make_app(**app_config)
     with app.app_context():
         yield app
         db.session.remove()

@@ -16,9 +16,9 @@ class AppWorker(SimpleWorker):
     """Runs jobs in this process (no fork: database connections are not fork-safe)
     and gives every job a fresh database session."""
 
-    def perform_job(self, job, queue):  # noqa: D102 - RQ's hook
+    def perform_job(self, *args, **kwargs):  # noqa: D102 - RQ's hook; its signature varies
         try:
-            return super().perform_job(job, queue)
+            return super().perform_job(*args, **kwargs)
         finally:
             db.session.remove()
 
