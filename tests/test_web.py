@@ -1,0 +1,78 @@
+"""The server-rendered agent pages: inbox, conversation, customer."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Ticket
+
+
+@pytest.fixture
+def browser(client, make_agent):
+    """A test client logged in as an agent of team Support, through the real form."""
+    make_agent("pat@example.com", teams=["Support"], password="correct horse")
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    response = client.post("/login", data={"email": "pat@example.com",
+                                           "password": "correct horse", "csrf_token": csrf})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("path", ["/", "/inbox", "/tickets/1", "/customers/1"])
+def test_pages_send_anonymous_visitors_to_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_inbox_lists_open_tickets_with_customer_and_escapes_values(browser, inbound):
+    hostile = '<img src=x onerror="alert(1)">Eve'
+    inbound("sms", "+4915112345678", "hello", sender_name=hostile)
+    page = browser.get("/inbox").get_data(as_text=True)
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Eve" in page
+    assert '<img src=x onerror="alert(1)">' not in page
+    assert "hello" in page  # the subject falls back to the first line
+
+
+def test_inbox_hides_tickets_of_other_teams(browser, inbound, make_agent):
+    from helpdesk.agents.models import Team
+
+    make_agent("bill@example.com", teams=["Billing"])
+    result = inbound("email", "ada@example.com", "secret billing issue", subject="Refund 77")
+    ticket = db.session.get(Ticket, result.ticket.id)
+    ticket.team = db.session.query(Team).filter_by(name="Billing").one()
+    db.session.commit()
+    assert "Refund 77" not in browser.get("/inbox").get_data(as_text=True)
+    assert browser.get(f"/tickets/{ticket.id}").status_code == 404
+
+
+def test_conversation_shows_thread_card_and_review_flag(browser, inbound):
+    first = inbound("email", "ada@example.com", "My mug arrived broken", subject="Broken mug",
+                    sender_name="Ada")
+    inbound("email", "ada@example.com", "", subject="Re: Broken mug", raw=b"\xff",
+            review_reason="MIME could not be parsed")
+    page = browser.get(f"/tickets/{first.ticket.id}").get_data(as_text=True)
+    assert "My mug arrived broken" in page
+    assert "Needs a person: MIME could not be parsed" in page
+    assert "ada@example.com" in page and "Open tickets" in page
+
+
+def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_queries):
+    def measure(path):
+        with count_queries() as statements:
+            assert browser.get(path).status_code == 200
+        return len(statements)
+
+    first = inbound("sms", "+4915112345678", "one", sender_name="Eva")
+    small = (measure("/inbox"), measure(f"/customers/{first.customer.id}"),
+             measure(f"/tickets/{first.ticket.id}"))
+    for n in range(30):
+        inbound("sms", "+4915112345678", f"more {n}")
+        inbound("email", f"other{n}@example.com", f"other {n}")
+    large = (measure("/inbox"), measure(f"/customers/{first.customer.id}"),
+             measure(f"/tickets/{first.ticket.id}"))
+    assert large == small
+    assert max(large) <= 20
