@@ -1,0 +1,28 @@
+# helpdesk: the two set-up commands (README.md).
+#   make run    install into .venv, migrate, seed demo data once, serve on http://127.0.0.1:5000
+#   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite, then PostgreSQL
+# Options: make run HOST=0.0.0.0 PORT=8000 / make test PYTEST_ARGS="-k ingest -x"
+
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test install services clean
+
+run: install
+	.venv/bin/helpdesk init --demo
+	.venv/bin/helpdesk serve --host $(HOST) --port $(PORT)
+
+test:
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+# Creates .venv when missing; installs only when pyproject.toml changed.
+install:
+	bash scripts/venv.sh
+
+services:
+	bash scripts/ensure-services.sh
+
+# Removes the virtualenv; the database and secret key in instance/ stay.
+clean:
+	rm -rf .venv helpdesk.egg-info .pytest_cache
