@@ -122,12 +122,16 @@ def test_reply_to_a_customer_who_texted_stop_is_refused_with_a_clear_reason(
         client, api, ticket, twilio_api):
     assert post_signed(client, "/webhooks/twilio/sms",
                        sms_params("STOP", CUSTOMER)).status_code == 200
-    message = reply(api, ticket, "Are you still there?")
+    before = api.get(f"/api/v1/tickets/{ticket.id}/messages").json["items"]
+    refused = api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "Still there?"})
+    assert refused.status_code == 409
+    error = refused.json["error"]["message"]
+    assert "opted out of SMS" in error and "START" in error
     assert twilio_api.messages() == []
-    assert message.status == "failed"
-    assert "opted out of SMS" in message.error and "START" in message.error
-    shown = api.get(f"/api/v1/tickets/{ticket.id}/messages").json["items"][-1]
-    assert shown["status"] == "failed" and "opted out" in shown["error"]
+    assert api.get(f"/api/v1/tickets/{ticket.id}/messages").json["items"] == before
+    note = api.post(f"/api/v1/tickets/{ticket.id}/messages",
+                    json={"body": "customer opted out", "internal": True})
+    assert note.status_code == 201  # internal notes are still fine
 
 
 def test_twilio_opt_out_error_marks_the_customer(api, ticket, twilio_api):

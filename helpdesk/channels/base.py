@@ -24,6 +24,10 @@ class ChannelAdapter:
     settings: ClassVar[tuple[str, ...]] = ()
     secret_settings: ClassVar[tuple[str, ...]] = ()
 
+    def refusal(self, ticket) -> str | None:
+        """Why a reply on ``ticket`` must not be sent at all (e.g. an opt-out), if so."""
+        return None
+
     def send(self, message, ticket) -> str | None:
         """Deliver ``message`` to the ticket's customer; return the provider's id."""
         raise DeliveryError(f"channel {self.kind!r} cannot send", permanent=True)

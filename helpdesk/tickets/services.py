@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import jobs
 from ..agents import access
 from ..agents.models import Agent, Team
+from ..channels.base import adapter_for
 from ..customers.identities import InvalidIdentity, normalise
 from ..customers.models import Customer
 from ..customers.services import resolve_sender
@@ -142,6 +143,10 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False) -> Me
     """An agent's answer on the ticket's channel (queued for delivery), or an internal note."""
     if ticket.status == "closed" and not internal:
         raise Conflict("the ticket is closed; open a new one to write to the customer")
+    adapter = adapter_for(ticket.channel)
+    refusal = adapter.refusal(ticket) if adapter is not None and not internal else None
+    if refusal:
+        raise Conflict(refusal)
     now = utcnow()
     message = Message(ticket_id=ticket.id, direction="note" if internal else "out",
                       channel=ticket.channel, author_kind="agent", author_id=actor.id,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import update
+
 from .. import unit_of_work
 from ..channels.base import DeliveryError, adapter_for
 from ..extensions import db
@@ -48,10 +50,15 @@ def deliver(message_id: int) -> None:
         unit_of_work.commit()
         log.error("delivery of message %s failed for good: %s", message_id, exc)
         return
-    message.status = "sent"
-    message.sent_at = utcnow()
     if external_id:
         message.external_id = external_id
+    message.sent_at = utcnow()
+    db.session.flush()
+    # A delivery callback may have committed a later status while we were sending.
+    db.session.execute(update(Message).where(Message.id == message.id,
+                                             Message.status.in_(("queued", "failed")))
+                       .values(status="sent", error=None))
+    db.session.refresh(message)
     events.announce_message_status(message, ticket)
     unit_of_work.commit()
 
