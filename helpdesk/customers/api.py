@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import unit_of_work
 from ..agents.auth import require_role
@@ -150,7 +151,8 @@ def lookup():
 @bp.get("/organizations")
 def list_organizations():
     """Organizations, filtered by ?q= and ?manager= (an agent id, or "me")."""
-    query = select(Organization).order_by(Organization.name, Organization.id)
+    query = select(Organization).options(selectinload(Organization.domains)).order_by(
+        Organization.name, Organization.id)
     q = _query_arg("q", 200)
     if q:
         query = query.where(func.lower(Organization.name).like(f"%{q.lower()}%"))

@@ -26,8 +26,10 @@ class Organization(db.Model):
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Loaded on demand: every customer load joins its organization, and the
+    # domains matter only on the organization's own screens.
     domains: Mapped[list["OrganizationDomain"]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan", lazy="selectin")
+        back_populates="organization", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name!r}>"

@@ -118,15 +118,15 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     if ticket is None and contact is not None:
         ticket = _continuing_ticket(inbound, customer, contact)
     created_ticket = ticket is None
+    now = inbound.received_at or utcnow()
     if created_ticket:
-        ticket = _open_ticket(inbound, customer, contact)
+        ticket = _open_ticket(inbound, customer, contact, now)
 
-    message = _store_message(inbound, ticket, review)
-    now = message.created_at
-    ticket.last_message_at = now
-    ticket.last_inbound_at = now
-    ticket.message_count = (ticket.message_count or 0) + 1
-    if not created_ticket:
+    message = _store_message(inbound, ticket, review, now)
+    if not created_ticket:  # a new ticket was born with these values: no UPDATE
+        ticket.last_message_at = now
+        ticket.last_inbound_at = now
+        ticket.message_count = (ticket.message_count or 0) + 1
         _reopen_if_waiting(ticket, message)
     customers.touch_contact(customer, now)
     db.session.flush()
@@ -180,7 +180,8 @@ def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str
     return candidates[0] if candidates else None
 
 
-def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None) -> Ticket:
+def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None,
+                 now) -> Ticket:
     """A new ticket for this message, routed to its channel's team."""
     from ..channels.models import Channel
 
@@ -192,14 +193,15 @@ def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | Non
     ticket = Ticket(subject=subject[:300], status="new", priority="normal",
                     channel=inbound.channel, channel_id=inbound.channel_id, contact=contact,
                     customer=customer, team_id=channel.team_id if channel else None,
-                    message_count=0)
+                    message_count=1, tag_rows=[], created_at=now, last_message_at=now,
+                    last_inbound_at=now)
     db.session.add(ticket)
     db.session.flush()
     events.record(ticket, "created", {"channel": inbound.channel})
     return ticket
 
 
-def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str]) -> Message:
+def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str], now) -> Message:
     """The message row, its attachments and its raw source."""
     safe_html = clean_html(inbound.html)
     text = inbound.text or html_to_text(safe_html)
@@ -214,7 +216,7 @@ def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str]) -
         external_id=(inbound.external_id or "")[:500] or None, status="received",
         is_auto=inbound.is_auto, needs_review=bool(review),
         review_reason="; ".join(review) or None, meta=dict(inbound.meta),
-        created_at=inbound.received_at or utcnow())
+        created_at=now, attachments=[])
     if inbound.references:
         message.meta["references"] = inbound.references[-50:]
     for item in inbound.attachments:
