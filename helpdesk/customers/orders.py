@@ -7,9 +7,8 @@ from sqlalchemy import select
 
 from ..errors import Invalid, NotFound
 from ..extensions import db
-from .identities import InvalidIdentity, normalise
-from .models import Customer, Order, OrderLine
-from .services import resolve_sender
+from .models import Order, OrderLine
+from .services import customer_for
 
 log = logging.getLogger(__name__)
 ORDER_FIELDS = ("status", "total", "currency", "carrier", "tracking_number", "tracking_url",
@@ -24,24 +23,6 @@ def on_status_change(listener) -> None:
         _status_listeners.append(listener)
 
 
-def _owner(data: dict) -> Customer:
-    """The customer an order belongs to: by id, else by email or phone (created if new)."""
-    if data.get("customer") is not None:
-        customer = db.session.get(Customer, data["customer"])
-        if customer is None:
-            raise Invalid("no such customer", fields={"customer": "unknown id"})
-        return customer
-    for kind, key in (("email", "customer_email"), ("phone", "customer_phone")):
-        if data.get(key):
-            try:
-                value = normalise(kind, data[key])
-            except InvalidIdentity as exc:
-                raise Invalid(str(exc), fields={key: str(exc)}) from exc
-            return resolve_sender(kind, value, data.get("customer_name"))[0]
-    raise Invalid("say whose order it is", fields={
-        "customer": "give customer, customer_email or customer_phone"})
-
-
 def upsert(number: str, data: dict) -> tuple[Order, bool]:
     """Create or update the order ``number``; return it and whether it was created."""
     number = number.strip()
@@ -52,10 +33,10 @@ def upsert(number: str, data: dict) -> tuple[Order, bool]:
     names_owner = any(data.get(k) is not None for k in ("customer", "customer_email",
                                                           "customer_phone"))
     if created:
-        order = Order(number=number, customer=_owner(data))
+        order = Order(number=number, customer=customer_for(data))
         db.session.add(order)
     elif names_owner:
-        order.customer_id = _owner(data).id
+        order.customer_id = customer_for(data).id
     previous = None if created else order.status
     for field in ORDER_FIELDS:
         if field in data and (data[field] is not None or field not in ("status", "ordered_at")):

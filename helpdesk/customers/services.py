@@ -65,6 +65,25 @@ def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Cust
     return customer, True
 
 
+def customer_for(data: dict) -> Customer:
+    """The customer an API payload names: ``customer`` (an id), else ``customer_email``
+    or ``customer_phone`` (a customer is created for an unknown address)."""
+    if data.get("customer") is not None:
+        customer = db.session.get(Customer, data["customer"])
+        if customer is None:
+            raise Invalid("no such customer", fields={"customer": "unknown id"})
+        return customer
+    for kind, key in (("email", "customer_email"), ("phone", "customer_phone")):
+        if data.get(key):
+            try:
+                value = normalise(kind, data[key])
+            except InvalidIdentity as exc:
+                raise Invalid(str(exc), fields={key: str(exc)}) from exc
+            return resolve_sender(kind, value, data.get("customer_name"))[0]
+    raise Invalid("say which customer", fields={
+        "customer": "give customer, customer_email or customer_phone"})
+
+
 def add_identity(customer: Customer, kind: str, value: str) -> Identity:
     """Attach an identity to ``customer``; refuse one that belongs to someone else."""
     try:

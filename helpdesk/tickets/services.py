@@ -13,9 +13,8 @@ from .. import jobs
 from ..agents import access
 from ..agents.models import Agent, Team
 from ..channels.base import adapter_for
-from ..customers.identities import InvalidIdentity, normalise
 from ..customers.models import Customer
-from ..customers.services import resolve_sender
+from ..customers.services import customer_for
 from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
 from ..models_base import utcnow
@@ -24,24 +23,6 @@ from . import events
 from .models import PRIORITIES, Message, Ticket
 
 log = logging.getLogger(__name__)
-
-
-def _customer_for(data: dict) -> Customer:
-    """The ticket's customer: by id, else by email or phone (created when new)."""
-    if data.get("customer") is not None:
-        customer = db.session.get(Customer, data["customer"])
-        if customer is None:
-            raise Invalid("no such customer", fields={"customer": "unknown id"})
-        return customer
-    for kind, key in (("email", "customer_email"), ("phone", "customer_phone")):
-        if data.get(key):
-            try:
-                value = normalise(kind, data[key])
-            except InvalidIdentity as exc:
-                raise Invalid(str(exc), fields={key: str(exc)}) from exc
-            return resolve_sender(kind, value, data.get("customer_name"))[0]
-    raise Invalid("say who the ticket is for",
-                  fields={"customer": "give customer, customer_email or customer_phone"})
 
 
 def _team(team_id: int | None) -> Team | None:
@@ -71,7 +52,7 @@ def _assignee(agent_id: int | None, team: Team | None, actor: Agent) -> Agent | 
 
 def open_ticket(data: dict, actor: Agent) -> Ticket:
     """Open a ticket on a customer's behalf, with its first message when given."""
-    customer = _customer_for(data)
+    customer = customer_for(data)
     team = _team(data.get("team"))
     if team is not None and not actor.is_admin and team.id not in actor.team_ids \
             and actor.role != "lead":
