@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import undefer
 
 from .. import unit_of_work
 from ..agents import access
@@ -114,7 +115,8 @@ def update_ticket(ticket_id: int):
 def list_messages(ticket_id: int):
     """The ticket's messages, oldest first."""
     ticket = _ticket(ticket_id)
-    query = select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    query = (select(Message).where(Message.ticket_id == ticket.id)
+             .options(undefer(Message.body_html)).order_by(Message.id))
     return jsonify(paginate(query, message_json))
 
 
