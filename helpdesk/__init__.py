@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_channels(app)
     return app
 
 
@@ -56,6 +57,8 @@ def _import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the UI, API and webhook blueprints of every domain package."""
     from .agents.views import bp as agents_bp
+    from .channels.cti import bp as cti_api
+    from .channels.webhooks import bp as twilio_webhooks
     from .customers.api import bp as customers_api
     from .extensions import csrf
     from .health import bp as health_bp
@@ -64,9 +67,17 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health_bp, agents_bp, web_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (customers_api, tickets_api):
+    for blueprint in (customers_api, tickets_api, cti_api):
         csrf.exempt(blueprint)  # API callers authenticate per request (token, or session + CSRF header)
         app.register_blueprint(blueprint)
+    csrf.exempt(twilio_webhooks)  # Twilio proves itself with X-Twilio-Signature
+    app.register_blueprint(twilio_webhooks)
+
+
+def register_channels(app: Flask) -> None:
+    """Import the channel adapters so ``deliver`` finds them in web and worker processes."""
+    from .channels import email_send  # noqa: F401 - registers the "email" adapter
+    from .channels import twilio_sms, twilio_voice  # noqa: F401 - "sms" adapter, media jobs
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -171,7 +171,11 @@ def import_orders(path: str) -> None:
     _report(imports.import_orders(path))
 
 
-COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, import_group)
+from .channels.phone_cli import phone_group  # noqa: E402 - channel commands live with their channel
+from .channels.email_cli import mail_group, mailbox_group  # noqa: E402
+
+COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, import_group, phone_group,
+            mailbox_group, mail_group)
 
 
 def init_app(app) -> None:

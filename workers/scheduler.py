@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from helpdesk import jobs
@@ -10,6 +11,9 @@ log = logging.getLogger(__name__)
 
 PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.tickets.tasks:close_solved", "default"),
+    # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
+    (int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
+     "helpdesk.channels.email_imap:poll_all", "mail"),
 ]
 
 

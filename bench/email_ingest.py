@@ -1,0 +1,248 @@
+"""Benchmark: mail in a real Dovecot -> tickets, through the real poll path.
+
+Delivers N messages of realistic size (plain text, text + HTML, a share with
+attachments) into a throw-away Dovecot, polls them into a fresh database and
+prints messages per second with the time spent in the IMAP fetch, parsing,
+HTML cleaning and the database; then, in the same run, the rate of parsing and
+cleaning alone (the limit of this design on this machine), and the rate of two
+worker processes polling two mailboxes at once.
+
+    .venv/bin/python bench/email_ingest.py [--messages 2000] [--database-url URL]
+
+Needs Dovecot (apt-get install dovecot-imapd) and runs as root (Dovecot's own
+processes drop to the `mail` user). SQLite by default; give a PostgreSQL URL
+to measure that (the database named in it is dropped and created).
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.imap_server import Dovecot  # noqa: E402
+
+WORDS = ("order parcel invoice delivery refund shipment tracking account password login "
+         "address payment card warranty repair kettle printer laptop screen battery cable "
+         "week yesterday today please could would thanks again still arrived broken missing "
+         "number customer support help question answer status update change cancel").split()
+
+
+def _sentence(rng: random.Random) -> str:
+    """A sentence of plausible support-mail words."""
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 18))]
+    return " ".join(words).capitalize() + "."
+
+
+def _html(paragraphs: list[str], rng: random.Random) -> str:
+    """HTML as mail programs write it: inline styles, a table, a quoted earlier mail."""
+    rows = "".join(f'<tr><td style="padding:4px;color:#333">Item {n}</td>'
+                   f'<td style="text-align:right">{rng.randint(5, 500)}.00 EUR</td></tr>'
+                   for n in range(rng.randint(2, 8)))
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    quote = "".join(f"<p>{_sentence(rng)}</p>" for _ in range(rng.randint(2, 6)))
+    return ('<html><head><style>p{margin:0}</style></head><body>'
+            f'<div style="font-family:Arial;font-size:11pt">{body}<table>{rows}</table>'
+            '<p>Best regards,<br>A customer</p><div class="gmail_quote"><blockquote '
+            f'style="margin:0 0 0 .8ex;border-left:1px #ccc solid">{quote}</blockquote></div>'
+            '</div></body></html>')
+
+
+def make_corpus(count: int, seed: int = 7) -> list[bytes]:
+    """``count`` mails: 40% plain text, 45% text + HTML, 15% with an attachment."""
+    rng = random.Random(seed)
+    mails = []
+    for n in range(count):
+        sender = f"customer{rng.randint(1, count // 4)}@example{rng.randint(1, 20)}.com"
+        paragraphs = [" ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
+                      for _ in range(rng.randint(2, 5))]
+        mail = EmailMessage()
+        mail["From"] = f"Customer {n} <{sender}>"
+        mail["To"] = "support@example.com"
+        mail["Subject"] = f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} {n}"
+        mail["Date"] = format_datetime(datetime.now(timezone.utc))
+        mail["Message-ID"] = make_msgid(domain=f"mail{n % 7}.example.com")
+        text = "Hello,\n\n" + "\n\n".join(paragraphs) + "\n\nThanks\n"
+        mail.set_content(text + "\n> " + _sentence(rng) + "\n> " + _sentence(rng) + "\n")
+        kind = rng.random()
+        if kind >= 0.40:
+            mail.add_alternative(_html(paragraphs, rng), subtype="html")
+        if kind >= 0.85:
+            size = rng.choice((20_000, 60_000, 150_000))
+            mail.add_attachment(rng.randbytes(size), maintype="application", subtype="pdf",
+                                filename=f"scan-{n}.pdf")
+        mails.append(mail.as_bytes())
+    return mails
+
+
+def make_app(database_url: str, attachments: str):
+    """A helpdesk app on ``database_url`` with the schema migrated."""
+    from flask_migrate import upgrade
+
+    from helpdesk import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None,
+                      "ATTACHMENT_DIR": attachments, "SECRET_KEY": "bench"})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def _database(url: str | None, root: Path) -> str:
+    """The SQLAlchemy URL of a fresh database for this run."""
+    if not url:
+        return f"sqlite:///{root / 'bench.db'}"
+    import psycopg
+
+    base, _, name = url.split("://", 1)[1].rpartition("/")
+    with psycopg.connect(f"postgresql://{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{base}/{name}"
+
+
+def deliver(server: Dovecot, mails: list[bytes], user: str = "support") -> None:
+    """APPEND every mail to the user's INBOX."""
+    client = server.client(user)
+    for raw in mails:
+        client.append("INBOX", raw)
+    client.logout()
+
+
+def add_mailbox(app, server: Dovecot, user: str) -> int:
+    """Connect the user's INBOX as a mailbox; return its channel id."""
+    from helpdesk.channels.mailboxes import add_mailbox as add
+    from helpdesk.extensions import db
+
+    with app.app_context():
+        channel = add(user, server.url(user), "smtp://127.0.0.1:1", f"{user}@example.com")
+        db.session.commit()
+        return channel.id
+
+
+def timed_poll(app, channel_id: int) -> tuple[float, dict, object]:
+    """Poll one mailbox to the end; return seconds, stage timings and the result."""
+    import helpdesk.tickets.ingest as ingest_module
+    from helpdesk.channels import email_imap
+
+    timings: dict[str, float] = {}
+    clean = ingest_module.clean_html
+
+    def timed_clean(raw):
+        began = time.perf_counter()
+        try:
+            return clean(raw)
+        finally:
+            timings["clean"] = timings.get("clean", 0.0) + time.perf_counter() - began
+
+    ingest_module.clean_html = timed_clean  # measure bleach apart from the other database work
+    try:
+        with app.app_context():
+            began = time.perf_counter()
+            result = email_imap.poll_mailbox(channel_id, timings=timings, budget=3600, batch=100)
+            elapsed = time.perf_counter() - began
+    finally:
+        ingest_module.clean_html = clean
+    return elapsed, timings, result
+
+
+def parse_and_clean_alone(app, mails: list[bytes]) -> float:
+    """Seconds to parse and clean every mail with no IMAP and no database."""
+    from helpdesk.channels.email_parse import parse
+    from helpdesk.tickets.html import clean_html
+
+    with app.app_context():
+        began = time.perf_counter()
+        for raw in mails:
+            clean_html(parse(raw).html)
+        return time.perf_counter() - began
+
+
+def _quiet() -> None:
+    """Keep the per-message INFO lines out of the figures."""
+    import logging
+
+    logging.disable(logging.INFO)
+
+
+def _worker(database_url: str, attachments: str, channel_id: int, queue) -> None:
+    """A second process: its own app, one mailbox polled to the end."""
+    from helpdesk import create_app
+
+    _quiet()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None,
+                      "ATTACHMENT_DIR": attachments, "SECRET_KEY": "bench"})
+    elapsed, _, result = timed_poll(app, channel_id)
+    queue.put((elapsed, result.stored, result.error))
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hd-bench-"))
+    server = Dovecot(users=("support", "sales", "billing")).start()
+    try:
+        url = _database(args.database_url, root)
+        app = make_app(url, str(root / "attachments"))
+        _quiet()
+        mails = make_corpus(args.messages)
+        size = sum(len(m) for m in mails)
+        print(f"{len(mails)} messages, {size / len(mails) / 1024:.1f} KiB on average "
+              f"({size / 2**20:.1f} MiB), database {url.split(':', 1)[0]}")
+        deliver(server, mails)
+        elapsed, timings, result = timed_poll(app, add_mailbox(app, server, "support"))
+        assert result.stored == len(mails) and result.error is None, result.summary()
+        rate = len(mails) / elapsed
+        db_time = timings.get("ingest", 0.0) - timings.get("clean", 0.0)
+        print(f"end to end (one process): {elapsed:.2f} s, {rate:.0f} messages/s")
+        for label, seconds in (("IMAP fetch", timings.get("fetch", 0.0)),
+                               ("IMAP mark seen", timings.get("mark", 0.0)),
+                               ("parsing", timings.get("parse", 0.0)),
+                               ("HTML cleaning", timings.get("clean", 0.0)),
+                               ("database (ingest less cleaning)", db_time)):
+            print(f"  {label:32s} {seconds:7.2f} s  {seconds / len(mails) * 1000:6.2f} ms/msg")
+        alone = parse_and_clean_alone(app, mails)
+        limit = len(mails) / alone
+        print(f"parsing + cleaning alone: {alone:.2f} s, {limit:.0f} messages/s (the limit)")
+        print(f"end to end / limit: {limit / rate:.2f}x slower than the limit")
+        # Two workers: two processes, each polling its own mailbox, into the same database.
+        half = make_corpus(args.messages, seed=11)
+        deliver(server, half[: len(half) // 2], "sales")
+        deliver(server, half[len(half) // 2:], "billing")
+        channels = [add_mailbox(app, server, user) for user in ("sales", "billing")]
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        began = time.perf_counter()
+        workers = [context.Process(target=_worker, args=(url, str(root / "attachments"), cid,
+                                                         queue)) for cid in channels]
+        for worker in workers:
+            worker.start()
+        outcomes = [queue.get(timeout=1800) for _ in workers]
+        for worker in workers:
+            worker.join()
+        wall = time.perf_counter() - began
+        stored = sum(stored for _, stored, _ in outcomes)
+        assert stored == len(half) and not any(error for *_, error in outcomes), outcomes
+        print(f"two workers (two processes, two mailboxes): {stored} messages in {wall:.2f} s, "
+              f"{stored / wall:.0f} messages/s (including process start-up)")
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""`helpdesk mailbox add|list` and `helpdesk mail poll`: connect a support mailbox, fetch now.
+
+Passwords are never printed back: URLs are shown with ``****`` for them, and a
+bad URL is reported without echoing it.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from ..errors import Invalid
+from ..extensions import db
+
+
+@click.group("mailbox")
+def mailbox_group() -> None:
+    """Manage support mailboxes (IMAP in, SMTP out)."""
+
+
+@mailbox_group.command("add")
+@click.argument("name")
+@click.option("--imap-url", required=True,
+              help="imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for TLS)")
+@click.option("--smtp-url", required=True,
+              help="smtp://USER:PASS@HOST:PORT (smtps:// for TLS, ?starttls=yes for STARTTLS)")
+@click.option("--address", required=True, help="the support address customers write to")
+@click.option("--team", help="team name (created if new) that gets the mailbox's tickets")
+@click.option("--processed-folder", help="move mail there once stored (default: mark it seen)")
+@click.option("--from-name", help="the sender name on replies (default: the team's name)")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="log in to the IMAP server before saving")
+@with_appcontext
+def mailbox_add(name: str, imap_url: str, smtp_url: str, address: str, team: str | None,
+                processed_folder: str | None, from_name: str | None, check: bool) -> None:
+    """Connect a support mailbox (again with the same name or address: change it)."""
+    from ..agents.services import AgentError, team_named
+    from .email_imap import connect
+    from .mailboxes import add_mailbox, describe, server
+
+    try:
+        team_row = team_named(team) if team else None
+        channel = add_mailbox(name, imap_url, smtp_url, address, team_row, processed_folder,
+                              from_name)
+    except (Invalid, AgentError) as exc:
+        db.session.rollback()
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
+    if check:
+        imap = server(channel, "imap")
+        try:
+            client = connect(imap)
+            client.select_folder(imap.folder, readonly=True)
+            client.logout()
+        except Exception as exc:  # noqa: BLE001 - any failure is the user's to see
+            db.session.rollback()
+            raise click.ClickException(
+                f"could not open {imap.folder!r} on {imap.host}:{imap.port} as {imap.user!r}: "
+                f"{type(exc).__name__}: {exc} (nothing saved; --no-check saves anyway)") from exc
+    db.session.commit()
+    shown = describe(channel)
+    routed = f"team {channel.team.name}" if channel.team else "no team (every agent)"
+    click.echo(f"mailbox {channel.name} <{channel.address}> saved (channel {channel.id}), "
+               f"tickets go to {routed}")
+    click.echo(f"  in:  {shown['imap']}")
+    click.echo(f"  out: {shown['smtp']}")
+
+
+@mailbox_group.command("list")
+@with_appcontext
+def mailbox_list() -> None:
+    """Show the mailboxes, passwords masked."""
+    from .mailboxes import describe, mailboxes
+
+    for channel in mailboxes():
+        shown = describe(channel)
+        click.echo(f"{channel.name} <{channel.address}> in {shown['imap']} out {shown['smtp']}"
+                   f" last UID {shown['last_uid']}"
+                   + (f" last error: {shown['last_error']}" if shown["last_error"] else ""))
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """Fetch mail."""
+
+
+@mail_group.command("poll")
+@click.option("--mailbox", "name", help="only this mailbox (default: all)")
+@with_appcontext
+def mail_poll(name: str | None) -> None:
+    """Fetch new mail once, now; exit 1 when a mailbox could not be polled."""
+    from .email_imap import poll
+    from .mailboxes import mailboxes
+
+    if name and not mailboxes(name):
+        raise click.ClickException(f"no active mailbox called {name!r}")
+    results = poll(name)
+    for result in results:
+        click.echo(result.summary())
+    if not results:
+        click.echo("no mailboxes: add one with `helpdesk mailbox add`")
+    if any(result.error for result in results):
+        sys.exit(1)
+
+
+@mail_group.command("idle")
+@click.option("--mailbox", "name", help="only this mailbox (default: all)")
+@with_appcontext
+def mail_idle(name: str | None) -> None:
+    """Fetch new mail the moment it arrives (IMAP IDLE) until Ctrl-C."""
+    from .email_idle import watch_all
+    from .mailboxes import mailboxes
+
+    if not mailboxes(name):
+        raise click.ClickException("no such active mailbox" if name else "no mailboxes")
+    click.echo("waiting for mail (Ctrl-C stops)")
+    watch_all(name)
