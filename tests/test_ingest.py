@@ -231,3 +231,13 @@ def test_ticket_gets_its_channels_team(inbound, make_agent):
     db.session.commit()
     result = inbound("sms", "+4915112345678", "hi", channel_id=channel.id)
     assert db.session.get(Ticket, result.ticket.id).team_id == team.id
+
+
+def test_bounce_to_our_message_creates_no_customer_for_the_mailer_daemon(inbound):
+    first = inbound("email", "ada@example.com", "help", subject="Help", external_id="<1@x>")
+    bounce = inbound("email", "MAILER-DAEMON@mx.example.net", "Delivery failed", is_auto=True,
+                     subject="Undelivered Mail Returned to Sender", external_id="<2@x>",
+                     references=["<1@x>"])
+    assert bounce.ticket.id == first.ticket.id
+    assert bounce.customer.id == first.customer.id and not bounce.created_customer
+    assert count(Customer) == 1

@@ -15,18 +15,20 @@ def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> T
     return event
 
 
-def announce_ticket(ticket: Ticket, created: bool = False, previous_rooms=()) -> None:
+def announce_ticket(ticket: Ticket, created: bool = False, previous_rooms=(),
+                    payload: dict | None = None) -> None:
     """Tell the agents who may see ``ticket`` that it was created or changed, after commit."""
     db.session.flush()
-    payload = {"ticket": ticket_json(ticket)}
     name = "ticket.created" if created else "ticket.updated"
-    realtime.emit_after_commit(name, payload, realtime.ticket_rooms(ticket, previous_rooms))
+    realtime.emit_after_commit(name, {"ticket": payload or ticket_json(ticket)},
+                               realtime.ticket_rooms(ticket, previous_rooms))
 
 
 def announce_message(message: Message, ticket: Ticket, created_ticket: bool = False) -> None:
     """Announce a new message (and its ticket) to the agents who may see it, after commit."""
-    announce_ticket(ticket, created=created_ticket)
-    payload = {"message": message_json(message), "ticket": ticket_json(ticket)}
+    shown = ticket_json(ticket)
+    announce_ticket(ticket, created=created_ticket, payload=shown)
+    payload = {"message": message_json(message), "ticket": shown}
     realtime.emit_after_commit("message.created", payload, realtime.ticket_rooms(ticket))
 
 

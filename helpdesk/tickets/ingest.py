@@ -100,7 +100,11 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
 
     ticket = _referenced_ticket(inbound)
     created_customer = False
-    if contact is not None:
+    if inbound.is_auto and ticket is not None:
+        # A bounce or auto-reply to our own message belongs to that ticket's customer;
+        # the mailer daemon that sent it is nobody's customer.
+        customer = ticket.customer
+    elif contact is not None:
         customer, created_customer = customers.resolve_sender(
             inbound.sender_kind, contact, inbound.sender_name)
     elif ticket is not None:
