@@ -53,6 +53,17 @@ def base_config(tmp_path_factory) -> dict:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_socketio_listeners_at_exit():
+    """Socket.IO's Redis listener threads of finished test apps outlive their tests and
+    complain while the interpreter shuts down; after the last test that is only noise."""
+    yield
+    import logging
+
+    for name in ("socketio.server", "socketio.client", "socketio"):
+        logging.getLogger(name).disabled = True
+
+
 @pytest.fixture(scope="session")
 def _schema(base_config):
     """Build the schema once, through the migrations."""
