@@ -8,41 +8,11 @@ import pytest
 import requests
 import socketio
 
+from tests.socket_clients import Listener
+
 from helpdesk.agents.models import Team
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
-
-
-class Listener:
-    """A real python-socketio client that records every event it receives."""
-
-    def __init__(self, url, **connect):
-        self.events: list[tuple[str, dict]] = []
-        self.arrived = threading.Event()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._record, namespace="/agents")
-        self.client.connect(url, namespaces=["/agents"], transports=["websocket"],
-                            wait_timeout=5, **connect)
-
-    def _record(self, event, data):
-        self.events.append((event, data))
-        self.arrived.set()
-
-    def wait_for(self, name, timeout=5.0):
-        """Block until an event called ``name`` arrived; return its payload."""
-        deadline = threading.Event()
-        for _ in range(int(timeout / 0.05)):
-            for event, data in self.events:
-                if event == name:
-                    return data
-            deadline.wait(0.05)
-        raise AssertionError(f"no {name} event; got {[e for e, _ in self.events]}")
-
-    def names(self):
-        return [event for event, _ in self.events]
-
-    def close(self):
-        self.client.disconnect()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from rq import Queue
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message
 from tests.conftest import serving
-from tests.test_realtime import Listener
+from tests.socket_clients import Listener
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-import socketio
 from twilio.request_validator import RequestValidator
+from tests.socket_clients import Listener  # noqa: F401 - the phone tests import it from here
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 TOKEN = "twilio-test-auth-token"
@@ -177,37 +177,6 @@ def form_body(params: dict) -> bytes:
     """A form body as bytes (for requests whose bytes matter)."""
     return urlencode(params).encode()
 
-
-class Listener:
-    """A real python-socketio client on /agents that records every event it receives."""
-
-    def __init__(self, url: str, **connect):
-        self.events: list[tuple[str, dict]] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._record, namespace="/agents")
-        self.client.connect(url, namespaces=["/agents"], transports=["websocket"],
-                            wait_timeout=5, **connect)
-
-    def _record(self, event, data):
-        self.events.append((event, data))
-
-    def wait_for(self, name: str, timeout: float = 5.0, where=lambda data: True) -> dict:
-        """Block until an event called ``name`` (matching ``where``) arrived; return it."""
-        pause = threading.Event()
-        for _ in range(int(timeout / 0.02)):
-            for event, data in list(self.events):
-                if event == name and where(data):
-                    return data
-            pause.wait(0.02)
-        raise AssertionError(f"no {name} event; got {[e for e, _ in self.events]}")
-
-    def names(self) -> list[str]:
-        """Names of the events received so far."""
-        return [event for event, _ in self.events]
-
-    def close(self) -> None:
-        """Disconnect."""
-        self.client.disconnect()
 
 
 @dataclass
