@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return response
 
 
+def is_unique_violation(exc: Exception) -> bool:
+    """Whether a database error is a unique index refusing a second copy of a row."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
 def wants_json() -> bool:
     """API, webhook and CTI callers get JSON errors; browsers get pages."""
     return request.path.startswith(("/api/", "/webhooks/", "/chat/")) or request.is_json
@@ -79,6 +86,21 @@ def init_app(app) -> None:
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(IntegrityError)
+    def _collision(exc: IntegrityError):
+        # Two requests raced to store the same thing (an identity, an order number):
+        # the checks before the write passed for both, the unique index refused one.
+        if not is_unique_violation(exc):
+            return _unexpected(exc)
+        from .extensions import db
+
+        db.session.rollback()
+        log.warning("refused %s %s: %s", request.method, request.path, exc.orig)
+        message = "this collides with something stored meanwhile; read it again and retry"
+        if wants_json():
+            return error_response(409, "conflict", message)
+        return render_template("error.html", message=message), 409
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -19,7 +19,9 @@ _DUMMY.set_password("not a password anyone has")
 
 def _safe_next(target: str | None) -> str:
     """Only redirect to a path on this site after login."""
-    if target:
+    # Browsers read "\" as "/" and drop tabs and newlines, so "/\evil.example" and
+    # "/\t/evil.example" lead off-site although they parse as paths here.
+    if target and "\\" not in target and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") \
                 and not target.startswith("//"):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import unit_of_work
 from ..agents.auth import require_role
-from ..api import api_blueprint, get_or_404, int_arg, paginate, parse_body
+from ..api import api_blueprint, contains_pattern, get_or_404, int_arg, paginate, parse_body
 from ..errors import Invalid
 from ..extensions import db
 from . import history, orders, services
@@ -16,7 +16,7 @@ from .models import Customer, Identity, Order, Organization, OrganizationDomain
 from .schemas import (CustomerIn, MergeIn, NoteIn, OrderIn, OrganizationIn, OrganizationPatch,
                       customer_json, note_json, order_json, organization_json)
 
-bp = api_blueprint("customers_api", __name__)
+bp = api_blueprint("customers_api", __name__, lock_writes=True)
 
 
 def _query_arg(name: str, max_length: int = 320) -> str | None:
@@ -38,14 +38,16 @@ def list_customers():
                 value = normalise(kind, value)
             except InvalidIdentity as exc:
                 raise Invalid(str(exc), fields={kind: str(exc)}) from exc
-            query = query.join(Identity, Identity.customer_id == Customer.id).where(
-                Identity.kind == kind, Identity.value == value)
+            # exists() per kind: ?email= and ?phone= together must not join identities twice.
+            query = query.where(exists().where(Identity.customer_id == Customer.id,
+                                               Identity.kind == kind, Identity.value == value))
     q = _query_arg("q", 200)
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = contains_pattern(q)
         query = query.where(or_(
-            func.lower(Customer.name).like(pattern),
-            exists().where(Identity.customer_id == Customer.id, Identity.value.like(pattern))))
+            func.lower(Customer.name).like(pattern, escape="\\"),
+            exists().where(Identity.customer_id == Customer.id,
+                           Identity.value.like(pattern, escape="\\"))))
     return jsonify(paginate(query, customer_json))
 
 
@@ -89,7 +91,7 @@ def customer_timeline(customer_id: int):
     customer = get_or_404(Customer, customer_id, "customer")
     page = int_arg("page", 1)
     per_page = int_arg("per_page", 50, maximum=200)
-    items, more = history.timeline(customer, page, per_page)
+    items, more = history.timeline(customer, page, per_page, viewer=g.agent)
     next_url = None
     if more:
         from flask import url_for
@@ -144,7 +146,7 @@ def lookup():
         value = _query_arg(kind)
         if value:
             customer = services.find_by_identity(kind, value)
-            return jsonify(history.card(customer, {kind: value}))
+            return jsonify(history.card(customer, {kind: value}, viewer=g.agent))
     raise Invalid("give phone or email", fields={"phone": "missing", "email": "missing"})
 
 
@@ -155,13 +157,12 @@ def list_organizations():
         Organization.name, Organization.id)
     q = _query_arg("q", 200)
     if q:
-        query = query.where(func.lower(Organization.name).like(f"%{q.lower()}%"))
+        query = query.where(func.lower(Organization.name).like(contains_pattern(q), escape="\\"))
     manager = _query_arg("manager", 20)
-    if manager:
-        if manager != "me" and not manager.isdigit():
-            raise Invalid("manager must be an agent id or 'me'", fields={"manager": "bad value"})
-        query = query.where(Organization.account_manager_id ==
-                            (g.agent.id if manager == "me" else int(manager)))
+    if manager == "me":
+        query = query.where(Organization.account_manager_id == g.agent.id)
+    elif manager:
+        query = query.where(Organization.account_manager_id == int_arg("manager"))
     return jsonify(paginate(query, organization_json))
 
 

@@ -1,11 +1,11 @@
 """API input models (pydantic, strict, unknown fields refused) and JSON shapes of the CRM."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ..tickets.serializers import iso
 from .models import ORDER_STATUSES, Customer, Note, Order, Organization
@@ -16,9 +16,24 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
 Domain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=253,
                                           pattern=r"^([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")]
+# Row ids are INTEGER columns; a larger number is refused here, not by the database.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 FieldValue = Union[Annotated[str, StringConstraints(max_length=2000)], int, float, bool, None]
 CHANNEL_NAMES = Literal["email", "sms", "voice", "chat"]
 OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A naive time counts as UTC; one that leaves the calendar in UTC is refused."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class Strict(BaseModel):
@@ -33,7 +48,7 @@ class CustomerIn(Strict):
     name: Short | None = None
     emails: list[Address] = Field(default_factory=list, max_length=20)
     phones: list[Address] = Field(default_factory=list, max_length=20)
-    organization: int | None = None
+    organization: Id | None = None
     title: Short | None = None
     key_person: bool = False
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")] | None = None
@@ -55,7 +70,7 @@ class CustomerIn(Strict):
 class MergeIn(Strict):
     """POST /customers/ID/merge."""
 
-    from_: int = Field(alias="from")
+    from_: Id = Field(alias="from")
 
 
 class NoteIn(Strict):
@@ -70,7 +85,7 @@ class OrganizationIn(Strict):
     name: Name
     domains: list[Domain] = Field(default_factory=list, max_length=50)
     notes: Annotated[str, StringConstraints(max_length=20000)] | None = None
-    account_manager: int | None = None
+    account_manager: Id | None = None
 
 
 class OrganizationPatch(OrganizationIn):
@@ -92,7 +107,7 @@ class OrderLineIn(Strict):
 class OrderIn(Strict):
     """PUT /orders/NUMBER from the shop or ERP."""
 
-    customer: int | None = None
+    customer: Id | None = None
     customer_email: Address | None = None
     customer_phone: Address | None = None
     customer_name: Short | None = None
@@ -105,7 +120,7 @@ class OrderIn(Strict):
     tracking_url: Annotated[str, StringConstraints(max_length=500,
                                                    pattern=r"^https?://\S+$")] | None = None
     expected_delivery: date | None = None
-    ordered_at: datetime | None = None
+    ordered_at: UtcDateTime | None = None
 
 
 def organization_json(org: Organization | None) -> dict | None:
