@@ -5,9 +5,11 @@ Every function flushes; the caller commits.
 from __future__ import annotations
 
 import logging
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..errors import Conflict, Invalid
 from ..extensions import db
@@ -18,23 +20,41 @@ from .models import Customer, Identity, Note, Order, Organization, OrganizationD
 log = logging.getLogger(__name__)
 
 
+# Every inbound message and every screen pop runs these lookups: each statement is
+# built once, on first use (when the mappers are configured), so SQLAlchemy does
+# not rebuild and re-key it for its compiled-statement cache on every call.
+@cache
+def _by_identity(for_display: bool) -> Select:
+    """The customer owning identity (:kind, :value)."""
+    query = select(Customer).join(Identity).where(
+        Identity.kind == bindparam("kind"), Identity.value == bindparam("value"))
+    if for_display:  # a screen pop shows every identity: in this statement, not a second
+        return query.options(joinedload(Customer.identities))
+    # Ingest reads neither the identities nor the organization: load them only on demand.
+    return query.options(lazyload(Customer.identities), lazyload(Customer.organization))
+
+
+@cache
+def _by_domain() -> Select:
+    """The organization owning email domain :domain."""
+    return select(Organization).join(OrganizationDomain).where(
+        OrganizationDomain.domain == bindparam("domain"))
+
+
 def find_by_identity(kind: str, value: str) -> Customer | None:
     """The customer owning a normalised identity, or None (also for unparseable input)."""
     try:
         value = normalise(kind, value)
     except InvalidIdentity:
         return None
-    return db.session.execute(
-        select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
-    ).scalar_one_or_none()
+    return db.session.execute(_by_identity(True), {"kind": kind, "value": value}
+                              ).unique().scalar_one_or_none()
 
 
 def organization_for_email(address: str) -> Organization | None:
     """The organization that owns the domain of ``address``."""
     domain = address.rpartition("@")[2].lower()
-    return db.session.execute(
-        select(Organization).join(OrganizationDomain).where(OrganizationDomain.domain == domain)
-    ).scalar_one_or_none()
+    return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
 
 
 def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Customer, bool]:
@@ -42,9 +62,8 @@ def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Cust
 
     Returns ``(customer, created)``. ``value`` must already be normalised.
     """
-    found = db.session.execute(
-        select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
-    ).scalar_one_or_none()
+    found = db.session.execute(_by_identity(False), {"kind": kind, "value": value}
+                               ).scalar_one_or_none()
     if found is not None:
         return found, False
     try:

@@ -26,6 +26,7 @@ def announce_ticket(ticket: Ticket, created: bool = False, previous_rooms=(),
 
 def announce_message(message: Message, ticket: Ticket, created_ticket: bool = False) -> None:
     """Announce a new message (and its ticket) to the agents who may see it, after commit."""
+    db.session.flush()  # so the payload shows what the database holds (updated_at, ids)
     shown = ticket_json(ticket)
     announce_ticket(ticket, created=created_ticket, payload=shown)
     payload = {"message": message_json(message), "ticket": shown}

@@ -11,10 +11,12 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import lazyload
 
 from .. import jobs, unit_of_work
 from ..customers import services as customers
@@ -42,6 +44,28 @@ def register_follow_up(path: str, channel: str | None = None) -> None:
     """Run ``path(message_id)`` as a job after each inbound message (of ``channel``)."""
     if (path, channel) not in _FOLLOW_UPS:
         _FOLLOW_UPS.append((path, channel))
+
+
+# Every message runs these queries: each statement is built once, on first use (when
+# the mappers are configured), so SQLAlchemy does not rebuild and re-key it for its
+# compiled-statement cache on every call.
+@cache
+def _duplicate_query() -> Select:
+    """The id of the message stored under (:channel, :external_id)."""
+    return select(Message.id).where(Message.channel == bindparam("channel"),
+                                    Message.external_id == bindparam("external_id"))
+
+
+@cache
+def _continuing_query(on_channel: bool) -> Select:
+    """The customer's recent open tickets on a channel and contact address, newest first."""
+    query = (select(Ticket).where(
+        Ticket.customer_id == bindparam("customer_id"), Ticket.channel == bindparam("channel"),
+        Ticket.contact == bindparam("contact"), Ticket.status.in_(("new", "open", "pending")),
+        Ticket.last_message_at >= bindparam("since"))
+        .order_by(Ticket.last_message_at.desc()).limit(5)
+        .options(lazyload(Ticket.customer)))  # the caller holds the customer already
+    return query.where(Ticket.channel_id == bindparam("channel_id")) if on_channel else query
 
 
 @dataclass
@@ -84,10 +108,10 @@ def ingest(inbound: InboundMessage) -> IngestResult:
 def _ingest(inbound: InboundMessage) -> IngestResult:
     """Do the work of ``ingest`` inside the caller's transaction, flushing only."""
     if inbound.external_id:
-        existing = db.session.execute(select(Message).where(
-            Message.channel == inbound.channel, Message.external_id == inbound.external_id)
-        ).scalar_one_or_none()
-        if existing is not None:
+        existing_id = db.session.execute(_duplicate_query(), {
+            "channel": inbound.channel, "external_id": inbound.external_id}).scalar()
+        if existing_id is not None:  # rare: load the whole message only now
+            existing = db.session.get(Message, existing_id)
             ticket = db.session.get(Ticket, existing.ticket_id)
             return IngestResult(existing, ticket, ticket.customer, duplicate=True)
 
@@ -119,7 +143,8 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
 
     if ticket is None and inbound.ticket_number and contact is not None:
         ticket = _numbered_ticket(inbound.ticket_number, customer)
-    if ticket is None and contact is not None:
+    if ticket is None and contact is not None and not created_customer:
+        # (a customer created just now has no conversation to continue)
         ticket = _continuing_ticket(inbound, customer, contact)
     created_ticket = ticket is None
     now = inbound.received_at or utcnow()
@@ -169,14 +194,12 @@ def normalised_subject(subject: str | None) -> str:
 def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str) -> Ticket | None:
     """The customer's open conversation on this channel and address, if recent."""
     window = timedelta(hours=current_app.config["THREAD_WINDOW_HOURS"])
-    query = (select(Ticket).where(
-        Ticket.customer_id == customer.id, Ticket.channel == inbound.channel,
-        Ticket.contact == contact, Ticket.status.in_(("new", "open", "pending")),
-        Ticket.last_message_at >= utcnow() - window)
-        .order_by(Ticket.last_message_at.desc()).limit(5))
+    params = {"customer_id": customer.id, "channel": inbound.channel, "contact": contact,
+              "since": utcnow() - window}
     if inbound.channel_id is not None:
-        query = query.where(Ticket.channel_id == inbound.channel_id)
-    candidates = db.session.execute(query).scalars().all()
+        params["channel_id"] = inbound.channel_id
+    candidates = db.session.execute(_continuing_query("channel_id" in params),
+                                    params).scalars().all()
     if inbound.channel == "email":
         # A mail is a new request unless it answers an earlier one by subject.
         wanted = normalised_subject(inbound.subject)
@@ -231,10 +254,9 @@ def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str], n
             size=len(item.content) if item.content is not None else None, sha256=digest,
             content_id=(item.content_id or "")[:255] or None,
             source_url=(item.source_url or "")[:1000] or None))
-    db.session.add(message)
-    db.session.flush()
     if inbound.raw is not None:
-        db.session.add(MessageSource(message_id=message.id, raw=inbound.raw))
+        message.source = MessageSource(raw=inbound.raw)
+    db.session.add(message)  # flushed with the ticket and customer updates, in one go
     return message
 
 
