@@ -7,10 +7,11 @@ events go to exactly the rooms whose members may open it (see agents.access).
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import request
 from flask_login import current_user
-from flask_socketio import Namespace, join_room
+from flask_socketio import Namespace, join_room, leave_room
 
 from . import unit_of_work
 from .extensions import socketio
@@ -49,10 +50,23 @@ def agent_from_token(token: str | None):
 
 
 class AgentsNamespace(Namespace):
-    """Agents' live connection: session cookie or API token, refused otherwise."""
+    """Agents' live connection: session cookie or API token, refused otherwise.
+
+    Besides the server's events it carries presence (``presence`` {"status":
+    "online"|"away"}) and who is viewing or typing on a ticket (``viewing``
+    {"ticket", "typing"}, ``leave`` {"ticket"}), answered with ``viewers`` to the
+    ``ticket:<id>`` room. Connections are counted in this process: an agent goes
+    offline when their last connection here closes.
+    """
+
+    def __init__(self, namespace):
+        super().__init__(namespace)
+        self._lock = threading.Lock()
+        self._agent_of: dict[str, int] = {}  # sid -> agent id
+        self._viewers: dict[int, dict[str, dict]] = {}  # ticket id -> sid -> viewer
 
     def on_connect(self, auth=None):
-        """Authenticate and join the agent's rooms."""
+        """Authenticate, join the agent's rooms and mark the agent online."""
         from flask_socketio import ConnectionRefusedError
 
         agent = current_user if current_user.is_authenticated else None
@@ -62,10 +76,106 @@ class AgentsNamespace(Namespace):
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
             join_room(room)
+        with self._lock:
+            first = agent.id not in self._agent_of.values()
+            self._agent_of[request.sid] = agent.id
+        if first and agent.presence == "offline":
+            self._set_presence(agent.id, "online")
         log.debug("agent %s connected as %s", agent.id, request.sid)
 
     def on_disconnect(self, reason=None):
-        """Nothing to clean up: rooms die with the connection."""
+        """Leave every ticket; the agent's last connection going marks them offline."""
+        sid = request.sid
+        with self._lock:
+            agent_id = self._agent_of.pop(sid, None)
+            last = agent_id is not None and agent_id not in self._agent_of.values()
+            left = [ticket_id for ticket_id, seen in self._viewers.items() if sid in seen]
+        for ticket_id in left:
+            self._leave(ticket_id, sid)
+        if last:
+            self._set_presence(agent_id, "offline")
+
+    def on_presence(self, data=None):
+        """The agent sets themselves online or away."""
+        status = (data or {}).get("status") if isinstance(data, dict) else None
+        agent_id = self._agent_of.get(request.sid)
+        if status not in ("online", "away") or agent_id is None:
+            return {"error": "status must be online or away"}
+        self._set_presence(agent_id, status)
+        return {"status": status}
+
+    def on_viewing(self, data=None):
+        """The agent has ticket ``data["ticket"]`` open (and is typing, if ``typing``)."""
+        ticket = self._ticket(data)
+        if ticket is None:
+            return {"error": "no such ticket"}
+        from .agents.models import Agent
+        from .extensions import db
+
+        agent = db.session.get(Agent, self._agent_of[request.sid])
+        join_room(f"ticket:{ticket.id}")
+        with self._lock:
+            self._viewers.setdefault(ticket.id, {})[request.sid] = {
+                "id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
+        self._announce_viewers(ticket.id)
+        return {"ok": True}
+
+    def on_leave(self, data=None):
+        """The agent closed the ticket."""
+        ticket_id = data.get("ticket") if isinstance(data, dict) else None
+        if isinstance(ticket_id, int):
+            leave_room(f"ticket:{ticket_id}")
+            self._leave(ticket_id, request.sid)
+
+    def _ticket(self, data):
+        """The ticket named in ``data`` if this connection's agent may open it."""
+        from .agents.access import can_see_ticket
+        from .agents.models import Agent
+        from .extensions import db
+        from .tickets.models import Ticket
+
+        ticket_id = data.get("ticket") if isinstance(data, dict) else None
+        agent_id = self._agent_of.get(request.sid)
+        if not isinstance(ticket_id, int) or agent_id is None or not 0 < ticket_id < 2**31:
+            return None
+        ticket = db.session.get(Ticket, ticket_id)
+        agent = db.session.get(Agent, agent_id)
+        return ticket if ticket is not None and can_see_ticket(agent, ticket) else None
+
+    def _leave(self, ticket_id: int, sid: str) -> None:
+        with self._lock:
+            seen = self._viewers.get(ticket_id, {})
+            gone = seen.pop(sid, None)
+            if not seen:
+                self._viewers.pop(ticket_id, None)
+        if gone is not None:
+            self._announce_viewers(ticket_id)
+
+    def _announce_viewers(self, ticket_id: int) -> None:
+        with self._lock:
+            people: dict[int, dict] = {}
+            for viewer in self._viewers.get(ticket_id, {}).values():
+                known = people.setdefault(viewer["id"], dict(viewer))
+                known["typing"] = known["typing"] or viewer["typing"]
+        socketio.emit("viewers", {"ticket": ticket_id, "agents": list(people.values())},
+                      to=f"ticket:{ticket_id}", namespace=AGENTS)
+
+    def _set_presence(self, agent_id: int, status: str) -> None:
+        """Store the agent's presence and tell every agent."""
+        from .agents.models import Agent
+        from .extensions import db
+
+        from sqlalchemy import update
+
+        db.session.rollback()  # a write transaction of its own, taking SQLite's lock up front
+        with unit_of_work.writing():
+            db.session.execute(update(Agent).where(Agent.id == agent_id).values(presence=status))
+            unit_of_work.commit()
+        agent = db.session.get(Agent, agent_id)
+        if agent is None:
+            return
+        socketio.emit("presence", {"agent": {"id": agent.id, "name": agent.name},
+                                   "status": status}, to="agents", namespace=AGENTS)
 
 
 def init_app(app) -> None:

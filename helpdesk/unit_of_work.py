@@ -70,6 +70,17 @@ def writing() -> Iterator[None]:
         write_intent.reset(token)
 
 
+@contextmanager
+def write_phase() -> Iterator[None]:
+    """Write after reading: on SQLite, end the reading transaction and write in one that
+    takes the lock up front (a read transaction upgraded to a write fails at once when
+    another writer was first). PostgreSQL carries on in the same transaction."""
+    if db.session().in_transaction() and db.engine.dialect.name == "sqlite":
+        db.session.commit()
+    with writing():
+        yield
+
+
 def commit() -> None:
     """Commit the session, then run what waited for it."""
     db.session.commit()

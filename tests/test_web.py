@@ -62,17 +62,20 @@ def test_conversation_shows_thread_card_and_review_flag(browser, inbound):
 
 def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_queries):
     def measure(path):
+        db.session.rollback()  # the same start each time: nothing loaded, no transaction
         with count_queries() as statements:
             assert browser.get(path).status_code == 200
         return len(statements)
 
     first = inbound("sms", "+4915112345678", "one", sender_name="Eva")
-    small = (measure("/inbox"), measure(f"/customers/{first.customer.id}"),
-             measure(f"/tickets/{first.ticket.id}"))
+    measure(f"/tickets/{first.ticket.id}")  # the first visit also stores the read marker
+    pages = ("/inbox", "/inbox?view=mine", f"/customers/{first.customer.id}",
+             f"/customers/{first.customer.id}/panel", f"/tickets/{first.ticket.id}")
+    small = tuple(measure(path) for path in pages)
     for n in range(30):
         inbound("sms", "+4915112345678", f"more {n}")
         inbound("email", f"other{n}@example.com", f"other {n}")
-    large = (measure("/inbox"), measure(f"/customers/{first.customer.id}"),
-             measure(f"/tickets/{first.ticket.id}"))
-    assert large == small
-    assert max(large) <= 20
+    large = tuple(measure(path) for path in pages)
+    # Never more with a longer history (fewer when a page holds fewer kinds of entry).
+    assert all(big <= few for big, few in zip(large, small)), (small, large)
+    assert max(large) <= 30

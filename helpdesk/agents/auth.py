@@ -8,6 +8,7 @@ from flask import g, request, session
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import unit_of_work
 from ..errors import error_response
 from ..extensions import db, login_manager
 from ..models_base import utcnow
@@ -32,8 +33,11 @@ def agent_for_token(token: str) -> Agent | None:
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
-        row.last_used_at = now  # coarse, so a busy client does not write on every call
-        db.session.commit()
+        # Coarse, so a busy client does not write on every call; in a write transaction
+        # of its own, so many clients connecting at once queue instead of failing (SQLite).
+        with unit_of_work.write_phase():
+            row.last_used_at = now
+            db.session.commit()
     return row.agent
 
 

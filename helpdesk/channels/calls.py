@@ -11,9 +11,7 @@ ticket.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -88,7 +86,10 @@ def prepare(provider: str, provider_id: str, direction: str, from_number: str | 
     number = from_number if direction == "in" else to_number
     normalised = e164(number)
     customer = customers.find_by_identity("phone", normalised) if normalised else None
-    card = history.card(customer, {"phone": number or ""}) if with_card else {}
+    # The card pops up for the line's team (or everyone): only tickets they may all open.
+    card = history.card(customer, {"phone": number or ""},
+                        line_team=channel.team_id if channel is not None else None
+                        ) if with_card else {}
     caller = {"number": number, "e164": normalised, "name": caller_name}
     line = {"id": channel.id, "name": channel.name, "address": channel.address,
             "team_id": channel.team_id} if channel is not None else None
@@ -101,17 +102,6 @@ def prepare(provider: str, provider_id: str, direction: str, from_number: str | 
                 meta={"team_id": channel.team_id if channel else None,
                       "channel_id": channel.id if channel else None, "caller_name": caller_name})
     return NewCall(call, card, caller, line)
-
-
-@contextmanager
-def write_phase() -> Iterator[None]:
-    """On SQLite, end the reading transaction and write in one that takes the lock up
-    front (a read transaction upgraded to a write fails at once when another writer
-    was first). PostgreSQL carries on in the same transaction."""
-    if db.session().in_transaction() and db.engine.dialect.name == "sqlite":
-        db.session.commit()
-    with unit_of_work.writing():
-        yield
 
 
 def record(new: NewCall, pop: bool = True) -> NewCall:

@@ -90,7 +90,7 @@ def cti_event():
     event = _event()
     agent_id = _agent(event.user)
     new = _call(event, agent_id)
-    with calls.write_phase():
+    with unit_of_work.write_phase():
         new = calls.record(new, pop=event.event == "newCall" and event.direction == "in")
         call = new.call
         if event.event == "answer":

@@ -156,8 +156,8 @@ def phone_channel(number: str | None) -> Channel | None:
 
 
 def our_number(channel: Channel | None) -> str | None:
-    """The number we send from: the channel's, else TWILIO_NUMBER."""
-    if channel is not None:
+    """The number we send from: the (phone) channel's, else TWILIO_NUMBER."""
+    if channel is not None and channel.kind == PHONE:
         return channel.address
     return e164(current_app.config.get("TWILIO_NUMBER"))
 

@@ -165,7 +165,7 @@ def incoming(form) -> tuple[calls.NewCall, VoiceResponse]:
                         form.get("To"), channel, caller_name, known=False)
     response = answer(channel)
     # Like ingest, this owns its transaction: the reads above stay outside the write lock.
-    with calls.write_phase():
+    with unit_of_work.write_phase():
         calls.record(new, pop=new.call.direction == "in")
         unit_of_work.commit()
     return new, response

@@ -1,10 +1,13 @@
 """The customer card and the timeline: everything that happened with one customer.
 
-Both run a fixed number of queries whatever the length of the history.
+Both run a fixed number of queries whatever the length of the history. Given
+the agent looking (``viewer``), they leave out tickets, messages and calls of
+tickets that agent may not open (agents.access); orders and notes are CRM data
+every agent sees.
 """
 from __future__ import annotations
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import literal, or_, select, true, union_all
 
 from ..extensions import db
 from ..tickets.models import OPEN_STATUSES, Call, Message, Ticket
@@ -13,35 +16,63 @@ from .models import Customer, Note, Order
 from .schemas import customer_json, note_json, order_json
 
 
-def card(customer: Customer | None, query: dict | None = None) -> dict:
-    """The card an agent sees when this customer calls or writes (PRODUCT.md)."""
+def _visible(viewer):
+    """The SQL condition on Ticket for what ``viewer`` may open; everything without one."""
+    if viewer is None:
+        return true()
+    from ..agents.access import ticket_filter
+
+    return ticket_filter(viewer)
+
+
+_EVERY_TEAM = object()
+
+
+def card(customer: Customer | None, query: dict | None = None, viewer=None,
+         line_team=_EVERY_TEAM) -> dict:
+    """The card an agent sees when this customer calls or writes (PRODUCT.md).
+
+    ``line_team``: the card pops up for the agents of that team (None: for every
+    agent), so it lists only tickets all of them may open: the team's and those of
+    no team.
+    """
     if customer is None:
         return {"customer": None, "open_tickets": [], "recent_orders": [], "last_contact": None,
                 "query": query or {}}
+    shown = _visible(viewer)
+    if line_team is not _EVERY_TEAM:
+        shown = or_(Ticket.team_id.is_(None), Ticket.team_id == line_team) \
+            if line_team is not None else Ticket.team_id.is_(None)
     open_tickets = db.session.execute(
         select(Ticket).where(Ticket.customer_id == customer.id,
-                             Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.last_message_at.desc()).limit(10)).scalars().all()
+                             Ticket.status.in_(OPEN_STATUSES), shown)
+        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(10)).scalars().all()
     orders = db.session.execute(
         select(Order).where(Order.customer_id == customer.id)
         .order_by(Order.ordered_at.desc()).limit(5)).scalars().all()
     return {"customer": customer_json(customer),
             "open_tickets": [ticket_json(t) for t in open_tickets],
             "recent_orders": [order_json(o) for o in orders],
-            "last_contact": last_contact(customer), "query": query or {}}
+            "last_contact": last_contact(customer, viewer), "query": query or {}}
 
 
-def last_contact(customer: Customer) -> dict | None:
+def _visible_call(viewer):
+    """Calls on no ticket, or on a ticket ``viewer`` may open (Ticket outer-joined)."""
+    return true() if viewer is None else or_(Call.ticket_id.is_(None), _visible(viewer))
+
+
+def last_contact(customer: Customer, viewer=None) -> dict | None:
     """The latest message or call with this customer, either direction."""
     message = db.session.execute(
         select(Message.id, Message.channel, Message.direction, Message.created_at,
                Message.ticket_id)
         .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Ticket.customer_id == customer.id, Message.direction != "note")
+        .where(Ticket.customer_id == customer.id, Message.direction != "note", _visible(viewer))
         .order_by(Message.created_at.desc()).limit(1)).first()
     call = db.session.execute(
         select(Call.id, Call.direction, Call.started_at, Call.ticket_id, Call.status)
-        .where(Call.customer_id == customer.id)
+        .outerjoin(Ticket, Ticket.id == Call.ticket_id)
+        .where(Call.customer_id == customer.id, _visible_call(viewer))
         .order_by(Call.started_at.desc()).limit(1)).first()
     candidates = []
     if message is not None:
@@ -58,22 +89,27 @@ def last_contact(customer: Customer) -> dict | None:
     return {**latest, "at": iso(latest["at"])}
 
 
-def _entries(customer_id: int):
+def _entries(customer_id: int, viewer=None):
     """One UNION ALL over every kind of interaction: (kind, id, at)."""
     return union_all(
         select(literal("ticket").label("kind"), Ticket.id.label("id"),
-               Ticket.created_at.label("at")).where(Ticket.customer_id == customer_id),
+               Ticket.created_at.label("at"))
+        .where(Ticket.customer_id == customer_id, _visible(viewer)),
         select(literal("message"), Message.id, Message.created_at)
-        .join(Ticket, Ticket.id == Message.ticket_id).where(Ticket.customer_id == customer_id),
-        select(literal("call"), Call.id, Call.started_at).where(Call.customer_id == customer_id),
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Ticket.customer_id == customer_id, _visible(viewer)),
+        select(literal("call"), Call.id, Call.started_at)
+        .outerjoin(Ticket, Ticket.id == Call.ticket_id)
+        .where(Call.customer_id == customer_id, _visible_call(viewer)),
         select(literal("order"), Order.id, Order.ordered_at).where(Order.customer_id == customer_id),
         select(literal("note"), Note.id, Note.created_at).where(Note.customer_id == customer_id),
     ).subquery()
 
 
-def timeline(customer: Customer, page: int, per_page: int) -> tuple[list[dict], bool]:
+def timeline(customer: Customer, page: int, per_page: int,
+             viewer=None) -> tuple[list[dict], bool]:
     """One page of the customer's history, newest first; and whether there is more."""
-    entries = _entries(customer.id)
+    entries = _entries(customer.id, viewer)
     rows = db.session.execute(
         select(entries.c.kind, entries.c.id, entries.c.at)
         .order_by(entries.c.at.desc(), entries.c.kind, entries.c.id.desc())

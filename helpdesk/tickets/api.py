@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import undefer
 
 from .. import unit_of_work
 from ..agents import access
 from ..api import api_blueprint, int_arg, paginate, parse_body
-from ..customers.models import Customer, Identity
 from ..errors import Invalid
 from ..extensions import db
-from . import services
+from . import inbox, services
 from .models import CHANNELS, PRIORITIES, STATUSES, Message, Ticket, TicketEvent, TicketTag
 from .schemas import EscalateIn, MessageIn, TicketIn, TicketPatch
 from .serializers import event_json, message_json, ticket_json
 
-bp = api_blueprint("tickets_api", __name__)
+bp = api_blueprint("tickets_api", __name__, lock_writes=True)
 
 
 def _choice(name: str, allowed) -> str | None:
@@ -56,31 +55,19 @@ def list_tickets():
         query = query.where(Ticket.team_id == int_arg("team"))
     if request.args.get("customer"):
         query = query.where(Ticket.customer_id == int_arg("customer"))
-    if request.args.get("tag"):
+    tag = (request.args.get("tag") or "").strip().lower()
+    if len(tag) > 50:
+        raise Invalid("tag is too long", fields={"tag": "too long"})
+    if tag:
         query = query.where(exists().where(TicketTag.ticket_id == Ticket.id,
-                                           TicketTag.name == request.args["tag"].lower()))
+                                           TicketTag.name == tag))
     q = (request.args.get("q") or "").strip()
     if len(q) > 200:
         raise Invalid("q is too long", fields={"q": "too long"})
     if q:
-        query = query.where(_search(q))
+        query = query.where(inbox.search_condition(q))
     query = query.order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
     return jsonify(paginate(query, ticket_json))
-
-
-def _search(q: str):
-    """Ticket number, subject, customer name or address, or message text."""
-    pattern = f"%{q.lower()}%"
-    conditions = [
-        func.lower(Ticket.subject).like(pattern),
-        exists().where(Customer.id == Ticket.customer_id, func.lower(Customer.name).like(pattern)),
-        exists().where(Identity.customer_id == Ticket.customer_id, Identity.value.like(pattern)),
-        exists().where(Message.ticket_id == Ticket.id, func.lower(Message.body_text).like(pattern)),
-    ]
-    number = q.lstrip("#")
-    if number.isdigit() and len(number) < 12:
-        conditions.append(Ticket.id == int(number))
-    return or_(*conditions)
 
 
 @bp.post("/tickets")
@@ -125,7 +112,8 @@ def post_message(ticket_id: int):
     """Reply on the ticket's channel, or add an internal note."""
     ticket = _ticket(ticket_id)
     body = parse_body(MessageIn)
-    message = services.reply(ticket, body.body, g.agent, internal=body.internal)
+    message = services.reply(ticket, body.body, g.agent, internal=body.internal,
+                             seen=body.seen, channel=body.channel)
     unit_of_work.commit()
     db.session.refresh(message)
     return jsonify(message_json(message)), 201

@@ -216,3 +216,17 @@ class TicketEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<TicketEvent {self.kind} ticket={self.ticket_id}>"
+
+
+class TicketRead(db.Model):
+    """When an agent last opened a ticket: the inbox marks newer customer messages unread."""
+
+    __tablename__ = "ticket_reads"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<TicketRead agent={self.agent_id} ticket={self.ticket_id}>"

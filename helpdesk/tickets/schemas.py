@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from ..customers.schemas import Address, Short, Strict, Tag
+from ..customers.schemas import Address, Id, Short, Strict, Tag
 from .models import PRIORITIES, STATUSES
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -17,7 +17,7 @@ Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 class TicketIn(Strict):
     """POST /tickets: a ticket opened by an agent or another system on a customer's behalf."""
 
-    customer: int | None = None
+    customer: Id | None = None
     customer_email: Address | None = None
     customer_phone: Address | None = None
     customer_name: Short | None = None
@@ -26,8 +26,8 @@ class TicketIn(Strict):
     channel: Literal["web", "api", "email", "sms", "voice", "chat"] = "web"
     status: Status = "new"
     priority: Priority = "normal"
-    team: int | None = None
-    assignee: int | None = None
+    team: Id | None = None
+    assignee: Id | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
 
 
@@ -37,8 +37,8 @@ class TicketPatch(Strict):
     subject: Subject | None = None
     status: Status | None = None
     priority: Priority | None = None
-    team: int | None = None
-    assignee: int | None = None
+    team: Id | None = None
+    assignee: Id | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
 
 
@@ -47,6 +47,11 @@ class MessageIn(Strict):
 
     body: Body
     internal: bool = False
+    # The newest message id the agent had on screen: a customer message after it makes
+    # the reply a 409 "new_messages" (read it first), unless the agent resends without it.
+    seen: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    # Answer on another channel the customer has (an email ticket answered by SMS).
+    channel: Literal["email", "sms"] | None = None
 
 
 class EscalateIn(Strict):

@@ -63,6 +63,8 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
                     priority=data.get("priority", "normal"), channel=data.get("channel", "web"),
                     customer=customer, team=team, assignee=assignee, last_message_at=now,
                     contact=_contact(customer, data.get("channel", "web")), message_count=0)
+    if ticket.status in ("solved", "closed"):
+        ticket.solved_at = now
     ticket.set_tags(data.get("tags") or [])
     db.session.add(ticket)
     db.session.flush()
@@ -110,28 +112,70 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
             events.record(ticket, field, {"from": getattr(ticket, field), "to": value}, actor)
             setattr(ticket, field, value)
             if field == "status":
-                ticket.solved_at = utcnow() if value in ("solved", "closed") else None
-    if changes.get("tags") is not None and sorted(set(changes["tags"])) != ticket.tags:
+                # Closing a solved ticket keeps the time it was solved (close_solved counts on it).
+                solved = value in ("solved", "closed")
+                ticket.solved_at = (ticket.solved_at or utcnow()) if solved else None
+    if changes.get("tags") is not None:
         old = ticket.tags
         ticket.set_tags(changes["tags"])
-        events.record(ticket, "tags", {"from": old, "to": ticket.tags}, actor)
+        if ticket.tags != old:
+            events.record(ticket, "tags", {"from": old, "to": ticket.tags}, actor)
     db.session.flush()
     events.announce_ticket(ticket, previous_rooms=before_rooms)
     return ticket
 
 
-def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False) -> Message:
-    """An agent's answer on the ticket's channel (queued for delivery), or an internal note."""
+def _unseen(ticket: Ticket, seen: int) -> list[int]:
+    """Ids of customer messages on ``ticket`` newer than message ``seen``."""
+    return list(db.session.execute(
+        select(Message.id).where(Message.ticket_id == ticket.id, Message.id > seen,
+                                 Message.direction == "in").order_by(Message.id).limit(20)
+    ).scalars())
+
+
+def reply_channels(ticket: Ticket) -> list[str]:
+    """The channels an agent can answer ``ticket`` on: its own, then others the customer has."""
+    found = [ticket.channel] if adapter_for(ticket.channel) is not None else []
+    for channel in ("email", "sms"):
+        if channel not in found and ticket.customer is not None \
+                and _contact(ticket.customer, channel) and adapter_for(channel) is not None:
+            found.append(channel)
+    return found
+
+
+def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
+          seen: int | None = None, channel: str | None = None) -> Message:
+    """An agent's answer on the ticket's channel (queued for delivery), or an internal note.
+
+    ``seen``: the newest message the agent had on screen; a customer message after it
+    refuses the reply (409 ``new_messages``) so that it is read first, never lost.
+    ``channel``: answer on another channel the customer has an address for.
+    """
     if ticket.status == "closed" and not internal:
         raise Conflict("the ticket is closed; open a new one to write to the customer")
-    adapter = adapter_for(ticket.channel)
+    if seen is not None:
+        unseen = _unseen(ticket, seen)
+        if unseen:
+            raise Conflict("the customer wrote again while you were typing: read it, then send",
+                           fields={"messages": unseen}, code="new_messages")
+    channel = channel or ticket.channel
+    recipient = None
+    if not internal:
+        if channel == ticket.channel:
+            recipient = ticket.contact
+        elif channel in reply_channels(ticket):
+            recipient = _contact(ticket.customer, channel)
+        else:
+            raise Conflict(f"the customer has no {channel} address to answer on",
+                           fields={"channel": "not available"})
+    adapter = adapter_for(channel)
     refusal = adapter.refusal(ticket) if adapter is not None and not internal else None
     if refusal:
         raise Conflict(refusal)
     now = utcnow()
     message = Message(ticket_id=ticket.id, direction="note" if internal else "out",
-                      channel=ticket.channel, author_kind="agent", author_id=actor.id,
-                      recipient=None if internal else ticket.contact, body_text=body,
+                      channel=channel if not internal else ticket.channel, author_kind="agent",
+                      author_id=actor.id, recipient=recipient, body_text=body,
                       subject=None if internal else ticket.subject,
                       status="received" if internal else "queued", created_at=now, meta={})
     db.session.add(message)

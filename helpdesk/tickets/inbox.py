@@ -1,0 +1,205 @@
+"""The agent inbox: views, filters, search, counts and read markers.
+
+One query answers a page of the inbox whatever is on it: the ticket with its
+customer, assignee and team (joined), its tags (one select-in) and this agent's
+read marker (outer-joined), so a row is never an extra query.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import unit_of_work
+from ..agents import access
+from ..api import contains_pattern
+from ..customers.identities import InvalidIdentity, normalise_phone
+from ..customers.models import Customer, Identity
+from ..errors import Invalid
+from ..extensions import db
+from ..models_base import utcnow
+from .models import (CHANNELS, OPEN_STATUSES, PRIORITIES, STATUSES, Message, Ticket, TicketRead,
+                     TicketTag)
+
+VIEWS = ("mine", "team", "unassigned", "all")
+# "active" is the default: what still needs someone (new, open, pending).
+STATUS_CHOICES = ("active", "any") + STATUSES
+_PHONE_LIKE = re.compile(r"\+?[\d\s()./-]{6,30}")
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What one inbox screen shows."""
+
+    view: str = "mine"
+    status: str = "active"
+    channel: str | None = None
+    priority: str | None = None
+    tag: str | None = None
+    q: str | None = None
+
+    def args(self) -> dict:
+        """The filter as query arguments (for links), leaving out defaults."""
+        return {k: v for k, v in (("view", self.view), ("status", self.status),
+                                  ("channel", self.channel), ("priority", self.priority),
+                                  ("tag", self.tag), ("q", self.q))
+                if v and not (k == "status" and v == "active")}
+
+
+def _one_of(args, name: str, allowed, default=None):
+    value = (args.get(name) or "").strip() or default
+    if value is not None and value not in allowed:
+        raise Invalid(f"{name} must be one of {', '.join(allowed)}", fields={name: "bad value"})
+    return value
+
+
+def parse_filter(args, agent) -> InboxFilter:
+    """An InboxFilter from query arguments; Invalid on a value that is not offered."""
+    default_view = "all" if agent.role in ("lead", "admin") else "team"
+    view = _one_of(args, "view", VIEWS, default_view)
+    tag = (args.get("tag") or "").strip().lower() or None
+    q = (args.get("q") or "").strip() or None
+    if tag and len(tag) > 50:
+        raise Invalid("tag is too long", fields={"tag": "too long"})
+    if q and len(q) > 200:
+        raise Invalid("the search is too long", fields={"q": "too long"})
+    return InboxFilter(view=view, status=_one_of(args, "status", STATUS_CHOICES, "active"),
+                       channel=_one_of(args, "channel", CHANNELS),
+                       priority=_one_of(args, "priority", PRIORITIES), tag=tag, q=q)
+
+
+def _in_view(query, view: str, agent):
+    if view == "mine":
+        return query.where(Ticket.assignee_id == agent.id)
+    if view == "unassigned":
+        return query.where(Ticket.assignee_id.is_(None))
+    if view == "team":  # the agent's teams' queues and the shared one (tickets of no team)
+        return query.where(or_(Ticket.team_id.in_(agent.team_ids or [-1]),
+                               Ticket.team_id.is_(None)))
+    return query
+
+
+def _status(query, status: str):
+    if status == "active":
+        return query.where(Ticket.status.in_(OPEN_STATUSES))
+    if status == "any":
+        return query
+    return query.where(Ticket.status == status)
+
+
+def search_condition(q: str):
+    """Ticket number, subject, customer name or address, or message text."""
+    pattern = contains_pattern(q)
+    conditions = [
+        func.lower(Ticket.subject).like(pattern, escape="\\"),
+        exists().where(Customer.id == Ticket.customer_id,
+                       func.lower(Customer.name).like(pattern, escape="\\")),
+        exists().where(Identity.customer_id == Ticket.customer_id,
+                       Identity.value.like(pattern, escape="\\")),
+        exists().where(Message.ticket_id == Ticket.id,
+                       func.lower(Message.body_text).like(pattern, escape="\\")),
+    ]
+    number = q.lstrip("#")
+    if number.isascii() and number.isdigit() and len(number) < 10:  # not "²": int() refuses it
+        conditions.append(Ticket.id == int(number))
+    if _PHONE_LIKE.fullmatch(q):
+        # Phones are stored in E.164: "030 1234567" must find "+49301234567".
+        try:
+            phone = normalise_phone(q)
+        except InvalidIdentity:
+            phone = None
+        if phone:
+            conditions.append(exists().where(Identity.customer_id == Ticket.customer_id,
+                                             Identity.kind == "phone", Identity.value == phone))
+    return or_(*conditions)
+
+
+def query(agent, wanted: InboxFilter, view: str | None = None):
+    """The tickets ``agent`` may see that match ``wanted`` (in ``view`` if given)."""
+    q = select(Ticket).where(access.ticket_filter(agent))
+    q = _status(_in_view(q, view or wanted.view, agent), wanted.status)
+    if wanted.channel:
+        q = q.where(Ticket.channel == wanted.channel)
+    if wanted.priority:
+        q = q.where(Ticket.priority == wanted.priority)
+    if wanted.tag:
+        q = q.where(exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.name == wanted.tag))
+    if wanted.q:
+        q = q.where(search_condition(wanted.q))
+    return q
+
+
+@dataclass
+class Row:
+    """One inbox row: the ticket and what this agent has not read yet."""
+
+    ticket: Ticket
+    unread: bool
+
+    @property
+    def waiting_since(self):
+        """When the customer last wrote, if nobody has answered since."""
+        t = self.ticket
+        if t.status in ("solved", "closed") or t.last_inbound_at is None:
+            return None
+        return t.last_inbound_at if t.last_inbound_at >= t.last_message_at else None
+
+
+def _with_reads(q, agent):
+    return (q.add_columns(TicketRead.read_at)
+            .outerjoin(TicketRead, (TicketRead.ticket_id == Ticket.id)
+                       & (TicketRead.agent_id == agent.id)))
+
+
+def _row(ticket: Ticket, read_at) -> Row:
+    unread = ticket.last_inbound_at is not None and (read_at is None
+                                                     or ticket.last_inbound_at > read_at)
+    return Row(ticket, unread)
+
+
+def page(agent, wanted: InboxFilter, number: int, per_page: int) -> tuple[list[Row], bool]:
+    """One page of the inbox, most recently active first; and whether there is more."""
+    q = _with_reads(query(agent, wanted), agent).order_by(
+        Ticket.last_message_at.desc(), Ticket.id.desc()).limit(per_page + 1).offset(
+        (number - 1) * per_page)
+    rows = [_row(t, read_at) for t, read_at in db.session.execute(q).unique().all()]
+    return rows[:per_page], len(rows) > per_page
+
+
+def rows_for(agent, wanted: InboxFilter, ids: list[int]) -> dict[int, Row | None]:
+    """For live updates: each ticket's row if it belongs on this screen, else None."""
+    found = {t.id: _row(t, read_at) for t, read_at in db.session.execute(
+        _with_reads(query(agent, wanted), agent).where(Ticket.id.in_(ids))).unique().all()}
+    return {i: found.get(i) for i in ids}
+
+
+def counts(agent, wanted: InboxFilter) -> dict[str, int]:
+    """How many tickets each view holds under the current filters, in one query."""
+    columns = []
+    for view in VIEWS:
+        sub = query(agent, wanted, view).with_only_columns(func.count()).order_by(None)
+        columns.append(sub.scalar_subquery().label(view))
+    row = db.session.execute(select(*columns)).one()
+    return {view: getattr(row, view) for view in VIEWS}
+
+
+def mark_read(agent, ticket: Ticket) -> None:
+    """Remember that ``agent`` has seen everything on ``ticket`` up to now; commits.
+
+    Call it once the page is rendered: the commit expires what the session loaded.
+    """
+    table = TicketRead.__table__
+    now = utcnow()
+    with unit_of_work.write_phase():
+        updated = db.session.execute(table.update().where(
+            table.c.agent_id == agent.id, table.c.ticket_id == ticket.id).values(read_at=now))
+        if not updated.rowcount:
+            try:
+                with db.session.begin_nested():
+                    db.session.execute(table.insert().values(
+                        agent_id=agent.id, ticket_id=ticket.id, read_at=now))
+            except IntegrityError:  # the same agent's second tab was first: it is read
+                pass
+        db.session.commit()

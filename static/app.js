@@ -1,0 +1,138 @@
+// Every agent page: the live connection, presence, the incoming-call card,
+// relative times, and the API helper the page scripts share. Plain JavaScript,
+// no build step. Values from the server are put in the page with textContent,
+// never as HTML, except fragments the server rendered (and escaped) itself.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const FINAL_CALL = ["completed", "no-answer", "busy", "failed", "canceled"];
+
+  // The REST API with the session and its CSRF token; resolves to {ok, status, data}.
+  async function api(method, url, body) {
+    const options = {method, credentials: "same-origin",
+                     headers: {"X-CSRFToken": csrf, "Accept": "application/json"}};
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, options);
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return {ok: response.ok, status: response.status, data};
+  }
+
+  async function fragment(url) {
+    const response = await fetch(url, {credentials: "same-origin"});
+    if (!response.ok) throw new Error(url + " answered " + response.status);
+    return response;
+  }
+
+  function errorText(result) {
+    const error = result.data && result.data.error;
+    if (!error) return "Something went wrong (" + result.status + ")";
+    const fields = error.fields ? Object.entries(error.fields)
+      .filter(([, v]) => typeof v === "string").map(([k, v]) => k + ": " + v) : [];
+    return error.message + (fields.length ? " (" + fields.join("; ") + ")" : "");
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  // "5 min", "2 h", "3 d" for <time class="ago">, refreshed every half minute.
+  function ago(iso) {
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (seconds < 60) return "just now";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h";
+    return Math.floor(seconds / 86400) + " d";
+  }
+  function refreshTimes(root) {
+    (root || document).querySelectorAll("time.ago").forEach((t) => {
+      t.textContent = ago(t.getAttribute("datetime"));
+    });
+  }
+
+  const socket = io("/agents", {transports: ["websocket"], withCredentials: true});
+  window.helpdeskSocket = socket;
+  const live = document.getElementById("live-status");
+  socket.on("connect", () => { live.textContent = "live"; live.classList.add("on"); });
+  socket.on("disconnect", () => { live.textContent = "offline"; live.classList.remove("on"); });
+
+  // Presence: mine from the selector; everyone's dots from "presence" events.
+  const me = Number(document.body.dataset.agent);
+  const presence = document.getElementById("my-presence");
+  const dot = document.getElementById("my-presence-dot");
+  presence.addEventListener("change", () => {
+    socket.emit("presence", {status: presence.value}, (answer) => {
+      if (answer && answer.status) dot.className = "dot " + answer.status;
+    });
+  });
+  socket.on("presence", (data) => {
+    if (data.agent.id === me) dot.className = "dot " + data.status;
+    document.querySelectorAll('[data-presence-of="' + data.agent.id + '"]').forEach((node) => {
+      node.className = "dot " + data.status;
+      node.title = data.status;
+    });
+  });
+
+  // The incoming-call card, on whatever page the agent is.
+  const popup = document.getElementById("call-popup");
+  let shownCall = null;
+  function showCall(data) {
+    const card = data.card || {};
+    const customer = card.customer;
+    const body = popup.querySelector(".call-body");
+    body.replaceChildren();
+    const caller = data.caller || {};
+    popup.querySelector(".call-line").textContent = data.line ? "on " + data.line.name : "";
+    const name = el("h3", {class: "caller-name"});
+    if (customer) {
+      const link = el("a", {href: "/customers/" + customer.id}, customer.name || "Unnamed customer");
+      name.appendChild(link);
+    } else {
+      name.textContent = "Unknown caller";
+    }
+    body.appendChild(name);
+    body.appendChild(el("p", {class: "caller-number"}, caller.e164 || caller.number || ""));
+    if (customer && customer.organization) {
+      body.appendChild(el("p", {class: "org"}, customer.organization.name));
+    }
+    const tickets = card.open_tickets || [];
+    if (tickets.length) {
+      body.appendChild(el("h4", {}, "Open tickets"));
+      const list = el("ul");
+      tickets.slice(0, 5).forEach((t) => {
+        const item = el("li");
+        item.appendChild(el("a", {href: "/tickets/" + t.id}, "#" + t.number + " " + (t.subject || "")));
+        list.appendChild(item);
+      });
+      body.appendChild(list);
+    }
+    const orders = card.recent_orders || [];
+    if (orders.length) {
+      body.appendChild(el("h4", {}, "Recent orders"));
+      const list = el("ul");
+      orders.slice(0, 3).forEach((o) => list.appendChild(el("li", {}, o.number + " · " + o.status)));
+      body.appendChild(list);
+    }
+    shownCall = data.call.id;
+    popup.hidden = false;
+  }
+  function hideCall() { popup.hidden = true; shownCall = null; }
+  socket.on("call.incoming", showCall);
+  socket.on("call.updated", (data) => {
+    const call = data.call;
+    if (!call || call.id !== shownCall) return;
+    const takenByOther = call.status === "in-progress" && call.agent_id !== me;
+    if (FINAL_CALL.includes(call.status) || takenByOther) hideCall();
+  });
+  popup.querySelector(".close").addEventListener("click", hideCall);
+
+  refreshTimes();
+  setInterval(refreshTimes, 30000);
+  window.helpdesk = {api, fragment, errorText, el, refreshTimes, socket, me};
+})();

@@ -1,0 +1,205 @@
+// The conversation page (and the customer page's panel): live thread, reply with
+// collision warning, ticket controls, who else is here, inline customer edits.
+(function () {
+  "use strict";
+  const {api, fragment, errorText, socket, refreshTimes} = window.helpdesk;
+
+  function showError(form, text) {
+    const slot = form.querySelector(".form-error");
+    slot.textContent = text || "";
+    slot.hidden = !text;
+  }
+
+  // Size each sandboxed mail frame to its content (same origin, scripts off).
+  function fitFrames(root) {
+    (root || document).querySelectorAll("iframe.mail-html").forEach((frame) => {
+      const fit = () => {
+        try {
+          frame.style.height = (frame.contentDocument.documentElement.scrollHeight + 8) + "px";
+        } catch (e) { /* leave the default height */ }
+      };
+      frame.addEventListener("load", fit);
+      if (frame.contentDocument && frame.contentDocument.readyState === "complete") fit();
+    });
+  }
+  fitFrames();
+
+  // ----- the customer panel (ticket and customer pages) -----
+  const panel = document.getElementById("customer-panel");
+  if (panel) bindPanel(panel);
+
+  function bindPanel(root) {
+    const card = root.querySelector("section.card");
+    if (!card) return;
+    const customerId = card.dataset.customer;
+    const detailError = root.querySelector(".edit .form-error");
+    root.querySelectorAll("form.add-identity").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const kind = form.dataset.kind;
+        const have = JSON.parse(card.dataset[kind] || "[]");
+        const value = form.elements.value.value.trim();
+        const result = await api("PATCH", "/api/v1/customers/" + customerId, {[kind]: have.concat([value])});
+        if (result.ok) location.reload();
+        else { detailError.textContent = errorText(result); detailError.hidden = false; }
+      });
+    });
+    const link = root.querySelector("form.link-org");
+    if (link) {
+      const input = link.elements.organization;
+      const list = link.querySelector("datalist");
+      let found = [];
+      input.addEventListener("input", async () => {
+        if (input.value.trim().length < 2) return;
+        const result = await api("GET", "/api/v1/organizations?q=" + encodeURIComponent(input.value.trim()));
+        if (!result.ok) return;
+        found = result.data.items;
+        list.replaceChildren(...found.map((o) => window.helpdesk.el("option", {value: o.name})));
+      });
+      link.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const name = input.value.trim().toLowerCase();
+        const org = found.find((o) => o.name.toLowerCase() === name) || (found.length === 1 ? found[0] : null);
+        if (!org) { detailError.textContent = "Pick an organization from the list"; detailError.hidden = false; return; }
+        const result = await api("PATCH", "/api/v1/customers/" + customerId, {organization: org.id});
+        if (result.ok) location.reload();
+        else { detailError.textContent = errorText(result); detailError.hidden = false; }
+      });
+    }
+    const note = root.querySelector("form.add-note");
+    if (note) {
+      note.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const result = await api("POST", "/api/v1/customers/" + customerId + "/notes", {body: note.elements.body.value});
+        if (result.ok) location.reload();
+        else { detailError.textContent = errorText(result); detailError.hidden = false; }
+      });
+    }
+    root.addEventListener("click", async (event) => {
+      const more = event.target.closest("a.load-more");
+      if (!more) return;
+      event.preventDefault();
+      const html = await (await fragment(more.href)).text();
+      const item = more.closest("li");
+      item.insertAdjacentHTML("afterend", html);  // rendered and escaped by the server
+      item.remove();
+    });
+  }
+
+  // ----- the conversation -----
+  const page = document.querySelector(".conversation[data-ticket]");
+  if (!page) return;
+  const ticketId = Number(page.dataset.ticket);
+  const thread = document.getElementById("thread");
+  const reply = document.getElementById("reply");
+  const controls = document.getElementById("controls");
+  const warning = document.getElementById("new-messages");
+  const sendAnyway = reply.querySelector(".send-anyway");
+  let catchingUp = null;
+
+  function lastId() { return Number(thread.dataset.lastMessage || 0); }
+
+  async function catchUp() {  // fetch every message after the last one shown
+    if (catchingUp) return catchingUp;
+    catchingUp = (async () => {
+      try {
+        const html = await (await fragment("/tickets/" + ticketId + "/thread?after=" + lastId())).text();
+        const holder = document.createElement("div");
+        holder.innerHTML = html;  // rendered and escaped by the server's message template
+        for (const article of Array.from(holder.children)) {
+          const id = Number(article.dataset.message);
+          if (id <= lastId() || document.getElementById("m" + id)) continue;
+          thread.appendChild(article);
+          thread.dataset.lastMessage = id;
+          fitFrames(article);
+          refreshTimes(article);
+        }
+      } finally { catchingUp = null; }
+    })();
+    return catchingUp;
+  }
+
+  socket.on("message.created", (data) => {
+    if (data.ticket.id === ticketId) catchUp();
+  });
+  socket.on("message.updated", (data) => {
+    const badge = document.querySelector("#m" + data.message.id + " .delivery");
+    if (badge) { badge.textContent = data.message.status; badge.className = "delivery " + data.message.status; }
+  });
+  socket.on("ticket.updated", (data) => {
+    if (data.ticket.id !== ticketId) return;
+    const meta = document.getElementById("ticket-meta");
+    const t = data.ticket;
+    const parts = [t.status, t.priority, t.team ? t.team.name : "no team",
+                   t.assignee ? t.assignee.name : "unassigned"];
+    meta.textContent = parts.join(" · ") + (t.tags.length ? " · " + t.tags.join(", ") : "");
+  });
+
+  // Who else has this ticket open, and who is typing.
+  const viewers = document.getElementById("viewers");
+  let typingSent = 0;
+  function announce(typing) { socket.emit("viewing", {ticket: ticketId, typing: !!typing}); }
+  socket.on("connect", () => { announce(false); catchUp(); });
+  if (socket.connected) announce(false);
+  socket.on("viewers", (data) => {
+    if (data.ticket !== ticketId) return;
+    const others = data.agents.filter((a) => a.id !== window.helpdesk.me);
+    viewers.hidden = others.length === 0;
+    viewers.textContent = others.map((a) => a.name + (a.typing ? " is typing…" : " is viewing")).join(" · ");
+  });
+  reply.elements.body.addEventListener("input", () => {
+    const now = Date.now();
+    if (now - typingSent > 3000) { typingSent = now; announce(true); }
+  });
+  setInterval(() => { if (typingSent && Date.now() - typingSent > 5000) { typingSent = 0; announce(false); } }, 2000);
+  window.addEventListener("pagehide", () => socket.emit("leave", {ticket: ticketId}));
+
+  async function send(force) {
+    const internal = reply.elements.internal.checked;
+    const body = {body: reply.elements.body.value, internal: internal};
+    if (!internal && reply.elements.channel) body.channel = reply.elements.channel.value;
+    if (!force) body.seen = lastId();
+    const button = reply.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const result = await api("POST", "/api/v1/tickets/" + ticketId + "/messages", body);
+      if (result.ok) {
+        reply.elements.body.value = "";
+        warning.hidden = true;
+        sendAnyway.hidden = true;
+        showError(reply, "");
+        typingSent = 0;
+        announce(false);
+        await catchUp();
+      } else if (result.status === 409 && result.data && result.data.error.code === "new_messages") {
+        await catchUp();  // show what arrived; the draft stays in the box
+        warning.textContent = "The customer wrote again while you were typing. Read it, then send (your draft is kept).";
+        warning.hidden = false;
+        sendAnyway.hidden = false;
+      } else {
+        showError(reply, errorText(result));
+      }
+    } finally { button.disabled = false; }
+  }
+  reply.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
+  sendAnyway.addEventListener("click", () => send(true));
+
+  controls.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = controls.elements;
+    const change = {status: f.status.value, priority: f.priority.value,
+                    team: f.team.value ? Number(f.team.value) : null,
+                    assignee: f.assignee.value ? Number(f.assignee.value) : null,
+                    tags: f.tags.value.split(",").map((t) => t.trim()).filter(Boolean)};
+    const result = await api("PATCH", "/api/v1/tickets/" + ticketId, change);
+    showError(controls, result.ok ? "" : errorText(result));
+    if (result.ok) location.reload();
+  });
+  controls.querySelector(".escalate").addEventListener("click", async () => {
+    const reason = window.prompt("Why does this ticket need escalating?");
+    if (!reason || !reason.trim()) return;
+    const result = await api("POST", "/api/v1/tickets/" + ticketId + "/escalate", {reason: reason.trim()});
+    showError(controls, result.ok ? "" : errorText(result));
+    if (result.ok) location.reload();
+  });
+})();
