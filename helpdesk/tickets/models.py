@@ -28,6 +28,8 @@ class Ticket(db.Model):
         Index("ix_tickets_team_status_last", "team_id", "status", "last_message_at"),
         Index("ix_tickets_assignee_status_last", "assignee_id", "status", "last_message_at"),
         Index("ix_tickets_status_last", "status", "last_message_at"),
+        # The inbox's "all" view: walk the newest first and stop at a page.
+        Index("ix_tickets_last", "last_message_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(300))
