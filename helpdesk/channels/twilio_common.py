@@ -180,6 +180,11 @@ def _download(url: str) -> tuple[bytes, str | None]:
         return content, response.headers.get("Content-Type")
 
 
+def media_pending(message: Message) -> bool:
+    """Whether ``message`` has media or a recording still to download (``fetch_media``)."""
+    return any(a.sha256 is None and a.source_url for a in message.attachments)
+
+
 def fetch_media(message_id: int) -> None:
     """Job: download the MMS media or voicemail recording a message only points at."""
     message = db.session.get(Message, message_id)

@@ -22,7 +22,8 @@ from ..tickets.ingest import IngestResult, ingest, register_follow_up
 from ..tickets.models import Message, Ticket
 from .base import ChannelAdapter, DeliveryError, register
 from .models import Channel
-from .twilio_common import e164, media_allowed, our_number, phone_channel, public_url, rest_client
+from .twilio_common import (e164, media_allowed, media_pending, our_number, phone_channel,
+                            public_url, rest_client)
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
@@ -283,4 +284,4 @@ def delivery_status(form, message_id: str | None) -> Message | None:
     return message
 
 
-register_follow_up("helpdesk.channels.twilio_common:fetch_media", CHANNEL)
+register_follow_up("helpdesk.channels.twilio_common:fetch_media", CHANNEL, media_pending)

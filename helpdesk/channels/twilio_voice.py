@@ -24,7 +24,7 @@ from ..tickets.ingest import register_follow_up
 from ..tickets.models import Call
 from . import calls
 from .models import Channel
-from .twilio_common import phone_channel
+from .twilio_common import media_pending, phone_channel
 
 PROVIDER = "twilio"
 STATUS_PATH = "/webhooks/twilio/voice/status"
@@ -230,4 +230,4 @@ def _settings(call: Call) -> dict:
 
 
 # Voicemail recordings are fetched after the message is stored, like MMS media.
-register_follow_up("helpdesk.channels.twilio_common:fetch_media", "voice")
+register_follow_up("helpdesk.channels.twilio_common:fetch_media", "voice", media_pending)

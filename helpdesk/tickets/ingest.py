@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Callable
 from datetime import timedelta
 from functools import cache
 
@@ -37,13 +38,15 @@ _TOKEN = re.compile(r"\[#\d+\]\s*")
 
 # Job paths ("module:function") run with the new message's id after every
 # non-automatic inbound message; other features register theirs at start-up.
-_FOLLOW_UPS: list[tuple[str, str | None]] = []
+_FOLLOW_UPS: list[tuple[str, str | None, Callable[[Message], bool] | None]] = []
 
 
-def register_follow_up(path: str, channel: str | None = None) -> None:
-    """Run ``path(message_id)`` as a job after each inbound message (of ``channel``)."""
-    if (path, channel) not in _FOLLOW_UPS:
-        _FOLLOW_UPS.append((path, channel))
+def register_follow_up(path: str, channel: str | None = None,
+                       wanted: Callable[[Message], bool] | None = None) -> None:
+    """Run ``path(message_id)`` as a job after each inbound message (of ``channel``;
+    only for messages ``wanted`` accepts, when given)."""
+    if not any(p == path and c == channel for p, c, _ in _FOLLOW_UPS):
+        _FOLLOW_UPS.append((path, channel, wanted))
 
 
 # Every message runs these queries: each statement is built once, on first use (when
@@ -275,6 +278,6 @@ def _after_commit(message: Message, ticket: Ticket, created_ticket: bool) -> Non
     events.announce_message(message, ticket, created_ticket)
     if message.is_auto:
         return
-    for path, channel in _FOLLOW_UPS:
-        if channel is None or channel == message.channel:
+    for path, channel, wanted in _FOLLOW_UPS:
+        if (channel is None or channel == message.channel) and (wanted is None or wanted(message)):
             jobs.enqueue(path, message.id)
