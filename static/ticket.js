@@ -28,6 +28,21 @@
   const panel = document.getElementById("customer-panel");
   if (panel) bindPanel(panel);
 
+  // After an edit, the panel is fetched again (rendered by the server) and bound anew.
+  async function refreshPanel(root) {
+    const id = root.querySelector("section.card").dataset.customer;
+    const html = await (await fragment("/customers/" + id + "/panel")).text();
+    const holder = document.createElement("div");
+    holder.innerHTML = html;  // rendered and escaped by the server's panel template
+    const fresh = holder.querySelector("#customer-panel");
+    if (root.querySelector(".history") && fresh) {  // beside a conversation
+      root.replaceWith(fresh);
+      bindPanel(fresh);
+    } else {
+      location.reload();  // the customer page shows more than the panel
+    }
+  }
+
   function bindPanel(root) {
     const card = root.querySelector("section.card");
     if (!card) return;
@@ -40,7 +55,7 @@
         const have = JSON.parse(card.dataset[kind] || "[]");
         const value = form.elements.value.value.trim();
         const result = await api("PATCH", "/api/v1/customers/" + customerId, {[kind]: have.concat([value])});
-        if (result.ok) location.reload();
+        if (result.ok) refreshPanel(root);
         else { detailError.textContent = errorText(result); detailError.hidden = false; }
       });
     });
@@ -62,7 +77,7 @@
         const org = found.find((o) => o.name.toLowerCase() === name) || (found.length === 1 ? found[0] : null);
         if (!org) { detailError.textContent = "Pick an organization from the list"; detailError.hidden = false; return; }
         const result = await api("PATCH", "/api/v1/customers/" + customerId, {organization: org.id});
-        if (result.ok) location.reload();
+        if (result.ok) refreshPanel(root);
         else { detailError.textContent = errorText(result); detailError.hidden = false; }
       });
     }
@@ -71,7 +86,7 @@
       note.addEventListener("submit", async (event) => {
         event.preventDefault();
         const result = await api("POST", "/api/v1/customers/" + customerId + "/notes", {body: note.elements.body.value});
-        if (result.ok) location.reload();
+        if (result.ok) refreshPanel(root);
         else { detailError.textContent = errorText(result); detailError.hidden = false; }
       });
     }
@@ -126,13 +141,42 @@
     const badge = document.querySelector("#m" + data.message.id + " .delivery");
     if (badge) { badge.textContent = data.message.status; badge.className = "delivery " + data.message.status; }
   });
-  socket.on("ticket.updated", (data) => {
-    if (data.ticket.id !== ticketId) return;
+  // The ticket's controls: what the server last said, so Save sends only what the agent
+  // changed and never undoes a colleague's change that arrived meanwhile.
+  function controlValues() {
+    const f = controls.elements;
+    return {status: f.status.value, priority: f.priority.value,
+            team: f.team.value ? Number(f.team.value) : null,
+            assignee: f.assignee.value ? Number(f.assignee.value) : null,
+            tags: f.tags.value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean).sort()};
+  }
+  let known = controlValues();
+  function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+
+  function showTicket(t) {
     const meta = document.getElementById("ticket-meta");
-    const t = data.ticket;
     const parts = [t.status, t.priority, t.team ? t.team.name : "no team",
                    t.assignee ? t.assignee.name : "unassigned"];
     meta.textContent = parts.join(" · ") + (t.tags.length ? " · " + t.tags.join(", ") : "");
+    const now = {status: t.status, priority: t.priority, team: t.team ? t.team.id : null,
+                 assignee: t.assignee ? t.assignee.id : null, tags: t.tags.slice().sort()};
+    const shown = controlValues();
+    const f = controls.elements;
+    // A field the agent has not touched follows the server; an edited one stays as typed.
+    if (same(shown.status, known.status)) f.status.value = now.status;
+    if (same(shown.priority, known.priority)) f.priority.value = now.priority;
+    if (same(shown.team, known.team)) f.team.value = now.team === null ? "" : String(now.team);
+    if (same(shown.assignee, known.assignee)) {
+      if (now.assignee !== null && !f.assignee.querySelector('option[value="' + now.assignee + '"]')) {
+        f.assignee.appendChild(window.helpdesk.el("option", {value: String(now.assignee)}, t.assignee.name));
+      }
+      f.assignee.value = now.assignee === null ? "" : String(now.assignee);
+    }
+    if (same(shown.tags, known.tags)) f.tags.value = now.tags.join(", ");
+    known = now;
+  }
+  socket.on("ticket.updated", (data) => {
+    if (data.ticket.id === ticketId) showTicket(data.ticket);
   });
 
   // Who else has this ticket open, and who is typing.
@@ -146,6 +190,18 @@
     const others = data.agents.filter((a) => a.id !== window.helpdesk.me);
     viewers.hidden = others.length === 0;
     viewers.textContent = others.map((a) => a.name + (a.typing ? " is typing…" : " is viewing")).join(" · ");
+  });
+  const customerTyping = document.createElement("p");
+  customerTyping.className = "viewers customer-typing";
+  customerTyping.hidden = true;
+  customerTyping.textContent = "The customer is typing…";
+  viewers.after(customerTyping);
+  let customerTimer = null;
+  socket.on("typing", (data) => {  // live channels: the customer typing in the chat widget
+    if (data.ticket !== ticketId) return;
+    customerTyping.hidden = !data.typing;
+    clearTimeout(customerTimer);
+    if (data.typing) customerTimer = setTimeout(() => { customerTyping.hidden = true; }, 6000);
   });
   reply.elements.body.addEventListener("input", () => {
     const now = Date.now();
@@ -186,20 +242,21 @@
 
   controls.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const f = controls.elements;
-    const change = {status: f.status.value, priority: f.priority.value,
-                    team: f.team.value ? Number(f.team.value) : null,
-                    assignee: f.assignee.value ? Number(f.assignee.value) : null,
-                    tags: f.tags.value.split(",").map((t) => t.trim()).filter(Boolean)};
+    const shown = controlValues();
+    const change = {};
+    for (const key of Object.keys(shown)) {
+      if (!same(shown[key], known[key])) change[key] = shown[key];
+    }
+    if (!Object.keys(change).length) { showError(controls, ""); return; }
     const result = await api("PATCH", "/api/v1/tickets/" + ticketId, change);
     showError(controls, result.ok ? "" : errorText(result));
-    if (result.ok) location.reload();
+    if (result.ok) { known = controlValues(); showTicket(result.data); }
   });
   controls.querySelector(".escalate").addEventListener("click", async () => {
     const reason = window.prompt("Why does this ticket need escalating?");
     if (!reason || !reason.trim()) return;
     const result = await api("POST", "/api/v1/tickets/" + ticketId + "/escalate", {reason: reason.trim()});
     showError(controls, result.ok ? "" : errorText(result));
-    if (result.ok) location.reload();
+    if (result.ok) showTicket(result.data);
   });
 })();
