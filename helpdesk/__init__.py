@@ -41,6 +41,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "agents.login"
     csrf.init_app(app)
+    # Namespaces register on import; Socket.IO's init_app only binds those known by then.
+    from .channels import chat  # noqa: F401 - the /chat namespace
     realtime.init_app(app)
     unit_of_work.init_app(app)
     _import_models()
@@ -57,6 +59,7 @@ def _import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the UI, API and webhook blueprints of every domain package."""
     from .agents.views import bp as agents_bp
+    from .channels.chat import bp as chat_bp
     from .channels.cti import bp as cti_api
     from .channels.webhooks import bp as twilio_webhooks
     from .customers.api import bp as customers_api
@@ -65,7 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from .tickets.api import bp as tickets_api
     from .web import bp as web_bp
 
-    for blueprint in (health_bp, agents_bp, web_bp):
+    for blueprint in (health_bp, agents_bp, web_bp, chat_bp):
         app.register_blueprint(blueprint)
     for blueprint in (customers_api, tickets_api, cti_api):
         csrf.exempt(blueprint)  # API callers authenticate per request (token, or session + CSRF header)
@@ -78,6 +81,8 @@ def register_channels(app: Flask) -> None:
     """Import the channel adapters so ``deliver`` finds them in web and worker processes."""
     from .channels import email_send  # noqa: F401 - registers the "email" adapter
     from .channels import twilio_sms, twilio_voice  # noqa: F401 - "sms" adapter, media jobs
+    from .channels import chat  # noqa: F401 - "chat" adapter and the /chat namespace
+    from .tickets import bot  # noqa: F401 - the order-status bot's ingest follow-up
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -173,9 +173,10 @@ def import_orders(path: str) -> None:
 
 from .channels.phone_cli import phone_group  # noqa: E402 - channel commands live with their channel
 from .channels.email_cli import mail_group, mailbox_group  # noqa: E402
+from .channels.chat import chat_group  # noqa: E402
 
 COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, import_group, phone_group,
-            mailbox_group, mail_group)
+            mailbox_group, mail_group, chat_group)
 
 
 def init_app(app) -> None:

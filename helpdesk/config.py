@@ -45,6 +45,20 @@ def from_environment(instance: Path) -> dict:
         "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR") or str(instance / "attachments"),
         # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
         "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
+        # What an order number looks like in a customer's message, for the order-status bot
+        # (a regular expression; group 1, when it has groups, is the number).
+        "ORDER_NUMBER_PATTERN": os.environ.get("HELPDESK_ORDER_NUMBER_PATTERN")
+        or r"#?\b(\d{5,10})\b",
+        # Live chat abuse limits: connections per IP, messages per visitor and per IP,
+        # each per minute; the longest message a visitor may send.
+        "CHAT_CONNECTS_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_CONNECTS_PER_MINUTE", "60")),
+        "CHAT_MESSAGES_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_MESSAGES_PER_MINUTE", "20")),
+        "CHAT_IP_MESSAGES_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE",
+                                                          "300")),
+        "CHAT_MAX_MESSAGE": 5000,
+        # How long an agent whose last connection closed still counts as online
+        # (the next page of the agent UI reconnects within it).
+        "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),
         "API_PAGE_SIZE": 50,
         "API_MAX_PAGE_SIZE": 200,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,

@@ -337,11 +337,24 @@ def _staff(now: datetime) -> Staff:
     return staff
 
 
+def rng_token() -> str:
+    """A secret for the demo chat (not from the seeded generator: it must not be guessable)."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
 def _channel(kind: str, staff: Staff, now: datetime) -> tuple[int, str]:
     """A demo channel routed to its team; the mailbox stays inactive (it has no IMAP server)."""
     name, address, team = CHANNELS[kind]
+    settings, secrets_ = {"demo": True}, {}
+    if kind == "chat":  # try it at /chat/try: the helpdesk's own pages may always embed it
+        settings.update(origins=[], greeting="Hi! Ask us anything about your order.",
+                        offline_message="Nobody is online right now: leave your email "
+                                        "address and we will answer by email.")
+        secrets_ = {"identity_secret": rng_token()}
     row = Channel(kind=kind, name=name, address=address, team_id=staff.team_ids[team],
-                  active=kind != "email", settings={"demo": True}, secrets={}, state={},
+                  active=kind != "email", settings=settings, secrets=secrets_, state={},
                   created_at=now - timedelta(days=400))
     db.session.add(row)
     db.session.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
@@ -18,6 +18,8 @@ from .extensions import socketio
 
 log = logging.getLogger(__name__)
 AGENTS = "/agents"
+# Called with (agent_id, status) after an agent's presence changed (the chat uses it).
+PRESENCE_LISTENERS: list = []
 
 
 def ticket_rooms(ticket, previous=()) -> list[str]:
@@ -70,6 +72,8 @@ class AgentsNamespace(Namespace):
         from flask_socketio import ConnectionRefusedError
 
         agent = current_user if current_user.is_authenticated else None
+        if agent is not None and not _same_origin():
+            agent = None  # a session cookie only counts from our own pages
         if agent is None and isinstance(auth, dict):
             agent = agent_from_token(auth.get("token"))
         if agent is None:
@@ -93,7 +97,25 @@ class AgentsNamespace(Namespace):
         for ticket_id in left:
             self._leave(ticket_id, sid)
         if last:
-            self._set_presence(agent_id, "offline")
+            # Moving from one page to the next closes a connection and opens another:
+            # wait a moment before calling the agent offline.
+            grace = current_app.config["PRESENCE_GRACE_SECONDS"]
+            if grace <= 0:
+                self._set_presence(agent_id, "offline")
+            else:
+                socketio.start_background_task(self._offline_unless_back,
+                                               current_app._get_current_object(), agent_id, grace)
+
+    def _offline_unless_back(self, app, agent_id: int, grace: float) -> None:
+        socketio.sleep(grace)
+        with self._lock:
+            back = agent_id in self._agent_of.values()
+        if not back:
+            try:
+                with app.app_context():
+                    self._set_presence(agent_id, "offline")
+            except Exception:  # a background thread: log, never raise into the server
+                log.exception("could not mark agent %s offline", agent_id)
 
     def on_presence(self, data=None):
         """The agent sets themselves online or away."""
@@ -118,6 +140,11 @@ class AgentsNamespace(Namespace):
             self._viewers.setdefault(ticket.id, {})[request.sid] = {
                 "id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
         self._announce_viewers(ticket.id)
+        from .channels.base import adapter_for
+
+        adapter = adapter_for(ticket.channel)
+        if adapter is not None and "typing" in data:
+            adapter.on_agent_typing(ticket, agent, bool(data.get("typing")))
         return {"ok": True}
 
     def on_leave(self, data=None):
@@ -176,12 +203,28 @@ class AgentsNamespace(Namespace):
             return
         socketio.emit("presence", {"agent": {"id": agent.id, "name": agent.name},
                                    "status": status}, to="agents", namespace=AGENTS)
+        for listener in PRESENCE_LISTENERS:
+            try:
+                listener(agent.id, status)
+            except Exception:  # a listener's failure must not break presence
+                log.exception("presence listener %r failed", listener)
+
+
+def _same_origin() -> bool:
+    """Whether the connection comes from a page of this site (or names no origin)."""
+    from urllib.parse import urlsplit
+
+    origin = request.environ.get("HTTP_ORIGIN")
+    return not origin or urlsplit(origin).netloc == request.host
 
 
 def init_app(app) -> None:
     """Bind Socket.IO (with Redis fan-out when configured) and register the namespace."""
     socketio.init_app(app, message_queue=app.config.get("REDIS_URL"), async_mode="threading",
-                      channel=app.config["SOCKETIO_CHANNEL"], manage_session=False)
+                      channel=app.config["SOCKETIO_CHANNEL"], manage_session=False,
+                      # The chat widget connects from customers' websites: /chat checks each
+                      # channel's allowed origins, /agents takes cookies only from our pages.
+                      cors_allowed_origins="*")
 
 
 socketio.on_namespace(AgentsNamespace(AGENTS))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import undefer
 
 from .agents import access
 from .agents.models import Agent, Team
+from .channels.base import adapter_for
 from .customers import history
 from .customers.models import Customer, Organization
 from .extensions import db
@@ -39,6 +40,14 @@ def _no_scripts_but_ours(response):
             "img-src 'self' data: https: http:; connect-src 'self' ws: wss:; frame-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"))
     return response
+
+
+def _get(model, ident: int):
+    """The row of ``model`` with id ``ident``, or a 404 page."""
+    item = db.session.get(model, ident) if ident < 2**31 else None
+    if item is None:
+        abort(404)
+    return item
 
 
 def _page() -> int:
@@ -90,8 +99,8 @@ def inbox_rows():
 @bp.get("/tickets/<int:ticket_id>")
 def ticket(ticket_id: int):
     """A conversation with the customer's card and history beside it."""
-    item = db.session.get(Ticket, ticket_id)
-    if item is None or not access.can_see_ticket(current_user, item):
+    item = _get(Ticket, ticket_id)
+    if not access.can_see_ticket(current_user, item):
         abort(404)
     before = request.args.get("before", type=int)
     query = (select(Message).where(Message.ticket_id == item.id)
@@ -113,15 +122,15 @@ def ticket(ticket_id: int):
         entries=entries, more=more, page=1,
         statuses=STATUSES, priorities=PRIORITIES, teams=teams, agents=agents,
         reply_channels=tickets.reply_channels(item))
-    inboxes.mark_read(current_user, item)  # last: its commit expires what the page loaded
+    _read(item)  # last: its commit expires what the page loaded
     return page
 
 
 @bp.get("/tickets/<int:ticket_id>/thread")
 def thread_after(ticket_id: int):
     """For live updates: the rendered messages after message ``after`` (HTML fragment)."""
-    item = db.session.get(Ticket, ticket_id) if ticket_id < 2**31 else None
-    if item is None or not access.can_see_ticket(current_user, item):
+    item = _get(Ticket, ticket_id)
+    if not access.can_see_ticket(current_user, item):
         abort(404)
     after = min(max(0, request.args.get("after", 0, type=int) or 0), 2**31 - 1)
     messages = db.session.execute(
@@ -129,16 +138,22 @@ def thread_after(ticket_id: int):
         .options(undefer(Message.body_html)).order_by(Message.id).limit(THREAD)
     ).unique().scalars().all()
     page = render_template("_thread.html", messages=messages)
-    inboxes.mark_read(current_user, item)
+    _read(item)
     return page
+
+
+def _read(ticket: Ticket) -> None:
+    """The agent has seen the ticket: their read marker, and the customer's read receipt."""
+    inboxes.mark_read(current_user, ticket)
+    adapter = adapter_for(ticket.channel)
+    if adapter is not None:
+        adapter.on_read(ticket)
 
 
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
     """A customer's card and whole history."""
-    item = db.session.get(Customer, customer_id) if customer_id < 2**31 else None
-    if item is None:
-        abort(404)
+    item = _get(Customer, customer_id)
     page = _page()
     entries, more = history.timeline(item, page, PAGE, viewer=current_user)
     return render_template("customer.html", customer=item,
@@ -149,9 +164,7 @@ def customer(customer_id: int):
 @bp.get("/customers/<int:customer_id>/panel")
 def customer_panel(customer_id: int):
     """The customer panel beside a conversation (HTML fragment), or one more page of it."""
-    item = db.session.get(Customer, customer_id) if customer_id < 2**31 else None
-    if item is None:
-        abort(404)
+    item = _get(Customer, customer_id)
     page = _page()
     entries, more = history.timeline(item, page, PANEL, viewer=current_user)
     if page > 1:
@@ -164,9 +177,7 @@ def customer_panel(customer_id: int):
 @bp.get("/organizations/<int:org_id>")
 def organization(org_id: int):
     """An organization with its key people first, then everyone else (paginated)."""
-    org = db.session.get(Organization, org_id) if org_id < 2**31 else None
-    if org is None:
-        abort(404)
+    org = _get(Organization, org_id)
     page = _page()
     people = db.session.execute(
         select(Customer).where(Customer.organization_id == org.id)

@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 
 from helpdesk import create_app
 from helpdesk.serving import server as serving_server
+from helpdesk import unit_of_work
 from helpdesk.extensions import db
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -50,6 +51,7 @@ def base_config(tmp_path_factory) -> dict:
         "SECRET_KEY": "test-secret",
         "ATTACHMENT_DIR": str(root / "attachments"),
         "SERVER_NAME": None,
+        "PRESENCE_GRACE_SECONDS": 0,  # offline at once (no thread outliving a test)
     }
 
 
@@ -154,9 +156,10 @@ def make_agent(app):
     def factory(email=None, role="agent", teams=(), name=None, password="correct horse"):
         factory.n += 1
         email = email or f"agent{factory.n}@example.com"
-        agent, _ = services.create_agent(email, name or email.split("@")[0].title(), role,
-                                         list(teams), password)
-        db.session.commit()
+        with unit_of_work.write_phase():
+            agent, _ = services.create_agent(email, name or email.split("@")[0].title(), role,
+                                             list(teams), password)
+            db.session.commit()
         return agent
 
     factory.n = 0
@@ -169,9 +172,11 @@ def make_token(app):
     from helpdesk.agents.models import ApiToken
 
     def factory(agent):
-        row, clear = ApiToken.issue(agent)
-        db.session.add(row)
-        db.session.commit()
+        # A live server may write meanwhile: write in a transaction that locks up front.
+        with unit_of_work.write_phase():
+            row, clear = ApiToken.issue(agent)
+            db.session.add(row)
+            db.session.commit()
         return clear
 
     return factory
@@ -215,9 +220,10 @@ def make_customer(app):
     from helpdesk.customers import services
 
     def factory(name="Ada Lovelace", emails=(), phones=(), **fields):
-        customer = services.create_customer({"name": name, "emails": list(emails),
-                                             "phones": list(phones), **fields})
-        db.session.commit()
+        with unit_of_work.write_phase():  # a live server may write meanwhile
+            customer = services.create_customer({"name": name, "emails": list(emails),
+                                                 "phones": list(phones), **fields})
+            db.session.commit()
         return customer
 
     return factory

@@ -163,10 +163,9 @@ def test_presence_follows_connections_and_the_away_switch(live_server, make_agen
             return db.session.get(Agent, pat.id).presence
 
         assert status() == "online"
-        assert first.client.call("presence", {"status": "away"}, namespace="/agents") == {
-            "status": "away"}
+        assert first.call("presence", {"status": "away"}) == {"status": "away"}
         assert status() == "away"
-        assert first.client.call("presence", {"status": "gone"}, namespace="/agents")["error"]
+        assert first.call("presence", {"status": "gone"})["error"]
         first.close()
         assert status() == "away"  # one connection is still open
         second.close()
@@ -191,17 +190,15 @@ def test_viewers_and_typing_reach_only_agents_who_may_open_the_ticket(
     pat, kim, bill = (Listener(live_server, auth={"token": make_token(a)})
                       for a in (support, colleague, outsider))
     try:
-        assert pat.client.call("viewing", {"ticket": ticket.id}, namespace="/agents") == {
-            "ok": True}
-        assert kim.client.call("viewing", {"ticket": ticket.id, "typing": True},
-                               namespace="/agents") == {"ok": True}
+        assert pat.call("viewing", {"ticket": ticket.id}) == {"ok": True}
+        assert kim.call("viewing", {"ticket": ticket.id, "typing": True}) == {"ok": True}
         both = pat.wait_for("viewers", where=lambda d: len(d["agents"]) == 2)
         assert {(a["name"], a["typing"]) for a in both["agents"]} == {("Pat", False),
                                                                        ("Kim", True)}
         # An agent of another team can neither join nor hear who is there.
-        assert bill.client.call("viewing", {"ticket": ticket.id}, namespace="/agents") == {
+        assert bill.call("viewing", {"ticket": ticket.id}) == {
             "error": "no such ticket"}
-        assert bill.client.call("viewing", {"ticket": "1; drop"}, namespace="/agents")["error"]
+        assert bill.call("viewing", {"ticket": "1; drop"})["error"]
         kim.close()
         alone = pat.wait_for("viewers", where=lambda d: len(d["agents"]) == 1)
         assert alone["agents"][0]["name"] == "Pat"
@@ -226,3 +223,32 @@ def test_pages_set_a_script_policy(client, make_agent, inbound, make_customer, p
     assert response.status_code == 200
     if response.mimetype == "text/html":
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_moving_to_the_next_page_within_the_grace_keeps_an_agent_online(
+        live_server, make_agent, make_token, app):
+    app.config["PRESENCE_GRACE_SECONDS"] = 0.5
+    pat = make_agent("pat@example.com", teams=["Support"])
+    token = make_token(pat)
+    watcher = Listener(live_server, auth={"token": make_token(make_agent("boss@example.com",
+                                                                         role="admin"))})
+
+    def status():
+        db.session.rollback()
+        return db.session.get(Agent, pat.id).presence
+
+    try:
+        Listener(live_server, auth={"token": token}).close()  # one page ...
+        again = Listener(live_server, auth={"token": token})  # ... and the next
+        threading.Event().wait(0.8)
+        assert status() == "online"
+        assert [p["status"] for p in watcher.presence if p["agent"]["id"] == pat.id] == [
+            "online"]
+        again.close()
+        for _ in range(60):  # gone for good: offline once the grace is over
+            if status() == "offline":
+                break
+            threading.Event().wait(0.05)
+        assert status() == "offline"
+    finally:
+        watcher.close()

@@ -78,4 +78,4 @@ def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_que
     large = tuple(measure(path) for path in pages)
     # Never more with a longer history (fewer when a page holds fewer kinds of entry).
     assert all(big <= few for big, few in zip(large, small)), (small, large)
-    assert max(large) <= 30
+    assert max(large) <= 40  # the conversation page: thread, controls, card and history

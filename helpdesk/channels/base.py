@@ -32,6 +32,12 @@ class ChannelAdapter:
         """Deliver ``message`` to the ticket's customer; return the provider's id."""
         raise DeliveryError(f"channel {self.kind!r} cannot send", permanent=True)
 
+    def on_read(self, ticket) -> None:
+        """An agent has read the ticket (live channels show it to the customer)."""
+
+    def on_agent_typing(self, ticket, agent, typing: bool) -> None:
+        """An agent started or stopped typing on the ticket (live channels show it)."""
+
 
 _ADAPTERS: dict[str, ChannelAdapter] = {}
 

@@ -51,7 +51,7 @@ class MessageIn(Strict):
     # the reply a 409 "new_messages" (read it first), unless the agent resends without it.
     seen: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     # Answer on another channel the customer has (an email ticket answered by SMS).
-    channel: Literal["email", "sms"] | None = None
+    channel: Literal["email", "sms", "chat"] | None = None
 
 
 class EscalateIn(Strict):
