@@ -30,6 +30,8 @@ class Ticket(db.Model):
         Index("ix_tickets_status_last", "status", "last_message_at"),
         # The inbox's "all" view: walk the newest first and stop at a page.
         Index("ix_tickets_last", "last_message_at", "id"),
+        # The inbox's counts per view read only this index (no table rows).
+        Index("ix_tickets_status_team_assignee", "status", "team_id", "assignee_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(300))
