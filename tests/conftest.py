@@ -276,6 +276,20 @@ def serving(app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        _wait_for_socket_handlers(app)
+
+
+def _wait_for_socket_handlers(app, timeout: float = 3.0) -> None:
+    """Let the server threads finish their disconnect handlers (presence writes) before
+    the test's engine is disposed: a handler running after that would open a database
+    connection nobody closes."""
+    eio = app.extensions["socketio"].server.eio
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if all(getattr(s, "closed", True) for s in list(eio.sockets.values())):
+            break
+        pause.wait(0.02)
+    pause.wait(0.05)
 
 
 @pytest.fixture
