@@ -223,7 +223,10 @@ class ChatAdapter(ChannelAdapter):
         last_in = db.session.execute(
             select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in")
             .order_by(Message.id.desc()).limit(1)).unique().scalar_one_or_none()
-        if last_in is not None and (last_in.meta or {}).get("offline"):
+        # The bot answers at once, while the visitor is still there; people may answer
+        # later, so a message left while nobody was online is answered by email.
+        if last_in is not None and (last_in.meta or {}).get("offline") \
+                and message.author_kind != "bot":
             email = ticket.customer.values("email") if ticket.customer else []
             mailer = adapter_for("email")
             if not email or mailer is None:
@@ -307,7 +310,8 @@ class ChatNamespace(Namespace):
                 link_visitor(visitor, email, verified=True)
                 unit_of_work.commit()
         with self._lock:
-            self._sessions[request.sid] = {"channel": channel.id, "visitor": visitor, "ip": ip}
+            self._sessions[request.sid] = {"channel": channel.id, "visitor": visitor, "ip": ip,
+                                           "verified": email is not None}
         join_room(f"visitor:{visitor}")
         join_room(f"chat:{channel.id}")
         ticket = visitor_ticket(channel.id, visitor)
@@ -358,7 +362,10 @@ class ChatNamespace(Namespace):
             channel_id=channel.id, recipient=channel.name,
             external_id=f"{session['visitor']}:{client_id}"[:500]
             if isinstance(client_id, str) and 0 < len(client_id) <= 100 else None,
-            meta={} if online else {"offline": True}))
+            # identity_verified: the shop signed this visitor in (an email typed into the
+            # chat proves nothing; the order bot tells only verified visitors about orders).
+            meta={"identity_verified": session["verified"], **({} if online else
+                                                                {"offline": True})}))
         self.emit("message", {**message_payload(result.message), "client_id": client_id},
                   room=f"visitor:{session['visitor']}")
         return {"id": result.message.id, "ticket": result.ticket.id}
