@@ -137,6 +137,31 @@ def token_create(email: str) -> None:
     click.echo(clear)
 
 
+@click.group("team")
+def team_group() -> None:
+    """Manage teams."""
+
+
+@team_group.command("set")
+@click.argument("name")
+@click.option("--assignment", type=click.Choice(["manual", "round_robin", "least_loaded"]),
+              required=True, help="how the team's new tickets find an agent")
+@with_appcontext
+def team_set(name: str, assignment: str) -> None:
+    """Change a team (created if new): its assignment mode."""
+    from . import unit_of_work
+    from .agents.services import AgentError, team_named
+    from .tickets.assignment import set_mode
+
+    try:
+        team = team_named(name)
+    except AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    set_mode(team, assignment)
+    unit_of_work.commit()
+    click.echo(f"team {team.name}: assignment {team.assignment}")
+
+
 @click.group("import")
 def import_group() -> None:
     """Bulk-load CSV files."""
@@ -175,8 +200,8 @@ from .channels.phone_cli import phone_group  # noqa: E402 - channel commands liv
 from .channels.email_cli import mail_group, mailbox_group  # noqa: E402
 from .channels.chat import chat_group  # noqa: E402
 
-COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, import_group, phone_group,
-            mailbox_group, mail_group, chat_group)
+COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, team_group, import_group,
+            phone_group, mailbox_group, mail_group, chat_group)
 
 
 def init_app(app) -> None:

@@ -15,6 +15,7 @@ from ..models_base import UTCDateTime, utcnow
 
 ROLES = ("agent", "lead", "admin")
 PRESENCE = ("online", "away", "offline")
+ASSIGNMENT = ("manual", "round_robin", "least_loaded")  # how a team's new tickets find an agent
 
 team_members = Table(
     "team_members",
@@ -31,6 +32,12 @@ class Team(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # tickets/assignment.py: "manual", "round_robin" or "least_loaded", and the agent who got
+    # the team's last automatic assignment (round-robin goes on after them; updated under a
+    # row lock, so the turn is fair across calls and processes).
+    assignment: Mapped[str] = mapped_column(String(20), default="manual",
+                                            server_default="manual")
+    last_assigned_agent_id: Mapped[int | None] = mapped_column(Integer)
     members: Mapped[list["Agent"]] = relationship(secondary=team_members, back_populates="teams")
 
     def __repr__(self) -> str:

@@ -31,18 +31,44 @@ def mailbox_group() -> None:
 @click.option("--from-name", help="the sender name on replies (default: the team's name)")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="log in to the IMAP server before saving")
+@click.option("--auto-ack/--no-auto-ack", default=None,
+              help="acknowledge each new ticket by mail with its number (default: off, or "
+                   "unchanged when the mailbox exists)")
+@click.option("--auto-ack-text",
+              help="the acknowledgement's plain text; placeholders {ticket_number} {subject} "
+                   "{customer_name} {mailbox} (default: a short standard text)")
 @with_appcontext
 def mailbox_add(name: str, imap_url: str, smtp_url: str, address: str, team: str | None,
-                processed_folder: str | None, from_name: str | None, check: bool) -> None:
+                processed_folder: str | None, from_name: str | None, check: bool,
+                auto_ack: bool | None, auto_ack_text: str | None) -> None:
     """Connect a support mailbox (again with the same name or address: change it)."""
-    from ..agents.services import AgentError, team_named
-    from .email_imap import connect
-    from .mailboxes import add_mailbox, describe, server
+    from sqlalchemy import select
 
+    from ..agents.services import AgentError, team_named
+    from ..tickets.autoack import MAX_TEXT
+    from .email_imap import connect
+    from .mailboxes import EMAIL, add_mailbox, describe, server
+    from .models import Channel
+
+    if auto_ack_text is not None and len(auto_ack_text) > MAX_TEXT:
+        raise click.ClickException(f"--auto-ack-text is longer than {MAX_TEXT} characters")
+    # add_mailbox rewrites the settings: keep the acknowledgement unless it is given now.
+    before = db.session.execute(select(Channel.settings).where(
+        Channel.kind == EMAIL,
+        (Channel.name == name.strip()) | (Channel.address == address.strip().lower()))
+    ).scalars().first() or {}
     try:
         team_row = team_named(team) if team else None
         channel = add_mailbox(name, imap_url, smtp_url, address, team_row, processed_folder,
                               from_name)
+        ack = {key: before[key] for key in ("auto_ack", "auto_ack_text") if key in before}
+        if auto_ack is not None:
+            ack["auto_ack"] = auto_ack
+        if auto_ack_text is not None:
+            ack["auto_ack_text"] = auto_ack_text
+        if ack:
+            channel.settings = {**(channel.settings or {}), **ack}
+            db.session.flush()
     except (Invalid, AgentError) as exc:
         db.session.rollback()
         raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
@@ -64,6 +90,8 @@ def mailbox_add(name: str, imap_url: str, smtp_url: str, address: str, team: str
                f"tickets go to {routed}")
     click.echo(f"  in:  {shown['imap']}")
     click.echo(f"  out: {shown['smtp']}")
+    if (channel.settings or {}).get("auto_ack"):
+        click.echo("  new tickets are acknowledged by mail")
 
 
 @mailbox_group.command("list")
