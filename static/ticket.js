@@ -238,6 +238,43 @@
     } finally { button.disabled = false; }
   }
   reply.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
+
+  // Macros: the agent's personal and team macros, applied through the API. The server
+  // renders the text (it fills the reply box, to be read and sent) and makes the macro's
+  // ticket changes, which also arrive as ticket.updated.
+  const macroPicker = reply.querySelector(".macro-picker");
+  const macroSelect = reply.elements.macro;
+  async function loadMacros() {
+    const result = await api("GET", "/api/v1/macros?per_page=200");
+    if (!result.ok) return;
+    const options = result.data.items.map((m) => window.helpdesk.el(
+      "option", {value: String(m.id)}, m.name + (m.team ? " (" + m.team.name + ")" : "")));
+    macroSelect.replaceChildren(macroSelect.options[0], ...options);
+    macroPicker.hidden = options.length === 0;
+  }
+  if (macroSelect) {
+    loadMacros();
+    macroSelect.addEventListener("change", async () => {
+      const macroId = macroSelect.value;
+      if (!macroId) return;
+      macroSelect.disabled = true;
+      try {
+        const result = await api("POST", "/api/v1/tickets/" + ticketId + "/macros/" + macroId + "/apply", {});
+        if (result.ok) {
+          const box = reply.elements.body;
+          box.value = box.value.trim() ? box.value.replace(/\s+$/, "") + "\n\n" + result.data.text : result.data.text;
+          box.focus();
+          showError(reply, "");
+          showTicket(result.data.ticket);
+        } else {
+          showError(reply, errorText(result));
+        }
+      } finally {
+        macroSelect.value = "";
+        macroSelect.disabled = false;
+      }
+    });
+  }
   sendAnyway.addEventListener("click", () => send(true));
 
   controls.addEventListener("submit", async (event) => {

@@ -10,9 +10,10 @@ from ..agents import access
 from ..api import api_blueprint, int_arg, paginate, parse_body
 from ..errors import Invalid
 from ..extensions import db
-from . import inbox, services
+from . import inbox, macros, services
 from .models import CHANNELS, PRIORITIES, STATUSES, Message, Ticket, TicketEvent, TicketTag
-from .schemas import EscalateIn, MessageIn, TicketIn, TicketPatch
+from .schemas import (EscalateIn, MacroApplyIn, MacroIn, MacroPatch, MessageIn, TicketIn,
+                      TicketPatch)
 from .serializers import event_json, message_json, ticket_json
 
 bp = api_blueprint("tickets_api", __name__, lock_writes=True)
@@ -126,3 +127,57 @@ def escalate(ticket_id: int):
     services.escalate(ticket, parse_body(EscalateIn).reason, g.agent)
     unit_of_work.commit()
     return jsonify(ticket_json(ticket))
+
+
+# --- macros (canned replies; helpdesk/tickets/macros.py) -----------------------------
+
+@bp.get("/macros")
+def list_macros():
+    """The macros the agent may use: their personal ones and their teams'."""
+    return jsonify(paginate(macros.visible(g.agent), lambda m: macros.macro_json(m, g.agent)))
+
+
+@bp.post("/macros")
+def create_macro():
+    """A personal macro, or a team macro (leads of the team and admins)."""
+    macro = macros.create(parse_body(MacroIn).model_dump(), g.agent)
+    unit_of_work.commit()
+    return jsonify(macros.macro_json(macro, g.agent)), 201
+
+
+@bp.get("/macros/<int:macro_id>")
+def get_macro(macro_id: int):
+    """One macro the agent may use."""
+    return jsonify(macros.macro_json(macros.usable(g.agent, macro_id), g.agent))
+
+
+@bp.patch("/macros/<int:macro_id>")
+def update_macro(macro_id: int):
+    """Change a macro's name, text or actions (its owner, or a lead of its team, or an admin)."""
+    changes = parse_body(MacroPatch).model_dump(exclude_unset=True)
+    macro = macros.update(macro_id, changes, g.agent)
+    unit_of_work.commit()
+    return jsonify(macros.macro_json(macro, g.agent))
+
+
+@bp.delete("/macros/<int:macro_id>")
+def delete_macro(macro_id: int):
+    """Remove a macro (same rule as changing it)."""
+    macros.delete(macro_id, g.agent)
+    unit_of_work.commit()
+    return "", 204
+
+
+@bp.post("/tickets/<int:ticket_id>/macros/<int:macro_id>/apply")
+def apply_macro(ticket_id: int, macro_id: int):
+    """Render a macro for the ticket and make its changes; with ``send`` also send the text."""
+    ticket = _ticket(ticket_id)
+    macro = macros.usable(g.agent, macro_id)
+    body = parse_body(MacroApplyIn) if request.get_data(cache=True) else MacroApplyIn()
+    text, message = macros.apply(ticket, macro, g.agent, send=body.send,
+                                 internal=body.internal, seen=body.seen)
+    unit_of_work.commit()
+    if message is not None:
+        db.session.refresh(message)
+    return jsonify({"text": text, "ticket": ticket_json(ticket),
+                    "message": message_json(message) if message is not None else None})

@@ -59,3 +59,41 @@ class EscalateIn(Strict):
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=2000)]
+
+
+MacroName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MacroBody = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+class MacroActions(Strict):
+    """What applying a macro changes on the ticket (each optional)."""
+
+    status: Status | None = None
+    priority: Priority | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)  # added to the ticket's tags
+    assignee: Literal["me"] | Id | None = None
+
+
+class MacroIn(Strict):
+    """POST /macros: a personal macro, or with ``team`` a team macro (leads and admins)."""
+
+    name: MacroName
+    body: MacroBody
+    team: Id | None = None
+    actions: MacroActions = Field(default_factory=MacroActions)
+
+
+class MacroPatch(Strict):
+    """PATCH /macros/ID: only the fields sent change; ``actions`` is replaced as a whole."""
+
+    name: MacroName | None = None
+    body: MacroBody | None = None
+    actions: MacroActions | None = None
+
+
+class MacroApplyIn(Strict):
+    """POST /tickets/ID/macros/MACRO_ID/apply."""
+
+    send: bool = False
+    internal: bool = False
+    seen: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
