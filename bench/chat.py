@@ -44,7 +44,6 @@ import functools
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+from bench.common import serve as common_serve  # noqa: E402
 
 ORIGIN = "http://bench.test"
 TEAM = "Chat bench"
@@ -402,12 +404,6 @@ def ticket_ids(url: str, message_ids: list[int]) -> dict[int, int]:
         engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_env(url: str, redis: bool, channel: str) -> dict:
     """The environment of `helpdesk serve` (and, with Redis, `helpdesk worker`)."""
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench",
@@ -424,19 +420,7 @@ def server_env(url: str, redis: bool, channel: str) -> dict:
 
 def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve`; wait until /healthz answers."""
-    process = subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "serve", "--port",
-                                str(port)], cwd=ROOT, env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
-    for _ in range(300):
-        if process.poll() is not None:
-            break
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the server did not start; see {log}")
+    return common_serve(env, port, log)
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:

@@ -15,7 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from decimal import Decimal
@@ -150,3 +153,29 @@ def summary(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
+    """Start `helpdesk serve --port PORT` with ``env``; wait until /healthz answers."""
+    import requests
+
+    process = subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "serve", "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
+    for _ in range(300):
+        if process.poll() is not None:
+            break
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"the server did not start; see {log}")

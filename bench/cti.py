@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+from bench.common import serve as common_serve  # noqa: E402
 
 TOKEN = "bench-twilio-auth-token"
 OUR_NUMBER = "+4930555000"
@@ -129,12 +131,6 @@ def load(url: str, customers: int) -> str:
     return clear
 
 
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def serve(url: str, port: int, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve` against ``url`` and wait until it answers."""
@@ -142,17 +138,7 @@ def serve(url: str, port: int, log: Path) -> subprocess.Popen:
            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_NUMBER": OUR_NUMBER}
     env.pop("REDIS_URL", None)
     env.pop("PUBLIC_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "serve", "--port",
-                                str(port)], cwd=ROOT, env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
-    for _ in range(200):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server did not start; see {log}")
+    return common_serve(env, port, log)
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -41,7 +41,6 @@ import contextvars
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -49,13 +48,13 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (bench_app, database_url, drop_database, email_of,  # noqa: E402
-                          summary)
+                          free_port, summary)
+from bench.common import serve as common_serve  # noqa: E402
 from bench import inbox_data  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
@@ -84,12 +83,6 @@ def flush_redis() -> None:
     conn.close()
 
 
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def serve(url: str, port: int, channel: str, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve` on ``url`` with the Redis message queue; wait until it answers."""
@@ -97,19 +90,7 @@ def serve(url: str, port: int, channel: str, log: Path) -> subprocess.Popen:
            "HELPDESK_SOCKETIO_CHANNEL": channel,
            "HELPDESK_ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}"}
     env.pop("PUBLIC_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "serve", "--port",
-                                str(port)], cwd=ROOT, env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
-    for _ in range(300):
-        if process.poll() is not None:
-            break
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server did not start; see {log}")
+    return common_serve(env, port, log)
 
 
 # --- pages -----------------------------------------------------------------------

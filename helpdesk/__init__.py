@@ -54,6 +54,7 @@ def _import_models() -> None:
     from .channels import models as _channels  # noqa: F401
     from .customers import models as _customers  # noqa: F401
     from .tickets import models as _tickets  # noqa: F401
+    from .tickets import macros as _macros  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -83,6 +84,8 @@ def register_channels(app: Flask) -> None:
     from .channels import twilio_sms, twilio_voice  # noqa: F401 - "sms" adapter, media jobs
     from .channels import chat  # noqa: F401 - "chat" adapter and the /chat namespace
     from .tickets import bot  # noqa: F401 - the order-status bot's ingest follow-up
+    from .tickets import assignment  # noqa: F401 - assigns new tickets, hands out on coming online
+    from .tickets import autoack  # noqa: F401 - acknowledges new email tickets per mailbox
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -250,5 +250,6 @@ def test_moving_to_the_next_page_within_the_grace_keeps_an_agent_online(
                 break
             threading.Event().wait(0.05)
         assert status() == "offline"
+        threading.Event().wait(0.3)  # the grace thread is still leaving its app context
     finally:
         watcher.close()

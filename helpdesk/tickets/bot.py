@@ -413,18 +413,11 @@ def _decided(message: Message, decision: dict) -> None:
 
 
 def _send(ticket: Ticket, question: Message, body: str) -> Message:
-    """The bot's outbound message on the ticket's channel, queued like an agent's reply
-    (``services.reply``), without counting as the agents' first response."""
-    now = utcnow()
-    reply = Message(ticket_id=ticket.id, direction="out", channel=question.channel,
-                    author_kind="bot", author_id=None, recipient=ticket.contact,
-                    body_text=body, subject=ticket.subject, status="queued", created_at=now,
-                    meta={"order_bot": {"in_reply_to": question.id}})
-    db.session.add(reply)
-    ticket.message_count = (ticket.message_count or 0) + 1
-    ticket.last_message_at = now
-    db.session.flush()
-    return reply
+    """The bot's outbound message on the question's channel."""
+    from .services import automatic_reply
+
+    return automatic_reply(ticket, question.channel, body,
+                           {"order_bot": {"in_reply_to": question.id}})
 
 
 register_follow_up(JOB, None, wanted)

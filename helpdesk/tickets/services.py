@@ -197,6 +197,21 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
     return message
 
 
+def automatic_reply(ticket: Ticket, channel: str, body: str, meta: dict) -> Message:
+    """An outbound message by the system ("bot": order answers, acknowledgements), queued
+    like an agent's reply by the caller, without counting as the agents' first response;
+    flushes."""
+    now = utcnow()
+    message = Message(ticket_id=ticket.id, direction="out", channel=channel, author_kind="bot",
+                      author_id=None, recipient=ticket.contact, body_text=body,
+                      subject=ticket.subject, status="queued", created_at=now, meta=meta)
+    db.session.add(message)
+    ticket.message_count = (ticket.message_count or 0) + 1
+    ticket.last_message_at = now
+    db.session.flush()
+    return message
+
+
 def escalate(ticket: Ticket, reason: str, actor: Agent) -> Ticket:
     """Raise the priority one step and hand the ticket to its team's lead, with a reason."""
     before_rooms = ticket_rooms(ticket)
