@@ -5,7 +5,7 @@
                                    [--rates 20,50,100,200] [--replies 50] [--keep]
     .venv/bin/python bench/chat.py --database sqlite --visitors 50 --agents 5   # a quick check
 
-Set-up: a throw-away database (``/tmp/hd_bench_chat.db`` or PostgreSQL
+Set-up: a throw-away database (``bench/results/hd_bench_chat.db`` or PostgreSQL
 ``hd_bench_chat``, schema by the migrations as bench/common.py makes it),
 ``--agents`` agents of one team with an API token each, and a chat channel
 routed to that team (``helpdesk.channels.chat.create_chat_channel``), so every
@@ -64,7 +64,6 @@ from bench.common import serve as common_serve  # noqa: E402
 ORIGIN = "http://bench.test"
 TEAM = "Chat bench"
 PASSWORD = "bench-password-1"
-SQLITE_PATH = Path("/tmp/hd_bench_chat.db")
 PG_NAME = "hd_bench_chat"
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
 TARGET_P99_MS = 200.0
@@ -345,14 +344,10 @@ class Fleet:
 # --- database and server ------------------------------------------------------------
 
 def fresh_database(kind: str) -> str:
-    """A new empty database: /tmp/hd_bench_chat.db or PostgreSQL hd_bench_chat."""
+    """A new empty database: bench/results/hd_bench_chat.db or PostgreSQL hd_bench_chat."""
     from bench.common import database_url
 
-    if kind == "postgres":
-        return database_url("postgresql", PG_NAME)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{SQLITE_PATH}"
+    return database_url("postgresql" if kind == "postgres" else "sqlite", PG_NAME)
 
 
 def drop(url: str) -> None:

@@ -58,7 +58,6 @@ from bench.common import serve as common_serve  # noqa: E402
 from bench import inbox_data  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
-SQLITE_PATH = Path("/tmp/hd_bench_inbox.db")
 PG_NAME = "hd_bench_inbox"
 TARGET_PAGE_MS, TARGET_FANOUT_MS = 100.0, 250.0
 
@@ -66,12 +65,8 @@ TARGET_PAGE_MS, TARGET_FANOUT_MS = 100.0, 250.0
 # --- database and server -------------------------------------------------------
 
 def fresh_database(kind: str) -> str:
-    """A new empty database: /tmp/hd_bench_inbox.db or PostgreSQL hd_bench_inbox."""
-    if kind == "postgres":
-        return database_url("postgresql", PG_NAME)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{SQLITE_PATH}"
+    """A new empty database: bench/results/hd_bench_inbox.db or PostgreSQL hd_bench_inbox."""
+    return database_url("postgresql" if kind == "postgres" else "sqlite", PG_NAME)
 
 
 def flush_redis() -> None:
