@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -38,6 +38,13 @@ class Team(db.Model):
     assignment: Mapped[str] = mapped_column(String(20), default="manual",
                                             server_default="manual")
     last_assigned_agent_id: Mapped[int | None] = mapped_column(Integer)
+    # Business hours the team's SLAs count in (tickets/business_hours.py):
+    # {"timezone": "Europe/Berlin", "hours": {"mon": [["09:00", "17:00"]], ...},
+    #  "holidays": ["2026-12-25", ...]}; None: around the clock, in UTC.
+    calendar: Mapped[dict | None] = mapped_column(JSON)
+    # Where escalations go: this team (to its lead when it has one), else this team's lead.
+    escalation_team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"))
     members: Mapped[list["Agent"]] = relationship(secondary=team_members, back_populates="teams")
 
     def __repr__(self) -> str:

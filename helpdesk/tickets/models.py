@@ -32,6 +32,10 @@ class Ticket(db.Model):
         Index("ix_tickets_last", "last_message_at", "id"),
         # The inbox's counts per view read only this index (no table rows).
         Index("ix_tickets_status_team_assignee", "status", "team_id", "assignee_id"),
+        # The SLA scan (tickets/sla.py): the due tickets not yet warned / escalated.
+        Index("ix_tickets_sla_scan", "sla_stage", "sla_due"),
+        # The lead's board: a team's tickets nearest their SLA.
+        Index("ix_tickets_team_sla", "team_id", "sla_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(300))
@@ -52,6 +56,19 @@ class Ticket(db.Model):
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # SLA (tickets/sla.py): the policy applied and the due time of each target; ``sla_due``
+    # is the earliest target still running (None: none, or paused while pending), and
+    # ``sla_target`` names it. ``sla_stage``: 0 running, 1 assignee warned, 2 breached and
+    # escalated; it goes back to 0 only when a new, later due time starts.
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_target: Mapped[str | None] = mapped_column(String(20))
+    sla_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     customer = relationship("Customer", lazy="joined")
     assignee = relationship("Agent", lazy="joined")
@@ -234,3 +251,27 @@ class TicketRead(db.Model):
 
     def __repr__(self) -> str:
         return f"<TicketRead agent={self.agent_id} ticket={self.ticket_id}>"
+
+
+class SlaPolicy(db.Model):
+    """Targets in business minutes for first response, next response and resolution.
+
+    A ticket takes the most specific policy that matches it: organization before channel
+    before priority; a column left empty matches anything. A target left empty is not
+    measured.
+    """
+
+    __tablename__ = "sla_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    priority: Mapped[str | None] = mapped_column(String(10))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    next_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SlaPolicy {self.id} {self.name!r}>"
