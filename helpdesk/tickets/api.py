@@ -10,10 +10,10 @@ from ..agents import access
 from ..api import api_blueprint, int_arg, paginate, parse_body
 from ..errors import Invalid
 from ..extensions import db
-from . import inbox, macros, services
+from . import board, inbox, macros, services
 from .models import CHANNELS, PRIORITIES, STATUSES, Message, Ticket, TicketEvent, TicketTag
-from .schemas import (EscalateIn, MacroApplyIn, MacroIn, MacroPatch, MessageIn, TicketIn,
-                      TicketPatch)
+from .schemas import (BulkReassign, EscalateIn, MacroApplyIn, MacroIn, MacroPatch, MessageIn,
+                      TicketIn, TicketPatch)
 from .serializers import event_json, message_json, ticket_json
 
 bp = api_blueprint("tickets_api", __name__, lock_writes=True)
@@ -97,6 +97,15 @@ def update_ticket(ticket_id: int):
     services.update_ticket(ticket, body.model_dump(exclude_unset=True), g.agent)
     unit_of_work.commit()
     return jsonify(ticket_json(ticket))
+
+
+@bp.post("/tickets/bulk")
+def bulk_reassign():
+    """Reassign many tickets at once (the lead's board): all of them, or none."""
+    body = parse_body(BulkReassign)
+    tickets = board.reassign(body.ids, body.changes(), g.agent)
+    unit_of_work.commit()
+    return jsonify({"items": [ticket_json(ticket) for ticket in tickets]})
 
 
 @bp.get("/tickets/<int:ticket_id>/messages")

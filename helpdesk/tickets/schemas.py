@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from ..customers.schemas import Address, Id, Short, Strict, Tag
 from .models import PRIORITIES, STATUSES
@@ -97,3 +97,24 @@ class MacroApplyIn(Strict):
     send: bool = False
     internal: bool = False
     seen: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+class BulkReassign(Strict):
+    """POST /tickets/bulk: give 1 to 100 tickets to another agent (``assignee``; null
+    unassigns) and/or another team; at least one of the two."""
+
+    ids: list[Id] = Field(min_length=1, max_length=100)
+    assignee: Id | None = None
+    team: Id | None = None
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if not {"assignee", "team"} & self.model_fields_set:
+            raise ValueError("name an assignee or a team")
+        if "team" in self.model_fields_set and self.team is None:
+            raise ValueError("team must be a team id")
+        return self
+
+    def changes(self) -> dict:
+        """The changes for ``services.update_ticket``: only the fields sent."""
+        return self.model_dump(include={"assignee", "team"}, exclude_unset=True)
