@@ -158,3 +158,35 @@ class OrderLine(db.Model):
 
     def __repr__(self) -> str:
         return f"<OrderLine {self.sku} x{self.quantity}>"
+
+
+class OrderNotification(db.Model):
+    """One status change of an order that an opted-in customer is told about
+    (``tickets/order_updates.py``), written in the transaction of the change.
+
+    ``sequence`` counts the order's notified changes (1, 2, ...): a change is written as
+    the latest row's sequence + 1, and ``(order_id, sequence)`` is unique, so two writers
+    that saw the same latest row cannot both record a change; the loser records nothing.
+    ``outcome``: ``pending`` until the job decides, then ``queued`` (the message went to
+    delivery: its own status says how that went) or ``skipped`` with the ``reason``.
+    """
+
+    __tablename__ = "order_notifications"
+    __table_args__ = (UniqueConstraint("order_id", "sequence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<OrderNotification {self.order_id}#{self.sequence} {self.status} {self.outcome}>"
