@@ -67,11 +67,13 @@ def register_blueprints(app: Flask) -> None:
     from .extensions import csrf
     from .health import bp as health_bp
     from .tickets.api import bp as tickets_api
+    from .tickets.sla_api import bp as sla_api
     from .web import bp as web_bp
+    from . import board_web  # noqa: F401 - adds the team board's pages to the web blueprint
 
     for blueprint in (health_bp, agents_bp, web_bp, chat_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (customers_api, tickets_api, cti_api):
+    for blueprint in (customers_api, tickets_api, sla_api, cti_api):
         csrf.exempt(blueprint)  # API callers authenticate per request (token, or session + CSRF header)
         app.register_blueprint(blueprint)
     csrf.exempt(twilio_webhooks)  # Twilio proves itself with X-Twilio-Signature
@@ -86,6 +88,7 @@ def register_channels(app: Flask) -> None:
     from .tickets import bot  # noqa: F401 - the order-status bot's ingest follow-up
     from .tickets import assignment  # noqa: F401 - assigns new tickets, hands out on coming online
     from .tickets import autoack  # noqa: F401 - acknowledges new email tickets per mailbox
+    from .tickets import order_updates  # noqa: F401 - tells opted-in customers of order changes
 
 
 def register_errorhandlers(app: Flask) -> None:

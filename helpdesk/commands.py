@@ -1,6 +1,7 @@
 """The `helpdesk` command line (PRODUCT.md): serve, worker, scheduler, init, agents, imports."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -40,6 +41,13 @@ def serve(host: str, port: int) -> None:
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     click.echo(f"helpdesk on http://{host}:{port}/  (Ctrl-C stops)")
     from .serving import RequestHandler
+
+    if not current_app.config.get("REDIS_URL"):
+        from workers.scheduler import start_in_thread
+
+        click.echo("periodic work (mail polls, SLA checks) runs in this process; "
+                   "with REDIS_URL set, run `helpdesk scheduler` and `helpdesk worker`")
+        start_in_thread(current_app._get_current_object())
 
     socketio.run(current_app._get_current_object(), host=host, port=port,
                  allow_unsafe_werkzeug=True, use_reloader=False, log_output=False,
@@ -145,21 +153,110 @@ def team_group() -> None:
 @team_group.command("set")
 @click.argument("name")
 @click.option("--assignment", type=click.Choice(["manual", "round_robin", "least_loaded"]),
-              required=True, help="how the team's new tickets find an agent")
+              help="how the team's new tickets find an agent")
+@click.option("--hours", help='business hours as JSON, e.g. \'{"timezone": "Europe/Berlin", '
+              '"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}\'; '
+              '"none" for around the clock; @FILE reads a file')
+@click.option("--escalation-team", help="team that takes this team's escalations; "
+              '"none" for the team\'s own lead')
 @with_appcontext
-def team_set(name: str, assignment: str) -> None:
-    """Change a team (created if new): its assignment mode."""
+def team_set(name: str, assignment: str | None, hours: str | None,
+             escalation_team: str | None) -> None:
+    """Change a team (created if new): assignment mode, business hours, escalation team."""
     from . import unit_of_work
     from .agents.services import AgentError, team_named
+    from .errors import HelpdeskError
+    from .tickets import sla_policies
     from .tickets.assignment import set_mode
 
     try:
         team = team_named(name)
-    except AgentError as exc:
+        db.session.flush()
+        if assignment:
+            set_mode(team, assignment)
+        if hours is not None:
+            sla_policies.set_calendar(team, _json_option(hours, "--hours"))
+        if escalation_team is not None:
+            other = None if escalation_team.lower() == "none" else team_named(escalation_team)
+            db.session.flush()
+            sla_policies.set_escalation_team(team, other)
+    except (AgentError, HelpdeskError) as exc:
         raise click.ClickException(str(exc)) from exc
-    set_mode(team, assignment)
     unit_of_work.commit()
-    click.echo(f"team {team.name}: assignment {team.assignment}")
+    click.echo(json.dumps(sla_policies.team_json(team)))
+
+
+def _json_option(value: str, option: str):
+    """An option given as JSON, ``@FILE`` or ``none``."""
+    if value.lower() == "none":
+        return None
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as handle:
+            value = handle.read()
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise click.ClickException(f"{option}: not JSON: {exc}") from exc
+
+
+@click.group("sla")
+def sla_group() -> None:
+    """Manage SLA policies (targets in business minutes)."""
+
+
+@sla_group.command("add")
+@click.argument("name")
+@click.option("--priority", type=click.Choice(["low", "normal", "high", "urgent"]))
+@click.option("--channel", type=click.Choice(["email", "sms", "voice", "chat", "web", "api"]))
+@click.option("--organization", type=int, help="organization id")
+@click.option("--first-response", type=click.IntRange(1), help="minutes")
+@click.option("--next-response", type=click.IntRange(1), help="minutes")
+@click.option("--resolution", type=click.IntRange(1), help="minutes")
+@with_appcontext
+def sla_add(name, priority, channel, organization, first_response, next_response,
+            resolution) -> None:
+    """Add a policy; the most specific matching one applies (organization, channel, priority)."""
+    from . import unit_of_work
+    from .errors import HelpdeskError
+    from .tickets import sla_policies
+
+    data = {"name": name, "priority": priority, "channel": channel,
+            "organization": organization, "first_response_minutes": first_response,
+            "next_response_minutes": next_response, "resolution_minutes": resolution}
+    try:
+        policy = sla_policies.create(data, None)
+    except HelpdeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+    unit_of_work.commit()
+    click.echo(json.dumps(sla_policies.policy_json(policy)))
+
+
+@sla_group.command("list")
+@with_appcontext
+def sla_list() -> None:
+    """Print every policy as JSON lines."""
+    from .tickets import sla_policies
+    from .tickets.models import SlaPolicy
+
+    for policy in db.session.execute(select(SlaPolicy).order_by(SlaPolicy.id)).scalars():
+        click.echo(json.dumps(sla_policies.policy_json(policy)))
+
+
+@sla_group.command("remove")
+@click.argument("name")
+@with_appcontext
+def sla_remove(name: str) -> None:
+    """Remove the policy called NAME."""
+    from . import unit_of_work
+    from .tickets import sla_policies
+    from .tickets.models import SlaPolicy
+
+    policy = db.session.execute(select(SlaPolicy).where(SlaPolicy.name == name)).scalar()
+    if policy is None:
+        raise click.ClickException(f"no policy called {name!r}")
+    sla_policies.delete(policy.id, None)
+    unit_of_work.commit()
+    click.echo(f"removed {name}")
 
 
 @click.group("import")
@@ -200,7 +297,8 @@ from .channels.phone_cli import phone_group  # noqa: E402 - channel commands liv
 from .channels.email_cli import mail_group, mailbox_group  # noqa: E402
 from .channels.chat import chat_group  # noqa: E402
 
-COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, team_group, import_group,
+COMMANDS = (serve, worker, scheduler, init, agent_group, token_group, team_group, sla_group,
+            import_group,
             phone_group, mailbox_group, mail_group, chat_group)
 
 

@@ -59,6 +59,8 @@ def from_environment(instance: Path) -> dict:
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),
+        # SLA (tickets/sla.py): how long before a due time the assignee is warned.
+        "SLA_WARN_MINUTES": int(os.environ.get("HELPDESK_SLA_WARN_MINUTES", "30")),
         "API_PAGE_SIZE": 50,
         "API_MAX_PAGE_SIZE": 200,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,

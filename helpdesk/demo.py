@@ -314,6 +314,7 @@ def seed(conversations: int = 180, customer_count: int = 300) -> list[str]:
         player.play(plan)
     _settle()
     db.session.commit()
+    _service_levels()
     return _summary()
 
 
@@ -786,6 +787,33 @@ class _Player:
                                 created_at=min(at + timedelta(minutes=5), self.limit)))
         ticket.updated_at = max(ticket.last_message_at, at)
         db.session.commit()
+
+
+OFFICE_HOURS = {"timezone": "Europe/Berlin",
+                "hours": {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+                "holidays": ["2026-12-24", "2026-12-25", "2026-12-26", "2026-12-31", "2027-01-01"]}
+SLA_POLICIES = [  # name, priority, first response, next response, resolution (business minutes)
+    ("Standard", None, 240, 480, 3 * 600),
+    ("High priority", "high", 60, 240, 600),
+    ("Urgent", "urgent", 30, 60, 300),
+]
+
+
+def _service_levels() -> None:
+    """Office hours for every team and three SLA policies; committing runs the queued
+    re-computation of the open tickets' due times (in this process); then the SLA scan
+    escalates the tickets whose due time has passed, as the scheduler would."""
+    from . import unit_of_work
+    from .tickets import sla, sla_policies
+
+    for team in db.session.execute(select(Team)).scalars():
+        sla_policies.set_calendar(team, OFFICE_HOURS)
+    for name, priority, first, following, resolution in SLA_POLICIES:
+        sla_policies.create({"name": name, "priority": priority, "first_response_minutes": first,
+                             "next_response_minutes": following,
+                             "resolution_minutes": resolution}, None)
+    unit_of_work.commit()
+    sla.scan()
 
 
 def _settle() -> None:

@@ -25,6 +25,12 @@ THREAD = 100  # messages shown at once; older ones a click away
 PANEL = 20  # history entries per page of the customer panel
 
 
+@bp.app_template_global("sla_state")
+def _sla_state(ticket: Ticket) -> dict | None:
+    """The ticket's nearest SLA target and how it stands, for the templates."""
+    return tickets.sla.state(ticket)
+
+
 @bp.before_request
 @login_required
 def _login_required():

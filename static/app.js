@@ -50,9 +50,26 @@
     if (seconds < 86400) return Math.floor(seconds / 3600) + " h";
     return Math.floor(seconds / 86400) + " d";
   }
+  // SLA due times: "in 25 min" / "12 min over", and the badge's state as time passes.
+  const warnMs = Number(document.body.dataset.slaWarn || 30) * 60000;
+  function until(iso) {
+    const ms = Date.parse(iso) - Date.now();
+    const minutes = Math.floor(Math.abs(ms) / 60000);
+    const span = minutes < 60 ? minutes + " min" : minutes < 2880 ? Math.floor(minutes / 60) + " h"
+      : Math.floor(minutes / 1440) + " d";
+    return ms >= 0 ? "in " + span : span + " over";
+  }
   function refreshTimes(root) {
     (root || document).querySelectorAll("time.ago").forEach((t) => {
       t.textContent = ago(t.getAttribute("datetime"));
+    });
+    (root || document).querySelectorAll(".sla[data-due]").forEach((badge) => {
+      const due = badge.dataset.due;
+      const left = Date.parse(due) - Date.now();
+      badge.classList.remove("running", "near", "breached");
+      badge.classList.add(left <= 0 ? "breached" : left <= warnMs ? "near" : "running");
+      const time = badge.querySelector("time.until");
+      if (time) time.textContent = until(due);
     });
   }
 
@@ -131,6 +148,20 @@
     if (FINAL_CALL.includes(call.status) || takenByOther) hideCall();
   });
   popup.querySelector(".close").addEventListener("click", hideCall);
+
+  // Notes addressed to this agent (an escalation, an SLA about to run out), on any page.
+  const notes = document.getElementById("notifications");
+  socket.on("notification", (data) => {
+    const note = el("div", {class: "notification " + data.kind, role: "status"});
+    const close = el("button", {type: "button", class: "close", "aria-label": "Dismiss"}, "×");
+    close.addEventListener("click", () => note.remove());
+    note.appendChild(close);
+    note.appendChild(el("strong", {}, data.title));
+    const link = el("a", {href: "/tickets/" + data.ticket.id}, data.text);
+    note.appendChild(el("p")).appendChild(link);
+    notes.prepend(note);
+    while (notes.children.length > 5) notes.lastElementChild.remove();
+  });
 
   refreshTimes();
   setInterval(refreshTimes, 30000);

@@ -174,6 +174,30 @@
     }
     if (same(shown.tags, known.tags)) f.tags.value = now.tags.join(", ");
     known = now;
+    showSla(t.sla);
+  }
+  // The SLA line: each target's due time, and the nearest one's badge.
+  function showSla(sla) {
+    const line = document.getElementById("sla");
+    line.hidden = !sla;
+    if (!sla) return;
+    line.querySelectorAll(".sla-target").forEach((span) => {
+      const due = sla[span.dataset.target];
+      span.hidden = !due;
+      const time = span.querySelector("time");
+      time.setAttribute("datetime", due || "");
+      time.textContent = due ? due.slice(0, 16).replace("T", " ") : "";
+    });
+    const badge = line.querySelector(".sla-now");
+    badge.replaceChildren();
+    if (sla.due && ["running", "near", "breached"].includes(sla.state)) {
+      const span = window.helpdesk.el("span", {class: "sla " + sla.state, "data-due": sla.due});
+      span.appendChild(window.helpdesk.el("time", {class: "until", datetime: sla.due}));
+      badge.appendChild(span);
+      window.helpdesk.refreshTimes(line);
+    } else if (sla.state === "paused") {
+      badge.appendChild(window.helpdesk.el("span", {class: "sla paused"}, "paused"));
+    }
   }
   socket.on("ticket.updated", (data) => {
     if (data.ticket.id === ticketId) showTicket(data.ticket);

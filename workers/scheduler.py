@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from helpdesk import jobs
@@ -11,6 +12,8 @@ log = logging.getLogger(__name__)
 
 PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.tickets.tasks:close_solved", "default"),
+    # Warn before SLA due times and escalate breaches (tickets/sla.py).
+    (60, "helpdesk.tickets.sla:scan", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
      "helpdesk.channels.email_imap:poll_all", "mail"),
@@ -25,6 +28,22 @@ def due(last_run: dict[str, float], now: float) -> list[tuple[str, str]]:
             last_run[path] = now
             ready.append((path, queue_name))
     return ready
+
+
+def start_in_thread(app) -> threading.Thread:
+    """Without Redis, `helpdesk serve` does the periodic work itself: this loop in a
+    daemon thread, each job in an app context (and so a database session) of its own."""
+    def loop() -> None:
+        last_run: dict[str, float] = {}
+        while True:
+            for path, queue_name in due(last_run, time.monotonic()):
+                with app.app_context():
+                    jobs.submit(path, queue_name=queue_name)
+            time.sleep(5)
+
+    thread = threading.Thread(target=loop, name="helpdesk-scheduler", daemon=True)
+    thread.start()
+    return thread
 
 
 def run(once: bool = False) -> None:

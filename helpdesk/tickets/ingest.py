@@ -25,7 +25,7 @@ from ..customers.identities import InvalidIdentity, normalise
 from ..customers.models import Customer
 from ..extensions import db
 from ..models_base import utcnow
-from . import attachments, events
+from . import attachments, events, sla
 from .html import clean_html, html_to_text
 from .inbound import InboundMessage
 from .models import Attachment, Message, MessageSource, Ticket
@@ -159,7 +159,10 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
         ticket.last_message_at = now
         ticket.last_inbound_at = now
         ticket.message_count = (ticket.message_count or 0) + 1
+        previous_status = ticket.status
         _reopen_if_waiting(ticket, message)
+        if not message.is_auto:
+            sla.customer_wrote(ticket, previous_status, now)
     customers.touch_contact(customer, now)
     db.session.flush()
     _after_commit(message, ticket, created_ticket)
@@ -227,6 +230,7 @@ def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | Non
                     last_inbound_at=now)
     db.session.add(ticket)
     db.session.flush()
+    sla.start(ticket, now)
     events.record(ticket, "created", {"channel": inbound.channel})
     return ticket
 

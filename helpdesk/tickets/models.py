@@ -69,6 +69,10 @@ class Ticket(db.Model):
     sla_target: Mapped[str | None] = mapped_column(String(20))
     sla_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the clocks start: the ticket's creation moved on by every pause (first response
+    # and resolution), and the first customer message after an agent's reply (next response).
+    sla_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_response_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     customer = relationship("Customer", lazy="joined")
     assignee = relationship("Agent", lazy="joined")

@@ -29,7 +29,15 @@ def ticket_json(ticket: Ticket) -> dict:
         "last_message_at": iso(ticket.last_message_at),
         "last_inbound_at": iso(ticket.last_inbound_at),
         "first_response_at": iso(ticket.first_response_at), "solved_at": iso(ticket.solved_at),
+        "sla": sla_state(ticket),
     }
+
+
+def sla_state(ticket: Ticket) -> dict | None:
+    """The ticket's nearest SLA target and how it stands (tickets/sla.py)."""
+    from .sla import state  # sla -> events -> serializers: imported when first used
+
+    return state(ticket)
 
 
 def attachment_json(attachment: Attachment) -> dict:

@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
 from ..models_base import utcnow
 from ..realtime import ticket_rooms
-from . import events
+from . import events, notifications, sla
 from .models import PRIORITIES, Message, Ticket
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,9 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
     ticket.set_tags(data.get("tags") or [])
     db.session.add(ticket)
     db.session.flush()
+    sla.start(ticket, now)
+    if ticket.status not in sla.RUNNING:
+        sla.status_changed(ticket, "new", now)
     events.record(ticket, "created", {"channel": ticket.channel, "by": "agent"}, actor)
     if data.get("body"):
         db.session.add(Message(ticket_id=ticket.id, direction="in", channel=ticket.channel,
@@ -91,6 +94,7 @@ def _contact(customer: Customer, channel: str) -> str | None:
 def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
     """Change status, priority, subject, tags, team or assignee, auditing each change."""
     before_rooms = ticket_rooms(ticket)
+    before = (ticket.status, ticket.priority, ticket.team_id)
     if "team" in changes and changes["team"] != ticket.team_id:
         team = _team(changes["team"])
         if actor.role == "agent" and team is not None and team.id not in actor.team_ids:
@@ -120,6 +124,10 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
         ticket.set_tags(changes["tags"])
         if ticket.tags != old:
             events.record(ticket, "tags", {"from": old, "to": ticket.tags}, actor)
+    if ticket.status != before[0]:
+        sla.status_changed(ticket, before[0])
+    elif (ticket.priority, ticket.team_id) != before[1:]:
+        sla.refresh(ticket)
     db.session.flush()
     events.announce_ticket(ticket, previous_rooms=before_rooms)
     return ticket
@@ -188,6 +196,7 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
             events.record(ticket, "status", {"from": "new", "to": "open", "why": "replied"},
                           actor)
             ticket.status = "open"
+        sla.agent_replied(ticket)
     db.session.flush()
     message.author = actor
     events.announce_message(message, ticket)
@@ -212,26 +221,47 @@ def automatic_reply(ticket: Ticket, channel: str, body: str, meta: dict) -> Mess
     return message
 
 
-def escalate(ticket: Ticket, reason: str, actor: Agent) -> Ticket:
-    """Raise the priority one step and hand the ticket to its team's lead, with a reason."""
+def escalate(ticket: Ticket, reason: str, actor: Agent | None, sla_breach: dict | None = None
+             ) -> Ticket:
+    """Raise the priority one step and hand the ticket on, with a reason: to the team's
+    escalation team (its lead when it has one) or else to the team's lead; reopen it;
+    notify whoever gets it, live and by email. ``actor`` None: the SLA scan did it."""
     before_rooms = ticket_rooms(ticket)
-    old_priority = ticket.priority
+    old_priority, previous_status = ticket.priority, ticket.status
     ticket.priority = PRIORITIES[min(PRIORITIES.index(ticket.priority) + 1, len(PRIORITIES) - 1)]
-    lead = None
-    if ticket.team is not None:
-        lead = next((a for a in sorted(ticket.team.members, key=lambda a: a.id)
-                     if a.role == "lead" and a.active), None)
     data = {"reason": reason, "priority": {"from": old_priority, "to": ticket.priority}}
-    if lead is not None and lead.id != ticket.assignee_id:
-        data["assignee"] = {"from": ticket.assignee_id, "to": lead.id}
-        ticket.assignee = lead
+    if sla_breach:
+        data["sla"] = sla_breach
+    team = ticket.team
+    if team is not None and team.escalation_team_id and team.escalation_team_id != team.id:
+        target = db.session.get(Team, team.escalation_team_id)
+        if target is not None:
+            data["team"] = {"from": team.id, "to": target.id}
+            ticket.team = team = target
+    lead = next(iter(notifications.leads(team)), None)
+    assignee = lead
+    if assignee is None and "team" in data and ticket.assignee is not None \
+            and team.id not in ticket.assignee.team_ids and not ticket.assignee.is_admin:
+        assignee = None  # the escalation team has no lead: its queue takes the ticket
+    elif assignee is None:
+        assignee = ticket.assignee
+    if (assignee.id if assignee else None) != ticket.assignee_id:
+        data["assignee"] = {"from": ticket.assignee_id, "to": assignee.id if assignee else None}
+        ticket.assignee = assignee
     if ticket.status in ("new", "pending", "solved"):
         data["status"] = {"from": ticket.status, "to": "open"}
         ticket.status = "open"
         ticket.solved_at = None
     events.record(ticket, "escalated", data, actor)
+    if ticket.status != previous_status:
+        sla.status_changed(ticket, previous_status)
+    else:
+        sla.refresh(ticket)
     db.session.flush()
     events.announce_ticket(ticket, previous_rooms=before_rooms)
+    notifications.notify([lead] if lead is not None else notifications.leads(ticket.team),
+                         "escalated", ticket, f"#{ticket.number} {ticket.subject}: {reason}",
+                         actor)
     return ticket
 
 

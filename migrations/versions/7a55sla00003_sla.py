@@ -44,7 +44,7 @@ def upgrade():
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sla_policy_id", sa.Integer(), nullable=True))
         for name in ("first_response_due", "next_response_due", "resolution_due", "sla_due",
-                     "sla_paused_at"):
+                     "sla_paused_at", "sla_started_at", "next_response_from"):
             batch_op.add_column(sa.Column(name, helpdesk.models_base.UTCDateTime(timezone=True),
                                           nullable=True))
         batch_op.add_column(sa.Column("sla_target", sa.String(length=20), nullable=True))
@@ -61,7 +61,8 @@ def downgrade():
         batch_op.drop_index("ix_tickets_team_sla")
         batch_op.drop_index("ix_tickets_sla_scan")
         batch_op.drop_constraint("fk_tickets_sla_policy_id_sla_policies", type_="foreignkey")
-        for name in ("sla_stage", "sla_target", "sla_paused_at", "sla_due", "resolution_due",
+        for name in ("next_response_from", "sla_started_at", "sla_stage", "sla_target",
+                     "sla_paused_at", "sla_due", "resolution_due",
                      "next_response_due", "first_response_due", "sla_policy_id"):
             batch_op.drop_column(name)
     with op.batch_alter_table("teams", schema=None) as batch_op:
