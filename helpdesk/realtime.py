@@ -64,6 +64,12 @@ class AgentsNamespace(Namespace):
     def __init__(self, namespace):
         super().__init__(namespace)
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every connection: a newly bound app has none yet (in tests, one app
+        after another in one process: a connection whose disconnect never ran must not
+        haunt the next one's viewers)."""
         self._agent_of: dict[str, int] = {}  # sid -> agent id
         self._viewers: dict[int, dict[str, dict]] = {}  # ticket id -> sid -> viewer
 
@@ -225,6 +231,8 @@ def init_app(app) -> None:
                       # The chat widget connects from customers' websites: /chat checks each
                       # channel's allowed origins, /agents takes cookies only from our pages.
                       cors_allowed_origins="*")
+    _agents.reset()
 
 
-socketio.on_namespace(AgentsNamespace(AGENTS))
+_agents = AgentsNamespace(AGENTS)
+socketio.on_namespace(_agents)
