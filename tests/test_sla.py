@@ -396,3 +396,22 @@ def test_the_inbox_and_the_conversation_show_the_due_time(office, inbound, clien
     assert re.search(r'class="sla breached" data-due="2026-11-30T10:00:00\+00:00"', inbox)
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
     assert "first response due" in page and 'class="sla breached"' in page
+
+
+def test_a_lead_gets_one_mail_for_the_tickets_one_scan_escalated(office, inbound, smtp_server):
+    with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
+        ids = [mail(inbound, office, berlin(2026, 12, 7, 10, 0), sender=f"c{i}@example.com",
+                    subject=f"Case {i}").ticket.id for i in range(3)]
+    with time_machine.travel(berlin(2026, 12, 7, 11, 30), tick=False):
+        assert sla.scan()["escalated"] == 3
+    received = smtp_server.handler_obj.received
+    for _ in range(250):
+        if received:
+            break
+        threading.Event().wait(0.02)
+    threading.Event().wait(0.2)  # a second mail, were there one, would be here by now
+    assert [r["to"] for r in received] == [["lead@example.com"]]
+    mime = message_from_bytes(received[0]["data"], policy=policy.default)
+    assert mime["Subject"] == "Escalated to you: 3 tickets"
+    body = mime.get_content()
+    assert all(f"/tickets/{ticket_id}" in body for ticket_id in ids)

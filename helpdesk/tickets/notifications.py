@@ -11,11 +11,15 @@ notification and the ticket's audit trail still hold it.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from typing import Iterator
 
 from flask import current_app
+from sqlalchemy import select
 
 from .. import jobs, realtime
 from ..agents.models import Agent
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 EMAIL_JOB = "helpdesk.tickets.notifications:send_email"
 EMAILED = ("escalated",)  # kinds that also go out by email
 TITLES = {"escalated": "Escalated to you", "sla_warning": "SLA due soon"}
+_digest: ContextVar[dict | None] = ContextVar("notification_digest", default=None)
 
 
 def leads(team) -> list[Agent]:
@@ -38,7 +43,7 @@ def leads(team) -> list[Agent]:
 
 def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = None) -> None:
     """After the commit, tell each agent (but the actor) about ``ticket``, live and for
-    emailed kinds by email."""
+    emailed kinds by email (inside ``digest()``: one mail per agent for the whole block)."""
     recipients = {a.id: a for a in agents if a is not None and (actor is None or a.id != actor.id)}
     if not recipients:
         return
@@ -46,50 +51,80 @@ def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = N
                "ticket": {"id": ticket.id, "number": ticket.number, "subject": ticket.subject}}
     realtime.emit_after_commit("notification", payload,
                                [f"agent:{agent_id}" for agent_id in sorted(recipients)])
-    if kind in EMAILED:
-        for agent_id in sorted(recipients):
-            jobs.enqueue(EMAIL_JOB, agent_id, ticket.id, kind, text, queue_name="outbound",
+    if kind not in EMAILED:
+        return
+    collected = _digest.get()
+    for agent_id in sorted(recipients):
+        if collected is not None:
+            collected.setdefault((agent_id, kind), []).append([ticket.id, text])
+        else:
+            jobs.enqueue(EMAIL_JOB, agent_id, kind, [[ticket.id, text]], queue_name="outbound",
                          retries=3)
 
 
-def _link(ticket: Ticket) -> str:
+@contextmanager
+def digest() -> Iterator[None]:
+    """Gather the emails of the notifications made inside the block into one mail per agent
+    and kind listing every ticket (the SLA scan escalating many tickets at once); queued
+    at the end of the block, for after the commit, unless the block failed."""
+    collected: dict[tuple[int, str], list] = {}
+    token = _digest.set(collected)
+    try:
+        yield
+    finally:
+        _digest.reset(token)
+    for (agent_id, kind), items in collected.items():
+        jobs.enqueue(EMAIL_JOB, agent_id, kind, items, queue_name="outbound", retries=3)
+
+
+def _link(ticket_id: int) -> str:
     """The conversation's address for the email (PUBLIC_URL, else the local default)."""
     base = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
-    return f"{base}/tickets/{ticket.id}"
+    return f"{base}/tickets/{ticket_id}"
 
 
-def build_email(agent: Agent, ticket: Ticket, kind: str, text: str, sender: str) -> EmailMessage:
-    """The notification mail to an agent."""
+def build_email(agent: Agent, tickets: list[Ticket], kind: str, texts: list[str],
+                sender: str) -> EmailMessage:
+    """The notification mail to an agent: one ticket, or a list of them."""
     mime = EmailMessage(policy=policy.SMTP)
     mime["From"] = formataddr(("helpdesk", sender))
     mime["To"] = formataddr((agent.name, agent.email))
-    mime["Subject"] = f"{TITLES.get(kind, kind)}: #{ticket.number} {ticket.subject}"[:300]
+    title = TITLES.get(kind, kind)
+    if len(tickets) == 1:
+        mime["Subject"] = f"{title}: #{tickets[0].number} {tickets[0].subject}"[:300]
+        mime["X-Helpdesk-Ticket"] = str(tickets[0].number)
+    else:
+        mime["Subject"] = f"{title}: {len(tickets)} tickets"
     mime["Date"] = format_datetime(utcnow())
     mime["Auto-Submitted"] = "auto-generated"  # never answered by a vacation responder
-    mime["X-Helpdesk-Ticket"] = str(ticket.number)
-    mime.set_content(f"{text}\n\n{_link(ticket)}\n")
+    mime.set_content("\n\n".join(f"{text}\n{_link(ticket.id)}"
+                                  for ticket, text in zip(tickets, texts)) + "\n")
     return mime
 
 
-def send_email(agent_id: int, ticket_id: int, kind: str, text: str) -> None:
-    """Job: mail a notification to an agent through the ticket's mailbox."""
+def send_email(agent_id: int, kind: str, items: list) -> None:
+    """Job: mail an agent about ``items`` ([ticket id, text] pairs) through the first
+    ticket's mailbox."""
     from ..channels.base import DeliveryError
     from ..channels.email_send import smtp_send
     from ..channels.mailboxes import mailbox_for
     from .tasks import _retries_left
 
-    agent, ticket = db.session.get(Agent, agent_id), db.session.get(Ticket, ticket_id)
-    if agent is None or ticket is None or not agent.active:
+    agent = db.session.get(Agent, agent_id)
+    texts = dict((ticket_id, text) for ticket_id, text in items)
+    tickets = list(db.session.execute(
+        select(Ticket).where(Ticket.id.in_(texts)).order_by(Ticket.id)).unique().scalars())
+    if agent is None or not agent.active or not tickets:
         return
-    mailbox = mailbox_for(ticket)
+    mailbox = mailbox_for(tickets[0])
     if mailbox is None:
-        log.warning("no mailbox to email %s notification of ticket %s to agent %s",
-                    kind, ticket_id, agent_id)
+        log.warning("no mailbox to email %s notifications of %d tickets to agent %s", kind,
+                    len(tickets), agent_id)
         return
+    mime = build_email(agent, tickets, kind, [texts[t.id] for t in tickets], mailbox.address)
     try:
-        smtp_send(mailbox, build_email(agent, ticket, kind, text, mailbox.address), agent.email)
+        smtp_send(mailbox, mime, agent.email)
     except DeliveryError as exc:
         if not exc.permanent and _retries_left() > 0:
             raise  # RQ tries again later
-        log.warning("could not email the %s notification of ticket %s to %s: %s", kind,
-                    ticket_id, agent.email, exc)
+        log.warning("could not email %s notifications to %s: %s", kind, agent.email, exc)

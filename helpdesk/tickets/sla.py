@@ -317,12 +317,13 @@ def _escalate(ticket_ids: list[int], now: datetime) -> int:
 
     with unit_of_work.writing():
         tickets = _claim(ticket_ids, 2, now)
-        for ticket in tickets:
-            target, due_at = ticket.sla_target, ticket.sla_due
-            reason = (f"SLA breached: {LABELS.get(target, target)} was due "
-                      f"{due_at:%Y-%m-%d %H:%M} UTC")
-            escalate(ticket, reason, actor=None,
-                     sla_breach={"target": target, "due": due_at.isoformat()})
+        with notifications.digest():  # a lead gets one mail for the chunk, not one a ticket
+            for ticket in tickets:
+                target, due_at = ticket.sla_target, ticket.sla_due
+                reason = (f"SLA breached: {LABELS.get(target, target)} was due "
+                          f"{due_at:%Y-%m-%d %H:%M} UTC")
+                escalate(ticket, reason, actor=None,
+                         sla_breach={"target": target, "due": due_at.isoformat()})
         unit_of_work.commit()
     return len(tickets)
 
