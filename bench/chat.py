@@ -58,7 +58,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import free_port, stop  # noqa: E402
 from bench.common import serve as common_serve  # noqa: E402
 
 ORIGIN = "http://bench.test"
@@ -422,16 +422,6 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
     """`helpdesk worker`: with Redis, agents' replies reach visitors through its jobs."""
     return subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "worker"], cwd=ROOT,
                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def flush_redis() -> None:

@@ -136,16 +136,35 @@ def load_customers(count: int, orders_every: int = 4, batch: int = 5_000) -> flo
             {"order_id": n, "sku": f"SKU-{n % 997}", "name": "Widget", "quantity": 1,
              "unit_price": Decimal("9.99")} for n in buyers])
         db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        # Rows were inserted with explicit ids: move the sequences past them.
-        for table in ("customers", "organizations", "orders"):
-            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                    f"(SELECT coalesce(max(id), 1) FROM {table}))"))
-        # Fresh planner statistics, as autovacuum would have them after a bulk load
-        # (SQLite has none unless someone runs ANALYZE: leave it as production has it).
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+    after_bulk_load("customers", "organizations", "orders")
     return time.perf_counter() - started
+
+
+def after_bulk_load(*tables: str) -> None:
+    """PostgreSQL: rows were inserted with explicit ids, so move the tables' sequences past
+    them; and take fresh planner statistics, as autovacuum would have them after a bulk
+    load (SQLite has none unless someone runs ANALYZE: leave it as production has it)."""
+    from helpdesk.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return
+    for table in tables:
+        db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Terminate a server or worker process started by a bench (kill it if it lingers)."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def summary(samples: list[float]) -> tuple[float, float]:

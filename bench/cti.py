@@ -26,13 +26,13 @@ from pathlib import Path
 
 import requests
 import socketio
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import after_bulk_load, free_port  # noqa: E402
 from bench.common import serve as common_serve  # noqa: E402
 
 TOKEN = "bench-twilio-auth-token"
@@ -107,11 +107,8 @@ def load(url: str, customers: int) -> str:
                      "channel": "sms", "customer_id": i, "created_at": now, "updated_at": now,
                      "last_message_at": now, "message_count": 0} for i in ids if i % 20 == 0])
                 db.session.commit()
-            if db.engine.dialect.name == "postgresql":
-                db.session.execute(text("SELECT setval(pg_get_serial_sequence('customers', 'id'), "
-                                        "(SELECT max(id) FROM customers))"))
-                db.session.execute(text("ANALYZE"))
             db.session.commit()
+            after_bulk_load("customers", "orders", "tickets")
             print(f"  loaded {customers:,} customers in {time.perf_counter() - started:.0f} s")
         db.session.execute(Call.__table__.delete())  # calls of an earlier run
         team = db.session.execute(select(Team).where(Team.name == "Phones")).scalar_one_or_none()

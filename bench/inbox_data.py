@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, text
 
-from bench.common import email_of, load_customers, phone_of
+from bench.common import after_bulk_load, email_of, load_customers, phone_of
 
 TEAMS = ("Team 1", "Team 2", "Team 3", "Team 4")
 CHANNELS = ("email", "sms", "voice", "chat")
@@ -304,12 +304,6 @@ def load(tickets: int, interactions: int, agents: int, messages: int,
         "SELECT count(*) FROM tickets WHERE assignee_id = :a AND status IN "
         "('new', 'open', 'pending')"), {"a": agent_id}).scalar()
     db.session.commit()  # end the read transaction
-    if db.engine.dialect.name == "postgresql":
-        # Rows were inserted with explicit ids: move the sequences past them.
-        for table in ("tickets", "messages", "orders", "calls", "notes", "ticket_events"):
-            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                    f"(SELECT coalesce(max(id), 1) FROM {table}))"))
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+    after_bulk_load("tickets", "messages", "orders", "calls", "notes", "ticket_events")
     facts.seconds = time.perf_counter() - started
     return facts
