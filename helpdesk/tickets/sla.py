@@ -203,7 +203,9 @@ def state(ticket: Ticket, now: datetime | None = None) -> dict | None:
         standing = "running"
     return {"due": ticket.sla_due.isoformat() if ticket.sla_due else None,
             "target": ticket.sla_target, "state": standing, "stage": ticket.sla_stage,
-            "first_response_due": _iso(ticket.first_response_due),
+            # A target met is no longer due: the first response once an agent answered.
+            "first_response_due": _iso(ticket.first_response_due
+                                       if ticket.first_response_at is None else None),
             "next_response_due": _iso(ticket.next_response_due),
             "resolution_due": _iso(ticket.resolution_due)}
 
