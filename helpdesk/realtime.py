@@ -140,9 +140,15 @@ class AgentsNamespace(Namespace):
         from .agents.models import Agent
         from .extensions import db
 
-        agent = db.session.get(Agent, self._agent_of[request.sid])
+        agent = db.session.get(Agent, self._agent_of.get(request.sid, 0))
+        if agent is None:
+            return {"error": "not connected"}
         join_room(f"ticket:{ticket.id}")
         with self._lock:
+            # The page may have closed meanwhile (its disconnect ran in another thread):
+            # a viewer without a connection would never leave.
+            if request.sid not in self._agent_of:
+                return {"error": "not connected"}
             self._viewers.setdefault(ticket.id, {})[request.sid] = {
                 "id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
         self._announce_viewers(ticket.id)
