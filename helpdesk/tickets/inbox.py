@@ -222,8 +222,15 @@ def mark_read(agent, ticket: Ticket) -> None:
     """Remember that ``agent`` has seen everything on ``ticket`` up to now; commits.
 
     Call it once the page is rendered: the commit expires what the session loaded.
+    Nothing is written when the agent's marker is already past the ticket's last
+    message (opening it again changes no unread marker): most page views only read.
     """
     table = TicketRead.__table__
+    read_at = db.session.execute(select(table.c.read_at).where(
+        table.c.agent_id == agent.id, table.c.ticket_id == ticket.id)).scalar()
+    if read_at is not None and ticket.last_message_at is not None \
+            and read_at >= ticket.last_message_at:
+        return
     now = utcnow()
     with unit_of_work.write_phase():
         updated = db.session.execute(table.update().where(
