@@ -1,6 +1,6 @@
 # helpdesk: the two set-up commands (README.md).
 #   make run    install into .venv, migrate, seed demo data once, serve on http://127.0.0.1:5000
-#   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite, then PostgreSQL
+#   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite and PostgreSQL, side by side
 # Options: make run HOST=0.0.0.0 PORT=8000 / make test PYTEST_ARGS="-k ingest -x"
 
 HOST ?= 127.0.0.1

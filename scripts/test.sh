@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite, twice: on SQLite, then on PostgreSQL (`make test`).
+# The whole test suite, twice: on SQLite and on PostgreSQL, side by side (`make test`).
 # Services are installed/started first; arguments go to both pytest runs:
 #   scripts/test.sh -k ingest -x
-# Both runs always execute; the exit status is non-zero if either failed.
+# Both runs always execute, side by side; the exit status is non-zero if either failed.
 # HELPDESK_TEST_DB names the throw-away PostgreSQL database (default
-# helpdesk_test); HELPDESK_TEST_REDIS_DB the Redis database number.
+# helpdesk_test); HELPDESK_TEST_REDIS_DB the Redis database number of the SQLite run
+# (default 15; the PostgreSQL run takes the one below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -22,14 +23,38 @@ header() {
         "========================================================================"
 }
 
-header "tests on SQLite"
+# The two runs go side by side (each is half waiting: servers, sockets, the browser),
+# each with a Redis database of its own; the SQLite run's output follows the PostgreSQL
+# run's. HELPDESK_TEST_SERIAL=1 runs them one after the other, streaming both.
+redis_db=${HELPDESK_TEST_REDIS_DB:-15}
+sqlite_redis_db=$redis_db
+postgres_redis_db=$(( redis_db > 0 ? redis_db - 1 : 1 ))
+mkdir -p .test-logs
+sqlite_log=.test-logs/sqlite.log
+
 set +e
-env -u DATABASE_URL .venv/bin/python -m pytest "$@"
-sqlite_status=$?
+if [ -n "${HELPDESK_TEST_SERIAL:-}" ]; then
+    header "tests on SQLite"
+    env -u DATABASE_URL HELPDESK_TEST_REDIS_DB=$sqlite_redis_db .venv/bin/python -m pytest "$@"
+    sqlite_status=$?
+else
+    env -u DATABASE_URL HELPDESK_TEST_REDIS_DB=$sqlite_redis_db \
+        .venv/bin/python -m pytest "$@" > "$sqlite_log" 2>&1 &
+    sqlite_pid=$!
+    trap 'kill "$sqlite_pid" 2>/dev/null || true' EXIT  # interrupted: stop it too
+fi
 
 header "tests on PostgreSQL ($PG_URL, database $HELPDESK_TEST_DB)"
-DATABASE_URL=$PG_URL .venv/bin/python -m pytest "$@"
+DATABASE_URL=$PG_URL HELPDESK_TEST_REDIS_DB=$postgres_redis_db .venv/bin/python -m pytest "$@"
 postgres_status=$?
+
+if [ -z "${HELPDESK_TEST_SERIAL:-}" ]; then
+    wait "$sqlite_pid"
+    sqlite_status=$?
+    trap - EXIT
+    header "tests on SQLite (run beside the PostgreSQL run; output from $sqlite_log)"
+    cat "$sqlite_log"
+fi
 set -e
 
 verdict() { [ "$1" -eq 0 ] && echo "passed" || echo "FAILED (pytest exit $1)"; }

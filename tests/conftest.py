@@ -52,6 +52,8 @@ def base_config(tmp_path_factory) -> dict:
         "ATTACHMENT_DIR": str(root / "attachments"),
         "SERVER_NAME": None,
         "PRESENCE_GRACE_SECONDS": 0,  # offline at once (no thread outliving a test)
+        # Fast password hashes: scrypt costs 0.13 s per agent made and per login checked.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 
@@ -79,10 +81,17 @@ def _schema(base_config):
 
 
 def _empty_tables() -> None:
-    """Delete every row, children first, so the next test starts clean."""
+    """Delete every row, children first, and restart the ids, so the next test starts
+    clean. (On PostgreSQL, DELETE and setval take 4 ms where TRUNCATE takes 100.)"""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        sequences = [t for t in tables if "id" in db.metadata.tables[t].c
+                     and db.metadata.tables[t].c.id.autoincrement is not False
+                     and db.metadata.tables[t].c.id.primary_key]
+        db.session.execute(text("; ".join(f"DELETE FROM {name}" for name in tables)))
+        db.session.execute(text("; ".join(
+            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
+            for name in sequences)))
     else:
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))

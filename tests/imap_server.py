@@ -132,7 +132,7 @@ class Dovecot:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=2)  # a throw-away server: no need to be gentle
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
