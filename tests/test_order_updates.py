@@ -21,6 +21,7 @@ from helpdesk.customers.models import Order, OrderNotification
 from helpdesk.extensions import db
 from helpdesk.tickets import order_updates
 from helpdesk.tickets.models import Message, Ticket, TicketEvent
+from tests.concurrency import at_once
 from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
                                   smtp_server)
 from tests.twilio_fixtures import (OUR_NUMBER, office, post_signed, sms_params,  # noqa: F401
@@ -362,23 +363,8 @@ def test_the_job_sends_once_when_run_twice_at_once_and_again_later(
         db.session.flush()
         row_id = order_updates.recorded(order, "paid").id  # its job waits for run_ready
         db.session.commit()
-    errors = []
-
-    def run() -> None:
-        """The job, in a worker of its own."""
-        try:
-            with app.app_context():
-                order_updates.send(row_id)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(app, lambda: order_updates.send(row_id))  # two workers run the job together
     unit_of_work.run_ready()  # the job enqueued by the commit, late
-    assert errors == []
     assert len(updates()) == 1 and len(outbox.handler_obj.received) == 1
     assert notifications()[0].outcome == "queued"
 

@@ -21,6 +21,7 @@ from helpdesk.extensions import db
 from helpdesk.tickets import services, sla, sla_policies
 from helpdesk.tickets.business_hours import ALWAYS, Calendar, CalendarError, validate
 from helpdesk.tickets.models import Ticket, TicketEvent
+from tests.concurrency import at_once
 from tests.email_fixtures import smtp_server  # noqa: F401 - a fixture
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -277,22 +278,7 @@ def test_two_scanners_at_once_escalate_each_breach_once(office, inbound, app):
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
         ids = [mail(inbound, office, berlin(2026, 12, 7, 10, 0), sender=f"c{i}@example.com",
                     subject=f"Case {i}").ticket.id for i in range(6)]
-    results, errors = [], []
-
-    def scanner():
-        try:
-            with app.app_context():
-                results.append(sla.scan(now=berlin(2026, 12, 7, 12, 0)))  # clock: see below
-                db.session.remove()
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scanner) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
+    results = at_once(app, lambda: sla.scan(now=berlin(2026, 12, 7, 12, 0)), timeout=60)
     assert sum(r["escalated"] for r in results) == 6
     for ticket_id in ids:
         assert len(events_of(ticket_id, "escalated")) == 1
