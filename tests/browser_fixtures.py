@@ -17,6 +17,21 @@ VIEWPORT = {"width": 1400, "height": 900}
 WAIT_MS = 10_000  # live updates: generous, the machine is small and busy
 
 
+def _expect_waits_as_long() -> None:
+    """Playwright's ``expect`` waits 5 s unless told otherwise (the context's default
+    timeout covers actions only): give every assertion the same WAIT_MS, since make test
+    runs the SQLite and PostgreSQL suites side by side on two cores."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+
+
+try:
+    _expect_waits_as_long()
+except ImportError:  # pragma: no cover - the browser tests skip without Playwright
+    pass
+
+
 @dataclass
 class Seen:
     """What the browser reported while a test ran: dialogs (alert, confirm, prompt),
