@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from .. import unit_of_work
 from ..agents.models import Team
@@ -42,6 +42,7 @@ from ..models_base import utcnow
 from . import events, notifications
 from .business_hours import ALWAYS, Calendar
 from .models import SlaPolicy, Ticket
+from .serializers import iso
 
 log = logging.getLogger(__name__)
 SCAN_JOB = "helpdesk.tickets.sla:scan"
@@ -74,25 +75,18 @@ _loaded: ContextVar[list | None] = ContextVar("sla_policies", default=None)
 
 
 def policy_for(ticket: Ticket, policies: list | None = None) -> SlaPolicy | PolicyTerms | None:
-    """The most specific policy matching the ticket's organization, channel and priority
-    (one query, or a choice among ``policies`` loaded by the caller)."""
+    """The most specific policy matching the ticket's organization, channel and priority,
+    among ``policies`` (the running scan's, else every policy: a handful of rows)."""
     customer = ticket.customer
     organization_id = customer.organization_id if customer is not None else None
-    policies = policies if policies is not None else _loaded.get()
-    if policies is not None:
-        matching = [p for p in policies
-                    if p.priority in (None, ticket.priority) and p.channel in (None, ticket.channel)
-                    and p.organization_id in (None, organization_id)]
-        return min(matching, key=_specificity, default=None)
-    return db.session.execute(
-        select(SlaPolicy).where(
-            or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == ticket.priority),
-            or_(SlaPolicy.channel.is_(None), SlaPolicy.channel == ticket.channel),
-            or_(SlaPolicy.organization_id.is_(None),
-                SlaPolicy.organization_id == organization_id))
-        .order_by(SlaPolicy.organization_id.is_(None), SlaPolicy.channel.is_(None),
-                  SlaPolicy.priority.is_(None), SlaPolicy.id)
-        .limit(1)).scalar_one_or_none()
+    if policies is None:
+        policies = _loaded.get()
+    if policies is None:
+        policies = db.session.execute(select(SlaPolicy)).scalars().all()
+    matching = [p for p in policies
+                if p.priority in (None, ticket.priority) and p.channel in (None, ticket.channel)
+                and p.organization_id in (None, organization_id)]
+    return min(matching, key=_specificity, default=None)
 
 
 def _specificity(policy: SlaPolicy) -> tuple:
@@ -201,18 +195,13 @@ def state(ticket: Ticket, now: datetime | None = None) -> dict | None:
         standing = "near"
     else:
         standing = "running"
-    return {"due": ticket.sla_due.isoformat() if ticket.sla_due else None,
+    return {"due": iso(ticket.sla_due),
             "target": ticket.sla_target, "state": standing, "stage": ticket.sla_stage,
             # A target met is no longer due: the first response once an agent answered.
-            "first_response_due": _iso(ticket.first_response_due
+            "first_response_due": iso(ticket.first_response_due
                                        if ticket.first_response_at is None else None),
-            "next_response_due": _iso(ticket.next_response_due),
-            "resolution_due": _iso(ticket.resolution_due)}
-
-
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 or None."""
-    return value.isoformat() if value is not None else None
+            "next_response_due": iso(ticket.next_response_due),
+            "resolution_due": iso(ticket.resolution_due)}
 
 
 def warn_window() -> timedelta:
