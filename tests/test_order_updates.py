@@ -413,9 +413,9 @@ def test_with_redis_the_update_is_a_job_that_queues_one_delivery_however_often_i
     tom = opted_in("Tom", "sms", phones=["+491511234567"])
     put_order("R-1", customer=tom.id, status="paid")
     app.config["REDIS_URL"] = redis_url
+    connection = Redis.from_url(redis_url)
     try:
         put_order("R-1", status="shipped")
-        connection = Redis.from_url(redis_url)
         [job] = Queue("default", connection=connection).jobs
         [row] = notifications()
         assert job.func_name == "helpdesk.tickets.order_updates.send" and job.args == (row.id,)
@@ -429,3 +429,6 @@ def test_with_redis_the_update_is_a_job_that_queues_one_delivery_however_often_i
         assert notifications()[0].outcome == "queued"
     finally:
         app.config["REDIS_URL"] = None
+        connection.close()  # and the app's own, opened by the enqueue: no socket left open
+        for opened in app.extensions.pop("helpdesk_redis", {}).values():
+            opened.close()
