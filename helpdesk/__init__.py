@@ -20,6 +20,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment(instance))
     if config:
         app.config.from_mapping(config)
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        # A file has no server connection to go stale: no SELECT 1 before every checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items()
+            if k != "pool_pre_ping"}
     instance.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     register_extensions(app)

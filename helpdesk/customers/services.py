@@ -57,29 +57,43 @@ def organization_for_email(address: str) -> Organization | None:
     return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
 
 
+def find_sender(kind: str, value: str) -> Customer | None:
+    """The customer owning the normalised identity (:kind, :value), for ingest: neither
+    the identities nor the organization are loaded."""
+    return db.session.execute(_by_identity(False), {"kind": kind, "value": value}
+                              ).scalar_one_or_none()
+
+
+def new_customer(kind: str, value: str, name: str | None = None) -> Customer:
+    """A new customer owning the identity (``value`` normalised), linked to the organization
+    owning an email's domain; added to the session, not flushed (a concurrent creation of
+    the same identity fails on the unique constraint at the caller's flush)."""
+    customer = Customer(name=(name or "").strip()[:200] or None, tags=[], custom_fields={},
+                        identities=[Identity(kind=kind, value=value)])
+    if kind == "email":
+        with db.session.no_autoflush:
+            organization = organization_for_email(value)
+        if organization is not None:  # the column too: read before the flush (SLA policies)
+            customer.organization, customer.organization_id = organization, organization.id
+    db.session.add(customer)
+    return customer
+
+
 def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Customer, bool]:
     """Find the customer behind an identity, creating one if unknown; race-safe.
 
     Returns ``(customer, created)``. ``value`` must already be normalised.
     """
-    found = db.session.execute(_by_identity(False), {"kind": kind, "value": value}
-                               ).scalar_one_or_none()
+    found = find_sender(kind, value)
     if found is not None:
         return found, False
     try:
         with db.session.begin_nested():
-            customer = Customer(name=(name or "").strip()[:200] or None, tags=[], custom_fields={})
-            if kind == "email":
-                customer.organization = organization_for_email(value)
-            customer.identities.append(Identity(kind=kind, value=value))
-            db.session.add(customer)
+            customer = new_customer(kind, value, name)
             db.session.flush()
     except IntegrityError:
         # Another process created the same identity between our read and write.
-        found = db.session.execute(
-            select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
-        ).scalar_one()
-        return found, False
+        return find_sender(kind, value), False
     log.info("created customer %s for a new %s identity", customer.id, kind)
     return customer, True
 

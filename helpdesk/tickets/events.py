@@ -9,7 +9,7 @@ from .serializers import message_json, ticket_json
 
 def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> TicketEvent:
     """Write who changed what on ``ticket``."""
-    event = TicketEvent(ticket_id=ticket.id, kind=kind, data=data or {},
+    event = TicketEvent(ticket=ticket, kind=kind, data=data or {},
                         agent_id=agent.id if agent is not None else None)
     db.session.add(event)
     return event

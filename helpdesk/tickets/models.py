@@ -238,6 +238,8 @@ class TicketEvent(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     agent = relationship("Agent", lazy="joined")
+    # Lets an event be recorded on a ticket not flushed yet (ingest flushes once).
+    ticket = relationship(Ticket)
 
     def __repr__(self) -> str:
         return f"<TicketEvent {self.kind} ticket={self.ticket_id}>"
