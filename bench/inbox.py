@@ -19,6 +19,9 @@ the busy customer's conversation ``GET /tickets/<id>`` and the customer panel
 exist yet), timed in this process around the Flask test client call: the whole
 server-side request (routing, login, queries, template), no network. Each
 request runs in a fresh app context, so nothing is cached between requests.
+Before timing, this process settles its heap as ``helpdesk serve`` does after
+start-up (``serving.settle_heap``: what exists is frozen out of the garbage
+collector's full collections, which otherwise stall a request now and then).
 
 Fan-out: ``helpdesk serve`` runs as a subprocess (DATABASE_URL, REDIS_URL,
 HELPDESK_SOCKETIO_CHANNEL); ``--agents`` python-socketio clients connect to
@@ -56,6 +59,7 @@ from bench.common import (bench_app, database_url, drop_database, email_of,  # n
                           free_port, summary)
 from bench.common import serve as common_serve  # noqa: E402
 from bench import inbox_data  # noqa: E402
+from helpdesk.serving import settle_heap  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
 PG_NAME = "hd_bench_inbox"
@@ -322,6 +326,7 @@ def run(kind: str, args) -> dict:
             result["facts"] = facts
             print(f"{kind}: loaded in {facts.seconds:.0f} s; timing pages ({args.requests} "
                   f"rounds) ...", file=sys.stderr, flush=True)
+            settle_heap()  # as `helpdesk serve` does before it serves
             # No app context: each request pushes and tears down its own, as in production.
             result["pages"], result["panel"] = contextvars.Context().run(
                 measure_pages, app, facts, args.requests)

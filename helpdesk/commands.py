@@ -40,7 +40,7 @@ def serve(host: str, port: int) -> None:
     # Flask refuses app.run() under its own CLI; this command is that server on purpose.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     click.echo(f"helpdesk on http://{host}:{port}/  (Ctrl-C stops)")
-    from .serving import RequestHandler
+    from .serving import RequestHandler, settle_heap
 
     if not current_app.config.get("REDIS_URL"):
         from workers.scheduler import start_in_thread
@@ -48,6 +48,7 @@ def serve(host: str, port: int) -> None:
         click.echo("periodic work (mail polls, SLA checks) runs in this process; "
                    "with REDIS_URL set, run `helpdesk scheduler` and `helpdesk worker`")
         start_in_thread(current_app._get_current_object())
+    settle_heap()
 
     socketio.run(current_app._get_current_object(), host=host, port=port,
                  allow_unsafe_werkzeug=True, use_reloader=False, log_output=False,
@@ -61,9 +62,12 @@ def worker(burst: bool) -> None:
     """Run an RQ worker on the default, outbound and mail queues."""
     from workers.worker import run
 
+    from .serving import settle_heap
+
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs already run inside `helpdesk "
                                    "serve`; a worker needs Redis")
+    settle_heap()  # also spares the forked job processes copying the pages a collection touches
     run(burst=burst)
 
 

@@ -65,8 +65,9 @@ class Agent(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     capacity: Mapped[int] = mapped_column(Integer, default=20)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members",
-                                             lazy="selectin")
+    # Loaded when read: the signed-in agent's access checks read them once per request;
+    # the other agents a page shows (authors, assignees, the agent list) need only names.
+    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
 
     def __repr__(self) -> str:
         return f"<Agent {self.id} {self.email} {self.role}>"
