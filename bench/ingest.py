@@ -10,6 +10,13 @@ through the real ``helpdesk.tickets.ingest.ingest`` (REDIS_URL unset: emits and
 follow-up jobs run in-process, one commit per message) and times each call.
 Then it times ``find_by_identity`` by phone (written the ways people write
 numbers) and by email, and the screen pop: lookup plus ``history.card``.
+
+Then, on a second fresh database with the same customers, the same messages go
+through the database work alone (``floor``): per message only the statements
+no ingest can do without, as bare SQLAlchemy Core, plus the HTML cleaning; no
+ORM objects, SLA, audit trail, realtime payloads or follow-up jobs. That rate,
+committing each message and committing every 50, is the limit of this stack on
+this machine, so the ratio to the real ingest shows (``--no-floor`` skips it).
 Targets: at least 500 messages/s on SQLite; lookup p99 under 2 ms.
 """
 from __future__ import annotations
@@ -26,6 +33,7 @@ from sqlalchemy import inspect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helpdesk.serving import settle_heap  # noqa: E402
 from bench.common import (bench_app, database_url, drop_database, email_of,  # noqa: E402
                           load_customers, phone_of, summary)
 
@@ -120,7 +128,8 @@ def timed(fn, *args):
     return result, time.perf_counter() - started
 
 
-def run(kind: str, customers: int, count: int, lookups: int, keep: bool) -> dict:
+def run(kind: str, customers: int, count: int, lookups: int, keep: bool,
+        with_floor: bool = True) -> dict:
     """Load, ingest, look up on one database; its figures."""
     from helpdesk.customers import history, services
     from helpdesk.extensions import db
@@ -133,6 +142,7 @@ def run(kind: str, customers: int, count: int, lookups: int, keep: bool) -> dict
     with bench_app(url):
         figures["load_s"] = load_customers(customers)
         inbound = list(messages(count, customers, rng))
+        settle_heap()  # as `helpdesk serve` and `helpdesk worker` do before they work
         print(f"{kind}: ingesting {count:,} messages ...", file=sys.stderr, flush=True)
         times = {True: [], False: []}
         senders = []
@@ -167,6 +177,16 @@ def run(kind: str, customers: int, count: int, lookups: int, keep: bool) -> dict
         db.session.rollback()
     if not keep:
         drop_database(url)
+    if with_floor:
+        url = database_url(kind, "bench_ingest_floor")
+        print(f"{kind}: the database work alone, on a second database ...", file=sys.stderr,
+              flush=True)
+        with bench_app(url):
+            load_customers(customers)
+            plain = [message for _, _, message in inbound]
+            figures["floor"] = floor(plain[:len(plain) // 2], 1)
+            figures["floor_batched"] = floor(plain[len(plain) // 2:], 50)
+        drop_database(url)
     all_times = times[True] + times[False]
     figures.update(
         rate=count / figures["ingest_s"], known_rate=len(times[True]) / sum(times[True]),
@@ -174,6 +194,90 @@ def run(kind: str, customers: int, count: int, lookups: int, keep: bool) -> dict
         ingest_known=summary(times[True]), ingest_unknown=summary(times[False]),
         phone=summary(phone), email=summary(email), pop=summary(pop))
     return figures
+
+
+def floor(inbound: list, batch: int) -> float:
+    """Messages/s of the database work alone (see the module's docstring), committing every
+    ``batch`` messages. Run on a database holding the customers and no tickets."""
+    from sqlalchemy import bindparam, insert, select, update
+
+    from helpdesk import unit_of_work
+    from helpdesk.customers.identities import normalise
+    from helpdesk.customers.models import Customer, Identity, OrganizationDomain
+    from helpdesk.extensions import db
+    from helpdesk.models_base import utcnow
+    from helpdesk.tickets.html import clean_html, html_to_text
+    from helpdesk.tickets.models import Message, MessageSource, Ticket, TicketEvent
+
+    tickets, messages_, customers_, identities = (
+        Ticket.__table__, Message.__table__, Customer.__table__, Identity.__table__)
+    duplicate = select(messages_.c.id).where(messages_.c.channel == bindparam("channel"),
+                                             messages_.c.external_id == bindparam("external_id"))
+    sender = select(identities.c.customer_id).where(identities.c.kind == bindparam("kind"),
+                                                    identities.c.value == bindparam("value"))
+    domain = select(OrganizationDomain.__table__.c.organization_id).where(
+        OrganizationDomain.__table__.c.domain == bindparam("domain"))
+    open_ticket = (select(tickets.c.id, tickets.c.message_count).where(
+        tickets.c.customer_id == bindparam("customer"), tickets.c.channel == bindparam("channel"),
+        tickets.c.contact == bindparam("contact"), tickets.c.status.in_(("new", "open")))
+        .order_by(tickets.c.last_message_at.desc()).limit(5))
+    add_customer = insert(customers_).returning(customers_.c.id)
+    add_ticket = insert(tickets).returning(tickets.c.id)
+    add_message = insert(messages_).returning(messages_.c.id)
+    touch_ticket = update(tickets).where(tickets.c.id == bindparam("ticket")).values(
+        last_message_at=bindparam("now"), message_count=bindparam("count"))
+    touch_customer = update(customers_).where(customers_.c.id == bindparam("customer")).values(
+        last_contact_at=bindparam("now"))
+
+    def store(message) -> None:
+        connection = db.session.connection()
+        if connection.execute(duplicate, {"channel": message.channel,
+                                          "external_id": message.external_id}).first():
+            return
+        contact, now = normalise(message.sender_kind, message.sender), utcnow()
+        customer = connection.execute(sender, {"kind": message.sender_kind,
+                                               "value": contact}).scalar()
+        ticket = None
+        if customer is None:
+            organization = connection.execute(domain, {
+                "domain": contact.rpartition("@")[2]}).scalar() if "@" in contact else None
+            customer = connection.execute(add_customer, {
+                "name": message.sender_name, "organization_id": organization,
+                "last_contact_at": now}).scalar()
+            connection.execute(insert(identities), {"customer_id": customer,
+                                                    "kind": message.sender_kind, "value": contact})
+        else:
+            row = connection.execute(open_ticket, {"customer": customer, "channel":
+                                                   message.channel, "contact": contact}).first()
+            if row is not None:
+                ticket = row.id
+                connection.execute(touch_ticket, {"ticket": ticket, "now": now,
+                                                  "count": row.message_count + 1})
+            connection.execute(touch_customer, {"customer": customer, "now": now})
+        if ticket is None:
+            ticket = connection.execute(add_ticket, {
+                "subject": message.subject or "SMS", "channel": message.channel,
+                "contact": contact, "customer_id": customer, "message_count": 1,
+                "last_message_at": now}).scalar()
+            connection.execute(insert(TicketEvent.__table__), {
+                "ticket_id": ticket, "kind": "created", "data": {"channel": message.channel}})
+        html = clean_html(message.html)
+        stored = connection.execute(add_message, {
+            "ticket_id": ticket, "direction": "in", "channel": message.channel,
+            "author_kind": "customer", "sender": message.sender, "subject": message.subject,
+            "body_text": message.text or html_to_text(html), "body_html": html,
+            "external_id": message.external_id}).scalar()
+        if message.raw is not None:
+            connection.execute(insert(MessageSource.__table__),
+                               {"message_id": stored, "raw": message.raw})
+
+    started = time.perf_counter()
+    for start in range(0, len(inbound), batch):
+        with unit_of_work.writing():
+            for message in inbound[start:start + batch]:
+                store(message)
+            db.session.commit()
+    return len(inbound) / (time.perf_counter() - started)
 
 
 def verdict(results: list[dict], ok) -> str:
@@ -207,6 +311,10 @@ def report(results: list[dict], args) -> None:
     row("  known senders", ms("ingest_known"))
     row("  unknown senders", ms("ingest_unknown"))
     row("  CPU of this process per message, ms", lambda r: f"{r['cpu_ms']:.2f}")
+    if all("floor" in r for r in results):
+        row("database work alone, messages/s", lambda r: f"{r['floor']:.0f}",
+            "bare Core statements + HTML cleaning, a commit per message")
+        row("  committing every 50 messages", lambda r: f"{r['floor_batched']:.0f}")
     row("lookup by phone, ms (median / p99)", ms("phone"),
         f"p99 < {TARGET_P99_MS:g} ms: " + verdict(results, lambda r: r["phone"][1] < TARGET_P99_MS))
     row("lookup by email, ms (median / p99)", ms("email"),
@@ -223,9 +331,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the database-work-alone run")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    report([run(kind, args.customers, args.messages, args.lookups, args.keep)
+    report([run(kind, args.customers, args.messages, args.lookups, args.keep, args.floor)
             for kind in kinds], args)
 
 
