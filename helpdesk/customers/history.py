@@ -8,6 +8,7 @@ every agent sees.
 from __future__ import annotations
 
 from sqlalchemy import literal, or_, select, true, union_all
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..tickets.models import OPEN_STATUSES, Call, Message, Ticket
@@ -46,7 +47,8 @@ def card(customer: Customer | None, query: dict | None = None, viewer=None,
     open_tickets = db.session.execute(
         select(Ticket).where(Ticket.customer_id == customer.id,
                              Ticket.status.in_(OPEN_STATUSES), shown)
-        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(10)).scalars().all()
+        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(10)
+        .options(lazyload(Ticket.customer))).scalars().all()  # (the one given: no reload)
     orders = db.session.execute(
         select(Order).where(Order.customer_id == customer.id)
         .order_by(Order.ordered_at.desc()).limit(5)).scalars().all()
@@ -124,11 +126,12 @@ def timeline(customer: Customer, page: int, per_page: int,
 
 
 def _load(wanted: dict[str, list[int]]) -> dict[tuple[str, int], dict]:
-    """Load each kind's rows in one query and shape them as timeline items."""
+    """Load each kind's rows in one query and shape them as timeline items (the tickets'
+    customer is the one whose timeline it is, loaded already)."""
     out: dict[tuple[str, int], dict] = {}
     if wanted.get("ticket"):
         for t in db.session.execute(select(Ticket).where(Ticket.id.in_(wanted["ticket"]))
-                                    ).unique().scalars():
+                                    .options(lazyload(Ticket.customer))).unique().scalars():
             out[("ticket", t.id)] = {"type": "ticket", "at": iso(t.created_at),
                                      "ticket": ticket_json(t)}
     if wanted.get("message"):

@@ -181,7 +181,10 @@ def _row(ticket: Ticket, read_at) -> Row:
 
 def page(agent, wanted: InboxFilter, number: int, per_page: int) -> tuple[list[Row], bool]:
     """One page of the inbox, most recently active first; and whether there is more."""
-    walk = wanted.view in ("all", "team")  # "mine" and "unassigned" have the assignee index
+    # SQLite only: "mine" and "unassigned" have the assignee index. PostgreSQL's planner
+    # walks ix_tickets_last by itself; the disguised conditions would make it guess a
+    # handful of rows and scan the table (66 ms instead of 4 with 50,000 tickets).
+    walk = wanted.view in ("all", "team") and db.engine.dialect.name == "sqlite"
     q = _with_reads(query(agent, wanted, walk=walk), agent).order_by(
         Ticket.last_message_at.desc(), Ticket.id.desc()).limit(per_page + 1).offset(
         (number - 1) * per_page)
