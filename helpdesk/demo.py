@@ -33,7 +33,6 @@ from .tickets.ingest import ingest
 from .tickets.models import PRIORITIES, Call, Message, Ticket, TicketEvent
 
 # --- the cast ------------------------------------------------------------------
-LOGIN_URL = "http://127.0.0.1:5000/login"
 LOGINS = [  # email, name, role, teams, password (printed: these are demo logins)
     ("admin@demo.helpdesk", "Alex Admin", "admin", ("Support", "Sales", "Billing"), "demo-admin"),
     ("lead@demo.helpdesk", "Lena Lead", "lead", ("Support", "Billing"), "demo-lead"),
@@ -838,7 +837,8 @@ def _summary() -> list[str]:
              + ", ".join(f"{channels.get(c, 0)} {c}" for c in ("email", "sms", "voice", "chat",
                                                                 "web"))
              + f"), {count(Message)} messages, {count(Call)} calls",
-             f"log in at {LOGIN_URL} as"]
+             "log in at /login on the address `helpdesk serve` prints (make run: "
+             "http://127.0.0.1:5000/login unless PORT or HOST are given) as"]
     lines += [f"  {email:<22} password {password:<13} {role} ({', '.join(teams)})"
               for email, _, role, teams, password in LOGINS]
     lines.append("API token for scripts: helpdesk token create EMAIL "
