@@ -118,9 +118,10 @@ def ticket(ticket_id: int):
     messages = list(reversed(newest_first[:THREAD]))
     trail = db.session.execute(select(TicketEvent).where(TicketEvent.ticket_id == item.id)
                                .order_by(TicketEvent.id.desc()).limit(200)).unique().scalars().all()
-    teams = db.session.execute(select(Team).order_by(Team.name).limit(200)).scalars().all()
-    agents = db.session.execute(select(Agent).where(Agent.active.is_(True))
-                                .order_by(Agent.name).limit(500)).unique().scalars().all()
+    # The team and assignee menus need names only: rows, not whole agents and teams.
+    teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name).limit(200)).all()
+    agents = db.session.execute(select(Agent.id, Agent.name).where(Agent.active.is_(True))
+                                .order_by(Agent.name).limit(500)).all()
     entries, more = history.timeline(item.customer, 1, PANEL, viewer=current_user)
     page = render_template(
         "ticket.html", ticket=item, messages=messages, events=trail, earlier=earlier,
