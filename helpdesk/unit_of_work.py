@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -61,9 +61,11 @@ def run_ready() -> None:
 
 
 @contextmanager
-def writing() -> Iterator[None]:
-    """Mark transactions begun inside the block as writers (see ``write_intent``)."""
-    token = write_intent.set(True)
+def writing(intent: bool = True) -> Iterator[None]:
+    """Mark transactions begun inside the block as writers (see ``write_intent``); with
+    ``intent=False`` as readers, for work that waits on the network (sending mail) and must
+    not hold SQLite's write lock meanwhile, even inside a request that declared writes."""
+    token = write_intent.set(intent)
     try:
         yield
     finally:
@@ -78,6 +80,38 @@ def write_phase() -> Iterator[None]:
     if db.session().in_transaction() and db.engine.dialect.name == "sqlite":
         db.session.commit()
     with writing():
+        yield
+
+
+@contextmanager
+def carried_write_phase() -> Iterator[None]:
+    """Like ``write_phase``, for a reading transaction that already changed rows in memory
+    (a channel adapter recording what it sent): on SQLite those changes are not flushed
+    by the reader but taken out, the reader is rolled back, and they are made again in
+    a transaction that takes the write lock up front."""
+    session = db.session()
+    if not (session.in_transaction() and db.engine.dialect.name == "sqlite"):
+        with writing():
+            yield
+        return
+    added = list(session.new)
+    changed = []
+    for obj in session.dirty:
+        state = inspect(obj)
+        if state.identity is None:
+            continue
+        values = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
+        if values:
+            changed.append((type(obj), state.identity, values))
+    for obj in added:
+        session.expunge(obj)
+    session.rollback()
+    with writing():
+        for model, identity, values in changed:
+            obj = session.get(model, identity)
+            for key, value in values.items():
+                setattr(obj, key, value)
+        session.add_all(added)
         yield
 
 

@@ -191,3 +191,31 @@ def test_bounce_marks_our_reply_and_does_not_reopen_the_ticket(mailbox, imap, sm
     assert len(autos) == 2 and all(m.ticket_id == ticket.id for m in autos)
     assert reply.meta["bounce_message_id"] in {m.id for m in autos}
     assert len(smtp_server.handler_obj.received) == 1  # nothing answered the machines
+
+
+def test_reply_is_marked_sent_when_another_writer_committed_while_it_was_sending(
+        app, mailbox, imap, smtp_server, api):
+    # While the SMTP server takes the mail, another process (here: a thread with its own
+    # app context and connection) commits a write. On SQLite the delivery's transaction
+    # began as a reader before that; writing "sent" in it would fail ("database is
+    # locked") and leave the reply queued although the customer has it.
+    from helpdesk.customers.models import Customer
+
+    deliver(imap, make_mail(subject="Order 123 is late"))
+    email_imap.poll()
+    ticket = _ticket()
+
+    def another_writer(raw, recipients):
+        with app.app_context():
+            customer = db.session.get(Customer, ticket.customer_id)
+            customer.title = "written meanwhile"
+            db.session.commit()
+
+    smtp_server.handler_obj.relay = another_writer
+    response = api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "On its way."})
+    assert response.status_code == 201, response.get_json()
+    db.session.expire_all()
+    reply = db.session.get(Message, response.get_json()["id"])
+    assert len(smtp_server.handler_obj.received) == 1
+    assert reply.status == "sent", reply.error
+    assert db.session.get(Ticket, ticket.id).customer.title == "written meanwhile"
