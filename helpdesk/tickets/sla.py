@@ -82,8 +82,7 @@ def policy_for(ticket: Ticket, policies: list | None = None) -> SlaPolicy | Poli
     if policies is None:
         policies = _loaded.get()
     if policies is None:
-        with db.session.no_autoflush:  # the policies never depend on unflushed changes
-            policies = db.session.execute(select(SlaPolicy)).scalars().all()
+        policies = db.session.execute(select(SlaPolicy)).scalars().all()
     matching = [p for p in policies
                 if p.priority in (None, ticket.priority) and p.channel in (None, ticket.channel)
                 and p.organization_id in (None, organization_id)]
