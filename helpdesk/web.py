@@ -104,7 +104,7 @@ def inbox_rows():
 
 @bp.get("/tickets/<int:ticket_id>")
 def ticket(ticket_id: int):
-    """A conversation with the customer's card and history beside it."""
+    """A conversation; the customer's card and history beside it come from customer_panel."""
     item = _get(Ticket, ticket_id)
     if not access.can_see_ticket(current_user, item):
         abort(404)
@@ -122,11 +122,10 @@ def ticket(ticket_id: int):
     teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name).limit(200)).all()
     agents = db.session.execute(select(Agent.id, Agent.name).where(Agent.active.is_(True))
                                 .order_by(Agent.name).limit(500)).all()
-    entries, more = history.timeline(item.customer, 1, PANEL, viewer=current_user)
+    # The customer panel beside the thread is a request of its own (customer_panel), made
+    # by the page as it loads: the thread shows without waiting for the whole history.
     page = render_template(
         "ticket.html", ticket=item, messages=messages, events=trail, earlier=earlier,
-        card=history.card(item.customer, viewer=current_user), customer=item.customer,
-        entries=entries, more=more, page=1,
         statuses=STATUSES, priorities=PRIORITIES, teams=teams, agents=agents,
         reply_channels=tickets.reply_channels(item))
     _read(item)  # last: its commit expires what the page loaded

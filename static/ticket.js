@@ -25,19 +25,36 @@
   fitFrames();
 
   // ----- the customer panel (ticket and customer pages) -----
+  // Beside a conversation the page leaves a placeholder (data-src) and the panel comes
+  // from its own request; on the customer page it is part of the page.
   const panel = document.getElementById("customer-panel");
-  if (panel) bindPanel(panel);
+  if (panel && panel.dataset.src) loadPanel(panel, panel.dataset.src);
+  else if (panel) bindPanel(panel);
 
-  // After an edit, the panel is fetched again (rendered by the server) and bound anew.
-  async function refreshPanel(root) {
-    const id = root.querySelector("section.card").dataset.customer;
-    const html = await (await fragment("/customers/" + id + "/panel")).text();
+  // Put the panel the server renders at `url` in the place of `root`, and bind it.
+  async function loadPanel(root, url) {
+    let html;
+    try {
+      html = await (await fragment(url)).text();
+    } catch (e) {
+      const {el} = window.helpdesk;
+      const link = root.querySelector("a");
+      root.replaceChildren(el("p", {class: "error"}, "The customer's card could not be loaded (" + e.message + ")."));
+      if (link) root.append(link);
+      root.removeAttribute("aria-busy");
+      return;
+    }
     const holder = document.createElement("div");
     holder.innerHTML = html;  // rendered and escaped by the server's panel template
     const fresh = holder.querySelector("#customer-panel");
-    if (root.querySelector(".history") && fresh) {  // beside a conversation
-      root.replaceWith(fresh);
-      bindPanel(fresh);
+    root.replaceWith(fresh);
+    bindPanel(fresh);
+  }
+
+  // After an edit, the panel is fetched again and bound anew.
+  function refreshPanel(root) {
+    if (root.querySelector(".history")) {  // beside a conversation
+      loadPanel(root, "/customers/" + root.querySelector("section.card").dataset.customer + "/panel");
     } else {
       location.reload();  // the customer page shows more than the panel
     }
@@ -201,6 +218,27 @@
   }
   socket.on("ticket.updated", (data) => {
     if (data.ticket.id === ticketId) showTicket(data.ticket);
+  });
+
+  // The panel follows what happens with this customer on any ticket: its open tickets,
+  // their statuses, the history. Fetched again at most once a second, and not while the
+  // agent has typed something into one of its forms (that would be lost).
+  const customerId = Number(page.dataset.customer);
+  let panelDue = null;
+  function panelLater() {
+    clearTimeout(panelDue);
+    panelDue = setTimeout(() => {
+      const current = document.getElementById("customer-panel");
+      if (!current || !current.querySelector(".history")) return;  // still loading: it is fresh
+      const typing = [...current.querySelectorAll("input, textarea")].some((f) => f.value.trim());
+      if (typing) { panelLater(); return; }
+      refreshPanel(current);
+    }, 1000);
+  }
+  ["ticket.created", "ticket.updated", "message.created"].forEach((name) => {
+    socket.on(name, (data) => {
+      if (data.ticket && data.ticket.customer && data.ticket.customer.id === customerId) panelLater();
+    });
   });
 
   // Who else has this ticket open, and who is typing.

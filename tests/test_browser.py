@@ -234,6 +234,10 @@ def test_new_message_on_the_open_ticket_appears_in_its_thread(page, desk, live_s
                                                                   timeout=WAIT_MS)
     expect(page.locator(f"#m{elsewhere['message']}")).to_have_count(0)
     expect(page.locator("#thread article.message")).to_have_count(2)
+    # The customer's history beside the thread follows too; another customer's does not.
+    history = page.locator("#customer-panel .history")
+    expect(history).to_contain_text("Jetzt blinkt er rot", timeout=WAIT_MS)
+    expect(history).not_to_contain_text("Ganz anderes Thema")
     assert_not_reloaded(page)
 
 
@@ -372,6 +376,9 @@ def test_hostile_content_is_inert_on_the_rendered_pages(page, desk, live_server,
     for ids in (sms, mail):
         page.goto(f"/tickets/{ids['ticket']}")
         expect(page.locator(f"article.message#m{ids['message']}")).to_have_count(1)
+        # The panel (the sender's name, the history's excerpts) arrives by fetch and innerHTML.
+        expect(page.locator("#customer-panel section.card")).to_have_count(1)
+        expect(page.locator("#customer-panel .history")).to_contain_text("xss")
         assert_inert(page)
     # The escaped payload is shown as text, not dropped silently.
     page.goto(f"/tickets/{sms['ticket']}")
@@ -436,8 +443,14 @@ def test_screenshots_of_the_inbox_and_a_conversation(page, desk, live_server, ma
     expect(page.locator(ROWS).first).to_have_attribute("data-ticket", str(first["ticket"]))
     page.screenshot(path=str(shots / "inbox.png"))
 
+    panel_requests = []
+    page.on("request", lambda r: panel_requests.append(r.url) if r.url.endswith("/panel") else None)
     page.goto(f"/tickets/{first['ticket']}")
     wait_for_socket(page)
+    # The panel is its own request, started by the page's preload and taken up by ticket.js:
+    # one request, not two.
+    expect(page.locator("#customer-panel section.card")).to_have_count(1)
+    assert len(panel_requests) == 1, panel_requests
     form = page.locator("form#reply")
     form.locator("textarea[name=body]").fill("Hi Eva, DHL has the parcel at your local depot; "
                                              "it goes out for delivery tomorrow.")
@@ -446,6 +459,8 @@ def test_screenshots_of_the_inbox_and_a_conversation(page, desk, live_server, ma
     panel, thread = page.locator("#customer-panel"), page.locator("#thread")
     expect(panel).to_contain_text("Eva Example")
     expect(panel).to_contain_text("A-1001")
+    expect(panel).not_to_have_attribute("aria-busy", "true")
+    expect(panel.locator(".history")).to_contain_text("Hi Eva, DHL", timeout=WAIT_MS)  # live
     panel_box, thread_box = panel.bounding_box(), thread.bounding_box()
     assert panel_box and thread_box
     beside = (panel_box["x"] >= thread_box["x"] + thread_box["width"] - 1

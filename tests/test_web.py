@@ -57,7 +57,10 @@ def test_conversation_shows_thread_card_and_review_flag(browser, inbound):
     page = browser.get(f"/tickets/{first.ticket.id}").get_data(as_text=True)
     assert "My mug arrived broken" in page
     assert "Needs a person: MIME could not be parsed" in page
-    assert "ada@example.com" in page and "Open tickets" in page
+    # The card and history beside the thread are the page's second request (ticket.js).
+    assert f'data-src="/customers/{first.customer.id}/panel"' in page
+    panel = browser.get(f"/customers/{first.customer.id}/panel").get_data(as_text=True)
+    assert "ada@example.com" in panel and "Open tickets" in panel and "Broken mug" in panel
 
 
 def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_queries):
