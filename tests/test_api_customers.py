@@ -371,6 +371,31 @@ def test_lookup_card_shows_open_tickets_orders_and_last_contact(api, make_custom
     assert card["last_contact"]["ticket_id"] == solved
 
 
+def test_last_contact_is_the_newest_call_or_message_and_never_a_note(api, make_customer,
+                                                                      inbound):
+    ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
+    mail = inbound("email", "ada@example.com", "hello", subject="Open").ticket.id
+
+    def last() -> dict:
+        return api.get(f"{V1}/lookup?email=ada@example.com").json["last_contact"]
+
+    assert (last()["channel"], last()["ticket_id"], last()["direction"]) == ("email", mail, "in")
+    call_from(api, "+49301234567", "last-contact-call")
+    shown = last()  # the call, or the voice entry it left on a ticket
+    assert (shown["channel"], shown["direction"]) == ("voice", "in"), shown
+    api.post(f"{V1}/tickets/{mail}/messages", json={"body": "internal", "internal": True})
+    assert last() == shown  # a note is not a contact with the customer
+    reply = api.post(f"{V1}/tickets/{mail}/messages", json={"body": "answer"}).json
+    assert (last()["message_id"], last()["direction"]) == (reply["id"], "out")
+    # A call on no ticket (a missed call a phone system logged) is a contact of its own.
+    missed = Call(provider="cti", provider_id="missed-1", direction="in", status="no-answer",
+                  customer_id=ada.id, started_at=datetime.now(timezone.utc) + timedelta(minutes=1))
+    db.session.add(missed)
+    db.session.commit()
+    assert last() == {"at": missed.started_at.isoformat(), "channel": "voice", "direction": "in",
+                      "ticket_id": None, "call_id": missed.id, "status": "no-answer"}
+
+
 def test_customer_and_organization_lists_page_with_next_urls(api, make_customer):
     for i in range(5):
         make_customer(f"Customer {i}")

@@ -7,7 +7,7 @@ every agent sees.
 """
 from __future__ import annotations
 
-from sqlalchemy import literal, or_, select, true, union_all
+from sqlalchemy import String, literal, or_, select, true, union_all
 from sqlalchemy.orm import lazyload
 
 from ..extensions import db
@@ -64,31 +64,32 @@ def _visible_call(viewer):
 
 
 def last_contact(customer: Customer, viewer=None) -> dict | None:
-    """The latest message or call with this customer, either direction."""
-    message = db.session.execute(
-        select(Message.id, Message.channel, Message.direction, Message.created_at,
-               Message.ticket_id)
+    """The latest message or call with this customer, either direction (one statement)."""
+    message = (
+        select(literal("message").label("kind"), Message.id.label("id"),
+               Message.created_at.label("at"), Message.channel.label("channel"),
+               Message.direction.label("direction"), Message.ticket_id.label("ticket_id"),
+               literal(None, String).label("status"))
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(Ticket.customer_id == customer.id, Message.direction != "note", _visible(viewer))
-        .order_by(Message.created_at.desc()).limit(1)).first()
-    call = db.session.execute(
-        select(Call.id, Call.direction, Call.started_at, Call.ticket_id, Call.status)
+        .order_by(Message.created_at.desc()).limit(1).subquery())
+    call = (
+        select(literal("call").label("kind"), Call.id.label("id"), Call.started_at.label("at"),
+               literal("voice").label("channel"), Call.direction.label("direction"),
+               Call.ticket_id.label("ticket_id"), Call.status.label("status"))
         .outerjoin(Ticket, Ticket.id == Call.ticket_id)
         .where(Call.customer_id == customer.id, _visible_call(viewer))
-        .order_by(Call.started_at.desc()).limit(1)).first()
-    candidates = []
-    if message is not None:
-        candidates.append({"at": message.created_at, "channel": message.channel,
-                           "direction": message.direction, "ticket_id": message.ticket_id,
-                           "message_id": message.id})
-    if call is not None:
-        candidates.append({"at": call.started_at, "channel": "voice", "direction": call.direction,
-                           "ticket_id": call.ticket_id, "call_id": call.id,
-                           "status": call.status})
-    if not candidates:
+        .order_by(Call.started_at.desc()).limit(1).subquery())
+    both = union_all(select(message), select(call)).subquery()
+    latest = db.session.execute(select(both).order_by(both.c.at.desc(), both.c.kind.desc())
+                                .limit(1)).first()  # a message before a call at the same time
+    if latest is None:
         return None
-    latest = max(candidates, key=lambda c: c["at"])
-    return {**latest, "at": iso(latest["at"])}
+    found = {"at": iso(latest.at), "channel": latest.channel, "direction": latest.direction,
+             "ticket_id": latest.ticket_id, f"{latest.kind}_id": latest.id}
+    if latest.kind == "call":
+        found["status"] = latest.status
+    return found
 
 
 def _entries(customer_id: int, viewer=None):
