@@ -172,12 +172,13 @@ def customer_panel(customer_id: int):
     """The customer panel beside a conversation (HTML fragment), or one more page of it."""
     item = _get(Customer, customer_id)
     page = _page()
-    entries, more = history.timeline(item, page, PANEL, viewer=current_user)
     if page > 1:
+        entries, more = history.timeline(item, page, PANEL, viewer=current_user)
         return render_template("_history.html", customer=item, entries=entries, page=page,
                                more=more)
-    return render_template("_panel.html", card=history.card(item, viewer=current_user),
-                           customer=item, entries=entries, page=page, more=more)
+    card, entries, more = history.panel(item, PANEL, viewer=current_user)
+    return render_template("_panel.html", card=card, customer=item, entries=entries, page=page,
+                           more=more)
 
 
 @bp.get("/organizations/<int:org_id>")

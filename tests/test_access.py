@@ -209,6 +209,33 @@ def test_the_customer_history_shows_an_agent_only_tickets_they_may_open(api, api
     assert card["last_contact"]["ticket_id"] == office.pats_billing
 
 
+def test_the_panel_shows_the_same_card_and_history_as_their_own_queries(api, office):
+    """history.panel loads the card's tickets and orders together with the history's;
+    what it shows is what card() and timeline() show, for every viewer and page size."""
+    from helpdesk.customers import history
+
+    billing = db.session.execute(select(Team.id).where(Team.name == "Billing")).scalar_one()
+    for n in range(12):  # more open tickets than the card lists; some of them Billing's
+        created = api.post(f"{V1}/tickets", json={
+            "customer": office.ada.id, "subject": f"Extra {n}", "body": "more",
+            **({"team": billing} if n % 3 == 0 else {})}).json
+        if n % 4 == 1:
+            api.patch(f"{V1}/tickets/{created['id']}", json={"status": "solved"})
+    for n in range(7):  # more orders than the card lists
+        api.put(f"{V1}/orders/P-{n}", json={"customer": office.ada.id, "status": "shipped"})
+    api.post(f"{V1}/customers/{office.ada.id}/notes", json={"body": "a note"})
+    db.session.expire_all()
+    ada = db.session.get(Customer, office.ada.id)
+    for viewer in (office.sam, office.pat, None):
+        for per_page in (1, 3, 20, 200):
+            got = history.panel(ada, per_page, viewer=viewer)
+            entries, more = history.timeline(ada, 1, per_page, viewer=viewer)
+            assert got == (history.card(ada, viewer=viewer), entries, more), (viewer, per_page)
+    card = history.card(ada)  # everything: 13 open tickets, 7 orders
+    assert len(card["open_tickets"]) == history.OPEN_ON_CARD
+    assert len(card["recent_orders"]) == history.ORDERS_ON_CARD
+
+
 def test_only_leads_and_admins_assign_to_others(api_as, office):
     pat, lea = api_as(office.pat), api_as(office.lea)
     refused = pat.patch(f"{V1}/tickets/{office.support}", json={"assignee": office.sam.id})

@@ -18,15 +18,44 @@ from .schemas import customer_json, note_json, order_json
 
 
 def _visible(viewer):
-    """The SQL condition on Ticket for what ``viewer`` may open; everything without one."""
+    """The SQL condition on Ticket for what ``viewer`` may open; everything without one.
+    (Always among one customer's tickets, found by their index.)"""
     if viewer is None:
         return true()
     from ..agents.access import ticket_filter
 
-    return ticket_filter(viewer)
+    return ticket_filter(viewer, among_few=True)
 
 
 _EVERY_TEAM = object()
+
+
+OPEN_ON_CARD, ORDERS_ON_CARD = 10, 5
+
+
+def _open_ticket_ids(customer_id: int, shown):
+    """The ids of the card's open tickets: the newest activity first."""
+    return (select(Ticket.id).where(Ticket.customer_id == customer_id,
+                                    Ticket.status.in_(OPEN_STATUSES), shown)
+            .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(OPEN_ON_CARD))
+
+
+def _recent_order_ids(customer_id: int):
+    """The ids of the card's recent orders."""
+    return (select(Order.id).where(Order.customer_id == customer_id)
+            .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(ORDERS_ON_CARD))
+
+
+def _card_json(customer: Customer, tickets, orders, viewer, query: dict | None) -> dict:
+    """The card from loaded rows: every open ticket among ``tickets`` (all of them
+    visible) and every order among ``orders`` may be shown; the card takes the first."""
+    open_tickets = sorted((t for t in tickets if t.status in OPEN_STATUSES),
+                          key=lambda t: (t.last_message_at, t.id), reverse=True)
+    recent = sorted(orders, key=lambda o: (o.ordered_at, o.id), reverse=True)
+    return {"customer": customer_json(customer),
+            "open_tickets": [ticket_json(t) for t in open_tickets[:OPEN_ON_CARD]],
+            "recent_orders": [order_json(o) for o in recent[:ORDERS_ON_CARD]],
+            "last_contact": last_contact(customer, viewer), "query": query or {}}
 
 
 def card(customer: Customer | None, query: dict | None = None, viewer=None,
@@ -44,18 +73,12 @@ def card(customer: Customer | None, query: dict | None = None, viewer=None,
     if line_team is not _EVERY_TEAM:
         shown = or_(Ticket.team_id.is_(None), Ticket.team_id == line_team) \
             if line_team is not None else Ticket.team_id.is_(None)
-    open_tickets = db.session.execute(
-        select(Ticket).where(Ticket.customer_id == customer.id,
-                             Ticket.status.in_(OPEN_STATUSES), shown)
-        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(10)
+    tickets = db.session.execute(
+        select(Ticket).where(Ticket.id.in_(_open_ticket_ids(customer.id, shown)))
         .options(lazyload(Ticket.customer))).scalars().all()  # (the one given: no reload)
     orders = db.session.execute(
-        select(Order).where(Order.customer_id == customer.id)
-        .order_by(Order.ordered_at.desc()).limit(5)).scalars().all()
-    return {"customer": customer_json(customer),
-            "open_tickets": [ticket_json(t) for t in open_tickets],
-            "recent_orders": [order_json(o) for o in orders],
-            "last_contact": last_contact(customer, viewer), "query": query or {}}
+        select(Order).where(Order.id.in_(_recent_order_ids(customer.id)))).scalars().all()
+    return _card_json(customer, tickets, orders, viewer, query)
 
 
 def _visible_call(viewer):
@@ -109,10 +132,10 @@ def _entries(customer_id: int, viewer=None):
     ).subquery()
 
 
-def timeline(customer: Customer, page: int, per_page: int,
-             viewer=None) -> tuple[list[dict], bool]:
-    """One page of the customer's history, newest first; and whether there is more."""
-    entries = _entries(customer.id, viewer)
+def _page(customer_id: int, page: int, per_page: int, viewer):
+    """One page of ``(kind, id, at)`` rows, newest first; whether there is more; and the
+    ids wanted of each kind."""
+    entries = _entries(customer_id, viewer)
     rows = db.session.execute(
         select(entries.c.kind, entries.c.id, entries.c.at)
         .order_by(entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
@@ -122,19 +145,56 @@ def timeline(customer: Customer, page: int, per_page: int,
     wanted: dict[str, list[int]] = {}
     for row in rows:
         wanted.setdefault(row.kind, []).append(row.id)
-    loaded = _load(wanted)
-    return [loaded[(row.kind, row.id)] for row in rows if (row.kind, row.id) in loaded], more
+    return rows, more, wanted
 
 
-def _load(wanted: dict[str, list[int]]) -> dict[tuple[str, int], dict]:
+def _items(rows, loaded: dict) -> list[dict]:
+    return [loaded[(row.kind, row.id)] for row in rows if (row.kind, row.id) in loaded]
+
+
+def timeline(customer: Customer, page: int, per_page: int,
+             viewer=None) -> tuple[list[dict], bool]:
+    """One page of the customer's history, newest first; and whether there is more."""
+    rows, more, wanted = _page(customer.id, page, per_page, viewer)
+    loaded, _, _ = _load(wanted)
+    return _items(rows, loaded), more
+
+
+def panel(customer: Customer, per_page: int, viewer=None) -> tuple[dict, list[dict], bool]:
+    """The customer panel: the card (as ``card`` makes it) and the first page of the
+    timeline, their tickets loaded in one query and their orders in another."""
+    rows, more, wanted = _page(customer.id, 1, per_page, viewer)
+    loaded, tickets, orders = _load(wanted, tickets=_open_ticket_ids(customer.id,
+                                                                     _visible(viewer)),
+                                    orders=_recent_order_ids(customer.id))
+    return _card_json(customer, tickets, orders, viewer, None), _items(rows, loaded), more
+
+
+def _ids(column, ids: list[int] | None, more):
+    """``column IN (ids, and those of the select ``more``)``, as a UNION (an OR of the
+    two would cost PostgreSQL a scan of the table)."""
+    if more is None:
+        return column.in_(ids)
+    more = select(more.subquery().c.id)
+    return column.in_(union_all(select(column).where(column.in_(ids)), more) if ids else more)
+
+
+def _load(wanted: dict[str, list[int]], tickets=None, orders=None):
     """Load each kind's rows in one query and shape them as timeline items (the tickets'
-    customer is the one whose timeline it is, loaded already)."""
+    customer is the one whose timeline it is, loaded already); with ``tickets`` and
+    ``orders``, selects of more of their ids to load with them (the card's). Answers the
+    items by ``(kind, id)`` and every ticket and order loaded."""
     out: dict[tuple[str, int], dict] = {}
-    if wanted.get("ticket"):
-        for t in db.session.execute(select(Ticket).where(Ticket.id.in_(wanted["ticket"]))
-                                    .options(lazyload(Ticket.customer))).unique().scalars():
-            out[("ticket", t.id)] = {"type": "ticket", "at": iso(t.created_at),
-                                     "ticket": ticket_json(t)}
+    ticket_rows, order_rows = [], []
+    ticket_ids, order_ids = wanted.get("ticket"), wanted.get("order")
+    if ticket_ids or tickets is not None:
+        ticket_rows = db.session.execute(
+            select(Ticket).where(_ids(Ticket.id, ticket_ids, tickets))
+            .options(lazyload(Ticket.customer))).scalars().all()
+        for t in ticket_rows:
+            if t.id in (ticket_ids or ()):
+                out[("ticket", t.id)] = {"type": "ticket", "at": iso(t.created_at),
+                                         "ticket": ticket_json(t)}
     if wanted.get("message"):
         rows = db.session.execute(
             select(Message, Ticket.subject).join(Ticket, Ticket.id == Message.ticket_id)
@@ -146,14 +206,18 @@ def _load(wanted: dict[str, list[int]]) -> dict[tuple[str, int], dict]:
     if wanted.get("call"):
         for c in db.session.execute(select(Call).where(Call.id.in_(wanted["call"]))).scalars():
             out[("call", c.id)] = {"type": "call", "at": iso(c.started_at), "call": call_json(c)}
-    if wanted.get("order"):
-        for o in db.session.execute(select(Order).where(Order.id.in_(wanted["order"]))).scalars():
-            out[("order", o.id)] = {"type": "order", "at": iso(o.ordered_at), "order": order_json(o)}
+    if order_ids or orders is not None:
+        order_rows = db.session.execute(select(Order).where(_ids(Order.id, order_ids, orders))
+                                        ).scalars().all()
+        for o in order_rows:
+            if o.id in (order_ids or ()):
+                out[("order", o.id)] = {"type": "order", "at": iso(o.ordered_at),
+                                        "order": order_json(o)}
     if wanted.get("note"):
         for n in db.session.execute(select(Note).where(Note.id.in_(wanted["note"]))
                                     ).unique().scalars():
             out[("note", n.id)] = {"type": "note", "at": iso(n.created_at), "note": note_json(n)}
-    return out
+    return out, ticket_rows, order_rows
 
 
 def export(customer: Customer) -> dict:
