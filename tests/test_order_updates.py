@@ -293,6 +293,10 @@ def test_an_answer_to_the_mail_lands_on_the_update_ticket_and_reopens_it(
     [mail] = mails(smtp_server)
     [row] = notifications()
     assert ticket(row.ticket_id).status == "solved"
+    # The desk starts this conversation: no "Re:", the ticket's token to thread answers.
+    update = ticket(row.ticket_id)
+    assert mail["Subject"] == f"{update.subject} [#{update.number}]"
+    assert not mail["Subject"].lower().startswith("re:") and "In-Reply-To" not in mail
     deliver(imap, make_mail(sender="ada@example.com", subject=f"Re: {mail['Subject']}",
                             text="Danke! Kann ich die Lieferadresse noch ändern?",
                             headers={"In-Reply-To": mail["Message-ID"],

@@ -66,10 +66,11 @@ def thread_headers(message: Message) -> tuple[str | None, list[str]]:
     return parent.external_id, chain
 
 
-def subject_for(ticket) -> str:
-    """``Re: <subject> [#number]``: the token threads the customer's answer back."""
+def subject_for(ticket, answering: bool = True) -> str:
+    """``Re: <subject> [#number]``: the token threads the customer's answer back. Not
+    ``answering`` (a mail the desk starts, e.g. an order update), no ``Re:``."""
     subject = (ticket.subject or "").strip()
-    if not _REPLY_PREFIX.match(subject):
+    if answering and not _REPLY_PREFIX.match(subject):
         subject = f"Re: {subject}"
     token = f"[#{ticket.number}]"
     return subject if token in subject else f"{subject} {token}"
@@ -90,7 +91,11 @@ def build(message: Message, ticket, mailbox, recipient: str) -> EmailMessage:
     mime["From"] = formataddr((sender_name, mailbox.address))
     customer = ticket.customer.name if ticket.customer is not None else None
     mime["To"] = formataddr((customer or "", recipient))
-    mime["Subject"] = subject_for(ticket)
+    # Re: when the customer wrote on this ticket before (any channel), not when we start it.
+    answering = db.session.execute(select(Message.id).where(
+        Message.ticket_id == message.ticket_id, Message.direction == "in",
+        Message.id < message.id).limit(1)).first() is not None
+    mime["Subject"] = subject_for(ticket, answering)
     mime["Date"] = format_datetime(utcnow())
     mime["Message-ID"] = message_id_for(message, mailbox.address)
     parent, references = thread_headers(message)
