@@ -7,6 +7,7 @@ so parallel runs do not meet.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from contextlib import contextmanager
@@ -100,13 +101,21 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
+_TESTS = itertools.count()
+
+
 @pytest.fixture
 def make_app(base_config, _schema):
-    """Build an app with extra configuration; tables are emptied afterwards."""
+    """Build an app with extra configuration; tables are emptied afterwards.
+
+    Each test's apps talk on a Socket.IO channel of their own: the Redis listener threads
+    of earlier tests' apps live on (Flask-SocketIO cannot stop them) and must not keep
+    receiving, and falling behind on, every later test's events."""
     made = []
+    channel = f"{base_config['SOCKETIO_CHANNEL']}-{next(_TESTS)}"
 
     def factory(**overrides):
-        app = create_app({**base_config, **overrides})
+        app = create_app({**base_config, "SOCKETIO_CHANNEL": channel, **overrides})
         made.append(app)
         return app
 
