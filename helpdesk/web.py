@@ -164,7 +164,7 @@ def customer(customer_id: int):
     entries, more = history.timeline(item, page, PAGE, viewer=current_user)
     return render_template("customer.html", customer=item,
                            card=history.card(item, viewer=current_user), entries=entries,
-                           page=page, has_next=more)
+                           key_people=history.key_people(item), page=page, has_next=more)
 
 
 @bp.get("/customers/<int:customer_id>/panel")
@@ -178,7 +178,7 @@ def customer_panel(customer_id: int):
                                more=more)
     card, entries, more = history.panel(item, PANEL, viewer=current_user)
     return render_template("_panel.html", card=card, customer=item, entries=entries, page=page,
-                           more=more)
+                           more=more, key_people=history.key_people(item))
 
 
 @bp.get("/organizations/<int:org_id>")

@@ -63,6 +63,31 @@ def test_conversation_shows_thread_card_and_review_flag(browser, inbound):
     assert "ada@example.com" in panel and "Open tickets" in panel and "Broken mug" in panel
 
 
+def test_the_card_names_the_organizations_key_people(browser, inbound, make_customer):
+    from helpdesk.customers.models import Organization
+
+    org = Organization(name="Hooli GmbH")
+    db.session.add(org)
+    db.session.commit()
+    make_customer("Zoe Boss", organization_id=org.id, key_person=True, title="CEO")
+    make_customer('<b onmouseover="x()">Bea</b> Buyer', organization_id=org.id, key_person=True)
+    make_customer("Carl Clerk", organization_id=org.id)  # not a key person
+    make_customer("Olga Other", key_person=True)  # of no organization
+    ada = make_customer("Ada", emails=["ada@example.com"], organization_id=org.id,
+                        key_person=True)
+    inbound("email", "ada@example.com", "Hello", subject="Hi")
+    for path in (f"/customers/{ada.id}/panel", f"/customers/{ada.id}"):
+        page = browser.get(path).get_data(as_text=True)
+        shown = re.search(r'<p class="key-people muted">(.*?)</p>', page, re.S).group(1)
+        # By name, with their titles; Ada herself, Carl and Olga are not listed.
+        assert re.findall(r">([^<]*)</a>", shown) == [
+            '&lt;b onmouseover=&#34;x()&#34;&gt;Bea&lt;/b&gt; Buyer', "Zoe Boss"]
+        assert "(CEO)" in shown and "Carl" not in shown and "Olga" not in shown
+    lone = make_customer("Lone", emails=["lone@example.com"])
+    assert 'class="key-people' not in browser.get(f"/customers/{lone.id}/panel").get_data(
+        as_text=True)
+
+
 def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_queries):
     def measure(path):
         db.session.rollback()  # the same start each time: nothing loaded, no transaction

@@ -7,7 +7,7 @@ every agent sees.
 """
 from __future__ import annotations
 
-from sqlalchemy import String, literal, or_, select, true, union_all
+from sqlalchemy import String, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import lazyload
 
 from ..extensions import db
@@ -79,6 +79,19 @@ def card(customer: Customer | None, query: dict | None = None, viewer=None,
     orders = db.session.execute(
         select(Order).where(Order.id.in_(_recent_order_ids(customer.id)))).scalars().all()
     return _card_json(customer, tickets, orders, viewer, query)
+
+
+def key_people(customer: Customer, limit: int = 5) -> list[dict]:
+    """The key people of the customer's organization (the customer left out), by name:
+    for the card beside a conversation and on the customer's page."""
+    if customer.organization_id is None:
+        return []
+    rows = db.session.execute(
+        select(Customer.id, Customer.name, Customer.title)
+        .where(Customer.organization_id == customer.organization_id,
+               Customer.key_person.is_(True), Customer.id != customer.id)
+        .order_by(func.lower(Customer.name), Customer.id).limit(limit)).all()
+    return [{"id": r.id, "name": r.name, "title": r.title} for r in rows]
 
 
 def _visible_call(viewer):
