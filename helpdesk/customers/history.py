@@ -162,6 +162,7 @@ def _page(customer_id: int, page: int, per_page: int, viewer):
 
 
 def _items(rows, loaded: dict) -> list[dict]:
+    """The page's items in the page's order (a row deleted meanwhile is left out)."""
     return [loaded[(row.kind, row.id)] for row in rows if (row.kind, row.id) in loaded]
 
 
@@ -184,8 +185,8 @@ def panel(customer: Customer, per_page: int, viewer=None) -> tuple[dict, list[di
 
 
 def _ids(column, ids: list[int] | None, more):
-    """``column IN (ids, and those of the select ``more``)``, as a UNION (an OR of the
-    two would cost PostgreSQL a scan of the table)."""
+    """``column`` is one of ``ids`` or of the ids the select ``more`` picks: one IN over a
+    UNION ALL of the two (an OR of two INs cost PostgreSQL a scan of the whole table)."""
     if more is None:
         return column.in_(ids)
     more = select(more.subquery().c.id)
