@@ -73,11 +73,8 @@ def card(customer: Customer | None, query: dict | None = None, viewer=None,
     if line_team is not _EVERY_TEAM:
         shown = or_(Ticket.team_id.is_(None), Ticket.team_id == line_team) \
             if line_team is not None else Ticket.team_id.is_(None)
-    tickets = db.session.execute(
-        select(Ticket).where(Ticket.id.in_(_open_ticket_ids(customer.id, shown)))
-        .options(lazyload(Ticket.customer))).scalars().all()  # (the one given: no reload)
-    orders = db.session.execute(
-        select(Order).where(Order.id.in_(_recent_order_ids(customer.id)))).scalars().all()
+    _, tickets, orders = _load({}, tickets=_open_ticket_ids(customer.id, shown),
+                               orders=_recent_order_ids(customer.id))
     return _card_json(customer, tickets, orders, viewer, query)
 
 
