@@ -8,7 +8,7 @@
 Set-up: a throw-away database (``bench/results/hd_bench_chat.db`` or PostgreSQL
 ``hd_bench_chat``, schema by the migrations as bench/common.py makes it),
 ``--agents`` agents of one team with an API token each, and a chat channel
-routed to that team (``helpdesk.channels.chat.create_chat_channel``), so every
+routed to that team (``helpdesk.channels.chat.services.create_chat_channel``), so every
 agent receives every visitor message. ``helpdesk serve`` runs as a subprocess
 with REDIS_URL unset (one process); ``--redis`` adds a run of each database with
 REDIS_URL set (redis://127.0.0.1:6379/11, flushed before and after, a channel of its
@@ -36,6 +36,7 @@ loses messages. Then ``--replies`` agent replies (REST ``POST
 Targets: ``--visitors`` (500) held connected throughout; p99 visitor -> agent
 < 200 ms. Figures are printed with met/MISSED; the exit status is always 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,6 +100,7 @@ def fmt(figures) -> str:
 # Each fleet lives in a child process on its own asyncio loop and answers commands
 # ("connect", "phase", ...) sent over a multiprocessing pipe with a picklable result.
 
+
 class AgentFleet:
     """Agents on /agents noting, per message text, the first and last arrival and count."""
 
@@ -128,29 +130,41 @@ class AgentFleet:
             self.dropped.append(f"agent {i}: {reason}")
 
         client.on("disconnect", gone, namespace="/agents")
-        await client.connect(self.base, namespaces=["/agents"], transports=["websocket"],
-                             auth={"token": token}, wait_timeout=30)
+        await client.connect(
+            self.base,
+            namespaces=["/agents"],
+            transports=["websocket"],
+            auth={"token": token},
+            wait_timeout=30,
+        )
         return client
 
     async def connect(self) -> dict:
         started, errors = time.monotonic(), []
         for first in range(0, len(self.tokens), self.batch):
-            batch = list(enumerate(self.tokens))[first:first + self.batch]
-            done = await asyncio.gather(*[self._one(i, t) for i, t in batch],
-                                        return_exceptions=True)
+            batch = list(enumerate(self.tokens))[first : first + self.batch]
+            done = await asyncio.gather(
+                *[self._one(i, t) for i, t in batch], return_exceptions=True
+            )
             for item in done:
                 if isinstance(item, BaseException):
                     errors.append(repr(item))
                 else:
                     self.clients.append(item)
-        return {"connected": len(self.clients), "seconds": time.monotonic() - started,
-                "errors": errors}
+        return {
+            "connected": len(self.clients),
+            "seconds": time.monotonic() - started,
+            "errors": errors,
+        }
 
     async def collect(self) -> dict:
         """Every arrival so far (and forget them)."""
         arrivals, self.arrivals = self.arrivals, {}
-        return {"arrivals": arrivals, "connected": sum(c.connected for c in self.clients),
-                "dropped": list(self.dropped)}
+        return {
+            "arrivals": arrivals,
+            "connected": sum(c.connected for c in self.clients),
+            "dropped": list(self.dropped),
+        }
 
     async def close(self) -> dict:
         await asyncio.gather(*[c.disconnect() for c in self.clients], return_exceptions=True)
@@ -203,17 +217,23 @@ class VisitorFleet:
         client.on("connect_error", on_refused, namespace=ns)
         client.on("disconnect", on_disconnect, namespace=ns)
         try:
-            await client.connect(self.base, namespaces=[ns], transports=["websocket"],
-                                 auth={"channel": self.key}, headers={"Origin": ORIGIN},
-                                 wait_timeout=30)
+            await client.connect(
+                self.base,
+                namespaces=[ns],
+                transports=["websocket"],
+                auth={"channel": self.key},
+                headers={"Origin": ORIGIN},
+                wait_timeout=30,
+            )
         except Exception as exc:
             reason = self.refusals.get(i)
             try:
                 await client.disconnect()
             except Exception:  # noqa: BLE001
                 pass
-            raise RuntimeError(f"refused: {reason!r}" if reason is not None
-                               else f"{type(exc).__name__}: {exc}") from None
+            raise RuntimeError(
+                f"refused: {reason!r}" if reason is not None else f"{type(exc).__name__}: {exc}"
+            ) from None
         self.clients[i] = client
         return client
 
@@ -230,9 +250,14 @@ class VisitorFleet:
         while len(self.sessions) < len(self.clients) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         sample = next(iter(self.sessions.values()), None)
-        return {"connected": len(self.clients), "seconds": seconds, "errors": dict(errors),
-                "sessions": len(self.sessions), "session_sample": sample,
-                "online": Counter(repr(v) for v in self.status.values())}
+        return {
+            "connected": len(self.clients),
+            "seconds": seconds,
+            "errors": dict(errors),
+            "sessions": len(self.sessions),
+            "session_sample": sample,
+            "online": Counter(repr(v) for v in self.status.values()),
+        }
 
     def _acked(self, text: str, data=None) -> None:
         entry = self.sent[text]
@@ -244,8 +269,12 @@ class VisitorFleet:
 
     async def _send(self, client, text: str) -> None:
         try:
-            await client.emit("message", {"text": text, "client_id": uuid.uuid4().hex},
-                              namespace="/chat", callback=functools.partial(self._acked, text))
+            await client.emit(
+                "message",
+                {"text": text, "client_id": uuid.uuid4().hex},
+                namespace="/chat",
+                callback=functools.partial(self._acked, text),
+            )
         except Exception as exc:  # noqa: BLE001 - reported as an unacknowledged send
             self.sent[text][2] = ("emit failed", repr(exc)[:200])
 
@@ -274,20 +303,29 @@ class VisitorFleet:
         deadline = last_send + 15
         while time.monotonic() < deadline and any(self.sent[t][2] is None for t in texts):
             await asyncio.sleep(0.05)
-        return {"sent": {t: self.sent.pop(t) for t in texts}, "skipped": skipped,
-                "first_send": start, "last_send": last_send,
-                "connected": sum(c.connected for c in self.clients.values()),
-                "dropped": dict(self.dropped)}
+        return {
+            "sent": {t: self.sent.pop(t) for t in texts},
+            "skipped": skipped,
+            "first_send": start,
+            "last_send": last_send,
+            "connected": sum(c.connected for c in self.clients.values()),
+            "dropped": dict(self.dropped),
+        }
 
     async def collect(self) -> dict:
         """The agents' replies seen so far (and forget them), and who is connected."""
         replies, self.replies = self.replies, {}
-        return {"replies": replies, "connected": sum(c.connected for c in self.clients.values()),
-                "dropped": dict(self.dropped), "other_events": dict(self.other_events)}
+        return {
+            "replies": replies,
+            "connected": sum(c.connected for c in self.clients.values()),
+            "dropped": dict(self.dropped),
+            "other_events": dict(self.other_events),
+        }
 
     async def close(self) -> dict:
-        await asyncio.gather(*[c.disconnect() for c in self.clients.values()],
-                             return_exceptions=True)
+        await asyncio.gather(
+            *[c.disconnect() for c in self.clients.values()], return_exceptions=True
+        )
         return {}
 
 
@@ -317,8 +355,9 @@ class Fleet:
     def __init__(self, kind: str, *params):
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=fleet_process, args=(kind, child, *params),
-                                       daemon=True)
+        self.process = context.Process(
+            target=fleet_process, args=(kind, child, *params), daemon=True
+        )
         self.process.start()
 
     def __call__(self, command: str, timeout: float = 600, **kwargs):
@@ -343,6 +382,7 @@ class Fleet:
 
 # --- database and server ------------------------------------------------------------
 
+
 def fresh_database(kind: str) -> str:
     """A new empty database: bench/results/hd_bench_chat.db or PostgreSQL hd_bench_chat."""
     from bench.common import database_url
@@ -363,21 +403,23 @@ def load(url: str, agents: int) -> dict:
     from bench.common import bench_app
     from helpdesk.agents.models import ApiToken
     from helpdesk.agents.services import create_agent
-    from helpdesk.channels.chat import create_chat_channel
+    from helpdesk.channels.chat.services import create_chat_channel
+    from helpdesk.db import utcnow
     from helpdesk.extensions import db
-    from helpdesk.models_base import utcnow
 
     with bench_app(url, SECRET_KEY="bench"):
         tokens = []
         for n in range(agents):
-            agent, _ = create_agent(f"chat-agent{n}@bench.example", f"Chat Agent {n}", "agent",
-                                    [TEAM], PASSWORD)
+            agent, _ = create_agent(
+                f"chat-agent{n}@bench.example", f"Chat Agent {n}", "agent", [TEAM], PASSWORD
+            )
             row, clear = ApiToken.issue(agent)
             db.session.add(row)
             tokens.append(clear)
         db.session.commit()
-        channel, _secret = create_chat_channel("Bench chat", team=TEAM, origins=(ORIGIN,),
-                                               greeting=None, offline_message=None)
+        channel, _secret = create_chat_channel(
+            "Bench chat", team=TEAM, origins=(ORIGIN,), greeting=None, offline_message=None
+        )
         db.session.commit()
         # Tokens used a moment ago are not written to again on connect (agents at work).
         db.session.execute(text("UPDATE api_tokens SET last_used_at = :now"), {"now": utcnow()})
@@ -401,10 +443,14 @@ def ticket_ids(url: str, message_ids: list[int]) -> dict[int, int]:
 
 def server_env(url: str, redis: bool, channel: str) -> dict:
     """The environment of `helpdesk serve` (and, with Redis, `helpdesk worker`)."""
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench",
-           "HELPDESK_CHAT_CONNECTS_PER_MINUTE": "100000",
-           "HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE": "10000000",
-           "HELPDESK_ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench",
+        "HELPDESK_CHAT_CONNECTS_PER_MINUTE": "100000",
+        "HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE": "10000000",
+        "HELPDESK_ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}",
+    }
     env.pop("PUBLIC_URL", None)
     env.pop("REDIS_URL", None)
     if redis:
@@ -420,8 +466,13 @@ def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
     """`helpdesk worker`: with Redis, agents' replies reach visitors through its jobs."""
-    return subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "worker"], cwd=ROOT,
-                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "helpdesk", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def flush_redis() -> None:
@@ -444,8 +495,11 @@ def cpu_seconds(pid: int) -> float:
 
 def threads_and_rss(pid: int) -> tuple[int, float]:
     """Threads and resident MB of process ``pid``."""
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
-                  .splitlines() if ":" in line)
+    status = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":" in line
+    )
     return int(status["Threads"]), int(status["VmRSS"].split()[0]) / 1024
 
 
@@ -455,8 +509,10 @@ def log_errors(log: Path, limit: int = 8) -> list[str]:
     try:
         for line in log.read_text(errors="replace").splitlines():
             low = line.lower()
-            if any(w in low for w in ("error", "exception", "locked", "traceback", "refused",
-                                      "rate limit")):
+            if any(
+                w in low
+                for w in ("error", "exception", "locked", "traceback", "refused", "rate limit")
+            ):
                 key = line.strip()[:240]
                 if key not in seen:
                     seen.append(key)
@@ -466,6 +522,7 @@ def log_errors(log: Path, limit: int = 8) -> list[str]:
 
 
 # --- one run ------------------------------------------------------------------------
+
 
 def analyse(step: dict, arrivals: dict, agents: int) -> dict:
     """Latencies and counts of one step."""
@@ -488,20 +545,35 @@ def analyse(step: dict, arrivals: dict, agents: int) -> dict:
         last.append(seen[1] - t0)
         if seen[2] < agents:
             partial += 1
-    ended = max([t0 + lat for t0, lat in zip(
-        (sent[t][0] for t in sent if t in arrivals), last)] or [step["last_send"]])
+    ended = max(
+        [t0 + lat for t0, lat in zip((sent[t][0] for t in sent if t in arrivals), last)]
+        or [step["last_send"]]
+    )
     span = max(ended - step["first_send"], 1e-6)
     delivered = len(first)
     # Slow messages: spread out, or bunched in a few stalls of the server?
-    slow = sorted(sent[t][0] for t in sent if t in arrivals
-                  and arrivals[t][0] - sent[t][0] > TARGET_P99_MS / 1000)
+    slow = sorted(
+        sent[t][0]
+        for t in sent
+        if t in arrivals and arrivals[t][0] - sent[t][0] > TARGET_P99_MS / 1000
+    )
     stalls = len({int(t0 - step["first_send"]) for t0 in slow})
-    return {"slow": len(slow), "slow_seconds": stalls,
-            "sent": len(sent), "skipped": step["skipped"], "ack": percentiles(acks),
-            "first": percentiles(first), "all": percentiles(last), "missing": missing,
-            "partial": partial, "errors": dict(errors), "delivered": delivered,
-            "handled_per_s": delivered / span, "offered_span": step["last_send"] -
-            step["first_send"], "connected": step["connected"]}
+    return {
+        "slow": len(slow),
+        "slow_seconds": stalls,
+        "sent": len(sent),
+        "skipped": step["skipped"],
+        "ack": percentiles(acks),
+        "first": percentiles(first),
+        "all": percentiles(last),
+        "missing": missing,
+        "partial": partial,
+        "errors": dict(errors),
+        "delivered": delivered,
+        "handled_per_s": delivered / span,
+        "offered_span": step["last_send"] - step["first_send"],
+        "connected": step["connected"],
+    }
 
 
 def run(kind: str, redis: bool, args) -> dict:
@@ -526,43 +598,61 @@ def run(kind: str, redis: bool, args) -> dict:
         visitors = Fleet("visitors", base, facts["key"], args.visitors, args.batch)
         got = agents("connect")
         result["agents"] = got
-        say(f"{label}: {got['connected']}/{args.agents} agents connected in "
-            f"{got['seconds']:.1f} s" + (f"; e.g. {got['errors'][0]}" if got["errors"] else ""))
+        say(
+            f"{label}: {got['connected']}/{args.agents} agents connected in "
+            f"{got['seconds']:.1f} s" + (f"; e.g. {got['errors'][0]}" if got["errors"] else "")
+        )
         cpu0 = cpu_seconds(server.pid)
         got = visitors("connect", timeout=600)
         result["visitors"] = got
         result["connect_cpu"] = cpu_seconds(server.pid) - cpu0
-        say(f"{label}: {got['connected']}/{args.visitors} visitors connected in "
+        say(
+            f"{label}: {got['connected']}/{args.visitors} visitors connected in "
             f"{got['seconds']:.1f} s, {got['sessions']} got a session, status online: "
-            f"{dict(got['online'])}; refused: {got['errors'] or 'none'}")
+            f"{dict(got['online'])}; refused: {got['errors'] or 'none'}"
+        )
         say(f"  session sample: {got['session_sample']}")
         result["threads_rss"] = threads_and_rss(server.pid)
         if not got["connected"]:
             return result
         time.sleep(1)
         agents("collect")
-        plan = [("opening", args.rates[0], 1)] + [(f"{rate:g}/s", rate, args.messages)
-                                                   for rate in args.rates]
+        plan = [("opening", args.rates[0], 1)] + [
+            (f"{rate:g}/s", rate, args.messages) for rate in args.rates
+        ]
         for step, (name, rate, per_visitor) in enumerate(plan):
             cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
             seconds = per_visitor * got["connected"] / rate
-            say(f"{label}: step {name}: {per_visitor} message(s) from each visitor at "
-                f"{rate:g} msg/s (~{seconds:.0f} s) ...")
-            sent = visitors("phase", timeout=seconds + 120, name=f"s{step}", rate=rate,
-                            per_visitor=per_visitor)
+            say(
+                f"{label}: step {name}: {per_visitor} message(s) from each visitor at "
+                f"{rate:g} msg/s (~{seconds:.0f} s) ..."
+            )
+            sent = visitors(
+                "phase", timeout=seconds + 120, name=f"s{step}", rate=rate, per_visitor=per_visitor
+            )
             time.sleep(1)  # the last fan-outs
             seen = agents("collect")
             figures = analyse(sent, seen["arrivals"], args.agents)
-            figures.update(name=name, rate=rate, server_cpu=(cpu_seconds(server.pid) - cpu0) /
-                           (time.monotonic() - wall0), agents_connected=seen["connected"],
-                           dropped=sent["dropped"], agents_dropped=seen["dropped"])
+            figures.update(
+                name=name,
+                rate=rate,
+                server_cpu=(cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0),
+                agents_connected=seen["connected"],
+                dropped=sent["dropped"],
+                agents_dropped=seen["dropped"],
+            )
             result["steps"].append(figures)
-            say(f"  handled {figures['handled_per_s']:.1f}/s; -> first agent "
+            say(
+                f"  handled {figures['handled_per_s']:.1f}/s; -> first agent "
                 f"{fmt(figures['first'])}; missing {figures['missing']}, errors "
-                f"{sum(figures['errors'].values())}; connected {figures['connected']}")
+                f"{sum(figures['errors'].values())}; connected {figures['connected']}"
+            )
             p99 = figures["first"][1] if figures["first"] else float("inf")
-            if p99 > GIVE_UP_FACTOR * TARGET_P99_MS or figures["missing"] > \
-                    0.01 * figures["sent"] or not figures["first"]:
+            if (
+                p99 > GIVE_UP_FACTOR * TARGET_P99_MS
+                or figures["missing"] > 0.01 * figures["sent"]
+                or not figures["first"]
+            ):
                 say(f"  stopping the ramp at {name}")
                 break
         result["replies"] = replies(args, url, base, facts["tokens"][0], visitors)
@@ -616,8 +706,9 @@ def replies(args, url: str, base: str, token: str, visitors: Fleet) -> dict:
             continue
         text = f"Agent reply to visitor {visitor} {uuid.uuid4().hex[:10]}"
         started = time.monotonic()
-        response = session.post(f"{base}/api/v1/tickets/{ticket}/messages",
-                                json={"body": text}, timeout=30)
+        response = session.post(
+            f"{base}/api/v1/tickets/{ticket}/messages", json={"body": text}, timeout=30
+        )
         elapsed = time.monotonic() - started
         if response.status_code != 201:
             errors[f"HTTP {response.status_code}: {response.text[:200]}"] += 1
@@ -637,12 +728,18 @@ def replies(args, url: str, base: str, token: str, visitors: Fleet) -> dict:
         if text in got:
             delivered.append(got[text][0] - started)
             wrong += got[text][1] != visitor
-    return {"count": count, "post": percentiles(posted), "delivered": percentiles(delivered),
-            "missing": len(sent_at) - len(delivered), "wrong_visitor": wrong,
-            "errors": dict(errors)}
+    return {
+        "count": count,
+        "post": percentiles(posted),
+        "delivered": percentiles(delivered),
+        "missing": len(sent_at) - len(delivered),
+        "wrong_visitor": wrong,
+        "errors": dict(errors),
+    }
 
 
 # --- report -------------------------------------------------------------------------
+
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
@@ -650,44 +747,62 @@ def verdict(ok: bool) -> str:
 
 def report(result: dict, args) -> None:
     label = result["label"]
-    print(f"\n== {label}: {args.visitors} visitors, {args.agents} agents, {args.messages} "
-          f"messages per visitor per step ==")
+    print(
+        f"\n== {label}: {args.visitors} visitors, {args.agents} agents, {args.messages} "
+        f"messages per visitor per step =="
+    )
     for error in result["errors"]:
         print(f"  run failed: {error}")
     v = result.get("visitors")
     if v:
-        print(f"  visitors connected: {v['connected']}/{args.visitors} in {v['seconds']:.1f} s "
-              f"(server CPU {result['connect_cpu']:.1f} s), sessions {v['sessions']}, "
-              f"status online {dict(v['online'])}")
+        print(
+            f"  visitors connected: {v['connected']}/{args.visitors} in {v['seconds']:.1f} s "
+            f"(server CPU {result['connect_cpu']:.1f} s), sessions {v['sessions']}, "
+            f"status online {dict(v['online'])}"
+        )
         for error, n in v["errors"].items():
             print(f"    refused x{n}: {error}")
         threads, rss = result["threads_rss"]
         print(f"  server: {threads} threads, {rss:.0f} MB resident after the connects")
     a = result.get("agents")
     if a:
-        print(f"  agents connected: {a['connected']}/{args.agents}"
-              + (f"  errors: {a['errors'][:2]}" if a["errors"] else ""))
+        print(
+            f"  agents connected: {a['connected']}/{args.agents}"
+            + (f"  errors: {a['errors'][:2]}" if a["errors"] else "")
+        )
     best = None
     if result["steps"]:
-        print(f"  (opening: each visitor's first message, which opens its ticket, at "
-              f"{args.rates[0]:g}/s; then {args.messages} per visitor at each rate)")
-        print(f"  {'step':<8} {'handled':>8}  {'visitor -> first agent':<44} "
-              f"{'-> all agents':<44} {'ack':<44} miss err conn cpu")
+        print(
+            f"  (opening: each visitor's first message, which opens its ticket, at "
+            f"{args.rates[0]:g}/s; then {args.messages} per visitor at each rate)"
+        )
+        print(
+            f"  {'step':<8} {'handled':>8}  {'visitor -> first agent':<44} "
+            f"{'-> all agents':<44} {'ack':<44} miss err conn cpu"
+        )
     for s in result["steps"]:
-        ok = bool(s["first"]) and s["first"][1] < TARGET_P99_MS and not s["missing"] \
+        ok = (
+            bool(s["first"])
+            and s["first"][1] < TARGET_P99_MS
+            and not s["missing"]
             and not s["errors"]
+        )
         if ok and s["name"] != "opening" and (best is None or s["rate"] > best["rate"]):
             best = s
-        short = (lambda f: f"med {f[0]:6.1f} p99 {f[1]:7.1f} max {f[2]:7.0f} ms" if f else "n/a")
-        print(f"  {s['name']:<8} {s['handled_per_s']:6.1f}/s  {short(s['first']):<44} "
-              f"{short(s['all']):<44} {short(s['ack']):<44} {s['missing']:4d} "
-              f"{sum(s['errors'].values()):3d} {s['connected']:4d} {s['server_cpu'] * 100:3.0f}%"
-              f"  {verdict(ok)}")
+        short = lambda f: f"med {f[0]:6.1f} p99 {f[1]:7.1f} max {f[2]:7.0f} ms" if f else "n/a"
+        print(
+            f"  {s['name']:<8} {s['handled_per_s']:6.1f}/s  {short(s['first']):<44} "
+            f"{short(s['all']):<44} {short(s['ack']):<44} {s['missing']:4d} "
+            f"{sum(s['errors'].values()):3d} {s['connected']:4d} {s['server_cpu'] * 100:3.0f}%"
+            f"  {verdict(ok)}"
+        )
         for error, n in list(s["errors"].items())[:3]:
             print(f"      x{n}: {error}")
         if s["slow"]:
-            print(f"      {s['slow']} messages over {TARGET_P99_MS:.0f} ms, sent within "
-                  f"{s['slow_seconds']} distinct seconds of the step")
+            print(
+                f"      {s['slow']} messages over {TARGET_P99_MS:.0f} ms, sent within "
+                f"{s['slow_seconds']} distinct seconds of the step"
+            )
         if s["partial"]:
             print(f"      {s['partial']} messages reached only some agents")
         if s["skipped"]:
@@ -696,14 +811,18 @@ def report(result: dict, args) -> None:
     if r:
         ok = bool(r["delivered"]) and r["delivered"][1] < TARGET_P99_MS and not r["missing"]
         print(f"  agent -> visitor, {r['count']} REST replies: POST {fmt(r['post'])}")
-        print(f"      POST -> visitor 'message': {fmt(r['delivered'])}; missing {r['missing']}, "
-              f"wrong visitor {r['wrong_visitor']}  {verdict(ok)}")
+        print(
+            f"      POST -> visitor 'message': {fmt(r['delivered'])}; missing {r['missing']}, "
+            f"wrong visitor {r['wrong_visitor']}  {verdict(ok)}"
+        )
         for error, n in r["errors"].items():
             print(f"      x{n}: {error}")
     held = result.get("final_connected")
     if held is not None:
-        print(f"  visitors still connected at the end: {held}/{args.visitors}"
-              + (f"; dropped: {list(result['dropped'].items())[:3]}" if result["dropped"] else ""))
+        print(
+            f"  visitors still connected at the end: {held}/{args.visitors}"
+            + (f"; dropped: {list(result['dropped'].items())[:3]}" if result["dropped"] else "")
+        )
     if result.get("other_events"):
         print(f"  other visitor events: {result['other_events']}")
     if result.get("threads_rss_end"):
@@ -712,9 +831,11 @@ def report(result: dict, args) -> None:
     all_held = bool(v) and v["connected"] == args.visitors and held == args.visitors
     print(f"  TARGET {args.visitors} visitors held throughout: {verdict(all_held)}")
     if best:
-        print(f"  TARGET p99 visitor -> agent < {TARGET_P99_MS:.0f} ms: {verdict(True)} up to "
-              f"{best['rate']:g} msg/s offered ({best['handled_per_s']:.1f} msg/s handled; "
-              f"p99 {best['first'][1]:.1f} ms)")
+        print(
+            f"  TARGET p99 visitor -> agent < {TARGET_P99_MS:.0f} ms: {verdict(True)} up to "
+            f"{best['rate']:g} msg/s offered ({best['handled_per_s']:.1f} msg/s handled; "
+            f"p99 {best['first'][1]:.1f} ms)"
+        )
     else:
         print(f"  TARGET p99 visitor -> agent < {TARGET_P99_MS:.0f} ms: MISSED at every rate")
     if result.get("server_errors"):
@@ -730,14 +851,17 @@ def say(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--redis", action="store_true",
-                        help="also run each database with REDIS_URL set")
+    parser.add_argument(
+        "--redis", action="store_true", help="also run each database with REDIS_URL set"
+    )
     parser.add_argument("--visitors", type=int, default=500)
     parser.add_argument("--agents", type=int, default=20)
-    parser.add_argument("--messages", type=int, default=3,
-                        help="messages from each visitor at each rate step")
-    parser.add_argument("--rates", default="20,50,100,200",
-                        help="aggregate messages per second, one step each")
+    parser.add_argument(
+        "--messages", type=int, default=3, help="messages from each visitor at each rate step"
+    )
+    parser.add_argument(
+        "--rates", default="20,50,100,200", help="aggregate messages per second, one step each"
+    )
     parser.add_argument("--replies", type=int, default=50, help="agent replies over REST")
     parser.add_argument("--batch", type=int, default=25, help="visitors connecting at once")
     parser.add_argument("--keep", action="store_true", help="keep the database")
@@ -749,10 +873,12 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results = []
     for kind in kinds:
-        for redis in ([False, True] if args.redis else [False]):
+        for redis in [False, True] if args.redis else [False]:
             results.append(run(kind, redis, args))
-    print(f"Live chat benchmark: targets {args.visitors} visitors held, p99 visitor -> agent "
-          f"< {TARGET_P99_MS:.0f} ms")
+    print(
+        f"Live chat benchmark: targets {args.visitors} visitors held, p99 visitor -> agent "
+        f"< {TARGET_P99_MS:.0f} ms"
+    )
     for result in results:
         report(result, args)
     sys.exit(0)

@@ -10,6 +10,7 @@
 Bulk customer ``n`` (1-based) is deterministic, so a benchmark can address it
 without a query: ``email_of(n)``, ``phone_of(n)``, ``organization_of(n)``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,14 @@ def bench_app(url: str, **config):
     from helpdesk import create_app
     from helpdesk.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
-                      "ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}", **config})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "REDIS_URL": None,
+            "ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}",
+            **config,
+        }
+    )
     with app.app_context():
         logging.disable(logging.INFO)  # the migration's INFO lines, as alembic.ini sets them
         try:
@@ -105,36 +112,89 @@ def phone_of(n: int) -> str:
 def load_customers(count: int, orders_every: int = 4, batch: int = 5_000) -> float:
     """Insert ``count`` customers (an email and a phone identity each), 200 organizations
     with a domain each, and an order for every ``orders_every``-th customer; return seconds."""
-    from helpdesk.customers.models import (Customer, Identity, Order, OrderLine, Organization,
-                                           OrganizationDomain)
+    from helpdesk.customers.models import (
+        Customer,
+        Identity,
+        Order,
+        OrderLine,
+        Organization,
+        OrganizationDomain,
+    )
+    from helpdesk.db import utcnow
     from helpdesk.extensions import db
-    from helpdesk.models_base import utcnow
 
     started = time.perf_counter()
     now = utcnow()
     rng = random.Random(1)
-    db.session.execute(insert(Organization), [
-        {"id": i, "name": f"Org {i}", "created_at": now} for i in range(1, ORGANIZATIONS + 1)])
-    db.session.execute(insert(OrganizationDomain), [
-        {"organization_id": i, "domain": f"org{i}.example"} for i in range(1, ORGANIZATIONS + 1)])
+    db.session.execute(
+        insert(Organization),
+        [{"id": i, "name": f"Org {i}", "created_at": now} for i in range(1, ORGANIZATIONS + 1)],
+    )
+    db.session.execute(
+        insert(OrganizationDomain),
+        [{"organization_id": i, "domain": f"org{i}.example"} for i in range(1, ORGANIZATIONS + 1)],
+    )
     for start in range(1, count + 1, batch):
         ids = range(start, min(start + batch, count + 1))
-        db.session.execute(insert(Customer), [
-            {"id": n, "name": f"Customer {n}", "organization_id": organization_of(n), "tags": [],
-             "custom_fields": {}, "created_at": now, "updated_at": now, "key_person": False,
-             "order_updates": False, "sms_opt_out": False} for n in ids])
-        db.session.execute(insert(Identity), [
-            row for n in ids for row in (
-                {"customer_id": n, "kind": "email", "value": email_of(n), "created_at": now},
-                {"customer_id": n, "kind": "phone", "value": phone_of(n), "created_at": now})])
+        db.session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": n,
+                    "name": f"Customer {n}",
+                    "organization_id": organization_of(n),
+                    "tags": [],
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                    "key_person": False,
+                    "order_updates": False,
+                    "sms_opt_out": False,
+                }
+                for n in ids
+            ],
+        )
+        db.session.execute(
+            insert(Identity),
+            [
+                row
+                for n in ids
+                for row in (
+                    {"customer_id": n, "kind": "email", "value": email_of(n), "created_at": now},
+                    {"customer_id": n, "kind": "phone", "value": phone_of(n), "created_at": now},
+                )
+            ],
+        )
         buyers = [n for n in ids if n % orders_every == 0]
-        db.session.execute(insert(Order), [
-            {"id": n, "number": f"B{n:08d}", "customer_id": n, "status": "shipped",
-             "total": Decimal(rng.randint(500, 50_000)) / 100, "currency": "EUR",
-             "ordered_at": now, "updated_at": now} for n in buyers])
-        db.session.execute(insert(OrderLine), [
-            {"order_id": n, "sku": f"SKU-{n % 997}", "name": "Widget", "quantity": 1,
-             "unit_price": Decimal("9.99")} for n in buyers])
+        db.session.execute(
+            insert(Order),
+            [
+                {
+                    "id": n,
+                    "number": f"B{n:08d}",
+                    "customer_id": n,
+                    "status": "shipped",
+                    "total": Decimal(rng.randint(500, 50_000)) / 100,
+                    "currency": "EUR",
+                    "ordered_at": now,
+                    "updated_at": now,
+                }
+                for n in buyers
+            ],
+        )
+        db.session.execute(
+            insert(OrderLine),
+            [
+                {
+                    "order_id": n,
+                    "sku": f"SKU-{n % 997}",
+                    "name": "Widget",
+                    "quantity": 1,
+                    "unit_price": Decimal("9.99"),
+                }
+                for n in buyers
+            ],
+        )
         db.session.commit()
     after_bulk_load("customers", "organizations", "orders")
     return time.perf_counter() - started
@@ -149,8 +209,12 @@ def after_bulk_load(*tables: str) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     for table in tables:
-        db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+        db.session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 1) FROM {table}))"
+            )
+        )
     db.session.execute(text("ANALYZE"))
     db.session.commit()
 
@@ -185,9 +249,13 @@ def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve --port PORT` with ``env``; wait until /healthz answers."""
     import requests
 
-    process = subprocess.Popen([sys.executable, "-m", "helpdesk.commands", "serve", "--port",
-                                str(port)], cwd=ROOT, env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpdesk", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(300):
         if process.poll() is not None:
             break

@@ -10,6 +10,7 @@ database (PostgreSQL ``hd_bench_cti`` or ``/tmp/hd_bench_cti.db``); a database
 that already holds the wanted number of customers is reused (``--reload`` forces).
 Targets on the 2-core machine: p99 to TwiML < 50 ms, p99 to the screen pop < 100 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,8 @@ def load(url: str, customers: int) -> str:
     from helpdesk.agents.models import Agent, ApiToken, Team
     from helpdesk.channels.models import Channel
     from helpdesk.customers.models import Customer, Identity, Order
+    from helpdesk.db import utcnow
     from helpdesk.extensions import db
-    from helpdesk.models_base import utcnow
     from helpdesk.tickets.models import Call, Ticket
 
     app = create_app({"SECRET_KEY": "bench"})
@@ -93,19 +94,59 @@ def load(url: str, customers: int) -> str:
             started, batch, now = time.perf_counter(), 10_000, utcnow()
             for first in range(1, customers + 1, batch):
                 ids = range(first, min(first + batch, customers + 1))
-                db.session.execute(insert(Customer), [
-                    {"id": i, "name": f"Customer {i}", "tags": [], "custom_fields": {},
-                     "created_at": now, "updated_at": now} for i in ids])
-                db.session.execute(insert(Identity), [
-                    {"customer_id": i, "kind": "phone", "value": phone(i), "created_at": now}
-                    for i in ids])
-                db.session.execute(insert(Order), [
-                    {"number": f"B-{i}", "customer_id": i, "status": "shipped", "ordered_at": now,
-                     "updated_at": now} for i in ids if i % 10 == 0])
-                db.session.execute(insert(Ticket), [
-                    {"subject": f"Question {i}", "status": "open", "priority": "normal",
-                     "channel": "sms", "customer_id": i, "created_at": now, "updated_at": now,
-                     "last_message_at": now, "message_count": 0} for i in ids if i % 20 == 0])
+                db.session.execute(
+                    insert(Customer),
+                    [
+                        {
+                            "id": i,
+                            "name": f"Customer {i}",
+                            "tags": [],
+                            "custom_fields": {},
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for i in ids
+                    ],
+                )
+                db.session.execute(
+                    insert(Identity),
+                    [
+                        {"customer_id": i, "kind": "phone", "value": phone(i), "created_at": now}
+                        for i in ids
+                    ],
+                )
+                db.session.execute(
+                    insert(Order),
+                    [
+                        {
+                            "number": f"B-{i}",
+                            "customer_id": i,
+                            "status": "shipped",
+                            "ordered_at": now,
+                            "updated_at": now,
+                        }
+                        for i in ids
+                        if i % 10 == 0
+                    ],
+                )
+                db.session.execute(
+                    insert(Ticket),
+                    [
+                        {
+                            "subject": f"Question {i}",
+                            "status": "open",
+                            "priority": "normal",
+                            "channel": "sms",
+                            "customer_id": i,
+                            "created_at": now,
+                            "updated_at": now,
+                            "last_message_at": now,
+                            "message_count": 0,
+                        }
+                        for i in ids
+                        if i % 20 == 0
+                    ],
+                )
                 db.session.commit()
             db.session.commit()
             after_bulk_load("customers", "orders", "tickets")
@@ -114,13 +155,31 @@ def load(url: str, customers: int) -> str:
         team = db.session.execute(select(Team).where(Team.name == "Phones")).scalar_one_or_none()
         if team is None:
             team = Team(name="Phones")
-            agent = Agent(email="bench@example.com", name="Bench Agent", role="agent",
-                          presence="online", teams=[team])
-            db.session.add_all([team, agent, Channel(kind="phone", name="Hotline",
-                                                     address=OUR_NUMBER, team=team, settings={},
-                                                     secrets={}, state={})])
+            agent = Agent(
+                email="bench@example.com",
+                name="Bench Agent",
+                role="agent",
+                presence="online",
+                teams=[team],
+            )
+            db.session.add_all(
+                [
+                    team,
+                    agent,
+                    Channel(
+                        kind="phone",
+                        name="Hotline",
+                        address=OUR_NUMBER,
+                        team=team,
+                        settings={},
+                        secrets={},
+                        state={},
+                    ),
+                ]
+            )
         agent = db.session.execute(
-            select(Agent).where(Agent.email == "bench@example.com")).scalar_one()
+            select(Agent).where(Agent.email == "bench@example.com")
+        ).scalar_one()
         row, clear = ApiToken.issue(agent)
         db.session.add(row)
         db.session.commit()
@@ -128,11 +187,16 @@ def load(url: str, customers: int) -> str:
     return clear
 
 
-
 def serve(url: str, port: int, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve` against ``url`` and wait until it answers."""
-    env = {**os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": "bench",
-           "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_NUMBER": OUR_NUMBER}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SECRET_KEY": "bench",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_NUMBER": OUR_NUMBER,
+    }
     env.pop("REDIS_URL", None)
     env.pop("PUBLIC_URL", None)
     return common_serve(env, port, log)
@@ -144,18 +208,25 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def fire(base: str, token: str, customers: int, calls: int, concurrency: int,
-         rate: float) -> dict:
+def fire(base: str, token: str, customers: int, calls: int, concurrency: int, rate: float) -> dict:
     """Send ``calls`` signed voice webhooks; time TwiML and the screen pop of each."""
     url = f"{base}/webhooks/twilio/voice"
     validator = RequestValidator(TOKEN)
     sent: dict[str, float] = {}
     popped: dict[str, float] = {}
     client = socketio.Client(reconnection=False)
-    client.on("call.incoming", lambda data: popped.setdefault(
-        data["call"]["provider_id"], time.monotonic()), namespace="/agents")
-    client.connect(base, namespaces=["/agents"], transports=["websocket"],
-                   auth={"token": token}, wait_timeout=10)
+    client.on(
+        "call.incoming",
+        lambda data: popped.setdefault(data["call"]["provider_id"], time.monotonic()),
+        namespace="/agents",
+    )
+    client.connect(
+        base,
+        namespaces=["/agents"],
+        transports=["websocket"],
+        auth={"token": token},
+        wait_timeout=10,
+    )
     local = threading.local()
 
     def request(n: int) -> tuple[str, dict, dict]:
@@ -163,9 +234,15 @@ def fire(base: str, token: str, customers: int, calls: int, concurrency: int,
         known = n % 10 != 0  # every tenth caller is unknown
         caller = phone(random.randint(1, customers)) if known else f"+4917{n:09d}"
         sid = "CA" + uuid.uuid4().hex
-        params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": caller,
-                  "To": OUR_NUMBER, "CallStatus": "ringing", "Direction": "inbound",
-                  "ApiVersion": "2010-04-01"}
+        params = {
+            "CallSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller,
+            "To": OUR_NUMBER,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
         return sid, params, {"X-Twilio-Signature": validator.compute_signature(url, params)}
 
     prepared = [request(n) for n in range(calls + 50)]  # signed before the clock runs
@@ -203,22 +280,31 @@ def fire(base: str, token: str, customers: int, calls: int, concurrency: int,
         time.sleep(0.05)
     client.disconnect()
     pops = [popped[sid] - sent[sid] for sid in sent if sid in popped]
-    return {"twiml": twiml, "pop": pops, "missing": len(sent) - len(pops),
-            "rate": calls / elapsed}
+    return {"twiml": twiml, "pop": pops, "missing": len(sent) - len(pops), "rate": calls / elapsed}
 
 
 def report(kind: str, customers: int, calls: int, concurrency: int, result: dict) -> bool:
     """Print the figures of one run; True when both targets are met."""
     twiml, pop = result["twiml"], result["pop"]
-    ok = percentile(twiml, 0.99) < TARGET_TWIML and pop and percentile(pop, 0.99) < TARGET_POP \
+    ok = (
+        percentile(twiml, 0.99) < TARGET_TWIML
+        and pop
+        and percentile(pop, 0.99) < TARGET_POP
         and not result["missing"]
-    print(f"{kind}: {customers:,} customers, {calls} calls from {concurrency} concurrent clients, "
-          f"{result['rate']:.1f} calls/s")
-    print(f"  request -> TwiML        median {statistics.median(twiml) * 1000:6.1f} ms   "
-          f"p99 {percentile(twiml, 0.99) * 1000:6.1f} ms   (target p99 < 50 ms)")
+    )
+    print(
+        f"{kind}: {customers:,} customers, {calls} calls from {concurrency} concurrent clients, "
+        f"{result['rate']:.1f} calls/s"
+    )
+    print(
+        f"  request -> TwiML        median {statistics.median(twiml) * 1000:6.1f} ms   "
+        f"p99 {percentile(twiml, 0.99) * 1000:6.1f} ms   (target p99 < 50 ms)"
+    )
     if pop:
-        print(f"  request -> call.incoming median {statistics.median(pop) * 1000:6.1f} ms   "
-              f"p99 {percentile(pop, 0.99) * 1000:6.1f} ms   (target p99 < 100 ms)")
+        print(
+            f"  request -> call.incoming median {statistics.median(pop) * 1000:6.1f} ms   "
+            f"p99 {percentile(pop, 0.99) * 1000:6.1f} ms   (target p99 < 100 ms)"
+        )
     print(f"  screen pops missing: {result['missing']}   -> {'OK' if ok else 'MISSED'}")
     return bool(ok)
 
@@ -227,12 +313,19 @@ def main() -> None:
     """Run the benchmark on the chosen databases."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
-    parser.add_argument("--customers", type=int, help="customers to load (default: PostgreSQL "
-                        "1,000,000, SQLite 100,000)")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        help="customers to load (default: PostgreSQL 1,000,000, SQLite 100,000)",
+    )
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="calls a second (open loop); 0: each client fires as fast as it can")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=20.0,
+        help="calls a second (open loop); 0: each client fires as fast as it can",
+    )
     parser.add_argument("--reload", action="store_true", help="drop and reload the database")
     args = parser.parse_args()
     kinds = ["postgres", "sqlite"] if args.db == "both" else [args.db]
@@ -249,8 +342,14 @@ def main() -> None:
         port, log = free_port(), Path(f"/tmp/hd_bench_cti_{kind}.log")
         server = serve(url, port, log)
         try:
-            result = fire(f"http://127.0.0.1:{port}", token, customers, args.calls,
-                          args.concurrency, args.rate)
+            result = fire(
+                f"http://127.0.0.1:{port}",
+                token,
+                customers,
+                args.calls,
+                args.concurrency,
+                args.rate,
+            )
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -13,6 +13,7 @@ Needs Dovecot (apt-get install dovecot-imapd) and runs as root (Dovecot's own
 processes drop to the `mail` user). SQLite by default; give a PostgreSQL URL
 to measure that (the database named in it is dropped and created).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,9 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.imap_server import Dovecot  # noqa: E402
 
-WORDS = ("order parcel invoice delivery refund shipment tracking account password login "
-         "address payment card warranty repair kettle printer laptop screen battery cable "
-         "week yesterday today please could would thanks again still arrived broken missing "
-         "number customer support help question answer status update change cancel").split()
+WORDS = (
+    "order parcel invoice delivery refund shipment tracking account password login "
+    "address payment card warranty repair kettle printer laptop screen battery cable "
+    "week yesterday today please could would thanks again still arrived broken missing "
+    "number customer support help question answer status update change cancel"
+).split()
 
 
 def _sentence(rng: random.Random) -> str:
@@ -47,16 +50,20 @@ def _sentence(rng: random.Random) -> str:
 
 def _html(paragraphs: list[str], rng: random.Random) -> str:
     """HTML as mail programs write it: inline styles, a table, a quoted earlier mail."""
-    rows = "".join(f'<tr><td style="padding:4px;color:#333">Item {n}</td>'
-                   f'<td style="text-align:right">{rng.randint(5, 500)}.00 EUR</td></tr>'
-                   for n in range(rng.randint(2, 8)))
+    rows = "".join(
+        f'<tr><td style="padding:4px;color:#333">Item {n}</td>'
+        f'<td style="text-align:right">{rng.randint(5, 500)}.00 EUR</td></tr>'
+        for n in range(rng.randint(2, 8))
+    )
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     quote = "".join(f"<p>{_sentence(rng)}</p>" for _ in range(rng.randint(2, 6)))
-    return ('<html><head><style>p{margin:0}</style></head><body>'
-            f'<div style="font-family:Arial;font-size:11pt">{body}<table>{rows}</table>'
-            '<p>Best regards,<br>A customer</p><div class="gmail_quote"><blockquote '
-            f'style="margin:0 0 0 .8ex;border-left:1px #ccc solid">{quote}</blockquote></div>'
-            '</div></body></html>')
+    return (
+        "<html><head><style>p{margin:0}</style></head><body>"
+        f'<div style="font-family:Arial;font-size:11pt">{body}<table>{rows}</table>'
+        '<p>Best regards,<br>A customer</p><div class="gmail_quote"><blockquote '
+        f'style="margin:0 0 0 .8ex;border-left:1px #ccc solid">{quote}</blockquote></div>'
+        "</div></body></html>"
+    )
 
 
 def make_corpus(count: int, seed: int = 7) -> list[bytes]:
@@ -65,13 +72,15 @@ def make_corpus(count: int, seed: int = 7) -> list[bytes]:
     mails = []
     for n in range(count):
         sender = f"customer{rng.randint(1, count // 4)}@example{rng.randint(1, 20)}.com"
-        paragraphs = [" ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
-                      for _ in range(rng.randint(2, 5))]
+        paragraphs = [
+            " ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
+            for _ in range(rng.randint(2, 5))
+        ]
         mail = EmailMessage()
         mail["From"] = f"Customer {n} <{sender}>"
         mail["To"] = "support@example.com"
         mail["Subject"] = f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} {n}"
-        mail["Date"] = format_datetime(datetime.now(timezone.utc))
+        mail["Date"] = format_datetime(datetime.now(UTC))
         mail["Message-ID"] = make_msgid(domain=f"mail{n % 7}.example.com")
         text = "Hello,\n\n" + "\n\n".join(paragraphs) + "\n\nThanks\n"
         mail.set_content(text + "\n> " + _sentence(rng) + "\n> " + _sentence(rng) + "\n")
@@ -80,8 +89,9 @@ def make_corpus(count: int, seed: int = 7) -> list[bytes]:
             mail.add_alternative(_html(paragraphs, rng), subtype="html")
         if kind >= 0.85:
             size = rng.choice((20_000, 60_000, 150_000))
-            mail.add_attachment(rng.randbytes(size), maintype="application", subtype="pdf",
-                                filename=f"scan-{n}.pdf")
+            mail.add_attachment(
+                rng.randbytes(size), maintype="application", subtype="pdf", filename=f"scan-{n}.pdf"
+            )
         mails.append(mail.as_bytes())
     return mails
 
@@ -92,8 +102,14 @@ def make_app(database_url: str, attachments: str):
 
     from helpdesk import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None,
-                      "ATTACHMENT_DIR": attachments, "SECRET_KEY": "bench"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": None,
+            "ATTACHMENT_DIR": attachments,
+            "SECRET_KEY": "bench",
+        }
+    )
     with app.app_context():
         upgrade()
     return app
@@ -122,7 +138,7 @@ def deliver(server: Dovecot, mails: list[bytes], user: str = "support") -> None:
 
 def add_mailbox(app, server: Dovecot, user: str) -> int:
     """Connect the user's INBOX as a mailbox; return its channel id."""
-    from helpdesk.channels.mailboxes import add_mailbox as add
+    from helpdesk.channels.email.mailboxes import add_mailbox as add
     from helpdesk.extensions import db
 
     with app.app_context():
@@ -134,7 +150,7 @@ def add_mailbox(app, server: Dovecot, user: str) -> int:
 def timed_poll(app, channel_id: int) -> tuple[float, dict, object]:
     """Poll one mailbox to the end; return seconds, stage timings and the result."""
     import helpdesk.tickets.ingest as ingest_module
-    from helpdesk.channels import email_imap
+    from helpdesk.channels.email import imap as email_imap
 
     timings: dict[str, float] = {}
     clean = ingest_module.clean_html
@@ -159,7 +175,7 @@ def timed_poll(app, channel_id: int) -> tuple[float, dict, object]:
 
 def parse_and_clean_alone(app, mails: list[bytes]) -> float:
     """Seconds to parse and clean every mail with no IMAP and no database."""
-    from helpdesk.channels.email_parse import parse
+    from helpdesk.channels.email.parse import parse
     from helpdesk.tickets.html import clean_html
 
     with app.app_context():
@@ -181,8 +197,14 @@ def _worker(database_url: str, attachments: str, channel_id: int, queue) -> None
     from helpdesk import create_app
 
     _quiet()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None,
-                      "ATTACHMENT_DIR": attachments, "SECRET_KEY": "bench"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": None,
+            "ATTACHMENT_DIR": attachments,
+            "SECRET_KEY": "bench",
+        }
+    )
     elapsed, _, result = timed_poll(app, channel_id)
     queue.put((elapsed, result.stored, result.error))
 
@@ -201,19 +223,23 @@ def main() -> None:
         _quiet()
         mails = make_corpus(args.messages)
         size = sum(len(m) for m in mails)
-        print(f"{len(mails)} messages, {size / len(mails) / 1024:.1f} KiB on average "
-              f"({size / 2**20:.1f} MiB), database {url.split(':', 1)[0]}")
+        print(
+            f"{len(mails)} messages, {size / len(mails) / 1024:.1f} KiB on average "
+            f"({size / 2**20:.1f} MiB), database {url.split(':', 1)[0]}"
+        )
         deliver(server, mails)
         elapsed, timings, result = timed_poll(app, add_mailbox(app, server, "support"))
         assert result.stored == len(mails) and result.error is None, result.summary()
         rate = len(mails) / elapsed
         db_time = timings.get("ingest", 0.0) - timings.get("clean", 0.0)
         print(f"end to end (one process): {elapsed:.2f} s, {rate:.0f} messages/s")
-        for label, seconds in (("IMAP fetch", timings.get("fetch", 0.0)),
-                               ("IMAP mark seen", timings.get("mark", 0.0)),
-                               ("parsing", timings.get("parse", 0.0)),
-                               ("HTML cleaning", timings.get("clean", 0.0)),
-                               ("database (ingest less cleaning)", db_time)):
+        for label, seconds in (
+            ("IMAP fetch", timings.get("fetch", 0.0)),
+            ("IMAP mark seen", timings.get("mark", 0.0)),
+            ("parsing", timings.get("parse", 0.0)),
+            ("HTML cleaning", timings.get("clean", 0.0)),
+            ("database (ingest less cleaning)", db_time),
+        ):
             print(f"  {label:32s} {seconds:7.2f} s  {seconds / len(mails) * 1000:6.2f} ms/msg")
         alone = parse_and_clean_alone(app, mails)
         limit = len(mails) / alone
@@ -222,13 +248,15 @@ def main() -> None:
         # Two workers: two processes, each polling its own mailbox, into the same database.
         half = make_corpus(args.messages, seed=11)
         deliver(server, half[: len(half) // 2], "sales")
-        deliver(server, half[len(half) // 2:], "billing")
+        deliver(server, half[len(half) // 2 :], "billing")
         channels = [add_mailbox(app, server, user) for user in ("sales", "billing")]
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         began = time.perf_counter()
-        workers = [context.Process(target=_worker, args=(url, str(root / "attachments"), cid,
-                                                         queue)) for cid in channels]
+        workers = [
+            context.Process(target=_worker, args=(url, str(root / "attachments"), cid, queue))
+            for cid in channels
+        ]
         for worker in workers:
             worker.start()
         outcomes = [queue.get(timeout=1800) for _ in workers]
@@ -237,8 +265,10 @@ def main() -> None:
         wall = time.perf_counter() - began
         stored = sum(stored for _, stored, _ in outcomes)
         assert stored == len(half) and not any(error for *_, error in outcomes), outcomes
-        print(f"two workers (two processes, two mailboxes): {stored} messages in {wall:.2f} s, "
-              f"{stored / wall:.0f} messages/s (including process start-up)")
+        print(
+            f"two workers (two processes, two mailboxes): {stored} messages in {wall:.2f} s, "
+            f"{stored / wall:.0f} messages/s (including process start-up)"
+        )
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

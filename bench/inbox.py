@@ -40,6 +40,7 @@ both open a ticket of no team, which every agent may see.
 Targets: pages p99 < 100 ms; fan-out to 200 agents p99 < 250 ms. The exit
 status is 0 whether or not they are met.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,15 +56,13 @@ import time
 import uuid
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (bench_app, database_url, drop_database, email_of,  # noqa: E402
-                          free_port, summary)
-from bench.common import serve as common_serve  # noqa: E402
 from bench import inbox_data  # noqa: E402
-from helpdesk.serving import settle_heap  # noqa: E402
+from bench.common import bench_app, database_url, drop_database, email_of, free_port, summary  # noqa: E402
+from bench.common import serve as common_serve  # noqa: E402
+from helpdesk.web.serving import settle_heap  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
 PG_NAME = "hd_bench_inbox"
@@ -71,6 +70,7 @@ TARGET_PAGE_MS, TARGET_FANOUT_MS = 100.0, 250.0
 
 
 # --- database and server -------------------------------------------------------
+
 
 def fresh_database(kind: str) -> str:
     """A new empty database: bench/results/hd_bench_inbox.db or PostgreSQL hd_bench_inbox."""
@@ -86,25 +86,31 @@ def flush_redis() -> None:
     conn.close()
 
 
-
 def serve(url: str, port: int, channel: str, log: Path) -> subprocess.Popen:
     """Start `helpdesk serve` on ``url`` with the Redis message queue; wait until it answers."""
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench",
-           "HELPDESK_SOCKETIO_CHANNEL": channel,
-           "HELPDESK_ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "bench",
+        "HELPDESK_SOCKETIO_CHANNEL": channel,
+        "HELPDESK_ATTACHMENT_DIR": f"/tmp/bench-attachments-{os.getpid()}",
+    }
     env.pop("PUBLIC_URL", None)
     return common_serve(env, port, log)
 
 
 # --- pages -----------------------------------------------------------------------
 
+
 def logged_in(app, email: str):
     """A test client logged in as ``email`` through the real login form."""
     client = app.test_client()
     form = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = client.post("/login", data={"email": email, "password": inbox_data.PASSWORD,
-                                           "csrf_token": csrf})
+    response = client.post(
+        "/login", data={"email": email, "password": inbox_data.PASSWORD, "csrf_token": csrf}
+    )
     if response.status_code != 302:
         raise SystemExit(f"login as {email} failed: {response.status_code}")
     return client
@@ -127,10 +133,16 @@ def measure_pages(app, facts, rounds: int) -> tuple[list[dict], str]:
         {"label": "inbox ?view=mine, admin", "who": admin, "url": "/inbox?view=mine"},
         {"label": "inbox ?view=all, team agent", "who": agent, "url": "/inbox?view=all"},
         {"label": "inbox ?view=mine, team agent", "who": agent, "url": "/inbox?view=mine"},
-        {"label": f"conversation ({facts.busy_messages} msgs), admin", "who": admin,
-         "url": conversation},
-        {"label": f"conversation ({facts.busy_messages} msgs), agent", "who": agent,
-         "url": conversation},
+        {
+            "label": f"conversation ({facts.busy_messages} msgs), admin",
+            "who": admin,
+            "url": conversation,
+        },
+        {
+            "label": f"conversation ({facts.busy_messages} msgs), agent",
+            "who": agent,
+            "url": conversation,
+        },
         {"label": "customer panel, admin", "who": admin, "url": panel},
         {"label": "customer panel, team agent", "who": agent, "url": panel},
     ]
@@ -140,8 +152,11 @@ def measure_pages(app, facts, rounds: int) -> tuple[list[dict], str]:
             response = target["who"].get(target["url"])
             if response.status_code != 200:  # reported in the table, not timed
                 target["error"] = f"HTTP {response.status_code}"
-                print(f"  {target['label']}: GET {target['url']} answered "
-                      f"{response.status_code}", file=sys.stderr, flush=True)
+                print(
+                    f"  {target['label']}: GET {target['url']} answered {response.status_code}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 break
         target["bytes"] = len(response.get_data())
     timed = [t for t in targets if not t["error"]]
@@ -152,19 +167,34 @@ def measure_pages(app, facts, rounds: int) -> tuple[list[dict], str]:
             target["samples"].append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise SystemExit(f"{target['url']} answered {response.status_code}")
-    rows = [{"label": t["label"], "url": t["url"], "bytes": t["bytes"], "error": t["error"],
-             "ms": summary(t["samples"]) if t["samples"] else None} for t in targets]
+    rows = [
+        {
+            "label": t["label"],
+            "url": t["url"],
+            "bytes": t["bytes"],
+            "error": t["error"],
+            "ms": summary(t["samples"]) if t["samples"] else None,
+        }
+        for t in targets
+    ]
     # What an agent waits for in all: the conversation and then the panel it asks for.
     for who, conv, side in (("admin", targets[4], targets[6]), ("agent", targets[5], targets[7])):
         if conv["samples"] and side["samples"]:
-            rows.append({"label": f"  conversation + its panel, {who} (sum)", "info": True,
-                         "url": None, "bytes": 0, "error": None,
-                         "ms": summary([a + b for a, b in zip(conv["samples"],
-                                                              side["samples"])])})
+            rows.append(
+                {
+                    "label": f"  conversation + its panel, {who} (sum)",
+                    "info": True,
+                    "url": None,
+                    "bytes": 0,
+                    "error": None,
+                    "ms": summary([a + b for a, b in zip(conv["samples"], side["samples"])]),
+                }
+            )
     return rows, panel
 
 
 # --- fan-out -------------------------------------------------------------------------
+
 
 class Fleet:
     """``len(tokens)`` python-socketio clients on /agents, on one asyncio loop in a thread,
@@ -202,14 +232,19 @@ class Fleet:
 
         client = socketio.AsyncClient(reconnection=False)
         client.on("message.created", self._arrived, namespace="/agents")
-        await client.connect(self.base, namespaces=["/agents"], transports=["websocket"],
-                             auth={"token": token}, wait_timeout=30)
+        await client.connect(
+            self.base,
+            namespaces=["/agents"],
+            transports=["websocket"],
+            auth={"token": token},
+            wait_timeout=30,
+        )
         return client
 
     async def _connect(self) -> list[str]:
         refused = []
         for first in range(0, len(self.tokens), self.batch):
-            batch = self.tokens[first:first + self.batch]
+            batch = self.tokens[first : first + self.batch]
             done = await asyncio.gather(*[self._one(t) for t in batch], return_exceptions=True)
             for token, item in zip(batch, done):
                 if isinstance(item, BaseException):
@@ -254,12 +289,22 @@ def probe(i: int, customers: int, rng: random.Random):
     if i % 2:
         n = rng.randint(2, customers)
         return marker, InboundMessage(
-            channel="email", sender_kind="email", sender=email_of(n), sender_name=f"Customer {n}",
-            subject=f"Question {uuid.uuid4().hex[:8]}", recipient="support@help.example",
-            text=marker, external_id=f"<{uuid.uuid4().hex}@mail.example>")
-    return marker, InboundMessage(channel="sms", sender_kind="phone",
-                                  sender=f"+49160{rng.randint(10**7, 10**8 - 1)}", text=marker,
-                                  external_id=f"SM{uuid.uuid4().hex}")
+            channel="email",
+            sender_kind="email",
+            sender=email_of(n),
+            sender_name=f"Customer {n}",
+            subject=f"Question {uuid.uuid4().hex[:8]}",
+            recipient="support@help.example",
+            text=marker,
+            external_id=f"<{uuid.uuid4().hex}@mail.example>",
+        )
+    return marker, InboundMessage(
+        channel="sms",
+        sender_kind="phone",
+        sender=f"+49160{rng.randint(10**7, 10**8 - 1)}",
+        text=marker,
+        external_id=f"SM{uuid.uuid4().hex}",
+    )
 
 
 def measure_fanout(app, url: str, kind: str, facts, probes: int) -> dict:
@@ -279,12 +324,11 @@ def measure_fanout(app, url: str, kind: str, facts, probes: int) -> dict:
         from sqlalchemy import text
 
         from helpdesk import unit_of_work
+        from helpdesk.db import utcnow
         from helpdesk.extensions import db
-        from helpdesk.models_base import utcnow
 
         with app.app_context(), unit_of_work.writing():
-            db.session.execute(text("UPDATE api_tokens SET last_used_at = :now"),
-                               {"now": utcnow()})
+            db.session.execute(text("UPDATE api_tokens SET last_used_at = :now"), {"now": utcnow()})
             db.session.commit()
         figures["connect_s"] = fleet.connect()
         figures["retried"] = fleet.retried
@@ -309,9 +353,14 @@ def measure_fanout(app, url: str, kind: str, facts, probes: int) -> dict:
                 missing += 1
                 partial.append(len(arrivals))
             time.sleep(0.05 + rng.random() * 0.05)
-        figures.update(clients=len(fleet.clients), probes=probes, missing=missing,
-                       partial=partial, fanout=summary(last) if last else None,
-                       ingest=summary(to_ingest))
+        figures.update(
+            clients=len(fleet.clients),
+            probes=probes,
+            missing=missing,
+            partial=partial,
+            fanout=summary(last) if last else None,
+            ingest=summary(to_ingest),
+        )
     finally:
         fleet.close()
         server.terminate()
@@ -324,26 +373,43 @@ def measure_fanout(app, url: str, kind: str, facts, probes: int) -> dict:
 
 # --- a run and the report -------------------------------------------------------------
 
+
 def run(kind: str, args) -> dict:
     """Load, time the pages, time the fan-out on one database."""
     url = fresh_database(kind)
     flush_redis()
     result = {"db": kind}
-    print(f"{kind}: loading {args.tickets:,} tickets, a customer with {args.interactions:,} "
-          f"interactions, {args.agents} agents ...", file=sys.stderr, flush=True)
+    print(
+        f"{kind}: loading {args.tickets:,} tickets, a customer with {args.interactions:,} "
+        f"interactions, {args.agents} agents ...",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
-        with bench_app(url, REDIS_URL=REDIS_URL, SECRET_KEY="bench",
-                       SOCKETIO_CHANNEL=f"hd-bench-inbox-{os.getpid()}-{kind}") as app:
+        with bench_app(
+            url,
+            REDIS_URL=REDIS_URL,
+            SECRET_KEY="bench",
+            SOCKETIO_CHANNEL=f"hd-bench-inbox-{os.getpid()}-{kind}",
+        ) as app:
             facts = inbox_data.load(args.tickets, args.interactions, args.agents, args.messages)
             result["facts"] = facts
-            print(f"{kind}: loaded in {facts.seconds:.0f} s; timing pages ({args.requests} "
-                  f"rounds) ...", file=sys.stderr, flush=True)
+            print(
+                f"{kind}: loaded in {facts.seconds:.0f} s; timing pages ({args.requests} "
+                f"rounds) ...",
+                file=sys.stderr,
+                flush=True,
+            )
             settle_heap()  # as `helpdesk serve` does before it serves
             # No app context: each request pushes and tears down its own, as in production.
             result["pages"], result["panel"] = contextvars.Context().run(
-                measure_pages, app, facts, args.requests)
-            print(f"{kind}: fan-out to {args.agents} clients, {args.probes} messages ...",
-                  file=sys.stderr, flush=True)
+                measure_pages, app, facts, args.requests
+            )
+            print(
+                f"{kind}: fan-out to {args.agents} clients, {args.probes} messages ...",
+                file=sys.stderr,
+                flush=True,
+            )
             result.update(measure_fanout(app, url, kind, facts, args.probes))
     finally:
         flush_redis()
@@ -355,23 +421,30 @@ def run(kind: str, args) -> dict:
 def report(results: list[dict], args) -> None:
     """One column per database, the target and whether it was met."""
     first = results[0]["facts"]
-    print(f"\nbench/inbox.py: {first.tickets:,} tickets ({first.open_tickets:,} open) with "
-          f"{first.messages:,} messages over {first.customers:,} customers; busy customer "
-          f"{first.busy_customer}: " + ", ".join(f"{v:,} {k}" for k, v in
-                                                 first.interactions.items())
-          + f" ({sum(first.interactions.values()):,} interactions); "
-          f"{args.agents} agents in {len(inbox_data.TEAMS)} teams; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"pages: {args.requests} requests each after 5 warm-up, timed around the Flask test "
-          f"client call in this process (server time, no network); panel URL measured: "
-          f"{results[0]['panel']}")
-    print(f"fan-out: `helpdesk serve` subprocess, {args.agents} python-socketio clients "
-          f"(WebSocket, /agents, token auth), ingest() here with REDIS_URL (Redis message "
-          f"queue); time from the ingest call to the event at the last client, "
-          f"{args.probes} messages")
+    print(
+        f"\nbench/inbox.py: {first.tickets:,} tickets ({first.open_tickets:,} open) with "
+        f"{first.messages:,} messages over {first.customers:,} customers; busy customer "
+        f"{first.busy_customer}: "
+        + ", ".join(f"{v:,} {k}" for k, v in first.interactions.items())
+        + f" ({sum(first.interactions.values()):,} interactions); "
+        f"{args.agents} agents in {len(inbox_data.TEAMS)} teams; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"pages: {args.requests} requests each after 5 warm-up, timed around the Flask test "
+        f"client call in this process (server time, no network); panel URL measured: "
+        f"{results[0]['panel']}"
+    )
+    print(
+        f"fan-out: `helpdesk serve` subprocess, {args.agents} python-socketio clients "
+        f"(WebSocket, /agents, token auth), ingest() here with REDIS_URL (Redis message "
+        f"queue); time from the ingest call to the event at the last client, "
+        f"{args.probes} messages"
+    )
     width = 18
-    print(f"{'ms, median / p99':44}" + "".join(f"{r['db']:>{width}}" for r in results)
-          + "   target")
+    print(
+        f"{'ms, median / p99':44}" + "".join(f"{r['db']:>{width}}" for r in results) + "   target"
+    )
 
     def verdict(ok) -> str:
         missed = [r["db"] for r in results if not ok(r)]
@@ -385,47 +458,70 @@ def report(results: list[dict], args) -> None:
         if page.get("info"):  # two requests: no page target applies
             print(f"{page['label']:44}{cells}")
             continue
-        print(f"{page['label']:44}{cells}   p99 < {TARGET_PAGE_MS:g} ms: "
-              + verdict(lambda r: r["pages"][index]["ms"] is not None
-                        and r["pages"][index]["ms"][1] < TARGET_PAGE_MS))
+        print(
+            f"{page['label']:44}{cells}   p99 < {TARGET_PAGE_MS:g} ms: "
+            + verdict(
+                lambda r: (
+                    r["pages"][index]["ms"] is not None
+                    and r["pages"][index]["ms"][1] < TARGET_PAGE_MS
+                )
+            )
+        )
 
     def fanout_cell(r) -> str:
         return "%.1f / %.1f" % r["fanout"] if r.get("fanout") else "none"
 
-    print(f"{'fan-out to every client':44}"
-          + "".join(f"{fanout_cell(r):>{width}}" for r in results)
-          + f"   p99 < {TARGET_FANOUT_MS:g} ms to {args.agents} agents: "
-          + verdict(lambda r: r.get("fanout") and r["fanout"][1] < TARGET_FANOUT_MS
-                    and not r["missing"]))
-    print(f"{'  the ingest() call alone':44}"
-          + "".join(f"{'%.1f / %.1f' % r['ingest']:>{width}}" for r in results))
-    print(f"{'  messages not at every client within 10 s':44}"
-          + "".join(f"{r['missing']:>{width}}" for r in results))
-    print(f"{'  clients connected, s to connect them':44}"
-          + "".join(f"{'%d, %.1f s' % (r['clients'], r['connect_s']):>{width}}"
-                    for r in results))
-    print(f"{'  connects refused once, then retried':44}"
-          + "".join(f"{r['retried']:>{width}}" for r in results))
+    print(
+        f"{'fan-out to every client':44}"
+        + "".join(f"{fanout_cell(r):>{width}}" for r in results)
+        + f"   p99 < {TARGET_FANOUT_MS:g} ms to {args.agents} agents: "
+        + verdict(
+            lambda r: r.get("fanout") and r["fanout"][1] < TARGET_FANOUT_MS and not r["missing"]
+        )
+    )
+    print(
+        f"{'  the ingest() call alone':44}"
+        + "".join(f"{'%.1f / %.1f' % r['ingest']:>{width}}" for r in results)
+    )
+    print(
+        f"{'  messages not at every client within 10 s':44}"
+        + "".join(f"{r['missing']:>{width}}" for r in results)
+    )
+    print(
+        f"{'  clients connected, s to connect them':44}"
+        + "".join(f"{'%d, %.1f s' % (r['clients'], r['connect_s']):>{width}}" for r in results)
+    )
+    print(
+        f"{'  connects refused once, then retried':44}"
+        + "".join(f"{r['retried']:>{width}}" for r in results)
+    )
+
     def sizes(r) -> str:
         return "%.0f / %.0f / %.0f" % tuple(r["pages"][i]["bytes"] / 1024 for i in (0, 4, 6))
 
-    print(f"{'page sizes, KB (inbox all admin / conv / panel)':44}"
-          + "".join(f"{sizes(r):>{width}}" for r in results))
+    print(
+        f"{'page sizes, KB (inbox all admin / conv / panel)':44}"
+        + "".join(f"{sizes(r):>{width}}" for r in results)
+    )
     print(f"{'load, s':44}" + "".join(f"{r['facts'].seconds:>{width}.0f}" for r in results))
 
 
 def main() -> None:
     """Parse the arguments, run each database, print the table; exit 0 either way."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", "--db", choices=["sqlite", "postgres", "both"],
-                        default="both")
+    parser.add_argument(
+        "--database", "--db", choices=["sqlite", "postgres", "both"], default="both"
+    )
     parser.add_argument("--tickets", type=int, default=50_000)
-    parser.add_argument("--interactions", type=int, default=2_000,
-                        help="interactions of the busy customer")
-    parser.add_argument("--agents", type=int, default=200,
-                        help="agents with a Socket.IO client each")
-    parser.add_argument("--messages", type=int, default=50,
-                        help="messages in the busy customer's conversation")
+    parser.add_argument(
+        "--interactions", type=int, default=2_000, help="interactions of the busy customer"
+    )
+    parser.add_argument(
+        "--agents", type=int, default=200, help="agents with a Socket.IO client each"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=50, help="messages in the busy customer's conversation"
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per page")
     parser.add_argument("--probes", type=int, default=200, help="messages for the fan-out")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")

@@ -19,6 +19,7 @@ committing each message and committing every 50, is the limit of this stack on
 this machine, so the ratio to the real ingest shows (``--no-floor`` skips it).
 Targets: at least 500 messages/s on SQLite; lookup p99 under 2 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,22 @@ from sqlalchemy import inspect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpdesk.serving import settle_heap  # noqa: E402
-from bench.common import (bench_app, database_url, drop_database, email_of,  # noqa: E402
-                          load_customers, phone_of, summary)
+from bench.common import (  # noqa: E402
+    bench_app,
+    database_url,
+    drop_database,
+    email_of,
+    load_customers,
+    phone_of,
+    summary,
+)
+from helpdesk.web.serving import settle_heap  # noqa: E402
 
-WORDS = ("order parcel delivery invoice refund account password login address payment "
-         "tracking number week yesterday please could you check status arrived damaged "
-         "replacement thanks again still waiting since monday colleague warehouse").split()
+WORDS = (
+    "order parcel delivery invoice refund account password login address payment "
+    "tracking number week yesterday please could you check status arrived damaged "
+    "replacement thanks again still waiting since monday colleague warehouse"
+).split()
 TARGET_RATE = 500
 TARGET_P99_MS = 2.0
 
@@ -61,11 +71,13 @@ def email_body(rng: random.Random, name: str, reply: bool) -> tuple[str, str]:
     text = "\n\n".join(["Hello,", *body, f"Regards\n{name}\n-- \nSent from my laptop"])
     if quote:
         text += "\n\nOn Monday support wrote:\n" + "\n".join(f"> {p}" for p in quote)
-    html = ("<html><head><style>p{margin:0}</style><script>track()</script></head><body>"
-            + "".join(f"<p style='color:#222' onclick='x()'>{p}</p>" for p in body)
-            + f"<p>Regards<br><b>{name}</b></p><img src='https://t.example/o.gif' width=1>"
-            + (f"<blockquote>{''.join(f'<p>{p}</p>' for p in quote)}</blockquote>" if quote
-               else "") + "</body></html>")
+    html = (
+        "<html><head><style>p{margin:0}</style><script>track()</script></head><body>"
+        + "".join(f"<p style='color:#222' onclick='x()'>{p}</p>" for p in body)
+        + f"<p>Regards<br><b>{name}</b></p><img src='https://t.example/o.gif' width=1>"
+        + (f"<blockquote>{''.join(f'<p>{p}</p>' for p in quote)}</blockquote>" if quote else "")
+        + "</body></html>"
+    )
     return text, html
 
 
@@ -82,14 +94,24 @@ def messages(count: int, customers: int, rng: random.Random):
         if rng.random() < 0.4:
             sender = phone_of(n) if known else f"+49160{rng.randint(10**7, 10**8 - 1)}"
             text = " ".join(sentence(rng) for _ in range(rng.randint(1, 3)))[:480]
-            yield known, n, InboundMessage(channel="sms", sender_kind="phone", sender=sender,
-                                           text=text, external_id=f"SM{uuid.uuid4().hex}")
+            yield (
+                known,
+                n,
+                InboundMessage(
+                    channel="sms",
+                    sender_kind="phone",
+                    sender=sender,
+                    text=text,
+                    external_id=f"SM{uuid.uuid4().hex}",
+                ),
+            )
             continue
         if known:
             sender, name = email_of(n), f"Customer {n}"
         else:
-            domain = f"org{rng.randint(1, 200)}.example" if rng.random() < 0.3 else \
-                "freemail.example"
+            domain = (
+                f"org{rng.randint(1, 200)}.example" if rng.random() < 0.3 else "freemail.example"
+            )
             sender, name = f"new.person{i}@{domain}", f"New Person {i}"
         reply = (known, n) in written
         written.add((known, n))
@@ -97,22 +119,42 @@ def messages(count: int, customers: int, rng: random.Random):
         form = rng.random()  # plain text only, text and HTML, HTML only
         text, html = (text, None) if form < 0.5 else (text, html) if form < 0.85 else ("", html)
         message_id = f"<{uuid.uuid4().hex}@mail.example>"
-        raw = (f"From: {name} <{sender}>\r\nTo: support@help.example\r\nMessage-ID: "
-               f"{message_id}\r\nSubject: Order {n % 1000}\r\n\r\n{text}\r\n{html or ''}")
-        yield known, n, InboundMessage(
-            channel="email", sender_kind="email", sender=sender, sender_name=name,
-            subject=f"{'Re: ' if reply else ''}Order {n % 1000}: where is my parcel?",
-            recipient="support@help.example", text=text, html=html, external_id=message_id,
-            raw=raw.encode())
+        raw = (
+            f"From: {name} <{sender}>\r\nTo: support@help.example\r\nMessage-ID: "
+            f"{message_id}\r\nSubject: Order {n % 1000}\r\n\r\n{text}\r\n{html or ''}"
+        )
+        yield (
+            known,
+            n,
+            InboundMessage(
+                channel="email",
+                sender_kind="email",
+                sender=sender,
+                sender_name=name,
+                subject=f"{'Re: ' if reply else ''}Order {n % 1000}: where is my parcel?",
+                recipient="support@help.example",
+                text=text,
+                html=html,
+                external_id=message_id,
+                raw=raw.encode(),
+            ),
+        )
 
 
 def written_phone(n: int, rng: random.Random) -> str:
     """Customer ``n``'s number the way people write it (0049 30 ..., +49 (30) ..., 030 ...)."""
     e164 = phone_of(n)
     area, rest = (e164[3:6], e164[6:]) if e164.startswith("+49151") else (e164[3:5], e164[5:])
-    return rng.choice([f"+49 {area} {rest}", f"0049 {area} {rest}", f"+49 ({area}) {rest}",
-                       f"0{area} {rest[:4]} {rest[4:]}", f"0{area}/{rest[:4]}-{rest[4:]}",
-                       e164])
+    return rng.choice(
+        [
+            f"+49 {area} {rest}",
+            f"0049 {area} {rest}",
+            f"+49 ({area}) {rest}",
+            f"0{area} {rest[:4]} {rest[4:]}",
+            f"0{area}/{rest[:4]}-{rest[4:]}",
+            e164,
+        ]
+    )
 
 
 def written_email(n: int, rng: random.Random) -> str:
@@ -128,8 +170,9 @@ def timed(fn, *args):
     return result, time.perf_counter() - started
 
 
-def run(kind: str, customers: int, count: int, lookups: int, keep: bool,
-        with_floor: bool = True) -> dict:
+def run(
+    kind: str, customers: int, count: int, lookups: int, keep: bool, with_floor: bool = True
+) -> dict:
     """Load, ingest, look up on one database; its figures."""
     from helpdesk.customers import history, services
     from helpdesk.extensions import db
@@ -152,12 +195,12 @@ def run(kind: str, customers: int, count: int, lookups: int, keep: bool,
             times[known].append(seconds)
             if known:
                 senders.append(n)
-            assert inspect(result.customer).identity == (n,) if known else \
-                result.created_customer, message
+            assert (
+                inspect(result.customer).identity == (n,) if known else result.created_customer
+            ), message
         figures["ingest_s"] = time.perf_counter() - started
         figures["cpu_ms"] = (time.process_time() - cpu) / count * 1000
-        print(f"{kind}: {lookups:,} lookups by phone and by email ...", file=sys.stderr,
-              flush=True)
+        print(f"{kind}: {lookups:,} lookups by phone and by email ...", file=sys.stderr, flush=True)
         phone, email, pop = [], [], []
         for _ in range(lookups):
             n = rng.randint(1, customers)
@@ -179,20 +222,29 @@ def run(kind: str, customers: int, count: int, lookups: int, keep: bool,
         drop_database(url)
     if with_floor:
         url = database_url(kind, "bench_ingest_floor")
-        print(f"{kind}: the database work alone, on a second database ...", file=sys.stderr,
-              flush=True)
+        print(
+            f"{kind}: the database work alone, on a second database ...",
+            file=sys.stderr,
+            flush=True,
+        )
         with bench_app(url):
             load_customers(customers)
             plain = [message for _, _, message in inbound]
-            figures["floor"] = floor(plain[:len(plain) // 2], 1)
-            figures["floor_batched"] = floor(plain[len(plain) // 2:], 50)
+            figures["floor"] = floor(plain[: len(plain) // 2], 1)
+            figures["floor_batched"] = floor(plain[len(plain) // 2 :], 50)
         drop_database(url)
     all_times = times[True] + times[False]
     figures.update(
-        rate=count / figures["ingest_s"], known_rate=len(times[True]) / sum(times[True]),
-        unknown_rate=len(times[False]) / sum(times[False]), ingest=summary(all_times),
-        ingest_known=summary(times[True]), ingest_unknown=summary(times[False]),
-        phone=summary(phone), email=summary(email), pop=summary(pop))
+        rate=count / figures["ingest_s"],
+        known_rate=len(times[True]) / sum(times[True]),
+        unknown_rate=len(times[False]) / sum(times[False]),
+        ingest=summary(all_times),
+        ingest_known=summary(times[True]),
+        ingest_unknown=summary(times[False]),
+        phone=summary(phone),
+        email=summary(email),
+        pop=summary(pop),
+    )
     return figures
 
 
@@ -204,77 +256,131 @@ def floor(inbound: list, batch: int) -> float:
     from helpdesk import unit_of_work
     from helpdesk.customers.identities import normalise
     from helpdesk.customers.models import Customer, Identity, OrganizationDomain
+    from helpdesk.db import utcnow
     from helpdesk.extensions import db
-    from helpdesk.models_base import utcnow
     from helpdesk.tickets.html import clean_html, html_to_text
     from helpdesk.tickets.models import Message, MessageSource, Ticket, TicketEvent
 
     tickets, messages_, customers_, identities = (
-        Ticket.__table__, Message.__table__, Customer.__table__, Identity.__table__)
-    duplicate = select(messages_.c.id).where(messages_.c.channel == bindparam("channel"),
-                                             messages_.c.external_id == bindparam("external_id"))
-    sender = select(identities.c.customer_id).where(identities.c.kind == bindparam("kind"),
-                                                    identities.c.value == bindparam("value"))
+        Ticket.__table__,
+        Message.__table__,
+        Customer.__table__,
+        Identity.__table__,
+    )
+    duplicate = select(messages_.c.id).where(
+        messages_.c.channel == bindparam("channel"),
+        messages_.c.external_id == bindparam("external_id"),
+    )
+    sender = select(identities.c.customer_id).where(
+        identities.c.kind == bindparam("kind"), identities.c.value == bindparam("value")
+    )
     domain = select(OrganizationDomain.__table__.c.organization_id).where(
-        OrganizationDomain.__table__.c.domain == bindparam("domain"))
-    open_ticket = (select(tickets.c.id, tickets.c.message_count).where(
-        tickets.c.customer_id == bindparam("customer"), tickets.c.channel == bindparam("channel"),
-        tickets.c.contact == bindparam("contact"), tickets.c.status.in_(("new", "open")))
-        .order_by(tickets.c.last_message_at.desc()).limit(5))
+        OrganizationDomain.__table__.c.domain == bindparam("domain")
+    )
+    open_ticket = (
+        select(tickets.c.id, tickets.c.message_count)
+        .where(
+            tickets.c.customer_id == bindparam("customer"),
+            tickets.c.channel == bindparam("channel"),
+            tickets.c.contact == bindparam("contact"),
+            tickets.c.status.in_(("new", "open")),
+        )
+        .order_by(tickets.c.last_message_at.desc())
+        .limit(5)
+    )
     add_customer = insert(customers_).returning(customers_.c.id)
     add_ticket = insert(tickets).returning(tickets.c.id)
     add_message = insert(messages_).returning(messages_.c.id)
-    touch_ticket = update(tickets).where(tickets.c.id == bindparam("ticket")).values(
-        last_message_at=bindparam("now"), message_count=bindparam("count"))
-    touch_customer = update(customers_).where(customers_.c.id == bindparam("customer")).values(
-        last_contact_at=bindparam("now"))
+    touch_ticket = (
+        update(tickets)
+        .where(tickets.c.id == bindparam("ticket"))
+        .values(last_message_at=bindparam("now"), message_count=bindparam("count"))
+    )
+    touch_customer = (
+        update(customers_)
+        .where(customers_.c.id == bindparam("customer"))
+        .values(last_contact_at=bindparam("now"))
+    )
 
     def store(message) -> None:
         connection = db.session.connection()
-        if connection.execute(duplicate, {"channel": message.channel,
-                                          "external_id": message.external_id}).first():
+        if connection.execute(
+            duplicate, {"channel": message.channel, "external_id": message.external_id}
+        ).first():
             return
         contact, now = normalise(message.sender_kind, message.sender), utcnow()
-        customer = connection.execute(sender, {"kind": message.sender_kind,
-                                               "value": contact}).scalar()
+        customer = connection.execute(
+            sender, {"kind": message.sender_kind, "value": contact}
+        ).scalar()
         ticket = None
         if customer is None:
-            organization = connection.execute(domain, {
-                "domain": contact.rpartition("@")[2]}).scalar() if "@" in contact else None
-            customer = connection.execute(add_customer, {
-                "name": message.sender_name, "organization_id": organization,
-                "last_contact_at": now}).scalar()
-            connection.execute(insert(identities), {"customer_id": customer,
-                                                    "kind": message.sender_kind, "value": contact})
+            organization = (
+                connection.execute(domain, {"domain": contact.rpartition("@")[2]}).scalar()
+                if "@" in contact
+                else None
+            )
+            customer = connection.execute(
+                add_customer,
+                {
+                    "name": message.sender_name,
+                    "organization_id": organization,
+                    "last_contact_at": now,
+                },
+            ).scalar()
+            connection.execute(
+                insert(identities),
+                {"customer_id": customer, "kind": message.sender_kind, "value": contact},
+            )
         else:
-            row = connection.execute(open_ticket, {"customer": customer, "channel":
-                                                   message.channel, "contact": contact}).first()
+            row = connection.execute(
+                open_ticket, {"customer": customer, "channel": message.channel, "contact": contact}
+            ).first()
             if row is not None:
                 ticket = row.id
-                connection.execute(touch_ticket, {"ticket": ticket, "now": now,
-                                                  "count": row.message_count + 1})
+                connection.execute(
+                    touch_ticket, {"ticket": ticket, "now": now, "count": row.message_count + 1}
+                )
             connection.execute(touch_customer, {"customer": customer, "now": now})
         if ticket is None:
-            ticket = connection.execute(add_ticket, {
-                "subject": message.subject or "SMS", "channel": message.channel,
-                "contact": contact, "customer_id": customer, "message_count": 1,
-                "last_message_at": now}).scalar()
-            connection.execute(insert(TicketEvent.__table__), {
-                "ticket_id": ticket, "kind": "created", "data": {"channel": message.channel}})
+            ticket = connection.execute(
+                add_ticket,
+                {
+                    "subject": message.subject or "SMS",
+                    "channel": message.channel,
+                    "contact": contact,
+                    "customer_id": customer,
+                    "message_count": 1,
+                    "last_message_at": now,
+                },
+            ).scalar()
+            connection.execute(
+                insert(TicketEvent.__table__),
+                {"ticket_id": ticket, "kind": "created", "data": {"channel": message.channel}},
+            )
         html = clean_html(message.html)
-        stored = connection.execute(add_message, {
-            "ticket_id": ticket, "direction": "in", "channel": message.channel,
-            "author_kind": "customer", "sender": message.sender, "subject": message.subject,
-            "body_text": message.text or html_to_text(html), "body_html": html,
-            "external_id": message.external_id}).scalar()
+        stored = connection.execute(
+            add_message,
+            {
+                "ticket_id": ticket,
+                "direction": "in",
+                "channel": message.channel,
+                "author_kind": "customer",
+                "sender": message.sender,
+                "subject": message.subject,
+                "body_text": message.text or html_to_text(html),
+                "body_html": html,
+                "external_id": message.external_id,
+            },
+        ).scalar()
         if message.raw is not None:
-            connection.execute(insert(MessageSource.__table__),
-                               {"message_id": stored, "raw": message.raw})
+            connection.execute(
+                insert(MessageSource.__table__), {"message_id": stored, "raw": message.raw}
+            )
 
     started = time.perf_counter()
     for start in range(0, len(inbound), batch):
         with unit_of_work.writing():
-            for message in inbound[start:start + batch]:
+            for message in inbound[start : start + batch]:
                 store(message)
             db.session.commit()
     return len(inbound) / (time.perf_counter() - started)
@@ -288,23 +394,31 @@ def verdict(results: list[dict], ok) -> str:
 
 def report(results: list[dict], args) -> None:
     """The table: one column per database, the target and whether it was met."""
-    print(f"\nbench/ingest.py: {args.customers:,} customers, {args.messages:,} inbound messages "
-          f"(70 % known senders, 40 % SMS), {args.lookups:,} lookups of each kind; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nbench/ingest.py: {args.customers:,} customers, {args.messages:,} inbound messages "
+        f"(70 % known senders, 40 % SMS), {args.lookups:,} lookups of each kind; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     width = 16
     print(f"{'':40}" + "".join(f"{r['db']:>{width}}" for r in results) + "   target")
 
     def row(label: str, cell, target: str = "") -> None:
-        print(f"{label:40}" + "".join(f"{cell(r):>{width}}" for r in results)
-              + (f"   {target}" if target else ""))
+        print(
+            f"{label:40}"
+            + "".join(f"{cell(r):>{width}}" for r in results)
+            + (f"   {target}" if target else "")
+        )
 
     def ms(key: str):
         return lambda r: "%.2f / %.2f" % r[key]
 
     sqlite = [r for r in results if r["db"] == "sqlite"]
-    row("ingest, messages/s", lambda r: f"{r['rate']:.0f}",
+    row(
+        "ingest, messages/s",
+        lambda r: f"{r['rate']:.0f}",
         f">= {TARGET_RATE} on SQLite: "
-        + (verdict(sqlite, lambda r: r["rate"] >= TARGET_RATE) if sqlite else "not run"))
+        + (verdict(sqlite, lambda r: r["rate"] >= TARGET_RATE) if sqlite else "not run"),
+    )
     row("  from known senders, messages/s", lambda r: f"{r['known_rate']:.0f}")
     row("  from unknown senders, messages/s", lambda r: f"{r['unknown_rate']:.0f}")
     row("ingest per message, ms (median / p99)", ms("ingest"))
@@ -312,13 +426,22 @@ def report(results: list[dict], args) -> None:
     row("  unknown senders", ms("ingest_unknown"))
     row("  CPU of this process per message, ms", lambda r: f"{r['cpu_ms']:.2f}")
     if all("floor" in r for r in results):
-        row("database work alone, messages/s", lambda r: f"{r['floor']:.0f}",
-            "bare Core statements + HTML cleaning, a commit per message")
+        row(
+            "database work alone, messages/s",
+            lambda r: f"{r['floor']:.0f}",
+            "bare Core statements + HTML cleaning, a commit per message",
+        )
         row("  committing every 50 messages", lambda r: f"{r['floor_batched']:.0f}")
-    row("lookup by phone, ms (median / p99)", ms("phone"),
-        f"p99 < {TARGET_P99_MS:g} ms: " + verdict(results, lambda r: r["phone"][1] < TARGET_P99_MS))
-    row("lookup by email, ms (median / p99)", ms("email"),
-        f"p99 < {TARGET_P99_MS:g} ms: " + verdict(results, lambda r: r["email"][1] < TARGET_P99_MS))
+    row(
+        "lookup by phone, ms (median / p99)",
+        ms("phone"),
+        f"p99 < {TARGET_P99_MS:g} ms: " + verdict(results, lambda r: r["phone"][1] < TARGET_P99_MS),
+    )
+    row(
+        "lookup by email, ms (median / p99)",
+        ms("email"),
+        f"p99 < {TARGET_P99_MS:g} ms: " + verdict(results, lambda r: r["email"][1] < TARGET_P99_MS),
+    )
     row("screen pop: lookup + card, ms", ms("pop"))
     row(f"load {args.customers:,} customers, s", lambda r: f"{r['load_s']:.1f}")
 
@@ -331,12 +454,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    parser.add_argument("--no-floor", dest="floor", action="store_false",
-                        help="skip the database-work-alone run")
+    parser.add_argument(
+        "--no-floor", dest="floor", action="store_false", help="skip the database-work-alone run"
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    report([run(kind, args.customers, args.messages, args.lookups, args.keep, args.floor)
-            for kind in kinds], args)
+    report(
+        [
+            run(kind, args.customers, args.messages, args.lookups, args.keep, args.floor)
+            for kind in kinds
+        ],
+        args,
+    )
 
 
 if __name__ == "__main__":

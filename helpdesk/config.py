@@ -1,11 +1,20 @@
 """Configuration read from the environment (see docs/product.md)."""
+
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Templates, static files and migrations ship inside the package (package data), so a
+# plain `pip install .` runs from any folder.
+PACKAGE = Path(__file__).resolve().parent
+
+
+def instance_path() -> Path:
+    """Where the database, secret key and attachments live: HELPDESK_INSTANCE, else
+    ``instance/`` in the folder the command runs in."""
+    return Path(os.environ.get("HELPDESK_INSTANCE") or Path.cwd() / "instance").resolve()
 
 
 def _secret_key(instance: Path) -> str:
@@ -42,7 +51,8 @@ def from_environment(instance: Path) -> dict:
         # Where the Twilio REST client sends its requests (and media may be fetched from):
         # unset means Twilio itself; tests and proxies point it elsewhere.
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
-        "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR") or str(instance / "attachments"),
+        "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR")
+        or str(instance / "attachments"),
         # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
         "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
         # What an order number looks like in a customer's message, for the order-status bot
@@ -53,8 +63,9 @@ def from_environment(instance: Path) -> dict:
         # each per minute; the longest message a visitor may send.
         "CHAT_CONNECTS_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_CONNECTS_PER_MINUTE", "60")),
         "CHAT_MESSAGES_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_MESSAGES_PER_MINUTE", "20")),
-        "CHAT_IP_MESSAGES_PER_MINUTE": int(os.environ.get("HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE",
-                                                          "300")),
+        "CHAT_IP_MESSAGES_PER_MINUTE": int(
+            os.environ.get("HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE", "300")
+        ),
         "CHAT_MAX_MESSAGE": 5000,
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).

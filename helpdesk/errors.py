@@ -1,4 +1,5 @@
 """Domain errors and their one JSON shape: {"error": {"code", "message", "fields"}}."""
+
 from __future__ import annotations
 
 import logging
@@ -75,7 +76,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(HelpdeskError)
     def _domain(exc: HelpdeskError):
-        from .extensions import db
+        from helpdesk.extensions import db
 
         db.session.rollback()  # a refused request writes nothing
         return error_response(exc.status, exc.code, exc.message, exc.fields)
@@ -93,7 +94,7 @@ def init_app(app) -> None:
         # the checks before the write passed for both, the unique index refused one.
         if not is_unique_violation(exc):
             return _unexpected(exc)
-        from .extensions import db
+        from helpdesk.extensions import db
 
         db.session.rollback()
         log.warning("refused %s %s: %s", request.method, request.path, exc.orig)
@@ -104,7 +105,7 @@ def init_app(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        from .extensions import db
+        from helpdesk.extensions import db
 
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()

@@ -1,4 +1,5 @@
 """Unbound extension objects; each is bound to the app in the factory."""
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO

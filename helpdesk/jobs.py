@@ -4,6 +4,7 @@ Jobs take ids, load fresh rows, commit, then act. They are always enqueued
 after the commit that created their rows (see unit_of_work), so a fast worker
 never looks for a row that is not there yet.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import unit_of_work
+from helpdesk import unit_of_work
 
 log = logging.getLogger(__name__)
 QUEUES = ("default", "outbound", "mail")
@@ -29,6 +30,14 @@ def redis_connection():
 
         ext[url] = Redis.from_url(url)
     return ext[url]
+
+
+def retries_left() -> int:
+    """How many more times RQ will run the current job; 0 when run in-process."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return (job.retries_left or 0) if job is not None else 0
 
 
 def queue(name: str = "default"):
@@ -52,13 +61,14 @@ def run_now(path: str, *args: Any, **kwargs: Any) -> None:
         _resolve(path)(*args, **kwargs)
     except Exception:
         log.exception("in-process job %s%r failed", path, args)
-        from .extensions import db
+        from helpdesk.extensions import db
 
         db.session.rollback()
 
 
-def submit(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
-           **kwargs: Any) -> None:
+def submit(
+    path: str, *args: Any, queue_name: str = "default", retries: int = 0, **kwargs: Any
+) -> None:
     """Hand a job to RQ now (or run it here without Redis); nothing to wait for."""
     if current_app.config.get("REDIS_URL"):
         from rq import Retry
@@ -69,9 +79,11 @@ def submit(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
         run_now(path, *args, **kwargs)
 
 
-def enqueue(path: str, *args: Any, queue_name: str = "default", retries: int = 0,
-            **kwargs: Any) -> None:
+def enqueue(
+    path: str, *args: Any, queue_name: str = "default", retries: int = 0, **kwargs: Any
+) -> None:
     """Enqueue ``path`` (``module:function``) once the current transaction commits."""
     _resolve(path)  # fail fast on a typo, before anything is committed
     unit_of_work.after_commit(
-        lambda: submit(path, *args, queue_name=queue_name, retries=retries, **kwargs))
+        lambda: submit(path, *args, queue_name=queue_name, retries=retries, **kwargs)
+    )

@@ -4,22 +4,30 @@ Rooms: ``agent:<id>`` (one agent), ``team:<id>`` (a team's members),
 ``agents`` (everyone: tickets that belong to no team), ``admins``. A ticket's
 events go to exactly the rooms whose members may open it (see agents.access).
 """
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
-from . import unit_of_work
-from .extensions import socketio
+from helpdesk import unit_of_work
+from helpdesk.extensions import socketio
 
 log = logging.getLogger(__name__)
 AGENTS = "/agents"
-# Called with (agent_id, status) after an agent's presence changed (the chat uses it).
-PRESENCE_LISTENERS: list = []
+# Called with (agent_id, status) after an agent's presence changed (on_presence_change).
+PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
+
+
+def on_presence_change(listener: Callable[[int, str], None]) -> None:
+    """Call ``listener(agent_id, status)`` after an agent's presence changed."""
+    if listener not in PRESENCE_LISTENERS:
+        PRESENCE_LISTENERS.append(listener)
 
 
 def ticket_rooms(ticket, previous=()) -> list[str]:
@@ -46,7 +54,7 @@ def emit_after_commit(event: str, payload: dict, rooms: list[str]) -> None:
 
 def agent_from_token(token: str | None):
     """The active agent behind an API token, or None."""
-    from .agents import auth
+    from helpdesk.agents import auth
 
     return auth.agent_for_token(token) if token else None
 
@@ -109,8 +117,9 @@ class AgentsNamespace(Namespace):
             if grace <= 0:
                 self._set_presence(agent_id, "offline")
             else:
-                socketio.start_background_task(self._offline_unless_back,
-                                               current_app._get_current_object(), agent_id, grace)
+                socketio.start_background_task(
+                    self._offline_unless_back, current_app._get_current_object(), agent_id, grace
+                )
 
     def _offline_unless_back(self, app, agent_id: int, grace: float) -> None:
         socketio.sleep(grace)
@@ -137,8 +146,8 @@ class AgentsNamespace(Namespace):
         ticket = self._ticket(data)
         if ticket is None:
             return {"error": "no such ticket"}
-        from .agents.models import Agent
-        from .extensions import db
+        from helpdesk.agents.models import Agent
+        from helpdesk.extensions import db
 
         agent = db.session.get(Agent, self._agent_of.get(request.sid, 0))
         if agent is None:
@@ -150,9 +159,12 @@ class AgentsNamespace(Namespace):
             if request.sid not in self._agent_of:
                 return {"error": "not connected"}
             self._viewers.setdefault(ticket.id, {})[request.sid] = {
-                "id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
+                "id": agent.id,
+                "name": agent.name,
+                "typing": bool(data.get("typing")),
+            }
         self._announce_viewers(ticket.id)
-        from .channels.base import adapter_for
+        from helpdesk.channels.base import adapter_for
 
         adapter = adapter_for(ticket.channel)
         if adapter is not None and "typing" in data:
@@ -168,10 +180,10 @@ class AgentsNamespace(Namespace):
 
     def _ticket(self, data):
         """The ticket named in ``data`` if this connection's agent may open it."""
-        from .agents.access import can_see_ticket
-        from .agents.models import Agent
-        from .extensions import db
-        from .tickets.models import Ticket
+        from helpdesk.agents.access import can_see_ticket
+        from helpdesk.agents.models import Agent
+        from helpdesk.extensions import db
+        from helpdesk.tickets.models import Ticket
 
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
         agent_id = self._agent_of.get(request.sid)
@@ -196,15 +208,19 @@ class AgentsNamespace(Namespace):
             for viewer in self._viewers.get(ticket_id, {}).values():
                 known = people.setdefault(viewer["id"], dict(viewer))
                 known["typing"] = known["typing"] or viewer["typing"]
-        socketio.emit("viewers", {"ticket": ticket_id, "agents": list(people.values())},
-                      to=f"ticket:{ticket_id}", namespace=AGENTS)
+        socketio.emit(
+            "viewers",
+            {"ticket": ticket_id, "agents": list(people.values())},
+            to=f"ticket:{ticket_id}",
+            namespace=AGENTS,
+        )
 
     def _set_presence(self, agent_id: int, status: str) -> None:
         """Store the agent's presence and tell every agent."""
-        from .agents.models import Agent
-        from .extensions import db
-
         from sqlalchemy import update
+
+        from helpdesk.agents.models import Agent
+        from helpdesk.extensions import db
 
         db.session.rollback()  # a write transaction of its own, taking SQLite's lock up front
         with unit_of_work.writing():
@@ -213,8 +229,12 @@ class AgentsNamespace(Namespace):
         agent = db.session.get(Agent, agent_id)
         if agent is None:
             return
-        socketio.emit("presence", {"agent": {"id": agent.id, "name": agent.name},
-                                   "status": status}, to="agents", namespace=AGENTS)
+        socketio.emit(
+            "presence",
+            {"agent": {"id": agent.id, "name": agent.name}, "status": status},
+            to="agents",
+            namespace=AGENTS,
+        )
         for listener in PRESENCE_LISTENERS:
             try:
                 listener(agent.id, status)
@@ -232,11 +252,16 @@ def _same_origin() -> bool:
 
 def init_app(app) -> None:
     """Bind Socket.IO (with Redis fan-out when configured) and register the namespace."""
-    socketio.init_app(app, message_queue=app.config.get("REDIS_URL"), async_mode="threading",
-                      channel=app.config["SOCKETIO_CHANNEL"], manage_session=False,
-                      # The chat widget connects from customers' websites: /chat checks each
-                      # channel's allowed origins, /agents takes cookies only from our pages.
-                      cors_allowed_origins="*")
+    socketio.init_app(
+        app,
+        message_queue=app.config.get("REDIS_URL"),
+        async_mode="threading",
+        channel=app.config["SOCKETIO_CHANNEL"],
+        manage_session=False,
+        # The chat widget connects from customers' websites: /chat checks each
+        # channel's allowed origins, /agents takes cookies only from our pages.
+        cors_allowed_origins="*",
+    )
     _agents.reset()
 
 

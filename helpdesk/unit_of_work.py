@@ -6,17 +6,18 @@ Services flush; whoever owns the transaction commits once through
 succeeded; a rollback forgets them, so nothing is ever announced that was not
 stored.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, Iterator
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from helpdesk.extensions import db
 
 log = logging.getLogger(__name__)
 PENDING = "helpdesk.pending_actions"

@@ -5,6 +5,7 @@ Playwright's own browser download is not used: the tests launch ``/usr/bin/chrom
 reason when it is absent. Test modules import the fixtures they use
 (``from tests.browser_fixtures import chromium, page``).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,11 @@ def chromium():
 
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
         try:
             yield browser
         finally:
@@ -88,8 +92,7 @@ def page(chromium, live_server):
         context.close()
 
 
-def log_in(page, email: str, password: str = "correct horse",
-           lands_on: str = "**/inbox*") -> None:
+def log_in(page, email: str, password: str = "correct horse", lands_on: str = "**/inbox*") -> None:
     """Log in through the login form; the app sends the agent to the inbox."""
     if "/login" not in page.url:
         page.goto("/login")
@@ -104,11 +107,13 @@ def log_in(page, email: str, password: str = "correct horse",
 def wait_for_socket(page) -> None:
     """Wait until the page's Socket.IO client (``window.helpdeskSocket``) is connected."""
     try:
-        page.wait_for_function("() => !!(window.helpdeskSocket && window.helpdeskSocket.connected)",
-                               timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => !!(window.helpdeskSocket && window.helpdeskSocket.connected)", timeout=WAIT_MS
+        )
     except Exception as error:  # a Playwright TimeoutError: say what the contract wants
-        raise AssertionError(f"window.helpdeskSocket never connected on {page.url}; "
-                             f"{page.seen.report()}") from error
+        raise AssertionError(
+            f"window.helpdeskSocket never connected on {page.url}; {page.seen.report()}"
+        ) from error
 
 
 def mark_page(page) -> None:
@@ -118,5 +123,6 @@ def mark_page(page) -> None:
 
 def assert_not_reloaded(page) -> None:
     """The page was updated in place, not reloaded."""
-    assert page.evaluate("() => window.__noReload") == "still here", \
+    assert page.evaluate("() => window.__noReload") == "still here", (
         f"the page was reloaded or left ({page.url})"
+    )

@@ -1,9 +1,10 @@
 """Running one piece of work in several threads at once, each in an app context of its own
 (as several workers or schedulers would), for the tests that prove nothing is done twice."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 def at_once(app, work: Callable[[], object], times: int = 2, timeout: float = 30) -> list:

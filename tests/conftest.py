@@ -5,6 +5,7 @@ tested too); every test then starts from empty tables. Select PostgreSQL with
 DATABASE_URL; HELPDESK_TEST_DB names the throw-away database created there,
 so parallel runs do not meet.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,10 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from helpdesk import create_app
-from helpdesk.serving import server as serving_server
-from helpdesk import unit_of_work
+from helpdesk import create_app, unit_of_work
 from helpdesk.extensions import db
+from helpdesk.web.serving import server as serving_server
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 REDIS_BASE = os.environ.get("HELPDESK_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -86,18 +86,28 @@ def _empty_tables() -> None:
     clean. (On PostgreSQL, DELETE and setval take 4 ms where TRUNCATE takes 100.)"""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
-        sequences = [t for t in tables if "id" in db.metadata.tables[t].c
-                     and db.metadata.tables[t].c.id.autoincrement is not False
-                     and db.metadata.tables[t].c.id.primary_key]
+        sequences = [
+            t
+            for t in tables
+            if "id" in db.metadata.tables[t].c
+            and db.metadata.tables[t].c.id.autoincrement is not False
+            and db.metadata.tables[t].c.id.primary_key
+        ]
         db.session.execute(text("; ".join(f"DELETE FROM {name}" for name in tables)))
-        db.session.execute(text("; ".join(
-            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
-            for name in sequences)))
+        db.session.execute(
+            text(
+                "; ".join(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
+                    for name in sequences
+                )
+            )
+        )
     else:
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))
         db.session.execute(text("DELETE FROM sqlite_sequence")) if db.session.execute(
-            text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+            text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
+        ).first() else None
     db.session.commit()
 
 
@@ -166,6 +176,7 @@ def redis_url():
 
 # --- factories ---------------------------------------------------------------
 
+
 @pytest.fixture
 def make_agent(app):
     """Create an agent (with teams by name) and return it."""
@@ -175,8 +186,9 @@ def make_agent(app):
         factory.n += 1
         email = email or f"agent{factory.n}@example.com"
         with unit_of_work.write_phase():
-            agent, _ = services.create_agent(email, name or email.split("@")[0].title(), role,
-                                             list(teams), password)
+            agent, _ = services.create_agent(
+                email, name or email.split("@")[0].title(), role, list(teams), password
+            )
             db.session.commit()
         return agent
 
@@ -239,8 +251,9 @@ def make_customer(app):
 
     def factory(name="Ada Lovelace", emails=(), phones=(), **fields):
         with unit_of_work.write_phase():  # a live server may write meanwhile
-            customer = services.create_customer({"name": name, "emails": list(emails),
-                                                 "phones": list(phones), **fields})
+            customer = services.create_customer(
+                {"name": name, "emails": list(emails), "phones": list(phones), **fields}
+            )
             db.session.commit()
         return customer
 
@@ -255,8 +268,9 @@ def inbound(app):
 
     def send(channel="email", sender="ada@example.com", text="Hello", kind=None, **fields):
         kind = kind or {"email": "email", "sms": "phone", "voice": "phone"}.get(channel, "chat")
-        return ingest(InboundMessage(channel=channel, sender_kind=kind, sender=sender, text=text,
-                                     **fields))
+        return ingest(
+            InboundMessage(channel=channel, sender_kind=kind, sender=sender, text=text, **fields)
+        )
 
     return send
 

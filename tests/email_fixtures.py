@@ -2,14 +2,15 @@
 
 Test modules import the fixtures they use (``from tests.email_fixtures import ...``).
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import socket
 import threading
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from datetime import datetime, timezone
 from email.utils import format_datetime, make_msgid
 
 import pytest
@@ -49,8 +50,9 @@ def imap(dovecot):
     return dovecot
 
 
-def deliver(server: Dovecot, raw: bytes, user: str = "support", folder: str = "INBOX",
-            flags=()) -> int:
+def deliver(
+    server: Dovecot, raw: bytes, user: str = "support", folder: str = "INBOX", flags=()
+) -> int:
     """APPEND one mail; return its UID."""
     client = server.client(user)
     try:
@@ -60,15 +62,23 @@ def deliver(server: Dovecot, raw: bytes, user: str = "support", folder: str = "I
         client.logout()
 
 
-def make_mail(sender="ada@example.com", to="support@example.com", subject="Order 123 is late",
-              text="Where is my order?", html=None, message_id=None, headers=None,
-              attachments=(), name="Ada Lovelace") -> bytes:
+def make_mail(
+    sender="ada@example.com",
+    to="support@example.com",
+    subject="Order 123 is late",
+    text="Where is my order?",
+    html=None,
+    message_id=None,
+    headers=None,
+    attachments=(),
+    name="Ada Lovelace",
+) -> bytes:
     """A realistic mail as bytes."""
     mail = EmailMessage()
     mail["From"] = f"{name} <{sender}>" if name else sender
     mail["To"] = to
     mail["Subject"] = subject
-    mail["Date"] = format_datetime(datetime.now(timezone.utc))
+    mail["Date"] = format_datetime(datetime.now(UTC))
     mail["Message-ID"] = message_id or make_msgid(domain="mail.example.com")
     for key, value in (headers or {}).items():
         mail[key] = value
@@ -100,8 +110,13 @@ class SmtpRecorder:
     async def handle_DATA(self, server, session, envelope):
         """Keep the mail."""
         with self.lock:
-            self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                                  "data": envelope.original_content or envelope.content})
+            self.received.append(
+                {
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "data": envelope.original_content or envelope.content,
+                }
+            )
         if self.relay is not None:
             self.relay(envelope.original_content or envelope.content, list(envelope.rcpt_tos))
         return "250 OK queued"
@@ -124,11 +139,16 @@ def smtp_server():
 def mailbox(app, imap, smtp_server):
     """A mailbox ``Support`` <support@example.com> on the test Dovecot and SMTP server."""
     from helpdesk.agents.services import team_named
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
     from helpdesk.extensions import db
 
-    channel = add_mailbox("Support", imap.url(), f"smtp://127.0.0.1:{smtp_server.port}",
-                          "support@example.com", team_named("Support"))
+    channel = add_mailbox(
+        "Support",
+        imap.url(),
+        f"smtp://127.0.0.1:{smtp_server.port}",
+        "support@example.com",
+        team_named("Support"),
+    )
     db.session.commit()
     return channel
 
@@ -156,8 +176,9 @@ class DroppingProxy:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             threading.Thread(target=self._pipe, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, self.limit),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(upstream, client, self.limit), daemon=True
+            ).start()
 
     def _pipe(self, source, target, limit) -> None:
         """Copy bytes one way; past ``limit`` close both ends."""
@@ -168,7 +189,7 @@ class DroppingProxy:
                 if not data:
                     break
                 if limit is not None and sent + len(data) > limit:
-                    target.sendall(data[:max(0, limit - sent)])
+                    target.sendall(data[: max(0, limit - sent)])
                     self.cuts += 1
                     break
                 target.sendall(data)

@@ -3,6 +3,7 @@
 a passwd-file of throw-away users and a Maildir in a temporary folder,
 listening on a free loopback port without TLS.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,7 @@ class Dovecot:
         # Not under pytest's 0700 tmp folders: Dovecot's mail processes run as `mail`.
         self.root = Path(tempfile.mkdtemp(prefix="hd-dovecot-"))
 
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         """Write the configuration, start Dovecot and wait until it accepts connections."""
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(binary).exists():
@@ -91,16 +92,19 @@ class Dovecot:
         for sub in ("mail", "home"):
             shutil.chown(self.root / sub, "mail", "mail")
         (self.root / "passwd").write_text(
-            "".join(f"{user}:{{PLAIN}}{PASSWORD}::::::\n" for user in self.users))
+            "".join(f"{user}:{{PLAIN}}{PASSWORD}::::::\n" for user in self.users)
+        )
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(root=self.root, port=self.port))
-        self.process = subprocess.Popen([binary, "-F", "-c", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self.process.stderr.read().decode()} "
-                                   f"{self.log()}")
+                raise RuntimeError(
+                    f"dovecot exited: {self.process.stderr.read().decode()} {self.log()}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                     if sock.recv(100).startswith(b"* OK"):

@@ -1,5 +1,6 @@
 """Real python-socketio clients for tests: an agent on /agents, a chat visitor on /chat;
 both record what arrives."""
+
 from __future__ import annotations
 
 import threading
@@ -16,8 +17,9 @@ class Recorder:
         self.events: list[tuple[str, dict]] = []
         self.client = client or socketio.Client(reconnection=False)
         self.client.on("*", self._record, namespace=self.namespace)
-        self.client.connect(url, namespaces=[self.namespace], transports=["websocket"],
-                            wait_timeout=5, **connect)
+        self.client.connect(
+            url, namespaces=[self.namespace], transports=["websocket"], wait_timeout=5, **connect
+        )
 
     def _record(self, event, data):
         self.events.append((event, data))
@@ -38,8 +40,9 @@ class Recorder:
 
     def call(self, event: str, data=None):
         """Emit ``event`` and return the server's acknowledgement."""
-        return self.client.call(event, data if data is not None else {},
-                                namespace=self.namespace, timeout=10)
+        return self.client.call(
+            event, data if data is not None else {}, namespace=self.namespace, timeout=10
+        )
 
     def close(self) -> None:
         """Disconnect."""

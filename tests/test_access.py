@@ -4,6 +4,7 @@ role rules of agents.access for agents, leads and admins.
 The routes come from ``app.url_map`` at test time, so a route added later is
 covered without touching this file.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,13 @@ def things(api, make_customer):
     ticket = api.post(f"{V1}/tickets", json={"customer": ada.id, "subject": "Help"}).json
     org = api.post(f"{V1}/organizations", json={"name": "Acme"}).json
     api.put(f"{V1}/orders/10023", json={"customer": ada.id})
-    return {"customer_id": ada.id, "ticket_id": ticket["id"], "org_id": org["id"],
-            "organization_id": org["id"], "number": "10023"}
+    return {
+        "customer_id": ada.id,
+        "ticket_id": ticket["id"],
+        "org_id": org["id"],
+        "organization_id": org["id"],
+        "number": "10023",
+    }
 
 
 def csrf_token(client) -> str:
@@ -74,8 +80,12 @@ def test_every_route_but_the_public_ones_refuses_an_anonymous_caller(app, client
     rows_before = db.session.scalar(select(func.count()).select_from(Customer))
     checked = set()
     for rule, method, path in anonymous_calls(app, things):
-        response = client.open(path, method=method, json={"name": "Mallory", "subject": "x"},
-                               headers={"X-CSRFToken": token})
+        response = client.open(
+            path,
+            method=method,
+            json={"name": "Mallory", "subject": "x"},
+            headers={"X-CSRFToken": token},
+        )
         where = f"{method} {path} ({rule.endpoint}) answered {response.status_code}"
         if path.startswith("/api/"):
             assert response.status_code == 401, where
@@ -90,8 +100,13 @@ def test_every_route_but_the_public_ones_refuses_an_anonymous_caller(app, client
         checked.add(rule.endpoint)
     assert db.session.scalar(select(func.count()).select_from(Customer)) == rows_before
     # The map really was walked: the API, the pages and the webhooks are all in it.
-    assert {"customers_api.create_customer", "tickets_api.escalate", "web.inbox",
-            "agents.logout", "twilio_webhooks.sms"} <= checked
+    assert {
+        "customers_api.create_customer",
+        "tickets_api.escalate",
+        "inbox.inbox",
+        "agents.logout",
+        "twilio_webhooks.sms",
+    } <= checked
     assert len(checked) >= 30
 
 
@@ -100,13 +115,11 @@ def test_api_routes_refuse_a_bad_or_revoked_token(app, client, things, make_agen
     revoked = make_token(gone)
     gone.active = False
     db.session.commit()
-    for header in ("Bearer not-a-token", f"Bearer {revoked}", "Basic YWRtaW46YWRtaW4=",
-                   "Bearer "):
+    for header in ("Bearer not-a-token", f"Bearer {revoked}", "Basic YWRtaW46YWRtaW4=", "Bearer "):
         for rule, method, path in anonymous_calls(app, things):
             if not path.startswith("/api/"):
                 continue
-            response = client.open(path, method=method, json={},
-                                   headers={"Authorization": header})
+            response = client.open(path, method=method, json={}, headers={"Authorization": header})
             assert response.status_code == 401, (header, method, path)
 
 
@@ -114,17 +127,21 @@ def test_public_routes_answer_without_a_login(app, client):
     static = sorted(p.name for p in Path(app.static_folder).iterdir() if p.is_file())
     assert static, "no static file to fetch"
     for path in [f"/static/{static[0]}"] + [
-            rule.rule for rule in app.url_map.iter_rules()
-            if is_public(rule) and "GET" in rule.methods and not rule.arguments]:
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if is_public(rule) and "GET" in rule.methods and not rule.arguments
+    ]:
         with client.get(path) as response:
             assert response.status_code == 200, path
 
 
 # --- tickets: who sees what ------------------------------------------------------
 
+
 @pytest.fixture
 def office(api, make_agent, make_customer):
     """Teams Support and Billing, their agents and lead, and tickets in every corner."""
+
     class Office:
         pass
 
@@ -134,12 +151,16 @@ def office(api, make_agent, make_customer):
     o.lea = make_agent("lea@example.com", role="lead", teams=["Support"], name="Lea")
     o.bill = make_agent("bill@example.com", teams=["Billing"], name="Bill")
     o.ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
-    support, billing = (db.session.execute(select(Team.id).where(Team.name == n)).scalar_one()
-                        for n in ("Support", "Billing"))
+    support, billing = (
+        db.session.execute(select(Team.id).where(Team.name == n)).scalar_one()
+        for n in ("Support", "Billing")
+    )
 
     def ticket(subject, **fields):
-        response = api.post(f"{V1}/tickets", json={"customer": o.ada.id, "subject": subject,
-                                                   "body": f"{subject} text", **fields})
+        response = api.post(
+            f"{V1}/tickets",
+            json={"customer": o.ada.id, "subject": subject, "body": f"{subject} text", **fields},
+        )
         assert response.status_code == 201, response.json
         return response.json["id"]
 
@@ -179,16 +200,17 @@ def test_an_agent_sees_team_unteamed_and_own_tickets_only(api, api_as, office):
     assert visible(pat, customer=office.ada.id, team=billing) == {office.pats_billing}
 
     for method, suffix, body in (
-            ("get", "", None), ("patch", "", {"status": "solved"}),
-            ("get", "/messages", None),
-            ("post", "/messages", {"body": "peek", "internal": True}),
-            ("post", "/escalate", {"reason": "peek"})):
+        ("get", "", None),
+        ("patch", "", {"status": "solved"}),
+        ("get", "/messages", None),
+        ("post", "/messages", {"body": "peek", "internal": True}),
+        ("post", "/escalate", {"reason": "peek"}),
+    ):
         response = getattr(pat, method)(f"{V1}/tickets/{office.billing}{suffix}", json=body)
         assert response.status_code == 404, (method, suffix)
         assert response.json["error"]["code"] == "not_found"
         # The same answer as for a ticket that does not exist at all: nothing is revealed.
-        assert response.json == getattr(pat, method)(f"{V1}/tickets/999999{suffix}",
-                                                     json=body).json
+        assert response.json == getattr(pat, method)(f"{V1}/tickets/999999{suffix}", json=body).json
     ticket = api.get(f"{V1}/tickets/{office.billing}").json
     assert ticket["status"] == "new" and ticket["message_count"] == 1
     assert ticket["priority"] == "normal"
@@ -216,9 +238,15 @@ def test_the_panel_shows_the_same_card_and_history_as_their_own_queries(api, off
 
     billing = db.session.execute(select(Team.id).where(Team.name == "Billing")).scalar_one()
     for n in range(12):  # more open tickets than the card lists; some of them Billing's
-        created = api.post(f"{V1}/tickets", json={
-            "customer": office.ada.id, "subject": f"Extra {n}", "body": "more",
-            **({"team": billing} if n % 3 == 0 else {})}).json
+        created = api.post(
+            f"{V1}/tickets",
+            json={
+                "customer": office.ada.id,
+                "subject": f"Extra {n}",
+                "body": "more",
+                **({"team": billing} if n % 3 == 0 else {}),
+            },
+        ).json
         if n % 4 == 1:
             api.patch(f"{V1}/tickets/{created['id']}", json={"status": "solved"})
     for n in range(7):  # more orders than the card lists
@@ -240,8 +268,9 @@ def test_only_leads_and_admins_assign_to_others(api_as, office):
     pat, lea = api_as(office.pat), api_as(office.lea)
     refused = pat.patch(f"{V1}/tickets/{office.support}", json={"assignee": office.sam.id})
     assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
-    opened = pat.post(f"{V1}/tickets", json={"customer": office.ada.id, "subject": "x",
-                                             "assignee": office.sam.id})
+    opened = pat.post(
+        f"{V1}/tickets", json={"customer": office.ada.id, "subject": "x", "assignee": office.sam.id}
+    )
     assert opened.status_code == 403
     mine = pat.patch(f"{V1}/tickets/{office.support}", json={"assignee": office.pat.id})
     assert mine.status_code == 200 and mine.json["assignee"]["id"] == office.pat.id
@@ -256,8 +285,9 @@ def test_an_agent_cannot_push_a_ticket_into_another_team(api_as, office):
     pat = api_as(office.pat)
     moved = pat.patch(f"{V1}/tickets/{office.support}", json={"team": billing})
     assert moved.status_code == 403
-    opened = pat.post(f"{V1}/tickets", json={"customer": office.ada.id, "subject": "x",
-                                             "team": billing})
+    opened = pat.post(
+        f"{V1}/tickets", json={"customer": office.ada.id, "subject": "x", "team": billing}
+    )
     assert opened.status_code == 403
     lead = api_as(office.lea).patch(f"{V1}/tickets/{office.support}", json={"team": billing})
     assert lead.status_code == 200 and lead.json["team"]["name"] == "Billing"

@@ -4,6 +4,7 @@ Targeted cases per endpoint (malformed JSON, unknown fields, wrong types,
 unknown ids, over-long values, wrong content types), then hypothesis throwing
 random JSON values, random bytes and random query strings at them.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,23 +19,36 @@ from helpdesk.extensions import db
 
 V1 = "/api/v1"
 BIG = 2**40  # past PostgreSQL's INTEGER
-FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def snapshot() -> tuple:
     """Every stored row of every table (API tokens aside: using one stamps it)."""
     state = tuple(
-        tuple(tuple(row) for row in db.session.execute(
-            select(table).order_by(*table.primary_key.columns)))
-        for table in db.metadata.sorted_tables if table.name != "api_tokens")
+        tuple(
+            tuple(row)
+            for row in db.session.execute(select(table).order_by(*table.primary_key.columns))
+        )
+        for table in db.metadata.sorted_tables
+        if table.name != "api_tokens"
+    )
     db.session.rollback()  # SQLite: no read transaction held while the app writes
     return state
 
 
-def assert_refused(response, before: tuple, targets: dict, status: int | None = None,
-                   field: str | None = None, context: str = "") -> None:
+def assert_refused(
+    response,
+    before: tuple,
+    targets: dict,
+    status: int | None = None,
+    field: str | None = None,
+    context: str = "",
+) -> None:
     """A 4xx in the error shape (naming ``field``) that changed nothing."""
     text = f"{context} -> {response.status_code} {response.get_data(as_text=True)[:300]}"
     assert 400 <= response.status_code < 500, text
@@ -55,14 +69,23 @@ def targets(api, admin, make_customer):
     """One of each thing the write endpoints address, and the paths that address them."""
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
     bob = make_customer("Bob", emails=["bob@example.com"])
-    ticket = api.post(f"{V1}/tickets", json={"customer": ada.id, "subject": "Help",
-                                             "body": "it broke"}).json["id"]
-    org = api.post(f"{V1}/organizations", json={"name": "Acme",
-                                                "domains": ["acme.example"]}).json["id"]
+    ticket = api.post(
+        f"{V1}/tickets", json={"customer": ada.id, "subject": "Help", "body": "it broke"}
+    ).json["id"]
+    org = api.post(f"{V1}/organizations", json={"name": "Acme", "domains": ["acme.example"]}).json[
+        "id"
+    ]
     api.put(f"{V1}/orders/10023", json={"customer": ada.id, "lines": [{"name": "Mug"}]})
     team = db.session.execute(select(Team.id).where(Team.name == "Support")).scalar_one()
-    return {"api": api, "ada": ada.id, "bob": bob.id, "ticket": ticket, "org": org,
-            "team": team, "admin": admin.id}
+    return {
+        "api": api,
+        "ada": ada.id,
+        "bob": bob.id,
+        "ticket": ticket,
+        "org": org,
+        "team": team,
+        "admin": admin.id,
+    }
 
 
 # (method, path, the unknown-id path or None) of every write endpoint.
@@ -82,12 +105,16 @@ ENDPOINTS = {
 }
 # A body each endpoint accepts, used where a case needs a valid shape around one bad part.
 VALID = {
-    "create customer": {"name": "Eve"}, "patch customer": {"title": "CTO"},
-    "merge": {"from": "{bob}"}, "note": {"body": "hello"},
-    "create organization": {"name": "Initech"}, "patch organization": {"notes": "x"},
+    "create customer": {"name": "Eve"},
+    "patch customer": {"title": "CTO"},
+    "merge": {"from": "{bob}"},
+    "note": {"body": "hello"},
+    "create organization": {"name": "Initech"},
+    "patch organization": {"notes": "x"},
     "put order": {"status": "shipped"},
     "create ticket": {"customer": "{ada}", "subject": "Hi"},
-    "patch ticket": {"status": "open"}, "message": {"body": "hi", "internal": True},
+    "patch ticket": {"status": "open"},
+    "message": {"body": "hi", "internal": True},
     "escalate": {"reason": "angry"},
     "cti event": {"event": "newCall", "callId": "c1", "from": "+49301234567"},
 }
@@ -207,8 +234,9 @@ def refuses_bad_fields(targets: dict, name: str, before: tuple) -> None:
     cases = [(body, field) for endpoint, body, field in CASES if endpoint == name]
     assert cases
     for body, field in cases:
-        response = getattr(targets["api"], method)(path_of(name, targets),
-                                                   json=resolve(body, targets))
+        response = getattr(targets["api"], method)(
+            path_of(name, targets), json=resolve(body, targets)
+        )
         assert response.status_code in (409, 422), (str(body)[:80], response.json)
         assert_refused(response, before, targets, field=field, context=str(body)[:80])
 
@@ -219,16 +247,17 @@ def refuses_malformed_bodies(targets: dict, name: str, before: tuple) -> None:
     path = path_of(name, targets)
     valid = json.dumps(resolve(VALID[name], targets))
     for data, content_type, status, code in (
-            (b"{not json", "application/json", 400, "malformed_json"),
-            (b'{"name": "\xff\xfe"}', "application/json", 400, "malformed_json"),
-            (b"[" * 5000, "application/json", 400, "malformed_json"),
-            (b"[" * 5000 + b"]" * 5000, "application/json", None, None),
-            (b'{"a": 1, "a": [' + b"1," * 100_000 + b"1]}", "application/json", 422, "invalid"),
-            (b"[]", "application/json", 422, "invalid"),
-            (b'"text"', "application/json", 422, "invalid"),
-            (b"null", "application/json", 422, "invalid"),
-            (valid, "text/plain", 400, "unsupported_media_type"),
-            (valid, "application/xml", 400, "unsupported_media_type")):
+        (b"{not json", "application/json", 400, "malformed_json"),
+        (b'{"name": "\xff\xfe"}', "application/json", 400, "malformed_json"),
+        (b"[" * 5000, "application/json", 400, "malformed_json"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", None, None),
+        (b'{"a": 1, "a": [' + b"1," * 100_000 + b"1]}", "application/json", 422, "invalid"),
+        (b"[]", "application/json", 422, "invalid"),
+        (b'"text"', "application/json", 422, "invalid"),
+        (b"null", "application/json", 422, "invalid"),
+        (valid, "text/plain", 400, "unsupported_media_type"),
+        (valid, "application/xml", 400, "unsupported_media_type"),
+    ):
         response = call(path, data=data, content_type=content_type)
         assert_refused(response, before, targets, status=status, context=f"{data[:20]!r}")
         if code is not None:
@@ -245,10 +274,8 @@ def refuses_unknown_ids(targets: dict, name: str, before: tuple) -> None:
     method, _, unknown = ENDPOINTS[name]
     if unknown is None:
         return
-    for path in (unknown, unknown.replace("999999", str(BIG)),
-                 unknown.replace("999999", "9" * 30)):
-        response = getattr(targets["api"], method)(V1 + path,
-                                                   json=resolve(VALID[name], targets))
+    for path in (unknown, unknown.replace("999999", str(BIG)), unknown.replace("999999", "9" * 30)):
+        response = getattr(targets["api"], method)(V1 + path, json=resolve(VALID[name], targets))
         assert_refused(response, before, targets, status=404, context=path)
         assert response.json["error"]["code"] == "not_found"
 
@@ -269,13 +296,17 @@ def test_order_numbers_are_bounded(targets):
 
 
 QUERY_CASES = [
-    ("/tickets", {"q": "#²"}, None), ("/tickets", {"q": "%_"}, None),
-    ("/tickets", {"page": "9" * 30}, "page"), ("/tickets", {"assignee": str(BIG)}, "assignee"),
-    ("/tickets", {"team": "٣"}, None), ("/tickets", {"tag": "a\u0000"}, "tag"),
+    ("/tickets", {"q": "#²"}, None),
+    ("/tickets", {"q": "%_"}, None),
+    ("/tickets", {"page": "9" * 30}, "page"),
+    ("/tickets", {"assignee": str(BIG)}, "assignee"),
+    ("/tickets", {"team": "٣"}, None),
+    ("/tickets", {"tag": "a\u0000"}, "tag"),
     ("/organizations", {"manager": "9" * 20}, "manager"),
     ("/organizations", {"manager": "²"}, "manager"),
     ("/customers", {"email": "ada@example.com", "phone": "030 1234567"}, None),
-    ("/customers", {"q": "\u0000"}, "q"), ("/customers", {"phone": "x" * 321}, "phone"),
+    ("/customers", {"q": "\u0000"}, "q"),
+    ("/customers", {"phone": "x" * 321}, "phone"),
     ("/lookup", {"phone": "\u0000"}, "phone"),
     ("/customers/{ada}/timeline", {"page": str(2**63)}, "page"),
     ("/customers/{ada}/orders", {"per_page": "1e3"}, "per_page"),
@@ -295,79 +326,226 @@ def test_bad_query_arguments_are_refused_or_harmless(targets):
 
 # --- hypothesis -------------------------------------------------------------------
 
-KEYS = ["name", "emails", "phones", "organization", "title", "key_person", "language",
-        "preferred_channel", "order_updates", "sms_opt_out", "tags", "custom_fields", "from",
-        "body", "internal", "domains", "notes", "account_manager", "customer", "customer_email",
-        "customer_phone", "customer_name", "status", "lines", "total", "currency", "carrier",
-        "tracking_number", "tracking_url", "expected_delivery", "ordered_at", "subject",
-        "channel", "priority", "team", "assignee", "reason", "event", "callId", "to",
-        "direction", "user", "cause", "sku", "quantity", "unit_price"]
-NASTY = ["", " ", "x" * 5000, "\u0000", "a\u0000b", "ada@example.com", "bob@example.com",
-         "+49 30 1234567", "0049 30 1234567", "acme.example", "open", "solved", "urgent",
-         "newCall", "hangup", "EUR", "12.50", "-1", "1e400", "NaN", "2026-13-45",
-         "2026-01-01T00:00:00+14:00", "0001-01-01T00:00:00+14:00", "https://x.example/t",
-         "<script>alert(1)</script>", "%_\\", "\u202e\ufeff", "😀" * 100]
+KEYS = [
+    "name",
+    "emails",
+    "phones",
+    "organization",
+    "title",
+    "key_person",
+    "language",
+    "preferred_channel",
+    "order_updates",
+    "sms_opt_out",
+    "tags",
+    "custom_fields",
+    "from",
+    "body",
+    "internal",
+    "domains",
+    "notes",
+    "account_manager",
+    "customer",
+    "customer_email",
+    "customer_phone",
+    "customer_name",
+    "status",
+    "lines",
+    "total",
+    "currency",
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "expected_delivery",
+    "ordered_at",
+    "subject",
+    "channel",
+    "priority",
+    "team",
+    "assignee",
+    "reason",
+    "event",
+    "callId",
+    "to",
+    "direction",
+    "user",
+    "cause",
+    "sku",
+    "quantity",
+    "unit_price",
+]
+NASTY = [
+    "",
+    " ",
+    "x" * 5000,
+    "\u0000",
+    "a\u0000b",
+    "ada@example.com",
+    "bob@example.com",
+    "+49 30 1234567",
+    "0049 30 1234567",
+    "acme.example",
+    "open",
+    "solved",
+    "urgent",
+    "newCall",
+    "hangup",
+    "EUR",
+    "12.50",
+    "-1",
+    "1e400",
+    "NaN",
+    "2026-13-45",
+    "2026-01-01T00:00:00+14:00",
+    "0001-01-01T00:00:00+14:00",
+    "https://x.example/t",
+    "<script>alert(1)</script>",
+    "%_\\",
+    "\u202e\ufeff",
+    "😀" * 100,
+]
 # Values that broke, or could break, the layers under the API (storage, parsing).
-HAZARDS = (st.sampled_from(NASTY + [None, True, 0, -1, 2**31, 2**63, 2**70, 1e308, -0.0, [],
-                                    {}, {"name": "x\u0000"},
-                                    [{"name": "Mug", "quantity": 2**40}]])
-           | st.text(alphabet="ab1@.+-%_\\\x00\u202e\ufeffé😀", min_size=1, max_size=12))
-scalars = (st.none() | st.booleans()
-           | st.integers(min_value=-2**70, max_value=2**70)
-           | st.sampled_from([0, 1, 2, 3, 4, 5, 999999, 2**31 - 1, 2**31, 2**63, -1])
-           | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text(max_size=30) | st.sampled_from(NASTY))
+HAZARDS = st.sampled_from(
+    NASTY
+    + [
+        None,
+        True,
+        0,
+        -1,
+        2**31,
+        2**63,
+        2**70,
+        1e308,
+        -0.0,
+        [],
+        {},
+        {"name": "x\u0000"},
+        [{"name": "Mug", "quantity": 2**40}],
+    ]
+) | st.text(alphabet="ab1@.+-%_\\\x00\u202e\ufeffé😀", min_size=1, max_size=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 1, 2, 3, 4, 5, 999999, 2**31 - 1, 2**31, 2**63, -1])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+    | st.sampled_from(NASTY)
+)
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=5)
-    | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=10), inner, max_size=5),
-    max_leaves=15)
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=15,
+)
 bodies = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6) | json_values
 
 
 # The fields each endpoint knows: random values for them get past "unknown field".
 FIELDS = {
-    "create customer": ["name", "emails", "phones", "organization", "title", "key_person",
-                        "language", "preferred_channel", "order_updates", "sms_opt_out", "tags",
-                        "custom_fields"],
-    "merge": ["from"], "note": ["body"],
+    "create customer": [
+        "name",
+        "emails",
+        "phones",
+        "organization",
+        "title",
+        "key_person",
+        "language",
+        "preferred_channel",
+        "order_updates",
+        "sms_opt_out",
+        "tags",
+        "custom_fields",
+    ],
+    "merge": ["from"],
+    "note": ["body"],
     "create organization": ["name", "domains", "notes", "account_manager"],
-    "put order": ["customer", "customer_email", "customer_phone", "customer_name", "status",
-                  "lines", "total", "currency", "carrier", "tracking_number", "tracking_url",
-                  "expected_delivery", "ordered_at"],
-    "create ticket": ["customer", "customer_email", "customer_phone", "customer_name",
-                      "subject", "body", "channel", "status", "priority", "team", "assignee",
-                      "tags"],
+    "put order": [
+        "customer",
+        "customer_email",
+        "customer_phone",
+        "customer_name",
+        "status",
+        "lines",
+        "total",
+        "currency",
+        "carrier",
+        "tracking_number",
+        "tracking_url",
+        "expected_delivery",
+        "ordered_at",
+    ],
+    "create ticket": [
+        "customer",
+        "customer_email",
+        "customer_phone",
+        "customer_name",
+        "subject",
+        "body",
+        "channel",
+        "status",
+        "priority",
+        "team",
+        "assignee",
+        "tags",
+    ],
     "patch ticket": ["subject", "status", "priority", "team", "assignee", "tags"],
-    "message": ["body", "internal"], "escalate": ["reason"],
+    "message": ["body", "internal"],
+    "escalate": ["reason"],
     "cti event": ["event", "callId", "from", "to", "direction", "user", "cause"],
 }
 FIELDS["patch customer"] = FIELDS["create customer"]
 FIELDS["patch organization"] = FIELDS["create organization"]
 # Short texts from a small alphabet rich in characters that trouble databases and parsers.
-words = (st.sampled_from(NASTY) | st.text(max_size=30)
-         | st.text(alphabet="ab1@.+-%_\\\x00\u202e\ufeffé😀", max_size=12))
-field_values = (scalars | words | st.lists(words | scalars, max_size=4)
-                | st.lists(st.dictionaries(st.sampled_from(["name", "sku", "quantity",
-                                                            "unit_price", "x\u0000"]),
-                                           scalars | words, max_size=4), max_size=3)
-                | st.dictionaries(words, scalars | words, max_size=3))
-CONTENT_TYPES = ["application/json", "application/json; charset=utf-16", "text/plain",
-                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                 "application/octet-stream", ""]
+words = (
+    st.sampled_from(NASTY)
+    | st.text(max_size=30)
+    | st.text(alphabet="ab1@.+-%_\\\x00\u202e\ufeffé😀", max_size=12)
+)
+field_values = (
+    scalars
+    | words
+    | st.lists(words | scalars, max_size=4)
+    | st.lists(
+        st.dictionaries(
+            st.sampled_from(["name", "sku", "quantity", "unit_price", "x\u0000"]),
+            scalars | words,
+            max_size=4,
+        ),
+        max_size=3,
+    )
+    | st.dictionaries(words, scalars | words, max_size=3)
+)
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+    "",
+]
 
 
 def payloads(name: str, targets: dict):
     """A valid body with one field set to a known hazard, or with fields changed at
     random; a random JSON value; or random bytes under a random content type."""
     valid = resolve(VALID[name], targets)
-    hazard = st.builds(lambda field, value: {"json": {**valid, field: value}},
-                       st.sampled_from(FIELDS[name]),
-                       HAZARDS | st.lists(HAZARDS, min_size=1, max_size=2))
-    mutated = st.dictionaries(st.sampled_from(FIELDS[name]), field_values, min_size=1,
-                              max_size=3).map(lambda changes: {"json": {**valid, **changes}})
-    raw = st.builds(lambda data, kind: {"data": data, "content_type": kind or None},
-                    st.binary(max_size=300) | bodies.map(lambda b: json.dumps(b).encode()),
-                    st.sampled_from(CONTENT_TYPES))
+    hazard = st.builds(
+        lambda field, value: {"json": {**valid, field: value}},
+        st.sampled_from(FIELDS[name]),
+        HAZARDS | st.lists(HAZARDS, min_size=1, max_size=2),
+    )
+    mutated = st.dictionaries(
+        st.sampled_from(FIELDS[name]), field_values, min_size=1, max_size=3
+    ).map(lambda changes: {"json": {**valid, **changes}})
+    raw = st.builds(
+        lambda data, kind: {"data": data, "content_type": kind or None},
+        st.binary(max_size=300) | bodies.map(lambda b: json.dumps(b).encode()),
+        st.sampled_from(CONTENT_TYPES),
+    )
     return hazard | mutated | bodies.map(lambda body: {"json": body}) | raw
 
 
@@ -383,21 +561,67 @@ def test_random_input_never_breaks_a_write_endpoint(targets, name, data):
         assert_refused(response, before, targets, context=repr(payload)[:200])
 
 
-LISTS = ["/customers", "/organizations", "/tickets", "/lookup", "/customers/{ada}/timeline",
-         "/customers/{ada}/orders", "/tickets/{ticket}/messages", "/orders/10023"]
-ARGS = ["q", "email", "phone", "status", "assignee", "team", "channel", "customer", "tag",
-        "priority", "manager", "page", "per_page"]
+LISTS = [
+    "/customers",
+    "/organizations",
+    "/tickets",
+    "/lookup",
+    "/customers/{ada}/timeline",
+    "/customers/{ada}/orders",
+    "/tickets/{ticket}/messages",
+    "/orders/10023",
+]
+ARGS = [
+    "q",
+    "email",
+    "phone",
+    "status",
+    "assignee",
+    "team",
+    "channel",
+    "customer",
+    "tag",
+    "priority",
+    "manager",
+    "page",
+    "per_page",
+]
 
 
 @settings(FUZZ, max_examples=120)
-@given(index=st.integers(0, len(LISTS) - 1),
-       args=st.dictionaries(st.sampled_from(ARGS), st.text(max_size=40) | st.sampled_from(
-           ["0", "-1", "201", "abc", "me", "none", "open_all", "9" * 30, str(2**31), "%",
-            "\u0000", "1.5", " 7 ", "²", "#²", "٣", "1_000", "+49 (30) 1234567"]), max_size=5))
+@given(
+    index=st.integers(0, len(LISTS) - 1),
+    args=st.dictionaries(
+        st.sampled_from(ARGS),
+        st.text(max_size=40)
+        | st.sampled_from(
+            [
+                "0",
+                "-1",
+                "201",
+                "abc",
+                "me",
+                "none",
+                "open_all",
+                "9" * 30,
+                str(2**31),
+                "%",
+                "\u0000",
+                "1.5",
+                " 7 ",
+                "²",
+                "#²",
+                "٣",
+                "1_000",
+                "+49 (30) 1234567",
+            ]
+        ),
+        max_size=5,
+    ),
+)
 def test_random_query_strings_never_break_a_list(targets, index, args):
     response = targets["api"].get(V1 + LISTS[index].format(**targets), query_string=args)
     assert response.status_code < 500, (args, response.get_data(as_text=True)[:300])
     assert response.is_json
     if response.status_code >= 400:
         assert set(response.json["error"]) == {"code", "message", "fields"}
-

@@ -1,4 +1,5 @@
 """REST API v1 behaviour: CRM operations, data minimisation, access, pagination, query counts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,10 @@ def test_duplicate_identity_is_a_conflict_and_changes_nothing(api):
 def test_organization_domains_link_customers_and_cannot_be_shared(api):
     org = api.post("/api/v1/organizations", json={"name": "Acme", "domains": ["acme.example"]})
     assert org.status_code == 201
-    person = api.post("/api/v1/customers", json={"name": "Wile", "emails": ["wile@acme.example"],
-                                                 "key_person": True}).json
+    person = api.post(
+        "/api/v1/customers",
+        json={"name": "Wile", "emails": ["wile@acme.example"], "key_person": True},
+    ).json
     assert person["organization"]["id"] == org.json["id"]
     clash = api.post("/api/v1/organizations", json={"name": "Other", "domains": ["acme.example"]})
     assert clash.status_code == 422 and "domains" in clash.json["error"]["fields"]
@@ -61,8 +64,12 @@ def test_export_holds_everything_and_needs_a_lead(api, api_as, make_agent, inbou
 
 def test_erase_removes_the_person_and_their_files(app, api, api_as, make_agent, inbound):
     content = b"passport scan"
-    result = inbound("email", "ada@example.com", "see attached",
-                     attachments=[InboundAttachment("id.pdf", "application/pdf", content)])
+    result = inbound(
+        "email",
+        "ada@example.com",
+        "see attached",
+        attachments=[InboundAttachment("id.pdf", "application/pdf", content)],
+    )
     keep = inbound("email", "bob@example.com", "unrelated")
     sha = db.session.scalars(select(Message).order_by(Message.id)).first().attachments[0].sha256
     stored = Path(app.config["ATTACHMENT_DIR"]) / sha[:2] / sha
@@ -100,12 +107,19 @@ def test_timeline_pages_through_every_kind_newest_first(api, inbound):
 
 
 def test_orders_upsert_replaces_lines_and_creates_unknown_customers(api):
-    body = {"customer_email": "new@shop.example", "status": "paid", "total": "30.00",
-            "currency": "EUR", "lines": [{"sku": "A", "name": "Mug", "quantity": 2}]}
+    body = {
+        "customer_email": "new@shop.example",
+        "status": "paid",
+        "total": "30.00",
+        "currency": "EUR",
+        "lines": [{"sku": "A", "name": "Mug", "quantity": 2}],
+    }
     created = api.put("/api/v1/orders/10023", json=body)
     assert created.status_code == 201
-    updated = api.put("/api/v1/orders/10023", json={"status": "shipped", "carrier": "DHL",
-                                                    "lines": [{"name": "Lamp"}]})
+    updated = api.put(
+        "/api/v1/orders/10023",
+        json={"status": "shipped", "carrier": "DHL", "lines": [{"name": "Lamp"}]},
+    )
     assert updated.status_code == 200
     assert updated.json["status"] == "shipped" and updated.json["total"] == "30.00"
     assert [line["name"] for line in updated.json["lines"]] == ["Lamp"]
@@ -119,17 +133,23 @@ def test_agents_see_only_tickets_they_may_open(api, api_as, make_agent, inbound)
     billing = make_agent(teams=["Billing"])
     result = inbound("email", "ada@example.com", "refund please", subject="Refund")
     billing_team = billing.teams[0].id
-    assert api.patch(f"/api/v1/tickets/{result.ticket.id}", json={"team": billing_team}
-                     ).status_code == 200
+    assert (
+        api.patch(f"/api/v1/tickets/{result.ticket.id}", json={"team": billing_team}).status_code
+        == 200
+    )
     outsider, insider = api_as(support), api_as(billing)
     path = f"/api/v1/tickets/{result.ticket.id}"
-    for call in (outsider.get(path), outsider.patch(path, json={"status": "open"}),
-                 outsider.get(path + "/messages"), outsider.post(path + "/messages",
-                                                                 json={"body": "hi"})):
+    for call in (
+        outsider.get(path),
+        outsider.patch(path, json={"status": "open"}),
+        outsider.get(path + "/messages"),
+        outsider.post(path + "/messages", json={"body": "hi"}),
+    ):
         assert call.status_code == 404
     assert outsider.get("/api/v1/tickets?q=Refund").json["items"] == []
     assert [t["id"] for t in insider.get("/api/v1/tickets?q=refund").json["items"]] == [
-        result.ticket.id]
+        result.ticket.id
+    ]
 
 
 def test_only_leads_assign_tickets_to_someone_else(api_as, make_agent, inbound):
@@ -162,12 +182,14 @@ def test_escalation_raises_priority_and_hands_to_the_lead(api, make_agent, inbou
 
 def test_reply_without_transport_fails_visibly_and_note_is_not_sent(api, make_customer):
     customer = make_customer("Ada", emails=["ada@example.com"])
-    ticket = api.post("/api/v1/tickets", json={"customer": customer.id, "subject": "Hi",
-                                               "body": "phoned in"}).json
+    ticket = api.post(
+        "/api/v1/tickets", json={"customer": customer.id, "subject": "Hi", "body": "phoned in"}
+    ).json
     reply = api.post(f"/api/v1/tickets/{ticket['id']}/messages", json={"body": "answer"}).json
     assert reply["status"] == "failed" and "no outbound transport" in reply["error"]
-    note = api.post(f"/api/v1/tickets/{ticket['id']}/messages",
-                    json={"body": "internal", "internal": True}).json
+    note = api.post(
+        f"/api/v1/tickets/{ticket['id']}/messages", json={"body": "internal", "internal": True}
+    ).json
     assert note["internal"] and note["status"] == "received" and note["error"] is None
 
 
@@ -185,8 +207,13 @@ def test_reading_paths_run_bounded_queries(api, inbound, count_queries):
 
     first = inbound("sms", "+4915112345678", "one")
     cid = first.customer.id
-    paths = [f"/api/v1/customers/{cid}/timeline", "/api/v1/lookup?phone=015112345678",
-             "/api/v1/tickets", f"/api/v1/tickets/{first.ticket.id}/messages"]
+    paths = [
+        f"/api/v1/customers/{cid}/timeline",
+        "/api/v1/lookup?phone=015112345678",
+        "/api/v1/tickets",
+        f"/api/v1/tickets/{first.ticket.id}/messages",
+    ]
+
     def grow(start, count):
         for n in range(start, start + count):
             inbound("sms", "+4915112345678", f"again {n}")

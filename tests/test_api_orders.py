@@ -1,4 +1,5 @@
 """Orders from the shop or ERP: PUT /orders/NUMBER upserts; a customer's purchase history pages."""
+
 from __future__ import annotations
 
 import threading
@@ -19,22 +20,40 @@ def count(model) -> int:
 
 def test_an_order_is_created_then_updated_with_its_lines_replaced(api, make_customer):
     ada = make_customer("Ada", emails=["ada@example.com"])
-    created = api.put(f"{V1}/orders/10023", json={
-        "customer": ada.id, "status": "paid", "currency": "EUR", "total": "59.80",
-        "ordered_at": "2026-03-01T10:00:00+01:00",
-        "lines": [{"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "19.90"},
-                  {"sku": "TEA-9", "name": "Tea", "unit_price": 20}]})
+    created = api.put(
+        f"{V1}/orders/10023",
+        json={
+            "customer": ada.id,
+            "status": "paid",
+            "currency": "EUR",
+            "total": "59.80",
+            "ordered_at": "2026-03-01T10:00:00+01:00",
+            "lines": [
+                {"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price": "19.90"},
+                {"sku": "TEA-9", "name": "Tea", "unit_price": 20},
+            ],
+        },
+    )
     assert created.status_code == 201, created.json
     order = created.json
     assert order["number"] == "10023" and order["customer_id"] == ada.id
     assert order["total"] == "59.80" and order["ordered_at"] == "2026-03-01T09:00:00+00:00"
     assert [(line["sku"], line["quantity"], line["unit_price"]) for line in order["lines"]] == [
-        ("MUG-1", 2, "19.90"), ("TEA-9", 1, "20.00")]
+        ("MUG-1", 2, "19.90"),
+        ("TEA-9", 1, "20.00"),
+    ]
 
-    updated = api.put(f"{V1}/orders/10023", json={
-        "status": "shipped", "carrier": "DHL", "tracking_number": "00340434",
-        "tracking_url": "https://track.example/00340434", "expected_delivery": "2026-03-04",
-        "lines": [{"sku": "MUG-1", "name": "Mug", "quantity": 1, "unit_price": "19.90"}]})
+    updated = api.put(
+        f"{V1}/orders/10023",
+        json={
+            "status": "shipped",
+            "carrier": "DHL",
+            "tracking_number": "00340434",
+            "tracking_url": "https://track.example/00340434",
+            "expected_delivery": "2026-03-04",
+            "lines": [{"sku": "MUG-1", "name": "Mug", "quantity": 1, "unit_price": "19.90"}],
+        },
+    )
     assert updated.status_code == 200, updated.json
     assert updated.json["id"] == order["id"] and updated.json["status"] == "shipped"
     assert updated.json["expected_delivery"] == "2026-03-04"
@@ -49,15 +68,17 @@ def test_an_order_is_created_then_updated_with_its_lines_replaced(api, make_cust
     assert api.get(f"{V1}/orders/10024").status_code == 404
 
 
-def test_an_unknown_customer_email_makes_a_customer_and_a_known_one_is_found(api,
-                                                                              make_customer):
+def test_an_unknown_customer_email_makes_a_customer_and_a_known_one_is_found(api, make_customer):
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
-    new = api.put(f"{V1}/orders/N-1", json={"customer_email": "New.Buyer@Example.com",
-                                            "customer_name": "New Buyer"})
+    new = api.put(
+        f"{V1}/orders/N-1",
+        json={"customer_email": "New.Buyer@Example.com", "customer_name": "New Buyer"},
+    )
     assert new.status_code == 201, new.json
     buyer = api.get(f"{V1}/customers", query_string={"email": "new.buyer@example.com"}).json
-    assert [(c["id"], c["name"]) for c in buyer["items"]] == [(new.json["customer_id"],
-                                                               "New Buyer")]
+    assert [(c["id"], c["name"]) for c in buyer["items"]] == [
+        (new.json["customer_id"], "New Buyer")
+    ]
     by_mail = api.put(f"{V1}/orders/N-2", json={"customer_email": "ADA@example.com"})
     by_phone = api.put(f"{V1}/orders/N-3", json={"customer_phone": "0049 30 1234567"})
     assert by_mail.json["customer_id"] == by_phone.json["customer_id"] == ada.id
@@ -68,9 +89,12 @@ def test_an_unknown_customer_email_makes_a_customer_and_a_known_one_is_found(api
 
 
 def test_an_order_must_name_a_customer_that_exists(api, make_customer):
-    for body, field in (({}, "customer"), ({"customer": 999999}, "customer"),
-                        ({"customer_email": "not an address"}, "customer_email"),
-                        ({"customer_phone": "call me"}, "customer_phone")):
+    for body, field in (
+        ({}, "customer"),
+        ({"customer": 999999}, "customer"),
+        ({"customer_email": "not an address"}, "customer_email"),
+        ({"customer_phone": "call me"}, "customer_phone"),
+    ):
         response = api.put(f"{V1}/orders/X-1", json=body)
         assert response.status_code == 422, (body, response.json)
         assert field in response.json["error"]["fields"]
@@ -81,8 +105,10 @@ def test_a_customers_orders_page_newest_first(api, make_customer):
     ada = make_customer("Ada")
     bob = make_customer("Bob")
     for day in range(1, 8):
-        api.put(f"{V1}/orders/A-{day}", json={"customer": ada.id,
-                                              "ordered_at": f"2026-04-0{day}T12:00:00Z"})
+        api.put(
+            f"{V1}/orders/A-{day}",
+            json={"customer": ada.id, "ordered_at": f"2026-04-0{day}T12:00:00Z"},
+        )
     api.put(f"{V1}/orders/B-1", json={"customer": bob.id})
 
     numbers, url = [], f"{V1}/customers/{ada.id}/orders?per_page=3"
@@ -99,15 +125,17 @@ def test_a_customers_orders_page_newest_first(api, make_customer):
 
 
 def test_a_shop_sending_one_new_order_twice_at_once_gets_one_order_and_no_500(
-        live_server, admin, make_token, make_customer):
+    live_server, admin, make_token, make_customer
+):
     body = {"customer": make_customer("Ada").id, "status": "paid"}
     headers = {"Authorization": f"Bearer {make_token(admin)}"}
     start, answers = threading.Barrier(6), []
 
     def send() -> None:
         start.wait()
-        answers.append(requests.put(f"{live_server}{V1}/orders/RACE-1", headers=headers,
-                                    json=body, timeout=30))
+        answers.append(
+            requests.put(f"{live_server}{V1}/orders/RACE-1", headers=headers, json=body, timeout=30)
+        )
 
     threads = [threading.Thread(target=send) for _ in range(6)]
     for thread in threads:

@@ -1,4 +1,5 @@
 """The tickets API: filters and search, open, change, reply, note, escalate, bounded queries."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,6 +34,7 @@ def kinds(api, ticket_id: int) -> list[str]:
 @pytest.fixture
 def desk(api, admin, make_agent, make_customer):
     """Two teams, an agent and a lead, two customers and four tickets of different kinds."""
+
     class Desk:
         pass
 
@@ -48,11 +50,23 @@ def desk(api, admin, make_agent, make_customer):
         assert response.status_code == 201, response.json
         return response.json["id"]
 
-    d.mug = open_ticket(customer=d.ada.id, subject="Broken mug", channel="email",
-                        team=team_id("Support"), assignee=d.pat.id, tags=["Mug", "vip"],
-                        body="the handle fell off")
-    d.invoice = open_ticket(customer=d.bob.id, subject="Invoice wrong", channel="web",
-                            team=team_id("Billing"), assignee=admin.id, status="pending")
+    d.mug = open_ticket(
+        customer=d.ada.id,
+        subject="Broken mug",
+        channel="email",
+        team=team_id("Support"),
+        assignee=d.pat.id,
+        tags=["Mug", "vip"],
+        body="the handle fell off",
+    )
+    d.invoice = open_ticket(
+        customer=d.bob.id,
+        subject="Invoice wrong",
+        channel="web",
+        team=team_id("Billing"),
+        assignee=admin.id,
+        status="pending",
+    )
     d.hello = open_ticket(customer=d.ada.id, subject="Hello", channel="chat", status="solved")
     d.sms = open_ticket(customer_phone="+49 30 1234567", subject="Callback", channel="sms")
     return d
@@ -73,9 +87,16 @@ def test_tickets_are_filtered_by_every_field(api, desk, admin):
     assert sorted(ids(api, customer=desk.ada.id)) == sorted([desk.mug, desk.hello, desk.sms])
     assert ids(api, tag="VIP") == [desk.mug]
     assert ids(api, status="new", customer=desk.ada.id, channel="sms") == [desk.sms]
-    for bad in ({"status": "lost"}, {"channel": "fax"}, {"priority": "asap"},
-                {"assignee": "someone"}, {"team": "x"}, {"customer": "-1"}, {"q": "x" * 201},
-                {"tag": "t" * 51}):
+    for bad in (
+        {"status": "lost"},
+        {"channel": "fax"},
+        {"priority": "asap"},
+        {"assignee": "someone"},
+        {"team": "x"},
+        {"customer": "-1"},
+        {"q": "x" * 201},
+        {"tag": "t" * 51},
+    ):
         response = api.get(f"{V1}/tickets", query_string=bad)
         assert response.status_code == 422, bad
         assert list(response.json["error"]["fields"]) == list(bad), response.json
@@ -83,10 +104,19 @@ def test_tickets_are_filtered_by_every_field(api, desk, admin):
 
 def test_search_finds_number_subject_customer_address_and_text(api, desk):
     ada = sorted([desk.mug, desk.hello, desk.sms])
-    for q, wanted in (("mug", [desk.mug]), ("BROKEN", [desk.mug]), ("handle fell", [desk.mug]),
-                      ("Lovelace", ada), ("ada@example", ada), ("030 1234567", ada),
-                      ("+49 (30) 1234567", ada), ("100%", [desk.invoice]), ("_", []),
-                      ("nothing like this", []), (f"#{desk.hello}", [desk.hello])):
+    for q, wanted in (
+        ("mug", [desk.mug]),
+        ("BROKEN", [desk.mug]),
+        ("handle fell", [desk.mug]),
+        ("Lovelace", ada),
+        ("ada@example", ada),
+        ("030 1234567", ada),
+        ("+49 (30) 1234567", ada),
+        ("100%", [desk.invoice]),
+        ("_", []),
+        ("nothing like this", []),
+        (f"#{desk.hello}", [desk.hello]),
+    ):
         assert sorted(ids(api, q=q)) == wanted, q
     assert desk.invoice in ids(api, q=str(desk.invoice))
 
@@ -101,16 +131,20 @@ def test_opening_a_ticket(api, desk, admin):
     assert [(m["direction"], m["body_text"]) for m in first] == [("in", "the handle fell off")]
     assert api.get(f"{V1}/tickets/{desk.hello}").json["solved_at"] is not None
 
-    made = api.post(f"{V1}/tickets", json={"customer_email": "New@Example.com",
-                                           "customer_name": "Newton", "subject": "Hi"})
+    made = api.post(
+        f"{V1}/tickets",
+        json={"customer_email": "New@Example.com", "customer_name": "Newton", "subject": "Hi"},
+    )
     assert made.status_code == 201
     assert made.json["customer"]["name"] == "Newton" and made.json["message_count"] == 0
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 3
 
 
 def test_changes_are_recorded_on_the_trail(api, desk):
-    solved = api.patch(f"{V1}/tickets/{desk.mug}", json={"status": "solved", "priority": "high",
-                                                         "tags": [" VIP ", "refund"]})
+    solved = api.patch(
+        f"{V1}/tickets/{desk.mug}",
+        json={"status": "solved", "priority": "high", "tags": [" VIP ", "refund"]},
+    )
     assert solved.status_code == 200, solved.json
     assert solved.json["solved_at"] is not None and solved.json["tags"] == ["refund", "vip"]
     solved_at = solved.json["solved_at"]
@@ -126,16 +160,29 @@ def test_changes_are_recorded_on_the_trail(api, desk):
     assert moved["assignee"] is None  # Pat is not in Billing
     given = api.patch(f"{V1}/tickets/{desk.mug}", json={"assignee": desk.bill.id}).json
     assert given["assignee"]["id"] == desk.bill.id
-    assert kinds(api, desk.mug) == ["created", "status", "priority", "tags", "status", "status",
-                                    "team", "assigned", "assigned"]
+    assert kinds(api, desk.mug) == [
+        "created",
+        "status",
+        "priority",
+        "tags",
+        "status",
+        "status",
+        "team",
+        "assigned",
+        "assigned",
+    ]
     trail = api.get(f"{V1}/tickets/{desk.mug}").json["events"]
     assert trail[-1]["data"] == {"from": None, "to": desk.bill.id}
     assert trail[-3]["data"] == {"from": team_id("Support"), "to": team_id("Billing")}
 
     outsider = api.patch(f"{V1}/tickets/{desk.mug}", json={"assignee": desk.pat.id})
     assert outsider.status_code == 422 and "assignee" in outsider.json["error"]["fields"]
-    for body, field in (({"team": 999999}, "team"), ({"assignee": 999999}, "assignee"),
-                        ({"status": "lost"}, "status"), ({"tags": "vip"}, "tags")):
+    for body, field in (
+        ({"team": 999999}, "team"),
+        ({"assignee": 999999}, "assignee"),
+        ({"status": "lost"}, "status"),
+        ({"tags": "vip"}, "tags"),
+    ):
         response = api.patch(f"{V1}/tickets/{desk.mug}", json=body)
         assert response.status_code == 422 and field in response.json["error"]["fields"]
     assert len(kinds(api, desk.mug)) == 9
@@ -149,16 +196,19 @@ def test_a_reply_without_a_transport_fails_visibly(api, desk):
     mail = api.post(f"{V1}/tickets/{desk.mug}/messages", json={"body": "A new one is on its way"})
     assert mail.json["status"] == "failed" and "mailbox" in mail.json["error"]
     listed = api.get(f"{V1}/tickets/{desk.mug}/messages").json["items"]
-    assert [(m["direction"], m["status"]) for m in listed] == [("in", "received"),
-                                                              ("out", "failed")]
+    assert [(m["direction"], m["status"]) for m in listed] == [
+        ("in", "received"),
+        ("out", "failed"),
+    ]
     ticket = api.get(f"{V1}/tickets/{desk.mug}").json
     assert ticket["status"] == "open" and ticket["first_response_at"] is not None
     assert ticket["message_count"] == 2
 
 
 def test_an_internal_note_is_kept_and_not_delivered(api, desk, admin):
-    note = api.post(f"{V1}/tickets/{desk.mug}/messages",
-                    json={"body": "customer is upset", "internal": True})
+    note = api.post(
+        f"{V1}/tickets/{desk.mug}/messages", json={"body": "customer is upset", "internal": True}
+    )
     assert note.status_code == 201, note.json
     assert note.json["internal"] is True and note.json["direction"] == "note"
     assert note.json["status"] == "received" and note.json["error"] is None
@@ -226,17 +276,26 @@ def statements(api, count_queries, path: str) -> tuple[int, dict]:
     return len(seen), response.json
 
 
-def test_a_page_of_fifty_tickets_runs_a_bounded_number_of_statements(api, make_agent,
-                                                                     count_queries):
+def test_a_page_of_fifty_tickets_runs_a_bounded_number_of_statements(
+    api, make_agent, count_queries
+):
     agents = [make_agent(f"a{n}@example.com", teams=[f"Team {n % 3}"]).id for n in range(6)]
     teams = [team_id(f"Team {n}") for n in range(3)]
 
     def open_tickets(start: int, n: int) -> None:
         for i in range(start, start + n):
-            response = api.post(f"{V1}/tickets", json={
-                "customer_email": f"c{i}@example.com", "customer_name": f"C {i}",
-                "subject": f"Ticket {i}", "body": "help", "tags": [f"t{i}", "all"],
-                "team": teams[i % 3], "assignee": agents[i % len(agents)]})
+            response = api.post(
+                f"{V1}/tickets",
+                json={
+                    "customer_email": f"c{i}@example.com",
+                    "customer_name": f"C {i}",
+                    "subject": f"Ticket {i}",
+                    "body": "help",
+                    "tags": [f"t{i}", "all"],
+                    "team": teams[i % 3],
+                    "assignee": agents[i % len(agents)],
+                },
+            )
             assert response.status_code == 201, response.json
 
     open_tickets(0, 5)
@@ -248,17 +307,24 @@ def test_a_page_of_fifty_tickets_runs_a_bounded_number_of_statements(api, make_a
     assert few == many and many <= 10, (few, many)
 
 
-def test_a_ticket_with_sixty_messages_lists_them_in_bounded_statements(api, api_as, make_agent,
-                                                                       inbound, count_queries):
+def test_a_ticket_with_sixty_messages_lists_them_in_bounded_statements(
+    api, api_as, make_agent, inbound, count_queries
+):
     helpers = [api_as(make_agent(f"h{n}@example.com", role="lead")) for n in range(3)]
     ticket = inbound("email", "ada@example.com", "first", subject="Long thread").ticket.id
 
     def grow(n: int) -> None:
         for i in range(n):
-            inbound("email", "ada@example.com", f"more {i}", subject="Re: Long thread",
-                    attachments=[InboundAttachment(f"{i}.txt", "text/plain", b"%d" % i)])
-            note = helpers[i % len(helpers)].post(f"{V1}/tickets/{ticket}/messages",
-                                                  json={"body": f"n{i}", "internal": True})
+            inbound(
+                "email",
+                "ada@example.com",
+                f"more {i}",
+                subject="Re: Long thread",
+                attachments=[InboundAttachment(f"{i}.txt", "text/plain", b"%d" % i)],
+            )
+            note = helpers[i % len(helpers)].post(
+                f"{V1}/tickets/{ticket}/messages", json={"body": f"n{i}", "internal": True}
+            )
             assert note.status_code == 201, note.json
 
     grow(2)

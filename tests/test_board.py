@@ -1,6 +1,7 @@
 """The lead's team board (/board, /board/rows) and bulk reassignment
 (POST /api/v1/tickets/bulk): access, figures, the queue and SLA lists, a bounded
 number of queries, input checks, all-or-nothing, and the live events it sends."""
+
 from __future__ import annotations
 
 import re
@@ -12,10 +13,10 @@ from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
 from helpdesk.agents.models import Team
+from helpdesk.board import services as boards
+from helpdesk.db import utcnow
 from helpdesk.extensions import db
-from helpdesk.models_base import utcnow
-from helpdesk.tickets import board as boards
-from helpdesk.tickets import inbox
+from helpdesk.inbox import services as inbox
 from helpdesk.tickets.models import Ticket, TicketEvent
 from tests.socket_clients import Listener
 from tests.test_inbox import login, page_csrf
@@ -34,26 +35,50 @@ def desk(make_agent, make_customer):
     bill = make_agent("bill@example.com", teams=["Billing"], name="Bill")
     lou = make_agent("lou@example.com", role="lead", teams=["Billing"], name="Lou Lead")
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"])
-    support, billing = (db.session.execute(select(Team).where(Team.name == n)).scalar_one()
-                        for n in ("Support", "Billing"))
-    return type("Desk", (), dict(lea=lea, pat=pat, kim=kim, bill=bill, lou=lou, ada=ada,
-                                 support=support, billing=billing))
+    support, billing = (
+        db.session.execute(select(Team).where(Team.name == n)).scalar_one()
+        for n in ("Support", "Billing")
+    )
+    return type(
+        "Desk",
+        (),
+        dict(
+            lea=lea, pat=pat, kim=kim, bill=bill, lou=lou, ada=ada, support=support, billing=billing
+        ),
+    )
 
 
-def make_ticket(desk, team=None, assignee=None, status="open", due=None, target="resolution",
-                subject=None, tags=(), created_minutes_ago=None) -> Ticket:
+def make_ticket(
+    desk,
+    team=None,
+    assignee=None,
+    status="open",
+    due=None,
+    target="resolution",
+    subject=None,
+    tags=(),
+    created_minutes_ago=None,
+) -> Ticket:
     """A ticket stored as the SLA code leaves it: ``due`` minutes from now (negative: past)."""
     now = utcnow()
     n = next(_created)
-    created = now - timedelta(minutes=created_minutes_ago if created_minutes_ago is not None
-                              else 1000 - n)
+    created = now - timedelta(
+        minutes=created_minutes_ago if created_minutes_ago is not None else 1000 - n
+    )
     with unit_of_work.write_phase():
-        ticket = Ticket(subject=subject or f"Question {n}", status=status, channel="email",
-                        customer_id=desk.ada.id, team_id=team.id if team else None,
-                        assignee_id=assignee.id if assignee else None, created_at=created,
-                        last_message_at=created, message_count=1,
-                        sla_due=now + timedelta(minutes=due) if due is not None else None,
-                        sla_target=target if due is not None else None)
+        ticket = Ticket(
+            subject=subject or f"Question {n}",
+            status=status,
+            channel="email",
+            customer_id=desk.ada.id,
+            team_id=team.id if team else None,
+            assignee_id=assignee.id if assignee else None,
+            created_at=created,
+            last_message_at=created,
+            message_count=1,
+            sla_due=now + timedelta(minutes=due) if due is not None else None,
+            sla_target=target if due is not None else None,
+        )
         ticket.set_tags(list(tags))
         db.session.add(ticket)
         db.session.commit()
@@ -66,6 +91,7 @@ def fresh(ticket: Ticket) -> Ticket:
 
 
 # --- access -------------------------------------------------------------------------------
+
 
 def test_agents_are_refused_leads_see_their_own_teams_admins_any(client, desk, make_agent):
     login(client, "pat@example.com")
@@ -112,6 +138,7 @@ def test_the_page_has_no_inline_script_and_escapes_what_customers_wrote(client, 
 
 # --- figures and lists ----------------------------------------------------------------------
 
+
 def test_workloads_queue_and_sla_lists(client, desk, make_agent):
     s = desk.support
     make_ticket(desk, s, desk.pat, "new")
@@ -148,10 +175,14 @@ def test_workloads_queue_and_sla_lists(client, desk, make_agent):
     assert re.findall(r'<tr data-ticket="(\d+)"', queue_part) == [str(old.id), str(young.id)]
     sla_part = page.split('class="board board-sla"')[1].split("</table>")[0]
     assert re.findall(r'<tr data-ticket="(\d+)" class="(\w+)"', sla_part) == [
-        (str(old.id), "overdue"), (str(late.id), "overdue"), (str(soon.id), "near")]
+        (str(old.id), "overdue"),
+        (str(late.id), "overdue"),
+        (str(soon.id), "near"),
+    ]
     assert "first response" in sla_part
-    assert client.get(f"/board/rows?team={s.id}").get_data(as_text=True).count(
-        'type="checkbox"') == 5  # the fragment holds the same rows
+    assert (
+        client.get(f"/board/rows?team={s.id}").get_data(as_text=True).count('type="checkbox"') == 5
+    )  # the fragment holds the same rows
 
 
 def test_the_warning_window_comes_from_the_configuration(app, desk):
@@ -203,6 +234,7 @@ def test_the_board_takes_a_fixed_number_of_queries(client, desk, make_agent, cou
 
 # --- bulk reassignment ------------------------------------------------------------------------
 
+
 def test_bulk_reassigns_audits_and_answers_the_tickets(api_as, desk):
     a, b = (make_ticket(desk, desk.support) for _ in range(2))
     answer = api_as(desk.lea).post(BULK, json={"ids": [b.id, a.id, b.id], "assignee": desk.pat.id})
@@ -210,10 +242,19 @@ def test_bulk_reassigns_audits_and_answers_the_tickets(api_as, desk):
     assert [t["id"] for t in answer.json["items"]] == [b.id, a.id]
     assert {t["assignee"]["id"] for t in answer.json["items"]} == {desk.pat.id}
     assert fresh(a).assignee_id == desk.pat.id and fresh(b).assignee_id == desk.pat.id
-    trail = db.session.execute(select(TicketEvent).where(TicketEvent.kind == "assigned")
-                               .order_by(TicketEvent.ticket_id)).scalars().all()
+    trail = (
+        db.session.execute(
+            select(TicketEvent)
+            .where(TicketEvent.kind == "assigned")
+            .order_by(TicketEvent.ticket_id)
+        )
+        .scalars()
+        .all()
+    )
     assert [(e.ticket_id, e.data["to"], e.agent_id) for e in trail] == [
-        (a.id, desk.pat.id, desk.lea.id), (b.id, desk.pat.id, desk.lea.id)]
+        (a.id, desk.pat.id, desk.lea.id),
+        (b.id, desk.pat.id, desk.lea.id),
+    ]
 
     # To another team: the assignee (not a member there) is dropped; then back to the queue.
     moved = api_as(desk.lea).post(BULK, json={"ids": [a.id], "team": desk.billing.id})
@@ -222,27 +263,31 @@ def test_bulk_reassigns_audits_and_answers_the_tickets(api_as, desk):
     assert moved.json["items"][0]["assignee"] is None
     queued = api_as(desk.lea).post(BULK, json={"ids": [b.id], "assignee": None})
     assert queued.status_code == 200 and fresh(b).assignee_id is None
-    both = api_as(desk.lou).post(BULK, json={"ids": [a.id], "team": desk.support.id,
-                                             "assignee": desk.kim.id})
+    both = api_as(desk.lou).post(
+        BULK, json={"ids": [a.id], "team": desk.support.id, "assignee": desk.kim.id}
+    )
     assert both.status_code == 200 and fresh(a).assignee_id == desk.kim.id
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"ids": [1]}, "body"),
-    ({"ids": [], "assignee": 1}, "ids"),
-    ({"ids": list(range(1, 102)), "assignee": 1}, "ids"),
-    ({"ids": ["1"], "assignee": 1}, "ids.0"),
-    ({"ids": [True], "assignee": 1}, "ids.0"),
-    ({"ids": [0], "assignee": 1}, "ids.0"),
-    ({"ids": [2**31], "assignee": 1}, "ids.0"),
-    ({"ids": 1, "assignee": 1}, "ids"),
-    ({"ids": [1], "assignee": "1"}, "assignee"),
-    ({"ids": [1], "assignee": 1.5}, "assignee"),
-    ({"ids": [1], "team": None}, "body"),
-    ({"ids": [1], "team": [1]}, "team"),
-    ({"ids": [1], "assignee": 1, "status": "solved"}, "status"),
-    ([1, 2], "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"ids": [1]}, "body"),
+        ({"ids": [], "assignee": 1}, "ids"),
+        ({"ids": list(range(1, 102)), "assignee": 1}, "ids"),
+        ({"ids": ["1"], "assignee": 1}, "ids.0"),
+        ({"ids": [True], "assignee": 1}, "ids.0"),
+        ({"ids": [0], "assignee": 1}, "ids.0"),
+        ({"ids": [2**31], "assignee": 1}, "ids.0"),
+        ({"ids": 1, "assignee": 1}, "ids"),
+        ({"ids": [1], "assignee": "1"}, "assignee"),
+        ({"ids": [1], "assignee": 1.5}, "assignee"),
+        ({"ids": [1], "team": None}, "body"),
+        ({"ids": [1], "team": [1]}, "team"),
+        ({"ids": [1], "assignee": 1, "status": "solved"}, "status"),
+        ([1, 2], "body"),
+    ],
+)
 def test_bad_bulk_input_answers_422(api_as, desk, body, field):
     ticket = make_ticket(desk, desk.support)
     answer = api_as(desk.lea).post(BULK, json=body)
@@ -254,8 +299,10 @@ def test_bad_bulk_input_answers_422(api_as, desk, body, field):
 
 def test_malformed_bulk_bodies(api_as, desk):
     lea = api_as(desk.lea)
-    assert lea.post(BULK, data="{", content_type="application/json").json["error"]["code"] == \
-        "malformed_json"
+    assert (
+        lea.post(BULK, data="{", content_type="application/json").json["error"]["code"]
+        == "malformed_json"
+    )
     assert lea.post(BULK, data="ids=1").json["error"]["code"] == "unsupported_media_type"
 
 
@@ -268,24 +315,25 @@ def test_bulk_is_all_or_nothing(api_as, desk, make_agent):
         db.session.rollback()
         assert (fresh(ours).assignee_id, fresh(ours).team_id) == (None, desk.support.id)
         assert (fresh(theirs).assignee_id, fresh(theirs).team_id) == (None, desk.billing.id)
-        assert db.session.execute(select(func.count()).select_from(TicketEvent)
-                                  ).scalar_one() == before
+        assert (
+            db.session.execute(select(func.count()).select_from(TicketEvent)).scalar_one() == before
+        )
 
     # A ticket the lead may not see: 404, as if it did not exist, and nothing changes.
-    hidden = api_as(desk.lea).post(BULK, json={"ids": [ours.id, theirs.id],
-                                               "assignee": desk.pat.id})
+    hidden = api_as(desk.lea).post(
+        BULK, json={"ids": [ours.id, theirs.id], "assignee": desk.pat.id}
+    )
     assert hidden.status_code == 404 and hidden.json["error"]["code"] == "not_found"
-    missing = api_as(desk.lea).post(BULK, json={"ids": [ours.id, 999999],
-                                                "assignee": desk.pat.id})
+    missing = api_as(desk.lea).post(BULK, json={"ids": [ours.id, 999999], "assignee": desk.pat.id})
     assert missing.status_code == 404
     unchanged()
     # An admin sees both; Pat can take the first but is not in the second's team: the
     # first change was already made when the second was refused, and is undone.
     root = make_agent("root@example.com", role="admin", name="Root")
-    refused = api_as(root).post(BULK, json={"ids": [ours.id, theirs.id],
-                                            "assignee": desk.pat.id})
+    refused = api_as(root).post(BULK, json={"ids": [ours.id, theirs.id], "assignee": desk.pat.id})
     assert refused.status_code == 422 and refused.json["error"]["fields"] == {
-        "assignee": "not a member of the team"}
+        "assignee": "not a member of the team"
+    }
     unchanged()
     # An agent may not give tickets to a colleague, nor move them to another team.
     for change in ({"assignee": desk.kim.id}, {"team": desk.billing.id}):
@@ -293,8 +341,7 @@ def test_bulk_is_all_or_nothing(api_as, desk, make_agent):
         assert forbidden.status_code == 403 and forbidden.json["error"]["code"] == "forbidden"
     unchanged()
     unknown = api_as(desk.lea).post(BULK, json={"ids": [ours.id], "team": 999999})
-    assert unknown.status_code == 422 and unknown.json["error"]["fields"] == {
-        "team": "unknown id"}
+    assert unknown.status_code == 422 and unknown.json["error"]["fields"] == {"team": "unknown id"}
     unchanged()
     # What an agent may do in bulk: take tickets themselves.
     mine = api_as(desk.pat).post(BULK, json={"ids": [ours.id], "assignee": desk.pat.id})
@@ -311,23 +358,24 @@ def test_the_ui_calls_bulk_with_its_session_and_csrf_token(client, desk):
 
 
 def test_bulk_announces_each_ticket_to_whoever_saw_it_and_now_sees_it(
-        live_server, desk, make_token, api_as):
+    live_server, desk, make_token, api_as
+):
     ticket = make_ticket(desk, desk.support)
-    pat, kim, bill = (Listener(live_server, auth={"token": make_token(a)})
-                      for a in (desk.pat, desk.kim, desk.bill))
+    pat, kim, bill = (
+        Listener(live_server, auth={"token": make_token(a)})
+        for a in (desk.pat, desk.kim, desk.bill)
+    )
     lea = api_as(desk.lea)
     db.session.rollback()  # no read transaction left open beside the live server's writes
     try:
-        assert lea.post(BULK, json={"ids": [ticket.id], "assignee": desk.pat.id}
-                        ).status_code == 200
+        assert lea.post(BULK, json={"ids": [ticket.id], "assignee": desk.pat.id}).status_code == 200
         shown = pat.wait_for("ticket.updated", where=lambda d: d["ticket"]["id"] == ticket.id)
         assert shown["ticket"]["assignee"]["id"] == desk.pat.id
         # Pat's inbox "Mine" takes the row, as inbox.js asks on that event.
         rows = inbox.rows_for(desk.pat, inbox.InboxFilter(view="mine"), [ticket.id])
         assert rows[ticket.id] is not None
         db.session.rollback()
-        assert lea.post(BULK, json={"ids": [ticket.id], "team": desk.billing.id}
-                        ).status_code == 200
+        assert lea.post(BULK, json={"ids": [ticket.id], "team": desk.billing.id}).status_code == 200
         moved = bill.wait_for("ticket.updated", where=lambda d: d["ticket"]["id"] == ticket.id)
         assert moved["ticket"]["team"]["name"] == "Billing"
         # Support's members and the former assignee hear it too, so their screens drop it.

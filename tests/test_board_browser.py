@@ -9,6 +9,7 @@ the figures ``[data-figure=unassigned|near|overdue]``; ticket rows
 ``select.reassign-one``; ``form#board-bulk`` with ``select[name=target]`` (``agent:ID``,
 ``none``, ``team:ID``) and a submit button.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,9 +18,16 @@ from sqlalchemy import select
 
 from helpdesk.agents.models import Team
 from helpdesk.extensions import db
-
-from tests.browser_fixtures import (VIEWPORT, WAIT_MS, Seen, assert_not_reloaded,  # noqa: F401
-                                    chromium, log_in, mark_page, wait_for_socket)
+from tests.browser_fixtures import (  # noqa: F401
+    VIEWPORT,
+    WAIT_MS,
+    Seen,
+    assert_not_reloaded,
+    chromium,
+    log_in,
+    mark_page,
+    wait_for_socket,
+)
 
 INBOX_ROWS = "table.inbox tbody tr[data-ticket]"
 
@@ -36,11 +44,12 @@ def browser_tab(chromium, live_server):
         contexts.append(context)
         tab = context.new_page()
         tab.seen = Seen()
-        tab.on("dialog", lambda dialog: (tab.seen.dialogs.append(dialog.message),
-                                         dialog.dismiss()))
+        tab.on("dialog", lambda dialog: (tab.seen.dialogs.append(dialog.message), dialog.dismiss()))
         tab.on("pageerror", lambda error: tab.seen.errors.append(str(error)))
-        tab.on("console", lambda msg: tab.seen.console.append(msg.text)
-               if msg.type == "error" else None)
+        tab.on(
+            "console",
+            lambda msg: tab.seen.console.append(msg.text) if msg.type == "error" else None,
+        )
         return tab
 
     yield open_tab
@@ -49,22 +58,30 @@ def browser_tab(chromium, live_server):
 
 
 def test_a_lead_reassigns_from_the_board_and_the_agent_sees_it_live(
-        browser_tab, live_server, make_agent, make_customer, api_as):
-    lea = make_agent("lea@example.com", role="lead", teams=["Support", "Billing"],
-                     name="Lea Lead")
+    browser_tab, live_server, make_agent, make_customer, api_as
+):
+    lea = make_agent("lea@example.com", role="lead", teams=["Support", "Billing"], name="Lea Lead")
     pat = make_agent("pat@example.com", teams=["Support"], name="Pat Agent")
     make_customer("Ada Lovelace", emails=["ada@example.com"])
-    support, billing = (db.session.execute(select(Team.id).where(Team.name == name)).scalar_one()
-                        for name in ("Support", "Billing"))
+    support, billing = (
+        db.session.execute(select(Team.id).where(Team.name == name)).scalar_one()
+        for name in ("Support", "Billing")
+    )
     lead_api = api_as(lea)
     pat_id = pat.id
     db.session.rollback()  # no read transaction left open beside the live server's writes
 
     def open_ticket(subject: str) -> int:
         db.session.rollback()
-        answer = lead_api.post("/api/v1/tickets", json={
-            "customer_email": "ada@example.com", "subject": subject, "body": "Hello",
-            "team": support})
+        answer = lead_api.post(
+            "/api/v1/tickets",
+            json={
+                "customer_email": "ada@example.com",
+                "subject": subject,
+                "body": "Hello",
+                "team": support,
+            },
+        )
         assert answer.status_code == 201, answer.json
         return answer.json["id"]
 
@@ -120,8 +137,10 @@ def test_a_lead_reassigns_from_the_board_and_the_agent_sees_it_live(
 
     # Moving Pat's ticket to another team takes it off Pat's inbox, live.
     db.session.rollback()
-    assert lead_api.post("/api/v1/tickets/bulk", json={"ids": [first], "team": billing}
-                         ).status_code == 200
+    assert (
+        lead_api.post("/api/v1/tickets/bulk", json={"ids": [first], "team": billing}).status_code
+        == 200
+    )
     expect(inbox.locator(f'{INBOX_ROWS}[data-ticket="{first}"]')).to_have_count(0)
     expect(pat_row.locator('[data-load="open"]')).to_have_text("1")
 

@@ -3,6 +3,7 @@ their own orders only; anything else (another customer's order, none at all) get
 neutral answer and goes to an agent. End to end through the real channel code: mail
 through Dovecot and the SMTP server, SMS through a signed webhook and the Twilio REST
 client (to the local stand-in), chat through a real Socket.IO visitor."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,27 +16,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from helpdesk.channels import email_imap
-from helpdesk.channels.chat import create_chat_channel, identity_hash
+from helpdesk.automation import bot
+from helpdesk.channels.chat.services import create_chat_channel, identity_hash
+from helpdesk.channels.email import imap as email_imap
 from helpdesk.channels.models import Channel
+from helpdesk.db import utcnow
 from helpdesk.extensions import db
-from helpdesk.models_base import utcnow
-from helpdesk.tickets import bot, ingest as ingest_module
+from helpdesk.tickets import ingest as ingest_module
 from helpdesk.tickets.models import Message, Ticket, TicketEvent
 from tests.concurrency import at_once
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
 from tests.socket_clients import Listener, Visitor
-from tests.twilio_fixtures import (OUR_NUMBER, post_signed, sms_params, twilio_api,  # noqa: F401
-                                   twilio_config)
+from tests.twilio_fixtures import OUR_NUMBER, post_signed, sms_params, twilio_api, twilio_config  # noqa: F401
 
 SMS = "/webhooks/twilio/sms"
 SHOP = "https://shop.example"
-NEUTRAL_EN = ("We could not find that order under your contact details; "
-              "a colleague will look into it.")
-SHIPPED = {"status": "shipped", "carrier": "DHL", "tracking_number": "JJD0099887766",
-           "tracking_url": "https://tracking.example/dhl?piece=JJD0099887766",
-           "expected_delivery": "2026-03-12"}
+NEUTRAL_EN = (
+    "We could not find that order under your contact details; a colleague will look into it."
+)
+SHIPPED = {
+    "status": "shipped",
+    "carrier": "DHL",
+    "tracking_number": "JJD0099887766",
+    "tracking_url": "https://tracking.example/dhl?piece=JJD0099887766",
+    "expected_delivery": "2026-03-12",
+}
 
 
 @pytest.fixture
@@ -59,8 +64,9 @@ def put_order(api):
 @pytest.fixture
 def line(app):
     """Our SMS number as a channel row (the bot is on unless its settings say otherwise)."""
-    channel = Channel(kind="phone", name="Hotline", address=OUR_NUMBER, settings={},
-                      secrets={}, state={})
+    channel = Channel(
+        kind="phone", name="Hotline", address=OUR_NUMBER, settings={}, secrets={}, state={}
+    )
     db.session.add(channel)
     db.session.commit()
     return channel
@@ -89,8 +95,10 @@ def ticket(ticket_id: int) -> Ticket:
 
 # ----- what the bot says ---------------------------------------------------------
 
+
 def test_german_question_gets_status_carrier_tracking_and_date_in_german(
-        inbound, make_customer, put_order, twilio_api):
+    inbound, make_customer, put_order, twilio_api
+):
     eva = make_customer("Eva Example", phones=["+491711234567"], language="de")
     put_order("10023", eva, **SHIPPED)
     result = inbound("sms", "+491711234567", "Wo ist meine Bestellung 10023?")
@@ -101,9 +109,14 @@ def test_german_question_gets_status_carrier_tracking_and_date_in_german(
         "Sendungsverfolgung: https://tracking.example/dhl?piece=JJD0099887766\n"
         "Voraussichtliche Zustellung: 12.03.2026\n\n"
         "Dies ist eine automatische Antwort. Wenn Sie noch etwas brauchen, antworten Sie "
-        "einfach; jemand aus unserem Team hilft Ihnen weiter.")
+        "einfach; jemand aus unserem Team hilft Ihnen weiter."
+    )
     assert (answer.direction, answer.author_kind, answer.author_id, answer.channel) == (
-        "out", "bot", None, "sms")
+        "out",
+        "bot",
+        None,
+        "sms",
+    )
     assert answer.recipient == "+491711234567" and answer.status == "sent"
     [sent] = twilio_api.messages()
     assert sent.form["To"] == ["+491711234567"] and sent.form["From"] == [OUR_NUMBER]
@@ -112,40 +125,54 @@ def test_german_question_gets_status_carrier_tracking_and_date_in_german(
     got = ticket(result.ticket.id)
     assert got.message_count == 2 and got.status == "new" and got.assignee_id is None
     assert got.first_response_at is None and got.tags == []
-    event = db.session.execute(select(TicketEvent).where(
-        TicketEvent.kind == "order_bot")).scalar_one()
+    event = db.session.execute(
+        select(TicketEvent).where(TicketEvent.kind == "order_bot")
+    ).scalar_one()
     assert event.data["outcome"] == "answered" and event.data["reply"] == answer.id
 
 
-@pytest.mark.parametrize("text", ["where is my order #10023", "Where is my order 10023?",
-                                  "Order status 10023 please"])
+@pytest.mark.parametrize(
+    "text", ["where is my order #10023", "Where is my order 10023?", "Order status 10023 please"]
+)
 def test_english_questions_get_the_status_in_english(text, inbound, make_customer, put_order):
     oliver = make_customer("Oliver Smith", emails=["oliver@example.co.uk"], language="en")
-    put_order("10023", oliver, status="delayed", carrier="UPS",
-              tracking_url="https://ups.example/track?n=1Z999", expected_delivery="2026-04-02")
+    put_order(
+        "10023",
+        oliver,
+        status="delayed",
+        carrier="UPS",
+        tracking_url="https://ups.example/track?n=1Z999",
+        expected_delivery="2026-04-02",
+    )
     result = inbound("email", "oliver@example.co.uk", text, subject="My parcel")
     body = only_answer(result.ticket.id).body_text
-    assert body.startswith("Your order 10023 is delayed; we are sorry for the wait.\n"
-                           "Carrier: UPS\nTrack it here: https://ups.example/track?n=1Z999\n"
-                           "Expected delivery: 2 April 2026\n\n"), body
+    assert body.startswith(
+        "Your order 10023 is delayed; we are sorry for the wait.\n"
+        "Carrier: UPS\nTrack it here: https://ups.example/track?n=1Z999\n"
+        "Expected delivery: 2 April 2026\n\n"
+    ), body
 
 
 def test_language_is_guessed_from_the_words_when_the_customer_has_none(
-        inbound, make_customer, put_order):
+    inbound, make_customer, put_order
+):
     anna = make_customer("Anna", phones=["+491511111111"])
     put_order("55501", anna, status="processing")
     german = inbound("sms", "+491511111111", "Lieferstatus 55501")
     assert only_answer(german.ticket.id).body_text.startswith(
-        "Ihre Bestellung 55501 wird gerade für den Versand vorbereitet.")
+        "Ihre Bestellung 55501 wird gerade für den Versand vorbereitet."
+    )
     tom = make_customer("Tom", phones=["+491522222222"])
     put_order("55502", tom, status="paid")
     bare = inbound("sms", "+491522222222", " #55502 ")  # a bare number: English by default
     assert only_answer(bare.ticket.id).body_text.startswith(
-        "Your order 55502 is paid and will be prepared for shipping soon.")
+        "Your order 55502 is paid and will be prepared for shipping soon."
+    )
 
 
 def test_another_customers_order_and_a_missing_one_get_the_same_answer_and_an_agent(
-        inbound, make_customer, put_order, twilio_api):
+    inbound, make_customer, put_order, twilio_api
+):
     owner = make_customer("Owner", emails=["owner@example.com"], phones=["+491700000001"])
     put_order("10023", owner, **SHIPPED)
     make_customer("Stranger", phones=["+491700000002"])
@@ -154,15 +181,20 @@ def test_another_customers_order_and_a_missing_one_get_the_same_answer_and_an_ag
     missing = inbound("sms", "+491700000003", "Wo ist meine Bestellung 10024?")
     first, second = only_answer(theirs.ticket.id), only_answer(missing.ticket.id)
     assert first.body_text.encode() == second.body_text.encode()
-    assert first.body_text == ("Wir konnten diese Bestellung unter Ihren Kontaktdaten nicht "
-                               "finden; jemand aus unserem Team kümmert sich darum.")
+    assert first.body_text == (
+        "Wir konnten diese Bestellung unter Ihren Kontaktdaten nicht "
+        "finden; jemand aus unserem Team kümmert sich darum."
+    )
     bodies = [m.form["Body"][0] for m in twilio_api.messages()]
     assert bodies == [first.body_text, second.body_text]
     for ticket_id in (theirs.ticket.id, missing.ticket.id):
         got = ticket(ticket_id)
         assert (got.status, got.assignee_id, got.tags) == ("new", None, ["order-bot-unknown"])
-    events = db.session.execute(select(TicketEvent.ticket_id, TicketEvent.data).where(
-        TicketEvent.kind == "order_bot").order_by(TicketEvent.id)).all()
+    events = db.session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.data)
+        .where(TicketEvent.kind == "order_bot")
+        .order_by(TicketEvent.id)
+    ).all()
     assert [e.data["outcome"] for e in events] == ["unknown", "unknown"]
     assert set(events[0].data) == set(events[1].data)
     # The owner asking gets the status.
@@ -171,49 +203,100 @@ def test_another_customers_order_and_a_missing_one_get_the_same_answer_and_an_ag
 
 
 def test_own_and_foreign_numbers_in_one_message_answer_only_the_own_one(
-        inbound, make_customer, put_order):
+    inbound, make_customer, put_order
+):
     ada = make_customer("Ada", emails=["ada@example.com"], language="en")
     bob = make_customer("Bob", emails=["bob@example.com"])
     put_order("20001", ada, status="delivered", carrier="GLS")
     put_order("20002", bob, **SHIPPED)
-    result = inbound("email", "ada@example.com",
-                     "Where are my orders 20001 and 20002?", subject="Two orders")
+    result = inbound(
+        "email", "ada@example.com", "Where are my orders 20001 and 20002?", subject="Two orders"
+    )
     body = only_answer(result.ticket.id).body_text
-    assert body == ("Your order 20001 has been delivered.\nCarrier: GLS\n\n"
-                    "We could not find the other order number you gave under your contact "
-                    "details; a colleague will look into it.")
+    assert body == (
+        "Your order 20001 has been delivered.\nCarrier: GLS\n\n"
+        "We could not find the other order number you gave under your contact "
+        "details; a colleague will look into it."
+    )
     assert ticket(result.ticket.id).tags == ["order-bot-unknown"]
 
 
 NUMBERS = st.integers(min_value=100_000, max_value=999_999).map(str)
-PHRASES = st.sampled_from(["Wo ist meine Bestellung {n}?", "where is my order #{n}",
-                           "Lieferstatus {n}", "{n}", "Order status {n}?",
-                           "Hallo, wann kommt Bestellung Nr. {n}? Danke"])
+PHRASES = st.sampled_from(
+    [
+        "Wo ist meine Bestellung {n}?",
+        "where is my order #{n}",
+        "Lieferstatus {n}",
+        "{n}",
+        "Order status {n}?",
+        "Hallo, wann kommt Bestellung Nr. {n}? Danke",
+    ]
+)
 _run = itertools.count()
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(numbers=st.lists(NUMBERS, min_size=1, max_size=4, unique=True),
-       owners=st.lists(st.integers(min_value=0, max_value=2), min_size=4, max_size=4),
-       asker=st.integers(min_value=0, max_value=2), asked=st.integers(min_value=0, max_value=5),
-       phrase=PHRASES, channel=st.sampled_from(["sms", "email"]),
-       carrier=st.text(alphabet="ABCDEFGHKLMNPRSTUVWXYZ", min_size=6, max_size=12),
-       status=st.sampled_from(["pending", "paid", "processing", "shipped", "delayed",
-                               "delivered", "cancelled", "returned"]))
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    numbers=st.lists(NUMBERS, min_size=1, max_size=4, unique=True),
+    owners=st.lists(st.integers(min_value=0, max_value=2), min_size=4, max_size=4),
+    asker=st.integers(min_value=0, max_value=2),
+    asked=st.integers(min_value=0, max_value=5),
+    phrase=PHRASES,
+    channel=st.sampled_from(["sms", "email"]),
+    carrier=st.text(alphabet="ABCDEFGHKLMNPRSTUVWXYZ", min_size=6, max_size=12),
+    status=st.sampled_from(
+        [
+            "pending",
+            "paid",
+            "processing",
+            "shipped",
+            "delayed",
+            "delivered",
+            "cancelled",
+            "returned",
+        ]
+    ),
+)
 def test_bot_never_puts_another_customers_order_data_into_a_reply(
-        inbound, make_customer, put_order, numbers, owners, asker, asked, phrase, channel,
-        carrier, status):
+    inbound,
+    make_customer,
+    put_order,
+    numbers,
+    owners,
+    asker,
+    asked,
+    phrase,
+    channel,
+    carrier,
+    status,
+):
     run = next(_run)
-    people = [make_customer(f"P{run}-{i}", emails=[f"p{run}x{i}@example.com"],
-                            phones=[f"+49151{run:04d}{i:04d}"], language="en")
-              for i in range(3)]
+    people = [
+        make_customer(
+            f"P{run}-{i}",
+            emails=[f"p{run}x{i}@example.com"],
+            phones=[f"+49151{run:04d}{i:04d}"],
+            language="en",
+        )
+        for i in range(3)
+    ]
     orders = {}
     for number, owner in zip(numbers, owners):
         number = f"{run:04d}{number}"  # unique across examples, 10 digits
         tracking = f"TRK{run}X{owner}Q{number}"
-        put_order(number, people[owner], status=status, carrier=f"{carrier}-{number}",
-                  tracking_number=tracking, tracking_url=f"https://t.example/{tracking}")
+        put_order(
+            number,
+            people[owner],
+            status=status,
+            carrier=f"{carrier}-{number}",
+            tracking_number=tracking,
+            tracking_url=f"https://t.example/{tracking}",
+        )
         orders[number] = (owner, tracking)
     listed = list(orders)
     number = listed[asked] if asked < len(listed) else f"{run:04d}9{asked:02d}9"  # no order
@@ -239,53 +322,88 @@ def test_bot_never_puts_another_customers_order_data_into_a_reply(
 
 # ----- when the bot stays quiet ----------------------------------------------------
 
-def test_messages_that_do_not_ask_about_an_order_are_left_alone(inbound, make_customer,
-                                                                put_order):
+
+def test_messages_that_do_not_ask_about_an_order_are_left_alone(inbound, make_customer, put_order):
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["+491712222222"])
     put_order("123456", ada, **SHIPPED)
-    inbound("email", "ada@example.com",
-            "Hello, please find attached invoice 123456 for your order. Regards",
-            subject="Invoice 123456")
+    inbound(
+        "email",
+        "ada@example.com",
+        "Hello, please find attached invoice 123456 for your order. Regards",
+        subject="Invoice 123456",
+    )
     inbound("email", "ada@example.com", "My customer number is 123456.", subject="Hi")
-    inbound("email", "ada@example.com", "Please change the delivery address of order 123456?",
-            subject="Address")
+    inbound(
+        "email",
+        "ada@example.com",
+        "Please change the delivery address of order 123456?",
+        subject="Address",
+    )
     inbound("sms", "+491712222222", "Call me back on 030 123456 please")
     inbound("email", "ada@example.com", "Where is my order?", subject="No number")
     assert bot_messages() == []
 
 
 def test_auto_replies_bounces_lists_and_backdated_messages_get_no_answer(
-        app, inbound, make_customer, put_order):
-    from helpdesk.channels.email_inbound import receive
+    app, inbound, make_customer, put_order
+):
+    from helpdesk.channels.email.inbound import receive
 
     ada = make_customer("Ada", emails=["ada@example.com"])
     put_order("10023", ada, **SHIPPED)
-    inbound("email", "ada@example.com", "Where is my order 10023?", subject="Out of office",
-            is_auto=True)
-    inbound("email", "ada@example.com", "Where is my order 10023?", subject="History",
-            received_at=utcnow() - timedelta(days=2))
-    mailbox_row = Channel(kind="email", name="Shop", address="shop@example.com", settings={},
-                          secrets={}, state={}, active=False)
+    inbound(
+        "email",
+        "ada@example.com",
+        "Where is my order 10023?",
+        subject="Out of office",
+        is_auto=True,
+    )
+    inbound(
+        "email",
+        "ada@example.com",
+        "Where is my order 10023?",
+        subject="History",
+        received_at=utcnow() - timedelta(days=2),
+    )
+    mailbox_row = Channel(
+        kind="email",
+        name="Shop",
+        address="shop@example.com",
+        settings={},
+        secrets={},
+        state={},
+        active=False,
+    )
     db.session.add(mailbox_row)
     db.session.commit()
-    for headers in ({"List-Id": "<customers.shop.example>"},
-                    {"Auto-Submitted": "auto-replied"}, {"Precedence": "bulk"}):
-        raw = make_mail(sender="ada@example.com", to="shop@example.com",
-                        subject="Where is my order 10023?",
-                        text="Where is my order 10023?", headers=headers)
+    for headers in (
+        {"List-Id": "<customers.shop.example>"},
+        {"Auto-Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+    ):
+        raw = make_mail(
+            sender="ada@example.com",
+            to="shop@example.com",
+            subject="Where is my order 10023?",
+            text="Where is my order 10023?",
+            headers=headers,
+        )
         assert receive(mailbox_row, raw).outcome == "stored"
     assert bot_messages() == []
 
 
-def test_no_answer_once_an_agent_has_taken_over(inbound, make_customer, put_order, api,
-                                                 admin, twilio_api):
+def test_no_answer_once_an_agent_has_taken_over(
+    inbound, make_customer, put_order, api, admin, twilio_api
+):
     ada = make_customer("Ada", phones=["+491713333333"], language="en")
     put_order("10023", ada, **SHIPPED)
     first = inbound("sms", "+491713333333", "Where is my order 10023?")
     assert len(bot_messages(first.ticket.id)) == 1
     # An agent assigns the ticket to themselves: the bot steps back.
-    assert api.patch(f"/api/v1/tickets/{first.ticket.id}",
-                     json={"assignee": admin.id}).status_code == 200
+    assert (
+        api.patch(f"/api/v1/tickets/{first.ticket.id}", json={"assignee": admin.id}).status_code
+        == 200
+    )
     again = inbound("sms", "+491713333333", "And where is my order 10023 now?")
     assert again.ticket.id == first.ticket.id
     assert len(bot_messages(first.ticket.id)) == 1
@@ -294,22 +412,31 @@ def test_no_answer_once_an_agent_has_taken_over(inbound, make_customer, put_orde
     bob = make_customer("Bob", phones=["+491714444444"])
     put_order("10024", bob, **SHIPPED)
     hello = inbound("sms", "+491714444444", "Hallo?")
-    assert api.post(f"/api/v1/tickets/{hello.ticket.id}/messages",
-                    json={"body": "Hallo, wie können wir helfen?"}).status_code == 201
+    assert (
+        api.post(
+            f"/api/v1/tickets/{hello.ticket.id}/messages",
+            json={"body": "Hallo, wie können wir helfen?"},
+        ).status_code
+        == 201
+    )
     asked = inbound("sms", "+491714444444", "Wo ist meine Bestellung 10024?")
     assert asked.ticket.id == hello.ticket.id and bot_messages(hello.ticket.id) == []
-    assert [m.form["Body"][0] for m in twilio_api.messages()][-1] == \
-        "Hallo, wie können wir helfen?"
+    assert [m.form["Body"][0] for m in twilio_api.messages()][-1] == "Hallo, wie können wir helfen?"
 
 
-def test_the_bot_can_be_switched_off_per_channel(client, line, make_customer, put_order,
-                                                 twilio_api):
+def test_the_bot_can_be_switched_off_per_channel(
+    client, line, make_customer, put_order, twilio_api
+):
     ada = make_customer("Ada", phones=["+491715555555"])
     put_order("10023", ada, **SHIPPED)
     line.settings = {**line.settings, "order_bot": False}
     db.session.commit()
-    assert post_signed(client, SMS, sms_params("Wo ist meine Bestellung 10023?",
-                                               "+491715555555")).status_code == 200
+    assert (
+        post_signed(
+            client, SMS, sms_params("Wo ist meine Bestellung 10023?", "+491715555555")
+        ).status_code
+        == 200
+    )
     assert bot_messages() == [] and twilio_api.messages() == []
     stored = db.session.execute(select(Message)).unique().scalar_one()
     assert stored.meta["order_bot"]["outcome"] == "skipped"
@@ -320,8 +447,9 @@ def test_the_bot_can_be_switched_off_per_channel(client, line, make_customer, pu
     assert len(bot_messages()) == 1 and len(twilio_api.messages()) == 1
 
 
-def test_opted_out_sms_customers_get_no_bot_text(client, line, make_customer, put_order,
-                                                 twilio_api):
+def test_opted_out_sms_customers_get_no_bot_text(
+    client, line, make_customer, put_order, twilio_api
+):
     ada = make_customer("Ada", phones=["+491716666666"], sms_opt_out=True)
     put_order("10023", ada, **SHIPPED)
     post_signed(client, SMS, sms_params("Wo ist meine Bestellung 10023?", "+491716666666"))
@@ -329,7 +457,8 @@ def test_opted_out_sms_customers_get_no_bot_text(client, line, make_customer, pu
 
 
 def test_each_question_is_answered_once_even_when_the_job_runs_twice_at_once(
-        app, inbound, make_customer, put_order, monkeypatch, twilio_api):
+    app, inbound, make_customer, put_order, monkeypatch, twilio_api
+):
     ada = make_customer("Ada", phones=["+491717777777"])
     put_order("10023", ada, **SHIPPED)
     with monkeypatch.context() as patched:  # store the question without running the bot
@@ -362,27 +491,48 @@ def test_the_order_number_pattern_is_configurable(app, inbound, make_customer, p
 
 def test_shop_data_cannot_inject_template_syntax_or_links(inbound, make_customer, put_order):
     ada = make_customer("Ada", emails=["ada@example.com"], language="en")
-    put_order("10023", ada, status="shipped", carrier="$number ${tracking_url} {{ config }}\nX",
-              tracking_number="<b>1</b>")
-    body = only_answer(inbound("email", "ada@example.com", "Where is my order 10023?",
-                               subject="Order").ticket.id).body_text
+    put_order(
+        "10023",
+        ada,
+        status="shipped",
+        carrier="$number ${tracking_url} {{ config }}\nX",
+        tracking_number="<b>1</b>",
+    )
+    body = only_answer(
+        inbound("email", "ada@example.com", "Where is my order 10023?", subject="Order").ticket.id
+    ).body_text
     assert "Carrier: $number ${tracking_url} {{ config }} X, tracking number <b>1</b>" in body
     assert "Track it here" not in body
 
 
 # ----- end to end on every channel -------------------------------------------------
 
+
 def test_email_question_through_imap_is_answered_by_smtp_in_the_thread(
-        mailbox, imap, smtp_server, make_customer, put_order):
+    mailbox, imap, smtp_server, make_customer, put_order
+):
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"], language="de")
     put_order("10023", ada, **SHIPPED)
     make_customer("Eve", emails=["eve@example.com"])
-    deliver(imap, make_mail(sender="ada@example.com", subject="Wo ist meine Bestellung 10023?",
-                            text="Hallo,\n\nwo bleibt meine Bestellung 10023?\n\nGruß Ada",
-                            message_id="<q1@mail.example.com>"))
-    deliver(imap, make_mail(sender="eve@example.com", name="Eve", subject="Bestellung 10023",
-                            text="Wo ist meine Bestellung 10023?",
-                            message_id="<q2@mail.example.com>"))
+    deliver(
+        imap,
+        make_mail(
+            sender="ada@example.com",
+            subject="Wo ist meine Bestellung 10023?",
+            text="Hallo,\n\nwo bleibt meine Bestellung 10023?\n\nGruß Ada",
+            message_id="<q1@mail.example.com>",
+        ),
+    )
+    deliver(
+        imap,
+        make_mail(
+            sender="eve@example.com",
+            name="Eve",
+            subject="Bestellung 10023",
+            text="Wo ist meine Bestellung 10023?",
+            message_id="<q2@mail.example.com>",
+        ),
+    )
     [result] = email_imap.poll()
     assert (result.stored, result.error) == (2, None)
     received = smtp_server.handler_obj.received
@@ -401,21 +551,25 @@ def test_email_question_through_imap_is_answered_by_smtp_in_the_thread(
     assert "nicht finden" in eve_text
     assert all(m.status == "sent" for m in bot_messages())
     # Ada's thanks, quoting the bot, is not a new question.
-    reply = make_mail(sender="ada@example.com", subject="Re: Wo ist meine Bestellung 10023?",
-                      text="Danke!\n\n> Ihre Bestellung 10023 ist versandt.",
-                      headers={"In-Reply-To": to_ada["Message-ID"],
-                               "References": to_ada["Message-ID"]})
+    reply = make_mail(
+        sender="ada@example.com",
+        subject="Re: Wo ist meine Bestellung 10023?",
+        text="Danke!\n\n> Ihre Bestellung 10023 ist versandt.",
+        headers={"In-Reply-To": to_ada["Message-ID"], "References": to_ada["Message-ID"]},
+    )
     deliver(imap, reply)
     assert email_imap.poll()[0].stored == 1
     assert len(smtp_server.handler_obj.received) == 2
 
 
-def test_sms_question_through_a_signed_webhook_is_texted_back(client, line, make_customer,
-                                                              put_order, twilio_api):
+def test_sms_question_through_a_signed_webhook_is_texted_back(
+    client, line, make_customer, put_order, twilio_api
+):
     eva = make_customer("Eva", phones=["01711234567"], language="de")  # national form
     put_order("10023", eva, **SHIPPED)
-    response = post_signed(client, SMS, sms_params("Wo ist meine Bestellung 10023?",
-                                                   "+491711234567"))
+    response = post_signed(
+        client, SMS, sms_params("Wo ist meine Bestellung 10023?", "+491711234567")
+    )
     assert response.status_code == 200
     [sent] = twilio_api.messages()
     assert sent.form["To"] == ["+491711234567"] and sent.form["From"] == [OUR_NUMBER]
@@ -426,8 +580,10 @@ def test_sms_question_through_a_signed_webhook_is_texted_back(client, line, make
     post_signed(client, SMS, sms_params("Wo ist meine Bestellung 10023?", "+491719999999"))
     stranger = twilio_api.messages()[-1]
     assert stranger.form["To"] == ["+491719999999"]
-    assert stranger.form["Body"] == ["Wir konnten diese Bestellung unter Ihren Kontaktdaten "
-                                     "nicht finden; jemand aus unserem Team kümmert sich darum."]
+    assert stranger.form["Body"] == [
+        "Wir konnten diese Bestellung unter Ihren Kontaktdaten "
+        "nicht finden; jemand aus unserem Team kümmert sich darum."
+    ]
 
 
 def impostor_call(visitor):
@@ -435,8 +591,9 @@ def impostor_call(visitor):
     return visitor.call("identify", {"name": "Ada", "email": "ada@example.com"})
 
 
-def test_chat_question_is_answered_to_the_visitor_by_the_bot(live_server, make_customer,
-                                                             put_order, make_agent, make_token):
+def test_chat_question_is_answered_to_the_visitor_by_the_bot(
+    live_server, make_customer, put_order, make_agent, make_token
+):
     channel, secret = create_chat_channel("Shop chat", team="Support", origins=[SHOP])
     db.session.commit()
     ada = make_customer("Ada", emails=["ada@example.com"], language="en")
@@ -453,8 +610,9 @@ def test_chat_question_is_answered_to_the_visitor_by_the_bot(live_server, make_c
         assert got["text"].startswith("Your order 10023 has been shipped.\nCarrier: DHL")
         assert "https://tracking.example/dhl?piece=JJD0099887766" in got["text"]
         assert got["name"] is None
-        created = agent.wait_for("message.created",
-                                 where=lambda d: d["message"]["author"]["kind"] == "bot")
+        created = agent.wait_for(
+            "message.created", where=lambda d: d["message"]["author"]["kind"] == "bot"
+        )
         assert created["ticket"]["id"] == sent["ticket"]
         stranger.wait_for("session")
         stranger.call("message", {"text": "10023"})
@@ -470,8 +628,9 @@ def test_chat_question_is_answered_to_the_visitor_by_the_bot(live_server, make_c
             if len(answers) >= 2:
                 break
             threading.Event().wait(0.02)
-            answers = [d for e, d in list(stranger.events)
-                       if e == "message" and d["author"] == "bot"]
+            answers = [
+                d for e, d in list(stranger.events) if e == "message" and d["author"] == "bot"
+            ]
         assert [a["text"] for a in answers] == [NEUTRAL_EN, NEUTRAL_EN]
         assert all("JJD" not in t and "shipped" not in t for t in stranger.texts())
     finally:

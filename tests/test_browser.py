@@ -14,10 +14,10 @@ The UI contract these tests hold the pages to:
 - every page: ``#call-popup`` on ``call.incoming``, hidden when the call ends or another
   agent answers; ``window.helpdeskSocket`` is the connected Socket.IO client.
 """
+
 from __future__ import annotations
 
 import os
-
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,16 +29,29 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from helpdesk.agents.models import Team
-from helpdesk.channels import email_imap
+from helpdesk.channels.email import imap as email_imap
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message
-from tests.browser_fixtures import (WAIT_MS, assert_not_reloaded, chromium, log_in,  # noqa: F401
-                                    mark_page, page, wait_for_socket)
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
-from tests.twilio_fixtures import (ACCOUNT, OUR_NUMBER, call_params, sign, sms_params,  # noqa: F401
-                                   twilio_api, twilio_config)
+from tests.browser_fixtures import (  # noqa: F401
+    WAIT_MS,
+    assert_not_reloaded,
+    chromium,
+    log_in,
+    mark_page,
+    page,
+    wait_for_socket,
+)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
+from tests.twilio_fixtures import (  # noqa: F401
+    ACCOUNT,
+    OUR_NUMBER,
+    call_params,
+    sign,
+    sms_params,
+    twilio_api,
+    twilio_config,
+)
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SMS = "/webhooks/twilio/sms"
@@ -71,8 +84,15 @@ def desk(app, make_agent, make_customer) -> Desk:
     sam = make_agent("sam@example.com", teams=["Phones"], name="Sam Colleague")
     pat.presence = sam.presence = "online"
     phones = db.session.execute(select(Team).where(Team.name == "Phones")).scalar_one()
-    line = Channel(kind="phone", name="Hotline", address=OUR_NUMBER, team_id=phones.id,
-                   settings={}, secrets={}, state={})
+    line = Channel(
+        kind="phone",
+        name="Hotline",
+        address=OUR_NUMBER,
+        team_id=phones.id,
+        settings={},
+        secrets={},
+        state={},
+    )
     db.session.add(line)
     eva = make_customer("Eva Example", phones=["0171 1234567"], emails=["eva@acme.example"])
     db.session.commit()
@@ -81,11 +101,13 @@ def desk(app, make_agent, make_customer) -> Desk:
 
 # --- helpers -----------------------------------------------------------------
 
+
 def twilio_post(base: str, path: str, params: dict) -> requests.Response:
     """POST a webhook to the live server as Twilio does, signed for its URL."""
     url = base + path
-    response = requests.post(url, data=params, timeout=10,
-                             headers={"X-Twilio-Signature": sign(url, params)})
+    response = requests.post(
+        url, data=params, timeout=10, headers={"X-Twilio-Signature": sign(url, params)}
+    )
     assert response.status_code == 200, response.text
     return response
 
@@ -100,8 +122,11 @@ def send_sms(base: str, body: str, sender: str = EVA_PHONE) -> dict:
 def stored(external_id: str) -> dict:
     """Ids of the message the provider knows as ``external_id`` (and end the read)."""
     db.session.expire_all()
-    message = db.session.execute(select(Message).where(
-        Message.external_id == external_id)).unique().scalar_one()
+    message = (
+        db.session.execute(select(Message).where(Message.external_id == external_id))
+        .unique()
+        .scalar_one()
+    )
     found = {"message": message.id, "ticket": message.ticket_id}
     db.session.rollback()  # no read transaction left open beside the live server's writes
     return found
@@ -128,12 +153,23 @@ def in_thread(page, message_id: int):
 
 def call_status(base: str, sid: str, **params) -> None:
     """A voice status callback for call ``sid``."""
-    twilio_post(base, VOICE_STATUS, {"CallSid": sid, "AccountSid": ACCOUNT, "From": EVA_PHONE,
-                                     "To": OUR_NUMBER, "Direction": "inbound",
-                                     "ApiVersion": "2010-04-01", **params})
+    twilio_post(
+        base,
+        VOICE_STATUS,
+        {
+            "CallSid": sid,
+            "AccountSid": ACCOUNT,
+            "From": EVA_PHONE,
+            "To": OUR_NUMBER,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            **params,
+        },
+    )
 
 
 # --- logging in, reading, replying -----------------------------------------------
+
 
 def test_login_form_leads_to_the_inbox_and_the_conversation(page, desk, live_server):
     first = send_sms(live_server, "Wo ist mein Paket 12345?")
@@ -149,11 +185,13 @@ def test_login_form_leads_to_the_inbox_and_the_conversation(page, desk, live_ser
     ticket_row.locator(f'a[href$="/tickets/{first["ticket"]}"]').first.click()
     page.wait_for_url(f"**/tickets/{first['ticket']}")
     expect(page.locator(f"article.message#m{first['message']}")).to_contain_text(
-        "Wo ist mein Paket 12345?")
+        "Wo ist mein Paket 12345?"
+    )
 
 
-def test_reply_through_the_form_appears_in_the_thread_and_is_stored(page, desk, live_server,
-                                                                     twilio_api):
+def test_reply_through_the_form_appears_in_the_thread_and_is_stored(
+    page, desk, live_server, twilio_api
+):
     first = send_sms(live_server, "Meine Bestellung fehlt")
     log_in(page, "pat@example.com")
     row(page, first["ticket"]).locator(f'a[href$="/tickets/{first["ticket"]}"]').first.click()
@@ -170,8 +208,14 @@ def test_reply_through_the_form_appears_in_the_thread_and_is_stored(page, desk, 
     expect(shown).to_have_count(1, timeout=WAIT_MS)
     assert_not_reloaded(page)
     db.session.expire_all()
-    [reply] = db.session.execute(select(Message).where(
-        Message.ticket_id == first["ticket"], Message.direction == "out")).unique().scalars().all()
+    [reply] = (
+        db.session.execute(
+            select(Message).where(Message.ticket_id == first["ticket"], Message.direction == "out")
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
     assert (reply.body_text, reply.author_id, reply.channel) == (text, desk.pat.id, "sms")
     reply_id = reply.id
     db.session.rollback()
@@ -186,8 +230,10 @@ def test_reply_through_the_form_appears_in_the_thread_and_is_stored(page, desk, 
 
 # --- live updates -----------------------------------------------------------------
 
-def test_new_mail_and_sms_appear_in_the_open_inbox_without_reload(page, desk, live_server, mailbox,
-                                                                  imap):
+
+def test_new_mail_and_sms_appear_in_the_open_inbox_without_reload(
+    page, desk, live_server, mailbox, imap
+):
     older = send_sms(live_server, "Frage zur Rechnung")
     other = receive_mail(imap, sender="old@example.org", name="Olga Old", subject="Old question")
     log_in(page, "pat@example.com")
@@ -196,12 +242,18 @@ def test_new_mail_and_sms_appear_in_the_open_inbox_without_reload(page, desk, li
     wait_for_socket(page)
     mark_page(page)
 
-    mail = receive_mail(imap, sender="nora@example.org", name="Nora New",
-                        subject="Parcel never arrived", text="It has been two weeks.")
+    mail = receive_mail(
+        imap,
+        sender="nora@example.org",
+        name="Nora New",
+        subject="Parcel never arrived",
+        text="It has been two weeks.",
+    )
     expect(row(page, mail["ticket"])).to_contain_text("Parcel never arrived", timeout=WAIT_MS)
     expect(row(page, mail["ticket"])).to_contain_text("Nora New")
-    expect(row(page, mail["ticket"]).locator(f'a[href$="/tickets/{mail["ticket"]}"]')) \
-        .to_have_count(1)
+    expect(
+        row(page, mail["ticket"]).locator(f'a[href$="/tickets/{mail["ticket"]}"]')
+    ).to_have_count(1)
     expect(page.locator(ROWS).first).to_have_attribute("data-ticket", str(mail["ticket"]))
 
     sms = send_sms(live_server, "Hallo, wo bleibt meine Lieferung?", sender="+4915199988877")
@@ -212,8 +264,9 @@ def test_new_mail_and_sms_appear_in_the_open_inbox_without_reload(page, desk, li
     # A new message on an older ticket moves its row to the top; still one row.
     again = send_sms(live_server, "Noch eine Frage zur Rechnung")
     assert again["ticket"] == older["ticket"]
-    expect(page.locator(ROWS).first).to_have_attribute("data-ticket", str(older["ticket"]),
-                                                        timeout=WAIT_MS)
+    expect(page.locator(ROWS).first).to_have_attribute(
+        "data-ticket", str(older["ticket"]), timeout=WAIT_MS
+    )
     expect(row(page, older["ticket"])).to_have_count(1)
     expect(page.locator(ROWS)).to_have_count(4)
     assert_not_reloaded(page)
@@ -230,8 +283,9 @@ def test_new_message_on_the_open_ticket_appears_in_its_thread(page, desk, live_s
     assert elsewhere["ticket"] != first["ticket"]
     follow_up = send_sms(live_server, "Jetzt blinkt er rot")
     assert follow_up["ticket"] == first["ticket"]  # threads onto the open ticket
-    expect(in_thread(page, follow_up["message"])).to_contain_text("Jetzt blinkt er rot",
-                                                                  timeout=WAIT_MS)
+    expect(in_thread(page, follow_up["message"])).to_contain_text(
+        "Jetzt blinkt er rot", timeout=WAIT_MS
+    )
     expect(page.locator(f"#m{elsewhere['message']}")).to_have_count(0)
     expect(page.locator("#thread article.message")).to_have_count(2)
     # The customer's history beside the thread follows too; another customer's does not.
@@ -265,9 +319,14 @@ def test_incoming_call_pops_the_caller_card_and_goes_away(page, desk, live_serve
     twilio_post(live_server, VOICE, call)
     expect(popup).to_be_visible(timeout=WAIT_MS)
     expect(popup).to_contain_text("Eva Example")
-    call_status(live_server, "CA" + uuid.uuid4().hex, ParentCallSid=call["CallSid"],
-                To=f"client:agent_{desk.sam.id}", CallStatus="in-progress",
-                Direction="outbound-dial")
+    call_status(
+        live_server,
+        "CA" + uuid.uuid4().hex,
+        ParentCallSid=call["CallSid"],
+        To=f"client:agent_{desk.sam.id}",
+        CallStatus="in-progress",
+        Direction="outbound-dial",
+    )
     expect(popup).to_be_hidden(timeout=WAIT_MS)
 
 
@@ -275,18 +334,24 @@ def shown_tickets(page, query: str) -> set[int]:
     """The ticket ids listed by ``/inbox?<query>``."""
     page.goto(f"/inbox?{query}")
     expect(page.locator("table.inbox")).to_have_count(1)
-    return {int(value) for value in page.locator(ROWS).evaluate_all(
-        "rows => rows.map(r => r.dataset.ticket)")}
+    return {
+        int(value)
+        for value in page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.ticket)")
+    }
 
 
-def test_inbox_views_and_filters_also_hold_for_live_arrivals(page, desk, live_server, mailbox,
-                                                             imap, api_as):
-    mail = receive_mail(imap, sender="nora@example.org", name="Nora New",
-                        subject="Parcel never arrived")
+def test_inbox_views_and_filters_also_hold_for_live_arrivals(
+    page, desk, live_server, mailbox, imap, api_as
+):
+    mail = receive_mail(
+        imap, sender="nora@example.org", name="Nora New", subject="Parcel never arrived"
+    )
     sms = send_sms(live_server, "Frage zur Rechnung")
     pat = api_as(desk.pat)
-    for ticket_id, change in ((sms["ticket"], {"assignee": desk.pat.id, "status": "pending"}),
-                              (mail["ticket"], {"priority": "high", "tags": ["vip"]})):
+    for ticket_id, change in (
+        (sms["ticket"], {"assignee": desk.pat.id, "status": "pending"}),
+        (mail["ticket"], {"priority": "high", "tags": ["vip"]}),
+    ):
         response = pat.patch(f"/api/v1/tickets/{ticket_id}", json=change)
         assert response.status_code == 200, response.json
     both = {mail["ticket"], sms["ticket"]}
@@ -306,8 +371,9 @@ def test_inbox_views_and_filters_also_hold_for_live_arrivals(page, desk, live_se
     wait_for_socket(page)
     mark_page(page)
     stranger = send_sms(live_server, "Neue Frage per SMS", sender="+4915199988877")
-    newer = receive_mail(imap, sender="lea@example.com", name="Lea Fischer",
-                         subject="Return label please")
+    newer = receive_mail(
+        imap, sender="lea@example.com", name="Lea Fischer", subject="Return label please"
+    )
     expect(row(page, newer["ticket"])).to_contain_text("Return label please", timeout=WAIT_MS)
     expect(row(page, stranger["ticket"])).to_have_count(0)
     expect(page.locator(ROWS)).to_have_count(2)
@@ -359,13 +425,19 @@ def assert_inert(page) -> None:
 
 def hostile_mail(imap_server) -> dict:
     """A mail with hostile sender name, subject, text and HTML, through the real parser."""
-    return receive_mail(imap_server, sender="mallory@evil.example", name=HOSTILE_NAME,
-                        subject="Help " + PAYLOADS[1] + PAYLOADS[0], text="Plain " + HOSTILE,
-                        html=f"<p>Hello <b>bold words</b></p>{HOSTILE}")
+    return receive_mail(
+        imap_server,
+        sender="mallory@evil.example",
+        name=HOSTILE_NAME,
+        subject="Help " + PAYLOADS[1] + PAYLOADS[0],
+        text="Plain " + HOSTILE,
+        html=f"<p>Hello <b>bold words</b></p>{HOSTILE}",
+    )
 
 
-def test_hostile_content_is_inert_on_the_rendered_pages(page, desk, live_server, mailbox, imap,
-                                                        make_customer):
+def test_hostile_content_is_inert_on_the_rendered_pages(
+    page, desk, live_server, mailbox, imap, make_customer
+):
     make_customer(HOSTILE_NAME, phones=["+4915100000666"])
     sms = send_sms(live_server, "SMS " + HOSTILE, sender="+4915100000666")
     mail = hostile_mail(imap)
@@ -383,11 +455,13 @@ def test_hostile_content_is_inert_on_the_rendered_pages(page, desk, live_server,
     # The escaped payload is shown as text, not dropped silently.
     page.goto(f"/tickets/{sms['ticket']}")
     expect(page.locator(f"article.message#m{sms['message']}")).to_contain_text(
-        "<script>window.__xss=1</script>")
+        "<script>window.__xss=1</script>"
+    )
 
 
-def test_hostile_content_arriving_live_is_inert(page, desk, live_server, mailbox, imap,
-                                                make_customer):
+def test_hostile_content_arriving_live_is_inert(
+    page, desk, live_server, mailbox, imap, make_customer
+):
     make_customer(HOSTILE_NAME, phones=["+4915100000666"])
     log_in(page, "pat@example.com")
     wait_for_socket(page)
@@ -402,8 +476,9 @@ def test_hostile_content_arriving_live_is_inert(page, desk, live_server, mailbox
     frame = page.locator(f"#m{mail['message']} iframe[sandbox]")
     expect(frame).to_have_count(1)
     assert "allow-scripts" not in (frame.get_attribute("sandbox") or "")
-    expect(page.frame_locator(f"#m{mail['message']} iframe[sandbox]").locator("b")) \
-        .to_have_text("bold words")
+    expect(page.frame_locator(f"#m{mail['message']} iframe[sandbox]").locator("b")).to_have_text(
+        "bold words"
+    )
     assert_inert(page)
 
     # A hostile message arriving on the open conversation.
@@ -417,26 +492,50 @@ def test_hostile_content_arriving_live_is_inert(page, desk, live_server, mailbox
 
 # --- screenshots for the docs -------------------------------------------------------
 
-def test_screenshots_of_the_inbox_and_a_conversation(page, desk, live_server, mailbox, imap, api,
-                                                     tmp_path):
+
+def test_screenshots_of_the_inbox_and_a_conversation(
+    page, desk, live_server, mailbox, imap, api, tmp_path
+):
     """A realistic desk, photographed (1400x900): into docs/screenshots when
     HELPDESK_SCREENSHOTS=1 (after a UI change), else into a throw-away folder."""
     shots = SCREENSHOTS if os.environ.get("HELPDESK_SCREENSHOTS") == "1" else tmp_path
-    response = api.put("/api/v1/orders/A-1001", json={
-        "customer": desk.eva.id, "status": "shipped", "total": "89.90", "currency": "EUR",
-        "carrier": "DHL", "tracking_number": "003404341234"})
+    response = api.put(
+        "/api/v1/orders/A-1001",
+        json={
+            "customer": desk.eva.id,
+            "status": "shipped",
+            "total": "89.90",
+            "currency": "EUR",
+            "carrier": "DHL",
+            "tracking_number": "003404341234",
+        },
+    )
     assert response.status_code == 201, response.json
-    receive_mail(imap, sender="jonas@example.org", name="Jonas Weber", subject="Invoice 2024-113",
-                 text="The invoice lists the wrong VAT id.")
-    receive_mail(imap, sender="lea@example.com", name="Lea Fischer",
-                 subject="Return label for order A-0993", text="Could you send a return label?")
+    receive_mail(
+        imap,
+        sender="jonas@example.org",
+        name="Jonas Weber",
+        subject="Invoice 2024-113",
+        text="The invoice lists the wrong VAT id.",
+    )
+    receive_mail(
+        imap,
+        sender="lea@example.com",
+        name="Lea Fischer",
+        subject="Return label for order A-0993",
+        text="Could you send a return label?",
+    )
     send_sms(live_server, "Kann ich meine Lieferadresse noch ändern?", sender="+4915122233344")
-    first = receive_mail(imap, sender="eva@acme.example", name="Eva Example",
-                         subject="Order A-1001 has not arrived",
-                         text="Hello, my order A-1001 was shipped a week ago but has not "
-                              "arrived yet. Can you check?",
-                         html="<p>Hello,</p><p>my order <b>A-1001</b> was shipped a week ago "
-                              "but has not arrived yet. Can you check?</p><p>Eva</p>")
+    first = receive_mail(
+        imap,
+        sender="eva@acme.example",
+        name="Eva Example",
+        subject="Order A-1001 has not arrived",
+        text="Hello, my order A-1001 was shipped a week ago but has not "
+        "arrived yet. Can you check?",
+        html="<p>Hello,</p><p>my order <b>A-1001</b> was shipped a week ago "
+        "but has not arrived yet. Can you check?</p><p>Eva</p>",
+    )
     shots.mkdir(parents=True, exist_ok=True)
     log_in(page, "pat@example.com")
     expect(page.locator(ROWS)).to_have_count(4)
@@ -452,8 +551,9 @@ def test_screenshots_of_the_inbox_and_a_conversation(page, desk, live_server, ma
     expect(page.locator("#customer-panel section.card")).to_have_count(1)
     assert len(panel_requests) == 1, panel_requests
     form = page.locator("form#reply")
-    form.locator("textarea[name=body]").fill("Hi Eva, DHL has the parcel at your local depot; "
-                                             "it goes out for delivery tomorrow.")
+    form.locator("textarea[name=body]").fill(
+        "Hi Eva, DHL has the parcel at your local depot; it goes out for delivery tomorrow."
+    )
     form.locator("button[type=submit]").click()
     expect(page.locator("#thread article.message")).to_have_count(2, timeout=WAIT_MS)
     panel, thread = page.locator("#customer-panel"), page.locator("#thread")
@@ -463,9 +563,13 @@ def test_screenshots_of_the_inbox_and_a_conversation(page, desk, live_server, ma
     expect(panel.locator(".history")).to_contain_text("Hi Eva, DHL", timeout=WAIT_MS)  # live
     panel_box, thread_box = panel.bounding_box(), thread.bounding_box()
     assert panel_box and thread_box
-    beside = (panel_box["x"] >= thread_box["x"] + thread_box["width"] - 1
-              or panel_box["x"] + panel_box["width"] <= thread_box["x"] + 1)
-    assert beside and panel_box["y"] < thread_box["y"] + thread_box["height"], \
-        (panel_box, thread_box)
+    beside = (
+        panel_box["x"] >= thread_box["x"] + thread_box["width"] - 1
+        or panel_box["x"] + panel_box["width"] <= thread_box["x"] + 1
+    )
+    assert beside and panel_box["y"] < thread_box["y"] + thread_box["height"], (
+        panel_box,
+        thread_box,
+    )
     page.screenshot(path=str(shots / "conversation.png"))
     assert (shots / "inbox.png").stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """Live chat over the real /chat namespace: visitors and agents as real Socket.IO clients
 on the served app; agents answer through the real API; offline replies and transcripts
 go out through a real SMTP server."""
+
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ import pytest
 import socketio
 from sqlalchemy import select
 
-from helpdesk.channels.chat import create_chat_channel, identity_hash
+from helpdesk.channels.chat.services import create_chat_channel, identity_hash
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
 from tests.email_fixtures import dovecot, imap, mailbox, smtp_server  # noqa: F401
@@ -41,8 +42,9 @@ def pat(make_agent):
     return make_agent("pat@example.com", teams=["Support"])
 
 
-def test_visitor_and_agent_talk_both_ways_and_notes_stay_inside(live_server, chat, pat,
-                                                               make_token, api_as):
+def test_visitor_and_agent_talk_both_ways_and_notes_stay_inside(
+    live_server, chat, pat, make_token, api_as
+):
     channel, _ = chat
     agent = Listener(live_server, auth={"token": make_token(pat)})
     visitor = Visitor(live_server, channel.address)
@@ -61,13 +63,20 @@ def test_visitor_and_agent_talk_both_ways_and_notes_stay_inside(live_server, cha
 
         api = api_as(pat)
         url = f"/api/v1/tickets/{answer['ticket']}/messages"
-        assert api.post(url, json={"body": "Nur intern: Kunde nervt", "internal": True}
-                        ).status_code == 201
+        assert (
+            api.post(url, json={"body": "Nur intern: Kunde nervt", "internal": True}).status_code
+            == 201
+        )
         reply = api.post(url, json={"body": "Ist unterwegs!"})
         assert reply.status_code == 201, reply.json
         got = visitor.wait_for("message", where=lambda d: d["author"] == "agent")
-        assert got == {"id": reply.json["id"], "text": "Ist unterwegs!", "author": "agent",
-                       "name": "Pat", "at": got["at"]}
+        assert got == {
+            "id": reply.json["id"],
+            "text": "Ist unterwegs!",
+            "author": "agent",
+            "name": "Pat",
+            "at": got["at"],
+        }
         settle()
         assert "Nur intern: Kunde nervt" not in visitor.texts()
         db.session.rollback()
@@ -81,7 +90,8 @@ def test_visitor_and_agent_talk_both_ways_and_notes_stay_inside(live_server, cha
 
 
 def test_reload_and_second_tab_continue_the_conversation_and_others_see_nothing(
-        live_server, chat, pat, api_as, make_token):
+    live_server, chat, pat, api_as, make_token
+):
     channel, _ = chat
     online = Listener(live_server, auth={"token": make_token(pat)})  # pat is at work
     first = Visitor(live_server, channel.address)
@@ -117,7 +127,8 @@ def test_reload_and_second_tab_continue_the_conversation_and_others_see_nothing(
 
 
 def test_identity_token_links_the_shop_customer_and_forgeries_are_refused(
-        live_server, chat, make_customer):
+    live_server, chat, make_customer
+):
     channel, secret = chat
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"])
     token = f"ada@example.com:{identity_hash(secret, 'ADA@example.com')}"
@@ -129,23 +140,24 @@ def test_identity_token_links_the_shop_customer_and_forgeries_are_refused(
         assert db.session.get(Ticket, sent["ticket"]).customer_id == ada.id
     finally:
         visitor.close()
-    for forged in (f"eve@example.com:{identity_hash(secret, 'ada@example.com')}",
-                   f"ada@example.com:{identity_hash('guessed', 'ada@example.com')}",
-                   "ada@example.com:", {"email": "ada@example.com", "hash": 5}):
+    for forged in (
+        f"eve@example.com:{identity_hash(secret, 'ada@example.com')}",
+        f"ada@example.com:{identity_hash('guessed', 'ada@example.com')}",
+        "ada@example.com:",
+        {"email": "ada@example.com", "hash": 5},
+    ):
         with pytest.raises(socketio.exceptions.ConnectionError):
             Visitor(live_server, channel.address, identity=forged)
 
 
-def test_an_email_given_in_chat_finds_the_customer_who_mailed_before(live_server, chat,
-                                                                     inbound):
+def test_an_email_given_in_chat_finds_the_customer_who_mailed_before(live_server, chat, inbound):
     channel, _ = chat
     earlier = inbound("email", "bob@example.com", "Meine Bestellung", sender_name="Bob")
     visitor = Visitor(live_server, channel.address)
     try:
         visitor.wait_for("session")
         sent = visitor.call("message", {"text": "Hallo, ich bin es"})
-        assert visitor.call("identify", {"name": "Bob", "email": "Bob@Example.com"}) == {
-            "ok": True}
+        assert visitor.call("identify", {"name": "Bob", "email": "Bob@Example.com"}) == {"ok": True}
         assert visitor.call("identify", {"email": "not an address"})["error"]
         db.session.rollback()
         ticket = db.session.get(Ticket, sent["ticket"])
@@ -167,7 +179,8 @@ def test_wrong_origin_unknown_key_and_rate_limits(live_server, chat, app):
     try:
         visitor.wait_for("session")
         assert visitor.call("message", {"text": "x" * 5001})["error"].startswith(
-            "messages are at most")
+            "messages are at most"
+        )
         assert visitor.call("message", {"text": ""}) == {"error": "empty message"}
         answers = [visitor.call("message", {"text": f"spam {n}"}) for n in range(4)]
         assert ["id" in a for a in answers] == [True, True, True, False]
@@ -181,8 +194,9 @@ def test_wrong_origin_unknown_key_and_rate_limits(live_server, chat, app):
         Visitor(live_server, channel.address)
 
 
-def test_agent_typing_and_read_receipts_reach_the_visitor(live_server, chat, pat, make_token,
-                                                          client):
+def test_agent_typing_and_read_receipts_reach_the_visitor(
+    live_server, chat, pat, make_token, client
+):
     channel, _ = chat
     visitor = Visitor(live_server, channel.address)
     agent = Listener(live_server, auth={"token": make_token(pat)})
@@ -192,9 +206,13 @@ def test_agent_typing_and_read_receipts_reach_the_visitor(live_server, chat, pat
         assert agent.call("viewing", {"ticket": sent["ticket"], "typing": True}) == {"ok": True}
         assert visitor.wait_for("typing") == {"typing": True, "name": "Pat"}
         visitor.call("typing", {"typing": True})
-        assert agent.wait_for("typing") == {"ticket": sent["ticket"], "customer": True,
-                                            "typing": True}
+        assert agent.wait_for("typing") == {
+            "ticket": sent["ticket"],
+            "customer": True,
+            "typing": True,
+        }
         from tests.test_inbox import login
+
         login(client, "pat@example.com")
         assert client.get(f"/tickets/{sent['ticket']}").status_code == 200
         assert visitor.wait_for("read") == {"up_to": sent["id"]}
@@ -203,15 +221,17 @@ def test_agent_typing_and_read_receipts_reach_the_visitor(live_server, chat, pat
         agent.close()
 
 
-def test_nobody_online_the_conversation_continues_by_email(live_server, chat, api, mailbox,
-                                                          smtp_server):
+def test_nobody_online_the_conversation_continues_by_email(
+    live_server, chat, api, mailbox, smtp_server
+):
     channel, _ = chat  # team Support has nobody online
     visitor = Visitor(live_server, channel.address)
     try:
         session = visitor.wait_for("session")
         assert session["online"] is False and session["offline_message"]
         assert visitor.call("identify", {"name": "Cleo", "email": "cleo@example.com"}) == {
-            "ok": True}
+            "ok": True
+        }
         sent = visitor.call("message", {"text": "Bitte per Mail melden"})
         assert visitor.call("transcript") == {"ok": True}
     finally:
@@ -221,11 +241,15 @@ def test_nobody_online_the_conversation_continues_by_email(live_server, chat, ap
     db.session.rollback()
     stored = db.session.get(Message, reply.json["id"])
     assert stored.status == "sent" and stored.recipient == "cleo@example.com"
-    mails = [message_from_bytes(m["data"], policy=policy.default)
-             for m in smtp_server.handler_obj.received]
+    mails = [
+        message_from_bytes(m["data"], policy=policy.default)
+        for m in smtp_server.handler_obj.received
+    ]
     subjects = sorted(str(m["Subject"]) for m in mails)
-    assert subjects == [f"Re: Bitte per Mail melden [#{sent['ticket']}]",
-                        f"Your chat with us [#{sent['ticket']}]"]
+    assert subjects == [
+        f"Re: Bitte per Mail melden [#{sent['ticket']}]",
+        f"Your chat with us [#{sent['ticket']}]",
+    ]
     transcript = next(m for m in mails if str(m["Subject"]).startswith("Your chat"))
     assert "Bitte per Mail melden" in transcript.get_content()
     assert all(str(m["To"]).endswith("<cleo@example.com>") for m in mails)

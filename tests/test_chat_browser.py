@@ -9,6 +9,7 @@ root of ``#helpdesk-chat``, which Playwright's CSS locators pierce): ``button.hd
 / ``hd-bot``, ``textarea.hd-input``, ``button.hd-send``, ``.hd-typing``,
 ``.hd-status[data-online]``, ``form.hd-identify``, ``button.hd-transcript``.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ from sqlalchemy import select
 
 # Imported before any app is built, as the app's own modules are: the /chat namespace
 # is then registered on the Socket.IO server of every app of the run.
-from helpdesk.channels.chat import create_chat_channel
+from helpdesk.channels.chat.services import create_chat_channel
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
 from tests.browser_fixtures import WAIT_MS, chromium, log_in, wait_for_socket  # noqa: F401
@@ -82,8 +83,9 @@ def shop():
 def chat_desk(app, make_agent, shop):
     """Pat answers the chat of team Support; the channel allows only the shop's origin."""
     make_agent("pat@example.com", teams=["Support"], name="Pat Agent")
-    channel, _secret = create_chat_channel("Website", team="Support", origins=[shop.url],
-                                           greeting="Hallo! Wie können wir helfen?")
+    channel, _secret = create_chat_channel(
+        "Website", team="Support", origins=[shop.url], greeting="Hallo! Wie können wir helfen?"
+    )
     db.session.commit()
     key = channel.address
     db.session.rollback()  # no read transaction left open beside the live server's writes
@@ -99,8 +101,7 @@ def _context(chromium, **options):  # noqa: F811
 def _watch(page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message),
-                                      dialog.dismiss()))
+    page.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message), dialog.dismiss()))
     return errors
 
 
@@ -134,15 +135,17 @@ def _reply(agent, text: str) -> None:
     """Answer through the conversation page's reply form, as the agent would."""
     form = agent.locator("form#reply")
     form.locator("textarea[name=body]").fill(text)
-    with agent.expect_response(lambda r: r.request.method == "POST"
-                               and r.url.endswith("/messages")) as sent:
+    with agent.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/messages")
+    ) as sent:
         form.locator("[type=submit]").click()
     assert sent.value.ok, f"the reply was refused: {sent.value.status} {sent.value.text()}"
     expect(agent.locator("#thread article.message", has_text=text)).to_have_count(1)
 
 
 def test_visitor_and_agent_chat_live_and_the_conversation_survives_a_reload(
-        chromium, chat_desk, live_server, shop):  # noqa: F811
+    chromium, chat_desk, live_server, shop
+):  # noqa: F811
     key = chat_desk
     shop.show(SHOP_PAGE % {"server": live_server, "key": key})
     agent_context = _context(chromium, base_url=live_server, bypass_csp=True)
@@ -175,14 +178,17 @@ def test_visitor_and_agent_chat_live_and_the_conversation_survives_a_reload(
         row.locator(f'a[href$="/tickets/{ticket_id}"]').first.click()
         agent.wait_for_url(f"**/tickets/{ticket_id}")
         expect(agent.locator("#thread article.message")).to_contain_text(
-            "Hallo, wo ist mein Paket?")
+            "Hallo, wo ist mein Paket?"
+        )
         wait_for_socket(agent)
         # Opening the conversation marks the visitor's message read.
         expect(tab.locator(".hd-message.hd-visitor").first).to_contain_text("read")
 
         # The agent replies through the form; the visitor sees it without a reload.
         _reply(agent, "Ihr Paket kommt morgen.")
-        answer = tab.locator(".hd-messages > .hd-message.hd-agent", has_text="Ihr Paket kommt morgen.")
+        answer = tab.locator(
+            ".hd-messages > .hd-message.hd-agent", has_text="Ihr Paket kommt morgen."
+        )
         expect(answer).to_have_count(1)
         expect(answer).to_contain_text("Pat Agent")
 
@@ -202,10 +208,14 @@ def test_visitor_and_agent_chat_live_and_the_conversation_survives_a_reload(
         _open(second)
         expect(second.locator(".hd-messages > .hd-message")).to_have_count(4)
         _say(tab, "Noch eine Frage")
-        expect(second.locator(".hd-message.hd-visitor", has_text="Noch eine Frage")).to_have_count(1)
-        assert second.locator(".hd-message.hd-visitor", has_text="Noch eine Frage") \
-            .get_attribute("data-id") == tab.locator(
-                ".hd-message.hd-visitor", has_text="Noch eine Frage").get_attribute("data-id")
+        expect(second.locator(".hd-message.hd-visitor", has_text="Noch eine Frage")).to_have_count(
+            1
+        )
+        assert second.locator(".hd-message.hd-visitor", has_text="Noch eine Frage").get_attribute(
+            "data-id"
+        ) == tab.locator(".hd-message.hd-visitor", has_text="Noch eine Frage").get_attribute(
+            "data-id"
+        )
         second.close()
 
         # A reload shows the same conversation, in order.
@@ -218,14 +228,23 @@ def test_visitor_and_agent_chat_live_and_the_conversation_survives_a_reload(
         expect(messages.nth(2)).to_contain_text(f"Test {XSS} ende")
         expect(messages.nth(3)).to_contain_text(f"Antwort {XSS}")
         expect(messages.nth(4)).to_contain_text("Noch eine Frage")
-        assert [messages.nth(i).get_attribute("class").split()[1] for i in range(5)] == \
-            ["hd-visitor", "hd-agent", "hd-visitor", "hd-agent", "hd-visitor"]
+        assert [messages.nth(i).get_attribute("class").split()[1] for i in range(5)] == [
+            "hd-visitor",
+            "hd-agent",
+            "hd-visitor",
+            "hd-agent",
+            "hd-visitor",
+        ]
         assert tab.evaluate("() => window.__xss") is None
-        assert tab.evaluate(f"() => localStorage.getItem('helpdesk-chat-visitor:{key}')") \
-            == visitor_id
+        assert (
+            tab.evaluate(f"() => localStorage.getItem('helpdesk-chat-visitor:{key}')") == visitor_id
+        )
 
-        assert tab_errors == [] and second_errors == [] and agent_errors == [], \
-            (tab_errors, second_errors, agent_errors)
+        assert tab_errors == [] and second_errors == [] and agent_errors == [], (
+            tab_errors,
+            second_errors,
+            agent_errors,
+        )
     finally:
         visitor_context.close()
         agent_context.close()
@@ -234,15 +253,26 @@ def test_visitor_and_agent_chat_live_and_the_conversation_survives_a_reload(
     db.session.expire_all()
     ticket = db.session.get(Ticket, ticket_id)
     assert (ticket.channel, ticket.contact) == ("chat", visitor_id)
-    texts = db.session.execute(select(Message.body_text).where(
-        Message.ticket_id == ticket_id).order_by(Message.id)).scalars().all()
-    assert texts == ["Hallo, wo ist mein Paket?", "Ihr Paket kommt morgen.", f"Test {XSS} ende",
-                     f"Antwort {XSS}", "Noch eine Frage"]
+    texts = (
+        db.session.execute(
+            select(Message.body_text).where(Message.ticket_id == ticket_id).order_by(Message.id)
+        )
+        .scalars()
+        .all()
+    )
+    assert texts == [
+        "Hallo, wo ist mein Paket?",
+        "Ihr Paket kommt morgen.",
+        f"Test {XSS} ende",
+        f"Antwort {XSS}",
+        "Noch eine Frage",
+    ]
     db.session.rollback()
 
 
 def test_offline_the_visitor_gives_an_email_first_and_the_text_is_kept(
-        chromium, chat_desk, live_server, shop):  # noqa: F811
+    chromium, chat_desk, live_server, shop
+):  # noqa: F811
     key = chat_desk
     shop.show(SHOP_PAGE % {"server": live_server, "key": key})
     context = _context(chromium)

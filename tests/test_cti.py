@@ -1,4 +1,5 @@
 """The generic CTI API for non-Twilio phone systems, and the caller lookup it shares."""
+
 from __future__ import annotations
 
 import threading
@@ -45,8 +46,14 @@ def eva(make_customer, inbound):
 
 
 def event(pbx, name, call_id="pbx-1", **fields):
-    body = {"event": name, "callId": call_id, "from": CALLER, "to": OUR_NUMBER,
-            "direction": "in", **fields}
+    body = {
+        "event": name,
+        "callId": call_id,
+        "from": CALLER,
+        "to": OUR_NUMBER,
+        "direction": "in",
+        **fields,
+    }
     return pbx.post(EVENTS, json=body)
 
 
@@ -55,10 +62,18 @@ def test_new_call_pops_the_card_and_answers_with_it(live_server, office, eva, ma
     pat = Listener(live_server, auth={"token": token})
     bill = Listener(live_server, auth={"token": make_token(office.bill)})
     try:
-        response = requests.post(live_server + EVENTS, timeout=10,
-                                 headers={"Authorization": f"Bearer {token}"},
-                                 json={"event": "newCall", "callId": "4711", "from": "030 1234567",
-                                       "to": OUR_NUMBER, "direction": "in"})
+        response = requests.post(
+            live_server + EVENTS,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "event": "newCall",
+                "callId": "4711",
+                "from": "030 1234567",
+                "to": OUR_NUMBER,
+                "direction": "in",
+            },
+        )
         popped = pat.wait_for("call.incoming")
         threading.Event().wait(0.3)
         assert bill.events == []
@@ -91,9 +106,16 @@ def test_a_whole_answered_call_is_filed_in_the_history(pbx, office, eva, api):
     assert {"call", "message", "ticket"} <= {item["type"] for item in items}
 
 
-@pytest.mark.parametrize("cause, status", [
-    ("cancel", "canceled"), ("busy", "busy"), ("noAnswer", "no-answer"),
-    ("normalClearing", "no-answer"), ("congestion", "failed")])
+@pytest.mark.parametrize(
+    "cause, status",
+    [
+        ("cancel", "canceled"),
+        ("busy", "busy"),
+        ("noAnswer", "no-answer"),
+        ("normalClearing", "no-answer"),
+        ("congestion", "failed"),
+    ],
+)
 def test_unanswered_calls_open_a_callback_ticket(pbx, office, eva, cause, status):
     event(pbx, "newCall")
     event(pbx, "hangup", cause=cause)
@@ -105,12 +127,25 @@ def test_unanswered_calls_open_a_callback_ticket(pbx, office, eva, cause, status
 
 
 def test_form_events_as_pbxes_send_them(pbx, office, eva):
-    response = pbx.post(EVENTS, data={"event": "newCall", "callId": "sip-9", "from": "030 1234567",
-                                      "to": OUR_NUMBER, "direction": "in", "user[]": "Pat",
-                                      "fullUserId[]": "123"})
+    response = pbx.post(
+        EVENTS,
+        data={
+            "event": "newCall",
+            "callId": "sip-9",
+            "from": "030 1234567",
+            "to": OUR_NUMBER,
+            "direction": "in",
+            "user[]": "Pat",
+            "fullUserId[]": "123",
+        },
+    )
     assert response.status_code == 201 and response.json["customer"]["id"] == eva.id
-    assert pbx.post(EVENTS, data={"event": "answer", "callId": "sip-9", "user[]": "Pat",
-                                  "direction": "in"}).json["call"]["agent_id"] == office.pat.id
+    assert (
+        pbx.post(
+            EVENTS, data={"event": "answer", "callId": "sip-9", "user[]": "Pat", "direction": "in"}
+        ).json["call"]["agent_id"]
+        == office.pat.id
+    )
 
 
 def test_outbound_call_is_not_a_screen_pop_and_is_filed_when_answered(pbx, office, eva):
@@ -134,13 +169,16 @@ def test_events_for_a_call_first_heard_of_mid_call_are_kept(pbx, office):
     assert (call.provider_id, call.status) == ("late-1", "busy")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"event": "ring", "callId": "1"}, "event"),
-    ({"event": "newCall"}, "callId"),
-    ({"event": "newCall", "callId": "1", "direction": "sideways"}, "direction"),
-    ({"event": "newCall", "callId": "x" * 101}, "callId"),
-    ({"event": "newCall", "callId": "1", "from": "1" * 65}, "from"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"event": "ring", "callId": "1"}, "event"),
+        ({"event": "newCall"}, "callId"),
+        ({"event": "newCall", "callId": "1", "direction": "sideways"}, "direction"),
+        ({"event": "newCall", "callId": "x" * 101}, "callId"),
+        ({"event": "newCall", "callId": "1", "from": "1" * 65}, "from"),
+    ],
+)
 def test_invalid_events_are_refused_naming_the_field(pbx, office, body, field):
     response = pbx.post(EVENTS, json=body)
     assert response.status_code == 422
@@ -171,8 +209,10 @@ def test_callers_without_a_number_get_the_unknown_card(pbx, office, sender):
     assert response.json["customer"] is None and response.json["caller"]["e164"] is None
 
 
-@pytest.mark.parametrize("written", ["0049 30 1234567", "+49 (30) 1234567", "030 1234567",
-                                     "+49301234567", "030/123 45 67"])
+@pytest.mark.parametrize(
+    "written",
+    ["0049 30 1234567", "+49 (30) 1234567", "030 1234567", "+49301234567", "030/123 45 67"],
+)
 def test_lookup_finds_the_same_customer_however_the_number_is_written(pbx, eva, written):
     response = pbx.get("/api/v1/lookup", query_string={"phone": written})
     assert response.status_code == 200

@@ -1,6 +1,7 @@
 """Real-world mail through the real parser and ingest pipeline: none raises, every one
 ends up stored (CPython's email test data, the mail gem's, chatwoot's and django-helpdesk's
 fixtures)."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from helpdesk.channels.email_inbound import Mailbox, fingerprint, receive
+from helpdesk.channels.email.inbound import Mailbox, fingerprint, receive
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, MessageSource, Ticket
 from tests.conftest import corpus
@@ -18,10 +19,11 @@ from tests.conftest import corpus
 @pytest.fixture
 def box(app):
     """A mailbox to receive on (its servers are never contacted here)."""
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
 
-    channel = add_mailbox("Support", "imap://u:p@127.0.0.1:1/INBOX", "smtp://127.0.0.1:1",
-                          "support@example.com")
+    channel = add_mailbox(
+        "Support", "imap://u:p@127.0.0.1:1/INBOX", "smtp://127.0.0.1:1", "support@example.com"
+    )
     db.session.commit()
     return Mailbox.of(channel)
 
@@ -44,8 +46,12 @@ def _all_stored(box, files: list[Path]) -> dict[str, Message]:
     receipts = {}
     for path in files:
         receipts[path.name] = receive(box, path.read_bytes())
-    stored = {fingerprint(raw): message_id for message_id, raw in
-              db.session.execute(select(MessageSource.message_id, MessageSource.raw))}
+    stored = {
+        fingerprint(raw): message_id
+        for message_id, raw in db.session.execute(
+            select(MessageSource.message_id, MessageSource.raw)
+        )
+    }
     messages = {}
     for path in files:
         receipt = receipts[path.name]
@@ -65,13 +71,17 @@ def test_cpython_email_test_data(box):
 def test_mikel_mail_gem_fixtures(box):
     files = sorted(p for p in corpus("mikel-mail").rglob("*.eml"))
     messages = _all_stored(box, files)
-    bounces = [m for name, m in messages.items() if "multipart_report" in name or
-               name.startswith("report")]
+    bounces = [
+        m for name, m in messages.items() if "multipart_report" in name or name.startswith("report")
+    ]
     for path in corpus("mikel-mail", "multipart_report_emails").glob("*.eml"):
         assert messages[path.name].is_auto, path.name
     assert bounces is not None
-    japanese = [m for name, m in messages.items() if "iso-2022-jp" in name.lower() or
-                "iso_2022" in name.lower()]
+    japanese = [
+        m
+        for name, m in messages.items()
+        if "iso-2022-jp" in name.lower() or "iso_2022" in name.lower()
+    ]
     for message in japanese:
         assert "\x1b$B" not in message.body_text
 
@@ -79,25 +89,34 @@ def test_mikel_mail_gem_fixtures(box):
 def test_chatwoot_fixtures_and_their_expectations(box):
     folder = corpus("chatwoot-mail")
     messages = _all_stored(box, sorted(folder.glob("*.eml")))
-    for name in ("auto_reply.eml", "auto_reply_with_auto_submitted.eml", "bounced_gmail.eml",
-                 "non_utf_encoded_mail.eml"):
+    for name in (
+        "auto_reply.eml",
+        "auto_reply_with_auto_submitted.eml",
+        "bounced_gmail.eml",
+        "non_utf_encoded_mail.eml",
+    ):
         assert messages[name].is_auto, name
     assert not messages["only_text.eml"].is_auto
     group = messages["group_sender_support.eml"]
     ticket = db.session.get(Ticket, group.ticket_id)
     assert ticket.contact == "jane@example.com" and ticket.customer.name == "ACME group"
-    assert db.session.get(Ticket, messages["support_without_sender_name.eml"].ticket_id) \
-        .contact == "sony@chatwoot.com"
+    assert (
+        db.session.get(Ticket, messages["support_without_sender_name.eml"].ticket_id).contact
+        == "sony@chatwoot.com"
+    )
     assert messages["mail_with_no_subject.eml"].subject is None
-    assert db.session.get(Ticket, messages["malformed_reply_to.eml"].ticket_id).contact == \
-        "sender@example.com"
+    assert (
+        db.session.get(Ticket, messages["malformed_reply_to.eml"].ticket_id).contact
+        == "sender@example.com"
+    )
     assert messages["bounced_with_no_from.eml"].needs_review
     quoted = messages["mail_with_quote.eml"]
-    assert quoted.meta.get("reply_text") and len(quoted.meta["reply_text"]) < \
-        len(quoted.body_text)
+    assert quoted.meta.get("reply_text") and len(quoted.meta["reply_text"]) < len(quoted.body_text)
     arabic = messages["non_utf_encoded_mail.eml"]
-    assert any("\u0600" <= ch <= "\u06ff" for ch in (arabic.subject or "") +
-               db.session.get(Ticket, arabic.ticket_id).customer.name)
+    assert any(
+        "\u0600" <= ch <= "\u06ff"
+        for ch in (arabic.subject or "") + db.session.get(Ticket, arabic.ticket_id).customer.name
+    )
 
 
 def test_django_helpdesk_fixtures_and_their_expectations(box):
@@ -110,7 +129,8 @@ def test_django_helpdesk_fixtures_and_their_expectations(box):
 
     blank = expected["blank-body-with-attachment.eml"]
     assert ticket("blank-body-with-attachment.eml").subject.startswith(
-        blank["ticket.title_exact"][:-3])
+        blank["ticket.title_exact"][:-3]
+    )
     assert messages["blank-body-with-attachment.eml"].body_text.strip() == ""
     assert len(messages["blank-body-with-attachment.eml"].attachments) == 1
     czech = expected["quoted_printable.eml"]

@@ -1,5 +1,6 @@
 """Faults on the way in: the IMAP connection drops mid-batch, the database refuses one
 mail, two workers poll at once. Nothing lost, nothing doubled."""
+
 from __future__ import annotations
 
 import threading
@@ -8,14 +9,21 @@ import pytest
 from imapclient import SEEN
 from sqlalchemy import func, select, text
 
-from helpdesk.channels import email_imap
-from helpdesk.channels.email_inbound import Mailbox, receive
-from helpdesk.channels.mailboxes import add_mailbox
+from helpdesk.channels.email import imap as email_imap
+from helpdesk.channels.email.inbound import Mailbox, receive
+from helpdesk.channels.email.mailboxes import add_mailbox
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
-from tests.email_fixtures import (DroppingProxy, deliver, dovecot, imap, mailbox,  # noqa: F401
-                                  make_mail, smtp_server)
+from tests.email_fixtures import (  # noqa: F401
+    DroppingProxy,
+    deliver,
+    dovecot,
+    imap,
+    mailbox,
+    make_mail,
+    smtp_server,
+)
 
 
 def _subjects() -> list[str]:
@@ -25,13 +33,13 @@ def _subjects() -> list[str]:
 
 
 @pytest.mark.parametrize("cut_after", [900, 8000, 20000, 35000])
-def test_connection_dropped_mid_batch_loses_and_doubles_nothing(app, imap, smtp_server,
-                                                                cut_after):
+def test_connection_dropped_mid_batch_loses_and_doubles_nothing(app, imap, smtp_server, cut_after):
     proxy = DroppingProxy(imap.port, limit=cut_after)
     try:
         url = imap.url().replace(f":{imap.port}/", f":{proxy.port}/")
-        channel = add_mailbox("Support", url, f"smtp://127.0.0.1:{smtp_server.port}",
-                              "support@example.com")
+        channel = add_mailbox(
+            "Support", url, f"smtp://127.0.0.1:{smtp_server.port}", "support@example.com"
+        )
         db.session.commit()
         subjects = [f"request {n:02d}" for n in range(12)]
         for subject in subjects:
@@ -54,27 +62,42 @@ def test_connection_dropped_mid_batch_loses_and_doubles_nothing(app, imap, smtp_
 
 def _poison(reviewed_too: bool) -> None:
     """A real database fault: inserting a message with subject 'poison' fails."""
-    condition = "NEW.subject = 'poison'" + ("" if reviewed_too else
-                                            " AND NEW.review_reason IS NULL")
+    condition = "NEW.subject = 'poison'" + (
+        "" if reviewed_too else " AND NEW.review_reason IS NULL"
+    )
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(
-            "CREATE OR REPLACE FUNCTION email_test_poison() RETURNS trigger AS $$ BEGIN "
-            f"IF {condition} THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END; "
-            "$$ LANGUAGE plpgsql"))
-        db.session.execute(text("CREATE TRIGGER email_test_poison BEFORE INSERT ON messages "
-                                "FOR EACH ROW EXECUTE FUNCTION email_test_poison()"))
+        db.session.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION email_test_poison() RETURNS trigger AS $$ BEGIN "
+                f"IF {condition} THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END; "
+                "$$ LANGUAGE plpgsql"
+            )
+        )
+        db.session.execute(
+            text(
+                "CREATE TRIGGER email_test_poison BEFORE INSERT ON messages "
+                "FOR EACH ROW EXECUTE FUNCTION email_test_poison()"
+            )
+        )
     else:
-        db.session.execute(text(
-            f"CREATE TRIGGER email_test_poison BEFORE INSERT ON messages WHEN {condition} "
-            "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"))
+        db.session.execute(
+            text(
+                f"CREATE TRIGGER email_test_poison BEFORE INSERT ON messages WHEN {condition} "
+                "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+            )
+        )
     db.session.commit()
 
 
 def _cure() -> None:
     """Remove the fault again."""
     db.session.rollback()
-    db.session.execute(text("DROP TRIGGER IF EXISTS email_test_poison" +
-                            (" ON messages" if db.engine.dialect.name == "postgresql" else "")))
+    db.session.execute(
+        text(
+            "DROP TRIGGER IF EXISTS email_test_poison"
+            + (" ON messages" if db.engine.dialect.name == "postgresql" else "")
+        )
+    )
     db.session.commit()
 
 
@@ -123,6 +146,7 @@ def test_mail_that_keeps_failing_is_stored_raw_for_a_person(mailbox, imap):
 
 def _in_thread(app, target, results, *args) -> threading.Thread:
     """Run ``target`` in a thread of its own with its own app context (a second worker)."""
+
     def run():
         with app.app_context():
             try:

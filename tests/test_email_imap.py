@@ -1,16 +1,16 @@
 """Polling a real Dovecot: new mail becomes tickets once, is marked after it is stored,
 UIDVALIDITY changes fall back to Message-ID, and the CLI and scheduler reach it."""
+
 from __future__ import annotations
 
 from imapclient import SEEN
 from sqlalchemy import func, select
 
-from helpdesk.channels import email_imap
+from helpdesk.channels.email import imap as email_imap
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, MessageSource, Ticket
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
 
 
 def _count(model) -> int:
@@ -27,12 +27,18 @@ def _flags(server, user="support", folder="INBOX") -> dict:
     return flags
 
 
-def test_poll_makes_tickets_matched_to_customers_and_marks_mail_seen(mailbox, imap,
-                                                                     make_customer):
+def test_poll_makes_tickets_matched_to_customers_and_marks_mail_seen(mailbox, imap, make_customer):
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"])
     deliver(imap, make_mail(sender="ADA@Example.com", subject="Order 123 is late"))
-    deliver(imap, make_mail(sender="bob@example.org", name="Bob Builder", subject="Invoice",
-                            html="<p>Hi <script>alert(1)</script><b>there</b></p>"))
+    deliver(
+        imap,
+        make_mail(
+            sender="bob@example.org",
+            name="Bob Builder",
+            subject="Invoice",
+            html="<p>Hi <script>alert(1)</script><b>there</b></p>",
+        ),
+    )
     [result] = email_imap.poll()
     assert (result.fetched, result.stored, result.error) == (2, 2, None)
     tickets = db.session.execute(select(Ticket).order_by(Ticket.id)).scalars().all()
@@ -40,8 +46,9 @@ def test_poll_makes_tickets_matched_to_customers_and_marks_mail_seen(mailbox, im
     assert tickets[0].customer_id == ada.id
     assert tickets[1].customer.name == "Bob Builder"
     assert all(t.channel_id == mailbox.id and t.team.name == "Support" for t in tickets)
-    bob_message = db.session.execute(select(Message).where(
-        Message.ticket_id == tickets[1].id)).scalar_one()
+    bob_message = db.session.execute(
+        select(Message).where(Message.ticket_id == tickets[1].id)
+    ).scalar_one()
     assert "<script>" not in bob_message.body_html and "<b>there</b>" in bob_message.body_html
     assert _count(MessageSource) == 2
     assert all(SEEN in flags for flags in _flags(imap).values())
@@ -63,10 +70,15 @@ def test_first_poll_takes_unseen_mail_only_and_later_polls_all_new_mail(mailbox,
 
 
 def test_processed_folder_gets_the_stored_mail(app, imap, smtp_server):
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
 
-    add_mailbox("Sales", imap.url(), f"smtp://127.0.0.1:{smtp_server.port}",
-                "sales@example.com", processed_folder="Done")
+    add_mailbox(
+        "Sales",
+        imap.url(),
+        f"smtp://127.0.0.1:{smtp_server.port}",
+        "sales@example.com",
+        processed_folder="Done",
+    )
     db.session.commit()
     for n in range(3):
         deliver(imap, make_mail(subject=f"question {n}"))
@@ -77,13 +89,17 @@ def test_processed_folder_gets_the_stored_mail(app, imap, smtp_server):
 
 
 def test_uidvalidity_change_does_not_import_the_mailbox_again(app, imap, smtp_server):
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
 
     client = imap.client()
     client.create_folder("Queue")
     client.logout()
-    channel = add_mailbox("Queue", imap.url(folder="Queue"),
-                          f"smtp://127.0.0.1:{smtp_server.port}", "queue@example.com")
+    channel = add_mailbox(
+        "Queue",
+        imap.url(folder="Queue"),
+        f"smtp://127.0.0.1:{smtp_server.port}",
+        "queue@example.com",
+    )
     db.session.commit()
     mails = [make_mail(subject=f"request {n}") for n in range(4)]
     for raw in mails[:3]:
@@ -110,8 +126,10 @@ def test_uidvalidity_change_does_not_import_the_mailbox_again(app, imap, smtp_se
 
 
 def test_mail_without_message_id_is_stored_once(mailbox, imap):
-    raw = (b"From: Carol <carol@example.com>\r\nTo: support@example.com\r\n"
-           b"Subject: no id\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nHello\r\n")
+    raw = (
+        b"From: Carol <carol@example.com>\r\nTo: support@example.com\r\n"
+        b"Subject: no id\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nHello\r\n"
+    )
     deliver(imap, raw)
     deliver(imap, raw)  # the same bytes twice: one mail delivered twice
     result = email_imap.poll()[0]
@@ -130,13 +148,23 @@ def test_mail_from_our_own_address_is_never_a_customer_message(mailbox, imap):
     assert all(SEEN in flags for flags in _flags(imap).values())
 
 
-def test_cli_adds_a_mailbox_and_polls_it_without_showing_passwords(app, imap, smtp_server,
-                                                                    caplog):
+def test_cli_adds_a_mailbox_and_polls_it_without_showing_passwords(app, imap, smtp_server, caplog):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=[
-        "mailbox", "add", "Help", "--imap-url", imap.url(),
-        "--smtp-url", f"smtp://mailer:s3cr3t-smtp@127.0.0.1:{smtp_server.port}",
-        "--address", "Help@Example.com", "--team", "Tier 1"])
+    result = runner.invoke(
+        args=[
+            "mailbox",
+            "add",
+            "Help",
+            "--imap-url",
+            imap.url(),
+            "--smtp-url",
+            f"smtp://mailer:s3cr3t-smtp@127.0.0.1:{smtp_server.port}",
+            "--address",
+            "Help@Example.com",
+            "--team",
+            "Tier 1",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "secret" not in result.output and "s3cr3t" not in result.output
     assert "imap://support:****@127.0.0.1" in result.output
@@ -150,22 +178,47 @@ def test_cli_adds_a_mailbox_and_polls_it_without_showing_passwords(app, imap, sm
     listing = runner.invoke(args=["mailbox", "list"]).output
     assert "Help <help@example.com>" in listing and "secret" not in listing
     assert "s3cr3t" not in caplog.text and "secret" not in caplog.text
-    bad = runner.invoke(args=["mailbox", "add", "Bad", "--imap-url", "ftp://u:pw123@h/",
-                              "--smtp-url", "smtp://h", "--address", "bad@example.com"])
+    bad = runner.invoke(
+        args=[
+            "mailbox",
+            "add",
+            "Bad",
+            "--imap-url",
+            "ftp://u:pw123@h/",
+            "--smtp-url",
+            "smtp://h",
+            "--address",
+            "bad@example.com",
+        ]
+    )
     assert bad.exit_code != 0 and "pw123" not in bad.output
-    wrong = runner.invoke(args=["mailbox", "add", "Wrong", "--imap-url",
-                                imap.url().replace(":secret@", ":wrong-pw@"),
-                                "--smtp-url", "smtp://h", "--address", "wrong@example.com"])
+    wrong = runner.invoke(
+        args=[
+            "mailbox",
+            "add",
+            "Wrong",
+            "--imap-url",
+            imap.url().replace(":secret@", ":wrong-pw@"),
+            "--smtp-url",
+            "smtp://h",
+            "--address",
+            "wrong@example.com",
+        ]
+    )
     assert wrong.exit_code != 0 and "wrong-pw" not in wrong.output
     assert _count(Channel) == 1
 
 
 def test_poll_of_an_unreachable_server_records_the_error(app, smtp_server):
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
     from tests.imap_server import free_port
 
-    add_mailbox("Down", f"imap://u:topsecret@127.0.0.1:{free_port()}/INBOX",
-                f"smtp://127.0.0.1:{smtp_server.port}", "down@example.com")
+    add_mailbox(
+        "Down",
+        f"imap://u:topsecret@127.0.0.1:{free_port()}/INBOX",
+        f"smtp://127.0.0.1:{smtp_server.port}",
+        "down@example.com",
+    )
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["mail", "poll"])
     assert result.exit_code == 1 and "Down:" in result.output
@@ -177,8 +230,10 @@ def test_poll_of_an_unreachable_server_records_the_error(app, smtp_server):
 def test_scheduler_lists_a_mail_poll_and_the_job_polls_every_mailbox(mailbox, imap):
     from workers import scheduler
 
-    assert any(path == "helpdesk.channels.email_imap:poll_all" and queue == "mail"
-               for _, path, queue in scheduler.PERIODIC)
+    assert any(
+        path == "helpdesk.channels.email.imap:poll_all" and queue == "mail"
+        for _, path, queue in scheduler.PERIODIC
+    )
     deliver(imap, make_mail(subject="scheduled"))
     assert email_imap.poll_all() == 1  # without Redis the poll runs right here
     assert _count(Ticket) == 1
@@ -201,7 +256,7 @@ def test_idle_polls_when_the_server_announces_new_mail(app, mailbox, imap):
     import threading
     import time
 
-    from helpdesk.channels.email_idle import watch
+    from helpdesk.channels.email.idle import watch
 
     stop = threading.Event()
     polls: list = []
@@ -232,8 +287,9 @@ def test_idle_polls_when_the_server_announces_new_mail(app, mailbox, imap):
 def test_large_mail_is_fetched_in_smaller_batches(mailbox, imap, monkeypatch):
     big = b"x" * 300_000
     for n in range(3):
-        deliver(imap, make_mail(subject=f"scan {n}", attachments=[("scan.pdf", "application/pdf",
-                                                                     big)]))
+        deliver(
+            imap, make_mail(subject=f"scan {n}", attachments=[("scan.pdf", "application/pdf", big)])
+        )
     client = imap.client()
     client.select_folder("INBOX")
     uids = client.search(["ALL"])
@@ -242,5 +298,7 @@ def test_large_mail_is_fetched_in_smaller_batches(mailbox, imap, monkeypatch):
     assert email_imap._batches(client, uids, 50) == [[uid] for uid in uids]
     client.logout()
     assert email_imap.poll()[0].stored == 3
-    assert all(len(m.attachments) == 1 and m.attachments[0].size == len(big)
-               for m in db.session.execute(select(Message)).scalars())
+    assert all(
+        len(m.attachments) == 1 and m.attachments[0].size == len(big)
+        for m in db.session.execute(select(Message)).scalars()
+    )

@@ -1,4 +1,5 @@
 """Reading mail as it really arrives: encodings, charsets, parts, machines, quotes."""
+
 from __future__ import annotations
 
 import base64
@@ -7,9 +8,9 @@ import time
 
 import pytest
 
-from helpdesk.channels.email_headers import decode_bytes
-from helpdesk.channels.email_parse import parse
-from helpdesk.channels.email_quotes import split_reply
+from helpdesk.channels.email.headers import decode_bytes
+from helpdesk.channels.email.parse import parse
+from helpdesk.channels.email.quotes import split_reply
 from tests.conftest import corpus
 from tests.email_fixtures import make_mail
 
@@ -20,13 +21,17 @@ def _raw(headers: str, body: bytes) -> bytes:
 
 
 def test_headers_rfc2047_names_subjects_and_thread_ids():
-    mail = parse(_raw(
-        "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.COM>\n"
-        "To: support@example.com, Other <other@example.com>\nCc: c@example.com\n"
-        "Subject: =?iso-8859-1?q?Bestellung_f=FCr?= =?utf-8?b?w7xiZXJtb3JnZW4=?= [#42]\n"
-        "Date: Tue, 3 Mar 2026 09:15:00 +0100\nMessage-ID: <abc@x.example>\n"
-        "In-Reply-To: <parent@x.example>\n"
-        "References: <root@x.example>\n <parent@x.example>\n", b"Hallo\r\n"))
+    mail = parse(
+        _raw(
+            "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <Juergen@Example.COM>\n"
+            "To: support@example.com, Other <other@example.com>\nCc: c@example.com\n"
+            "Subject: =?iso-8859-1?q?Bestellung_f=FCr?= =?utf-8?b?w7xiZXJtb3JnZW4=?= [#42]\n"
+            "Date: Tue, 3 Mar 2026 09:15:00 +0100\nMessage-ID: <abc@x.example>\n"
+            "In-Reply-To: <parent@x.example>\n"
+            "References: <root@x.example>\n <parent@x.example>\n",
+            b"Hallo\r\n",
+        )
+    )
     assert (mail.sender_name, mail.sender) == ("Jürgen Müller", "Juergen@Example.COM")
     assert mail.subject == "Bestellung fürübermorgen [#42]" and mail.ticket_number == 42
     assert mail.to == ["support@example.com", "other@example.com"] and mail.cc == ["c@example.com"]
@@ -36,19 +41,27 @@ def test_headers_rfc2047_names_subjects_and_thread_ids():
     assert mail.auto is None and mail.bounce is None
 
 
-@pytest.mark.parametrize("declared, body, expected", [
-    ("iso-8859-1", "Grüße aus Köln".encode("utf-8"), "Grüße aus Köln"),  # wrong label
-    (None, "Grüße aus Köln".encode("utf-8"), "Grüße aus Köln"),  # no label, 8-bit
-    ("utf-8", "Grüße aus Köln".encode("cp1252"), "Grüße aus Köln"),  # label lies the other way
-    ("x-made-up", "Grüße".encode("utf-8"), "Grüße"),  # unknown charset
-    ("ks_c_5601-1987", "안녕하세요".encode("cp949"), "안녕하세요"),
-    ("shift_jis", "こんにちは".encode("cp932"), "こんにちは"),
-    ("iso-2022-jp", "こんにちは".encode("iso2022_jp"), "こんにちは"),
-])
+@pytest.mark.parametrize(
+    "declared, body, expected",
+    [
+        ("iso-8859-1", "Grüße aus Köln".encode(), "Grüße aus Köln"),  # wrong label
+        (None, "Grüße aus Köln".encode(), "Grüße aus Köln"),  # no label, 8-bit
+        ("utf-8", "Grüße aus Köln".encode("cp1252"), "Grüße aus Köln"),  # label lies the other way
+        ("x-made-up", "Grüße".encode(), "Grüße"),  # unknown charset
+        ("ks_c_5601-1987", "안녕하세요".encode("cp949"), "안녕하세요"),
+        ("shift_jis", "こんにちは".encode("cp932"), "こんにちは"),
+        ("iso-2022-jp", "こんにちは".encode("iso2022_jp"), "こんにちは"),
+    ],
+)
 def test_text_in_any_charset_is_readable(declared, body, expected):
     charset = f"; charset={declared}" if declared else ""
-    mail = parse(_raw(f"From: a@example.com\nSubject: x\nContent-Type: text/plain{charset}\n"
-                      "Content-Transfer-Encoding: 8bit\n", body + b"\r\n"))
+    mail = parse(
+        _raw(
+            f"From: a@example.com\nSubject: x\nContent-Type: text/plain{charset}\n"
+            "Content-Transfer-Encoding: 8bit\n",
+            body + b"\r\n",
+        )
+    )
     assert mail.text == expected
 
 
@@ -57,10 +70,15 @@ def test_undecodable_bytes_still_give_text():
 
 
 def test_attachments_inline_images_and_html():
-    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
-                           "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
-    raw = make_mail(text="See the photo.", html='<p>See <img src="cid:photo1"></p>',
-                    attachments=[("report.pdf", "application/pdf", b"%PDF-1.4 data")])
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+        "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    raw = make_mail(
+        text="See the photo.",
+        html='<p>See <img src="cid:photo1"></p>',
+        attachments=[("report.pdf", "application/pdf", b"%PDF-1.4 data")],
+    )
     from email import message_from_bytes, policy
 
     msg = message_from_bytes(raw, policy=policy.default)
@@ -75,8 +93,9 @@ def test_attachments_inline_images_and_html():
 
 
 def test_forwarded_mail_is_read_and_kept():
-    inner = make_mail(sender="boss@example.org", name="Boss", subject="Broken order",
-                      text="The order never came.")
+    inner = make_mail(
+        sender="boss@example.org", name="Boss", subject="Broken order", text="The order never came."
+    )
     from email.message import EmailMessage
 
     outer = EmailMessage()
@@ -94,21 +113,36 @@ def test_forwarded_mail_is_read_and_kept():
     assert b"The order never came." in mail.attachments[0].content
 
 
-@pytest.mark.parametrize("header", [
-    "Auto-Submitted: auto-replied", "X-Autoreply: yes", "Precedence: bulk", "Precedence: junk",
-    "Precedence: list", "X-Auto-Response-Suppress: All", "Return-Path: <>",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Auto-Submitted: auto-replied",
+        "X-Autoreply: yes",
+        "Precedence: bulk",
+        "Precedence: junk",
+        "Precedence: list",
+        "X-Auto-Response-Suppress: All",
+        "Return-Path: <>",
+    ],
+)
 def test_machine_mail_is_recognised(header):
     assert parse(_raw(f"From: a@example.com\n{header}\nSubject: x\n", b"away\r\n")).auto
 
 
 def test_people_are_not_machines():
-    assert parse(_raw("From: a@example.com\nAuto-Submitted: no\nPrecedence: first-class\n"
-                      "Subject: x\n", b"hi\r\n")).auto is None
+    assert (
+        parse(
+            _raw(
+                "From: a@example.com\nAuto-Submitted: no\nPrecedence: first-class\nSubject: x\n",
+                b"hi\r\n",
+            )
+        ).auto
+        is None
+    )
 
 
 def test_unreadable_input_raises_the_parsers_own_error():
-    from helpdesk.channels.email_parse import UnparseableMail
+    from helpdesk.channels.email.parse import UnparseableMail
 
     for raw in (b"", b"   \r\n", b"\r\n\r\njust a body"):
         with pytest.raises(UnparseableMail):
@@ -139,8 +173,11 @@ def test_talon_html_replies_lose_their_quote():
 
 # github/email_reply_parser strips "Sent from my <device>" lines as signatures; talon
 # (above) keeps them as part of the reply, and so do we: a signature is not quoted history.
-_MOBILE = ("Sent from my iPhone", "Sent from my BlackBerry",
-           "Sent from my Verizon Wireless BlackBerry")
+_MOBILE = (
+    "Sent from my iPhone",
+    "Sent from my BlackBerry",
+    "Sent from my Verizon Wireless BlackBerry",
+)
 
 
 def test_github_reply_parser_bodies():

@@ -1,16 +1,16 @@
 """Replies out over a real SMTP server (aiosmtpd), threading back in through a real
 Dovecot, failures marked on the ticket, and bounces shown on the reply they concern."""
+
 from __future__ import annotations
 
 from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from helpdesk.channels import email_imap
+from helpdesk.channels.email import imap as email_imap
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Attachment, Message, Ticket
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
 
 
 def _ticket() -> Ticket:
@@ -20,8 +20,9 @@ def _ticket() -> Ticket:
 
 def _received(smtp_server, index=-1):
     """A mail the SMTP server received, parsed."""
-    return message_from_bytes(smtp_server.handler_obj.received[index]["data"],
-                              policy=policy.default)
+    return message_from_bytes(
+        smtp_server.handler_obj.received[index]["data"], policy=policy.default
+    )
 
 
 def test_reply_goes_out_threaded_with_token_text_and_html(mailbox, imap, smtp_server, api):
@@ -29,8 +30,10 @@ def test_reply_goes_out_threaded_with_token_text_and_html(mailbox, imap, smtp_se
     deliver(imap, first)
     email_imap.poll()
     ticket = _ticket()
-    response = api.post(f"/api/v1/tickets/{ticket.id}/messages",
-                        json={"body": "Hello Ada,\n\nit ships today.\n\n<Team>"})
+    response = api.post(
+        f"/api/v1/tickets/{ticket.id}/messages",
+        json={"body": "Hello Ada,\n\nit ships today.\n\n<Team>"},
+    )
     assert response.status_code == 201, response.get_json()
     db.session.expire_all()
     reply = db.session.get(Message, response.get_json()["id"])
@@ -48,8 +51,14 @@ def test_reply_goes_out_threaded_with_token_text_and_html(mailbox, imap, smtp_se
     assert "it ships today." in plain and "&lt;Team&gt;" in html and "<br>" not in plain
     # The customer answers by header: the answer lands on the same ticket.
     references = f"<first@mail.example.com> {reply.external_id}"
-    deliver(imap, make_mail(subject="Re: Order 123 is late", text="Thanks!",
-                            headers={"In-Reply-To": reply.external_id, "References": references}))
+    deliver(
+        imap,
+        make_mail(
+            subject="Re: Order 123 is late",
+            text="Thanks!",
+            headers={"In-Reply-To": reply.external_id, "References": references},
+        ),
+    )
     email_imap.poll()
     assert db.session.scalar(select(Ticket.message_count)) == 3
     api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "You're welcome."})
@@ -68,8 +77,14 @@ def test_reply_carries_its_attachments(mailbox, imap, smtp_server, admin):
     ticket = _ticket()
     message = services.reply(ticket, "Invoice attached.", admin)
     pdf = b"%PDF-1.4 invoice " * 100
-    message.attachments.append(Attachment(filename="invoice 7.pdf", content_type="application/pdf",
-                                          size=len(pdf), sha256=attachments.store(pdf)))
+    message.attachments.append(
+        Attachment(
+            filename="invoice 7.pdf",
+            content_type="application/pdf",
+            size=len(pdf),
+            sha256=attachments.store(pdf),
+        )
+    )
     unit_of_work.commit()
     sent = _received(smtp_server)
     [part] = list(sent.iter_attachments())
@@ -91,7 +106,7 @@ def test_refused_recipient_marks_the_reply_failed_for_the_agent(mailbox, imap, s
 
 
 def test_smtp_server_down_marks_the_reply_failed_not_dropped(app, imap, smtp_server, api):
-    from helpdesk.channels.mailboxes import add_mailbox
+    from helpdesk.channels.email.mailboxes import add_mailbox
     from tests.imap_server import free_port
 
     add_mailbox("Support", imap.url(), f"smtp://127.0.0.1:{free_port()}", "support@example.com")
@@ -113,13 +128,26 @@ def test_reply_without_any_mailbox_fails_permanently(app, api, inbound):
     assert reply.status == "failed" and "no mailbox" in reply.error
 
 
-def test_reply_arrives_in_the_customers_mailbox_threaded(app, imap, smtp_server, api,
-                                                       make_customer):
+def test_reply_arrives_in_the_customers_mailbox_threaded(
+    app, imap, smtp_server, api, make_customer
+):
     """The newcomer's path: one command, a mail, a ticket with its customer, a reply back."""
     runner = app.test_cli_runner()
-    out = runner.invoke(args=["mailbox", "add", "Support", "--imap-url", imap.url(),
-                              "--smtp-url", f"smtp://127.0.0.1:{smtp_server.port}",
-                              "--address", "support@example.com", "--team", "Support"])
+    out = runner.invoke(
+        args=[
+            "mailbox",
+            "add",
+            "Support",
+            "--imap-url",
+            imap.url(),
+            "--smtp-url",
+            f"smtp://127.0.0.1:{smtp_server.port}",
+            "--address",
+            "support@example.com",
+            "--team",
+            "Support",
+        ]
+    )
     assert out.exit_code == 0, out.output
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"])
     # The SMTP server relays into the customer's real mailbox, as a mail provider would.
@@ -132,8 +160,9 @@ def test_reply_arrives_in_the_customers_mailbox_threaded(app, imap, smtp_server,
     client = imap.client("customer")
     client.select_folder("INBOX")
     [uid] = client.search(["ALL"])
-    arrived = message_from_bytes(client.fetch([uid], ["BODY[]"])[uid][b"BODY[]"],
-                                 policy=policy.default)
+    arrived = message_from_bytes(
+        client.fetch([uid], ["BODY[]"])[uid][b"BODY[]"], policy=policy.default
+    )
     client.logout()
     assert arrived["In-Reply-To"] == "<kettle@mail.example.com>"
     assert f"[#{ticket.number}]" in arrived["Subject"]
@@ -163,22 +192,29 @@ def _bounce(original_id: str, recipient="ada@example.com") -> bytes:
         "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
         f"\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"From: support@example.com\r\nTo: {recipient}\r\nMessage-ID: {original_id}\r\n"
-        f"Subject: Re: Hello\r\n\r\n--{boundary}--\r\n").encode()
+        f"Subject: Re: Hello\r\n\r\n--{boundary}--\r\n"
+    ).encode()
 
 
 def test_bounce_marks_our_reply_and_does_not_reopen_the_ticket(mailbox, imap, smtp_server, api):
     deliver(imap, make_mail(subject="Hello"))
     email_imap.poll()
     ticket = _ticket()
-    reply_id = api.post(f"/api/v1/tickets/{ticket.id}/messages",
-                        json={"body": "Solved!"}).get_json()["id"]
+    reply_id = api.post(
+        f"/api/v1/tickets/{ticket.id}/messages", json={"body": "Solved!"}
+    ).get_json()["id"]
     api.patch(f"/api/v1/tickets/{ticket.id}", json={"status": "solved"})
     db.session.expire_all()
     reply = db.session.get(Message, reply_id)
     deliver(imap, _bounce(reply.external_id))
-    deliver(imap, make_mail(subject="Out of office", text="I am away.",
-                            headers={"Auto-Submitted": "auto-replied",
-                                     "In-Reply-To": reply.external_id}))
+    deliver(
+        imap,
+        make_mail(
+            subject="Out of office",
+            text="I am away.",
+            headers={"Auto-Submitted": "auto-replied", "In-Reply-To": reply.external_id},
+        ),
+    )
     result = email_imap.poll()[0]
     assert result.stored == 2
     db.session.expire_all()
@@ -186,15 +222,21 @@ def test_bounce_marks_our_reply_and_does_not_reopen_the_ticket(mailbox, imap, sm
     assert reply.status == "undelivered" and "550 5.1.1 user unknown" in reply.error
     ticket = db.session.get(Ticket, ticket.id)
     assert ticket.status == "solved"
-    autos = db.session.execute(select(Message).where(Message.direction == "in",
-                                                     Message.is_auto.is_(True))).scalars().all()
+    autos = (
+        db.session.execute(
+            select(Message).where(Message.direction == "in", Message.is_auto.is_(True))
+        )
+        .scalars()
+        .all()
+    )
     assert len(autos) == 2 and all(m.ticket_id == ticket.id for m in autos)
     assert reply.meta["bounce_message_id"] in {m.id for m in autos}
     assert len(smtp_server.handler_obj.received) == 1  # nothing answered the machines
 
 
 def test_reply_is_marked_sent_when_another_writer_committed_while_it_was_sending(
-        app, mailbox, imap, smtp_server, api):
+    app, mailbox, imap, smtp_server, api
+):
     # While the SMTP server takes the mail, another process (here: a thread with its own
     # app context and connection) commits a write. On SQLite the delivery's transaction
     # began as a reader before that; writing "sent" in it would fail ("database is

@@ -1,14 +1,14 @@
 """Threading mail through a real Dovecot: by header, by subject token, and when the
 customer's mail program stripped the headers; never onto someone else's ticket."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from helpdesk.channels import email_imap
+from helpdesk.channels.email import imap as email_imap
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
 
 
 def _tickets() -> list[Ticket]:
@@ -19,16 +19,27 @@ def _tickets() -> list[Ticket]:
 
 def _first(imap, subject="Order 123 is late", sender="ada@example.com") -> Ticket:
     """Deliver and poll a customer's first mail; return its ticket."""
-    deliver(imap, make_mail(sender=sender, subject=subject,
-                            message_id=f"<first.{sender.split('@')[0]}@mail.example.com>"))
+    deliver(
+        imap,
+        make_mail(
+            sender=sender,
+            subject=subject,
+            message_id=f"<first.{sender.split('@')[0]}@mail.example.com>",
+        ),
+    )
     email_imap.poll()
     return _tickets()[-1]
 
 
 def test_reply_by_references_to_a_stored_message(mailbox, imap):
     ticket = _first(imap)
-    deliver(imap, make_mail(subject="totally different subject", headers={
-        "References": "<unknown@elsewhere.example> <first.ada@mail.example.com>"}))
+    deliver(
+        imap,
+        make_mail(
+            subject="totally different subject",
+            headers={"References": "<unknown@elsewhere.example> <first.ada@mail.example.com>"},
+        ),
+    )
     email_imap.poll()
     assert len(_tickets()) == 1 and _tickets()[0].message_count == 2
     assert ticket.id == _tickets()[0].id
@@ -67,8 +78,10 @@ def test_forged_reference_to_our_reply_needs_the_real_message_id(mailbox, imap, 
     assert reply.status_code == 201
     sent = db.session.get(Message, reply.get_json()["id"]).external_id
     guessed = sent.replace(sent.split(".")[2], "0" * 20)  # same shape, wrong HMAC
-    deliver(imap, make_mail(sender="mallory@example.net", subject="hello",
-                            headers={"In-Reply-To": guessed}))
+    deliver(
+        imap,
+        make_mail(sender="mallory@example.net", subject="hello", headers={"In-Reply-To": guessed}),
+    )
     deliver(imap, make_mail(subject="Thanks", headers={"In-Reply-To": sent}))
     email_imap.poll()
     tickets = _tickets()

@@ -1,5 +1,6 @@
 """The email channel in the production shape: Redis, RQ queues and a separate
 `helpdesk worker` process that polls the mailbox and sends the replies."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,7 @@ from helpdesk import jobs
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
 from tests.conftest import Api
-from tests.email_fixtures import (deliver, dovecot, imap, mailbox, make_mail,  # noqa: F401
-                                  smtp_server)
+from tests.email_fixtures import deliver, dovecot, imap, mailbox, make_mail, smtp_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,20 +30,31 @@ def app_config(redis_url):
 
 def _work(app, base_config, redis_url) -> None:
     """Run `helpdesk worker --burst` in a process of its own until the queues are empty."""
-    env = {**os.environ, "REDIS_URL": redis_url,
-           "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test-secret",
-           "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
-           "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"]}
-    done = subprocess.run([sys.executable, "-m", "helpdesk.commands", "worker", "--burst"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "test-secret",
+        "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
+        "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"],
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "helpdesk", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     db.session.rollback()  # see what the worker committed
 
 
-def test_worker_polls_on_schedule_and_sends_replies(app, mailbox, imap, smtp_server, admin,
-                                                    make_token, base_config, redis_url):
+def test_worker_polls_on_schedule_and_sends_replies(
+    app, mailbox, imap, smtp_server, admin, make_token, base_config, redis_url
+):
     deliver(imap, make_mail(subject="Printer on fire", message_id="<fire@mail.example.com>"))
-    jobs.submit("helpdesk.channels.email_imap:poll_all", queue_name="mail")  # as the scheduler
+    jobs.submit("helpdesk.channels.email.imap:poll_all", queue_name="mail")  # as the scheduler
     assert Queue("mail", connection=jobs.redis_connection()).count == 1
     _work(app, base_config, redis_url)
     ticket = db.session.execute(select(Ticket)).scalar_one()

@@ -1,4 +1,5 @@
 """`helpdesk import customers|orders FILE.csv`: bad rows reported by line, good rows loaded."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -10,10 +11,13 @@ from sqlalchemy import func, select
 from helpdesk.customers.models import Customer, Identity, Order, Organization
 from helpdesk.extensions import db
 
-CUSTOMER_HEADER = ("name,email,phone,organization,title,key_person,language,preferred_channel,"
-                   "tags,order_updates")
-ORDER_HEADER = ("number,customer_email,customer_phone,customer_id,customer_name,status,total,"
-                "currency,ordered_at,carrier,tracking_number,tracking_url,expected_delivery,lines")
+CUSTOMER_HEADER = (
+    "name,email,phone,organization,title,key_person,language,preferred_channel,tags,order_updates"
+)
+ORDER_HEADER = (
+    "number,customer_email,customer_phone,customer_id,customer_name,status,total,"
+    "currency,ordered_at,carrier,tracking_number,tracking_url,expected_delivery,lines"
+)
 
 
 @pytest.fixture
@@ -24,8 +28,9 @@ def imports(app):
     return module
 
 
-def csv_file(tmp_path: Path, *lines: str, name: str = "data.csv", encoding: str = "utf-8",
-             end: str = "\r\n") -> Path:
+def csv_file(
+    tmp_path: Path, *lines: str, name: str = "data.csv", encoding: str = "utf-8", end: str = "\r\n"
+) -> Path:
     """Write a CSV file (Excel's CRLF line ends by default)."""
     path = tmp_path / name
     path.write_bytes(end.join(lines).encode(encoding) + end.encode())
@@ -34,8 +39,9 @@ def csv_file(tmp_path: Path, *lines: str, name: str = "data.csv", encoding: str 
 
 def by_email(address: str) -> Customer | None:
     """The customer owning an email address."""
-    return db.session.scalar(select(Customer).join(Identity).where(
-        Identity.kind == "email", Identity.value == address))
+    return db.session.scalar(
+        select(Customer).join(Identity).where(Identity.kind == "email", Identity.value == address)
+    )
 
 
 def count(model) -> int:
@@ -50,21 +56,22 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
     db.session.add(clinic)
     db.session.commit()
     path = csv_file(
-        tmp_path, CUSTOMER_HEADER,
+        tmp_path,
+        CUSTOMER_HEADER,
         "Ada Lovelace,ADA@Example.com;ada.l@example.org,0151 23456789,Analytical Engines,CTO,"
-        "yes,DE,Email,vip; b2b,1",                                        # 2: good
-        "Bob,bob(at)example.com,,,,,,,,",                                 # 3: bad email
-        'Carl Clever,carl@example.com,,,"Head of',                        # 4-5: a quoted line
-        'Purchasing",no,en,sms,,0',                                       # break in the title
-        "Dan,dan@example.com,,,,maybe,,,,",                               # 6: bad key_person
-        "Mallory,eve@example.com,+49 151 12345678,,,,,,,",                # 7: two customers
-        "",                                                               # 8: blank, skipped
-        ",EVE@example.com,+44 7700 900123,,Buyer,,,,vip,",                # 9: updates Eve
-        "Fay,fay@example.com,,,,,,fax,,",                                 # 10: bad channel
-        "Gus,gus@example.com,not a number,,,,,,,",                        # 11: bad phone
-        "Hal,hal@example.com,,analytical engines,,,,,,",                  # 12: same organization
-        ",,,Only An Organization,,,,,,",                                  # 13: nobody
-        "Ina,ina@example.com,,Ärztehaus Nord,,,,,,",                      # 14: known one
+        "yes,DE,Email,vip; b2b,1",  # 2: good
+        "Bob,bob(at)example.com,,,,,,,,",  # 3: bad email
+        'Carl Clever,carl@example.com,,,"Head of',  # 4-5: a quoted line
+        'Purchasing",no,en,sms,,0',  # break in the title
+        "Dan,dan@example.com,,,,maybe,,,,",  # 6: bad key_person
+        "Mallory,eve@example.com,+49 151 12345678,,,,,,,",  # 7: two customers
+        "",  # 8: blank, skipped
+        ",EVE@example.com,+44 7700 900123,,Buyer,,,,vip,",  # 9: updates Eve
+        "Fay,fay@example.com,,,,,,fax,,",  # 10: bad channel
+        "Gus,gus@example.com,not a number,,,,,,,",  # 11: bad phone
+        "Hal,hal@example.com,,analytical engines,,,,,,",  # 12: same organization
+        ",,,Only An Organization,,,,,,",  # 13: nobody
+        "Ina,ina@example.com,,Ärztehaus Nord,,,,,,",  # 14: known one
     )
 
     report = imports.import_customers(path)
@@ -82,9 +89,15 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
     ada = by_email("ada@example.com")
     assert ada.values("email") == ["ada@example.com", "ada.l@example.org"]
     assert ada.values("phone") == ["+4915123456789"]
-    assert (ada.name, ada.title, ada.key_person, ada.language, ada.preferred_channel,
-            ada.order_updates, ada.tags) == ("Ada Lovelace", "CTO", True, "de", "email", True,
-                                             ["vip", "b2b"])
+    assert (
+        ada.name,
+        ada.title,
+        ada.key_person,
+        ada.language,
+        ada.preferred_channel,
+        ada.order_updates,
+        ada.tags,
+    ) == ("Ada Lovelace", "CTO", True, "de", "email", True, ["vip", "b2b"])
     assert ada.organization.name == "Analytical Engines"
     assert by_email("hal@example.com").organization_id == ada.organization_id
     assert by_email("ina@example.com").organization_id == clinic.id
@@ -106,19 +119,20 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
 def test_order_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_path, make_customer):
     ada = make_customer("Ada", emails=["ada@example.com"])
     path = csv_file(
-        tmp_path, ORDER_HEADER,
-        "10001,ADA@example.com,,,,Shipped,\"59,00\",eur,2024-05-01,DHL,123,"
-        "https://dhl.example/123,2024-05-04,LAMP-03|Desk lamp|1|59.00;MUG-01|Mug|2|",   # 2
-        "10002,ada@example.com,,,,lost,,,,,,,,",                                    # 3: status
-        "10003,ada@example.com,,,,paid,12.5x,,,,,,,",                               # 4: total
-        ",ada@example.com,,,,paid,,,,,,,,",                                         # 5: number
-        "10004,bad@,,,,paid,,,,,,,,",                                               # 6: email
-        "10005,,,999999,,paid,,,,,,,,",                                             # 7: nobody
-        f"10006,,,{ada.id},,paid,10,EUR,2024-06-01T12:30:00+02:00,,,,,",            # 8: by id
-        "10007,,0171 1234567,,Neu Kunde,pending,,,,,,,,BOOK-06|Notizbuch|x|9.90",   # 9: quantity
-        "10008,,0171 1234567,,Neu Kunde,pending,,,,,,,,",                           # 10: new one
-        "10001,,,,,delivered,,,,,,,,",                                              # 11: update
-        "10009,,,,,paid,,,,,,,,",                                                   # 12: whose?
+        tmp_path,
+        ORDER_HEADER,
+        '10001,ADA@example.com,,,,Shipped,"59,00",eur,2024-05-01,DHL,123,'
+        "https://dhl.example/123,2024-05-04,LAMP-03|Desk lamp|1|59.00;MUG-01|Mug|2|",  # 2
+        "10002,ada@example.com,,,,lost,,,,,,,,",  # 3: status
+        "10003,ada@example.com,,,,paid,12.5x,,,,,,,",  # 4: total
+        ",ada@example.com,,,,paid,,,,,,,,",  # 5: number
+        "10004,bad@,,,,paid,,,,,,,,",  # 6: email
+        "10005,,,999999,,paid,,,,,,,,",  # 7: nobody
+        f"10006,,,{ada.id},,paid,10,EUR,2024-06-01T12:30:00+02:00,,,,,",  # 8: by id
+        "10007,,0171 1234567,,Neu Kunde,pending,,,,,,,,BOOK-06|Notizbuch|x|9.90",  # 9: quantity
+        "10008,,0171 1234567,,Neu Kunde,pending,,,,,,,,",  # 10: new one
+        "10001,,,,,delivered,,,,,,,,",  # 11: update
+        "10009,,,,,paid,,,,,,,,",  # 12: whose?
     )
 
     report = imports.import_orders(path)
@@ -138,7 +152,9 @@ def test_order_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_path
     assert first.customer_id == ada.id and first.status == "delivered"  # loaded, then updated
     assert (first.total, first.currency, first.carrier) == (Decimal("59.00"), "EUR", "DHL")
     assert [(line.sku, line.quantity, line.unit_price) for line in first.lines] == [
-        ("LAMP-03", 1, Decimal("59.00")), ("MUG-01", 2, None)]
+        ("LAMP-03", 1, Decimal("59.00")),
+        ("MUG-01", 2, None),
+    ]
     assert first.expected_delivery.isoformat() == "2024-05-04"
     by_id = db.session.scalar(select(Order).where(Order.number == "10006"))
     assert by_id.customer_id == ada.id and by_id.ordered_at.hour == 10  # stored in UTC
@@ -157,9 +173,14 @@ def test_unknown_column_refuses_the_whole_file(imports, tmp_path):
 
 
 def test_bom_semicolons_and_umlauts(imports, tmp_path):
-    path = csv_file(tmp_path, " Name ;EMAIL;Phone",
-                    'Jürgen Müller;"j.mueller@example.de;jm@example.de";+49 (0)151 2345 6789',
-                    "Zoë Ärger;zoe@example.de;", encoding="utf-8-sig", end="\n")
+    path = csv_file(
+        tmp_path,
+        " Name ;EMAIL;Phone",
+        'Jürgen Müller;"j.mueller@example.de;jm@example.de";+49 (0)151 2345 6789',
+        "Zoë Ärger;zoe@example.de;",
+        encoding="utf-8-sig",
+        end="\n",
+    )
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     report = imports.import_customers(path)
     assert report.errors == [] and report.loaded == 2
@@ -168,21 +189,28 @@ def test_bom_semicolons_and_umlauts(imports, tmp_path):
     assert juergen.values("phone") == ["+4915123456789"]
     assert by_email("zoe@example.de").name == "Zoë Ärger"
 
-    orders = csv_file(tmp_path, "number;customer_email;total;lines",
-                      '20001;zoe@example.de;12,50;"MUG-01|Becher|1|12,50"', name="orders.csv")
+    orders = csv_file(
+        tmp_path,
+        "number;customer_email;total;lines",
+        '20001;zoe@example.de;12,50;"MUG-01|Becher|1|12,50"',
+        name="orders.csv",
+    )
     assert imports.import_orders(orders).errors == []
     order = db.session.scalar(select(Order).where(Order.number == "20001"))
     assert order.total == Decimal("12.50") and order.lines[0].unit_price == Decimal("12.50")
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
-    (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(200), "binary"),
-    ("name,email\nAda,ada@example.com\n".encode("utf-16"), "binary"),
-    ("name,email\nJürgen,j@example.com\n".encode("latin-1"), "UTF-8"),
-    (b"", "empty"),
-    (b"\n\n  \n", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(200), "binary"),
+        ("name,email\nAda,ada@example.com\n".encode("utf-16"), "binary"),
+        ("name,email\nJürgen,j@example.com\n".encode("latin-1"), "UTF-8"),
+        (b"", "empty"),
+        (b"\n\n  \n", "empty"),
+    ],
+)
 def test_a_file_that_is_not_csv_loads_nothing(imports, tmp_path, content, reason):
     path = tmp_path / "upload.csv"
     path.write_bytes(content)
@@ -211,8 +239,13 @@ def test_cli_reports_refused_rows_on_stderr_and_exits_1(app, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "1 loaded, 0 refused" and result.stderr == ""
 
-    mixed = csv_file(tmp_path, "number,customer_email,status", "1,ada@example.com,paid",
-                     "2,ada@example.com,lost", name="orders.csv")
+    mixed = csv_file(
+        tmp_path,
+        "number,customer_email,status",
+        "1,ada@example.com,paid",
+        "2,ada@example.com,lost",
+        name="orders.csv",
+    )
     result = runner.invoke(args=["import", "orders", str(mixed)])
     assert result.exit_code == 1
     assert result.stdout.strip() == "1 loaded, 1 refused"

@@ -1,5 +1,6 @@
 """The live inbox: views, filters, search, unread markers, live rows, collisions,
 presence and who is viewing a ticket (real Socket.IO clients on a served app)."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from helpdesk.agents.models import Agent
 from helpdesk.extensions import db
-from helpdesk.tickets import inbox
+from helpdesk.inbox import services as inbox
 from helpdesk.tickets.models import Message
 from tests.socket_clients import Listener
 
@@ -18,8 +19,9 @@ from tests.socket_clients import Listener
 def login(client, email, password="correct horse"):
     form = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": csrf})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf}
+    )
     assert response.status_code == 302
     return client
 
@@ -69,8 +71,9 @@ def test_filters_and_search(app, make_agent, inbound, api):
     assert set(found(status="any")) == {mail.id, sms.id}
 
 
-def test_bad_filters_answer_422_and_agents_see_only_their_teams(client, make_agent, inbound,
-                                                                app, api):
+def test_bad_filters_answer_422_and_agents_see_only_their_teams(
+    client, make_agent, inbound, app, api
+):
     make_agent("pat@example.com", teams=["Support"])
     other = inbound("email", "ada@example.com", "billing question").ticket
     billing = make_agent("bill@example.com", teams=["Billing"])
@@ -122,8 +125,9 @@ def test_reply_after_an_unseen_customer_message_is_warned_not_lost(client, make_
     headers = {"X-CSRFToken": page_csrf(client)}
     url = f"/api/v1/tickets/{first.ticket.id}/messages"
     late = inbound("sms", "+4915112345678", "Hat sich erledigt!")  # arrives while typing
-    refused = client.post(url, json={"body": "Ich schaue nach", "seen": first.message.id},
-                          headers=headers)
+    refused = client.post(
+        url, json={"body": "Ich schaue nach", "seen": first.message.id}, headers=headers
+    )
     assert refused.status_code == 409
     assert refused.json["error"]["code"] == "new_messages"
     assert refused.json["error"]["fields"]["messages"] == [late.message.id]
@@ -144,16 +148,19 @@ def test_reply_on_another_channel_the_customer_has(api, make_customer, inbound):
     assert by_mail.json["channel"] == "email"
     assert db.session.get(Message, by_mail.json["id"]).recipient == "eva@example.com"
     lonely = inbound("sms", "+4915199999999", "no mail address").ticket
-    refused = api.post(f"/api/v1/tickets/{lonely.id}/messages",
-                       json={"body": "x", "channel": "email"})
+    refused = api.post(
+        f"/api/v1/tickets/{lonely.id}/messages", json={"body": "x", "channel": "email"}
+    )
     assert refused.status_code == 409 and refused.json["error"]["fields"] == {
-        "channel": "not available"}
+        "channel": "not available"
+    }
 
 
 def test_presence_follows_connections_and_the_away_switch(live_server, make_agent, make_token):
     pat = make_agent("pat@example.com", teams=["Support"])
-    watcher = Listener(live_server, auth={"token": make_token(make_agent("boss@example.com",
-                                                                         role="admin"))})
+    watcher = Listener(
+        live_server, auth={"token": make_token(make_agent("boss@example.com", role="admin"))}
+    )
     try:
         first = Listener(live_server, auth={"token": make_token(pat)})
         second = Listener(live_server, auth={"token": make_token(pat)})
@@ -188,23 +195,23 @@ def test_presence_follows_connections_and_the_away_switch(live_server, make_agen
 
 
 def test_viewers_and_typing_reach_only_agents_who_may_open_the_ticket(
-        live_server, make_agent, make_token, inbound, api):
+    live_server, make_agent, make_token, inbound, api
+):
     support = make_agent("pat@example.com", teams=["Support"])
     colleague = make_agent("kim@example.com", teams=["Support"])
     outsider = make_agent("bill@example.com", teams=["Billing"])
     ticket = inbound("sms", "+4915112345678", "Hilfe").ticket
     api.patch(f"/api/v1/tickets/{ticket.id}", json={"team": support.teams[0].id})
-    pat, kim, bill = (Listener(live_server, auth={"token": make_token(a)})
-                      for a in (support, colleague, outsider))
+    pat, kim, bill = (
+        Listener(live_server, auth={"token": make_token(a)}) for a in (support, colleague, outsider)
+    )
     try:
         assert pat.call("viewing", {"ticket": ticket.id}) == {"ok": True}
         assert kim.call("viewing", {"ticket": ticket.id, "typing": True}) == {"ok": True}
         both = pat.wait_for("viewers", where=lambda d: len(d["agents"]) == 2)
-        assert {(a["name"], a["typing"]) for a in both["agents"]} == {("Pat", False),
-                                                                       ("Kim", True)}
+        assert {(a["name"], a["typing"]) for a in both["agents"]} == {("Pat", False), ("Kim", True)}
         # An agent of another team can neither join nor hear who is there.
-        assert bill.call("viewing", {"ticket": ticket.id}) == {
-            "error": "no such ticket"}
+        assert bill.call("viewing", {"ticket": ticket.id}) == {"error": "no such ticket"}
         assert bill.call("viewing", {"ticket": "1; drop"})["error"]
         kim.close()
         alone = pat.wait_for("viewers", where=lambda d: len(d["agents"]) == 1)
@@ -216,8 +223,9 @@ def test_viewers_and_typing_reach_only_agents_who_may_open_the_ticket(
             listener.close()
 
 
-@pytest.mark.parametrize("path", ["/inbox", "/tickets/1", "/customers/1/panel",
-                                  "/organizations/1", "/inbox/rows?ids=1"])
+@pytest.mark.parametrize(
+    "path", ["/inbox", "/tickets/1", "/customers/1/panel", "/organizations/1", "/inbox/rows?ids=1"]
+)
 def test_pages_set_a_script_policy(client, make_agent, inbound, make_customer, path, app):
     from helpdesk.customers.models import Organization
 
@@ -233,12 +241,14 @@ def test_pages_set_a_script_policy(client, make_agent, inbound, make_customer, p
 
 
 def test_moving_to_the_next_page_within_the_grace_keeps_an_agent_online(
-        live_server, make_agent, make_token, app):
+    live_server, make_agent, make_token, app
+):
     app.config["PRESENCE_GRACE_SECONDS"] = 0.5
     pat = make_agent("pat@example.com", teams=["Support"])
     token = make_token(pat)
-    watcher = Listener(live_server, auth={"token": make_token(make_agent("boss@example.com",
-                                                                         role="admin"))})
+    watcher = Listener(
+        live_server, auth={"token": make_token(make_agent("boss@example.com", role="admin"))}
+    )
 
     def status():
         db.session.rollback()
@@ -249,8 +259,7 @@ def test_moving_to_the_next_page_within_the_grace_keeps_an_agent_online(
         again = Listener(live_server, auth={"token": token})  # ... and the next
         threading.Event().wait(0.8)
         assert status() == "online"
-        assert [p["status"] for p in watcher.presence if p["agent"]["id"] == pat.id] == [
-            "online"]
+        assert [p["status"] for p in watcher.presence if p["agent"]["id"] == pat.id] == ["online"]
         again.close()
         for _ in range(60):  # gone for good: offline once the grace is over
             if status() == "offline":

@@ -1,4 +1,5 @@
 """Logging in and out of the agent UI, and the browser session calling the API with CSRF."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,11 @@ def csrf(client, path: str = "/login") -> str:
 
 def log_in(client, email: str, password: str, next_: str | None = None):
     """Post the login form the way a browser does."""
-    return client.post("/login", query_string={"next": next_} if next_ else None,
-                       data={"email": email, "password": password, "csrf_token": csrf(client)})
+    return client.post(
+        "/login",
+        query_string={"next": next_} if next_ else None,
+        data={"email": email, "password": password, "csrf_token": csrf(client)},
+    )
 
 
 def logged_in(client) -> bool:
@@ -48,9 +52,11 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, pat, 
     gone.active = False
     db.session.commit()
     answers = []
-    for email, password in (("pat@example.com", "wrong horse"),
-                            ("nobody@example.com", PASSWORD),
-                            ("gone@example.com", PASSWORD)):
+    for email, password in (
+        ("pat@example.com", "wrong horse"),
+        ("nobody@example.com", PASSWORD),
+        ("gone@example.com", PASSWORD),
+    ):
         response = log_in(client, email, password)
         assert response.status_code == 200
         page = response.get_data(as_text=True)
@@ -78,15 +84,18 @@ def test_the_right_credentials_log_in_and_the_inbox_renders(client, pat, inbound
     assert client.get("/login").status_code == 302  # already in: straight to the inbox
 
 
-@pytest.mark.parametrize("target, location", [
-    ("/customers/1?page=2", "/customers/1?page=2"),
-    ("https://evil.example/", "/inbox"),
-    ("//evil.example/", "/inbox"),
-    ("/\\evil.example", "/inbox"),
-    ("/\t/evil.example", "/inbox"),
-    ("javascript:alert(1)", "/inbox"),
-    ("inbox", "/inbox"),
-])
+@pytest.mark.parametrize(
+    "target, location",
+    [
+        ("/customers/1?page=2", "/customers/1?page=2"),
+        ("https://evil.example/", "/inbox"),
+        ("//evil.example/", "/inbox"),
+        ("/\\evil.example", "/inbox"),
+        ("/\t/evil.example", "/inbox"),
+        ("javascript:alert(1)", "/inbox"),
+        ("inbox", "/inbox"),
+    ],
+)
 def test_next_only_leads_to_a_path_on_this_site(client, pat, target, location):
     response = log_in(client, "pat@example.com", PASSWORD, next_=target)
     assert response.status_code == 302
@@ -116,9 +125,11 @@ def test_a_browser_session_calls_the_api_and_writes_only_with_the_csrf_header(cl
         assert refused.status_code == 401 and refused.json["error"]["code"] == "unauthorized"
     assert customers() == 0
     token = csrf(client, "/inbox")
-    created = client.post("/api/v1/customers", json={"name": "Ada"},
-                          headers={"X-CSRFToken": token})
+    created = client.post("/api/v1/customers", json={"name": "Ada"}, headers={"X-CSRFToken": token})
     assert created.status_code == 201, created.json
-    patched = client.patch(f"/api/v1/customers/{created.json['id']}", json={"title": "CTO"},
-                           headers={"X-CSRFToken": token})
+    patched = client.patch(
+        f"/api/v1/customers/{created.json['id']}",
+        json={"title": "CTO"},
+        headers={"X-CSRFToken": token},
+    )
     assert patched.status_code == 200 and customers() == 1

@@ -1,5 +1,6 @@
 """Macros (canned replies): who sees and changes which, placeholders rendered by a whitelist
 and never evaluated, ticket changes audited like PATCH /tickets/ID, sending as a reply."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,11 +8,18 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from helpdesk.agents.models import Team
+from helpdesk.automation.macros import services as macros
 from helpdesk.extensions import db
-from helpdesk.tickets import macros
 from helpdesk.tickets.models import Message, TicketEvent
-from tests.browser_fixtures import (WAIT_MS, assert_not_reloaded, chromium, log_in,  # noqa: F401
-                                    mark_page, page, wait_for_socket)
+from tests.browser_fixtures import (  # noqa: F401
+    WAIT_MS,
+    assert_not_reloaded,
+    chromium,
+    log_in,
+    mark_page,
+    page,
+    wait_for_socket,
+)
 
 V1 = "/api/v1"
 
@@ -25,6 +33,7 @@ def team_id(name: str) -> int:
 def desk(api, admin, make_agent, make_customer, api_as):
     """Support has agent Pat and lead Lea; Billing has agent Bill and lead Ben;
     customer Ada has a Support ticket (mug), and a Billing ticket (invoice) exists."""
+
     class Desk:
         pass
 
@@ -41,8 +50,7 @@ def desk(api, admin, make_agent, make_customer, api_as):
     d.api = api
 
     def open_ticket(**body):
-        response = api.post(f"{V1}/tickets", json={"customer": d.ada.id, "channel": "web",
-                                                   **body})
+        response = api.post(f"{V1}/tickets", json={"customer": d.ada.id, "channel": "web", **body})
         assert response.status_code == 201, response.json
         return response.json["id"]
 
@@ -77,8 +85,14 @@ def apply(caller, ticket, macro, status=200, **body):
 def events(ticket_id: int) -> list[tuple[str, dict, int | None]]:
     """The ticket's audit trail: (kind, data, agent id)."""
     db.session.expire_all()
-    rows = db.session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                              .order_by(TicketEvent.id)).unique().scalars().all()
+    rows = (
+        db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
     found = [(e.kind, e.data, e.agent_id) for e in rows]
     db.session.rollback()
     return found
@@ -86,13 +100,18 @@ def events(ticket_id: int) -> list[tuple[str, dict, int | None]]:
 
 # --- create, list, update, delete, and who sees what ---------------------------------
 
+
 def test_personal_and_team_macros_are_seen_by_the_right_agents(desk):
     mine = create(desk.as_pat, name="Pat's greeting")
     assert mine["scope"] == "personal" and mine["owner"]["id"] == desk.pat.id
     assert mine["team"] is None and mine["editable"] is True
     assert mine["actions"] == {"status": None, "priority": None, "tags": [], "assignee": None}
-    team = create(desk.as_lea, name="Support: refund", team=desk.support,
-                  actions={"status": "pending", "tags": ["Refund"]})
+    team = create(
+        desk.as_lea,
+        name="Support: refund",
+        team=desk.support,
+        actions={"status": "pending", "tags": ["Refund"]},
+    )
     assert team["scope"] == "team" and team["owner"] is None
     assert team["team"] == {"id": desk.support, "name": "Support"}
     assert team["actions"]["tags"] == ["refund"]
@@ -107,8 +126,13 @@ def test_personal_and_team_macros_are_seen_by_the_right_agents(desk):
 
     assert desk.as_pat.get(f"{V1}/macros/{team['id']}").json["editable"] is False
     assert desk.as_lea.get(f"{V1}/macros/{team['id']}").json["editable"] is True
-    for caller, macro in ((desk.as_bill, mine), (desk.as_lea, mine), (desk.api, mine),
-                          (desk.as_bill, team), (desk.as_pat, billing)):
+    for caller, macro in (
+        (desk.as_bill, mine),
+        (desk.as_lea, mine),
+        (desk.api, mine),
+        (desk.as_bill, team),
+        (desk.as_pat, billing),
+    ):
         response = caller.get(f"{V1}/macros/{macro['id']}")
         assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
@@ -138,9 +162,10 @@ def test_update_and_delete_follow_the_same_rules(desk):
     mine = create(desk.as_pat, name="Mine")
     team = create(desk.as_lea, name="Team", team=desk.support)
 
-    changed = desk.as_pat.patch(f"{V1}/macros/{mine['id']}",
-                                json={"name": " Renamed ", "body": "Hi {{ agent_name }}",
-                                      "actions": {"priority": "high"}})
+    changed = desk.as_pat.patch(
+        f"{V1}/macros/{mine['id']}",
+        json={"name": " Renamed ", "body": "Hi {{ agent_name }}", "actions": {"priority": "high"}},
+    )
     assert changed.status_code == 200, changed.json
     assert (changed.json["name"], changed.json["body"]) == ("Renamed", "Hi {{ agent_name }}")
     assert changed.json["actions"]["priority"] == "high"
@@ -151,10 +176,14 @@ def test_update_and_delete_follow_the_same_rules(desk):
     assert desk.as_pat.delete(f"{V1}/macros/{team['id']}").status_code == 403
     assert desk.as_bill.delete(f"{V1}/macros/{team['id']}").status_code == 404
     assert desk.as_ben.patch(f"{V1}/macros/{team['id']}", json={"name": "x"}).status_code == 404
-    assert desk.as_lea.patch(f"{V1}/macros/{team['id']}",
-                             json={"name": "Team v2"}).json["name"] == "Team v2"
-    assert desk.api.patch(f"{V1}/macros/{team['id']}",
-                          json={"body": "{{ticket_number}}"}).status_code == 200
+    assert (
+        desk.as_lea.patch(f"{V1}/macros/{team['id']}", json={"name": "Team v2"}).json["name"]
+        == "Team v2"
+    )
+    assert (
+        desk.api.patch(f"{V1}/macros/{team['id']}", json={"body": "{{ticket_number}}"}).status_code
+        == 200
+    )
     # The scope cannot be changed by a patch.
     moved = desk.as_lea.patch(f"{V1}/macros/{team['id']}", json={"team": desk.billing})
     assert moved.status_code == 422 and "team" in moved.json["error"]["fields"]
@@ -167,37 +196,60 @@ def test_update_and_delete_follow_the_same_rules(desk):
 
 # --- templates -------------------------------------------------------------------------
 
+
 def test_placeholders_render_for_the_ticket(desk):
-    macro = create(desk.as_pat, body="Dear {{customer_name}}, ticket #{{ ticket_number }}: "
-                                     "your order is {{order_status}}. {{agent_name}}")
+    macro = create(
+        desk.as_pat,
+        body="Dear {{customer_name}}, ticket #{{ ticket_number }}: "
+        "your order is {{order_status}}. {{agent_name}}",
+    )
     before = apply(desk.as_pat, desk.mug, macro["id"])
     assert before["text"] == f"Dear Ada Lovelace, ticket #{desk.mug}: your order is . Pat"
     assert before["message"] is None and before["ticket"]["id"] == desk.mug
-    for number, status, at in (("10023", "shipped", "2026-11-20T10:00:00Z"),
-                               ("10001", "delivered", "2026-10-01T10:00:00Z")):
-        response = desk.api.put(f"{V1}/orders/{number}", json={
-            "customer": desk.ada.id, "status": status, "ordered_at": at})
+    for number, status, at in (
+        ("10023", "shipped", "2026-11-20T10:00:00Z"),
+        ("10001", "delivered", "2026-10-01T10:00:00Z"),
+    ):
+        response = desk.api.put(
+            f"{V1}/orders/{number}",
+            json={"customer": desk.ada.id, "status": status, "ordered_at": at},
+        )
         assert response.status_code in (200, 201), response.json
     # The most recent order counts, not the one changed last.
     assert apply(desk.as_pat, desk.mug, macro["id"])["text"].endswith("is shipped. Pat")
     # Another customer's order is not theirs.
     other = desk.api.post(f"{V1}/customers", json={"name": "Bob", "emails": ["bob@example.com"]})
-    desk.api.put(f"{V1}/orders/20000", json={"customer": other.json["id"], "status": "cancelled",
-                                             "ordered_at": "2026-12-01T10:00:00Z"})
+    desk.api.put(
+        f"{V1}/orders/20000",
+        json={
+            "customer": other.json["id"],
+            "status": "cancelled",
+            "ordered_at": "2026-12-01T10:00:00Z",
+        },
+    )
     assert apply(desk.as_pat, desk.mug, macro["id"])["text"].endswith("is shipped. Pat")
     # Nothing was applied: no actions, not sent, so no trail entry.
     assert "macro" not in [kind for kind, _, _ in events(desk.mug)]
 
 
-@pytest.mark.parametrize("name", [
-    "{{agent_name}}", "{{7*7}}", "{% raw %}{{7*7}}{% endraw %}", "{{ticket_number}}",
-    "${agent_name} %(agent_name)s {0} {agent_name}", "{{config.SECRET_KEY}}",
-    "<script>alert(1)</script> & Co", "\\1 \\g<0> $1",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "{{agent_name}}",
+        "{{7*7}}",
+        "{% raw %}{{7*7}}{% endraw %}",
+        "{{ticket_number}}",
+        "${agent_name} %(agent_name)s {0} {agent_name}",
+        "{{config.SECRET_KEY}}",
+        "<script>alert(1)</script> & Co",
+        "\\1 \\g<0> $1",
+    ],
+)
 def test_hostile_customer_names_come_out_literally(desk, make_customer, name):
     customer = make_customer(name, emails=["hostile@example.com"])
-    ticket = desk.api.post(f"{V1}/tickets", json={"customer": customer.id, "subject": "x",
-                                                  "team": desk.support}).json["id"]
+    ticket = desk.api.post(
+        f"{V1}/tickets", json={"customer": customer.id, "subject": "x", "team": desk.support}
+    ).json["id"]
     macro = create(desk.as_pat, body="Hi {{customer_name}}, {{agent_name}} here.")
     result = apply(desk.as_pat, ticket, macro["id"], send=True, internal=True)
     assert result["text"] == f"Hi {name}, Pat here."
@@ -208,11 +260,21 @@ def test_hostile_customer_names_come_out_literally(desk, make_customer, name):
     db.session.rollback()
 
 
-@pytest.mark.parametrize("body", [
-    "{{7*7}}", "Hi {{ customer }}", "{{customer_name.__class__}}", "{{ config }}",
-    "{{customer_name|upper}}", "{{ request.environ }}", "{{}}", "{{\nagent_name\n}} {{x}}",
-    "{{CUSTOMER_NAME}}", "{{ customer_name }} {{ lipsum.__globals__ }}",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{7*7}}",
+        "Hi {{ customer }}",
+        "{{customer_name.__class__}}",
+        "{{ config }}",
+        "{{customer_name|upper}}",
+        "{{ request.environ }}",
+        "{{}}",
+        "{{\nagent_name\n}} {{x}}",
+        "{{CUSTOMER_NAME}}",
+        "{{ customer_name }} {{ lipsum.__globals__ }}",
+    ],
+)
 def test_unknown_placeholders_are_refused_when_saved(desk, body):
     refused = create(desk.as_pat, status=422, body=body)
     assert refused["error"]["code"] == "invalid" and "body" in refused["error"]["fields"]
@@ -223,23 +285,39 @@ def test_unknown_placeholders_are_refused_when_saved(desk, body):
 
 
 def test_render_is_a_single_whitelisted_substitution():
-    values = {"customer_name": "{{agent_name}}", "agent_name": "Pat",
-              "ticket_number": "7", "order_status": ""}
-    assert macros.render("{{customer_name}}/{{ agent_name }}/{{order_status}}.", values) \
+    values = {
+        "customer_name": "{{agent_name}}",
+        "agent_name": "Pat",
+        "ticket_number": "7",
+        "order_status": "",
+    }
+    assert (
+        macros.render("{{customer_name}}/{{ agent_name }}/{{order_status}}.", values)
         == "{{agent_name}}/Pat/."
+    )
     assert macros.render("{{ secret }} {{customer_name", values) == "{{ secret }} {{customer_name"
-    assert macros.render("{% if 1 %}{{ticket_number}}{% endif %}", values) \
-        == "{% if 1 %}7{% endif %}"
+    assert (
+        macros.render("{% if 1 %}{{ticket_number}}{% endif %}", values) == "{% if 1 %}7{% endif %}"
+    )
     macros.check_template("single { braces } and {{ agent_name }} and }} {{")  # no error
 
 
 # --- applying: actions, audit, sending --------------------------------------------------
 
+
 def test_actions_are_applied_and_audited(desk):
-    macro = create(desk.as_lea, name="Refund", team=desk.support,
-                   body="We refunded you, {{customer_name}}.",
-                   actions={"status": "pending", "priority": "high", "tags": ["refund", "VIP"],
-                            "assignee": "me"})
+    macro = create(
+        desk.as_lea,
+        name="Refund",
+        team=desk.support,
+        body="We refunded you, {{customer_name}}.",
+        actions={
+            "status": "pending",
+            "priority": "high",
+            "tags": ["refund", "VIP"],
+            "assignee": "me",
+        },
+    )
     desk.api.patch(f"{V1}/tickets/{desk.mug}", json={"tags": ["mug"]})
     result = apply(desk.as_pat, desk.mug, macro["id"])
     ticket = result["ticket"]
@@ -249,8 +327,7 @@ def test_actions_are_applied_and_audited(desk):
     assert ticket["assignee"]["id"] == desk.pat.id  # "me" is whoever applies it
     trail = [(kind, data, agent) for kind, data, agent in events(desk.mug) if agent == desk.pat.id]
     assert [kind for kind, _, _ in trail] == ["macro", "assigned", "status", "priority", "tags"]
-    assert trail[0][1] == {"macro": macro["id"], "name": "Refund", "sent": False,
-                           "internal": False}
+    assert trail[0][1] == {"macro": macro["id"], "name": "Refund", "sent": False, "internal": False}
     assert trail[1][1] == {"from": None, "to": desk.pat.id}
     assert trail[2][1] == {"from": "new", "to": "pending"}
     assert trail[4][1] == {"from": ["mug"], "to": ["mug", "refund", "vip"]}
@@ -267,8 +344,11 @@ def test_send_queues_the_reply_then_applies_the_actions(desk, app, redis_url):
 
     from helpdesk.jobs import redis_connection
 
-    macro = create(desk.as_pat, body="Solved, {{customer_name}}. #{{ticket_number}}",
-                   actions={"status": "solved"})
+    macro = create(
+        desk.as_pat,
+        body="Solved, {{customer_name}}. #{{ticket_number}}",
+        actions={"status": "solved"},
+    )
     result = apply(desk.as_pat, desk.mug, macro["id"], send=True)
     message = result["message"]
     assert message["direction"] == "out" and message["status"] == "queued"
@@ -300,13 +380,13 @@ def test_send_without_redis_goes_through_delivery(desk):
 def test_seen_guards_a_sent_macro_like_a_reply(desk, inbound):
     first = inbound("email", "ada@example.com", "hello", subject="Where is it")
     ticket, first_id = first.ticket.id, first.message.id
-    second = inbound("email", "ada@example.com", "anyone?", subject="Re: Where is it",
-                     ticket_number=ticket)
+    second = inbound(
+        "email", "ada@example.com", "anyone?", subject="Re: Where is it", ticket_number=ticket
+    )
     assert second.ticket.id == ticket
     second_id = second.message.id
     macro = create(desk.as_pat, body="Hi", actions={"status": "pending"})
-    refused = apply(desk.as_pat, ticket, macro["id"], status=409, send=True,
-                    seen=first_id)
+    refused = apply(desk.as_pat, ticket, macro["id"], status=409, send=True, seen=first_id)
     assert refused["error"]["code"] == "new_messages"
     assert refused["error"]["fields"]["messages"] == [second_id]
     assert "macro" not in [k for k, _, _ in events(ticket)]  # nothing written
@@ -316,8 +396,9 @@ def test_seen_guards_a_sent_macro_like_a_reply(desk, inbound):
 def test_permissions_when_applying(desk):
     pats = create(desk.as_pat, name="Pat's")
     billing = create(desk.as_ben, name="Billing", team=desk.billing)
-    assign_lea = create(desk.as_lea, name="To Lea", team=desk.support,
-                        actions={"assignee": desk.lea.id})
+    assign_lea = create(
+        desk.as_lea, name="To Lea", team=desk.support, actions={"assignee": desk.lea.id}
+    )
     # Another agent's personal macro, another team's macro: 404 as if absent.
     assert apply(desk.as_lea, desk.mug, pats["id"], status=404)["error"]["code"] == "not_found"
     apply(desk.as_pat, desk.mug, billing["id"], status=404)
@@ -340,24 +421,38 @@ def test_permissions_when_applying(desk):
     create(desk.as_lea, status=422, actions={"assignee": 999_999}, team=desk.support)
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"name": "", "body": "x"}, {"name": "x"}, {"name": "x", "body": ""},
-    {"name": "x" * 201, "body": "x"}, {"name": "x", "body": "x" * 20_001},
-    {"name": 5, "body": "x"}, {"name": "x", "body": "x", "team": "1"},
-    {"name": "x", "body": "x", "team": 0}, {"name": "x", "body": "x", "team": 2**40},
-    {"name": "x", "body": "x", "owner": 1}, {"name": "x", "body": "x", "actions": []},
-    {"name": "x", "body": "x", "actions": {"status": "lost"}},
-    {"name": "x", "body": "x", "actions": {"priority": "asap"}},
-    {"name": "x", "body": "x", "actions": {"assignee": "you"}},
-    {"name": "x", "body": "x", "actions": {"assignee": "1"}},
-    {"name": "x", "body": "x", "actions": {"assignee": -1}},
-    {"name": "x", "body": "x", "actions": {"tags": ["x" * 51]}},
-    {"name": "x", "body": "x", "actions": {"tags": "vip"}},
-    {"name": "x", "body": "x", "actions": {"tags": ["t"] * 21}},
-    {"name": "x", "body": "x", "actions": {"team": 1}},
-    {"name": "x\x00", "body": "x"}, {"name": "x", "body": "{{agent_name}}\x00"},
-    [], "text", None, 5,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": "", "body": "x"},
+        {"name": "x"},
+        {"name": "x", "body": ""},
+        {"name": "x" * 201, "body": "x"},
+        {"name": "x", "body": "x" * 20_001},
+        {"name": 5, "body": "x"},
+        {"name": "x", "body": "x", "team": "1"},
+        {"name": "x", "body": "x", "team": 0},
+        {"name": "x", "body": "x", "team": 2**40},
+        {"name": "x", "body": "x", "owner": 1},
+        {"name": "x", "body": "x", "actions": []},
+        {"name": "x", "body": "x", "actions": {"status": "lost"}},
+        {"name": "x", "body": "x", "actions": {"priority": "asap"}},
+        {"name": "x", "body": "x", "actions": {"assignee": "you"}},
+        {"name": "x", "body": "x", "actions": {"assignee": "1"}},
+        {"name": "x", "body": "x", "actions": {"assignee": -1}},
+        {"name": "x", "body": "x", "actions": {"tags": ["x" * 51]}},
+        {"name": "x", "body": "x", "actions": {"tags": "vip"}},
+        {"name": "x", "body": "x", "actions": {"tags": ["t"] * 21}},
+        {"name": "x", "body": "x", "actions": {"team": 1}},
+        {"name": "x\x00", "body": "x"},
+        {"name": "x", "body": "{{agent_name}}\x00"},
+        [],
+        "text",
+        None,
+        5,
+    ],
+)
 def test_bad_macro_input_is_a_4xx(desk, body):
     response = desk.as_lea.post(f"{V1}/macros", json=body)
     assert 400 <= response.status_code < 500, (body, response.status_code, response.json)
@@ -408,10 +503,15 @@ def test_deleting_the_owner_or_team_removes_their_macros(desk):
 
 # --- the conversation page ---------------------------------------------------------------
 
+
 def test_the_macro_picker_fills_the_reply_box_and_changes_the_ticket(page, desk, live_server):
-    macro = create(desk.as_lea, name="Ask for photo", team=desk.support,
-                   body="Hi {{customer_name}}, could you send a photo? ({{agent_name}})",
-                   actions={"status": "pending", "tags": ["photo"]})
+    macro = create(
+        desk.as_lea,
+        name="Ask for photo",
+        team=desk.support,
+        body="Hi {{customer_name}}, could you send a photo? ({{agent_name}})",
+        actions={"status": "pending", "tags": ["photo"]},
+    )
     log_in(page, "pat@example.com")
     page.goto(f"/tickets/{desk.mug}")
     wait_for_socket(page)
@@ -428,6 +528,10 @@ def test_the_macro_picker_fills_the_reply_box_and_changes_the_ticket(page, desk,
     assert not page.seen.errors, page.seen.report()
     # Sending is the agent's choice: nothing went out yet.
     db.session.expire_all()
-    assert db.session.execute(select(Message.id).where(
-        Message.ticket_id == desk.mug, Message.direction == "out")).first() is None
+    assert (
+        db.session.execute(
+            select(Message.id).where(Message.ticket_id == desk.mug, Message.direction == "out")
+        ).first()
+        is None
+    )
     db.session.rollback()

@@ -1,4 +1,5 @@
 """The /agents namespace with real Socket.IO clients over a real server."""
+
 from __future__ import annotations
 
 import re
@@ -8,11 +9,10 @@ import pytest
 import requests
 import socketio
 
-from tests.socket_clients import Listener
-
 from helpdesk.agents.models import Team
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
+from tests.socket_clients import Listener
 
 
 @pytest.fixture
@@ -35,15 +35,23 @@ def test_anonymous_connection_is_refused(live_server):
 
 
 def test_events_reach_exactly_the_agents_who_may_see_the_ticket(
-        live_server, make_agent, make_token, team_channel, inbound):
+    live_server, make_agent, make_token, team_channel, inbound
+):
     phones = make_agent("pat@example.com", teams=["Phones"])
     billing = make_agent("bill@example.com", teams=["Billing"])
     boss = make_agent("boss@example.com", role="admin")
-    listeners = {name: Listener(live_server, auth={"token": make_token(agent)})
-                 for name, agent in (("phones", phones), ("billing", billing), ("boss", boss))}
+    listeners = {
+        name: Listener(live_server, auth={"token": make_token(agent)})
+        for name, agent in (("phones", phones), ("billing", billing), ("boss", boss))
+    }
     try:
-        result = inbound("sms", "+4915112345678", "Wo ist mein Paket?",
-                         channel_id=team_channel.id, sender_name="Eva")
+        result = inbound(
+            "sms",
+            "+4915112345678",
+            "Wo ist mein Paket?",
+            channel_id=team_channel.id,
+            sender_name="Eva",
+        )
         created = listeners["phones"].wait_for("message.created")
         assert created["message"]["body_text"] == "Wo ist mein Paket?"
         assert created["ticket"]["id"] == result.ticket.id
@@ -60,7 +68,8 @@ def test_events_reach_exactly_the_agents_who_may_see_the_ticket(
 
 
 def test_reassignment_to_another_team_tells_both_sides(
-        live_server, make_agent, make_token, team_channel, inbound, api):
+    live_server, make_agent, make_token, team_channel, inbound, api
+):
     phones = make_agent("pat@example.com", teams=["Phones"])
     billing = make_agent("bill@example.com", teams=["Billing"])
     result = inbound("sms", "+4915112345678", "invoice wrong", channel_id=team_channel.id)
@@ -81,8 +90,10 @@ def test_logged_in_browser_session_connects(live_server, make_agent):
     http = requests.Session()
     form = http.get(f"{live_server}/login").text
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = http.post(f"{live_server}/login", data={
-        "email": "pat@example.com", "password": "correct horse", "csrf_token": csrf})
+    response = http.post(
+        f"{live_server}/login",
+        data={"email": "pat@example.com", "password": "correct horse", "csrf_token": csrf},
+    )
     assert response.url.endswith("/inbox")
     cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     listener = Listener(live_server, headers={"Cookie": cookie})

@@ -1,4 +1,5 @@
 """With REDIS_URL: jobs go through RQ after commit, and a worker process reaches agents."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def redis_app(app):
 
 def _ticket(api, make_customer):
     customer = make_customer("Ada", emails=["ada@example.com"])
-    response = api.post("/api/v1/tickets", json={"customer": customer.id, "subject": "Help",
-                                                 "body": "it broke"})
+    response = api.post(
+        "/api/v1/tickets", json={"customer": customer.id, "subject": "Help", "body": "it broke"}
+    )
     assert response.status_code == 201, response.json
     return response.json["id"]
 
@@ -48,9 +50,9 @@ def test_healthz_names_redis_when_it_is_down(app):
     assert response.json["redis"].startswith("error") and response.json["database"] == "ok"
 
 
-def test_reply_is_queued_on_outbound_not_run_in_the_web_process(redis_app, redis_url,
-                                                                 make_customer, admin,
-                                                                 make_token):
+def test_reply_is_queued_on_outbound_not_run_in_the_web_process(
+    redis_app, redis_url, make_customer, admin, make_token
+):
     from tests.conftest import Api
 
     api = Api(redis_app.test_client(), make_token(admin))
@@ -63,12 +65,13 @@ def test_reply_is_queued_on_outbound_not_run_in_the_web_process(redis_app, redis
     queue = Queue("outbound", connection=Redis.from_url(redis_url))
     assert queue.count == 1
     job = queue.jobs[0]
-    assert job.func_name == "helpdesk.tickets.tasks.deliver"
+    assert job.func_name == "helpdesk.channels.delivery.deliver"
     assert job.args == (reply.json["id"],)
 
 
 def test_worker_process_delivers_and_agents_hear_it_through_redis(
-        redis_app, redis_url, make_customer, admin, make_token, base_config):
+    redis_app, redis_url, make_customer, admin, make_token, base_config
+):
     """A separate `helpdesk worker` process works the job; its emit reaches the web process."""
     from tests.conftest import Api
 
@@ -79,13 +82,22 @@ def test_worker_process_delivers_and_agents_hear_it_through_redis(
         listener = Listener(url, auth={"token": token})
         try:
             reply = api.post(f"/api/v1/tickets/{ticket_id}/messages", json={"body": "on it"})
-            env = {**os.environ, "REDIS_URL": redis_url,
-                   "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
-                   "SECRET_KEY": "test-secret",
-                   "HELPDESK_SOCKETIO_CHANNEL": redis_app.config["SOCKETIO_CHANNEL"],
-                   "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"]}
-            done = subprocess.run([sys.executable, "-m", "helpdesk.commands", "worker", "--burst"],
-                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            env = {
+                **os.environ,
+                "REDIS_URL": redis_url,
+                "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
+                "SECRET_KEY": "test-secret",
+                "HELPDESK_SOCKETIO_CHANNEL": redis_app.config["SOCKETIO_CHANNEL"],
+                "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"],
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "helpdesk", "worker", "--burst"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert done.returncode == 0, done.stderr[-2000:]
             updated = listener.wait_for("message.updated", timeout=10)
         finally:

@@ -3,6 +3,7 @@
 The routes come from the app's URL map at test time, so a route added later is
 covered without touching this test.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,11 +1,12 @@
 """SLAs: business-hour arithmetic, due times kept on tickets through the real ingest and
 ticket services under a controlled clock (time-machine), the pause while pending, and
 the scan that warns once and escalates each breach once."""
+
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,11 +16,14 @@ from sqlalchemy import select
 from helpdesk import unit_of_work
 from helpdesk.agents.models import Team
 from helpdesk.agents.services import team_named
-from helpdesk.channels.mailboxes import add_mailbox
+from helpdesk.channels.email.mailboxes import add_mailbox
 from helpdesk.customers.models import Organization
 from helpdesk.extensions import db
-from helpdesk.tickets import services, sla, sla_policies
-from helpdesk.tickets.business_hours import ALWAYS, Calendar, CalendarError, validate
+from helpdesk.sla import clocks as sla
+from helpdesk.sla import policies as sla_policies
+from helpdesk.sla import scan as sla_scan
+from helpdesk.sla.business_hours import ALWAYS, Calendar, CalendarError, validate
+from helpdesk.tickets import services
 from helpdesk.tickets.models import Ticket, TicketEvent
 from tests.concurrency import at_once
 from tests.email_fixtures import smtp_server  # noqa: F401 - a fixture
@@ -31,10 +35,11 @@ OFFICE = {"timezone": "Europe/Berlin", "hours": WEEKDAYS, "holidays": ["2026-12-
 
 def berlin(*args) -> datetime:
     """A Berlin wall-clock time as an aware UTC datetime."""
-    return datetime(*args, tzinfo=BERLIN).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
 
 
 # ----- business hours ----------------------------------------------------------------------
+
 
 def test_minutes_run_only_in_open_hours_across_a_weekend():
     office = Calendar.of(validate(OFFICE))
@@ -54,29 +59,34 @@ def test_a_holiday_is_a_day_off_and_the_time_zone_keeps_local_hours_across_dst()
 
 
 def test_split_hours_and_around_the_clock():
-    lunch = Calendar.of(validate({"timezone": "UTC", "hours": {
-        "mon": [["13:00", "17:00"], ["09:00", "12:00"]]}}))
-    monday = datetime(2026, 12, 7, 11, 0, tzinfo=timezone.utc)
-    assert lunch.add(monday, 90) == datetime(2026, 12, 7, 13, 30, tzinfo=timezone.utc)
+    lunch = Calendar.of(
+        validate({"timezone": "UTC", "hours": {"mon": [["13:00", "17:00"], ["09:00", "12:00"]]}})
+    )
+    monday = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+    assert lunch.add(monday, 90) == datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
     assert ALWAYS.add(monday, 90) == monday + timedelta(minutes=90)
 
 
-@pytest.mark.parametrize("bad", [
-    {"timezone": "Mars/Olympus", "hours": WEEKDAYS},
-    {"hours": {"mon": [["17:00", "09:00"]]}},
-    {"hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}},
-    {"hours": {"someday": [["09:00", "12:00"]]}},
-    {"hours": {"mon": [["9am", "12:00"]]}},
-    {"hours": {}},
-    {"hours": WEEKDAYS, "holidays": ["christmas"]},
-    {"hours": WEEKDAYS, "colour": "blue"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"timezone": "Mars/Olympus", "hours": WEEKDAYS},
+        {"hours": {"mon": [["17:00", "09:00"]]}},
+        {"hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}},
+        {"hours": {"someday": [["09:00", "12:00"]]}},
+        {"hours": {"mon": [["9am", "12:00"]]}},
+        {"hours": {}},
+        {"hours": WEEKDAYS, "holidays": ["christmas"]},
+        {"hours": WEEKDAYS, "colour": "blue"},
+    ],
+)
 def test_a_calendar_that_cannot_work_is_refused_with_a_reason(bad):
     with pytest.raises(CalendarError):
         validate(bad)
 
 
 # ----- due times on tickets ----------------------------------------------------------------
+
 
 @pytest.fixture
 def office(app, make_agent, smtp_server):
@@ -87,10 +97,22 @@ def office(app, make_agent, smtp_server):
     with unit_of_work.write_phase():
         team = team_named("Support")
         sla_policies.set_calendar(team, OFFICE)
-        channel = add_mailbox("Support mail", "imap://support:pw@127.0.0.1:9/INBOX",
-                              f"smtp://127.0.0.1:{smtp_server.port}", "support@shop.example", team)
-        sla_policies.create({"name": "standard", "first_response_minutes": 60,
-                             "next_response_minutes": 120, "resolution_minutes": 480}, None)
+        channel = add_mailbox(
+            "Support mail",
+            "imap://support:pw@127.0.0.1:9/INBOX",
+            f"smtp://127.0.0.1:{smtp_server.port}",
+            "support@shop.example",
+            team,
+        )
+        sla_policies.create(
+            {
+                "name": "standard",
+                "first_response_minutes": 60,
+                "next_response_minutes": 120,
+                "resolution_minutes": 480,
+            },
+            None,
+        )
         unit_of_work.commit()
     return {"team": team, "lead": lead, "agent": agent, "channel": channel}
 
@@ -103,8 +125,15 @@ def fresh(ticket_id: int) -> Ticket:
 
 def mail(inbound, office, at: datetime, sender="ada@example.com", subject="Broken", **kw):
     """A customer's email through the real ingest, received at ``at``."""
-    return inbound("email", sender, "Help please", subject=subject, received_at=at,
-                   channel_id=office["channel"].id, **kw)
+    return inbound(
+        "email",
+        sender,
+        "Help please",
+        subject=subject,
+        received_at=at,
+        channel_id=office["channel"].id,
+        **kw,
+    )
 
 
 def test_a_new_ticket_gets_its_due_times_in_the_teams_business_hours(office, inbound):
@@ -123,19 +152,30 @@ def test_the_most_specific_policy_wins(office, inbound, make_customer):
         db.session.add(org)
         db.session.flush()
         sla_policies.create({"name": "sms", "channel": "sms", "first_response_minutes": 30}, None)
-        sla_policies.create({"name": "urgent", "priority": "urgent",
-                             "first_response_minutes": 15}, None)
-        sla_policies.create({"name": "vip", "organization": org.id,
-                             "first_response_minutes": 10}, None)
+        sla_policies.create(
+            {"name": "urgent", "priority": "urgent", "first_response_minutes": 15}, None
+        )
+        sla_policies.create(
+            {"name": "vip", "organization": org.id, "first_response_minutes": 10}, None
+        )
         unit_of_work.commit()
     vip = make_customer("Vera VIP", emails=["vera@big.example"], organization_id=org.id)
-    assert sla.policy_for(fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0),
-                                     sender="vera@big.example").ticket.id)).name == "vip"
+    assert (
+        sla.policy_for(
+            fresh(
+                mail(
+                    inbound, office, berlin(2026, 12, 7, 10, 0), sender="vera@big.example"
+                ).ticket.id
+            )
+        ).name
+        == "vip"
+    )
     assert vip.organization_id == org.id
     plain = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     assert sla.policy_for(plain).name == "standard"
-    text = fresh(inbound("sms", "+4915112345678", "hi", received_at=berlin(2026, 12, 7, 10)
-                         ).ticket.id)
+    text = fresh(
+        inbound("sms", "+4915112345678", "hi", received_at=berlin(2026, 12, 7, 10)).ticket.id
+    )
     assert sla.policy_for(text).name == "sms"
     with unit_of_work.write_phase():
         services.update_ticket(fresh(plain.id), {"priority": "urgent"}, office["lead"])
@@ -146,7 +186,8 @@ def test_the_most_specific_policy_wins(office, inbound, make_customer):
 
 
 def test_replies_meet_targets_and_a_new_customer_message_starts_the_next_response_clock(
-        office, inbound):
+    office, inbound
+):
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     with time_machine.travel(berlin(2026, 12, 7, 10, 20), tick=False):
@@ -192,11 +233,15 @@ def test_the_clocks_stop_while_the_ticket_waits_on_the_customer(office, inbound)
 
 # ----- the scan ------------------------------------------------------------------------------
 
+
 def events_of(ticket_id: int, kind: str) -> list[TicketEvent]:
     """The ticket's audit entries of one kind."""
     db.session.rollback()
-    return list(db.session.execute(select(TicketEvent).where(
-        TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)).scalars())
+    return list(
+        db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
+        ).scalars()
+    )
 
 
 def test_the_scan_warns_once_before_and_escalates_once_on_breach(office, inbound):
@@ -209,14 +254,14 @@ def test_the_scan_warns_once_before_and_escalates_once_on_breach(office, inbound
 
     for minutes, warned in ((45, 0), (20, 1), (10, 0)):
         with time_machine.travel(due - timedelta(minutes=minutes), tick=False):
-            assert sla.scan() == {"escalated": 0, "warned": warned}
+            assert sla_scan.scan() == {"escalated": 0, "warned": warned}
     warning = events_of(ticket.id, "sla_warning")
     assert [w.data["target"] for w in warning] == ["first_response"]
     assert fresh(ticket.id).sla_stage == 1
 
     with time_machine.travel(due + timedelta(minutes=1), tick=False):
-        assert sla.scan() == {"escalated": 1, "warned": 0}
-        assert sla.scan() == {"escalated": 0, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 1, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 0, "warned": 0}
     escalated = fresh(ticket.id)
     assert escalated.priority == "high" and escalated.assignee_id == office["lead"].id
     assert escalated.sla_stage == 2
@@ -228,10 +273,11 @@ def test_the_scan_warns_once_before_and_escalates_once_on_breach(office, inbound
         services.update_ticket(fresh(ticket.id), {"status": "pending"}, office["lead"])
         unit_of_work.commit()
     with time_machine.travel(due + timedelta(hours=2), tick=False):
-        services.update_ticket(fresh(ticket.id), {"status": "open", "priority": "urgent"},
-                               office["lead"])
+        services.update_ticket(
+            fresh(ticket.id), {"status": "open", "priority": "urgent"}, office["lead"]
+        )
         unit_of_work.commit()
-        assert sla.scan() == {"escalated": 0, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 0, "warned": 0}
     assert len(events_of(ticket.id, "escalated")) == 1
 
 
@@ -239,53 +285,69 @@ def test_a_met_target_hands_over_to_the_next_one_which_can_breach_in_its_turn(of
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     with time_machine.travel(berlin(2026, 12, 7, 11, 30), tick=False):
-        assert sla.scan()["escalated"] == 1  # first response breached at 11:00
+        assert sla_scan.scan()["escalated"] == 1  # first response breached at 11:00
         services.reply(fresh(ticket.id), "Sorry for the wait", office["agent"])
         unit_of_work.commit()
     answered = fresh(ticket.id)
     assert answered.sla_target == "resolution" and answered.sla_stage == 0
     with time_machine.travel(answered.sla_due + timedelta(minutes=5), tick=False):
-        assert sla.scan()["escalated"] == 1
-        assert sla.scan()["escalated"] == 0
+        assert sla_scan.scan()["escalated"] == 1
+        assert sla_scan.scan()["escalated"] == 0
     reasons = [e.data["sla"]["target"] for e in events_of(ticket.id, "escalated")]
     assert reasons == ["first_response", "resolution"]
 
 
 def test_the_escalations_higher_priority_does_not_set_off_a_second_escalation(office, inbound):
     with unit_of_work.write_phase():
-        sla_policies.create({"name": "high", "priority": "high", "first_response_minutes": 30,
-                             "resolution_minutes": 60}, None)
+        sla_policies.create(
+            {
+                "name": "high",
+                "priority": "high",
+                "first_response_minutes": 30,
+                "resolution_minutes": 60,
+            },
+            None,
+        )
         unit_of_work.commit()
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
         ticket_id = mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id
     # 11:30: first response (due 11:00) breached; the escalation makes the ticket "high",
     # whose resolution target (due 11:00) is past as well: the same breach, not a new one.
     with time_machine.travel(berlin(2026, 12, 7, 11, 30), tick=False):
-        assert sla.scan() == {"escalated": 1, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 1, "warned": 0}
         escalated = fresh(ticket_id)
         assert escalated.priority == "high" and escalated.sla_stage == 2
-        assert sla.scan() == {"escalated": 0, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 0, "warned": 0}
     with time_machine.travel(berlin(2026, 12, 7, 11, 40), tick=False):
         services.reply(fresh(ticket_id), "Here is what happened", office["lead"])
         unit_of_work.commit()
         assert fresh(ticket_id).sla_target == "resolution"
-        assert sla.scan() == {"escalated": 0, "warned": 0}
+        assert sla_scan.scan() == {"escalated": 0, "warned": 0}
     assert fresh(ticket_id).priority == "high"
     assert len(events_of(ticket_id, "escalated")) == 1
 
 
 def test_two_scanners_at_once_escalate_each_breach_once(office, inbound, app):
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
-        ids = [mail(inbound, office, berlin(2026, 12, 7, 10, 0), sender=f"c{i}@example.com",
-                    subject=f"Case {i}").ticket.id for i in range(6)]
-    results = at_once(app, lambda: sla.scan(now=berlin(2026, 12, 7, 12, 0)), timeout=60)
+        ids = [
+            mail(
+                inbound,
+                office,
+                berlin(2026, 12, 7, 10, 0),
+                sender=f"c{i}@example.com",
+                subject=f"Case {i}",
+            ).ticket.id
+            for i in range(6)
+        ]
+    results = at_once(app, lambda: sla_scan.scan(now=berlin(2026, 12, 7, 12, 0)), timeout=60)
     assert sum(r["escalated"] for r in results) == 6
     for ticket_id in ids:
         assert len(events_of(ticket_id, "escalated")) == 1
 
 
 def test_an_escalation_team_takes_breaches_and_its_lead_is_told_live_and_by_mail(
-        office, inbound, make_agent, live_server, make_token, smtp_server, app):
+    office, inbound, make_agent, live_server, make_token, smtp_server, app
+):
     from tests.socket_clients import Listener
 
     boss = make_agent("boss@example.com", role="lead", teams=["Escalations"], name="Bea Boss")
@@ -298,7 +360,7 @@ def test_an_escalation_team_takes_breaches_and_its_lead_is_told_live_and_by_mail
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     listener = Listener(live_server, auth={"token": make_token(boss)})
     try:
-        assert sla.scan(now=berlin(2026, 12, 7, 11, 5))["escalated"] == 1
+        assert sla_scan.scan(now=berlin(2026, 12, 7, 11, 5))["escalated"] == 1
         note = listener.wait_for("notification")
     finally:
         listener.close()
@@ -319,6 +381,7 @@ def test_an_escalation_team_takes_breaches_and_its_lead_is_told_live_and_by_mail
 
 # ----- setting SLAs up, and what agents see ----------------------------------------------
 
+
 def test_leads_and_admins_manage_policies_through_the_api(office, api_as):
     lead, agent = api_as(office["lead"]), api_as(office["agent"])
     body = {"name": "chat", "channel": "chat", "first_response_minutes": 5}
@@ -335,15 +398,18 @@ def test_leads_and_admins_manage_policies_through_the_api(office, api_as):
     assert lead.get(f"/api/v1/sla-policies/{policy}").status_code == 404
 
 
-@pytest.mark.parametrize("body", [
-    {"name": "x"},  # no target at all
-    {"name": "x", "first_response_minutes": 0},
-    {"name": "x", "first_response_minutes": "60"},
-    {"name": "x", "priority": "critical", "first_response_minutes": 60},
-    {"name": "x", "organization": 999999, "first_response_minutes": 60},
-    {"name": "", "first_response_minutes": 60},
-    {"name": "x", "first_response_minutes": 60, "colour": "red"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x"},  # no target at all
+        {"name": "x", "first_response_minutes": 0},
+        {"name": "x", "first_response_minutes": "60"},
+        {"name": "x", "priority": "critical", "first_response_minutes": 60},
+        {"name": "x", "organization": 999999, "first_response_minutes": 60},
+        {"name": "", "first_response_minutes": 60},
+        {"name": "x", "first_response_minutes": 60, "colour": "red"},
+    ],
+)
 def test_a_bad_policy_is_refused_and_nothing_is_stored(office, api_as, body):
     lead = api_as(office["lead"])
     answer = lead.post("/api/v1/sla-policies", json=body)
@@ -376,8 +442,10 @@ def test_the_inbox_and_the_conversation_show_the_due_time(office, inbound, clien
     assert shown["due"] == berlin(2026, 11, 30, 11, 0).isoformat()
     form = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    client.post("/login", data={"email": "agent@example.com", "password": "correct horse",
-                                "csrf_token": csrf})
+    client.post(
+        "/login",
+        data={"email": "agent@example.com", "password": "correct horse", "csrf_token": csrf},
+    )
     inbox = client.get("/inbox?view=team").get_data(as_text=True)
     assert re.search(r'class="sla breached" data-due="2026-11-30T10:00:00\+00:00"', inbox)
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
@@ -386,9 +454,17 @@ def test_the_inbox_and_the_conversation_show_the_due_time(office, inbound, clien
 
 def test_a_lead_gets_one_mail_for_the_tickets_one_scan_escalated(office, inbound, smtp_server):
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
-        ids = [mail(inbound, office, berlin(2026, 12, 7, 10, 0), sender=f"c{i}@example.com",
-                    subject=f"Case {i}").ticket.id for i in range(3)]
-    assert sla.scan(now=berlin(2026, 12, 7, 11, 30))["escalated"] == 3
+        ids = [
+            mail(
+                inbound,
+                office,
+                berlin(2026, 12, 7, 10, 0),
+                sender=f"c{i}@example.com",
+                subject=f"Case {i}",
+            ).ticket.id
+            for i in range(3)
+        ]
+    assert sla_scan.scan(now=berlin(2026, 12, 7, 11, 30))["escalated"] == 3
     received = smtp_server.handler_obj.received
     for _ in range(500):
         if received:

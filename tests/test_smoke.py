@@ -14,8 +14,10 @@ def test_api_refuses_anonymous_callers(client):
 
 
 def test_admin_creates_and_finds_customer(api):
-    created = api.post("/api/v1/customers", json={"name": "Ada", "emails": ["ADA@example.com"],
-                                                  "phones": ["030 1234567"]})
+    created = api.post(
+        "/api/v1/customers",
+        json={"name": "Ada", "emails": ["ADA@example.com"], "phones": ["030 1234567"]},
+    )
     assert created.status_code == 201, created.json
     found = api.get("/api/v1/lookup?phone=%2B49%2030%201234567").json
     assert found["customer"]["id"] == created.json["id"]

@@ -1,4 +1,5 @@
 """The X-Twilio-Signature check against the known-answer vectors of Twilio's SDKs."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from helpdesk.channels.twilio_common import valid_signature
+from helpdesk.channels.twilio.common import valid_signature
 from tests.conftest import CORPORA, corpus
 
 VECTORS_FILE = CORPORA / "twilio" / "signature_test_vectors.json"
@@ -28,8 +29,13 @@ def _check(app, vector: dict, public: bool) -> bool:
     else:
         pairs = vector.get("params_multi") or list(vector["params"].items())
         kwargs = {"data": MultiDict(pairs), "content_type": "application/x-www-form-urlencoded"}
-    with app.test_request_context(path, base_url=origin if not public else "http://proxy.local",
-                                  method="POST", headers=headers, **kwargs):
+    with app.test_request_context(
+        path,
+        base_url=origin if not public else "http://proxy.local",
+        method="POST",
+        headers=headers,
+        **kwargs,
+    ):
         return valid_signature()
 
 
@@ -39,8 +45,9 @@ def test_known_answer_vectors_behind_a_proxy(app, vector):
     assert _check(app, vector, public=True) is vector["expect_valid"]
 
 
-@pytest.mark.parametrize("vector", [v for v in VECTORS if "@" not in urlsplit(v["url"]).netloc],
-                         ids=lambda v: v["id"])
+@pytest.mark.parametrize(
+    "vector", [v for v in VECTORS if "@" not in urlsplit(v["url"]).netloc], ids=lambda v: v["id"]
+)
 def test_known_answer_vectors_on_the_request_url(app, vector):
     corpus("twilio", "signature_test_vectors.json")
     assert _check(app, vector, public=False) is vector["expect_valid"]

@@ -1,4 +1,5 @@
 """SMS over Twilio: signed webhooks in, REST client out (to a local stand-in), status back."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,23 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.agents.models import Team
-from helpdesk.channels import twilio_sms
 from helpdesk.channels.models import Channel
+from helpdesk.channels.twilio import sms as twilio_sms
 from helpdesk.customers.models import Customer, Identity
 from helpdesk.extensions import db
 from helpdesk.tickets import attachments
 from helpdesk.tickets.models import Message, MessageSource, Ticket, TicketEvent
-from tests.twilio_fixtures import (ACCOUNT, OUR_NUMBER, TOKEN, post_signed, sign, sms_params,
-                             twilio_api, twilio_config)  # noqa: F401 - twilio_api is a fixture
-
 from tests.conftest import corpus
+from tests.twilio_fixtures import (
+    ACCOUNT,
+    OUR_NUMBER,
+    TOKEN,
+    post_signed,
+    sign,
+    sms_params,
+    twilio_api,  # noqa: F401 - twilio_api is a fixture
+    twilio_config,
+)
 
 SMS = "/webhooks/twilio/sms"
 
@@ -33,8 +41,15 @@ def line(app):
     team = Team(name="Phones")
     db.session.add(team)
     db.session.flush()
-    channel = Channel(kind="phone", name="Hotline", address=OUR_NUMBER, team_id=team.id,
-                      settings={}, secrets={}, state={})
+    channel = Channel(
+        kind="phone",
+        name="Hotline",
+        address=OUR_NUMBER,
+        team_id=team.id,
+        settings={},
+        secrets={},
+        state={},
+    )
     db.session.add(channel)
     db.session.commit()
     return channel
@@ -56,11 +71,18 @@ def test_signed_sms_creates_a_ticket_for_the_right_customer(client, line, make_c
     assert response.data.decode().endswith("<Response />")
     ticket = db.session.execute(select(Ticket)).unique().scalar_one()
     assert (ticket.customer_id, ticket.channel, ticket.channel_id, ticket.team_id) == (
-        customer.id, "sms", line.id, line.team_id)
+        customer.id,
+        "sms",
+        line.id,
+        line.team_id,
+    )
     assert ticket.contact == "+491711234567"
     [message] = messages()
     assert (message.body_text, message.sender, message.direction) == (
-        "Wo ist mein Paket 12345?", "+491711234567", "in")
+        "Wo ist mein Paket 12345?",
+        "+491711234567",
+        "in",
+    )
     assert count(Customer) == 1
 
 
@@ -80,8 +102,9 @@ def test_zammad_sequence_threads_dedups_and_opens_a_new_ticket_after_close(clien
     assert messages()[-1].body_text == "Follow-up"
     assert api.patch(f"/api/v1/tickets/{first.id}", json={"status": "closed"}).status_code == 200
     assert post_signed(client, SMS, payloads[2]).status_code == 200
-    newest = db.session.execute(
-        select(Ticket).order_by(Ticket.id.desc())).unique().scalars().first()
+    newest = (
+        db.session.execute(select(Ticket).order_by(Ticket.id.desc())).unique().scalars().first()
+    )
     assert newest.id != first.id and newest.subject == "new 2"
     assert count(Customer) == 1
 
@@ -93,8 +116,9 @@ def test_same_message_sid_twice_is_stored_once(client, line):
     assert count(Message) == 1 and count(Ticket) == 1
 
 
-@pytest.mark.parametrize("case", [
-    "wrong", "missing", "other_url", "changed_field", "other_token", "added_field"])
+@pytest.mark.parametrize(
+    "case", ["wrong", "missing", "other_url", "changed_field", "other_token", "added_field"]
+)
 def test_badly_signed_requests_are_refused_and_store_nothing(client, line, case):
     params = sms_params("hi", "+491711234567")
     signature = sign("http://localhost" + SMS, params)
@@ -133,9 +157,12 @@ def test_public_url_is_what_the_signature_covers(make_app, twilio_api, _schema):
         params = sms_params("behind a proxy")
         # Signed for our own URL as the proxy sees it: refused.
         assert post_signed(client, SMS, params).status_code == 403
-        response = post_signed(client, SMS + "?source=console", params,
-                               signature=sign("https://help.example.com/desk" + SMS +
-                                              "?source=console", params))
+        response = post_signed(
+            client,
+            SMS + "?source=console",
+            params,
+            signature=sign("https://help.example.com/desk" + SMS + "?source=console", params),
+        )
         assert response.status_code == 200
         assert count(Message) == 1
 
@@ -143,15 +170,23 @@ def test_public_url_is_what_the_signature_covers(make_app, twilio_api, _schema):
 def test_mms_media_are_recorded_and_fetched_from_twilio_by_a_job(client, line, twilio_api):
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     url = twilio_api.add_media("image/png", png)
-    params = sms_params("see photo", NumMedia="2", MediaUrl0=url, MediaContentType0="image/png",
-                        MediaUrl1="http://169.254.169.254/latest/meta-data",
-                        MediaContentType1="image/jpeg")
+    params = sms_params(
+        "see photo",
+        NumMedia="2",
+        MediaUrl0=url,
+        MediaContentType0="image/png",
+        MediaUrl1="http://169.254.169.254/latest/meta-data",
+        MediaContentType1="image/jpeg",
+    )
     assert post_signed(client, SMS, params).status_code == 200
     db.session.expire_all()
     [message] = messages()
     fetched, refused = message.attachments
-    assert (fetched.filename, fetched.content_type, fetched.size) == ("media-1.png", "image/png",
-                                                                      len(png))
+    assert (fetched.filename, fetched.content_type, fetched.size) == (
+        "media-1.png",
+        "image/png",
+        len(png),
+    )
     assert attachments.load(fetched.sha256) == png
     assert refused.sha256 is None and refused.source_url.startswith("http://169.254")
     assert message.needs_review and "not on Twilio" in message.review_reason
@@ -160,8 +195,12 @@ def test_mms_media_are_recorded_and_fetched_from_twilio_by_a_job(client, line, t
 
 
 def test_chatwoot_mms_payloads_become_attachments(client, line):
-    cases = {c["name"]: c for c in json.loads(
-        (corpus("twilio", "chatwoot") / "twilio_payloads.json").read_text())["inbound_messages"]}
+    cases = {
+        c["name"]: c
+        for c in json.loads((corpus("twilio", "chatwoot") / "twilio_payloads.json").read_text())[
+            "inbound_messages"
+        ]
+    }
     for name, sid in (("mms_one_image", "SM1"), ("mms_two_media", "SM2")):
         params = {**cases[name]["params"], "SmsSid": sid, "To": OUR_NUMBER}
         assert post_signed(client, SMS, params).status_code == 200
@@ -173,18 +212,27 @@ def test_chatwoot_mms_payloads_become_attachments(client, line):
 
 
 def test_chatwoot_hostile_bodies(client, line):
-    cases = {c["name"]: c for c in json.loads(
-        (corpus("twilio", "chatwoot") / "twilio_payloads.json").read_text())["inbound_messages"]}
-    for name in ("null_bytes_in_body", "missing_body", "whatsapp_location",
-                 "whatsapp_profile_name"):
+    cases = {
+        c["name"]: c
+        for c in json.loads((corpus("twilio", "chatwoot") / "twilio_payloads.json").read_text())[
+            "inbound_messages"
+        ]
+    }
+    for name in (
+        "null_bytes_in_body",
+        "missing_body",
+        "whatsapp_location",
+        "whatsapp_profile_name",
+    ):
         params = {**cases[name]["params"], "SmsSid": f"SM-{name}", "To": OUR_NUMBER}
         assert post_signed(client, SMS, params).status_code == 200, name
     by_sid = {m.external_id: m for m in messages()}
     assert by_sid["SM-null_bytes_in_body"].body_text == "remove null bytes"
     assert by_sid["SM-missing_body"].body_text == ""
     assert "12.160894393921, 75.265205383301" in by_sid["SM-whatsapp_location"].body_text
-    profile = db.session.get(Customer, db.session.get(
-        Ticket, by_sid["SM-whatsapp_profile_name"].ticket_id).customer_id)
+    profile = db.session.get(
+        Customer, db.session.get(Ticket, by_sid["SM-whatsapp_profile_name"].ticket_id).customer_id
+    )
     assert profile.name == "John Doe"
 
 
@@ -217,19 +265,27 @@ def test_invalid_utf8_is_read_as_windows_1252_and_the_raw_request_kept(client, l
     from werkzeug.formparser import parse_form_data
     from werkzeug.test import EnvironBuilder
 
-    environ = EnvironBuilder(method="POST", data=body,
-                             content_type="application/x-www-form-urlencoded").get_environ()
+    environ = EnvironBuilder(
+        method="POST", data=body, content_type="application/x-www-form-urlencoded"
+    ).get_environ()
     form: MultiDict = parse_form_data(environ)[1]
-    response = client.post(SMS, data=body, content_type="application/x-www-form-urlencoded",
-                           headers={"X-Twilio-Signature": sign("http://localhost" + SMS, form)})
+    response = client.post(
+        SMS,
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": sign("http://localhost" + SMS, form)},
+    )
     assert response.status_code == 200
     [message] = messages()
     assert message.body_text == "Café über €"
     assert message.needs_review and "not valid UTF-8" in message.review_reason
     assert db.session.get(MessageSource, message.id).raw == body
-    forged = client.post(SMS, data=body.replace(b"%80", b"%81"),
-                         content_type="application/x-www-form-urlencoded",
-                         headers={"X-Twilio-Signature": sign("http://localhost" + SMS, form)})
+    forged = client.post(
+        SMS,
+        data=body.replace(b"%80", b"%81"),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": sign("http://localhost" + SMS, form)},
+    )
     assert forged.status_code == 403 and count(Message) == 1
 
 

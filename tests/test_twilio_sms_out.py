@@ -1,5 +1,6 @@
 """Agents' SMS replies: through the real Twilio REST client to a local stand-in, with
 delivery status callbacks, long texts, opt-outs and Twilio's errors."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,15 @@ from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
 from tests.conftest import corpus
-from tests.twilio_fixtures import (ACCOUNT, OUR_NUMBER, TOKEN, post_signed, sms_params,
-                                   twilio_api, twilio_config)  # noqa: F401 - fixture
+from tests.twilio_fixtures import (
+    ACCOUNT,
+    OUR_NUMBER,
+    TOKEN,
+    post_signed,
+    sms_params,
+    twilio_api,  # noqa: F401 - fixture
+    twilio_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMER = "+491711234567"
@@ -26,16 +34,20 @@ CUSTOMER = "+491711234567"
 @pytest.fixture
 def app_config(request, twilio_api):
     """Every app of these tests talks to the local Twilio stand-in (and to Redis, if asked)."""
-    redis = {"REDIS_URL": request.getfixturevalue("redis_url")} \
-        if "redis_url" in request.fixturenames else {}
+    redis = (
+        {"REDIS_URL": request.getfixturevalue("redis_url")}
+        if "redis_url" in request.fixturenames
+        else {}
+    )
     return {**twilio_config(twilio_api), **redis}
 
 
 @pytest.fixture
 def ticket(client, app):
     """An SMS conversation a customer started on our number."""
-    db.session.add(Channel(kind="phone", name="Hotline", address=OUR_NUMBER, settings={},
-                           secrets={}, state={}))
+    db.session.add(
+        Channel(kind="phone", name="Hotline", address=OUR_NUMBER, settings={}, secrets={}, state={})
+    )
     db.session.commit()
     response = post_signed(client, "/webhooks/twilio/sms", sms_params("Paket?", CUSTOMER))
     assert response.status_code == 200
@@ -58,7 +70,8 @@ def test_agent_reply_reaches_twilio_as_twilio_receives_it(api, ticket, twilio_ap
     assert sent.form["To"] == [CUSTOMER] and sent.form["From"] == [OUR_NUMBER]
     assert sent.form["Body"] == ["Ihr Paket kommt morgen 📦"]
     assert sent.form["StatusCallback"] == [
-        f"http://localhost/webhooks/twilio/sms/status?message={message.id}"]
+        f"http://localhost/webhooks/twilio/sms/status?message={message.id}"
+    ]
     assert message.status == "sent" and message.external_id.startswith("SM")
     assert message.meta["twilio"]["segments"] == 1
 
@@ -75,9 +88,17 @@ def test_long_reply_goes_out_in_parts_twilio_accepts(api, ticket, twilio_api):
 
 def status(client, message, sid, state, **extra):
     path = f"/webhooks/twilio/sms/status?message={message.id}"
-    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": state, "SmsStatus": state,
-              "AccountSid": ACCOUNT, "From": OUR_NUMBER, "To": CUSTOMER,
-              "ApiVersion": "2010-04-01", **extra}
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": state,
+        "SmsStatus": state,
+        "AccountSid": ACCOUNT,
+        "From": OUR_NUMBER,
+        "To": CUSTOMER,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
     response = post_signed(client, path, params)
     assert response.status_code == 200 and response.mimetype == "text/xml"
     db.session.expire_all()
@@ -119,9 +140,11 @@ def test_status_for_an_unknown_message_is_ignored(client, ticket):
 
 
 def test_reply_to_a_customer_who_texted_stop_is_refused_with_a_clear_reason(
-        client, api, ticket, twilio_api):
-    assert post_signed(client, "/webhooks/twilio/sms",
-                       sms_params("STOP", CUSTOMER)).status_code == 200
+    client, api, ticket, twilio_api
+):
+    assert (
+        post_signed(client, "/webhooks/twilio/sms", sms_params("STOP", CUSTOMER)).status_code == 200
+    )
     before = api.get(f"/api/v1/tickets/{ticket.id}/messages").json["items"]
     refused = api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "Still there?"})
     assert refused.status_code == 409
@@ -129,8 +152,10 @@ def test_reply_to_a_customer_who_texted_stop_is_refused_with_a_clear_reason(
     assert "opted out of SMS" in error and "START" in error
     assert twilio_api.messages() == []
     assert api.get(f"/api/v1/tickets/{ticket.id}/messages").json["items"] == before
-    note = api.post(f"/api/v1/tickets/{ticket.id}/messages",
-                    json={"body": "customer opted out", "internal": True})
+    note = api.post(
+        f"/api/v1/tickets/{ticket.id}/messages",
+        json={"body": "customer opted out", "internal": True},
+    )
     assert note.status_code == 201  # internal notes are still fine
 
 
@@ -138,17 +163,23 @@ def test_twilio_opt_out_error_marks_the_customer(api, ticket, twilio_api):
     twilio_api.failures.append((400, 21610, "Attempt to send to unsubscribed recipient"))
     message = reply(api, ticket, "hello?")
     assert message.status == "failed"
-    assert message.error == ("Twilio error 21610: the recipient has opted out of messages "
-                             "from this number (replied STOP)")
+    assert message.error == (
+        "Twilio error 21610: the recipient has opted out of messages "
+        "from this number (replied STOP)"
+    )
     assert db.session.execute(select(Customer)).unique().scalar_one().sms_opt_out is True
 
 
-@pytest.mark.parametrize("status_code, code, text, expect", [
-    (400, 21211, "The 'To' number is not a valid phone number.", "not a valid phone number"),
-    (503, 20503, "Service unavailable", "Service unavailable"),
-])
-def test_twilio_errors_are_shown_on_the_message(api, ticket, twilio_api, status_code, code,
-                                                text, expect):
+@pytest.mark.parametrize(
+    "status_code, code, text, expect",
+    [
+        (400, 21211, "The 'To' number is not a valid phone number.", "not a valid phone number"),
+        (503, 20503, "Service unavailable", "Service unavailable"),
+    ],
+)
+def test_twilio_errors_are_shown_on_the_message(
+    api, ticket, twilio_api, status_code, code, text, expect
+):
     twilio_api.failures.append((status_code, code, text))
     message = reply(api, ticket, "hello?")
     assert message.status == "failed" and f"Twilio error {code}" in message.error
@@ -163,23 +194,37 @@ def test_a_part_failing_stops_the_rest_and_nothing_is_sent_twice(api, ticket, tw
     assert message.error.startswith("only 1 of 3 parts sent: Twilio error 20500")
 
 
-def test_rq_worker_process_sends_through_twilio(redis_url, app, ticket, api, twilio_api,
-                                                base_config):
+def test_rq_worker_process_sends_through_twilio(
+    redis_url, app, ticket, api, twilio_api, base_config
+):
     """The `helpdesk worker` process finds the sms adapter and sends through the stand-in."""
     queued = api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "Moin!"})
     assert queued.json["status"] == "queued" and twilio_api.messages() == []
-    env = {**os.environ, "REDIS_URL": redis_url,
-           "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test-secret",
-           "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
-           "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"],
-           "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
-           "TWILIO_API_BASE_URL": twilio_api.url, "PUBLIC_URL": "https://help.example.com"}
-    done = subprocess.run([sys.executable, "-m", "helpdesk.commands", "worker", "--burst"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "test-secret",
+        "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
+        "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"],
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": twilio_api.url,
+        "PUBLIC_URL": "https://help.example.com",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "helpdesk", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     [sent] = twilio_api.messages()
     assert sent.form["Body"] == ["Moin!"] and sent.form["To"] == [CUSTOMER]
     assert sent.form["StatusCallback"] == [
-        f"https://help.example.com/webhooks/twilio/sms/status?message={queued.json['id']}"]
+        f"https://help.example.com/webhooks/twilio/sms/status?message={queued.json['id']}"
+    ]
     db.session.rollback()  # end this session's snapshot to see the worker's commit
     assert db.session.get(Message, queued.json["id"]).status == "sent"

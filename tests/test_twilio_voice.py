@@ -1,23 +1,33 @@
 """Incoming Twilio calls: the screen pop over a real Socket.IO connection, the TwiML
 routing, and the lifecycle that files every call in the customer's history."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from helpdesk.channels import twilio_voice
+from helpdesk.channels.twilio import voice as twilio_voice
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Call, Message, Ticket
 from tests.conftest import corpus
-from tests.twilio_fixtures import (ACCOUNT, OUR_NUMBER, Listener, call_params, office,  # noqa: F401
-                                   post_signed, sign, twilio_api, twilio_config)
+from tests.twilio_fixtures import (  # noqa: F401
+    ACCOUNT,
+    OUR_NUMBER,
+    Listener,
+    call_params,
+    office,
+    post_signed,
+    sign,
+    twilio_api,
+    twilio_config,
+)
 
 VOICE = "/webhooks/twilio/voice"
 STATUS = "/webhooks/twilio/voice/status"
@@ -53,25 +63,33 @@ def the_call() -> Call:
 def known_caller(api, make_customer, inbound):
     """Eva of ACME: one open ticket, one order."""
     org = api.post("/api/v1/organizations", json={"name": "ACME GmbH"}).json
-    eva = make_customer("Eva Example", phones=["030 1234567"], emails=["eva@acme.example"],
-                        organization_id=org["id"])
+    eva = make_customer(
+        "Eva Example",
+        phones=["030 1234567"],
+        emails=["eva@acme.example"],
+        organization_id=org["id"],
+    )
     inbound("email", "eva@acme.example", "Where is my invoice?", subject="Invoice missing")
-    response = api.put("/api/v1/orders/A-1001", json={"customer": eva.id, "status": "shipped",
-                                                       "total": "99.90", "currency": "EUR"})
+    response = api.put(
+        "/api/v1/orders/A-1001",
+        json={"customer": eva.id, "status": "shipped", "total": "99.90", "currency": "EUR"},
+    )
     assert response.status_code == 201, response.json
     return eva
 
 
-def test_incoming_call_pops_the_card_on_team_screens_only(live_server, office, known_caller,
-                                                          make_token):
+def test_incoming_call_pops_the_card_on_team_screens_only(
+    live_server, office, known_caller, make_token
+):
     pat = Listener(live_server, auth={"token": make_token(office.pat)})
     bill = Listener(live_server, auth={"token": make_token(office.bill)})
     try:
         params = call_params(CALLER, CallerName="EXAMPLE EVA")
         url = live_server + VOICE
         started = time.perf_counter()
-        response = requests.post(url, data=params, timeout=10,
-                                 headers={"X-Twilio-Signature": sign(url, params)})
+        response = requests.post(
+            url, data=params, timeout=10, headers={"X-Twilio-Signature": sign(url, params)}
+        )
         assert response.status_code == 200, response.text
         popped = pat.wait_for("call.incoming")
         elapsed = time.perf_counter() - started
@@ -102,8 +120,9 @@ def test_unknown_caller_gets_an_unknown_card_with_the_number(live_server, office
     try:
         params = call_params("+4915199999999")
         url = live_server + VOICE
-        requests.post(url, data=params, timeout=10,
-                      headers={"X-Twilio-Signature": sign(url, params)})
+        requests.post(
+            url, data=params, timeout=10, headers={"X-Twilio-Signature": sign(url, params)}
+        )
         popped = pat.wait_for("call.incoming")
     finally:
         pat.close()
@@ -121,14 +140,18 @@ def test_retry_of_the_incoming_webhook_records_one_call(client, office):
 
 
 def other_days() -> str:
-    today = datetime.now(timezone.utc).weekday()
+    today = datetime.now(UTC).weekday()
     tomorrow = twilio_voice.DAYS[(today + 1) % 7]
     return f"{tomorrow} 00:00-23:59"
 
 
 def test_outside_business_hours_callers_reach_voicemail(client, office):
-    office.line.settings = {"hours": other_days(), "timezone": "UTC",
-                            "closed": "Wir sind gerade nicht da.", "language": "de-DE"}
+    office.line.settings = {
+        "hours": other_days(),
+        "timezone": "UTC",
+        "closed": "Wir sind gerade nicht da.",
+        "language": "de-DE",
+    }
     db.session.commit()
     root = twiml(post_signed(client, VOICE, call_params(CALLER)))
     assert verbs(root) == ["Say", "Say", "Record", "Say", "Hangup"]
@@ -141,8 +164,16 @@ def test_no_one_online_means_voicemail_and_all_busy_means_the_queue(client, offi
     db.session.commit()
     assert "Record" in verbs(twiml(post_signed(client, VOICE, call_params(CALLER))))
     office.pat.presence = "online"
-    db.session.add(Call(provider="twilio", provider_id="CAbusy", direction="in",
-                        status="in-progress", agent_id=office.pat.id, meta={}))
+    db.session.add(
+        Call(
+            provider="twilio",
+            provider_id="CAbusy",
+            direction="in",
+            status="in-progress",
+            agent_id=office.pat.id,
+            meta={},
+        )
+    )
     db.session.commit()
     root = twiml(post_signed(client, VOICE, call_params(CALLER)))
     assert verbs(root) == ["Say", "Enqueue"]
@@ -150,10 +181,10 @@ def test_no_one_online_means_voicemail_and_all_busy_means_the_queue(client, offi
 
 
 def test_hours_parse_and_refuse_nonsense():
-    opening, = twilio_voice.parse_hours("mon-fri 09:00-17:00")
+    (opening,) = twilio_voice.parse_hours("mon-fri 09:00-17:00")
     assert opening.days == frozenset(range(5))
     assert twilio_voice.parse_hours("sat-mon 10:00-12:00")[0].days == frozenset({5, 6, 0})
-    monday_noon = datetime(2026, 1, 5, 11, 0, tzinfo=timezone.utc)  # 12:00 in Berlin
+    monday_noon = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)  # 12:00 in Berlin
     settings = {"hours": "mon-fri 09:00-12:00", "timezone": "Europe/Berlin"}
     assert twilio_voice.is_open(settings, monday_noon) is False
     assert twilio_voice.is_open({**settings, "timezone": "UTC"}, monday_noon) is True
@@ -165,24 +196,36 @@ def test_hours_parse_and_refuse_nonsense():
 
 
 def status(client, sid, **params):
-    base = {"CallSid": sid, "AccountSid": ACCOUNT, "From": CALLER, "To": OUR_NUMBER,
-            "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    base = {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": CALLER,
+        "To": OUR_NUMBER,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
     return post_signed(client, STATUS, {**base, **params})
 
 
-def test_answered_call_is_filed_as_a_ticket_entry_in_the_timeline(client, office, known_caller,
-                                                                   api):
+def test_answered_call_is_filed_as_a_ticket_entry_in_the_timeline(
+    client, office, known_caller, api
+):
     params = call_params(CALLER)
     sid = params["CallSid"]
     post_signed(client, VOICE, params)
-    child = {"ParentCallSid": sid, "To": f"client:agent_{office.pat.id}",
-             "CallStatus": "in-progress", "Direction": "outbound-dial"}
+    child = {
+        "ParentCallSid": sid,
+        "To": f"client:agent_{office.pat.id}",
+        "CallStatus": "in-progress",
+        "Direction": "outbound-dial",
+    }
     assert verbs(twiml(status(client, "CAchild1", **child))) == []
     call = the_call()
     assert (call.status, call.agent_id) == ("in-progress", office.pat.id)
     assert call.answered_at is not None
-    assert verbs(twiml(status(client, sid, CallStatus="in-progress",
-                              DialCallStatus="completed"))) == ["Hangup"]
+    assert verbs(
+        twiml(status(client, sid, CallStatus="in-progress", DialCallStatus="completed"))
+    ) == ["Hangup"]
     for _ in range(2):  # Twilio's retry changes nothing twice
         assert verbs(twiml(status(client, sid, CallStatus="completed", CallDuration="95"))) == []
     call = the_call()
@@ -192,8 +235,10 @@ def test_answered_call_is_filed_as_a_ticket_entry_in_the_timeline(client, office
     assert call.ticket_id == entry.ticket_id and call.customer_id == known_caller.id
     ticket = db.session.get(Ticket, call.ticket_id)
     assert ticket.channel == "voice" and ticket.subject == "Phone call with Eva Example"
-    note = api.post(f"/api/v1/tickets/{ticket.id}/messages",
-                    json={"body": "Promised a credit note", "internal": True})
+    note = api.post(
+        f"/api/v1/tickets/{ticket.id}/messages",
+        json={"body": "Promised a credit note", "internal": True},
+    )
     assert note.status_code == 201  # the agent annotates the call
     items = api.get(f"/api/v1/customers/{known_caller.id}/timeline").json["items"]
     kinds = [item["type"] for item in items]
@@ -235,8 +280,17 @@ def test_voicemail_becomes_a_ticket_message_with_its_recording(client, office, t
     office.pat.presence = "offline"
     db.session.commit()
     assert "Record" in verbs(twiml(post_signed(client, VOICE, params)))
-    root = twiml(status(client, sid, CallStatus="in-progress", RecordingUrl=recording,
-                        RecordingSid="RE123", RecordingDuration="14", Digits="hangup"))
+    root = twiml(
+        status(
+            client,
+            sid,
+            CallStatus="in-progress",
+            RecordingUrl=recording,
+            RecordingSid="RE123",
+            RecordingDuration="14",
+            Digits="hangup",
+        )
+    )
     assert verbs(root) == ["Say", "Hangup"]
     status(client, sid, CallStatus="completed", CallDuration="40", RecordingUrl=recording)
     db.session.expire_all()
@@ -250,8 +304,15 @@ def test_voicemail_becomes_a_ticket_message_with_its_recording(client, office, t
 
 
 def test_status_callback_of_a_call_we_did_not_see_ring_is_recorded(client, office):
-    response = status(client, "CAoutbound", From=OUR_NUMBER, To=CALLER, Direction="outbound-api",
-                      CallStatus="completed", CallDuration="12")
+    response = status(
+        client,
+        "CAoutbound",
+        From=OUR_NUMBER,
+        To=CALLER,
+        Direction="outbound-api",
+        CallStatus="completed",
+        CallDuration="12",
+    )
     assert response.status_code == 200
     call = the_call()
     assert (call.direction, call.status, call.to_number) == ("out", "completed", CALLER)
@@ -291,8 +352,9 @@ def test_unsigned_voice_webhooks_are_refused(client, office, path):
     for headers in ({}, {"X-Twilio-Signature": sign("http://localhost/elsewhere", params)}):
         assert client.post(path, data=params, headers=headers).status_code == 403
     replay = {**params, "From": "+4915100000000"}
-    response = client.post(path, data=replay,
-                           headers={"X-Twilio-Signature": sign("http://localhost" + path, params)})
+    response = client.post(
+        path, data=replay, headers={"X-Twilio-Signature": sign("http://localhost" + path, params)}
+    )
     assert response.status_code == 403
     assert count(Call) == 0 and count(Message) == 0
 
@@ -309,8 +371,19 @@ def test_real_postbin_call_is_recorded_with_its_caller_name(client, office):
 
 def test_phone_add_routes_a_number_to_a_team(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["phone", "add", "030 555 0001", "--team", "Phones",
-                                 "--hours", "mon-fri 08:00-18:00", "--timezone", "Europe/Berlin"])
+    result = runner.invoke(
+        args=[
+            "phone",
+            "add",
+            "030 555 0001",
+            "--team",
+            "Phones",
+            "--hours",
+            "mon-fri 08:00-18:00",
+            "--timezone",
+            "Europe/Berlin",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "+49305550001" in result.output and "team Phones" in result.output
     from helpdesk.channels.models import Channel
@@ -322,23 +395,35 @@ def test_phone_add_routes_a_number_to_a_team(app):
     assert again.exit_code == 0 and "updated" in again.output
     db.session.expire_all()
     assert db.session.execute(select(Channel)).unique().scalar_one().team.name == "Billing"
-    for bad in (["phone", "add", "not-a-number"], ["phone", "add", "+4930555", "--hours", "x"],
-                ["phone", "add", "+4930555", "--timezone", "Mars/Olympus"]):
+    for bad in (
+        ["phone", "add", "not-a-number"],
+        ["phone", "add", "+4930555", "--hours", "x"],
+        ["phone", "add", "+4930555", "--timezone", "Mars/Olympus"],
+    ):
         result = runner.invoke(args=bad)
         assert result.exit_code != 0 and "Error" in result.output
 
 
-def test_the_hot_path_runs_a_fixed_handful_of_queries(client, office, make_customer, api,
-                                                      count_queries):
+def test_the_hot_path_runs_a_fixed_handful_of_queries(
+    client, office, make_customer, api, count_queries
+):
     eva = make_customer("Eva", phones=[CALLER])
 
     def history(n):
         for i in range(n):
-            assert api.post("/api/v1/tickets", json={"customer": eva.id, "subject": f"Q{i}",
-                                                     "body": "?"}).status_code == 201
-            assert api.put(f"/api/v1/orders/{eva.id}-{i}-{n}", json={
-                "customer": eva.id, "lines": [{"name": "Thing", "quantity": 1}]}
-            ).status_code == 201
+            assert (
+                api.post(
+                    "/api/v1/tickets", json={"customer": eva.id, "subject": f"Q{i}", "body": "?"}
+                ).status_code
+                == 201
+            )
+            assert (
+                api.put(
+                    f"/api/v1/orders/{eva.id}-{i}-{n}",
+                    json={"customer": eva.id, "lines": [{"name": "Thing", "quantity": 1}]},
+                ).status_code
+                == 201
+            )
 
     def statements():
         with count_queries() as seen:

@@ -1,4 +1,5 @@
 """Side effects wait for the commit, and vanish with a rollback."""
+
 from helpdesk import unit_of_work
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db

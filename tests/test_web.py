@@ -1,4 +1,5 @@
 """The server-rendered agent pages: inbox, conversation, customer."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,9 @@ def browser(client, make_agent):
     make_agent("pat@example.com", teams=["Support"], password="correct horse")
     form = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = client.post("/login", data={"email": "pat@example.com",
-                                           "password": "correct horse", "csrf_token": csrf})
+    response = client.post(
+        "/login", data={"email": "pat@example.com", "password": "correct horse", "csrf_token": csrf}
+    )
     assert response.status_code == 302
     return client
 
@@ -50,10 +52,17 @@ def test_inbox_hides_tickets_of_other_teams(browser, inbound, make_agent):
 
 
 def test_conversation_shows_thread_card_and_review_flag(browser, inbound):
-    first = inbound("email", "ada@example.com", "My mug arrived broken", subject="Broken mug",
-                    sender_name="Ada")
-    inbound("email", "ada@example.com", "", subject="Re: Broken mug", raw=b"\xff",
-            review_reason="MIME could not be parsed")
+    first = inbound(
+        "email", "ada@example.com", "My mug arrived broken", subject="Broken mug", sender_name="Ada"
+    )
+    inbound(
+        "email",
+        "ada@example.com",
+        "",
+        subject="Re: Broken mug",
+        raw=b"\xff",
+        review_reason="MIME could not be parsed",
+    )
     page = browser.get(f"/tickets/{first.ticket.id}").get_data(as_text=True)
     assert "My mug arrived broken" in page
     assert "Needs a person: MIME could not be parsed" in page
@@ -73,19 +82,21 @@ def test_the_card_names_the_organizations_key_people(browser, inbound, make_cust
     make_customer('<b onmouseover="x()">Bea</b> Buyer', organization_id=org.id, key_person=True)
     make_customer("Carl Clerk", organization_id=org.id)  # not a key person
     make_customer("Olga Other", key_person=True)  # of no organization
-    ada = make_customer("Ada", emails=["ada@example.com"], organization_id=org.id,
-                        key_person=True)
+    ada = make_customer("Ada", emails=["ada@example.com"], organization_id=org.id, key_person=True)
     inbound("email", "ada@example.com", "Hello", subject="Hi")
     for path in (f"/customers/{ada.id}/panel", f"/customers/{ada.id}"):
         page = browser.get(path).get_data(as_text=True)
         shown = re.search(r'<p class="key-people muted">(.*?)</p>', page, re.S).group(1)
         # By name, with their titles; Ada herself, Carl and Olga are not listed.
         assert re.findall(r">([^<]*)</a>", shown) == [
-            '&lt;b onmouseover=&#34;x()&#34;&gt;Bea&lt;/b&gt; Buyer', "Zoe Boss"]
+            "&lt;b onmouseover=&#34;x()&#34;&gt;Bea&lt;/b&gt; Buyer",
+            "Zoe Boss",
+        ]
         assert "(CEO)" in shown and "Carl" not in shown and "Olga" not in shown
     lone = make_customer("Lone", emails=["lone@example.com"])
     assert 'class="key-people' not in browser.get(f"/customers/{lone.id}/panel").get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_queries):
@@ -97,8 +108,13 @@ def test_customer_page_and_inbox_run_bounded_queries(browser, inbound, count_que
 
     first = inbound("sms", "+4915112345678", "one", sender_name="Eva")
     measure(f"/tickets/{first.ticket.id}")  # the first visit also stores the read marker
-    pages = ("/inbox", "/inbox?view=mine", f"/customers/{first.customer.id}",
-             f"/customers/{first.customer.id}/panel", f"/tickets/{first.ticket.id}")
+    pages = (
+        "/inbox",
+        "/inbox?view=mine",
+        f"/customers/{first.customer.id}",
+        f"/customers/{first.customer.id}/panel",
+        f"/tickets/{first.ticket.id}",
+    )
     small = tuple(measure(path) for path in pages)
     for n in range(30):
         inbound("sms", "+4915112345678", f"more {n}")

@@ -2,6 +2,7 @@
 records what the real ``twilio.rest.Client`` sends, webhook requests signed as
 Twilio signs them, and a real Socket.IO agent client.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 from twilio.request_validator import RequestValidator
+
 from tests.socket_clients import Listener  # noqa: F401 - the phone tests import it from here
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -44,13 +46,16 @@ class TwilioStandIn:
 
     def messages(self) -> list[Recorded]:
         """The SMS the client asked Twilio to send."""
-        return [r for r in self.requests
-                if r.method == "POST" and r.path.endswith("/Messages.json")]
+        return [
+            r for r in self.requests if r.method == "POST" and r.path.endswith("/Messages.json")
+        ]
 
     def add_media(self, content_type: str, content: bytes) -> str:
         """Serve ``content`` at a media URL like Twilio's; return the URL."""
-        path = (f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{uuid.uuid4().hex}"
-                f"/Media/ME{uuid.uuid4().hex}")
+        path = (
+            f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{uuid.uuid4().hex}"
+            f"/Media/ME{uuid.uuid4().hex}"
+        )
         self.media[path] = (content_type, content)
         return self.url + path
 
@@ -71,9 +76,15 @@ def _handler(state: TwilioStandIn):
             if header.startswith("Basic "):
                 user, _, password = base64.b64decode(header[6:]).decode().partition(":")
                 auth = (user, password)
-            state.requests.append(Recorded(self.command, self.path.split("?")[0],
-                                           parse_qs(body.decode(), keep_blank_values=True),
-                                           dict(self.headers), auth))
+            state.requests.append(
+                Recorded(
+                    self.command,
+                    self.path.split("?")[0],
+                    parse_qs(body.decode(), keep_blank_values=True),
+                    dict(self.headers),
+                    auth,
+                )
+            )
 
         def _json(self, status: int, payload: dict) -> None:
             """Answer with a JSON document."""
@@ -93,14 +104,26 @@ def _handler(state: TwilioStandIn):
             status, code, text = state.failures.pop(0) if state.failures else (0, 0, "")
             if status:  # 0: answer this one normally
                 info = f"https://www.twilio.com/docs/errors/{code}"
-                return self._json(status, {"code": code, "message": text, "status": status,
-                                           "more_info": info})
+                return self._json(
+                    status, {"code": code, "message": text, "status": status, "more_info": info}
+                )
             form = parse_qs(body.decode())
-            self._json(201, {
-                "sid": "SM" + uuid.uuid4().hex, "account_sid": ACCOUNT, "status": "queued",
-                "to": form["To"][0], "from": form["From"][0], "body": form["Body"][0],
-                "direction": "outbound-api", "api_version": "2010-04-01", "num_media": "0",
-                "num_segments": "1", "date_created": "Thu, 01 Jan 2026 12:00:00 +0000"})
+            self._json(
+                201,
+                {
+                    "sid": "SM" + uuid.uuid4().hex,
+                    "account_sid": ACCOUNT,
+                    "status": "queued",
+                    "to": form["To"][0],
+                    "from": form["From"][0],
+                    "body": form["Body"][0],
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "num_media": "0",
+                    "num_segments": "1",
+                    "date_created": "Thu, 01 Jan 2026 12:00:00 +0000",
+                },
+            )
 
         def do_GET(self):
             """Serve media and recordings."""
@@ -136,8 +159,14 @@ def twilio_api():
 
 def twilio_config(api: TwilioStandIn | None = None, **extra) -> dict:
     """App configuration for a Twilio account (its REST API served by ``api``)."""
-    return {"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_NUMBER": OUR_NUMBER,
-            "TWILIO_API_BASE_URL": api.url if api else None, "PUBLIC_URL": None, **extra}
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_NUMBER": OUR_NUMBER,
+        "TWILIO_API_BASE_URL": api.url if api else None,
+        "PUBLIC_URL": None,
+        **extra,
+    }
 
 
 def sign(url: str, params, token: str = TOKEN) -> str:
@@ -145,38 +174,73 @@ def sign(url: str, params, token: str = TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
 
-def post_signed(client, path: str, params, base: str = "http://localhost", token: str = TOKEN,
-                signature: str | None = None, **kwargs):
+def post_signed(
+    client,
+    path: str,
+    params,
+    base: str = "http://localhost",
+    token: str = TOKEN,
+    signature: str | None = None,
+    **kwargs,
+):
     """POST ``params`` form-encoded to ``path`` as Twilio does, signed for ``base + path``."""
     if signature is None:
         signature = sign(base + path, params, token)
     return client.post(path, data=params, headers={"X-Twilio-Signature": signature}, **kwargs)
 
 
-def sms_params(body: str = "Hello", sender: str = "+4915112345678", sid: str | None = None,
-               **extra) -> dict:
+def sms_params(
+    body: str = "Hello", sender: str = "+4915112345678", sid: str | None = None, **extra
+) -> dict:
     """The fields of Twilio's incoming-message webhook."""
     sid = sid or "SM" + uuid.uuid4().hex
-    return {"ToCountry": "DE", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
-            "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-            "FromCity": "", "Body": body, "FromCountry": "DE", "To": OUR_NUMBER, "ToZip": "",
-            "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT, "From": sender,
-            "ApiVersion": "2010-04-01", **extra}
+    return {
+        "ToCountry": "DE",
+        "ToState": "",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": body,
+        "FromCountry": "DE",
+        "To": OUR_NUMBER,
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": sender,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
 
 
-def call_params(sender: str = "+4915112345678", sid: str | None = None, status="ringing",
-                **extra) -> dict:
+def call_params(
+    sender: str = "+4915112345678", sid: str | None = None, status="ringing", **extra
+) -> dict:
     """The fields of Twilio's incoming-call webhook."""
-    return {"CallSid": sid or "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT, "From": sender,
-            "To": OUR_NUMBER, "Caller": sender, "Called": OUR_NUMBER, "CallStatus": status,
-            "Direction": "inbound", "ApiVersion": "2010-04-01", "FromCountry": "DE",
-            "ToCountry": "DE", **extra}
+    return {
+        "CallSid": sid or "CA" + uuid.uuid4().hex,
+        "AccountSid": ACCOUNT,
+        "From": sender,
+        "To": OUR_NUMBER,
+        "Caller": sender,
+        "Called": OUR_NUMBER,
+        "CallStatus": status,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+        "FromCountry": "DE",
+        "ToCountry": "DE",
+        **extra,
+    }
 
 
 def form_body(params: dict) -> bytes:
     """A form body as bytes (for requests whose bytes matter)."""
     return urlencode(params).encode()
-
 
 
 @dataclass
@@ -205,8 +269,15 @@ def office(app, make_agent) -> Office:
     bill = make_agent("bill@example.com", teams=["Billing"], name="Bill")
     pat.presence = bill.presence = "online"
     team = db.session.execute(select(Team).where(Team.name == "Phones")).scalar_one()
-    line = Channel(kind="phone", name="Hotline", address=OUR_NUMBER, team_id=team.id,
-                   settings={}, secrets={}, state={})
+    line = Channel(
+        kind="phone",
+        name="Hotline",
+        address=OUR_NUMBER,
+        team_id=team.id,
+        settings={},
+        secrets={},
+        state={},
+    )
     db.session.add(line)
     db.session.commit()
     return Office(pat, sam, bill, line, team)

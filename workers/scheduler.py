@@ -1,4 +1,5 @@
 """Periodic work, listed as data: (every N seconds, job path, queue)."""
+
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,15 @@ from helpdesk import jobs
 log = logging.getLogger(__name__)
 
 PERIODIC: list[tuple[int, str, str]] = [
-    (3600, "helpdesk.tickets.tasks:close_solved", "default"),
+    (3600, "helpdesk.tickets.services:close_solved", "default"),
     # Warn before SLA due times and escalate breaches (tickets/sla.py).
-    (60, "helpdesk.tickets.sla:scan", "default"),
+    (60, "helpdesk.sla.scan:scan", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
-    (int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
-     "helpdesk.channels.email_imap:poll_all", "mail"),
+    (
+        int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
+        "helpdesk.channels.email.imap:poll_all",
+        "mail",
+    ),
 ]
 
 
@@ -33,6 +37,7 @@ def due(last_run: dict[str, float], now: float) -> list[tuple[str, str]]:
 def start_in_thread(app) -> threading.Thread:
     """Without Redis, `helpdesk serve` does the periodic work itself: this loop in a
     daemon thread, each job in an app context (and so a database session) of its own."""
+
     def loop() -> None:
         last_run: dict[str, float] = {}
         while True:

@@ -1,4 +1,5 @@
 """The RQ worker: one app per process; jobs run inside its app context."""
+
 from __future__ import annotations
 
 import logging

@@ -1,1 +1,18 @@
-"""Agents, teams, API tokens, login and the access rules between them."""
+"""Agents and teams: who works the desk, how they log in (sessions, API tokens), and the
+access rule every list, search, export and event uses (``access``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this package's blueprints and commands with the app."""
+    from helpdesk.agents import auth, cli, views
+    from helpdesk.extensions import login_manager
+
+    login_manager.user_loader(auth.load_agent)
+    login_manager.login_view = "agents.login"
+    app.register_blueprint(views.bp)
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)

@@ -3,12 +3,13 @@
 Admins see everything; everyone sees tickets of no team and tickets assigned
 to them; agents and leads see their teams' tickets.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, or_, true
 
-from ..errors import NotFound
-from ..tickets.models import Ticket
+from helpdesk.errors import NotFound
+from helpdesk.tickets.models import Ticket
 
 
 def ticket_filter(agent, among_few: bool = False):
@@ -23,8 +24,10 @@ def ticket_filter(agent, among_few: bool = False):
     if agent.is_admin:
         return true()
     if among_few:
-        return or_(func.coalesce(Ticket.team_id, 0).in_([0, *agent.team_ids]),
-                   Ticket.assignee_id == agent.id)
+        return or_(
+            func.coalesce(Ticket.team_id, 0).in_([0, *agent.team_ids]),
+            Ticket.assignee_id == agent.id,
+        )
     conditions = [Ticket.team_id.is_(None), Ticket.assignee_id == agent.id]
     if agent.team_ids:
         conditions.append(Ticket.team_id.in_(agent.team_ids))
@@ -33,8 +36,12 @@ def ticket_filter(agent, among_few: bool = False):
 
 def can_see_ticket(agent, ticket: Ticket) -> bool:
     """Whether ``agent`` may open ``ticket``."""
-    return (agent.is_admin or ticket.team_id is None or ticket.assignee_id == agent.id
-            or ticket.team_id in agent.team_ids)
+    return (
+        agent.is_admin
+        or ticket.team_id is None
+        or ticket.assignee_id == agent.id
+        or ticket.team_id in agent.team_ids
+    )
 
 
 def visible_ticket(agent, ticket: Ticket | None) -> Ticket:

@@ -1,4 +1,5 @@
 """Who is calling: Flask-Login sessions for the UI, bearer tokens for API and realtime."""
+
 from __future__ import annotations
 
 import hmac
@@ -8,14 +9,13 @@ from flask import g, request, session
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import unit_of_work
-from ..errors import error_response
-from ..extensions import db, login_manager
-from ..models_base import utcnow
-from .models import Agent, ApiToken, hash_token
+from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent, ApiToken, hash_token
+from helpdesk.db import utcnow
+from helpdesk.errors import error_response
+from helpdesk.extensions import db
 
 
-@login_manager.user_loader
 def load_agent(agent_id: str) -> Agent | None:
     """Flask-Login: the agent of a session."""
     try:
@@ -103,5 +103,12 @@ def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-__all__ = ["load_agent", "agent_for_token", "api_agent", "require_agent", "require_role",
-           "session", "constant_time_equal"]
+__all__ = [
+    "load_agent",
+    "agent_for_token",
+    "api_agent",
+    "require_agent",
+    "require_role",
+    "session",
+    "constant_time_equal",
+]

@@ -1,4 +1,5 @@
 """The login form (Flask-WTF, so it carries a CSRF token)."""
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length

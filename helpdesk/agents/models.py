@@ -1,4 +1,5 @@
 """Team, Agent and ApiToken."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..models_base import UTCDateTime, utcnow
+from helpdesk.db import UTCDateTime, utcnow
+from helpdesk.extensions import db
 
 ROLES = ("agent", "lead", "admin")
 PRESENCE = ("online", "away", "offline")
@@ -36,8 +37,7 @@ class Team(db.Model):
     # tickets/assignment.py: "manual", "round_robin" or "least_loaded", and the agent who got
     # the team's last automatic assignment (round-robin goes on after them; updated under a
     # row lock, so the turn is fair across calls and processes).
-    assignment: Mapped[str] = mapped_column(String(20), default="manual",
-                                            server_default="manual")
+    assignment: Mapped[str] = mapped_column(String(20), default="manual", server_default="manual")
     last_assigned_agent_id: Mapped[int | None] = mapped_column(Integer)
     # Business hours the team's SLAs count in (tickets/business_hours.py):
     # {"timezone": "Europe/Berlin", "hours": {"mon": [["09:00", "17:00"]], ...},
@@ -45,8 +45,9 @@ class Team(db.Model):
     calendar: Mapped[dict | None] = mapped_column(JSON)
     # Where escalations go: this team (to its lead when it has one), else this team's lead.
     escalation_team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"))
-    members: Mapped[list["Agent"]] = relationship(secondary=team_members, back_populates="teams")
+        ForeignKey("teams.id", ondelete="SET NULL")
+    )
+    members: Mapped[list[Agent]] = relationship(secondary=team_members, back_populates="teams")
 
     def __repr__(self) -> str:
         return f"<Team {self.id} {self.name!r}>"
@@ -122,7 +123,7 @@ class ApiToken(db.Model):
         return f"<ApiToken {self.id} {self.prefix}… agent={self.agent_id}>"
 
     @classmethod
-    def issue(cls, agent: Agent) -> tuple["ApiToken", str]:
+    def issue(cls, agent: Agent) -> tuple[ApiToken, str]:
         """Make a new token for ``agent``; return the row and the clear token (shown once)."""
         clear = "hd_" + secrets.token_urlsafe(32)
         row = cls(agent=agent, token_hash=hash_token(clear), prefix=clear[:10])

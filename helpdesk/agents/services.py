@@ -1,13 +1,14 @@
 """Creating agents and teams."""
+
 from __future__ import annotations
 
 import secrets
 
 from sqlalchemy import func, select
 
-from ..customers.identities import InvalidIdentity, normalise_email
-from ..extensions import db
-from .models import ROLES, Agent, Team
+from helpdesk.agents.models import ROLES, Agent, Team
+from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.extensions import db
 
 
 class AgentError(ValueError):
@@ -26,8 +27,9 @@ def team_named(name: str) -> Team:
     return team
 
 
-def create_agent(email: str, name: str, role: str, teams: list[str],
-                 password: str | None = None) -> tuple[Agent, str | None]:
+def create_agent(
+    email: str, name: str, role: str, teams: list[str], password: str | None = None
+) -> tuple[Agent, str | None]:
     """Add an agent; return it and the generated password when none was given."""
     try:
         email = normalise_email(email)
@@ -46,3 +48,21 @@ def create_agent(email: str, name: str, role: str, teams: list[str],
     db.session.add(agent)
     db.session.flush()
     return agent, generated
+
+
+def colleagues(agent: Agent) -> list[Agent]:
+    """The active agents of ``agent``'s teams (everyone, for an admin), for presence."""
+    query = select(Agent).where(Agent.active.is_(True)).order_by(Agent.name).limit(100)
+    if not agent.is_admin:
+        query = query.where(Agent.teams.any(Team.id.in_(agent.team_ids or [-1])))
+    return list(db.session.execute(query).unique().scalars().all())
+
+
+def choices() -> tuple[list, list]:
+    """Ids and names of the teams and active agents, for the team and assignee menus
+    (rows, not whole agents and teams)."""
+    teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name).limit(200)).all()
+    agents = db.session.execute(
+        select(Agent.id, Agent.name).where(Agent.active.is_(True)).order_by(Agent.name).limit(500)
+    ).all()
+    return list(teams), list(agents)

@@ -1,4 +1,5 @@
 """Login and logout for the agent UI."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -7,9 +8,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
-from ..extensions import db
-from .forms import LoginForm
-from .models import Agent
+from helpdesk.agents.forms import LoginForm
+from helpdesk.agents.models import Agent
+from helpdesk.extensions import db
 
 bp = Blueprint("agents", __name__)
 # Checked against when the email is unknown, so both failures take the same time.
@@ -23,17 +24,21 @@ def _safe_next(target: str | None) -> str:
     # "/\t/evil.example" lead off-site although they parse as paths here.
     if target and "\\" not in target and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//"):
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+        ):
             return target
-    return url_for("web.inbox")
+    return url_for("inbox.inbox")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the login form; log in on a right email and password."""
     if current_user.is_authenticated:
-        return redirect(url_for("web.inbox"))
+        return redirect(url_for("inbox.inbox"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():

@@ -4,6 +4,7 @@ Inbound: an adapter turns what arrived into an InboundMessage and calls
 tickets.ingest.ingest; nothing else. Outbound: ``send`` delivers an agent's
 reply on the adapter's channel. Code reaches an adapter only by its kind.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -42,10 +43,10 @@ class ChannelAdapter:
 _ADAPTERS: dict[str, ChannelAdapter] = {}
 
 
-def register(adapter_class: type[ChannelAdapter]) -> type[ChannelAdapter]:
-    """Class decorator: make ``adapter_class`` the adapter for its kind."""
-    _ADAPTERS[adapter_class.kind] = adapter_class()
-    return adapter_class
+def register(adapter_class: type[ChannelAdapter]) -> None:
+    """Make ``adapter_class`` the adapter for its kind (``channels.init_app``)."""
+    if not isinstance(_ADAPTERS.get(adapter_class.kind), adapter_class):
+        _ADAPTERS[adapter_class.kind] = adapter_class()
 
 
 def adapter_for(kind: str) -> ChannelAdapter | None:

@@ -1,4 +1,5 @@
 """A configured channel: a support mailbox, a phone number, a chat widget."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..models_base import UTCDateTime, utcnow
+from helpdesk.db import UTCDateTime, utcnow
+from helpdesk.extensions import db
 
 
 class Channel(db.Model):
@@ -37,5 +38,12 @@ class Channel(db.Model):
 
     def public(self) -> dict:
         """What may be shown of the channel: never its secrets."""
-        return {"id": self.id, "kind": self.kind, "name": self.name, "address": self.address,
-                "team": self.team_id, "active": self.active, "settings": self.settings}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "address": self.address,
+            "team": self.team_id,
+            "active": self.active,
+            "settings": self.settings,
+        }

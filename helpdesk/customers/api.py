@@ -1,20 +1,38 @@
 """REST API v1 for the CRM: customers, organizations, lookup (the card) and orders."""
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import unit_of_work
-from ..agents.auth import require_role
-from ..api import api_blueprint, contains_pattern, get_or_404, int_arg, paginate, parse_body
-from ..errors import Invalid
-from ..extensions import db
-from . import history, orders, services
-from .identities import InvalidIdentity, normalise
-from .models import Customer, Identity, Order, Organization, OrganizationDomain
-from .schemas import (CustomerIn, MergeIn, NoteIn, OrderIn, OrganizationIn, OrganizationPatch,
-                      customer_json, note_json, order_json, organization_json)
+from helpdesk import unit_of_work
+from helpdesk.agents.auth import require_role
+from helpdesk.customers import history, orders, services
+from helpdesk.customers.identities import InvalidIdentity, normalise
+from helpdesk.customers.models import Customer, Identity, Order, Organization, OrganizationDomain
+from helpdesk.customers.schemas import (
+    CustomerIn,
+    MergeIn,
+    NoteIn,
+    OrderIn,
+    OrganizationIn,
+    OrganizationPatch,
+    customer_json,
+    note_json,
+    order_json,
+    organization_json,
+)
+from helpdesk.errors import Invalid
+from helpdesk.extensions import db
+from helpdesk.web.api import (
+    api_blueprint,
+    contains_pattern,
+    get_or_404,
+    int_arg,
+    paginate,
+    parse_body,
+)
 
 bp = api_blueprint("customers_api", __name__, lock_writes=True)
 
@@ -39,15 +57,24 @@ def list_customers():
             except InvalidIdentity as exc:
                 raise Invalid(str(exc), fields={kind: str(exc)}) from exc
             # exists() per kind: ?email= and ?phone= together must not join identities twice.
-            query = query.where(exists().where(Identity.customer_id == Customer.id,
-                                               Identity.kind == kind, Identity.value == value))
+            query = query.where(
+                exists().where(
+                    Identity.customer_id == Customer.id,
+                    Identity.kind == kind,
+                    Identity.value == value,
+                )
+            )
     q = _query_arg("q", 200)
     if q:
         pattern = contains_pattern(q)
-        query = query.where(or_(
-            func.lower(Customer.name).like(pattern, escape="\\"),
-            exists().where(Identity.customer_id == Customer.id,
-                           Identity.value.like(pattern, escape="\\"))))
+        query = query.where(
+            or_(
+                func.lower(Customer.name).like(pattern, escape="\\"),
+                exists().where(
+                    Identity.customer_id == Customer.id, Identity.value.like(pattern, escape="\\")
+                ),
+            )
+        )
     return jsonify(paginate(query, customer_json))
 
 
@@ -96,8 +123,13 @@ def customer_timeline(customer_id: int):
     if more:
         from flask import url_for
 
-        next_url = url_for(".customer_timeline", customer_id=customer_id, page=page + 1,
-                           per_page=per_page, _external=True)
+        next_url = url_for(
+            ".customer_timeline",
+            customer_id=customer_id,
+            page=page + 1,
+            per_page=per_page,
+            _external=True,
+        )
     return jsonify({"items": items, "next": next_url})
 
 
@@ -134,8 +166,11 @@ def add_note(customer_id: int):
 def customer_orders(customer_id: int):
     """The customer's purchase history, newest first."""
     get_or_404(Customer, customer_id, "customer")
-    query = select(Order).where(Order.customer_id == customer_id).order_by(
-        Order.ordered_at.desc(), Order.id.desc())
+    query = (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+    )
     return jsonify(paginate(query, order_json))
 
 
@@ -153,8 +188,11 @@ def lookup():
 @bp.get("/organizations")
 def list_organizations():
     """Organizations, filtered by ?q= and ?manager= (an agent id, or "me")."""
-    query = select(Organization).options(selectinload(Organization.domains)).order_by(
-        Organization.name, Organization.id)
+    query = (
+        select(Organization)
+        .options(selectinload(Organization.domains))
+        .order_by(Organization.name, Organization.id)
+    )
     q = _query_arg("q", 200)
     if q:
         query = query.where(func.lower(Organization.name).like(contains_pattern(q), escape="\\"))
@@ -168,23 +206,40 @@ def list_organizations():
 
 def _apply_organization(org: Organization, data: dict) -> None:
     """Copy validated organization fields, checking domains and the manager."""
-    from ..agents.models import Agent
+    from helpdesk.agents.models import Agent
 
-    if data.get("account_manager") is not None and db.session.get(Agent, data["account_manager"]) is None:
+    if (
+        data.get("account_manager") is not None
+        and db.session.get(Agent, data["account_manager"]) is None
+    ):
         raise Invalid("no such agent", fields={"account_manager": "unknown id"})
     if "domains" in data:
         with db.session.no_autoflush:
-            taken = db.session.execute(select(OrganizationDomain).where(
-                OrganizationDomain.domain.in_(data["domains"]),
-                OrganizationDomain.organization_id != (org.id or 0))).scalars().first()
+            taken = (
+                db.session.execute(
+                    select(OrganizationDomain).where(
+                        OrganizationDomain.domain.in_(data["domains"]),
+                        OrganizationDomain.organization_id != (org.id or 0),
+                    )
+                )
+                .scalars()
+                .first()
+            )
         if taken is not None:
-            raise Invalid("domain belongs to another organization",
-                          fields={"domains": f"{taken.domain} is taken"})
+            raise Invalid(
+                "domain belongs to another organization",
+                fields={"domains": f"{taken.domain} is taken"},
+            )
         org.domains = [d for d in org.domains if d.domain in data["domains"]] + [
-            OrganizationDomain(domain=d) for d in dict.fromkeys(data["domains"])
-            if d not in {x.domain for x in org.domains}]
-    for field, attr in (("name", "name"), ("notes", "notes"),
-                        ("account_manager", "account_manager_id")):
+            OrganizationDomain(domain=d)
+            for d in dict.fromkeys(data["domains"])
+            if d not in {x.domain for x in org.domains}
+        ]
+    for field, attr in (
+        ("name", "name"),
+        ("notes", "notes"),
+        ("account_manager", "account_manager_id"),
+    ):
         if field in data and (data[field] is not None or field != "name"):
             setattr(org, attr, data[field])
 
@@ -204,11 +259,17 @@ def create_organization():
 def get_organization(org_id: int):
     """One organization with its key people."""
     org = get_or_404(Organization, org_id, "organization")
-    people = db.session.execute(
-        select(Customer).where(Customer.organization_id == org.id)
-        .order_by(Customer.key_person.desc(), Customer.name).limit(50)).unique().scalars()
-    return jsonify({**organization_json(org),
-                    "people": [customer_json(c) for c in people]})
+    people = (
+        db.session.execute(
+            select(Customer)
+            .where(Customer.organization_id == org.id)
+            .order_by(Customer.key_person.desc(), Customer.name)
+            .limit(50)
+        )
+        .unique()
+        .scalars()
+    )
+    return jsonify({**organization_json(org), "people": [customer_json(c) for c in people]})
 
 
 @bp.patch("/organizations/<int:org_id>")

@@ -5,16 +5,19 @@ the agent looking (``viewer``), they leave out tickets, messages and calls of
 tickets that agent may not open (agents.access); orders and notes are CRM data
 every agent sees.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import String, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import lazyload
 
-from ..extensions import db
-from ..tickets.models import OPEN_STATUSES, Call, Message, Ticket
-from ..tickets.serializers import call_json, iso, message_json, ticket_json
-from .models import Customer, Note, Order
-from .schemas import customer_json, note_json, order_json
+from helpdesk.customers.models import Customer, Note, Order
+from helpdesk.customers.schemas import customer_json, note_json, order_json
+from helpdesk.extensions import db
+from helpdesk.tickets.models import OPEN_STATUSES, Call, Message, Ticket
+from helpdesk.tickets.serializers import call_json, iso, message_json, ticket_json
 
 
 def _visible(viewer):
@@ -22,7 +25,7 @@ def _visible(viewer):
     (Always among one customer's tickets, found by their index.)"""
     if viewer is None:
         return true()
-    from ..agents.access import ticket_filter
+    from helpdesk.agents.access import ticket_filter
 
     return ticket_filter(viewer, among_few=True)
 
@@ -35,31 +38,45 @@ OPEN_ON_CARD, ORDERS_ON_CARD = 10, 5
 
 def _open_ticket_ids(customer_id: int, shown):
     """The ids of the card's open tickets: the newest activity first."""
-    return (select(Ticket.id).where(Ticket.customer_id == customer_id,
-                                    Ticket.status.in_(OPEN_STATUSES), shown)
-            .order_by(Ticket.last_message_at.desc(), Ticket.id.desc()).limit(OPEN_ON_CARD))
+    return (
+        select(Ticket.id)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES), shown)
+        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
+        .limit(OPEN_ON_CARD)
+    )
 
 
 def _recent_order_ids(customer_id: int):
     """The ids of the card's recent orders."""
-    return (select(Order.id).where(Order.customer_id == customer_id)
-            .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(ORDERS_ON_CARD))
+    return (
+        select(Order.id)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(ORDERS_ON_CARD)
+    )
 
 
 def _card_json(customer: Customer, tickets, orders, viewer, query: dict | None) -> dict:
     """The card from loaded rows: every open ticket among ``tickets`` (all of them
     visible) and every order among ``orders`` may be shown; the card takes the first."""
-    open_tickets = sorted((t for t in tickets if t.status in OPEN_STATUSES),
-                          key=lambda t: (t.last_message_at, t.id), reverse=True)
+    open_tickets = sorted(
+        (t for t in tickets if t.status in OPEN_STATUSES),
+        key=lambda t: (t.last_message_at, t.id),
+        reverse=True,
+    )
     recent = sorted(orders, key=lambda o: (o.ordered_at, o.id), reverse=True)
-    return {"customer": customer_json(customer),
-            "open_tickets": [ticket_json(t) for t in open_tickets[:OPEN_ON_CARD]],
-            "recent_orders": [order_json(o) for o in recent[:ORDERS_ON_CARD]],
-            "last_contact": last_contact(customer, viewer), "query": query or {}}
+    return {
+        "customer": customer_json(customer),
+        "open_tickets": [ticket_json(t) for t in open_tickets[:OPEN_ON_CARD]],
+        "recent_orders": [order_json(o) for o in recent[:ORDERS_ON_CARD]],
+        "last_contact": last_contact(customer, viewer),
+        "query": query or {},
+    }
 
 
-def card(customer: Customer | None, query: dict | None = None, viewer=None,
-         line_team=_EVERY_TEAM) -> dict:
+def card(
+    customer: Customer | None, query: dict | None = None, viewer=None, line_team=_EVERY_TEAM
+) -> dict:
     """The card an agent sees when this customer calls or writes (PRODUCT.md).
 
     ``line_team``: the card pops up for the agents of that team (None: for every
@@ -67,14 +84,23 @@ def card(customer: Customer | None, query: dict | None = None, viewer=None,
     no team.
     """
     if customer is None:
-        return {"customer": None, "open_tickets": [], "recent_orders": [], "last_contact": None,
-                "query": query or {}}
+        return {
+            "customer": None,
+            "open_tickets": [],
+            "recent_orders": [],
+            "last_contact": None,
+            "query": query or {},
+        }
     shown = _visible(viewer)
     if line_team is not _EVERY_TEAM:
-        shown = or_(Ticket.team_id.is_(None), Ticket.team_id == line_team) \
-            if line_team is not None else Ticket.team_id.is_(None)
-    _, tickets, orders = _load({}, tickets=_open_ticket_ids(customer.id, shown),
-                               orders=_recent_order_ids(customer.id))
+        shown = (
+            or_(Ticket.team_id.is_(None), Ticket.team_id == line_team)
+            if line_team is not None
+            else Ticket.team_id.is_(None)
+        )
+    _, tickets, orders = _load(
+        {}, tickets=_open_ticket_ids(customer.id, shown), orders=_recent_order_ids(customer.id)
+    )
     return _card_json(customer, tickets, orders, viewer, query)
 
 
@@ -85,9 +111,14 @@ def key_people(customer: Customer, limit: int = 5) -> list[dict]:
         return []
     rows = db.session.execute(
         select(Customer.id, Customer.name, Customer.title)
-        .where(Customer.organization_id == customer.organization_id,
-               Customer.key_person.is_(True), Customer.id != customer.id)
-        .order_by(func.lower(Customer.name), Customer.id).limit(limit)).all()
+        .where(
+            Customer.organization_id == customer.organization_id,
+            Customer.key_person.is_(True),
+            Customer.id != customer.id,
+        )
+        .order_by(func.lower(Customer.name), Customer.id)
+        .limit(limit)
+    ).all()
     return [{"id": r.id, "name": r.name, "title": r.title} for r in rows]
 
 
@@ -99,27 +130,50 @@ def _visible_call(viewer):
 def last_contact(customer: Customer, viewer=None) -> dict | None:
     """The latest message or call with this customer, either direction (one statement)."""
     message = (
-        select(literal("message").label("kind"), Message.id.label("id"),
-               Message.created_at.label("at"), Message.channel.label("channel"),
-               Message.direction.label("direction"), Message.ticket_id.label("ticket_id"),
-               literal(None, String).label("status"))
+        select(
+            literal("message").label("kind"),
+            Message.id.label("id"),
+            Message.created_at.label("at"),
+            Message.channel.label("channel"),
+            Message.direction.label("direction"),
+            Message.ticket_id.label("ticket_id"),
+            literal(None, String).label("status"),
+        )
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(Ticket.customer_id == customer.id, Message.direction != "note", _visible(viewer))
-        .order_by(Message.created_at.desc()).limit(1).subquery())
+        .order_by(Message.created_at.desc())
+        .limit(1)
+        .subquery()
+    )
     call = (
-        select(literal("call").label("kind"), Call.id.label("id"), Call.started_at.label("at"),
-               literal("voice").label("channel"), Call.direction.label("direction"),
-               Call.ticket_id.label("ticket_id"), Call.status.label("status"))
+        select(
+            literal("call").label("kind"),
+            Call.id.label("id"),
+            Call.started_at.label("at"),
+            literal("voice").label("channel"),
+            Call.direction.label("direction"),
+            Call.ticket_id.label("ticket_id"),
+            Call.status.label("status"),
+        )
         .outerjoin(Ticket, Ticket.id == Call.ticket_id)
         .where(Call.customer_id == customer.id, _visible_call(viewer))
-        .order_by(Call.started_at.desc()).limit(1).subquery())
+        .order_by(Call.started_at.desc())
+        .limit(1)
+        .subquery()
+    )
     both = union_all(select(message), select(call)).subquery()
-    latest = db.session.execute(select(both).order_by(both.c.at.desc(), both.c.kind.desc())
-                                .limit(1)).first()  # a message before a call at the same time
+    latest = db.session.execute(
+        select(both).order_by(both.c.at.desc(), both.c.kind.desc()).limit(1)
+    ).first()  # a message before a call at the same time
     if latest is None:
         return None
-    found = {"at": iso(latest.at), "channel": latest.channel, "direction": latest.direction,
-             "ticket_id": latest.ticket_id, f"{latest.kind}_id": latest.id}
+    found = {
+        "at": iso(latest.at),
+        "channel": latest.channel,
+        "direction": latest.direction,
+        "ticket_id": latest.ticket_id,
+        f"{latest.kind}_id": latest.id,
+    }
     if latest.kind == "call":
         found["status"] = latest.status
     return found
@@ -128,16 +182,18 @@ def last_contact(customer: Customer, viewer=None) -> dict | None:
 def _entries(customer_id: int, viewer=None):
     """One UNION ALL over every kind of interaction: (kind, id, at)."""
     return union_all(
-        select(literal("ticket").label("kind"), Ticket.id.label("id"),
-               Ticket.created_at.label("at"))
-        .where(Ticket.customer_id == customer_id, _visible(viewer)),
+        select(
+            literal("ticket").label("kind"), Ticket.id.label("id"), Ticket.created_at.label("at")
+        ).where(Ticket.customer_id == customer_id, _visible(viewer)),
         select(literal("message"), Message.id, Message.created_at)
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(Ticket.customer_id == customer_id, _visible(viewer)),
         select(literal("call"), Call.id, Call.started_at)
         .outerjoin(Ticket, Ticket.id == Call.ticket_id)
         .where(Call.customer_id == customer_id, _visible_call(viewer)),
-        select(literal("order"), Order.id, Order.ordered_at).where(Order.customer_id == customer_id),
+        select(literal("order"), Order.id, Order.ordered_at).where(
+            Order.customer_id == customer_id
+        ),
         select(literal("note"), Note.id, Note.created_at).where(Note.customer_id == customer_id),
     ).subquery()
 
@@ -149,7 +205,9 @@ def _page(customer_id: int, page: int, per_page: int, viewer):
     rows = db.session.execute(
         select(entries.c.kind, entries.c.id, entries.c.at)
         .order_by(entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
-        .limit(per_page + 1).offset((page - 1) * per_page)).all()
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    ).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
     wanted: dict[str, list[int]] = {}
@@ -163,8 +221,7 @@ def _items(rows, loaded: dict) -> list[dict]:
     return [loaded[(row.kind, row.id)] for row in rows if (row.kind, row.id) in loaded]
 
 
-def timeline(customer: Customer, page: int, per_page: int,
-             viewer=None) -> tuple[list[dict], bool]:
+def timeline(customer: Customer, page: int, per_page: int, viewer=None) -> tuple[list[dict], bool]:
     """One page of the customer's history, newest first; and whether there is more."""
     rows, more, wanted = _page(customer.id, page, per_page, viewer)
     loaded, _, _ = _load(wanted)
@@ -175,9 +232,11 @@ def panel(customer: Customer, per_page: int, viewer=None) -> tuple[dict, list[di
     """The customer panel: the card (as ``card`` makes it) and the first page of the
     timeline, their tickets loaded in one query and their orders in another."""
     rows, more, wanted = _page(customer.id, 1, per_page, viewer)
-    loaded, tickets, orders = _load(wanted, tickets=_open_ticket_ids(customer.id,
-                                                                     _visible(viewer)),
-                                    orders=_recent_order_ids(customer.id))
+    loaded, tickets, orders = _load(
+        wanted,
+        tickets=_open_ticket_ids(customer.id, _visible(viewer)),
+        orders=_recent_order_ids(customer.id),
+    )
     return _card_json(customer, tickets, orders, viewer, None), _items(rows, loaded), more
 
 
@@ -187,7 +246,10 @@ def _ids(column, ids: list[int] | None, more):
     if more is None:
         return column.in_(ids)
     more = select(more.subquery().c.id)
-    return column.in_(union_all(select(column).where(column.in_(ids)), more) if ids else more)
+    if not ids:
+        return column.in_(more)
+    given: Any = select(column).where(column.in_(ids))  # Any: mypy 2.4 crashes inferring
+    return column.in_(union_all(given, more))  # union_all's generics here
 
 
 def _load(wanted: dict[str, list[int]], tickets=None, orders=None):
@@ -199,69 +261,131 @@ def _load(wanted: dict[str, list[int]], tickets=None, orders=None):
     ticket_rows, order_rows = [], []
     ticket_ids, order_ids = wanted.get("ticket"), wanted.get("order")
     if ticket_ids or tickets is not None:
-        ticket_rows = db.session.execute(
-            select(Ticket).where(_ids(Ticket.id, ticket_ids, tickets))
-            .options(lazyload(Ticket.customer))).scalars().all()
+        ticket_rows = (
+            db.session.execute(
+                select(Ticket)
+                .where(_ids(Ticket.id, ticket_ids, tickets))
+                .options(lazyload(Ticket.customer))
+            )
+            .scalars()
+            .all()
+        )
         for t in ticket_rows:
             if t.id in (ticket_ids or ()):
-                out[("ticket", t.id)] = {"type": "ticket", "at": iso(t.created_at),
-                                         "ticket": ticket_json(t)}
+                out[("ticket", t.id)] = {
+                    "type": "ticket",
+                    "at": iso(t.created_at),
+                    "ticket": ticket_json(t),
+                }
     if wanted.get("message"):
-        rows = db.session.execute(
-            select(Message, Ticket.subject).join(Ticket, Ticket.id == Message.ticket_id)
-            .where(Message.id.in_(wanted["message"]))).unique().all()
+        rows = (
+            db.session.execute(
+                select(Message, Ticket.subject)
+                .join(Ticket, Ticket.id == Message.ticket_id)
+                .where(Message.id.in_(wanted["message"]))
+            )
+            .unique()
+            .all()
+        )
         for m, subject in rows:
-            out[("message", m.id)] = {"type": "message", "at": iso(m.created_at),
-                                      "ticket": {"id": m.ticket_id, "subject": subject},
-                                      "message": message_json(m, with_html=False)}
+            out[("message", m.id)] = {
+                "type": "message",
+                "at": iso(m.created_at),
+                "ticket": {"id": m.ticket_id, "subject": subject},
+                "message": message_json(m, with_html=False),
+            }
     if wanted.get("call"):
         for c in db.session.execute(select(Call).where(Call.id.in_(wanted["call"]))).scalars():
             out[("call", c.id)] = {"type": "call", "at": iso(c.started_at), "call": call_json(c)}
     if order_ids or orders is not None:
-        order_rows = db.session.execute(select(Order).where(_ids(Order.id, order_ids, orders))
-                                        ).scalars().all()
+        order_rows = (
+            db.session.execute(select(Order).where(_ids(Order.id, order_ids, orders)))
+            .scalars()
+            .all()
+        )
         for o in order_rows:
             if o.id in (order_ids or ()):
-                out[("order", o.id)] = {"type": "order", "at": iso(o.ordered_at),
-                                        "order": order_json(o)}
+                out[("order", o.id)] = {
+                    "type": "order",
+                    "at": iso(o.ordered_at),
+                    "order": order_json(o),
+                }
     if wanted.get("note"):
-        for n in db.session.execute(select(Note).where(Note.id.in_(wanted["note"]))
-                                    ).unique().scalars():
+        for n in (
+            db.session.execute(select(Note).where(Note.id.in_(wanted["note"]))).unique().scalars()
+        ):
             out[("note", n.id)] = {"type": "note", "at": iso(n.created_at), "note": note_json(n)}
     return out, ticket_rows, order_rows
 
 
 def export(customer: Customer) -> dict:
     """Everything held about a person, for a data-subject access request."""
-    from ..tickets.models import TicketEvent
-    from ..tickets.serializers import event_json
+    from helpdesk.tickets.models import TicketEvent
+    from helpdesk.tickets.serializers import event_json
 
-    tickets = db.session.execute(select(Ticket).where(Ticket.customer_id == customer.id)
-                                 .order_by(Ticket.id)).unique().scalars().all()
+    tickets = (
+        db.session.execute(
+            select(Ticket).where(Ticket.customer_id == customer.id).order_by(Ticket.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
     ticket_ids = [t.id for t in tickets]
-    messages = db.session.execute(select(Message).where(Message.ticket_id.in_(ticket_ids))
-                                  .order_by(Message.id)).unique().scalars().all()
-    ticket_events = db.session.execute(
-        select(TicketEvent).where(TicketEvent.ticket_id.in_(ticket_ids))
-        .order_by(TicketEvent.id)).unique().scalars().all()
+    messages = (
+        db.session.execute(
+            select(Message).where(Message.ticket_id.in_(ticket_ids)).order_by(Message.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    ticket_events = (
+        db.session.execute(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id.in_(ticket_ids))
+            .order_by(TicketEvent.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
     by_ticket: dict[int, list] = {}
     for m in messages:
         by_ticket.setdefault(m.ticket_id, []).append(message_json(m))
     events_by: dict[int, list] = {}
     for e in ticket_events:
         events_by.setdefault(e.ticket_id, []).append(event_json(e))
-    calls = db.session.execute(select(Call).where(Call.customer_id == customer.id)
-                               .order_by(Call.id)).scalars().all()
-    orders = db.session.execute(select(Order).where(Order.customer_id == customer.id)
-                                .order_by(Order.id)).scalars().all()
-    notes = db.session.execute(select(Note).where(Note.customer_id == customer.id)
-                               .order_by(Note.id)).unique().scalars().all()
+    calls = (
+        db.session.execute(select(Call).where(Call.customer_id == customer.id).order_by(Call.id))
+        .scalars()
+        .all()
+    )
+    orders = (
+        db.session.execute(select(Order).where(Order.customer_id == customer.id).order_by(Order.id))
+        .scalars()
+        .all()
+    )
+    notes = (
+        db.session.execute(select(Note).where(Note.customer_id == customer.id).order_by(Note.id))
+        .unique()
+        .scalars()
+        .all()
+    )
     return {
         "customer": customer_json(customer),
-        "identities": [{"kind": i.kind, "value": i.value, "created_at": iso(i.created_at)}
-                       for i in customer.identities],
-        "tickets": [{**ticket_json(t), "messages": by_ticket.get(t.id, []),
-                     "events": events_by.get(t.id, [])} for t in tickets],
+        "identities": [
+            {"kind": i.kind, "value": i.value, "created_at": iso(i.created_at)}
+            for i in customer.identities
+        ],
+        "tickets": [
+            {
+                **ticket_json(t),
+                "messages": by_ticket.get(t.id, []),
+                "events": events_by.get(t.id, []),
+            }
+            for t in tickets
+        ],
         "calls": [call_json(c) for c in calls],
         "orders": [order_json(o) for o in orders],
         "notes": [note_json(n) for n in notes],

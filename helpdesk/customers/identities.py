@@ -1,4 +1,5 @@
 """Normalised identities: the keys every inbound message is matched on."""
+
 from __future__ import annotations
 
 import phonenumbers

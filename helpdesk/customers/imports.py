@@ -17,37 +17,65 @@ a stream. Each row is checked by the API's schemas and written by the CRM
 services in a savepoint of its own, so a bad row is reported with its line
 number (the header is line 1) while the others load; commits every 500 rows.
 """
+
 from __future__ import annotations
 
 import codecs
 import csv
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 
-from .. import unit_of_work
-from ..errors import Conflict, HelpdeskError
-from ..extensions import db
-from . import orders, services
-from .models import Customer, Organization
-from .schemas import CustomerIn, OrderIn, OrganizationIn
+from helpdesk import unit_of_work
+from helpdesk.customers import orders, services
+from helpdesk.customers.models import Customer, Organization
+from helpdesk.customers.schemas import CustomerIn, OrderIn, OrganizationIn
+from helpdesk.errors import Conflict, HelpdeskError
+from helpdesk.extensions import db
 
 log = logging.getLogger(__name__)
 BATCH = 500
 SAMPLE = 64 * 1024  # read up front to tell a text file from anything else
-CUSTOMER_COLUMNS = ("name", "email", "phone", "organization", "title", "key_person", "language",
-                    "preferred_channel", "tags", "order_updates")
-ORDER_COLUMNS = ("number", "customer_email", "customer_phone", "customer_id", "customer_name",
-                 "status", "total", "currency", "ordered_at", "carrier", "tracking_number",
-                 "tracking_url", "expected_delivery", "lines")
+CUSTOMER_COLUMNS = (
+    "name",
+    "email",
+    "phone",
+    "organization",
+    "title",
+    "key_person",
+    "language",
+    "preferred_channel",
+    "tags",
+    "order_updates",
+)
+ORDER_COLUMNS = (
+    "number",
+    "customer_email",
+    "customer_phone",
+    "customer_id",
+    "customer_name",
+    "status",
+    "total",
+    "currency",
+    "ordered_at",
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "expected_delivery",
+    "lines",
+)
 # Schema and service field names as the file's columns call them, for error messages.
-COLUMN_OF = {"emails": "email", "phones": "phone", "customer": "customer_id",
-             "organization_id": "organization"}
+COLUMN_OF = {
+    "emails": "email",
+    "phones": "phone",
+    "customer": "customer_id",
+    "organization_id": "organization",
+}
 
 
 @dataclass
@@ -72,8 +100,9 @@ def import_orders(path: str | Path) -> ImportReport:
     return _load(path, ORDER_COLUMNS, _order)
 
 
-def _load(path: str | Path, columns: tuple[str, ...],
-          load_row: Callable[[dict[str, str]], None]) -> ImportReport:
+def _load(
+    path: str | Path, columns: tuple[str, ...], load_row: Callable[[dict[str, str]], None]
+) -> ImportReport:
     """Load every row in a savepoint of its own; commit in batches."""
     report = ImportReport()
     seen = 0
@@ -97,8 +126,9 @@ def _load(path: str | Path, columns: tuple[str, ...],
     return report
 
 
-def _rows(path: Path, columns: tuple[str, ...], report: ImportReport
-          ) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(
+    path: Path, columns: tuple[str, ...], report: ImportReport
+) -> Iterator[tuple[int, dict[str, str]]]:
     """The file's rows as {column: non-empty value}, with the line each starts on."""
     try:
         with path.open("rb") as raw:
@@ -118,11 +148,21 @@ def _rows(path: Path, columns: tuple[str, ...], report: ImportReport
                     if not any(v.strip() for v in values):
                         continue
                     if len(values) > len(header):
-                        report.errors.append((line, f"{len(values)} values, but the header "
-                                                    f"names {len(header)} columns"))
+                        report.errors.append(
+                            (
+                                line,
+                                f"{len(values)} values, but the header names {len(header)} columns",
+                            )
+                        )
                         continue
-                    yield line, {name: value.strip() for name, value in zip(header, values)
-                                 if name and value.strip()}
+                    yield (
+                        line,
+                        {
+                            name: value.strip()
+                            for name, value in zip(header, values, strict=False)
+                            if name and value.strip()
+                        },
+                    )
             except csv.Error as exc:
                 report.errors.append((read + 1, f"not readable as CSV ({exc}); stopped here"))
             except UnicodeDecodeError:
@@ -160,9 +200,11 @@ def _header(names: list[str], columns: tuple[str, ...]) -> list[str]:
     header = [name.strip().lower() for name in names]
     unknown = [name for name in header if name and name not in columns]
     if unknown:
-        raise Refused(f"unknown column{'s' if len(unknown) > 1 else ''} "
-                      f"{', '.join(repr(n[:40]) for n in unknown[:5])} (the columns are "
-                      f"{', '.join(columns)}, separated by , or ;)")
+        raise Refused(
+            f"unknown column{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(n[:40]) for n in unknown[:5])} (the columns are "
+            f"{', '.join(columns)}, separated by , or ;)"
+        )
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise Refused(f"column {repeated[0]!r} appears twice")
@@ -176,8 +218,13 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         parts = []
         for error in exc.errors():
-            first = "organization" if exc.title == "OrganizationIn" else \
-                str(error["loc"][0]) if error["loc"] else "row"
+            first = (
+                "organization"
+                if exc.title == "OrganizationIn"
+                else str(error["loc"][0])
+                if error["loc"]
+                else "row"
+            )
             where = [COLUMN_OF.get(first, first)]
             where += [f"item {p + 1}" if isinstance(p, int) else str(p) for p in error["loc"][1:]]
             got = error.get("input")
@@ -186,8 +233,11 @@ def _message(exc: Exception) -> str:
         return "; ".join(parts)
     if isinstance(exc, HelpdeskError):
         columns = [COLUMN_OF.get(key, key) for key in exc.fields]
-        extra = [f"{COLUMN_OF.get(k, k)}: {v}" for k, v in exc.fields.items()
-                 if str(v) not in exc.message]
+        extra = [
+            f"{COLUMN_OF.get(k, k)}: {v}"
+            for k, v in exc.fields.items()
+            if str(v) not in exc.message
+        ]
         if len(columns) == 1 and not extra:
             return f"{columns[0]}: {exc.message}"
         return exc.message + (f" ({'; '.join(extra)})" if extra else "")
@@ -211,17 +261,27 @@ class _Customers:
 
     def load(self, row: dict[str, str]) -> None:
         """Create or update the customer of one row."""
-        data = {key: row[key] for key in ("name", "title", "key_person", "order_updates")
-                if key in row}
-        data.update({key: row[key].lower() for key in ("language", "preferred_channel")
-                     if key in row})
-        data.update({key: _split(row[column]) for key, column in
-                     (("emails", "email"), ("phones", "phone"), ("tags", "tags")) if column in row})
+        data = {
+            key: row[key] for key in ("name", "title", "key_person", "order_updates") if key in row
+        }
+        data.update(
+            {key: row[key].lower() for key in ("language", "preferred_channel") if key in row}
+        )
+        data.update(
+            {
+                key: _split(row[column])
+                for key, column in (("emails", "email"), ("phones", "phone"), ("tags", "tags"))
+                if column in row
+            }
+        )
         if not any(key in row for key in ("name", "email", "phone")):
             raise Refused("a customer needs a name, an email or a phone")
         fields = CustomerIn.model_validate(data, strict=False).to_service(only_set=True)
-        organization = OrganizationIn.model_validate(
-            {"name": row["organization"]}, strict=False).name if "organization" in row else None
+        organization = (
+            OrganizationIn.model_validate({"name": row["organization"]}, strict=False).name
+            if "organization" in row
+            else None
+        )
         try:
             # Most rows are new people: try that first, and let the service's own check
             # say when an address is someone's already (saves a lookup per address).
@@ -256,8 +316,10 @@ class _Customers:
                 if customer is not None:
                     owners.setdefault(customer.id, (customer, f"{kind} {value}"))
         if len(owners) > 1:
-            raise Refused("the row's addresses belong to different customers: " + ", ".join(
-                f"{what} to customer {cid}" for cid, (_, what) in owners.items()))
+            raise Refused(
+                "the row's addresses belong to different customers: "
+                + ", ".join(f"{what} to customer {cid}" for cid, (_, what) in owners.items())
+            )
         if not owners:  # the owner was erased between the two steps
             raise Refused("an address of the row changed hands during the import; load it again")
         return next(iter(owners.values()))[0]
@@ -274,9 +336,12 @@ class _Customers:
     def _find_or_create(name: str) -> Organization:
         """The first organization called ``name`` (any case), or a new one."""
         # The exact name too: SQLite's lower() leaves non-ASCII capitals (Ä, É) as they are.
-        org = db.session.execute(select(Organization).where(or_(
-            Organization.name == name, func.lower(Organization.name) == name.lower()))
-            .order_by(Organization.id).limit(1)).scalar_one_or_none()
+        org = db.session.execute(
+            select(Organization)
+            .where(or_(Organization.name == name, func.lower(Organization.name) == name.lower()))
+            .order_by(Organization.id)
+            .limit(1)
+        ).scalar_one_or_none()
         if org is None:
             org = Organization(name=name)
             db.session.add(org)
@@ -289,9 +354,20 @@ def _order(row: dict[str, str]) -> None:
     number = row.get("number")
     if not number:
         raise Refused("number is missing")
-    data = {key: row[key] for key in ("customer_email", "customer_phone", "customer_name",
-                                      "ordered_at", "carrier", "tracking_number",
-                                      "tracking_url", "expected_delivery") if key in row}
+    data = {
+        key: row[key]
+        for key in (
+            "customer_email",
+            "customer_phone",
+            "customer_name",
+            "ordered_at",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "expected_delivery",
+        )
+        if key in row
+    }
     if "customer_id" in row:
         data["customer"] = row["customer_id"]
     if "status" in row:

@@ -1,19 +1,38 @@
 """The CRM: organizations, customers, their identities, notes and orders."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..models_base import UTCDateTime, utcnow
+from helpdesk.db import UTCDateTime, utcnow
+from helpdesk.extensions import db
 
 IDENTITY_KINDS = ("email", "phone", "chat")
-ORDER_STATUSES = ("pending", "paid", "processing", "shipped", "delayed", "delivered",
-                  "cancelled", "returned")
+ORDER_STATUSES = (
+    "pending",
+    "paid",
+    "processing",
+    "shipped",
+    "delayed",
+    "delivered",
+    "cancelled",
+    "returned",
+)
 
 
 class Organization(db.Model):
@@ -24,12 +43,14 @@ class Organization(db.Model):
     name: Mapped[str] = mapped_column(String(200), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     account_manager_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agents.id", ondelete="SET NULL"), index=True)
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Loaded on demand: every customer load joins its organization, and the
     # domains matter only on the organization's own screens.
-    domains: Mapped[list["OrganizationDomain"]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan")
+    domains: Mapped[list[OrganizationDomain]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name!r}>"
@@ -41,7 +62,8 @@ class OrganizationDomain(db.Model):
     __tablename__ = "organization_domains"
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     domain: Mapped[str] = mapped_column(String(253), unique=True)
     organization: Mapped[Organization] = relationship(back_populates="domains")
 
@@ -56,7 +78,8 @@ class Customer(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200), index=True)
     organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
     title: Mapped[str | None] = mapped_column(String(200))
     key_person: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(10))
@@ -70,9 +93,12 @@ class Customer(db.Model):
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
-    identities: Mapped[list["Identity"]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", lazy="selectin",
-        order_by="Identity.id")
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Identity.id",
+    )
 
     def __repr__(self) -> str:
         return f"<Customer {self.id} {self.name!r}>"
@@ -91,8 +117,9 @@ class Identity(db.Model):
     __tablename__ = "identities"
     __table_args__ = (UniqueConstraint("kind", "value"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
-                                             index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -136,9 +163,12 @@ class Order(db.Model):
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     customer: Mapped[Customer] = relationship()
-    lines: Mapped[list["OrderLine"]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", lazy="selectin",
-        order_by="OrderLine.id")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrderLine.id",
+    )
 
     def __repr__(self) -> str:
         return f"<Order {self.number} {self.status}>"
@@ -182,9 +212,11 @@ class OrderNotification(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(10))
     ticket_id: Mapped[int | None] = mapped_column(
-        ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

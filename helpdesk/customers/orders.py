@@ -1,18 +1,27 @@
 """Orders from the shop or ERP: upsert by their own number; the purchase history."""
+
 from __future__ import annotations
 
 import logging
 
 from sqlalchemy import select
 
-from ..errors import Invalid, NotFound
-from ..extensions import db
-from .models import Order, OrderLine
-from .services import customer_for
+from helpdesk.customers.models import Order, OrderLine
+from helpdesk.customers.services import customer_for
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.extensions import db
 
 log = logging.getLogger(__name__)
-ORDER_FIELDS = ("status", "total", "currency", "carrier", "tracking_number", "tracking_url",
-                "expected_delivery", "ordered_at")
+ORDER_FIELDS = (
+    "status",
+    "total",
+    "currency",
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "expected_delivery",
+    "ordered_at",
+)
 # Listeners called as fn(order, previous_status) after a status change is flushed.
 _status_listeners: list = []
 
@@ -30,8 +39,9 @@ def upsert(number: str, data: dict) -> tuple[Order, bool]:
         raise Invalid("order numbers are 1 to 64 characters", fields={"number": "bad length"})
     order = db.session.execute(select(Order).where(Order.number == number)).scalar_one_or_none()
     created = order is None
-    names_owner = any(data.get(k) is not None for k in ("customer", "customer_email",
-                                                          "customer_phone"))
+    names_owner = any(
+        data.get(k) is not None for k in ("customer", "customer_email", "customer_phone")
+    )
     if created:
         order = Order(number=number, customer=customer_for(data))
         db.session.add(order)

@@ -1,24 +1,32 @@
 """API input models (pydantic, strict, unknown fields refused) and JSON shapes of the CRM."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from ..tickets.serializers import iso
-from .models import ORDER_STATUSES, Customer, Note, Order, Organization
+from helpdesk.customers.models import ORDER_STATUSES, Customer, Note, Order, Organization
+from helpdesk.tickets.serializers import iso
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
-Domain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=253,
-                                          pattern=r"^([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")]
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=253,
+        pattern=r"^([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$",
+    ),
+]
 # Row ids are INTEGER columns; a larger number is refused here, not by the database.
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-FieldValue = Union[Annotated[str, StringConstraints(max_length=2000)], int, float, bool, None]
+FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
 CHANNEL_NAMES = Literal["email", "sms", "voice", "chat"]
 OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
 
@@ -26,9 +34,9 @@ OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
 def _in_utc(value: datetime) -> datetime:
     """A naive time counts as UTC; one that leaves the calendar in UTC is refused."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("the time is out of range") from None
 
@@ -57,7 +65,8 @@ class CustomerIn(Strict):
     sms_opt_out: bool = False
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     custom_fields: dict[Annotated[str, StringConstraints(max_length=100)], FieldValue] = Field(
-        default_factory=dict, max_length=50)
+        default_factory=dict, max_length=50
+    )
 
     def to_service(self, only_set: bool = False) -> dict:
         """The fields under the names the service uses."""
@@ -100,8 +109,9 @@ class OrderLineIn(Strict):
     sku: Annotated[str, StringConstraints(max_length=64)] | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     quantity: int = Field(default=1, ge=1, le=1_000_000)
-    unit_price: Decimal | None = Field(default=None, ge=0, le=Decimal("9999999999"),
-                                       decimal_places=2)
+    unit_price: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("9999999999"), decimal_places=2
+    )
 
 
 class OrderIn(Strict):
@@ -117,8 +127,9 @@ class OrderIn(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     carrier: Annotated[str, StringConstraints(max_length=100)] | None = None
     tracking_number: Annotated[str, StringConstraints(max_length=100)] | None = None
-    tracking_url: Annotated[str, StringConstraints(max_length=500,
-                                                   pattern=r"^https?://\S+$")] | None = None
+    tracking_url: (
+        Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$")] | None
+    ) = None
     expected_delivery: date | None = None
     ordered_at: UtcDateTime | None = None
 
@@ -127,27 +138,38 @@ def organization_json(org: Organization | None) -> dict | None:
     """An organization."""
     if org is None:
         return None
-    return {"id": org.id, "name": org.name, "domains": [d.domain for d in org.domains],
-            "notes": org.notes, "account_manager": org.account_manager_id,
-            "created_at": iso(org.created_at)}
+    return {
+        "id": org.id,
+        "name": org.name,
+        "domains": [d.domain for d in org.domains],
+        "notes": org.notes,
+        "account_manager": org.account_manager_id,
+        "created_at": iso(org.created_at),
+    }
 
 
 def customer_json(customer: Customer) -> dict:
     """A customer with identities, organization and preferences."""
     org = customer.organization
     return {
-        "id": customer.id, "name": customer.name,
-        "emails": customer.values("email"), "phones": customer.values("phone"),
+        "id": customer.id,
+        "name": customer.name,
+        "emails": customer.values("email"),
+        "phones": customer.values("phone"),
         "chat_visitors": customer.values("chat"),
         "organization": {"id": org.id, "name": org.name} if org else None,
-        "title": customer.title, "key_person": customer.key_person,
+        "title": customer.title,
+        "key_person": customer.key_person,
         "tags": list(customer.tags or []),
-        "preferences": {"language": customer.language,
-                        "preferred_channel": customer.preferred_channel,
-                        "order_updates": customer.order_updates,
-                        "sms_opt_out": customer.sms_opt_out},
+        "preferences": {
+            "language": customer.language,
+            "preferred_channel": customer.preferred_channel,
+            "order_updates": customer.order_updates,
+            "sms_opt_out": customer.sms_opt_out,
+        },
         "custom_fields": dict(customer.custom_fields or {}),
-        "created_at": iso(customer.created_at), "updated_at": iso(customer.updated_at),
+        "created_at": iso(customer.created_at),
+        "updated_at": iso(customer.updated_at),
         "last_contact_at": iso(customer.last_contact_at),
     }
 
@@ -160,21 +182,39 @@ def money(value: Decimal | None) -> str | None:
 def order_json(order: Order) -> dict:
     """An order with its lines."""
     return {
-        "id": order.id, "number": order.number, "customer_id": order.customer_id,
-        "status": order.status, "total": money(order.total), "currency": order.currency,
-        "carrier": order.carrier, "tracking_number": order.tracking_number,
+        "id": order.id,
+        "number": order.number,
+        "customer_id": order.customer_id,
+        "status": order.status,
+        "total": money(order.total),
+        "currency": order.currency,
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
         "tracking_url": order.tracking_url,
-        "expected_delivery": order.expected_delivery.isoformat() if order.expected_delivery
+        "expected_delivery": order.expected_delivery.isoformat()
+        if order.expected_delivery
         else None,
-        "ordered_at": iso(order.ordered_at), "updated_at": iso(order.updated_at),
-        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
-                   "unit_price": money(line.unit_price)} for line in order.lines],
+        "ordered_at": iso(order.ordered_at),
+        "updated_at": iso(order.updated_at),
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price),
+            }
+            for line in order.lines
+        ],
     }
 
 
 def note_json(note: Note) -> dict:
     """A note on a customer."""
     author = note.author
-    return {"id": note.id, "customer_id": note.customer_id, "body": note.body,
-            "author": {"id": author.id, "name": author.name} if author else None,
-            "created_at": iso(note.created_at)}
+    return {
+        "id": note.id,
+        "customer_id": note.customer_id,
+        "body": note.body,
+        "author": {"id": author.id, "name": author.name} if author else None,
+        "created_at": iso(note.created_at),
+    }

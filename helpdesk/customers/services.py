@@ -2,20 +2,30 @@
 
 Every function flushes; the caller commits.
 """
+
 from __future__ import annotations
 
 import logging
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
-from ..errors import Conflict, Invalid
-from ..extensions import db
-from ..models_base import utcnow
-from .identities import InvalidIdentity, normalise
-from .models import Customer, Identity, Note, Order, Organization, OrganizationDomain
+from helpdesk.agents import access
+from helpdesk.customers.identities import InvalidIdentity, normalise
+from helpdesk.customers.models import (
+    Customer,
+    Identity,
+    Note,
+    Order,
+    Organization,
+    OrganizationDomain,
+)
+from helpdesk.db import utcnow
+from helpdesk.errors import Conflict, Invalid
+from helpdesk.extensions import db
+from helpdesk.tickets.models import OPEN_STATUSES, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +36,11 @@ log = logging.getLogger(__name__)
 @cache
 def _by_identity(for_display: bool) -> Select:
     """The customer owning identity (:kind, :value)."""
-    query = select(Customer).join(Identity).where(
-        Identity.kind == bindparam("kind"), Identity.value == bindparam("value"))
+    query = (
+        select(Customer)
+        .join(Identity)
+        .where(Identity.kind == bindparam("kind"), Identity.value == bindparam("value"))
+    )
     if for_display:  # a screen pop shows every identity: in this statement, not a second
         return query.options(joinedload(Customer.identities))
     # Ingest reads neither the identities nor the organization: load them only on demand.
@@ -37,8 +50,11 @@ def _by_identity(for_display: bool) -> Select:
 @cache
 def _by_domain() -> Select:
     """The organization owning email domain :domain."""
-    return select(Organization).join(OrganizationDomain).where(
-        OrganizationDomain.domain == bindparam("domain"))
+    return (
+        select(Organization)
+        .join(OrganizationDomain)
+        .where(OrganizationDomain.domain == bindparam("domain"))
+    )
 
 
 def find_by_identity(kind: str, value: str) -> Customer | None:
@@ -47,8 +63,11 @@ def find_by_identity(kind: str, value: str) -> Customer | None:
         value = normalise(kind, value)
     except InvalidIdentity:
         return None
-    return db.session.execute(_by_identity(True), {"kind": kind, "value": value}
-                              ).unique().scalar_one_or_none()
+    return (
+        db.session.execute(_by_identity(True), {"kind": kind, "value": value})
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def organization_for_email(address: str) -> Organization | None:
@@ -60,16 +79,21 @@ def organization_for_email(address: str) -> Organization | None:
 def find_sender(kind: str, value: str) -> Customer | None:
     """The customer owning the normalised identity (:kind, :value), for ingest: neither
     the identities nor the organization are loaded."""
-    return db.session.execute(_by_identity(False), {"kind": kind, "value": value}
-                              ).scalar_one_or_none()
+    return db.session.execute(
+        _by_identity(False), {"kind": kind, "value": value}
+    ).scalar_one_or_none()
 
 
 def new_customer(kind: str, value: str, name: str | None = None) -> Customer:
     """A new customer owning the identity (``value`` normalised), linked to the organization
     owning an email's domain; added to the session, not flushed (a concurrent creation of
     the same identity fails on the unique constraint at the caller's flush)."""
-    customer = Customer(name=(name or "").strip()[:200] or None, tags=[], custom_fields={},
-                        identities=[Identity(kind=kind, value=value)])
+    customer = Customer(
+        name=(name or "").strip()[:200] or None,
+        tags=[],
+        custom_fields={},
+        identities=[Identity(kind=kind, value=value)],
+    )
     if kind == "email":
         with db.session.no_autoflush:
             organization = organization_for_email(value)
@@ -113,8 +137,9 @@ def customer_for(data: dict) -> Customer:
             except InvalidIdentity as exc:
                 raise Invalid(str(exc), fields={key: str(exc)}) from exc
             return resolve_sender(kind, value, data.get("customer_name"))[0]
-    raise Invalid("say which customer", fields={
-        "customer": "give customer, customer_email or customer_phone"})
+    raise Invalid(
+        "say which customer", fields={"customer": "give customer, customer_email or customer_phone"}
+    )
 
 
 def add_identity(customer: Customer, kind: str, value: str) -> Identity:
@@ -129,8 +154,10 @@ def add_identity(customer: Customer, kind: str, value: str) -> Identity:
     if owner is not None:
         if owner.customer_id == customer.id:
             return owner
-        raise Conflict(f"{kind} {value} belongs to customer {owner.customer_id}",
-                       fields={kind: "already belongs to another customer"})
+        raise Conflict(
+            f"{kind} {value} belongs to customer {owner.customer_id}",
+            fields={kind: "already belongs to another customer"},
+        )
     identity = Identity(kind=kind, value=value)
     customer.identities.append(identity)
     if kind == "email" and customer.organization_id is None:
@@ -154,14 +181,26 @@ def replace_identities(customer: Customer, kind: str, values: list[str]) -> None
         add_identity(customer, kind, value)
 
 
-SIMPLE_FIELDS = ("name", "organization_id", "title", "key_person", "language",
-                 "preferred_channel", "order_updates", "sms_opt_out", "tags", "custom_fields")
+SIMPLE_FIELDS = (
+    "name",
+    "organization_id",
+    "title",
+    "key_person",
+    "language",
+    "preferred_channel",
+    "order_updates",
+    "sms_opt_out",
+    "tags",
+    "custom_fields",
+)
 
 
 def apply_fields(customer: Customer, data: dict) -> None:
     """Copy validated fields onto ``customer``, identities included."""
-    if data.get("organization_id") is not None and \
-            db.session.get(Organization, data["organization_id"]) is None:
+    if (
+        data.get("organization_id") is not None
+        and db.session.get(Organization, data["organization_id"]) is None
+    ):
         raise Invalid("no such organization", fields={"organization": "unknown id"})
     for field in SIMPLE_FIELDS:
         if field in data:
@@ -191,22 +230,25 @@ def add_note(customer: Customer, body: str, author=None) -> Note:
 
 def merge(into: Customer, other: Customer) -> Customer:
     """Fold ``other`` into ``into``: identities, tickets, calls, orders, notes, tags."""
-    from ..tickets.models import Call, Ticket
+    from helpdesk.tickets.models import Call, Ticket
 
     if into.id == other.id:
         raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
     for model in (Ticket, Call, Order, Note):
-        db.session.execute(update(model).where(model.customer_id == other.id)
-                           .values(customer_id=into.id))
-    db.session.execute(update(Identity).where(Identity.customer_id == other.id)
-                       .values(customer_id=into.id))
+        db.session.execute(
+            update(model).where(model.customer_id == other.id).values(customer_id=into.id)
+        )
+    db.session.execute(
+        update(Identity).where(Identity.customer_id == other.id).values(customer_id=into.id)
+    )
     into.tags = sorted(set(into.tags or []) | set(other.tags or []))
     into.custom_fields = {**(other.custom_fields or {}), **(into.custom_fields or {})}
     for field in ("name", "organization_id", "title", "language", "preferred_channel"):
         if getattr(into, field) is None:
             setattr(into, field, getattr(other, field))
-    into.last_contact_at = max(filter(None, [into.last_contact_at, other.last_contact_at]),
-                               default=None)
+    into.last_contact_at = max(
+        filter(None, [into.last_contact_at, other.last_contact_at]), default=None
+    )
     db.session.flush()
     db.session.expire(other)
     db.session.delete(other)
@@ -218,17 +260,21 @@ def merge(into: Customer, other: Customer) -> Customer:
 
 def erase(customer: Customer) -> None:
     """Delete everything held about a person: identities, tickets, messages, calls, orders."""
-    from ..tickets import attachments
-    from ..tickets.models import Attachment, Message, Ticket
+    from helpdesk.tickets import attachments
+    from helpdesk.tickets.models import Attachment, Message, Ticket
 
-    hashes = set(db.session.execute(
-        select(Attachment.sha256).join(Message).join(Ticket)
-        .where(Ticket.customer_id == customer.id, Attachment.sha256.is_not(None))
-    ).scalars())
+    hashes = set(
+        db.session.execute(
+            select(Attachment.sha256)
+            .join(Message)
+            .join(Ticket)
+            .where(Ticket.customer_id == customer.id, Attachment.sha256.is_not(None))
+        ).scalars()
+    )
     customer_id = customer.id
     db.session.delete(customer)
     db.session.flush()
-    from ..unit_of_work import after_commit
+    from helpdesk.unit_of_work import after_commit
 
     after_commit(lambda: attachments.delete_unreferenced(hashes))
     log.info("erased customer %s", customer_id)
@@ -237,3 +283,33 @@ def erase(customer: Customer) -> None:
 def touch_contact(customer: Customer, at=None) -> None:
     """Record the customer's latest contact."""
     customer.last_contact_at = at or utcnow()
+
+
+def organization_people(
+    org: Organization, viewer, page: int, per_page: int
+) -> tuple[list[Customer], bool, int]:
+    """One page of an organization's people (key people first), whether more follow, and
+    how many of its open tickets ``viewer`` may see."""
+    people = (
+        db.session.execute(
+            select(Customer)
+            .where(Customer.organization_id == org.id)
+            .order_by(Customer.key_person.desc(), func.lower(Customer.name), Customer.id)
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    open_count = db.session.execute(
+        select(func.count())
+        .select_from(Ticket)
+        .join(Customer)
+        .where(
+            Customer.organization_id == org.id,
+            Ticket.status.in_(OPEN_STATUSES),
+            access.ticket_filter(viewer),
+        )
+    ).scalar_one()
+    return list(people[:per_page]), len(people) > per_page, open_count

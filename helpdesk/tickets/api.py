@@ -1,20 +1,36 @@
 """REST API v1 for tickets and their messages."""
+
 from __future__ import annotations
 
 from flask import g, jsonify, request
 from sqlalchemy import exists, select
 from sqlalchemy.orm import undefer
 
-from .. import unit_of_work
-from ..agents import access
-from ..api import api_blueprint, int_arg, paginate, parse_body
-from ..errors import Invalid
-from ..extensions import db
-from . import board, inbox, macros, services
-from .models import CHANNELS, PRIORITIES, STATUSES, Message, Ticket, TicketEvent, TicketTag
-from .schemas import (BulkReassign, EscalateIn, MacroApplyIn, MacroIn, MacroPatch, MessageIn,
-                      TicketIn, TicketPatch)
-from .serializers import event_json, message_json, ticket_json
+from helpdesk import unit_of_work
+from helpdesk.agents import access
+from helpdesk.board import services as board
+from helpdesk.errors import Invalid
+from helpdesk.extensions import db
+from helpdesk.inbox import services as inbox
+from helpdesk.tickets import services
+from helpdesk.tickets.models import (
+    CHANNELS,
+    PRIORITIES,
+    STATUSES,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketTag,
+)
+from helpdesk.tickets.schemas import (
+    BulkReassign,
+    EscalateIn,
+    MessageIn,
+    TicketIn,
+    TicketPatch,
+)
+from helpdesk.tickets.serializers import event_json, message_json, ticket_json
+from helpdesk.web.api import api_blueprint, int_arg, paginate, parse_body
 
 bp = api_blueprint("tickets_api", __name__, lock_writes=True)
 
@@ -60,8 +76,7 @@ def list_tickets():
     if len(tag) > 50:
         raise Invalid("tag is too long", fields={"tag": "too long"})
     if tag:
-        query = query.where(exists().where(TicketTag.ticket_id == Ticket.id,
-                                           TicketTag.name == tag))
+        query = query.where(exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.name == tag))
     q = (request.args.get("q") or "").strip()
     if len(q) > 200:
         raise Invalid("q is too long", fields={"q": "too long"})
@@ -84,8 +99,13 @@ def create_ticket():
 def get_ticket(ticket_id: int):
     """One ticket with its audit trail."""
     ticket = _ticket(ticket_id)
-    trail = db.session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                               .order_by(TicketEvent.id)).unique().scalars()
+    trail = (
+        db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+        )
+        .unique()
+        .scalars()
+    )
     return jsonify({**ticket_json(ticket), "events": [event_json(e) for e in trail]})
 
 
@@ -112,8 +132,12 @@ def bulk_reassign():
 def list_messages(ticket_id: int):
     """The ticket's messages, oldest first."""
     ticket = _ticket(ticket_id)
-    query = (select(Message).where(Message.ticket_id == ticket.id)
-             .options(undefer(Message.body_html)).order_by(Message.id))
+    query = (
+        select(Message)
+        .where(Message.ticket_id == ticket.id)
+        .options(undefer(Message.body_html))
+        .order_by(Message.id)
+    )
     return jsonify(paginate(query, message_json))
 
 
@@ -122,8 +146,9 @@ def post_message(ticket_id: int):
     """Reply on the ticket's channel, or add an internal note."""
     ticket = _ticket(ticket_id)
     body = parse_body(MessageIn)
-    message = services.reply(ticket, body.body, g.agent, internal=body.internal,
-                             seen=body.seen, channel=body.channel)
+    message = services.reply(
+        ticket, body.body, g.agent, internal=body.internal, seen=body.seen, channel=body.channel
+    )
     unit_of_work.commit()
     db.session.refresh(message)
     return jsonify(message_json(message)), 201
@@ -136,57 +161,3 @@ def escalate(ticket_id: int):
     services.escalate(ticket, parse_body(EscalateIn).reason, g.agent)
     unit_of_work.commit()
     return jsonify(ticket_json(ticket))
-
-
-# --- macros (canned replies; helpdesk/tickets/macros.py) -----------------------------
-
-@bp.get("/macros")
-def list_macros():
-    """The macros the agent may use: their personal ones and their teams'."""
-    return jsonify(paginate(macros.visible(g.agent), lambda m: macros.macro_json(m, g.agent)))
-
-
-@bp.post("/macros")
-def create_macro():
-    """A personal macro, or a team macro (leads of the team and admins)."""
-    macro = macros.create(parse_body(MacroIn).model_dump(), g.agent)
-    unit_of_work.commit()
-    return jsonify(macros.macro_json(macro, g.agent)), 201
-
-
-@bp.get("/macros/<int:macro_id>")
-def get_macro(macro_id: int):
-    """One macro the agent may use."""
-    return jsonify(macros.macro_json(macros.usable(g.agent, macro_id), g.agent))
-
-
-@bp.patch("/macros/<int:macro_id>")
-def update_macro(macro_id: int):
-    """Change a macro's name, text or actions (its owner, or a lead of its team, or an admin)."""
-    changes = parse_body(MacroPatch).model_dump(exclude_unset=True)
-    macro = macros.update(macro_id, changes, g.agent)
-    unit_of_work.commit()
-    return jsonify(macros.macro_json(macro, g.agent))
-
-
-@bp.delete("/macros/<int:macro_id>")
-def delete_macro(macro_id: int):
-    """Remove a macro (same rule as changing it)."""
-    macros.delete(macro_id, g.agent)
-    unit_of_work.commit()
-    return "", 204
-
-
-@bp.post("/tickets/<int:ticket_id>/macros/<int:macro_id>/apply")
-def apply_macro(ticket_id: int, macro_id: int):
-    """Render a macro for the ticket and make its changes; with ``send`` also send the text."""
-    ticket = _ticket(ticket_id)
-    macro = macros.usable(g.agent, macro_id)
-    body = parse_body(MacroApplyIn) if request.get_data(cache=True) else MacroApplyIn()
-    text, message = macros.apply(ticket, macro, g.agent, send=body.send,
-                                 internal=body.internal, seen=body.seen)
-    unit_of_work.commit()
-    if message is not None:
-        db.session.refresh(message)
-    return jsonify({"text": text, "ticket": ticket_json(ticket),
-                    "message": message_json(message) if message is not None else None})

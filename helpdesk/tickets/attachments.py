@@ -1,4 +1,5 @@
 """Attachment content on disk, addressed by its SHA-256 (the same file is kept once)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from ..extensions import db
+from helpdesk.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,13 @@ def load(sha256: str) -> bytes:
 
 def delete_unreferenced(hashes: set[str]) -> None:
     """Remove stored files that no attachment refers to any more."""
-    from .models import Attachment
+    from helpdesk.tickets.models import Attachment
 
     if not hashes:
         return
-    still = set(db.session.execute(
-        select(Attachment.sha256).where(Attachment.sha256.in_(hashes))).scalars())
+    still = set(
+        db.session.execute(select(Attachment.sha256).where(Attachment.sha256.in_(hashes))).scalars()
+    )
     for digest in hashes - still:
         try:
             _path(digest).unlink()

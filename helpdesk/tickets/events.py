@@ -1,27 +1,33 @@
 """The audit trail and the realtime announcements of ticket changes."""
+
 from __future__ import annotations
 
-from .. import realtime
-from ..extensions import db
-from .models import Message, Ticket, TicketEvent
-from .serializers import message_json, ticket_json
+from helpdesk import realtime
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Message, Ticket, TicketEvent
+from helpdesk.tickets.serializers import message_json, ticket_json
 
 
 def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> TicketEvent:
     """Write who changed what on ``ticket``."""
-    event = TicketEvent(ticket=ticket, kind=kind, data=data or {},
-                        agent_id=agent.id if agent is not None else None)
+    event = TicketEvent(
+        ticket=ticket, kind=kind, data=data or {}, agent_id=agent.id if agent is not None else None
+    )
     db.session.add(event)
     return event
 
 
-def announce_ticket(ticket: Ticket, created: bool = False, previous_rooms=(),
-                    payload: dict | None = None) -> None:
+def announce_ticket(
+    ticket: Ticket, created: bool = False, previous_rooms=(), payload: dict | None = None
+) -> None:
     """Tell the agents who may see ``ticket`` that it was created or changed, after commit."""
     db.session.flush()
     name = "ticket.created" if created else "ticket.updated"
-    realtime.emit_after_commit(name, {"ticket": payload or ticket_json(ticket)},
-                               realtime.ticket_rooms(ticket, previous_rooms))
+    realtime.emit_after_commit(
+        name,
+        {"ticket": payload or ticket_json(ticket)},
+        realtime.ticket_rooms(ticket, previous_rooms),
+    )
 
 
 def announce_message(message: Message, ticket: Ticket, created_ticket: bool = False) -> None:

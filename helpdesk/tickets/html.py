@@ -1,4 +1,5 @@
 """Cleaning inbound HTML with bleach: once, at ingest, before anything stores or shows it."""
+
 from __future__ import annotations
 
 import html
@@ -8,14 +9,68 @@ import bleach
 from bleach.css_sanitizer import CSSSanitizer
 from bleach.html5lib_shim import Filter
 
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "font", "h1", "h2",
-    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "small", "span",
-    "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "code",
+        "div",
+        "em",
+        "font",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+    }
+)
 # Elements whose content is never text a person wrote: dropped with everything inside.
-DROPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "iframe",
-                     "object", "embed", "svg", "math", "form", "textarea", "select", "button"})
+DROPPED = frozenset(
+    {
+        "script",
+        "style",
+        "head",
+        "title",
+        "template",
+        "noscript",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "form",
+        "textarea",
+        "select",
+        "button",
+    }
+)
 ALLOWED_ATTRIBUTES = {
     "*": ["style", "title", "dir", "align"],
     "a": ["href", "title"],
@@ -25,10 +80,23 @@ ALLOWED_ATTRIBUTES = {
     "font": ["color"],
 }
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto", "tel", "cid"})
-CSS = CSSSanitizer(allowed_css_properties=[
-    "color", "background-color", "font-weight", "font-style", "text-decoration", "text-align",
-    "font-size", "margin", "padding", "border", "width", "height", "vertical-align",
-])
+CSS = CSSSanitizer(
+    allowed_css_properties=[
+        "color",
+        "background-color",
+        "font-weight",
+        "font-style",
+        "text-decoration",
+        "text-align",
+        "font-size",
+        "margin",
+        "padding",
+        "border",
+        "width",
+        "height",
+        "vertical-align",
+    ]
+)
 
 
 class DropElements(Filter):
@@ -49,11 +117,17 @@ class DropElements(Filter):
 
 
 _CLEANER = bleach.Cleaner(
-    tags=ALLOWED_TAGS | DROPPED, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS,
-    css_sanitizer=CSS, strip=True, strip_comments=True, filters=[DropElements],
+    tags=ALLOWED_TAGS | DROPPED,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    css_sanitizer=CSS,
+    strip=True,
+    strip_comments=True,
+    filters=[DropElements],
 )
-_TEXT = bleach.Cleaner(tags=DROPPED, attributes={}, strip=True, strip_comments=True,
-                       filters=[DropElements])
+_TEXT = bleach.Cleaner(
+    tags=DROPPED, attributes={}, strip=True, strip_comments=True, filters=[DropElements]
+)
 _BLOCK_END = re.compile(r"(?i)<\s*(br|/p|/div|/tr|/li|/h[1-6]|/blockquote|/table)\b[^>]*>")
 
 

@@ -1,4 +1,5 @@
 """The one channel-neutral shape every adapter turns what arrived into."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

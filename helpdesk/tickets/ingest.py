@@ -4,13 +4,14 @@ match the sender to a customer -> thread onto a ticket or open one -> store
 -> commit -> only then emit realtime events and enqueue follow-up jobs.
 Idempotent on (channel, external id): a provider's retry changes nothing.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from datetime import timedelta
 from functools import cache
 
@@ -19,21 +20,23 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import lazyload
 
-from .. import jobs, unit_of_work
-from ..customers import services as customers
-from ..customers.identities import InvalidIdentity, normalise
-from ..customers.models import Customer
-from ..extensions import db
-from ..models_base import utcnow
-from . import attachments, events, sla
-from .html import clean_html, html_to_text
-from .inbound import InboundMessage
-from .models import Attachment, Message, MessageSource, Ticket
+from helpdesk import jobs, unit_of_work
+from helpdesk.customers import services as customers
+from helpdesk.customers.identities import InvalidIdentity, normalise
+from helpdesk.customers.models import Customer
+from helpdesk.db import utcnow
+from helpdesk.extensions import db
+from helpdesk.sla import clocks as sla
+from helpdesk.tickets import attachments, events
+from helpdesk.tickets.html import clean_html, html_to_text
+from helpdesk.tickets.inbound import InboundMessage
+from helpdesk.tickets.models import Attachment, Message, MessageSource, Ticket
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 200_000
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:\s*)+",
-                             re.IGNORECASE)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
 _TOKEN = re.compile(r"\[#\d+\]\s*")
 
 # Job paths ("module:function") run with the new message's id after every
@@ -41,8 +44,9 @@ _TOKEN = re.compile(r"\[#\d+\]\s*")
 _FOLLOW_UPS: list[tuple[str, str | None, Callable[[Message], bool] | None]] = []
 
 
-def register_follow_up(path: str, channel: str | None = None,
-                       wanted: Callable[[Message], bool] | None = None) -> None:
+def register_follow_up(
+    path: str, channel: str | None = None, wanted: Callable[[Message], bool] | None = None
+) -> None:
     """Run ``path(message_id)`` as a job after each inbound message (of ``channel``;
     only for messages ``wanted`` accepts, when given)."""
     if not any(p == path and c == channel for p, c, _ in _FOLLOW_UPS):
@@ -55,19 +59,27 @@ def register_follow_up(path: str, channel: str | None = None,
 @cache
 def _duplicate_query() -> Select:
     """The id of the message stored under (:channel, :external_id)."""
-    return select(Message.id).where(Message.channel == bindparam("channel"),
-                                    Message.external_id == bindparam("external_id"))
+    return select(Message.id).where(
+        Message.channel == bindparam("channel"), Message.external_id == bindparam("external_id")
+    )
 
 
 @cache
 def _continuing_query(on_channel: bool) -> Select:
     """The customer's recent open tickets on a channel and contact address, newest first."""
-    query = (select(Ticket).where(
-        Ticket.customer_id == bindparam("customer_id"), Ticket.channel == bindparam("channel"),
-        Ticket.contact == bindparam("contact"), Ticket.status.in_(("new", "open", "pending")),
-        Ticket.last_message_at >= bindparam("since"))
-        .order_by(Ticket.last_message_at.desc()).limit(5)
-        .options(lazyload(Ticket.customer)))  # the caller holds the customer already
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.customer_id == bindparam("customer_id"),
+            Ticket.channel == bindparam("channel"),
+            Ticket.contact == bindparam("contact"),
+            Ticket.status.in_(("new", "open", "pending")),
+            Ticket.last_message_at >= bindparam("since"),
+        )
+        .order_by(Ticket.last_message_at.desc())
+        .limit(5)
+        .options(lazyload(Ticket.customer))
+    )  # the caller holds the customer already
     return query.where(Ticket.channel_id == bindparam("channel_id")) if on_channel else query
 
 
@@ -111,8 +123,9 @@ def ingest(inbound: InboundMessage) -> IngestResult:
 def _ingest(inbound: InboundMessage) -> IngestResult:
     """Do the work of ``ingest`` inside the caller's transaction, flushing only."""
     if inbound.external_id:
-        existing_id = db.session.execute(_duplicate_query(), {
-            "channel": inbound.channel, "external_id": inbound.external_id}).scalar()
+        existing_id = db.session.execute(
+            _duplicate_query(), {"channel": inbound.channel, "external_id": inbound.external_id}
+        ).scalar()
         if existing_id is not None:  # rare: load the whole message only now
             existing = db.session.get(Message, existing_id)
             ticket = db.session.get(Ticket, existing.ticket_id)
@@ -157,8 +170,9 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     return IngestResult(message, ticket, customer, created_ticket, created_customer)
 
 
-def _customer(inbound: InboundMessage, contact: str | None,
-              ticket: Ticket | None) -> tuple[Customer, bool]:
+def _customer(
+    inbound: InboundMessage, contact: str | None, ticket: Ticket | None
+) -> tuple[Customer, bool]:
     """The sender's customer and whether it is new (added to the session, not flushed)."""
     if inbound.is_auto and ticket is not None:
         # A bounce or auto-reply to our own message belongs to that ticket's customer;
@@ -174,8 +188,11 @@ def _customer(inbound: InboundMessage, contact: str | None,
     if ticket is not None:
         return ticket.customer, False
     # Nothing lost: an unidentifiable sender still gets a record a person can fix.
-    customer = Customer(name=(inbound.sender_name or inbound.sender or "Unknown sender")[:200],
-                        tags=[], custom_fields={})
+    customer = Customer(
+        name=(inbound.sender_name or inbound.sender or "Unknown sender")[:200],
+        tags=[],
+        custom_fields={},
+    )
     db.session.add(customer)
     return customer, True
 
@@ -186,10 +203,15 @@ def _referenced_ticket(inbound: InboundMessage) -> Ticket | None:
     if not refs:
         return None
     ticket = db.session.execute(
-        select(Ticket).join(Message, Message.ticket_id == Ticket.id)
-        .where(Message.channel == inbound.channel, Message.external_id.in_(refs),
-               Ticket.status != "closed")
-        .order_by(Message.id.desc()).limit(1)
+        select(Ticket)
+        .join(Message, Message.ticket_id == Ticket.id)
+        .where(
+            Message.channel == inbound.channel,
+            Message.external_id.in_(refs),
+            Ticket.status != "closed",
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
     return ticket
 
@@ -211,12 +233,17 @@ def normalised_subject(subject: str | None) -> str:
 def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str) -> Ticket | None:
     """The customer's open conversation on this channel and address, if recent."""
     window = timedelta(hours=current_app.config["THREAD_WINDOW_HOURS"])
-    params = {"customer_id": customer.id, "channel": inbound.channel, "contact": contact,
-              "since": utcnow() - window}
+    params = {
+        "customer_id": customer.id,
+        "channel": inbound.channel,
+        "contact": contact,
+        "since": utcnow() - window,
+    }
     if inbound.channel_id is not None:
         params["channel_id"] = inbound.channel_id
-    candidates = db.session.execute(_continuing_query("channel_id" in params),
-                                    params).scalars().all()
+    candidates = (
+        db.session.execute(_continuing_query("channel_id" in params), params).scalars().all()
+    )
     if inbound.channel == "email":
         # A mail is a new request unless it answers an earlier one by subject.
         wanted = normalised_subject(inbound.subject)
@@ -224,21 +251,30 @@ def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str
     return candidates[0] if candidates else None
 
 
-def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None,
-                 now) -> Ticket:
+def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None, now) -> Ticket:
     """A new ticket for this message, routed to its channel's team."""
-    from ..channels.models import Channel
+    from helpdesk.channels.models import Channel
 
     subject = _TOKEN.sub("", inbound.subject or "").strip()
     if not subject:
         first = (inbound.text or html_to_text(inbound.html) or "").strip().splitlines()
         subject = first[0] if first else f"New {inbound.channel} conversation"
     channel = db.session.get(Channel, inbound.channel_id) if inbound.channel_id else None
-    ticket = Ticket(subject=subject[:300], status="new", priority="normal",
-                    channel=inbound.channel, channel_id=inbound.channel_id, contact=contact,
-                    customer=customer, team_id=channel.team_id if channel else None,
-                    message_count=1, tag_rows=[], created_at=now, last_message_at=now,
-                    last_inbound_at=now)
+    ticket = Ticket(
+        subject=subject[:300],
+        status="new",
+        priority="normal",
+        channel=inbound.channel,
+        channel_id=inbound.channel_id,
+        contact=contact,
+        customer=customer,
+        team_id=channel.team_id if channel else None,
+        message_count=1,
+        tag_rows=[],
+        created_at=now,
+        last_message_at=now,
+        last_inbound_at=now,
+    )
     db.session.add(ticket)
     sla.start(ticket, now)
     events.record(ticket, "created", {"channel": inbound.channel})
@@ -253,24 +289,38 @@ def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str], n
         review.append(f"text cut to {MAX_TEXT} characters; the raw source has all of it")
         text = text[:MAX_TEXT]
     message = Message(
-        ticket=ticket, direction="in", channel=inbound.channel, author_kind="customer",
+        ticket=ticket,
+        direction="in",
+        channel=inbound.channel,
+        author_kind="customer",
         sender=inbound.sender[:320] if inbound.sender else None,
         recipient=(inbound.recipient or "")[:320] or None,
-        subject=(inbound.subject or "")[:300] or None, body_text=text, body_html=safe_html,
-        external_id=(inbound.external_id or "")[:500] or None, status="received",
-        is_auto=inbound.is_auto, needs_review=bool(review),
-        review_reason="; ".join(review) or None, meta=dict(inbound.meta),
-        created_at=now, attachments=[])
+        subject=(inbound.subject or "")[:300] or None,
+        body_text=text,
+        body_html=safe_html,
+        external_id=(inbound.external_id or "")[:500] or None,
+        status="received",
+        is_auto=inbound.is_auto,
+        needs_review=bool(review),
+        review_reason="; ".join(review) or None,
+        meta=dict(inbound.meta),
+        created_at=now,
+        attachments=[],
+    )
     if inbound.references:
         message.meta["references"] = inbound.references[-50:]
     for item in inbound.attachments:
         digest = attachments.store(item.content) if item.content is not None else None
-        message.attachments.append(Attachment(
-            filename=(item.filename or "attachment")[:255],
-            content_type=(item.content_type or "application/octet-stream")[:255],
-            size=len(item.content) if item.content is not None else None, sha256=digest,
-            content_id=(item.content_id or "")[:255] or None,
-            source_url=(item.source_url or "")[:1000] or None))
+        message.attachments.append(
+            Attachment(
+                filename=(item.filename or "attachment")[:255],
+                content_type=(item.content_type or "application/octet-stream")[:255],
+                size=len(item.content) if item.content is not None else None,
+                sha256=digest,
+                content_id=(item.content_id or "")[:255] or None,
+                source_url=(item.source_url or "")[:1000] or None,
+            )
+        )
     if inbound.raw is not None:
         message.source = MessageSource(raw=inbound.raw)
     db.session.add(message)  # flushed with the ticket and customer updates, in one go

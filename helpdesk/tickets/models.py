@@ -1,14 +1,24 @@
 """Tickets and everything that happens on them: messages, attachments, calls, events."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from ..extensions import db
-from ..models_base import UTCDateTime, utcnow
+from helpdesk.db import UTCDateTime, utcnow
+from helpdesk.extensions import db
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 OPEN_STATUSES = ("new", "open", "pending")
@@ -42,8 +52,9 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="new")
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     channel: Mapped[str] = mapped_column(String(10))
-    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"),
-                                                   index=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
     # The customer address this conversation runs on (email, E.164, visitor id).
     contact: Mapped[str | None] = mapped_column(String(320))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -61,7 +72,8 @@ class Ticket(db.Model):
     # ``sla_target`` names it. ``sla_stage``: 0 running, 1 assignee warned, 2 breached and
     # escalated; it goes back to 0 only when a new, later due time starts.
     sla_policy_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sla_policies.id", ondelete="SET NULL"))
+        ForeignKey("sla_policies.id", ondelete="SET NULL")
+    )
     first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -77,11 +89,16 @@ class Ticket(db.Model):
     customer = relationship("Customer", lazy="joined")
     assignee = relationship("Agent", lazy="joined")
     team = relationship("Team", lazy="joined")
-    tag_rows: Mapped[list["TicketTag"]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="TicketTag.name")
-    messages: Mapped[list["Message"]] = relationship(
-        back_populates="ticket", cascade="all, delete-orphan", passive_deletes=True,
-        lazy="raise_on_sql", order_by="Message.id")
+    tag_rows: Mapped[list[TicketTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TicketTag.name"
+    )
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise_on_sql",
+        order_by="Message.id",
+    )
 
     def __repr__(self) -> str:
         return f"<Ticket #{self.id} {self.status} {self.channel}>"
@@ -113,8 +130,9 @@ class TicketTag(db.Model):
     """A tag on a ticket; a row each so the inbox can filter on an index."""
 
     __tablename__ = "ticket_tags"
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
 
     def __repr__(self) -> str:
@@ -153,11 +171,15 @@ class Message(db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author = relationship("Agent", lazy="joined")
-    attachments: Mapped[list["Attachment"]] = relationship(
-        back_populates="message", cascade="all, delete-orphan", lazy="selectin",
-        order_by="Attachment.id")
-    source: Mapped["MessageSource | None"] = relationship(
-        cascade="all, delete-orphan", lazy="raise_on_sql", uselist=False)
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Attachment.id",
+    )
+    source: Mapped[MessageSource | None] = relationship(
+        cascade="all, delete-orphan", lazy="raise_on_sql", uselist=False
+    )
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.direction} {self.channel} ticket={self.ticket_id}>"
@@ -167,8 +189,9 @@ class MessageSource(db.Model):
     """The raw bytes a message arrived as, kept apart so message lists stay small."""
 
     __tablename__ = "message_sources"
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
     def __repr__(self) -> str:
@@ -180,8 +203,9 @@ class Attachment(db.Model):
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
-                                            index=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     size: Mapped[int | None] = mapped_column(Integer)
@@ -210,10 +234,10 @@ class Call(db.Model):
     from_number: Mapped[str | None] = mapped_column(String(64))
     to_number: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="ringing")
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id",
-                                                               ondelete="CASCADE"))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"),
-                                                  index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -249,35 +273,13 @@ class TicketRead(db.Model):
     """When an agent last opened a ticket: the inbox marks newer customer messages unread."""
 
     __tablename__ = "ticket_reads"
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
-                                          primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
-                                           primary_key=True, index=True)
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:
         return f"<TicketRead agent={self.agent_id} ticket={self.ticket_id}>"
-
-
-class SlaPolicy(db.Model):
-    """Targets in business minutes for first response, next response and resolution.
-
-    A ticket takes the most specific policy that matches it: organization before channel
-    before priority; a column left empty matches anything. A target left empty is not
-    measured.
-    """
-
-    __tablename__ = "sla_policies"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    priority: Mapped[str | None] = mapped_column(String(10))
-    channel: Mapped[str | None] = mapped_column(String(10))
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
-    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
-    next_response_minutes: Mapped[int | None] = mapped_column(Integer)
-    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    def __repr__(self) -> str:
-        return f"<SlaPolicy {self.id} {self.name!r}>"

@@ -1,12 +1,13 @@
 """API input models for tickets and messages (strict; unknown fields refused)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from ..customers.schemas import Address, Id, Short, Strict, Tag
-from .models import PRIORITIES, STATUSES
+from helpdesk.customers.schemas import Address, Id, Short, Strict, Tag
+from helpdesk.tickets.models import PRIORITIES, STATUSES
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
@@ -57,8 +58,7 @@ class MessageIn(Strict):
 class EscalateIn(Strict):
     """POST /tickets/ID/escalate."""
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=2000)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 MacroName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -3,24 +3,29 @@
 Each flushes, writes the audit trail and queues its announcements; the caller
 commits once (unit_of_work.commit), and only then do events and jobs go out.
 """
+
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
-from .. import jobs
-from ..agents import access
-from ..agents.models import Agent, Team
-from ..channels.base import adapter_for
-from ..customers.models import Customer
-from ..customers.services import customer_for
-from ..errors import Conflict, Forbidden, Invalid
-from ..extensions import db
-from ..models_base import utcnow
-from ..realtime import ticket_rooms
-from . import events, notifications, sla
-from .models import PRIORITIES, Message, Ticket
+from helpdesk import jobs, unit_of_work
+from helpdesk.agents import access
+from helpdesk.agents.models import Agent, Team
+from helpdesk.channels.base import adapter_for
+from helpdesk.customers.models import Customer
+from helpdesk.customers.services import customer_for
+from helpdesk.db import utcnow
+from helpdesk.errors import Conflict, Forbidden, Invalid
+from helpdesk.extensions import db
+from helpdesk.realtime import ticket_rooms
+from helpdesk.sla import clocks as sla
+from helpdesk.sla import notifications
+from helpdesk.tickets import events
+from helpdesk.tickets.models import PRIORITIES, Message, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +48,9 @@ def _assignee(agent_id: int | None, team: Team | None, actor: Agent) -> Agent | 
     if agent is None or not agent.active:
         raise Invalid("no such agent", fields={"assignee": "unknown id"})
     if team is not None and team.id not in agent.team_ids and not agent.is_admin:
-        raise Invalid("the agent is not in the ticket's team",
-                      fields={"assignee": "not a member of the team"})
+        raise Invalid(
+            "the agent is not in the ticket's team", fields={"assignee": "not a member of the team"}
+        )
     if actor.role == "agent" and agent.id != actor.id and agent_id is not None:
         raise Forbidden("only leads and admins assign tickets to others")
     return agent
@@ -54,15 +60,28 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
     """Open a ticket on a customer's behalf, with its first message when given."""
     customer = customer_for(data)
     team = _team(data.get("team"))
-    if team is not None and not actor.is_admin and team.id not in actor.team_ids \
-            and actor.role != "lead":
+    if (
+        team is not None
+        and not actor.is_admin
+        and team.id not in actor.team_ids
+        and actor.role != "lead"
+    ):
         raise Forbidden("you can only open tickets for your own teams")
     assignee = _assignee(data.get("assignee"), team, actor)
     now = utcnow()
-    ticket = Ticket(subject=data["subject"], status=data.get("status", "new"), created_at=now,
-                    priority=data.get("priority", "normal"), channel=data.get("channel", "web"),
-                    customer=customer, team=team, assignee=assignee, last_message_at=now,
-                    contact=_contact(customer, data.get("channel", "web")), message_count=0)
+    ticket = Ticket(
+        subject=data["subject"],
+        status=data.get("status", "new"),
+        created_at=now,
+        priority=data.get("priority", "normal"),
+        channel=data.get("channel", "web"),
+        customer=customer,
+        team=team,
+        assignee=assignee,
+        last_message_at=now,
+        contact=_contact(customer, data.get("channel", "web")),
+        message_count=0,
+    )
     if ticket.status in ("solved", "closed"):
         ticket.solved_at = now
     ticket.set_tags(data.get("tags") or [])
@@ -73,10 +92,19 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
         sla.status_changed(ticket, "new", now)
     events.record(ticket, "created", {"channel": ticket.channel, "by": "agent"}, actor)
     if data.get("body"):
-        db.session.add(Message(ticket_id=ticket.id, direction="in", channel=ticket.channel,
-                               author_kind="customer", body_text=data["body"],
-                               subject=ticket.subject, status="received", created_at=now,
-                               meta={"entered_by": actor.id}))
+        db.session.add(
+            Message(
+                ticket_id=ticket.id,
+                direction="in",
+                channel=ticket.channel,
+                author_kind="customer",
+                body_text=data["body"],
+                subject=ticket.subject,
+                status="received",
+                created_at=now,
+                meta={"entered_by": actor.id},
+            )
+        )
         ticket.message_count = 1
         ticket.last_inbound_at = now
     db.session.flush()
@@ -99,16 +127,25 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
         team = _team(changes["team"])
         if actor.role == "agent" and team is not None and team.id not in actor.team_ids:
             raise Forbidden("only leads and admins move tickets to other teams")
-        events.record(ticket, "team", {"from": ticket.team_id, "to": team.id if team else None},
-                      actor)
+        events.record(
+            ticket, "team", {"from": ticket.team_id, "to": team.id if team else None}, actor
+        )
         ticket.team = team
-        if ticket.assignee is not None and team is not None \
-                and team.id not in ticket.assignee.team_ids and not ticket.assignee.is_admin:
+        if (
+            ticket.assignee is not None
+            and team is not None
+            and team.id not in ticket.assignee.team_ids
+            and not ticket.assignee.is_admin
+        ):
             changes.setdefault("assignee", None)
     if "assignee" in changes and changes["assignee"] != ticket.assignee_id:
         assignee = _assignee(changes["assignee"], ticket.team, actor)
-        events.record(ticket, "assigned", {"from": ticket.assignee_id,
-                                           "to": assignee.id if assignee else None}, actor)
+        events.record(
+            ticket,
+            "assigned",
+            {"from": ticket.assignee_id, "to": assignee.id if assignee else None},
+            actor,
+        )
         ticket.assignee = assignee
     for field in ("status", "priority", "subject"):
         value = changes.get(field)
@@ -135,24 +172,38 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
 
 def _unseen(ticket: Ticket, seen: int) -> list[int]:
     """Ids of customer messages on ``ticket`` newer than message ``seen``."""
-    return list(db.session.execute(
-        select(Message.id).where(Message.ticket_id == ticket.id, Message.id > seen,
-                                 Message.direction == "in").order_by(Message.id).limit(20)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Message.id)
+            .where(Message.ticket_id == ticket.id, Message.id > seen, Message.direction == "in")
+            .order_by(Message.id)
+            .limit(20)
+        ).scalars()
+    )
 
 
 def reply_channels(ticket: Ticket) -> list[str]:
     """The channels an agent can answer ``ticket`` on: its own, then others the customer has."""
     found = [ticket.channel] if adapter_for(ticket.channel) is not None else []
     for channel in ("email", "sms"):
-        if channel not in found and ticket.customer is not None \
-                and _contact(ticket.customer, channel) and adapter_for(channel) is not None:
+        if (
+            channel not in found
+            and ticket.customer is not None
+            and _contact(ticket.customer, channel)
+            and adapter_for(channel) is not None
+        ):
             found.append(channel)
     return found
 
 
-def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
-          seen: int | None = None, channel: str | None = None) -> Message:
+def reply(
+    ticket: Ticket,
+    body: str,
+    actor: Agent,
+    internal: bool = False,
+    seen: int | None = None,
+    channel: str | None = None,
+) -> Message:
     """An agent's answer on the ticket's channel (queued for delivery), or an internal note.
 
     ``seen``: the newest message the agent had on screen; a customer message after it
@@ -164,8 +215,11 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
     if seen is not None:
         unseen = _unseen(ticket, seen)
         if unseen:
-            raise Conflict("the customer wrote again while you were typing: read it, then send",
-                           fields={"messages": unseen}, code="new_messages")
+            raise Conflict(
+                "the customer wrote again while you were typing: read it, then send",
+                fields={"messages": unseen},
+                code="new_messages",
+            )
     channel = channel or ticket.channel
     recipient = None
     if not internal:
@@ -174,18 +228,28 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
         elif channel in reply_channels(ticket):
             recipient = _contact(ticket.customer, channel)
         else:
-            raise Conflict(f"the customer has no {channel} address to answer on",
-                           fields={"channel": "not available"})
+            raise Conflict(
+                f"the customer has no {channel} address to answer on",
+                fields={"channel": "not available"},
+            )
     adapter = adapter_for(channel)
     refusal = adapter.refusal(ticket) if adapter is not None and not internal else None
     if refusal:
         raise Conflict(refusal)
     now = utcnow()
-    message = Message(ticket_id=ticket.id, direction="note" if internal else "out",
-                      channel=channel if not internal else ticket.channel, author_kind="agent",
-                      author_id=actor.id, recipient=recipient, body_text=body,
-                      subject=None if internal else ticket.subject,
-                      status="received" if internal else "queued", created_at=now, meta={})
+    message = Message(
+        ticket_id=ticket.id,
+        direction="note" if internal else "out",
+        channel=channel if not internal else ticket.channel,
+        author_kind="agent",
+        author_id=actor.id,
+        recipient=recipient,
+        body_text=body,
+        subject=None if internal else ticket.subject,
+        status="received" if internal else "queued",
+        created_at=now,
+        meta={},
+    )
     db.session.add(message)
     ticket.message_count = (ticket.message_count or 0) + 1
     ticket.last_message_at = now
@@ -193,16 +257,16 @@ def reply(ticket: Ticket, body: str, actor: Agent, internal: bool = False,
         if ticket.first_response_at is None:
             ticket.first_response_at = now
         if ticket.status == "new":
-            events.record(ticket, "status", {"from": "new", "to": "open", "why": "replied"},
-                          actor)
+            events.record(ticket, "status", {"from": "new", "to": "open", "why": "replied"}, actor)
             ticket.status = "open"
         sla.agent_replied(ticket)
     db.session.flush()
     message.author = actor
     events.announce_message(message, ticket)
     if not internal:
-        jobs.enqueue("helpdesk.tickets.tasks:deliver", message.id, queue_name="outbound",
-                     retries=3)
+        jobs.enqueue(
+            "helpdesk.channels.delivery:deliver", message.id, queue_name="outbound", retries=3
+        )
     return message
 
 
@@ -211,9 +275,19 @@ def automatic_reply(ticket: Ticket, channel: str, body: str, meta: dict) -> Mess
     like an agent's reply by the caller, without counting as the agents' first response;
     flushes."""
     now = utcnow()
-    message = Message(ticket_id=ticket.id, direction="out", channel=channel, author_kind="bot",
-                      author_id=None, recipient=ticket.contact, body_text=body,
-                      subject=ticket.subject, status="queued", created_at=now, meta=meta)
+    message = Message(
+        ticket_id=ticket.id,
+        direction="out",
+        channel=channel,
+        author_kind="bot",
+        author_id=None,
+        recipient=ticket.contact,
+        body_text=body,
+        subject=ticket.subject,
+        status="queued",
+        created_at=now,
+        meta=meta,
+    )
     db.session.add(message)
     ticket.message_count = (ticket.message_count or 0) + 1
     ticket.last_message_at = now
@@ -221,8 +295,9 @@ def automatic_reply(ticket: Ticket, channel: str, body: str, meta: dict) -> Mess
     return message
 
 
-def escalate(ticket: Ticket, reason: str, actor: Agent | None, sla_breach: dict | None = None
-             ) -> Ticket:
+def escalate(
+    ticket: Ticket, reason: str, actor: Agent | None, sla_breach: dict | None = None
+) -> Ticket:
     """Raise the priority one step and hand the ticket on, with a reason: to the team's
     escalation team (its lead when it has one) or else to the team's lead; reopen it;
     notify whoever gets it, live and by email. ``actor`` None: the SLA scan did it."""
@@ -240,8 +315,13 @@ def escalate(ticket: Ticket, reason: str, actor: Agent | None, sla_breach: dict 
             ticket.team = team = target
     lead = next(iter(notifications.leads(team)), None)
     assignee = lead
-    if assignee is None and "team" in data and ticket.assignee is not None \
-            and team.id not in ticket.assignee.team_ids and not ticket.assignee.is_admin:
+    if (
+        assignee is None
+        and "team" in data
+        and ticket.assignee is not None
+        and team.id not in ticket.assignee.team_ids
+        and not ticket.assignee.is_admin
+    ):
         assignee = None  # the escalation team has no lead: its queue takes the ticket
     elif assignee is None:
         assignee = ticket.assignee
@@ -259,12 +339,82 @@ def escalate(ticket: Ticket, reason: str, actor: Agent | None, sla_breach: dict 
         sla.refresh(ticket)
     db.session.flush()
     events.announce_ticket(ticket, previous_rooms=before_rooms)
-    notifications.notify([lead] if lead is not None else notifications.leads(ticket.team),
-                         "escalated", ticket, f"#{ticket.number} {ticket.subject}: {reason}",
-                         actor)
+    notifications.notify(
+        [lead] if lead is not None else notifications.leads(ticket.team),
+        "escalated",
+        ticket,
+        f"#{ticket.number} {ticket.subject}: {reason}",
+        actor,
+    )
     return ticket
 
 
 def visible(actor: Agent):
     """A select of the tickets ``actor`` may see."""
     return select(Ticket).where(access.ticket_filter(actor))
+
+
+def close_solved(days: int = 4) -> int:
+    """Close tickets solved more than ``days`` ago (they then no longer reopen)."""
+    cutoff = utcnow() - timedelta(days=days)
+    tickets = (
+        db.session.execute(
+            select(Ticket).where(Ticket.status == "solved", Ticket.solved_at < cutoff).limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    for ticket in tickets:
+        events.record(
+            ticket, "status", {"from": "solved", "to": "closed", "why": f"solved for {days} days"}
+        )
+        ticket.status = "closed"
+        events.announce_ticket(ticket)
+    unit_of_work.commit()
+    return len(tickets)
+
+
+def conversation(
+    ticket: Ticket, before: int | None, limit: int
+) -> tuple[list[Message], int | None, list[TicketEvent]]:
+    """A conversation page: up to ``limit`` messages (before message ``before``, oldest
+    first), where the next older page starts (or None), and the newest 200 events."""
+    query = (
+        select(Message)
+        .where(Message.ticket_id == ticket.id)
+        .options(undefer(Message.body_html))
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    )
+    if before:
+        query = query.where(Message.id < before)
+    newest_first = db.session.execute(query).unique().scalars().all()
+    earlier = newest_first[limit].id + 1 if len(newest_first) > limit else None
+    trail = (
+        db.session.execute(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.id.desc())
+            .limit(200)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    return list(reversed(newest_first[:limit])), earlier, list(trail)
+
+
+def messages_after(ticket: Ticket, after: int, limit: int) -> list[Message]:
+    """The ticket's messages after message ``after``, oldest first (live updates)."""
+    return list(
+        db.session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.id > after)
+            .options(undefer(Message.body_html))
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )

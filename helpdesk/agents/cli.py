@@ -1,0 +1,132 @@
+"""`helpdesk agent`, `token`, `team`: people, their API tokens, and how teams work."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from helpdesk.extensions import db
+
+
+@click.group("agent")
+def agent_group() -> None:
+    """Manage agents."""
+
+
+@agent_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option(
+    "--role", type=click.Choice(["agent", "lead", "admin"]), default="agent", show_default=True
+)
+@click.option("--team", "teams", multiple=True, help="team name (created if new); repeatable")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@with_appcontext
+def agent_create(
+    email: str, name: str, role: str, teams: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Add an agent."""
+    from helpdesk.agents import services
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        agent, generated = services.create_agent(email, name, role, list(teams), password)
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"agent {agent.id} {agent.email} ({agent.role})")
+    if generated:
+        click.echo(f"password: {generated}")
+
+
+@click.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@with_appcontext
+def token_create(email: str) -> None:
+    """Print a new API token for that agent (shown once)."""
+    from helpdesk.agents.models import Agent, ApiToken
+
+    agent = db.session.execute(
+        select(Agent).where(func.lower(Agent.email) == email.lower())
+    ).scalar_one_or_none()
+    if agent is None:
+        raise click.ClickException(f"no agent {email}")
+    row, clear = ApiToken.issue(agent)
+    db.session.add(row)
+    db.session.commit()
+    click.echo(clear)
+
+
+@click.group("team")
+def team_group() -> None:
+    """Manage teams."""
+
+
+@team_group.command("set")
+@click.argument("name")
+@click.option(
+    "--assignment",
+    type=click.Choice(["manual", "round_robin", "least_loaded"]),
+    help="how the team's new tickets find an agent",
+)
+@click.option(
+    "--hours",
+    help='business hours as JSON, e.g. \'{"timezone": "Europe/Berlin", '
+    '"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}\'; '
+    '"none" for around the clock; @FILE reads a file',
+)
+@click.option(
+    "--escalation-team",
+    help="team that takes this team's escalations; \"none\" for the team's own lead",
+)
+@with_appcontext
+def team_set(
+    name: str, assignment: str | None, hours: str | None, escalation_team: str | None
+) -> None:
+    """Change a team (created if new): assignment mode, business hours, escalation team."""
+    from helpdesk import unit_of_work
+    from helpdesk.agents.services import AgentError, team_named
+    from helpdesk.automation.assignment import set_mode
+    from helpdesk.errors import HelpdeskError
+    from helpdesk.sla import policies as sla_policies
+
+    try:
+        team = team_named(name)
+        db.session.flush()
+        if assignment:
+            set_mode(team, assignment)
+        if hours is not None:
+            sla_policies.set_calendar(team, _json_option(hours, "--hours"))
+        if escalation_team is not None:
+            other = None if escalation_team.lower() == "none" else team_named(escalation_team)
+            db.session.flush()
+            sla_policies.set_escalation_team(team, other)
+    except (AgentError, HelpdeskError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    unit_of_work.commit()
+    click.echo(json.dumps(sla_policies.team_json(team)))
+
+
+def _json_option(value: str, option: str):
+    """An option given as JSON, ``@FILE`` or ``none``."""
+    if value.lower() == "none":
+        return None
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as handle:
+            value = handle.read()
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise click.ClickException(f"{option}: not JSON: {exc}") from exc
+
+
+COMMANDS = (agent_group, token_group, team_group)

@@ -1,0 +1,42 @@
+"""Channels: one subpackage per way customers reach the company (email, twilio for SMS and
+voice, phone for calls from any phone system, chat). Each turns what arrives into one
+``tickets.inbound.InboundMessage`` for ``tickets.ingest`` and sends replies through a
+``base.ChannelAdapter``; ``delivery`` is the job that sends."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+FETCH_MEDIA = "helpdesk.channels.twilio.common:fetch_media"
+
+
+def init_app(app: Flask) -> None:
+    """Register the adapters, pages, webhooks, APIs, the chat namespace, the follow-ups of
+    inbound messages and the commands of every channel."""
+    from helpdesk import realtime
+    from helpdesk.channels import base
+    from helpdesk.channels.chat import adapter as chat
+    from helpdesk.channels.chat import cli as chat_cli
+    from helpdesk.channels.chat import namespace, views
+    from helpdesk.channels.email import adapter as email
+    from helpdesk.channels.email import cli as email_cli
+    from helpdesk.channels.phone import cti
+    from helpdesk.channels.twilio import cli as twilio_cli
+    from helpdesk.channels.twilio import common, sms, webhooks
+    from helpdesk.extensions import csrf
+    from helpdesk.tickets import ingest
+    from helpdesk.web.api import register_api
+
+    for adapter in (email.EmailAdapter, sms.SmsAdapter, chat.ChatAdapter):
+        base.register(adapter)
+    # MMS media and voicemail recordings are fetched after the message is stored.
+    ingest.register_follow_up(FETCH_MEDIA, "sms", common.media_pending)
+    ingest.register_follow_up(FETCH_MEDIA, "voice", common.media_pending)
+    realtime.on_presence_change(chat.presence_changed)
+    namespace.register()
+    app.register_blueprint(views.bp)
+    register_api(app, cti.bp)
+    csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature
+    app.register_blueprint(webhooks.bp)
+    for command in (*twilio_cli.COMMANDS, *email_cli.COMMANDS, *chat_cli.COMMANDS):
+        app.cli.add_command(command)

@@ -1,0 +1,247 @@
+"""Live chat: the website widget's channel.
+
+A company embeds ``/chat/widget.js`` with its channel's public key. Visitors talk
+over the Socket.IO namespace ``/chat`` (PRODUCT.md): what they write goes through
+the one ingest pipeline as ``InboundMessage(channel="chat", sender_kind="chat",
+sender=VISITOR_ID)``; agents' replies come back through ``ChatAdapter.send`` into
+the room ``visitor:<id>`` (every tab of that visitor). A visitor is a random id the
+server hands out (``session``) and the widget keeps in localStorage; giving an
+email, or a signed identity token from the company's own site, links the visitor
+to the customer record through the same identities as every other channel.
+
+Abuse: the connection's Origin must be one of the channel's allowed origins;
+connects per IP and messages per visitor and per IP are rate limited; messages
+are text only and at most ``CHAT_MAX_MESSAGE`` characters. A visitor only ever
+receives messages of tickets started by that visitor id, and never notes."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from sqlalchemy import select
+
+from helpdesk import jobs, realtime, unit_of_work
+from helpdesk.channels.chat.services import (
+    _VISITOR,
+    CHAT,
+    NAMESPACE,
+    _verified_email,
+    agents_online,
+    history,
+    link_visitor,
+    log,
+    message_payload,
+    read_up_to,
+    visitor_ticket,
+)
+from helpdesk.channels.models import Channel
+from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.errors import HelpdeskError
+from helpdesk.extensions import db, socketio
+from helpdesk.tickets.inbound import InboundMessage
+from helpdesk.tickets.ingest import ingest
+from helpdesk.web.ratelimit import allow
+
+
+class ChatNamespace(Namespace):
+    """Visitors' connections: checked origin, rate limits, one room per visitor."""
+
+    def __init__(self, namespace):
+        super().__init__(namespace)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, dict] = {}  # sid -> {"channel", "visitor", "ip"}
+
+    def on_connect(self, auth=None):
+        """Check the channel key and origin, hand out or resume the visitor id."""
+        auth = auth if isinstance(auth, dict) else {}
+        ip = request.remote_addr or "?"
+        if not allow(f"chat-connect:{ip}", current_app.config["CHAT_CONNECTS_PER_MINUTE"]):
+            raise ConnectionRefusedError("rate limited")
+        key = auth.get("channel")
+        channel = (
+            db.session.execute(
+                select(Channel).where(
+                    Channel.kind == CHAT, Channel.address == key, Channel.active.is_(True)
+                )
+            )
+            .unique()
+            .scalar_one_or_none()
+            if isinstance(key, str) and len(key) < 100
+            else None
+        )
+        if channel is None:
+            raise ConnectionRefusedError("unknown chat channel")
+        origin = (request.environ.get("HTTP_ORIGIN") or "").lower().rstrip("/")
+        allowed = (channel.settings or {}).get("origins") or []
+        own = origin.partition("://")[2] == request.host.lower()  # the helpdesk's own pages
+        if "*" not in allowed and origin not in allowed and not own:
+            log.warning("chat %s refused origin %r", channel.id, origin)
+            raise ConnectionRefusedError("this website may not use the chat")
+        visitor = auth.get("visitor")
+        if not isinstance(visitor, str) or not _VISITOR.match(visitor):
+            visitor = "v_" + secrets.token_urlsafe(24)
+        email = _verified_email(channel, auth.get("identity")) if auth.get("identity") else None
+        if auth.get("identity") and email is None:
+            raise ConnectionRefusedError("identity token refused")
+        if email is not None:
+            with unit_of_work.write_phase():
+                link_visitor(visitor, email, verified=True)
+                unit_of_work.commit()
+        with self._lock:
+            self._sessions[request.sid] = {
+                "channel": channel.id,
+                "visitor": visitor,
+                "ip": ip,
+                "verified": email is not None,
+            }
+        join_room(f"visitor:{visitor}")
+        join_room(f"chat:{channel.id}")
+        ticket = visitor_ticket(channel.id, visitor)
+        settings = channel.settings or {}
+        online = agents_online(channel)
+        self.emit(
+            "session",
+            {
+                "visitor": visitor,
+                "ticket": ticket.id if ticket else None,
+                "greeting": settings.get("greeting"),
+                "offline_message": settings.get("offline_message"),
+                "online": online,
+                "history": history(ticket),
+                "read_up_to": read_up_to(ticket),
+                "identified": email is not None,
+            },
+            room=request.sid,
+        )
+        self.emit("status", {"online": online}, room=request.sid)
+
+    def on_disconnect(self, reason=None):
+        """Forget the connection (the conversation stays)."""
+        with self._lock:
+            self._sessions.pop(request.sid, None)
+
+    def _session(self) -> dict | None:
+        return self._sessions.get(request.sid)
+
+    def on_message(self, data=None):
+        """A visitor's message: through ingest, then to every tab of the visitor."""
+        session = self._session()
+        text = data.get("text") if isinstance(data, dict) else None
+        if session is None:
+            return {"error": "not connected"}
+        if not isinstance(text, str) or not text.strip():
+            return {"error": "empty message"}
+        if len(text) > current_app.config["CHAT_MAX_MESSAGE"] or "\x00" in text:
+            return {
+                "error": f"messages are at most {current_app.config['CHAT_MAX_MESSAGE']} "
+                "characters of text"
+            }
+        if not allow(
+            f"chat-msg:{session['visitor']}", current_app.config["CHAT_MESSAGES_PER_MINUTE"]
+        ) or not allow(
+            f"chat-ip:{session['ip']}", current_app.config["CHAT_IP_MESSAGES_PER_MINUTE"]
+        ):
+            return {"error": "rate limited: please wait a moment"}
+        client_id = data.get("client_id")
+        channel = db.session.get(Channel, session["channel"])
+        if channel is None or not channel.active:
+            return {"error": "this chat is closed"}
+        online = agents_online(channel)
+        first_line = text.strip().splitlines()[0]
+        db.session.commit()  # end the reads: ingest writes in a transaction of its own
+        result = ingest(
+            InboundMessage(
+                channel=CHAT,
+                sender_kind="chat",
+                sender=session["visitor"],
+                text=text,
+                subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
+                channel_id=channel.id,
+                recipient=channel.name,
+                external_id=f"{session['visitor']}:{client_id}"[:500]
+                if isinstance(client_id, str) and 0 < len(client_id) <= 100
+                else None,
+                # identity_verified: the shop signed this visitor in (an email typed into the
+                # chat proves nothing; the order bot tells only verified visitors about orders).
+                meta={
+                    "identity_verified": session["verified"],
+                    **({} if online else {"offline": True}),
+                },
+            )
+        )
+        self.emit(
+            "message",
+            {**message_payload(result.message), "client_id": client_id},
+            room=f"visitor:{session['visitor']}",
+        )
+        return {"id": result.message.id, "ticket": result.ticket.id}
+
+    def on_typing(self, data=None):
+        """The visitor is typing: tell the agents who have the conversation open."""
+        session = self._session()
+        if session is None:
+            return
+        ticket = visitor_ticket(session["channel"], session["visitor"])
+        if ticket is not None:
+            socketio.emit(
+                "typing",
+                {
+                    "ticket": ticket.id,
+                    "customer": True,
+                    "typing": bool(isinstance(data, dict) and data.get("typing")),
+                },
+                to=f"ticket:{ticket.id}",
+                namespace=realtime.AGENTS,
+            )
+
+    def on_identify(self, data=None):
+        """The visitor gives a name and email: link them to the customer record."""
+        session = self._session()
+        if session is None or not isinstance(data, dict):
+            return {"error": "not connected"}
+        name = data.get("name") if isinstance(data.get("name"), str) else None
+        if name is not None and (len(name) > 200 or "\x00" in name):
+            return {"error": "that name is too long"}
+        try:
+            email = normalise_email(data.get("email") or "")
+        except (InvalidIdentity, TypeError, AttributeError):
+            return {"error": "that is not an email address"}
+        try:
+            with unit_of_work.write_phase():
+                link_visitor(session["visitor"], email, (name or "").strip() or None)
+                unit_of_work.commit()
+        except HelpdeskError as exc:
+            db.session.rollback()
+            return {"error": exc.message}
+        return {"ok": True}
+
+    def on_transcript(self, data=None):
+        """Email the visitor the whole conversation (they must have given an email)."""
+        session = self._session()
+        if session is None:
+            return {"error": "not connected"}
+        ticket = visitor_ticket(session["channel"], session["visitor"])
+        if ticket is None:
+            return {"error": "there is no conversation yet"}
+        if not (ticket.customer and ticket.customer.values("email")):
+            return {"error": "give your email address first"}
+        if not allow(f"chat-transcript:{session['visitor']}", 3):
+            return {"error": "rate limited: please wait a moment"}
+        with unit_of_work.write_phase():
+            jobs.enqueue(
+                "helpdesk.channels.chat.services:send_transcript",
+                ticket.id,
+                queue_name="outbound",
+                retries=3,
+            )
+            unit_of_work.commit()
+        return {"ok": True}
+
+
+def register() -> None:
+    """Register the ``/chat`` namespace with Socket.IO (once; before ``socketio.init_app``)."""
+    if not any(handler.namespace == NAMESPACE for handler in socketio.namespace_handlers):
+        socketio.on_namespace(ChatNamespace(NAMESPACE))

@@ -1,0 +1,252 @@
+"""Live chat's services: the channel, visitors and their identities, history, transcripts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent, Team
+from helpdesk.channels.base import DeliveryError
+from helpdesk.channels.models import Channel
+from helpdesk.customers import services as customers
+from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.db import utcnow
+from helpdesk.extensions import db
+from helpdesk.tickets import events
+from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
+from helpdesk.tickets.serializers import iso
+
+log = logging.getLogger(__name__)
+CHAT = "chat"
+NAMESPACE = "/chat"
+_VISITOR = re.compile(r"^v_[A-Za-z0-9_-]{20,64}$")
+WIDGET_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "chat"
+HISTORY = 50
+
+
+def create_chat_channel(
+    name: str,
+    team: str | None = None,
+    origins=(),
+    greeting: str | None = None,
+    offline_message: str | None = None,
+) -> tuple[Channel, str]:
+    """A new chat channel and its identity secret (shown once); flushes."""
+    from helpdesk.agents.services import team_named
+
+    cleaned = [_origin(o) for o in origins]
+    secret = secrets.token_urlsafe(32)
+    channel = Channel(
+        kind=CHAT,
+        name=name[:100],
+        address="chat_" + secrets.token_urlsafe(16),
+        settings={
+            "origins": cleaned,
+            "greeting": greeting or "Hi! How can we help?",
+            "offline_message": offline_message
+            or (
+                "We are not online right now. Leave your email address "
+                "and message, and we will answer by email."
+            ),
+        },
+        secrets={"identity_secret": secret},
+        state={},
+    )
+    if team:
+        channel.team = team_named(team)
+    db.session.add(channel)
+    db.session.flush()
+    return channel, secret
+
+
+def _origin(value: str) -> str:
+    """``https://shop.example[:port]``, or ``*`` for any website."""
+    value = value.strip().rstrip("/")
+    if value == "*" or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", value):
+        return value.lower()
+    raise click.BadParameter(f"{value!r} is not an origin like https://shop.example")
+
+
+def identity_hash(secret: str, email: str) -> str:
+    """What the company's site signs a logged-in customer's email with (hex HMAC-SHA256)."""
+    return hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def _verified_email(channel: Channel, token) -> str | None:
+    """The email of a signed identity token ``EMAIL:HEX`` (or {"email", "hash"}), if genuine."""
+    if isinstance(token, dict):
+        email, signature = token.get("email"), token.get("hash")
+    elif isinstance(token, str):
+        email, _, signature = token.rpartition(":")
+    else:
+        return None
+    if not isinstance(email, str) or not isinstance(signature, str) or not email:
+        return None
+    secret = (channel.secrets or {}).get("identity_secret", "")
+    if not secret or not hmac.compare_digest(identity_hash(secret, email), signature.lower()):
+        return None
+    try:
+        return normalise_email(email)
+    except InvalidIdentity:
+        return None
+
+
+def agents_online(channel: Channel) -> bool:
+    """Whether an agent of the channel's team (any agent, for no team) is online."""
+    query = select(Agent.id).where(Agent.active.is_(True), Agent.presence == "online")
+    if channel.team_id:
+        query = query.where(Agent.teams.any(Team.id == channel.team_id))
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def visitor_ticket(channel_id: int, visitor: str) -> Ticket | None:
+    """The visitor's conversation on this channel that is still open, if any."""
+    return (
+        db.session.execute(
+            select(Ticket)
+            .where(
+                Ticket.channel == CHAT,
+                Ticket.channel_id == channel_id,
+                Ticket.contact == visitor,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.last_message_at.desc())
+            .limit(1)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
+
+
+def message_payload(message: Message) -> dict:
+    """A message as the visitor sees it: text, who wrote it, when."""
+    author = {"in": "visitor"}.get(message.direction) or (
+        "bot" if message.author_kind == "bot" else "agent"
+    )
+    name = message.author.name if author == "agent" and message.author is not None else None
+    return {
+        "id": message.id,
+        "text": message.body_text,
+        "author": author,
+        "name": name,
+        "at": iso(message.created_at),
+    }
+
+
+def history(ticket: Ticket | None) -> list[dict]:
+    """The conversation's last messages in and out (never internal notes)."""
+    if ticket is None:
+        return []
+    rows = (
+        db.session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.direction != "note")
+            .order_by(Message.id.desc())
+            .limit(HISTORY)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    return [message_payload(m) for m in reversed(rows)]
+
+
+def read_up_to(ticket: Ticket | None) -> int | None:
+    """The newest visitor message an agent has seen (opened the ticket after it came)."""
+    if ticket is None:
+        return None
+    from helpdesk.tickets.models import TicketRead
+
+    seen = select(func.max(TicketRead.read_at)).where(TicketRead.ticket_id == ticket.id)
+    return db.session.execute(
+        select(func.max(Message.id)).where(
+            Message.ticket_id == ticket.id,
+            Message.direction == "in",
+            Message.created_at <= seen.scalar_subquery(),
+        )
+    ).scalar()
+
+
+def link_visitor(visitor: str, email: str, name: str | None = None, verified: bool = False) -> None:
+    """Tie the visitor to the customer who owns ``email`` (or give it to theirs); flushes.
+
+    A visitor known only by the chat id is folded into the email's customer; a
+    visitor's customer who has other addresses already keeps them, and the email
+    stays with its owner.
+    """
+    mine = customers.find_by_identity("chat", visitor)
+    owner = customers.find_by_identity("email", email)
+    if mine is None and owner is None:
+        created = customers.create_customer({"name": name})
+        customers.add_identity(created, "email", email)
+        customers.add_identity(created, "chat", visitor)
+    elif mine is None:
+        customers.add_identity(owner, "chat", visitor)
+    elif owner is None:
+        customers.add_identity(mine, "email", email)
+        if name and not mine.name:
+            mine.name = name
+    elif owner.id != mine.id and all(i.kind == "chat" for i in mine.identities):
+        customers.merge(owner, mine)
+    log.info("chat visitor linked to %s (%s)", email, "verified" if verified else "given")
+    db.session.flush()
+
+
+# ----- the adapter: agents' replies to the visitor -----
+
+
+def send_transcript(ticket_id: int) -> None:
+    """Job: mail the chat's transcript to the customer through the ticket's mailbox."""
+    from helpdesk.channels.email.adapter import smtp_send
+    from helpdesk.channels.email.mailboxes import mailbox_for
+
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.customer is None or not ticket.customer.values("email"):
+        return
+    mailbox = mailbox_for(ticket)
+    if mailbox is None:
+        raise DeliveryError("no mailbox is set up to send the transcript from", permanent=True)
+    recipient = ticket.customer.values("email")[0]
+    lines = []
+    for item in history(ticket) if ticket.message_count <= HISTORY else _all(ticket):
+        who = {"visitor": ticket.customer.name or "You", "bot": "Bot"}.get(
+            item["author"], item["name"] or "Support"
+        )
+        lines.append(f"[{item['at'][:16].replace('T', ' ')}] {who}:\n{item['text']}\n")
+    mime = EmailMessage(policy=policy.SMTP)
+    mime["From"] = formataddr((mailbox.name, mailbox.address))
+    mime["To"] = formataddr((ticket.customer.name or "", recipient))
+    mime["Subject"] = f"Your chat with us [#{ticket.number}]"
+    mime["Date"] = format_datetime(utcnow())
+    mime.set_content("Here is your conversation with us.\n\n" + "\n".join(lines))
+    smtp_send(mailbox, mime, recipient)
+    events.record(ticket, "transcript", {"to": recipient}, None)
+    unit_of_work.commit()
+
+
+def _all(ticket: Ticket) -> list[dict]:
+    rows = (
+        db.session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.direction != "note")
+            .order_by(Message.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    return [message_payload(m) for m in rows]
+
+
+# ----- admin commands -----

@@ -1,0 +1,184 @@
+"""`helpdesk mailbox add|list` and `helpdesk mail poll`: connect a support mailbox, fetch now.
+
+Passwords are never printed back: URLs are shown with ``****`` for them, and a
+bad URL is reported without echoing it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from helpdesk.errors import Invalid
+from helpdesk.extensions import db
+
+
+@click.group("mailbox")
+def mailbox_group() -> None:
+    """Manage support mailboxes (IMAP in, SMTP out)."""
+
+
+@mailbox_group.command("add")
+@click.argument("name")
+@click.option(
+    "--imap-url", required=True, help="imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for TLS)"
+)
+@click.option(
+    "--smtp-url",
+    required=True,
+    help="smtp://USER:PASS@HOST:PORT (smtps:// for TLS, ?starttls=yes for STARTTLS)",
+)
+@click.option("--address", required=True, help="the support address customers write to")
+@click.option("--team", help="team name (created if new) that gets the mailbox's tickets")
+@click.option("--processed-folder", help="move mail there once stored (default: mark it seen)")
+@click.option("--from-name", help="the sender name on replies (default: the team's name)")
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="log in to the IMAP server before saving",
+)
+@click.option(
+    "--auto-ack/--no-auto-ack",
+    default=None,
+    help="acknowledge each new ticket by mail with its number (default: off, or "
+    "unchanged when the mailbox exists)",
+)
+@click.option(
+    "--auto-ack-text",
+    help="the acknowledgement's plain text; placeholders {ticket_number} {subject} "
+    "{customer_name} {mailbox} (default: a short standard text)",
+)
+@with_appcontext
+def mailbox_add(
+    name: str,
+    imap_url: str,
+    smtp_url: str,
+    address: str,
+    team: str | None,
+    processed_folder: str | None,
+    from_name: str | None,
+    check: bool,
+    auto_ack: bool | None,
+    auto_ack_text: str | None,
+) -> None:
+    """Connect a support mailbox (again with the same name or address: change it)."""
+    from sqlalchemy import select
+
+    from helpdesk.agents.services import AgentError, team_named
+    from helpdesk.automation.autoack import MAX_TEXT
+    from helpdesk.channels.email.imap import connect
+    from helpdesk.channels.email.mailboxes import EMAIL, add_mailbox, describe, server
+    from helpdesk.channels.models import Channel
+
+    if auto_ack_text is not None and len(auto_ack_text) > MAX_TEXT:
+        raise click.ClickException(f"--auto-ack-text is longer than {MAX_TEXT} characters")
+    # add_mailbox rewrites the settings: keep the acknowledgement unless it is given now.
+    before = (
+        db.session.execute(
+            select(Channel.settings).where(
+                Channel.kind == EMAIL,
+                (Channel.name == name.strip()) | (Channel.address == address.strip().lower()),
+            )
+        )
+        .scalars()
+        .first()
+        or {}
+    )
+    try:
+        team_row = team_named(team) if team else None
+        channel = add_mailbox(
+            name, imap_url, smtp_url, address, team_row, processed_folder, from_name
+        )
+        ack = {key: before[key] for key in ("auto_ack", "auto_ack_text") if key in before}
+        if auto_ack is not None:
+            ack["auto_ack"] = auto_ack
+        if auto_ack_text is not None:
+            ack["auto_ack_text"] = auto_ack_text
+        if ack:
+            channel.settings = {**(channel.settings or {}), **ack}
+            db.session.flush()
+    except (Invalid, AgentError) as exc:
+        db.session.rollback()
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
+    if check:
+        imap = server(channel, "imap")
+        try:
+            client = connect(imap)
+            client.select_folder(imap.folder, readonly=True)
+            client.logout()
+        except Exception as exc:  # noqa: BLE001 - any failure is the user's to see
+            db.session.rollback()
+            raise click.ClickException(
+                f"could not open {imap.folder!r} on {imap.host}:{imap.port} as {imap.user!r}: "
+                f"{type(exc).__name__}: {exc} (nothing saved; --no-check saves anyway)"
+            ) from exc
+    db.session.commit()
+    shown = describe(channel)
+    routed = f"team {channel.team.name}" if channel.team else "no team (every agent)"
+    click.echo(
+        f"mailbox {channel.name} <{channel.address}> saved (channel {channel.id}), "
+        f"tickets go to {routed}"
+    )
+    click.echo(f"  in:  {shown['imap']}")
+    click.echo(f"  out: {shown['smtp']}")
+    if (channel.settings or {}).get("auto_ack"):
+        click.echo("  new tickets are acknowledged by mail")
+
+
+@mailbox_group.command("list")
+@with_appcontext
+def mailbox_list() -> None:
+    """Show the mailboxes, passwords masked."""
+    from helpdesk.channels.email.mailboxes import describe, mailboxes
+
+    for channel in mailboxes():
+        shown = describe(channel)
+        click.echo(
+            f"{channel.name} <{channel.address}> in {shown['imap']} out {shown['smtp']}"
+            f" last UID {shown['last_uid']}"
+            + (f" last error: {shown['last_error']}" if shown["last_error"] else "")
+        )
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """Fetch mail."""
+
+
+@mail_group.command("poll")
+@click.option("--mailbox", "name", help="only this mailbox (default: all)")
+@with_appcontext
+def mail_poll(name: str | None) -> None:
+    """Fetch new mail once, now; exit 1 when a mailbox could not be polled."""
+    from helpdesk.channels.email.imap import poll
+    from helpdesk.channels.email.mailboxes import mailboxes
+
+    if name and not mailboxes(name):
+        raise click.ClickException(f"no active mailbox called {name!r}")
+    results = poll(name)
+    for result in results:
+        click.echo(result.summary())
+    if not results:
+        click.echo("no mailboxes: add one with `helpdesk mailbox add`")
+    if any(result.error for result in results):
+        sys.exit(1)
+
+
+@mail_group.command("idle")
+@click.option("--mailbox", "name", help="only this mailbox (default: all)")
+@with_appcontext
+def mail_idle(name: str | None) -> None:
+    """Fetch new mail the moment it arrives (IMAP IDLE) until Ctrl-C."""
+    from helpdesk.channels.email.idle import watch_all
+    from helpdesk.channels.email.mailboxes import mailboxes
+
+    if not mailboxes(name):
+        raise click.ClickException("no such active mailbox" if name else "no mailboxes")
+    click.echo("waiting for mail (Ctrl-C stops)")
+    watch_all(name)
+
+
+COMMANDS = (mailbox_group, mail_group)

@@ -1,0 +1,307 @@
+"""Polling support mailboxes over IMAP (imapclient): new mail in, nothing lost, nothing twice.
+
+Per mailbox ``Channel.state`` keeps the folder's UIDVALIDITY, the last UID
+looked at, UIDs to retry and UIDs still pending. Mail is fetched in batches
+with ``BODY.PEEK[]`` (so nothing is marked seen early), each mail is ingested
+and committed, and only then is the batch marked seen (or moved to the
+processed folder) and the progress saved. A crash anywhere in between makes
+the next poll fetch those mails again, and ingest deduplicates them on their
+Message-ID. When UIDVALIDITY changes, UIDs mean nothing any more: the folder
+is compared with the database by Message-ID and only unknown mail is fetched.
+A lease in the state keeps two workers from polling one mailbox at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from imapclient import DELETED, SEEN, IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import select
+
+from helpdesk import jobs
+from helpdesk.channels.email.headers import key_of_headers
+from helpdesk.channels.email.inbound import Mailbox, Receipt, receive, unreadable
+from helpdesk.channels.email.mailboxes import (
+    EMAIL,
+    Server,
+    mailboxes,
+    our_addresses,
+    save_state,
+    server,
+)
+from helpdesk.channels.models import Channel
+from helpdesk.extensions import db
+from helpdesk.tickets.ingest import ingest
+from helpdesk.tickets.models import Message
+
+log = logging.getLogger(__name__)
+# imapclient logs protocol traffic (with the LOGIN line) at DEBUG: keep credentials out.
+logging.getLogger("imapclient").setLevel(logging.INFO)
+BATCH = 50
+MAX_ATTEMPTS = 5  # then the mail is stored raw for a person, with the reason
+MAX_BATCH_BYTES = 50 * 2**20  # a batch of large mails is fetched in smaller pieces
+POLL_BUDGET = 240  # seconds of work per poll, within RQ's job timeout; the rest comes next poll
+
+
+@dataclass
+class PollResult:
+    """What one poll of one mailbox did."""
+
+    mailbox: str
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    own: int = 0
+    failed: int = 0
+    busy: bool = False
+    error: str | None = None
+
+    def summary(self) -> str:
+        """One line for the log and the CLI."""
+        if self.busy:
+            return f"{self.mailbox}: another poll is running"
+        line = (
+            f"{self.mailbox}: {self.fetched} fetched, {self.stored} stored, "
+            f"{self.duplicates} already stored, {self.own} from our own addresses, "
+            f"{self.failed} to retry"
+        )
+        return line + (f"; error: {self.error}" if self.error else "")
+
+
+def connect(imap: Server) -> IMAPClient:
+    """A logged-in IMAP connection."""
+    client = IMAPClient(imap.host, port=imap.port, ssl=imap.tls, timeout=60)
+    try:
+        client.login(imap.user, imap.password)
+    except Exception:
+        client.shutdown()
+        raise
+    return client
+
+
+def poll_all() -> int:
+    """Periodic job: queue a poll of every active mailbox on the ``mail`` queue."""
+    ids = [channel.id for channel in mailboxes()]
+    for channel_id in ids:
+        jobs.submit("helpdesk.channels.email.imap:poll_mailbox", channel_id, queue_name="mail")
+    return len(ids)
+
+
+def poll(name: str | None = None) -> list[PollResult]:
+    """Poll the mailboxes (or the one called ``name``) now, in this process."""
+    return [poll_mailbox(channel.id) for channel in mailboxes(name)]
+
+
+def poll_mailbox(
+    channel_id: int, timings: dict | None = None, budget: float = POLL_BUDGET, batch: int = BATCH
+) -> PollResult:
+    """Job: fetch and ingest the new mail of one mailbox (``timings`` collects seconds)."""
+    db.session.rollback()  # the poll owns its transactions; start from fresh rows
+    channel = db.session.get(Channel, channel_id)
+    if channel is None or channel.kind != EMAIL or not channel.active:
+        return PollResult(mailbox=str(channel_id), error="no such active mailbox")
+    result = PollResult(channel.name)
+    token = uuid.uuid4().hex
+    if not save_state(channel_id, token, take=True):
+        result.busy = True
+        return result
+    try:
+        _poll(channel, token, result, timings if timings is not None else {}, budget, batch)
+    except (IMAPClientError, OSError) as exc:  # server down, login refused, connection lost
+        db.session.rollback()
+        result.error = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("poll of mailbox %s stopped: %s", result.mailbox, result.error)
+    finally:
+        save_state(channel_id, token, release=True, error=result.error)
+    log.info("poll %s", result.summary())
+    return result
+
+
+def _poll(
+    channel: Channel, token: str, result: PollResult, timings: dict, budget: float, batch: int
+) -> None:
+    """Fetch, ingest, mark, save progress; batch by batch."""
+    imap = server(channel, "imap")
+    processed = (channel.settings.get("imap") or {}).get("processed_folder")
+    state = dict(channel.state or {})
+    own = our_addresses()
+    channel_id, mailbox = channel.id, Mailbox.of(channel)
+    client = connect(imap)
+    try:
+        info = client.select_folder(imap.folder)
+        validity = int(info[b"UIDVALIDITY"])
+        if processed and not client.folder_exists(processed):
+            client.create_folder(processed)
+        if state.get("uidvalidity") == validity:
+            last = int(state.get("last_uid") or 0)
+            retry = {int(uid): n for uid, n in (state.get("retry") or {}).items()}
+            new = [uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last]
+            todo = sorted(set(state.get("pending") or []) | set(retry) | set(new))
+        else:
+            last = int(info.get(b"UIDNEXT") or 1) - 1
+            retry, todo = {}, _unimported(client, state)
+            if state.get("uidvalidity") is not None:
+                log.warning(
+                    "mailbox %s: UIDVALIDITY changed; %s mails not stored yet found by Message-ID",
+                    result.mailbox,
+                    len(todo),
+                )
+            state = {"since": state.get("since") or date.today().isoformat()}
+        save_state(
+            channel_id,
+            token,
+            validity=validity,
+            last_uid=last,
+            retry=retry,
+            pending=[uid for uid in todo if uid <= last],
+            since=state.get("since"),
+        )
+        deadline = time.monotonic() + budget
+        batches = _batches(client, todo, batch)
+        for number, chunk in enumerate(batches):
+            began = time.perf_counter()
+            fetched = client.fetch(chunk, ["BODY.PEEK[]"])
+            timings["fetch"] = timings.get("fetch", 0.0) + time.perf_counter() - began
+            done = []
+            for uid in chunk:
+                raw = (fetched.get(uid) or {}).get(b"BODY[]")
+                if raw is None:  # deleted by someone else since the search
+                    done.append(uid)
+                    retry.pop(uid, None)
+                    continue
+                result.fetched += 1
+                receipt = _store(mailbox, uid, raw, retry, own, timings)
+                if receipt is None:
+                    result.failed += 1
+                    continue
+                done.append(uid)
+                result.stored += receipt.outcome == "stored"
+                result.duplicates += receipt.outcome == "duplicate"
+                result.own += receipt.outcome == "own"
+            began = time.perf_counter()
+            _mark(client, done, processed)
+            timings["mark"] = timings.get("mark", 0.0) + time.perf_counter() - began
+            last = max(last, *chunk)
+            later = [uid for rest in batches[number + 1 :] for uid in rest]
+            save_state(
+                channel_id,
+                token,
+                validity=validity,
+                last_uid=last,
+                retry=retry,
+                pending=[uid for uid in later if uid <= last],
+            )
+            if time.monotonic() > deadline:
+                break
+    finally:
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - the connection may be gone already
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _batches(client: IMAPClient, uids: list[int], batch: int) -> list[list[int]]:
+    """``uids`` in fetch batches of at most ``batch`` mails and MAX_BATCH_BYTES."""
+    sizes: dict[int, int] = {}
+    for start in range(0, len(uids), 1000):
+        for uid, data in client.fetch(uids[start : start + 1000], ["RFC822.SIZE"]).items():
+            sizes[uid] = int(data.get(b"RFC822.SIZE") or 0)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (len(current) >= batch or total + size > MAX_BATCH_BYTES):
+            batches.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    return batches + ([current] if current else [])
+
+
+def _unimported(client: IMAPClient, state: dict) -> list[int]:
+    """UIDs to fetch on a first poll (unseen mail) or after UIDVALIDITY changed.
+
+    After a change, every unseen mail and every mail since the mailbox was
+    connected is compared by Message-ID (or header digest) with what is stored.
+    """
+    candidates = set(client.search(["UNSEEN"]))
+    if state.get("uidvalidity") is None:
+        return sorted(candidates)
+    if state.get("since"):
+        candidates |= set(client.search(["SINCE", date.fromisoformat(state["since"])]))
+    keys: dict[int, str] = {}
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), 500):
+        headers = client.fetch(ordered[start : start + 500], ["BODY.PEEK[HEADER]"])
+        for uid, data in headers.items():
+            keys[uid] = key_of_headers(data.get(b"BODY[HEADER]") or b"")
+    known: set[str] = set()
+    values = list(set(keys.values()))
+    for start in range(0, len(values), 500):
+        known |= set(
+            db.session.execute(
+                select(Message.external_id).where(
+                    Message.channel == EMAIL, Message.external_id.in_(values[start : start + 500])
+                )
+            ).scalars()
+        )
+    db.session.rollback()
+    return [uid for uid in ordered if keys.get(uid) not in known]
+
+
+def _store(
+    channel: Mailbox, uid: int, raw: bytes, retry: dict[int, int], own: set[str], timings: dict
+) -> Receipt | None:
+    """Ingest one mail; on failure count the attempt (None), never drop the mail."""
+    try:
+        receipt = receive(channel, raw, timings, own)
+        retry.pop(uid, None)
+        return receipt
+    except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the mailbox
+        db.session.rollback()
+        attempts = retry.get(uid, 0) + 1
+        log.error(
+            "mail UID %s of mailbox %s not stored (attempt %s): %s: %s",
+            uid,
+            channel.name,
+            attempts,
+            type(exc).__name__,
+            str(exc)[:300],
+        )
+        if attempts >= MAX_ATTEMPTS:
+            try:
+                reason = f"storing it failed {attempts} times: {type(exc).__name__}: {exc}"
+                stored = ingest(unreadable(raw, channel, reason[:500]))
+                retry.pop(uid, None)
+                return Receipt("stored", stored.message.id, stored.ticket.id)
+            except Exception:  # noqa: BLE001 - keep it for the next poll
+                db.session.rollback()
+        retry[uid] = attempts
+        return None
+
+
+def _mark(client: IMAPClient, uids: list[int], processed: str | None) -> None:
+    """Mark stored mail seen, or move it to the processed folder."""
+    if not uids:
+        return
+    if not processed:
+        client.add_flags(uids, [SEEN], silent=True)
+    elif client.has_capability("MOVE"):
+        client.add_flags(uids, [SEEN], silent=True)
+        client.move(uids, processed)
+    else:
+        client.copy(uids, processed)
+        client.add_flags(uids, [SEEN, DELETED], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()

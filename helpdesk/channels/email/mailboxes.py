@@ -1,0 +1,234 @@
+"""Support mailboxes: a ``Channel(kind="email")`` with its IMAP and SMTP settings.
+
+``settings`` holds what may be shown (hosts, ports, users, folders), ``secrets``
+the passwords, which are never shown back or logged; ``state`` the IMAP
+UIDVALIDITY, the last UID imported, UIDs to retry and the poll lease.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import select
+
+from helpdesk import unit_of_work
+from helpdesk.channels.models import Channel
+from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.errors import Invalid
+from helpdesk.extensions import db
+
+EMAIL = "email"
+DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
+LEASE_SECONDS = 300  # a poll holds its mailbox this long unless renewed (a dead worker's expires)
+
+
+@dataclass
+class Server:
+    """Where and how to log in to one IMAP or SMTP server."""
+
+    host: str
+    port: int
+    tls: bool
+    user: str
+    password: str
+    folder: str = "INBOX"
+    starttls: bool = False
+
+
+def parse_url(url: str, kinds: tuple[str, str], field: str) -> tuple[dict, str]:
+    """Split ``imap[s]://USER:PASS@HOST:PORT/FOLDER`` into settings and the password."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError as exc:  # never echo the URL: it holds a password
+        raise Invalid(
+            f"the {field} is not a valid URL", fields={field: "bad port or format"}
+        ) from exc
+    scheme = parts.scheme.lower()
+    if scheme not in kinds:
+        raise Invalid(
+            f"the {field} must start with {kinds[0]}:// or {kinds[1]}://",
+            fields={field: "unknown scheme"},
+        )
+    if not parts.hostname:
+        raise Invalid(f"the {field} names no host", fields={field: "no host"})
+    query = parse_qs(parts.query)
+    settings = {
+        "host": parts.hostname,
+        "port": port or DEFAULT_PORTS[scheme],
+        "tls": scheme.endswith("s"),
+        "user": unquote(parts.username or ""),
+    }
+    if scheme.startswith("imap"):
+        settings["folder"] = unquote(parts.path.lstrip("/")) or "INBOX"
+    else:
+        settings["starttls"] = (query.get("starttls") or ["no"])[0].lower() in ("1", "yes", "true")
+    return settings, unquote(parts.password or "")
+
+
+def masked_url(settings: dict, kind: str) -> str:
+    """The server's URL as it may be shown: the password replaced by ``****``."""
+    scheme = kind + ("s" if settings.get("tls") else "")
+    user = f"{settings['user']}:****@" if settings.get("user") else ""
+    path = f"/{settings['folder']}" if kind == "imap" else ""
+    return f"{scheme}://{user}{settings['host']}:{settings['port']}{path}"
+
+
+def server(channel: Channel, kind: str) -> Server:
+    """The IMAP or SMTP server of a mailbox, with its password."""
+    settings = (channel.settings or {}).get(kind) or {}
+    if not settings.get("host"):
+        raise Invalid(f"mailbox {channel.name!r} has no {kind.upper()} server")
+    return Server(
+        host=settings["host"],
+        port=int(settings["port"]),
+        tls=bool(settings["tls"]),
+        user=settings.get("user") or "",
+        password=(channel.secrets or {}).get(f"{kind}_password") or "",
+        folder=settings.get("folder") or "INBOX",
+        starttls=bool(settings.get("starttls")),
+    )
+
+
+def add_mailbox(
+    name: str,
+    imap_url: str,
+    smtp_url: str,
+    address: str,
+    team=None,
+    processed_folder: str | None = None,
+    from_name: str | None = None,
+) -> Channel:
+    """Create a mailbox, or change the one with that name or address; flushes only."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("the mailbox needs a name of 1 to 100 characters", fields={"name": "bad"})
+    try:
+        address = normalise_email(address)
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), fields={"address": "not an email address"}) from exc
+    imap, imap_password = parse_url(imap_url, ("imap", "imaps"), "IMAP URL")
+    smtp, smtp_password = parse_url(smtp_url, ("smtp", "smtps"), "SMTP URL")
+    if processed_folder:
+        imap["processed_folder"] = processed_folder.strip()
+    channel = (
+        db.session.execute(
+            select(Channel).where(
+                Channel.kind == EMAIL, (Channel.name == name) | (Channel.address == address)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    with db.session.no_autoflush:
+        taken = db.session.execute(
+            select(Channel.id).where(
+                Channel.name == name, Channel.id != (channel.id if channel else 0)
+            )
+        ).first()
+    if taken:
+        raise Invalid(f"a channel called {name!r} exists already", fields={"name": "taken"})
+    if channel is None:
+        channel = Channel(kind=EMAIL, state={})
+        db.session.add(channel)
+    elif channel.settings and channel.settings.get("imap", {}).get("host") != imap["host"]:
+        channel.state = {}  # another server: its UIDs mean nothing here
+    channel.name, channel.address, channel.active = name, address, True
+    channel.settings = {
+        "imap": imap,
+        "smtp": smtp,
+        **({"from_name": from_name} if from_name else {}),
+    }
+    channel.secrets = {"imap_password": imap_password, "smtp_password": smtp_password}
+    if team is not None:
+        channel.team = team
+    db.session.flush()
+    return channel
+
+
+def describe(channel: Channel) -> dict:
+    """A mailbox as it may be shown: its URLs with the passwords masked."""
+    settings = channel.settings or {}
+    return {
+        **channel.public(),
+        "imap": masked_url(settings.get("imap", {}), "imap") if settings.get("imap") else None,
+        "smtp": masked_url(settings.get("smtp", {}), "smtp") if settings.get("smtp") else None,
+        "last_uid": (channel.state or {}).get("last_uid"),
+        "last_error": (channel.state or {}).get("last_error"),
+    }
+
+
+def mailboxes(name: str | None = None) -> list[Channel]:
+    """The active mailboxes (or the one called ``name``)."""
+    query = select(Channel).where(Channel.kind == EMAIL, Channel.active.is_(True))
+    if name:
+        query = query.where(Channel.name == name)
+    return list(db.session.execute(query.order_by(Channel.id)).scalars())
+
+
+def our_addresses() -> set[str]:
+    """Every support address we send from: mail from them is never a customer's."""
+    rows = db.session.execute(select(Channel.address).where(Channel.kind == EMAIL)).scalars()
+    return {address.lower() for address in rows if address}
+
+
+def mailbox_for(ticket) -> Channel | None:
+    """The mailbox a ticket's replies go out through: its own, its team's, or the first."""
+    if ticket.channel_id:
+        channel = db.session.get(Channel, ticket.channel_id)
+        if channel is not None and channel.kind == EMAIL and channel.active:
+            return channel
+    candidates = mailboxes()
+    for channel in candidates:
+        if ticket.team_id and channel.team_id == ticket.team_id:
+            return channel
+    return candidates[0] if candidates else None
+
+
+def save_state(
+    channel_id: int,
+    token: str,
+    take: bool = False,
+    release: bool = False,
+    error: str | None = None,
+    **progress,
+) -> bool:
+    """Read-modify-write a mailbox's poll state under a row lock; commits.
+
+    ``take`` takes the poll lease (False when another live poll holds it),
+    ``release`` gives it back and records the outcome; ``progress`` carries
+    ``validity``, ``last_uid``, ``retry`` ({uid: attempts}), ``pending`` and ``since``.
+    """
+    with unit_of_work.writing():
+        db.session.rollback()  # a fresh transaction, begun as a writer (SQLite: IMMEDIATE)
+        channel = db.session.execute(
+            select(Channel)
+            .where(Channel.id == channel_id)
+            .with_for_update(of=Channel)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        state = dict(channel.state or {})
+        lease = state.get("lease") or {}
+        now = time.time()
+        if take and lease.get("until", 0) > now and lease.get("token") != token:
+            db.session.rollback()
+            return False
+        if "validity" in progress:
+            if state.get("uidvalidity") == progress["validity"]:
+                progress["last_uid"] = max(progress["last_uid"], int(state.get("last_uid") or 0))
+            state["uidvalidity"] = progress.pop("validity")
+            progress["retry"] = {str(uid): n for uid, n in progress["retry"].items()}
+            state.update({k: v for k, v in progress.items() if v is not None})
+        if release:
+            if lease.get("token") == token:
+                state.pop("lease", None)
+            state["last_poll_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            state["last_error"] = error
+        elif lease.get("token") in (None, token) or lease.get("until", 0) <= now:
+            state["lease"] = {"token": token, "until": now + LEASE_SECONDS}
+        channel.state = state
+        db.session.commit()
+    return True

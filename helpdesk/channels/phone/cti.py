@@ -1,0 +1,132 @@
+"""The generic CTI API for phone systems other than Twilio (a PBX, a softphone).
+
+``POST /api/v1/cti/events`` (JSON or form, Bearer token) with ``event`` =
+``newCall`` | ``answer`` | ``hangup``, ``callId``, ``from``, ``to``,
+``direction`` = ``in`` | ``out``, optional ``user`` and ``cause``. It drives the
+same Call records, screen pops and history as Twilio; ``newCall`` answers with
+the caller's customer card.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from flask import jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from sqlalchemy import func, or_, select
+
+from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent
+from helpdesk.channels.phone import calls
+from helpdesk.channels.twilio.common import phone_channel
+from helpdesk.errors import HelpdeskError, Invalid
+from helpdesk.extensions import db
+from helpdesk.tickets.serializers import call_json
+from helpdesk.web.api import api_blueprint, parse_body
+
+PROVIDER = "cti"
+bp = api_blueprint("cti_api", __name__)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+# Hang-up causes as PBXes report them (Zammad's CTI names), and what the call became.
+CAUSES = {
+    "normalclearing": "completed",
+    "forwarded": "completed",
+    "busy": "busy",
+    "cancel": "canceled",
+    "noanswer": "no-answer",
+    "congestion": "failed",
+    "notfound": "failed",
+    "rejected": "busy",
+}
+
+
+class CtiEvent(BaseModel):
+    """One event from a phone system. Unknown fields are ignored: PBXes add their own."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    event: Literal["newCall", "answer", "hangup"]
+    call_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ] = Field(alias="callId")
+    from_: Text | None = Field(default=None, alias="from")
+    to: Text | None = None
+    direction: Literal["in", "out"] = "in"
+    user: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
+        | list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]]
+        | None
+    ) = None
+    cause: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+
+
+def _event() -> CtiEvent:
+    """The event from a JSON or form body; 4xx for anything else."""
+    if request.mimetype == "application/json":
+        return parse_body(CtiEvent)
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise HelpdeskError("send JSON or a form", code="unsupported_media_type")
+    data = {
+        key.removesuffix("[]"): values if len(values) > 1 else values[0]
+        for key, values in request.form.lists()
+    }
+    try:
+        return CtiEvent.model_validate(data)
+    except ValidationError as exc:
+        fields = {
+            ".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()
+        }
+        raise Invalid("the event has invalid fields", fields=fields) from exc
+
+
+def _agent(user) -> int | None:
+    """The agent a PBX names (id, email or name; the first of a list), if known."""
+    name = (user[0] if isinstance(user, list) and user else user) or ""
+    if not name or not isinstance(name, str):
+        return None
+    condition = or_(func.lower(Agent.email) == name.lower(), func.lower(Agent.name) == name.lower())
+    if name.isdigit():
+        condition = or_(condition, Agent.id == int(name))
+    return db.session.execute(
+        select(Agent.id).where(condition, Agent.active.is_(True)).order_by(Agent.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def _call(event: CtiEvent, agent_id: int | None) -> calls.NewCall:
+    """The call an event is about; one first heard of mid-call is recorded then."""
+    ours = event.to if event.direction == "in" else event.from_
+    return calls.prepare(
+        PROVIDER,
+        event.call_id,
+        event.direction,
+        event.from_,
+        event.to,
+        phone_channel(ours),
+        agent_id=agent_id,
+        with_card=event.event == "newCall",
+    )
+
+
+@bp.post("/cti/events")
+def cti_event():
+    """Apply one PBX event; ``newCall`` answers with the caller's card."""
+    event = _event()
+    agent_id = _agent(event.user)
+    new = _call(event, agent_id)
+    with unit_of_work.write_phase():
+        new = calls.record(new, pop=event.event == "newCall" and event.direction == "in")
+        call = new.call
+        if event.event == "answer":
+            calls.update(call, answered=True, agent_id=agent_id)
+        elif event.event == "hangup":
+            cause = (event.cause or "normalClearing").replace("_", "").lower()
+            status = "completed" if call.answered_at is not None else CAUSES.get(cause, "failed")
+            if status == "completed" and call.answered_at is None:
+                status = "no-answer"  # cleared normally, but nobody picked up: missed
+            calls.update(call, status)
+        unit_of_work.commit()
+    if event.event == "newCall":
+        return jsonify(
+            {**new.card, "call": call_json(call), "caller": new.caller}
+        ), 201 if new.created else 200
+    return jsonify({"call": call_json(call)})

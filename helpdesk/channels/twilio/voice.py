@@ -1,0 +1,266 @@
+"""Voice over Twilio: answer incoming calls with TwiML, pop the caller's card, route
+the call to the online agents of the number's team, queue it, or take a voicemail;
+then follow the call's lifecycle from Twilio's callbacks.
+
+The incoming-call webhook is the hot path: a handful of indexed reads, one
+insert, the TwiML. Filing the call in history happens in a job after it ends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, exists, select
+from twilio.twiml.voice_response import VoiceResponse
+
+from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent, team_members
+from helpdesk.channels.models import Channel
+from helpdesk.channels.phone import calls
+from helpdesk.channels.twilio.common import phone_channel
+from helpdesk.db import utcnow
+from helpdesk.errors import Invalid
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Call
+
+PROVIDER = "twilio"
+STATUS_PATH = "/webhooks/twilio/voice/status"
+MAX_DIAL = 10  # Twilio rings at most ten <Client> nouns in one <Dial>
+RING_SECONDS = 20
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(
+    r"^(?P<days>[a-z]{3}(-[a-z]{3})?|daily)\s+"
+    r"(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$"
+)
+DEFAULTS = {
+    "greeting": "Thank you for calling. Please hold while we connect you.",
+    "closed": "We are closed right now.",
+    "voicemail": "Please leave a message after the tone, and we will call you back.",
+    "goodbye": "Thank you. Goodbye.",
+}
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One stretch of business hours: days of the week (0 = Monday) and a time range."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+
+def parse_hours(spec: str) -> list[Opening]:
+    """``"mon-fri 09:00-17:00, sat 10:00-14:00"`` as Openings; Invalid names the bad part."""
+    openings = []
+    for part in filter(None, (p.strip().lower() for p in re.split(r"[,;]", spec or ""))):
+        match = _HOURS.match(part)
+        try:
+            if match is None:
+                raise ValueError(part)
+            if match["days"] == "daily":
+                days = range(7)
+            else:
+                first, _, last = match["days"].partition("-")
+                a, b = DAYS.index(first), DAYS.index(last or first)
+                days = range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)]
+            start, end = (time.fromisoformat(match[k].zfill(5)) for k in ("start", "end"))
+        except ValueError:
+            raise Invalid(
+                f"business hours must look like 'mon-fri 09:00-17:00': {part!r}",
+                fields={"hours": part},
+            ) from None
+        openings.append(Opening(frozenset(days), start, end))
+    return openings
+
+
+def is_open(settings: dict, now: datetime | None = None) -> bool:
+    """Whether the number's business hours (``settings["hours"]``) include ``now``."""
+    if not settings.get("hours"):
+        return True  # no hours set: the line is always staffed
+    try:
+        zone = ZoneInfo(settings.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = (now or utcnow()).astimezone(zone)
+    return any(
+        local.weekday() in o.days and o.start <= local.time() < o.end
+        for o in parse_hours(settings["hours"])
+    )
+
+
+def identity(agent_id: int) -> str:
+    """The Twilio Client identity of an agent's softphone."""
+    return f"agent_{agent_id}"
+
+
+def agent_of(address: str | None) -> int | None:
+    """The agent id behind ``client:agent_<id>``, if that is what ``address`` is."""
+    match = re.fullmatch(r"client:agent_(\d+)", (address or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def online_agents(team_id: int | None) -> tuple[list[int], bool]:
+    """The number's team's online agents who are not on a call; and whether any are online."""
+    busy = exists().where(and_(Call.agent_id == Agent.id, Call.status == "in-progress"))
+    query = (
+        select(Agent.id, busy.label("busy"))
+        .where(Agent.presence == "online", Agent.active.is_(True))
+        .order_by(Agent.id)
+    )
+    if team_id is not None:
+        query = query.join(team_members, team_members.c.agent_id == Agent.id).where(
+            team_members.c.team_id == team_id
+        )
+    rows = db.session.execute(query).all()
+    return [row.id for row in rows if not row.busy], bool(rows)
+
+
+def _say(response: VoiceResponse, settings: dict, key: str) -> None:
+    """Speak one of the number's prompts, in its language when one is set."""
+    text = settings.get(key) or DEFAULTS[key]
+    response.say(text, language=settings["language"]) if settings.get("language") else response.say(
+        text
+    )
+
+
+def voicemail(response: VoiceResponse, settings: dict) -> VoiceResponse:
+    """Take a message; the recording comes back to the status webhook."""
+    _say(response, settings, "voicemail")
+    response.record(action=STATUS_PATH, method="POST", max_length=180, timeout=5, play_beep=True)
+    # Reached only when nothing was recorded (Twilio then skips the action).
+    _say(response, settings, "goodbye")
+    response.hangup()
+    return response
+
+
+def answer(channel: Channel | None) -> VoiceResponse:
+    """The TwiML for a new call: greet, then ring agents, queue, or take a voicemail."""
+    settings = dict(channel.settings or {}) if channel is not None else {}
+    response = VoiceResponse()
+    if not is_open(settings):
+        _say(response, settings, "closed")
+        return voicemail(response, settings)
+    team_id = channel.team_id if channel is not None else None
+    available, anyone_online = online_agents(team_id)
+    _say(response, settings, "greeting")
+    if available:
+        dial = response.dial(
+            timeout=RING_SECONDS, action=STATUS_PATH, method="POST", answer_on_bridge=True
+        )
+        for agent_id in available[:MAX_DIAL]:
+            dial.client(
+                identity(agent_id),
+                status_callback=STATUS_PATH,
+                status_callback_event="answered",
+                status_callback_method="POST",
+            )
+    elif anyone_online:
+        response.enqueue(f"team-{team_id or 0}", action=STATUS_PATH, method="POST")
+    else:
+        voicemail(response, settings)
+    return response
+
+
+def _direction(value: str | None) -> str:
+    """Twilio's Direction as ours: ``inbound`` is in, ``outbound-*`` is out."""
+    return "out" if (value or "").startswith("outbound") else "in"
+
+
+def incoming(form) -> tuple[calls.NewCall, VoiceResponse]:
+    """Record a new call, commit, pop the caller's card; return it with the TwiML answer."""
+    sid = (form.get("CallSid") or "").strip()
+    if not sid:
+        raise Invalid("CallSid is missing", fields={"CallSid": "required"})
+    channel = phone_channel(form.get("To"))
+    caller_name = (form.get("CallerName") or "").strip()[:200] or None
+    new = calls.prepare(
+        PROVIDER,
+        sid,
+        _direction(form.get("Direction")),
+        form.get("From"),
+        form.get("To"),
+        channel,
+        caller_name,
+        known=False,
+    )
+    response = answer(channel)
+    # Like ingest, this owns its transaction: the reads above stay outside the write lock.
+    with unit_of_work.write_phase():
+        calls.record(new, pop=new.call.direction == "in")
+        unit_of_work.commit()
+    return new, response
+
+
+def _int(value: str | None) -> int | None:
+    """A whole number Twilio sent, or None."""
+    return int(value) if (value or "").strip().isdigit() else None
+
+
+def status(form) -> VoiceResponse:
+    """Apply a call status callback, a <Dial>/<Enqueue> outcome or a recording."""
+    response = VoiceResponse()
+    sid = (form.get("CallSid") or "").strip()
+    parent = (form.get("ParentCallSid") or "").strip()
+    if parent:  # a leg we rang to an agent's softphone: who picked up
+        call = calls.find(PROVIDER, parent)
+        if call is not None and form.get("CallStatus") == "in-progress":
+            calls.update(call, answered=True, agent_id=_agent(form.get("To")))
+        return response
+    if not sid:
+        raise Invalid("CallSid is missing", fields={"CallSid": "required"})
+    call = calls.find(PROVIDER, sid)
+    if call is None:  # a call we did not see ring (placed elsewhere): keep it all the same
+        channel = phone_channel(form.get("To")) or phone_channel(form.get("From"))
+        call = calls.record(
+            calls.prepare(
+                PROVIDER,
+                sid,
+                _direction(form.get("Direction")),
+                form.get("From"),
+                form.get("To"),
+                channel,
+                with_card=False,
+            ),
+            pop=False,
+        ).call
+    settings = _settings(call)
+    dialled, queued = form.get("DialCallStatus"), form.get("QueueResult")
+    if dialled or queued:
+        if dialled == "completed" or queued == "bridged":
+            calls.update(call, answered=True)
+            response.hangup()
+        elif queued != "hangup" and call.status not in calls.FINAL:
+            voicemail(response, settings)  # nobody answered
+        return response
+    recording = (form.get("RecordingUrl") or "").strip()
+    if recording and call.answered_at is None:
+        calls.record_voicemail(
+            call, recording, form.get("RecordingSid"), _int(form.get("RecordingDuration"))
+        )
+        if form.get("CallStatus") not in calls.FINAL:  # the <Record> action: end politely
+            _say(response, settings, "goodbye")
+            response.hangup()
+    call_status = (form.get("CallStatus") or "").strip().lower()
+    calls.update(
+        call,
+        call_status if call_status in calls.STATUSES else None,
+        duration=_int(form.get("CallDuration")),
+        recording_url=recording or None,
+    )
+    return response
+
+
+def _agent(address: str | None) -> int | None:
+    """The agent id of a softphone identity, if such an agent exists."""
+    agent_id = agent_of(address)
+    return agent_id if agent_id is not None and db.session.get(Agent, agent_id) else None
+
+
+def _settings(call: Call) -> dict:
+    """The settings of the number the call came in on."""
+    channel_id = (call.meta or {}).get("channel_id")
+    channel = db.session.get(Channel, channel_id) if channel_id else None
+    return dict(channel.settings or {}) if channel is not None else {}

@@ -1,0 +1,176 @@
+"""What every /api/v1 blueprint shares: authentication, body parsing, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Blueprint, Flask, current_app, g, request, url_for
+from pydantic import BaseModel, ValidationError
+
+from helpdesk import unit_of_work
+from helpdesk.agents.auth import require_agent
+from helpdesk.errors import HelpdeskError, Invalid, NotFound
+from helpdesk.extensions import csrf, db
+
+M = TypeVar("M", bound=BaseModel)
+PREFIX = "/api/v1"
+# Ids are INTEGER columns: PostgreSQL refuses a larger number, SQLite one past 2**63.
+MAX_ID = 2**31 - 1
+
+
+def api_blueprint(name: str, import_name: str, lock_writes: bool = False) -> Blueprint:
+    """A blueprint under /api/v1 whose every route needs an agent.
+
+    ``lock_writes``: on SQLite, POST/PUT/PATCH/DELETE take the write lock when their
+    transaction begins (for views that read, then write, in one transaction).
+    """
+    blueprint = Blueprint(name, import_name, url_prefix=PREFIX)
+    if lock_writes:
+        blueprint.before_request(_declare_writes)
+        blueprint.teardown_request(_end_writes)
+    require_agent(blueprint)
+    blueprint.before_request(_refuse_unstorable_url)
+    return blueprint
+
+
+def register_api(app: Flask, blueprint: Blueprint) -> None:
+    """Mount an API blueprint; its callers authenticate per request (a token, or the session
+    with the CSRF header), so Flask-WTF's form CSRF check does not apply."""
+    csrf.exempt(blueprint)
+    app.register_blueprint(blueprint)
+
+
+def _declare_writes() -> None:
+    """SQLite: a request that may write takes the write lock as its transaction begins, so
+    racing writers queue on busy_timeout instead of failing to upgrade a read lock."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        g.write_intent = unit_of_work.write_intent.set(True)
+
+
+def _end_writes(exc: BaseException | None = None) -> None:
+    """Undo ``_declare_writes`` once the request is over.
+
+    A transaction begun after the view's commit (serialising the answer reads) holds
+    SQLite's write lock too: end it here rather than when the app context ends, which
+    may be much later where the context outlives the request (tests, CLI callers).
+    """
+    token = g.pop("write_intent", None)
+    if token is not None:
+        unit_of_work.write_intent.reset(token)
+        db.session.rollback()  # nothing uncommitted at this point was meant to be stored
+
+
+def _refuse_unstorable_url() -> None:
+    """Refuse URLs the database cannot even be asked about: NUL characters, ids past INTEGER."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise NotFound("no such thing")
+        if isinstance(value, str) and "\x00" in value:
+            raise Invalid("the URL holds a NUL character", fields={name: "NUL character"})
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise Invalid(
+                "a query argument holds a NUL character",
+                fields={name.replace("\x00", ""): "NUL character"},
+            )
+
+
+def _nul_location(value, path: tuple = ()) -> tuple | None:
+    """Where in a parsed body a string holds a NUL character (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return path + (key.replace("\x00", ""),)
+        found = _nul_location(item, path + (key,))
+        if found is not None:
+            return found
+    return None
+
+
+def _location(loc: tuple) -> str:
+    """``("lines", 0, "sku")`` -> ``"lines.0.sku"``."""
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body against ``model``; malformed or invalid input raises a 4xx."""
+    raw = request.get_data(cache=True)
+    if request.mimetype != "application/json":
+        raise HelpdeskError(
+            "send a JSON body with Content-Type: application/json", code="unsupported_media_type"
+        )
+    try:
+        body = model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise HelpdeskError("the body is not valid JSON", code="malformed_json") from exc
+        fields = {_location(err["loc"]): err["msg"] for err in exc.errors()}
+        raise Invalid("the body has invalid fields", fields=fields) from exc
+    where = _nul_location(body.model_dump(by_alias=True))
+    if where is not None:
+        raise Invalid(
+            "text may not contain NUL characters", fields={_location(where): "NUL character"}
+        )
+    return body
+
+
+def int_arg(
+    name: str, default: int | None = None, minimum: int = 1, maximum: int = MAX_ID
+) -> int | None:
+    """An integer query argument within bounds, or a 422 naming it."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number", fields={name: "not a number"}) from None
+    if number < minimum or number > maximum:
+        raise Invalid(f"{name} is out of range", fields={name: "out of range"})
+    return number
+
+
+def contains_pattern(text: str) -> str:
+    """A lower-case LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def paginate(query, serialize: Callable, **url_args) -> dict:
+    """Run ``query`` for one page; answer ``{"items": [...], "next": URL-or-null}``."""
+    page = int_arg("page", 1)
+    per_page = int_arg(
+        "per_page",
+        current_app.config["API_PAGE_SIZE"],
+        maximum=current_app.config["API_MAX_PAGE_SIZE"],
+    )
+    rows = db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
+    rows = rows.unique().scalars().all()
+    next_url = None
+    if len(rows) > per_page:
+        args = {
+            **request.view_args,
+            **request.args.to_dict(),
+            **url_args,
+            "page": page + 1,
+            "per_page": per_page,
+        }
+        next_url = url_for(request.endpoint, _external=True, **args)
+    return {"items": [serialize(row) for row in rows[:per_page]], "next": next_url}
+
+
+def get_or_404(model, ident, what: str):
+    """Load ``model`` by primary key or raise NotFound."""
+    storable = not isinstance(ident, int) or 0 < ident <= MAX_ID
+    row = db.session.get(model, ident) if storable else None
+    if row is None:
+        raise NotFound(f"no such {what}")
+    return row

@@ -1,0 +1,30 @@
+"""GET /healthz: is the database reachable, and Redis when configured."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from helpdesk.extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 when every configured dependency answers, 503 naming the one that does not."""
+    body = {"status": "ok", "database": "ok", "redis": "disabled"}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any driver error means "down"
+        db.session.rollback()
+        body.update(status="error", database=f"error: {type(exc).__name__}")
+    if current_app.config.get("REDIS_URL"):
+        from helpdesk.jobs import redis_connection
+
+        try:
+            redis_connection().ping()
+            body["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any client error means "down"
+            body.update(status="error", redis=f"error: {type(exc).__name__}")
+    return jsonify(body), 200 if body["status"] == "ok" else 503

@@ -1,0 +1,56 @@
+"""What every agent UI blueprint shares: a login, the Content-Security-Policy, 404s for
+ids that cannot exist, and page numbers from the query string."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, request
+from flask_login import login_required
+
+from helpdesk.extensions import db
+from helpdesk.web.api import MAX_ID
+
+T = TypeVar("T")
+MAX_PAGE = 100_000
+# Inbound HTML is cleaned, framed and sandboxed; this is the last line behind that.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https: http:; connect-src 'self' ws: wss:; frame-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+
+def page_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of agent UI pages: every page needs a logged-in agent, and every HTML
+    answer allows only the app's own scripts."""
+    blueprint = Blueprint(name, import_name)
+    blueprint.before_request(_login_required)
+    blueprint.after_request(_no_scripts_but_ours)
+    return blueprint
+
+
+@login_required
+def _login_required() -> None:
+    """Every page of these blueprints needs a logged-in agent."""
+
+
+def _no_scripts_but_ours(response: Response) -> Response:
+    """Send the Content-Security-Policy with every HTML page."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    """The row of ``model`` with id ``ident``, or a 404 page."""
+    item = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+    if item is None:
+        abort(404)
+    return item
+
+
+def page_number(name: str = "page") -> int:
+    """A page number from the query string (1 when absent or nonsense)."""
+    value: Any = request.args.get(name, 1, type=int)
+    return min(max(1, value or 1), MAX_PAGE)
