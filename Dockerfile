@@ -4,25 +4,25 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HELPDESK_INSTANCE=/app/instance
 
 RUN useradd --create-home --uid 10001 helpdesk
 WORKDIR /app
 
-# Dependencies first, in a layer of their own: a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, in a layer of their own, at the locked versions and hash-checked
+# (scripts/lock.sh makes requirements/app.txt): a code change does not reinstall them.
+COPY requirements/app.txt /tmp/requirements.txt
+RUN pip install --require-hashes -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
-COPY . .
-# Editable on purpose: the app finds templates/, static/, migrations/ and
-# instance/ beside the package (helpdesk/config.py: ROOT), which a plain
-# `pip install .` into site-packages would leave behind.
-RUN pip install --no-deps -e . \
-    && mkdir -p instance \
-    && chown helpdesk:helpdesk instance
+# A plain install: templates, static files and migrations are package data, and the
+# database, secret key and attachments live in HELPDESK_INSTANCE.
+COPY pyproject.toml README.md /src/
+COPY helpdesk /src/helpdesk
+COPY workers /src/workers
+RUN pip install --no-deps /src && rm -rf /src \
+    && mkdir -p /app/instance \
+    && chown helpdesk:helpdesk /app/instance
 
 USER helpdesk
 EXPOSE 5000

@@ -1,13 +1,15 @@
 # helpdesk: the two set-up commands (README.md).
 #   make run    install into .venv, migrate, seed demo data once, serve on http://127.0.0.1:5000
 #   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite and PostgreSQL, side by side
+#   make lint   ruff (lint and format), mypy, and the layout rules (scripts/check_layout.py)
+#   make lock   regenerate requirements/*.txt (hashed) from pyproject.toml's ranges
 # Options: make run HOST=0.0.0.0 PORT=8000 / make test PYTEST_ARGS="-k ingest -x"
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test install services clean
+.PHONY: run test lint lock install services clean
 
 run: install
 	.venv/bin/helpdesk init --demo
@@ -15,6 +17,16 @@ run: install
 
 test:
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+lint:
+	@bash scripts/venv.sh lint
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/python scripts/check_layout.py
+
+lock:
+	bash scripts/lock.sh
 
 # Creates .venv when missing; installs only when pyproject.toml changed.
 install:
@@ -25,4 +37,4 @@ services:
 
 # Removes the virtualenv; the database and secret key in instance/ stay.
 clean:
-	rm -rf .venv helpdesk.egg-info .pytest_cache
+	rm -rf .venv helpdesk.egg-info .pytest_cache .mypy_cache .ruff_cache build

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Make .venv (Python 3.11+) and install the project into it, editable.
-#   scripts/venv.sh          the app:            pip install -e .
-#   scripts/venv.sh test     app and test tools: pip install -e '.[test]'
-# Re-running installs nothing unless pyproject.toml changed (a stamp holds its hash)
-# or the venv is broken. PYTHON=/path/to/python3.12 picks the interpreter.
+# Make .venv (Python 3.11+) and install the project into it, editable, with the locked
+# versions of its dependencies (requirements/*.txt, hash-checked; scripts/lock.sh makes them).
+#   scripts/venv.sh              the app:                  requirements/app.txt
+#   scripts/venv.sh test|lint    app, test and lint tools: requirements/dev.txt
+# Re-running installs nothing unless pyproject.toml or the lock changed (a stamp holds their
+# hash) or the venv is broken. PYTHON=/path/to/python3.12 picks the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -58,13 +59,17 @@ if ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>
     make_venv
 fi
 
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+lock=requirements/app.txt
+[ -z "$extra" ] || lock=requirements/dev.txt
+want=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/helpdesk" ]; then
     exit 0
 fi
-target=.${extra:+[$extra]}
-say "installing the project into $venv (pip install -e '$target')"
-"$venv/bin/python" -m pip install --disable-pip-version-check -q -e "$target"
+say "installing the project into $venv ($lock, then pip install -e .)"
+"$venv/bin/python" -m pip install --disable-pip-version-check -q --require-hashes -r "$lock"
+"$venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e .
 echo "$want" >"$stamp"
-# The test extra includes the app: `make run` after `make test` installs nothing more.
-[ -z "$extra" ] || echo "$want" >"$venv/.installed"
+if [ -n "$extra" ]; then  # the dev lock holds the app's and both tools': nothing more to install
+    for other in test lint; do echo "$want" >"$venv/.installed-$other"; done
+    cat pyproject.toml requirements/app.txt | sha256sum | cut -d' ' -f1 >"$venv/.installed"
+fi
