@@ -39,18 +39,24 @@ def serve(host: str, port: int) -> None:
             "periodic work (mail polls, SLA checks) runs in this process; "
             "with REDIS_URL set, run `helpdesk scheduler` and `helpdesk worker`"
         )
-        start_in_thread(current_app._get_current_object())
+        start_in_thread(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy
     settle_heap()
 
-    socketio.run(
-        current_app._get_current_object(),
-        host=host,
-        port=port,
-        allow_unsafe_werkzeug=True,
-        use_reloader=False,
-        log_output=False,
-        request_handler=RequestHandler,
-    )
+    from helpdesk import realtime
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
+    try:
+        socketio.run(
+            app,
+            host=host,
+            port=port,
+            allow_unsafe_werkzeug=True,
+            use_reloader=False,
+            log_output=False,
+            request_handler=RequestHandler,
+        )
+    finally:
+        realtime.shutdown(app)  # the Socket.IO Redis listener and its connection
 
 
 @click.command("worker")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 # Templates, static files and migrations ship inside the package (package data), so a
 # plain `pip install .` runs from any folder.
@@ -29,7 +30,7 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def from_environment(instance: Path) -> dict:
+def from_environment(instance: Path) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     default_db = f"sqlite:///{instance / 'helpdesk.db'}"
     database_url = os.environ.get("DATABASE_URL") or default_db

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy.engine import Dialect
 
 
 def iso(value: datetime | None) -> str | None:
@@ -17,13 +19,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Store UTC; always hand back aware datetimes, on SQLite as on PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Normalise to UTC before storing."""
         if value is not None:
             if value.tzinfo is None:
@@ -33,7 +35,7 @@ class UTCDateTime(TypeDecorator):
                 value = value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to naive values read back from SQLite."""
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -17,7 +18,9 @@ class HelpdeskError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, fields: dict | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, fields: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -53,7 +56,9 @@ class Conflict(HelpdeskError):
     code = "conflict"
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None):
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> Response:
     """The JSON error response."""
     response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
     response.status_code = status
@@ -71,25 +76,25 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/", "/chat/")) or request.is_json
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Register the error handlers."""
 
     @app.errorhandler(HelpdeskError)
-    def _domain(exc: HelpdeskError):
+    def _domain(exc: HelpdeskError) -> Response:
         from helpdesk.extensions import db
 
         db.session.rollback()  # a refused request writes nothing
         return error_response(exc.status, exc.code, exc.message, exc.fields)
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> Response | HTTPException:
         if not wants_json():
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 
     @app.errorhandler(IntegrityError)
-    def _collision(exc: IntegrityError):
+    def _collision(exc: IntegrityError) -> Response | tuple[str, int]:
         # Two requests raced to store the same thing (an identity, an order number):
         # the checks before the write passed for both, the unique index refused one.
         if not is_unique_violation(exc):
@@ -104,7 +109,7 @@ def init_app(app) -> None:
         return render_template("error.html", message=message), 409
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         from helpdesk.extensions import db
 
         log.exception("unhandled error on %s %s", request.method, request.path)

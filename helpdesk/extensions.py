@@ -1,5 +1,7 @@
 """Unbound extension objects; each is bound to the app in the factory."""
 
+from typing import TYPE_CHECKING
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
@@ -25,6 +27,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class. mypy cannot use ``db.Model`` (an attribute) as a base
+# class; statically it is the declarative base the extension builds it from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 socketio = SocketIO()
 login_manager = LoginManager()

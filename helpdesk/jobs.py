@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
 from helpdesk import unit_of_work
 
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
+
 log = logging.getLogger(__name__)
 QUEUES = ("default", "outbound", "mail")
 
 
-def redis_connection():
+def redis_connection() -> Redis | None:
     """Return the shared Redis connection, or None when REDIS_URL is unset."""
     url = current_app.config.get("REDIS_URL")
     if not url:
@@ -29,7 +34,8 @@ def redis_connection():
         from redis import Redis
 
         ext[url] = Redis.from_url(url)
-    return ext[url]
+    connection: Redis = ext[url]
+    return connection
 
 
 def retries_left() -> int:
@@ -40,7 +46,7 @@ def retries_left() -> int:
     return (job.retries_left or 0) if job is not None else 0
 
 
-def queue(name: str = "default"):
+def queue(name: str = "default") -> Queue:
     """Return the RQ queue ``name`` (requires REDIS_URL)."""
     from rq import Queue
 
@@ -49,10 +55,11 @@ def queue(name: str = "default"):
     return Queue(name, connection=redis_connection(), default_timeout=300)
 
 
-def _resolve(path: str):
+def _resolve(path: str) -> Callable[..., Any]:
     """Import ``package.module:function``."""
     module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    function: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return function
 
 
 def run_now(path: str, *args: Any, **kwargs: Any) -> None:

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request
+import socketio as python_socketio  # the library under Flask-SocketIO (`socketio` is ours)
+from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
-from helpdesk import unit_of_work
+from helpdesk import fanout, unit_of_work
 from helpdesk.extensions import socketio
+
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Agent
+    from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 AGENTS = "/agents"
+_MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
 PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
 
@@ -30,7 +37,7 @@ def on_presence_change(listener: Callable[[int, str], None]) -> None:
         PRESENCE_LISTENERS.append(listener)
 
 
-def ticket_rooms(ticket, previous=()) -> list[str]:
+def ticket_rooms(ticket: Ticket, previous: Iterable[str] = ()) -> list[str]:
     """The rooms of everyone who may see ``ticket`` (plus rooms that could see it before)."""
     rooms = {"admins"}
     rooms.add(f"team:{ticket.team_id}" if ticket.team_id else "agents")
@@ -39,7 +46,7 @@ def ticket_rooms(ticket, previous=()) -> list[str]:
     return sorted(rooms | set(previous))
 
 
-def agent_rooms(agent) -> list[str]:
+def agent_rooms(agent: Agent) -> list[str]:
     """The rooms an agent joins on connect."""
     rooms = [f"agent:{agent.id}", "agents"] + [f"team:{t.id}" for t in agent.teams]
     if agent.is_admin:
@@ -47,16 +54,23 @@ def agent_rooms(agent) -> list[str]:
     return rooms
 
 
-def emit_after_commit(event: str, payload: dict, rooms: list[str]) -> None:
+def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
     """Emit ``event`` to ``rooms`` on /agents once the transaction has committed."""
     unit_of_work.after_commit(lambda: socketio.emit(event, payload, to=rooms, namespace=AGENTS))
 
 
-def agent_from_token(token: str | None):
+def agent_from_token(token: str | None) -> Agent | None:
     """The active agent behind an API token, or None."""
     from helpdesk.agents import auth
 
     return auth.agent_for_token(token) if token else None
+
+
+def current_sid() -> str:
+    """The Socket.IO session id of the event being handled (Flask-SocketIO sets it on
+    the request; Flask's type hints do not know it)."""
+    sid: str = request.sid  # type: ignore[attr-defined]  # added by Flask-SocketIO
+    return sid
 
 
 class AgentsNamespace(Namespace):
@@ -69,7 +83,7 @@ class AgentsNamespace(Namespace):
     offline when their last connection here closes.
     """
 
-    def __init__(self, namespace):
+    def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         self._lock = threading.Lock()
         self.reset()
@@ -79,9 +93,9 @@ class AgentsNamespace(Namespace):
         after another in one process: a connection whose disconnect never ran must not
         haunt the next one's viewers)."""
         self._agent_of: dict[str, int] = {}  # sid -> agent id
-        self._viewers: dict[int, dict[str, dict]] = {}  # ticket id -> sid -> viewer
+        self._viewers: dict[int, dict[str, dict[str, Any]]] = {}  # ticket id -> sid -> viewer
 
-    def on_connect(self, auth=None):
+    def on_connect(self, auth: object = None) -> None:
         """Authenticate, join the agent's rooms and mark the agent online."""
         from flask_socketio import ConnectionRefusedError
 
@@ -96,21 +110,21 @@ class AgentsNamespace(Namespace):
             join_room(room)
         with self._lock:
             first = agent.id not in self._agent_of.values()
-            self._agent_of[request.sid] = agent.id
+            self._agent_of[current_sid()] = agent.id
         if first and agent.presence == "offline":
             self._set_presence(agent.id, "online")
-        log.debug("agent %s connected as %s", agent.id, request.sid)
+        log.debug("agent %s connected as %s", agent.id, current_sid())
 
-    def on_disconnect(self, reason=None):
+    def on_disconnect(self, reason: object = None) -> None:
         """Leave every ticket; the agent's last connection going marks them offline."""
-        sid = request.sid
+        sid = current_sid()
         with self._lock:
             agent_id = self._agent_of.pop(sid, None)
             last = agent_id is not None and agent_id not in self._agent_of.values()
             left = [ticket_id for ticket_id, seen in self._viewers.items() if sid in seen]
         for ticket_id in left:
             self._leave(ticket_id, sid)
-        if last:
+        if last and agent_id is not None:
             # Moving from one page to the next closes a connection and opens another:
             # wait a moment before calling the agent offline.
             grace = current_app.config["PRESENCE_GRACE_SECONDS"]
@@ -118,10 +132,13 @@ class AgentsNamespace(Namespace):
                 self._set_presence(agent_id, "offline")
             else:
                 socketio.start_background_task(
-                    self._offline_unless_back, current_app._get_current_object(), agent_id, grace
+                    self._offline_unless_back,
+                    current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy
+                    agent_id,
+                    grace,
                 )
 
-    def _offline_unless_back(self, app, agent_id: int, grace: float) -> None:
+    def _offline_unless_back(self, app: Flask, agent_id: int, grace: float) -> None:
         socketio.sleep(grace)
         with self._lock:
             back = agent_id in self._agent_of.values()
@@ -132,16 +149,16 @@ class AgentsNamespace(Namespace):
             except Exception:  # a background thread: log, never raise into the server
                 log.exception("could not mark agent %s offline", agent_id)
 
-    def on_presence(self, data=None):
+    def on_presence(self, data: object = None) -> dict[str, str]:
         """The agent sets themselves online or away."""
         status = (data or {}).get("status") if isinstance(data, dict) else None
-        agent_id = self._agent_of.get(request.sid)
+        agent_id = self._agent_of.get(current_sid())
         if status not in ("online", "away") or agent_id is None:
             return {"error": "status must be online or away"}
         self._set_presence(agent_id, status)
         return {"status": status}
 
-    def on_viewing(self, data=None):
+    def on_viewing(self, data: Any = None) -> dict[str, Any]:
         """The agent has ticket ``data["ticket"]`` open (and is typing, if ``typing``)."""
         ticket = self._ticket(data)
         if ticket is None:
@@ -149,16 +166,16 @@ class AgentsNamespace(Namespace):
         from helpdesk.agents.models import Agent
         from helpdesk.extensions import db
 
-        agent = db.session.get(Agent, self._agent_of.get(request.sid, 0))
+        agent = db.session.get(Agent, self._agent_of.get(current_sid(), 0))
         if agent is None:
             return {"error": "not connected"}
         join_room(f"ticket:{ticket.id}")
         with self._lock:
             # The page may have closed meanwhile (its disconnect ran in another thread):
             # a viewer without a connection would never leave.
-            if request.sid not in self._agent_of:
+            if current_sid() not in self._agent_of:
                 return {"error": "not connected"}
-            self._viewers.setdefault(ticket.id, {})[request.sid] = {
+            self._viewers.setdefault(ticket.id, {})[current_sid()] = {
                 "id": agent.id,
                 "name": agent.name,
                 "typing": bool(data.get("typing")),
@@ -171,14 +188,14 @@ class AgentsNamespace(Namespace):
             adapter.on_agent_typing(ticket, agent, bool(data.get("typing")))
         return {"ok": True}
 
-    def on_leave(self, data=None):
+    def on_leave(self, data: object = None) -> None:
         """The agent closed the ticket."""
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
         if isinstance(ticket_id, int):
             leave_room(f"ticket:{ticket_id}")
-            self._leave(ticket_id, request.sid)
+            self._leave(ticket_id, current_sid())
 
-    def _ticket(self, data):
+    def _ticket(self, data: object) -> Ticket | None:
         """The ticket named in ``data`` if this connection's agent may open it."""
         from helpdesk.agents.access import can_see_ticket
         from helpdesk.agents.models import Agent
@@ -186,7 +203,7 @@ class AgentsNamespace(Namespace):
         from helpdesk.tickets.models import Ticket
 
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
-        agent_id = self._agent_of.get(request.sid)
+        agent_id = self._agent_of.get(current_sid())
         if not isinstance(ticket_id, int) or agent_id is None or not 0 < ticket_id < 2**31:
             return None
         ticket = db.session.get(Ticket, ticket_id)
@@ -204,7 +221,7 @@ class AgentsNamespace(Namespace):
 
     def _announce_viewers(self, ticket_id: int) -> None:
         with self._lock:
-            people: dict[int, dict] = {}
+            people: dict[int, dict[str, Any]] = {}
             for viewer in self._viewers.get(ticket_id, {}).values():
                 known = people.setdefault(viewer["id"], dict(viewer))
                 known["typing"] = known["typing"] or viewer["typing"]
@@ -250,19 +267,37 @@ def _same_origin() -> bool:
     return not origin or urlsplit(origin).netloc == request.host
 
 
-def init_app(app) -> None:
-    """Bind Socket.IO (with Redis fan-out when configured) and register the namespace."""
+def init_app(app: Flask) -> None:
+    """Bind Socket.IO (with Redis fan-out when configured) and register the namespace.
+
+    Every app gets a client manager of its own, made here and ended with the app by
+    ``shutdown`` (``fanout.py`` says why: Flask-SocketIO would hand one app's Redis
+    manager to every later app).
+    """
+    url = app.config.get("REDIS_URL")
+    manager = (
+        fanout.RedisManager(url, channel=app.config["SOCKETIO_CHANNEL"])
+        if url
+        else python_socketio.Manager()
+    )
+    app.extensions[_MANAGER] = manager
     socketio.init_app(
         app,
-        message_queue=app.config.get("REDIS_URL"),
+        client_manager=manager,
         async_mode="threading",
-        channel=app.config["SOCKETIO_CHANNEL"],
         manage_session=False,
         # The chat widget connects from customers' websites: /chat checks each
         # channel's allowed origins, /agents takes cookies only from our pages.
         cors_allowed_origins="*",
     )
     _agents.reset()
+
+
+def shutdown(app: Flask, timeout: float = 5.0) -> bool:
+    """End ``app``'s Socket.IO Redis listener thread and close its Redis connections
+    (nothing to do without Redis). Whether no listener is left running."""
+    manager = app.extensions.pop(_MANAGER, None)
+    return manager.stop(timeout) if isinstance(manager, fanout.RedisManager) else True
 
 
 _agents = AgentsNamespace(AGENTS)

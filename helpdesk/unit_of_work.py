@@ -13,11 +13,15 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from helpdesk.extensions import db
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 PENDING = "helpdesk.pending_actions"
@@ -44,7 +48,7 @@ def _promote(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, previous_transaction) -> None:
+def _forget(session: Session, previous_transaction: SessionTransaction) -> None:
     """Drop the actions of a transaction that did not commit."""
     if previous_transaction.parent is None:
         session.info.pop(PENDING, None)
@@ -122,10 +126,10 @@ def commit() -> None:
     run_ready()
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Run leftover ready actions at the end of every app context."""
 
     @app.teardown_appcontext
-    def _flush_ready(exc):  # pragma: no branch - trivial
+    def _flush_ready(exc: BaseException | None) -> None:  # pragma: no branch - trivial
         if exc is None:
             run_ready()

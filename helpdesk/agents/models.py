@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model, db
 
 ROLES = ("agent", "lead", "admin")
 PRESENCE = ("online", "away", "offline")
@@ -27,7 +27,7 @@ team_members = Table(
 )
 
 
-class Team(db.Model):
+class Team(Model):
     """A group of agents that owns channels and tickets."""
 
     __tablename__ = "teams"
@@ -53,7 +53,7 @@ class Team(db.Model):
         return f"<Team {self.id} {self.name!r}>"
 
 
-class Agent(UserMixin, db.Model):
+class Agent(UserMixin, Model):
     """Someone who works tickets: an agent, a team lead or an admin."""
 
     __tablename__ = "agents"
@@ -95,7 +95,7 @@ class Agent(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         """Compare ``password`` against the stored hash."""
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        return bool(self.password_hash and check_password_hash(self.password_hash, password))
 
     def summary(self) -> dict:
         """The short form used in API and realtime payloads."""
@@ -107,7 +107,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the API and realtime; only its hash is stored."""
 
     __tablename__ = "api_tokens"

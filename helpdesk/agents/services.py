@@ -41,9 +41,11 @@ def create_agent(
         raise AgentError(f"an agent with {email} exists already")
     if password is not None and len(password) < 8:
         raise AgentError("passwords are at least 8 characters")
-    generated = None if password else secrets.token_urlsafe(12)
+    generated: str | None = None
+    if not password:
+        password = generated = secrets.token_urlsafe(12)
     agent = Agent(email=email, name=name.strip()[:200] or email, role=role)
-    agent.set_password(password or generated)
+    agent.set_password(password)
     agent.teams = [team_named(t) for t in teams]
     db.session.add(agent)
     db.session.flush()

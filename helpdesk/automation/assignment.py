@@ -89,7 +89,8 @@ def open_loads(agent_ids: list[int]) -> dict[int, int]:
         .group_by(Ticket.assignee_id)
     ).all()
     loads = {agent_id: 0 for agent_id in agent_ids}
-    loads.update({agent_id: count for agent_id, count in rows})
+    # (no None among the ids: the IN condition leaves unassigned tickets out)
+    loads.update({agent_id: count for agent_id, count in rows})  # type: ignore[misc]
     return loads
 
 
@@ -185,7 +186,9 @@ def assign(ticket: Ticket, why: str | None = None) -> int | None:
     done = _distribute(ticket.team_id, [ticket.id], why)
     if not done:
         return None
-    return db.session.get(Ticket, ticket.id).assignee_id
+    assigned = db.session.get(Ticket, ticket.id)
+    assert assigned is not None  # None would fail on the next line anyway
+    return assigned.assignee_id
 
 
 # ----- the ingest follow-up ------------------------------------------------------------
@@ -209,7 +212,7 @@ def assign_new(message_id: int) -> None:
     """Job: assign the ticket that message ``message_id`` opened (if it still waits)."""
     message = db.session.get(Message, message_id)
     ticket = db.session.get(Ticket, message.ticket_id) if message is not None else None
-    if ticket is None or ticket.team_id is None:
+    if message is None or ticket is None or ticket.team_id is None:
         db.session.rollback()
         return
     if _bot_undecided(message):

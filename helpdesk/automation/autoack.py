@@ -166,6 +166,7 @@ def acknowledge(message_id: int) -> None:
             db.session.rollback()
             log.info("no auto-acknowledgement for message %s: %s", message_id, reason)
             return
+        assert ticket is not None and channel is not None  # (else a reason above)
         customer = ticket.customer
         text = render(
             settings_of(channel)[1],

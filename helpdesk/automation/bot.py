@@ -16,22 +16,20 @@ set to false, for auto-replies, bounces and lists, for messages that were
 stored backdated (imports, the demo's history) and, after ``MAX_ANSWERS`` answers
 on one ticket, so that two robots can never talk to each other for long.
 Each inbound message is decided once: the decision is written on it, under a
-row lock, in the transaction that writes the answer.
-"""
+row lock, in the transaction that writes the answer."""
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import lru_cache
-from string import Template
 
 from flask import current_app
 from sqlalchemy import exists, func, select
 
 from helpdesk import jobs, unit_of_work
+from helpdesk.automation.bot_texts import compose, language_for
 from helpdesk.channels.base import adapter_for
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise
@@ -42,6 +40,8 @@ from helpdesk.tickets import events
 from helpdesk.tickets.models import Message, Ticket
 
 log = logging.getLogger(__name__)
+
+
 JOB = "helpdesk.automation.bot:answer"
 CHANNELS = {"email": "email", "sms": "phone", "chat": "chat"}  # channel -> identity kind
 DEFAULT_PATTERN = r"#?\b(\d{5,10})\b"
@@ -75,173 +75,6 @@ _OTHER_REQUESTS = re.compile(
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:", re.I)
 _TICKET_TOKEN = re.compile(r"\[#\d+\]")
-_GERMAN = frozenset(
-    "wo ist meine mein meiner bestellung lieferstatus wann kommt bitte danke hallo und nicht "
-    "noch ich habe bestellt bestellnummer grüße gruß guten tag sendung lieferung paket schon "
-    "wie lange der die das eine einen mit für auf".split()
-)
-_ENGLISH = frozenset(
-    "where is my order when status please thanks thank hello hi the and not yet delivery "
-    "tracking package parcel has have been did it of for with a an arrive".split()
-)
-_WORD = re.compile(r"[a-zäöüß]+")
-
-
-# ----- the texts -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Texts:
-    """The bot's words in one language. ``$name`` placeholders only (string.Template):
-    plain text, nothing reachable but the values handed in."""
-
-    status: dict[str, str]
-    other_status: str
-    carrier: str
-    carrier_tracking_number: str
-    tracking_url: str
-    expected: str
-    closing: str
-    unknown: str
-    unknown_also: str
-    months: tuple[str, ...] | None  # None: numeric date
-
-
-TEXTS = {
-    "en": Texts(
-        status={
-            "pending": "We have received your order $number and are waiting for the payment.",
-            "paid": "Your order $number is paid and will be prepared for shipping soon.",
-            "processing": "Your order $number is being prepared for shipping.",
-            "shipped": "Your order $number has been shipped.",
-            "delayed": "Your order $number is delayed; we are sorry for the wait.",
-            "delivered": "Your order $number has been delivered.",
-            "cancelled": "Your order $number has been cancelled.",
-            "returned": "Your order $number has been returned to us.",
-        },
-        other_status="The status of your order $number: $status.",
-        carrier="Carrier: $carrier",
-        carrier_tracking_number="Carrier: $carrier, tracking number $tracking_number",
-        tracking_url="Track it here: $tracking_url",
-        expected="Expected delivery: $expected_delivery",
-        closing="This is an automatic answer. Just reply if you need anything else; "
-        "a colleague will help you.",
-        unknown="We could not find that order under your contact details; "
-        "a colleague will look into it.",
-        unknown_also="We could not find the other order number you gave under your contact "
-        "details; a colleague will look into it.",
-        months=(
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ),
-    ),
-    "de": Texts(
-        status={
-            "pending": "Ihre Bestellung $number ist bei uns eingegangen; "
-            "die Zahlung steht noch aus.",
-            "paid": "Ihre Bestellung $number ist bezahlt und wird bald für den Versand "
-            "vorbereitet.",
-            "processing": "Ihre Bestellung $number wird gerade für den Versand vorbereitet.",
-            "shipped": "Ihre Bestellung $number ist versandt.",
-            "delayed": "Ihre Bestellung $number verzögert sich leider; "
-            "bitte entschuldigen Sie die Wartezeit.",
-            "delivered": "Ihre Bestellung $number wurde zugestellt.",
-            "cancelled": "Ihre Bestellung $number wurde storniert.",
-            "returned": "Ihre Bestellung $number ist an uns zurückgegangen.",
-        },
-        other_status="Der Stand Ihrer Bestellung $number: $status.",
-        carrier="Versand mit $carrier",
-        carrier_tracking_number="Versand mit $carrier, Sendungsnummer $tracking_number",
-        tracking_url="Sendungsverfolgung: $tracking_url",
-        expected="Voraussichtliche Zustellung: $expected_delivery",
-        closing="Dies ist eine automatische Antwort. Wenn Sie noch etwas brauchen, antworten "
-        "Sie einfach; jemand aus unserem Team hilft Ihnen weiter.",
-        unknown="Wir konnten diese Bestellung unter Ihren Kontaktdaten nicht finden; "
-        "jemand aus unserem Team kümmert sich darum.",
-        unknown_also="Die andere genannte Bestellnummer konnten wir unter Ihren Kontaktdaten "
-        "nicht finden; jemand aus unserem Team kümmert sich darum.",
-        months=None,
-    ),
-}
-
-
-def _value(text: str | None, limit: int = 200) -> str:
-    """An order field as one line of plain text (shop data may hold anything)."""
-    return " ".join(str(text or "").split())[:limit]
-
-
-def _render(template: str, **values: str) -> str:
-    """Fill the named ``$placeholders``; nothing else is reachable."""
-    return Template(template).substitute({k: _value(v, 500) for k, v in values.items()})
-
-
-def _date(value: date, texts: Texts) -> str:
-    """A delivery date as people of the language write it."""
-    if texts.months is None:
-        return f"{value.day:02d}.{value.month:02d}.{value.year}"
-    return f"{value.day} {texts.months[value.month - 1]} {value.year}"
-
-
-def order_text(order: Order, language: str) -> str:
-    """What the bot says about one of the customer's own orders."""
-    texts = TEXTS[language]
-    template = texts.status.get(order.status)
-    lines = [
-        _render(template, number=order.number)
-        if template
-        else _render(texts.other_status, number=order.number, status=order.status)
-    ]
-    carrier, tracking = _value(order.carrier, 100), _value(order.tracking_number, 100)
-    if carrier and tracking:
-        lines.append(
-            _render(texts.carrier_tracking_number, carrier=carrier, tracking_number=tracking)
-        )
-    elif carrier:
-        lines.append(_render(texts.carrier, carrier=carrier))
-    url = _value(order.tracking_url, 500)
-    if url.lower().startswith(("https://", "http://")):
-        lines.append(_render(texts.tracking_url, tracking_url=url))
-    if order.expected_delivery is not None and order.status not in (
-        "delivered",
-        "cancelled",
-        "returned",
-    ):
-        lines.append(
-            _render(texts.expected, expected_delivery=_date(order.expected_delivery, texts))
-        )
-    return "\n".join(lines)
-
-
-def compose(found: list[Order], unknown: bool, language: str) -> str:
-    """The whole answer: each own order found, then the neutral sentence if any was not."""
-    texts = TEXTS[language]
-    parts = [order_text(order, language) for order in found]
-    if unknown:
-        parts.append(texts.unknown_also if found else texts.unknown)
-    else:
-        parts.append(texts.closing)
-    return "\n\n".join(parts)
-
-
-def language_for(customer, text: str) -> str:
-    """The customer's language if the bot speaks it, else a guess from the words, else English."""
-    stated = (getattr(customer, "language", None) or "").strip().lower()[:2]
-    if stated in TEXTS:
-        return stated
-    words = _WORD.findall(text.lower())
-    german = sum(w in _GERMAN for w in words) + sum(ch in "äöüß" for ch in text.lower())
-    english = sum(w in _ENGLISH for w in words)
-    return "de" if german > english else "en"
 
 
 # ----- recognising an order question ---------------------------------------------
@@ -406,6 +239,7 @@ def _why_not(message: Message, ticket: Ticket) -> str | None:
         .select_from(Message)
         .where(Message.ticket_id == ticket.id, Message.author_kind == "bot")
     ).scalar()
+    assert answered is not None  # a COUNT answers one row
     if answered >= MAX_ANSWERS:
         return "the bot has answered this ticket often enough"
     adapter = adapter_for(message.channel)
@@ -435,6 +269,7 @@ def answer(message_id: int) -> None:
             db.session.rollback()
             return
         ticket = db.session.get(Ticket, message.ticket_id, populate_existing=True)
+        assert ticket is not None  # a message's ticket_id is a non-null foreign key
         reason = _why_not(message, ticket)
         numbers = order_numbers(message) if reason is None else []
         if reason is None and not numbers:

@@ -26,7 +26,7 @@ from (the phone channel of ``TWILIO_NUMBER``, else the first phone channel, else
 ``TWILIO_NUMBER`` itself). Chat and voice cannot carry a message nobody is waiting
 for, so they fall back like an unreachable preference. Nowhere to send: the row is
 ``skipped`` with the reasons, and nothing is sent. The language is the customer's
-(``bot.language_for``: German or English, else English).
+(``bot_texts.language_for``: German or English, else English).
 
 Where the message lives. On the customer's newest open ticket on that channel and
 address that is about the order (an earlier update of the order went there, or its
@@ -55,7 +55,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import jobs, unit_of_work
-from helpdesk.automation import bot
+from helpdesk.automation import bot_texts
 from helpdesk.channels.base import adapter_for
 from helpdesk.channels.models import Channel
 from helpdesk.customers.models import Customer, Order, OrderNotification
@@ -169,17 +169,21 @@ def send(notification_id: int) -> None:
             else None
         )
         reason = why_not(row, order, customer)
-        route = None
+        route: Route | None = None
         if reason is None:
-            route = choose_route(customer)
-            if isinstance(route, str):
-                reason, route = route, None
+            assert customer is not None  # (else why_not says why not)
+            chosen = choose_route(customer)
+            if isinstance(chosen, str):
+                reason = chosen
+            else:
+                route = chosen
         if route is None:
             _decide(row, "skipped", reason=reason)
             unit_of_work.commit()
             log.info("order update %s skipped: %s", notification_id, reason)
             return
-        language = bot.language_for(customer, "")
+        assert order is not None and customer is not None  # (a route: why_not said yes)
+        language = bot_texts.language_for(customer, "")
         ticket, created = ticket_for(customer, order, route, language)
         message = _message(ticket, route, order, row, language)
         events.record(
@@ -401,7 +405,7 @@ def subject(order: Order, language: str) -> str:
 
 def body(order: Order, language: str) -> str:
     """The update: the order bot's status text and why it came."""
-    return f"{bot.order_text(order, language)}\n\n{WHY.get(language, WHY['en'])}"
+    return f"{bot_texts.order_text(order, language)}\n\n{WHY.get(language, WHY['en'])}"
 
 
 def _message(

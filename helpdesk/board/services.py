@@ -9,11 +9,12 @@ Counts and lists stay inside the viewer's access rule (``agents.access``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 
 from helpdesk.agents import access
 from helpdesk.agents.models import Agent, Team, team_members
@@ -88,9 +89,9 @@ class Board:
     unassigned: int
     near: int
     overdue: int
-    queue: list[Ticket] = field(default_factory=list)
+    queue: Sequence[Ticket] = field(default_factory=list)
     queue_more: bool = False
-    sla: list[Ticket] = field(default_factory=list)
+    sla: Sequence[Ticket] = field(default_factory=list)
     sla_more: bool = False
 
     def overdue_ticket(self, ticket: Ticket) -> bool:
@@ -154,13 +155,13 @@ def totals(team: Team, now: datetime, warn_before: datetime) -> tuple[int, int, 
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _page(query, number: int, per_page: int) -> tuple[list[Ticket], bool]:
-    rows = db.session.execute(query.limit(per_page + 1).offset((number - 1) * per_page))
-    rows = rows.unique().scalars().all()
+def _page(query: Select[Ticket], number: int, per_page: int) -> tuple[Sequence[Ticket], bool]:
+    result = db.session.execute(query.limit(per_page + 1).offset((number - 1) * per_page))
+    rows = result.unique().scalars().all()
     return rows[:per_page], len(rows) > per_page
 
 
-def queue(team: Team, number: int, per_page: int) -> tuple[list[Ticket], bool]:
+def queue(team: Team, number: int, per_page: int) -> tuple[Sequence[Ticket], bool]:
     """The team's unassigned open tickets, oldest first; and whether there are more."""
     return _page(
         select(Ticket)
@@ -177,7 +178,7 @@ def queue(team: Team, number: int, per_page: int) -> tuple[list[Ticket], bool]:
 
 def near_sla(
     team: Team, warn_before: datetime, number: int, per_page: int
-) -> tuple[list[Ticket], bool]:
+) -> tuple[Sequence[Ticket], bool]:
     """The team's open tickets due before ``warn_before`` (past due included), the most
     urgent first (``ix_tickets_team_sla``); and whether there are more."""
     return _page(

@@ -7,13 +7,17 @@ reply on the adapter's channel. Code reaches an adapter only by its kind.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Agent
+    from helpdesk.tickets.models import Message, Ticket
 
 
 class DeliveryError(Exception):
     """Sending failed; ``permanent`` means retrying cannot help."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
 
@@ -25,18 +29,18 @@ class ChannelAdapter:
     settings: ClassVar[tuple[str, ...]] = ()
     secret_settings: ClassVar[tuple[str, ...]] = ()
 
-    def refusal(self, ticket) -> str | None:
+    def refusal(self, ticket: Ticket) -> str | None:
         """Why a reply on ``ticket`` must not be sent at all (e.g. an opt-out), if so."""
         return None
 
-    def send(self, message, ticket) -> str | None:
+    def send(self, message: Message, ticket: Ticket) -> str | None:
         """Deliver ``message`` to the ticket's customer; return the provider's id."""
         raise DeliveryError(f"channel {self.kind!r} cannot send", permanent=True)
 
-    def on_read(self, ticket) -> None:
+    def on_read(self, ticket: Ticket) -> None:
         """An agent has read the ticket (live channels show it to the customer)."""
 
-    def on_agent_typing(self, ticket, agent, typing: bool) -> None:
+    def on_agent_typing(self, ticket: Ticket, agent: Agent, typing: bool) -> None:
         """An agent started or stopped typing on the ticket (live channels show it)."""
 
 

@@ -36,6 +36,8 @@ def deliver(message_id: int) -> None:
                 raise DeliveryError(
                     f"no outbound transport for channel {message.channel!r}", permanent=True
                 )
+            # A message's ticket_id is a non-null foreign key: the ticket is there.
+            assert ticket is not None
             with db.session.no_autoflush:  # what it records is written after the send
                 external_id = adapter.send(message, ticket)
         except Exception as exc:
@@ -66,8 +68,11 @@ def deliver(message_id: int) -> None:
 def _mark_failed(message_id: int, exc: Exception) -> None:
     """The delivery failed for good: say so on the message, for the agent to see."""
     message = db.session.get(Message, message_id)
+    assert message is not None  # None would fail on the next line anyway
     message.status = "failed"
     message.error = str(exc)[:2000] or type(exc).__name__
-    events.announce_message_status(message, db.session.get(Ticket, message.ticket_id))
+    ticket = db.session.get(Ticket, message.ticket_id)
+    assert ticket is not None  # a message's ticket_id is a non-null foreign key
+    events.announce_message_status(message, ticket)
     unit_of_work.commit()
     log.error("delivery of message %s failed for good: %s", message_id, exc)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model
+
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Team
 
 
-class Channel(db.Model):
+class Channel(Model):
     """One inbox of one kind; routes what arrives on it to a team.
 
     ``settings`` holds what may be shown; ``secrets`` what must never be shown
@@ -31,7 +35,7 @@ class Channel(db.Model):
     secrets: Mapped[dict] = mapped_column(JSON, default=dict)
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    team = relationship("Team", lazy="joined")
+    team: Mapped[Team | None] = relationship("Team", lazy="joined")
 
     def __repr__(self) -> str:
         return f"<Channel {self.kind} {self.name!r}>"

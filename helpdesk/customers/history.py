@@ -8,6 +8,7 @@ every agent sees.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import String, func, literal, or_, select, true, union_all
@@ -15,9 +16,10 @@ from sqlalchemy.orm import lazyload
 
 from helpdesk.customers.models import Customer, Note, Order
 from helpdesk.customers.schemas import customer_json, note_json, order_json
+from helpdesk.db import iso
 from helpdesk.extensions import db
 from helpdesk.tickets.models import OPEN_STATUSES, Call, Message, Ticket
-from helpdesk.tickets.serializers import call_json, iso, message_json, ticket_json
+from helpdesk.tickets.serializers import call_json, message_json, ticket_json
 
 
 def _visible(viewer):
@@ -258,7 +260,8 @@ def _load(wanted: dict[str, list[int]], tickets=None, orders=None):
     ``orders``, selects of more of their ids to load with them (the card's). Answers the
     items by ``(kind, id)`` and every ticket and order loaded."""
     out: dict[tuple[str, int], dict] = {}
-    ticket_rows, order_rows = [], []
+    ticket_rows: Sequence[Ticket] = []
+    order_rows: Sequence[Order] = []
     ticket_ids, order_ids = wanted.get("ticket"), wanted.get("order")
     if ticket_ids or tickets is not None:
         ticket_rows = (

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
@@ -261,7 +262,7 @@ class _Customers:
 
     def load(self, row: dict[str, str]) -> None:
         """Create or update the customer of one row."""
-        data = {
+        data: dict[str, Any] = {
             key: row[key] for key in ("name", "title", "key_person", "order_updates") if key in row
         }
         data.update(
@@ -293,6 +294,7 @@ class _Customers:
                 org = self._organization(organization, fields)
                 self._update(self._owner(fields), fields)
         if org is not None:  # known from now on (a rolled-back row's new one is not)
+            assert organization is not None  # an organization is found by its name
             self.organizations.setdefault(organization.lower(), org)
 
     @staticmethod
@@ -354,7 +356,7 @@ def _order(row: dict[str, str]) -> None:
     number = row.get("number")
     if not number:
         raise Refused("number is missing")
-    data = {
+    data: dict[str, Any] = {
         key: row[key]
         for key in (
             "customer_email",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model
+
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Agent
 
 IDENTITY_KINDS = ("email", "phone", "chat")
 ORDER_STATUSES = (
@@ -35,7 +39,7 @@ ORDER_STATUSES = (
 )
 
 
-class Organization(db.Model):
+class Organization(Model):
     """A company our customers work for; owns email domains and an account manager."""
 
     __tablename__ = "organizations"
@@ -56,7 +60,7 @@ class Organization(db.Model):
         return f"<Organization {self.id} {self.name!r}>"
 
 
-class OrganizationDomain(db.Model):
+class OrganizationDomain(Model):
     """An email domain that belongs to one organization."""
 
     __tablename__ = "organization_domains"
@@ -71,7 +75,7 @@ class OrganizationDomain(db.Model):
         return f"<OrganizationDomain {self.domain}>"
 
 
-class Customer(db.Model):
+class Customer(Model):
     """A person who contacts support, whatever the channel."""
 
     __tablename__ = "customers"
@@ -108,7 +112,7 @@ class Customer(db.Model):
         return [i.value for i in self.identities if i.kind == kind]
 
 
-class Identity(db.Model):
+class Identity(Model):
     """One normalised address (email, E.164 phone, chat visitor) of one customer.
 
     Unique per kind: this is the index every inbound message is matched on.
@@ -129,7 +133,7 @@ class Identity(db.Model):
         return f"<Identity {self.kind}:{self.value} customer={self.customer_id}>"
 
 
-class Note(db.Model):
+class Note(Model):
     """A free-text note an agent keeps on a customer."""
 
     __tablename__ = "notes"
@@ -139,13 +143,13 @@ class Note(db.Model):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    author = relationship("Agent", lazy="joined")
+    author: Mapped[Agent | None] = relationship("Agent", lazy="joined")
 
     def __repr__(self) -> str:
         return f"<Note {self.id} customer={self.customer_id}>"
 
 
-class Order(db.Model):
+class Order(Model):
     """A purchase, upserted by the shop or ERP under its own order number."""
 
     __tablename__ = "orders"
@@ -174,7 +178,7 @@ class Order(db.Model):
         return f"<Order {self.number} {self.status}>"
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     """One product line of an order."""
 
     __tablename__ = "order_lines"
@@ -190,7 +194,7 @@ class OrderLine(db.Model):
         return f"<OrderLine {self.sku} x{self.quantity}>"
 
 
-class OrderNotification(db.Model):
+class OrderNotification(Model):
     """One status change of an order that an opted-in customer is told about
     (``tickets/order_updates.py``), written in the transaction of the change.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -23,10 +24,10 @@ ORDER_FIELDS = (
     "ordered_at",
 )
 # Listeners called as fn(order, previous_status) after a status change is flushed.
-_status_listeners: list = []
+_status_listeners: list[Callable[[Order, str], object]] = []
 
 
-def on_status_change(listener) -> None:
+def on_status_change(listener: Callable[[Order, str], object]) -> None:
     """Register ``listener(order, previous_status)`` for order status changes."""
     if listener not in _status_listeners:
         _status_listeners.append(listener)
@@ -42,7 +43,7 @@ def upsert(number: str, data: dict) -> tuple[Order, bool]:
     names_owner = any(
         data.get(k) is not None for k in ("customer", "customer_email", "customer_phone")
     )
-    if created:
+    if order is None:  # i.e. created
         order = Order(number=number, customer=customer_for(data))
         db.session.add(order)
     elif names_owner:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from helpdesk.customers.models import ORDER_STATUSES, Customer, Note, Order, Organization
-from helpdesk.tickets.serializers import iso
+from helpdesk.db import iso
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -100,7 +100,7 @@ class OrganizationIn(Strict):
 class OrganizationPatch(OrganizationIn):
     """PATCH: every field optional."""
 
-    name: Name | None = None
+    name: Name | None = None  # type: ignore[assignment]  # optional in a PATCH
 
 
 class OrderLineIn(Strict):
@@ -134,7 +134,11 @@ class OrderIn(Strict):
     ordered_at: UtcDateTime | None = None
 
 
-def organization_json(org: Organization | None) -> dict | None:
+@overload
+def organization_json(org: Organization) -> dict[str, Any]: ...
+@overload
+def organization_json(org: None) -> None: ...
+def organization_json(org: Organization | None) -> dict[str, Any] | None:
     """An organization."""
     if org is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -101,9 +102,9 @@ class Player:
         self._triage(ticket, plan, agent, lead, at)
 
         if channel == "voice":
-            at = self._call_handled(ticket, plan, agent, note, at)
-            if at is None:
+            if (handled := self._call_handled(ticket, plan, agent, note, at)) is None:
                 return self._finish(ticket, plan, agent, ticket.last_message_at)
+            at = handled
         else:
             at = self._later(at, RESPONSE[channel], dice[5])
             if not self._now(at):
@@ -175,7 +176,7 @@ class Player:
         if channel in ("sms", "chat") and "\n\n" in text:  # a line, not a letter
             text = text.split("\n\n")[1]
             text = text[0].upper() + text[1:]
-        fields = {"channel": channel, "received_at": at, "text": text}
+        fields: dict[str, Any] = {"channel": channel, "received_at": at, "text": text}
         if channel in ("email", "web"):
             message_id = f"<{self._hex(16)}@{person.email.rpartition('@')[2]}>"
             prefix = "AW: " if person.language == "de" else "Re: "
@@ -237,10 +238,10 @@ class Player:
         db.session.commit()
         call_id = call.id
         calls.file_call(call_id)
-        ticket_id = db.session.get(Call, call_id).ticket_id
+        ticket_id = db.session.get_one(Call, call_id).ticket_id  # committed just above
         self._backdate(ticket_id, at)
         self.call = (answered, ended)
-        return db.session.get(Ticket, ticket_id)
+        return db.session.get_one(Ticket, ticket_id)  # file_call filed the call on it
 
     def _call_handled(
         self, ticket: Ticket, plan: Plan, agent: int, note: str, at: datetime
@@ -375,7 +376,7 @@ class Player:
         event = events.record(ticket, kind, data, Actor(agent) if agent else None)
         event.created_at = at
 
-    def _backdate(self, ticket_id: int, at: datetime) -> None:
+    def _backdate(self, ticket_id: int | None, at: datetime) -> None:
         """Date what ingest just recorded (created, reopened) at the message's time."""
         db.session.execute(
             update(TicketEvent)

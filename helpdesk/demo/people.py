@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import phonenumbers
 
@@ -102,8 +102,8 @@ def make_staff(now: datetime) -> Staff:
             if role == "lead":
                 staff.leads.setdefault(team.name, agent.id)
     admin = staff.teams["Support"][0]
-    for team in staff.teams:
-        staff.leads.setdefault(team, admin)
+    for team_name in staff.teams:
+        staff.leads.setdefault(team_name, admin)
     return staff
 
 
@@ -117,7 +117,8 @@ def rng_token() -> str:
 def make_channel(kind: str, staff: Staff, now: datetime) -> tuple[int, str]:
     """A demo channel routed to its team; the mailbox stays inactive (it has no IMAP server)."""
     name, address, team = CHANNELS[kind]
-    settings, secrets_ = {"demo": True}, {}
+    settings: dict[str, Any] = {"demo": True}
+    secrets_: dict[str, str] = {}
     if kind == "chat":  # try it at /chat/try: the helpdesk's own pages may always embed it
         settings.update(
             origins=[],
@@ -145,6 +146,7 @@ def make_channel(kind: str, staff: Staff, now: datetime) -> tuple[int, str]:
 def _phone(rng: random.Random, region: str, used: set[str]) -> str | None:
     """A valid mobile number of ``region``, written the international way."""
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None  # None would fail on the next line anyway
     digits = str(example.national_number)
     for _ in range(40):
         national = digits[:3] + "".join(str(rng.randrange(10)) for _ in digits[3:])
@@ -169,6 +171,8 @@ def make_people(rng: random.Random, now: datetime, count: int) -> list[Person]:
     regions = list(COUNTRIES)
     weights = [COUNTRIES[r][4] for r in regions]
     orgs = []
+    region: str | None  # (None below: a private customer's)
+    domain: str | None
     for company, region in COMPANIES:
         domain = f"{_ascii(company)}.example"
         orgs.append(
@@ -188,6 +192,7 @@ def make_people(rng: random.Random, now: datetime, count: int) -> list[Person]:
     emails: set[str] = set()
     phones: set[str] = set()
     with_key_person: set[int] = set()
+    org: Organization | None
     for n in range(count):
         org, region, domain = rng.choice(orgs) if n % 5 else (None, None, None)
         if region is None or rng.random() < 0.15:
@@ -206,6 +211,7 @@ def make_people(rng: random.Random, now: datetime, count: int) -> list[Person]:
         phone = _phone(rng, region, phones) if rng.random() < 0.9 else None
         key = org is not None and org.id not in with_key_person
         if key:
+            assert org is not None  # (key implies an organization)
             with_key_person.add(org.id)
         title = (
             rng.choice(KEY_TITLES)
@@ -249,10 +255,10 @@ def make_people(rng: random.Random, now: datetime, count: int) -> list[Person]:
     return [
         Person(
             c.id,
-            c.name,
+            cast(str, c.name),  # (set above, like the language)
             c.values("email")[0],
-            (c.values("phone") or [None])[0],
-            c.language,
+            next(iter(c.values("phone")), None),
+            cast(str, c.language),
             region,
             "vip" in c.tags,
         )
@@ -264,7 +270,7 @@ def make_orders(rng: random.Random, people: list[Person], now: datetime) -> None
     """Purchases in every status, numbered in order of time, with lines and tracking."""
     statuses = list(ORDER_AGES)
     weights = [ORDER_AGES[s][2] for s in statuses]
-    drafts = []
+    drafts: list[list[Any]] = []  # [status, person, ordered at]
     for person in rng.sample(people, k=len(people) * 3 // 4):
         for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
             drafts.append([rng.choices(statuses, weights)[0], person])
@@ -290,7 +296,9 @@ def make_orders(rng: random.Random, people: list[Person], now: datetime) -> None
             lines=lines,
             currency=COUNTRIES[person.region][2],
             ordered_at=ordered,
-            total=sum((line.unit_price * line.quantity for line in lines), Decimal(0)),
+            total=sum(
+                (cast(Decimal, line.unit_price) * line.quantity for line in lines), Decimal(0)
+            ),
             updated_at=min(now, ordered + timedelta(hours=rng.randint(1, 48))),
         )
         tracking = None

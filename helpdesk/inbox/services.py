@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import case, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, CursorResult, Table, case, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import unit_of_work
@@ -150,6 +151,7 @@ def _walking_access(agent, view: str):
     rows as ``access.ticket_filter``: team ids are never 0."""
     team = func.coalesce(Ticket.team_id, 0)
     teams = sorted(agent.team_ids) + [0]
+    condition: ColumnElement[bool]
     if view == "team":
         condition = team.in_(teams)  # (the team view lies inside the access rule)
     elif agent.is_admin:
@@ -270,7 +272,7 @@ def mark_read(agent, ticket: Ticket) -> None:
     Nothing is written when the agent's marker is already past the ticket's last
     message (opening it again changes no unread marker): most page views only read.
     """
-    table = TicketRead.__table__
+    table = cast(Table, TicketRead.__table__)  # typed as a FromClause; mapped to a Table
     read_at = db.session.execute(
         select(table.c.read_at).where(table.c.agent_id == agent.id, table.c.ticket_id == ticket.id)
     ).scalar()
@@ -282,10 +284,13 @@ def mark_read(agent, ticket: Ticket) -> None:
         return
     now = utcnow()
     with unit_of_work.write_phase():
-        updated = db.session.execute(
-            table.update()
-            .where(table.c.agent_id == agent.id, table.c.ticket_id == ticket.id)
-            .values(read_at=now)
+        updated = cast(  # an UPDATE's result: Session.execute's type does not say so
+            CursorResult[Any],
+            db.session.execute(
+                table.update()
+                .where(table.c.agent_id == agent.id, table.c.ticket_id == ticket.id)
+                .values(read_at=now)
+            ),
         )
         if not updated.rowcount:
             try:

@@ -36,7 +36,7 @@ class PolicyIn(Strict):
 class PolicyPatch(PolicyIn):
     """PATCH /sla-policies/ID: only the fields sent change."""
 
-    name: PolicyName | None = None
+    name: PolicyName | None = None  # type: ignore[assignment]  # optional in a PATCH
 
 
 class TeamPatch(Strict):

@@ -18,8 +18,9 @@ Both work on aware datetimes and answer in UTC.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -40,7 +41,7 @@ def _minutes(clock: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def validate(data) -> dict | None:
+def validate(data: Any) -> dict[str, Any] | None:
     """A calendar's JSON checked and put in a standard form; CalendarError when wrong."""
     if data is None:
         return None
@@ -54,7 +55,7 @@ def validate(data) -> dict | None:
     hours = data.get("hours") or {}
     if not isinstance(hours, dict) or set(hours) - set(DAYS):
         raise CalendarError(f"hours are given per day: {', '.join(DAYS)}")
-    clean_hours = {}
+    clean_hours: dict[str, list[list[str]]] = {}
     for day in DAYS:
         spans = hours.get(day) or []
         if not isinstance(spans, list):
@@ -89,7 +90,12 @@ def validate(data) -> dict | None:
 class Calendar:
     """Open hours in one time zone, with holidays; around the clock when ``hours`` is None."""
 
-    def __init__(self, zone: str = "UTC", hours: dict | None = None, holidays=()):
+    def __init__(
+        self,
+        zone: str = "UTC",
+        hours: dict[str, list[list[str]]] | None = None,
+        holidays: Iterable[str] = (),
+    ) -> None:
         self.zone = ZoneInfo(zone)
         self.always = hours is None
         self.hours = {
@@ -99,7 +105,7 @@ class Calendar:
         self.holidays = {date.fromisoformat(d) for d in holidays}
 
     @classmethod
-    def of(cls, data: dict | None) -> Calendar:
+    def of(cls, data: dict[str, Any] | None) -> Calendar:
         """The calendar of a team's stored JSON (None: around the clock)."""
         if not data:
             return ALWAYS

@@ -22,9 +22,10 @@ and escalates.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
@@ -65,10 +66,12 @@ class PolicyTerms(NamedTuple):
 
 
 # The policies of the running scan: its escalations pick among them without a query.
-loaded_policies: ContextVar[list | None] = ContextVar("sla_policies", default=None)
+loaded_policies: ContextVar[list[PolicyTerms] | None] = ContextVar("sla_policies", default=None)
 
 
-def policy_for(ticket: Ticket, policies: list | None = None) -> SlaPolicy | PolicyTerms | None:
+def policy_for(
+    ticket: Ticket, policies: Sequence[SlaPolicy | PolicyTerms] | None = None
+) -> SlaPolicy | PolicyTerms | None:
     """The most specific policy matching the ticket's organization, channel and priority,
     among ``policies`` (the running scan's, else every policy: a handful of rows)."""
     customer = ticket.customer
@@ -87,7 +90,7 @@ def policy_for(ticket: Ticket, policies: list | None = None) -> SlaPolicy | Poli
     return min(matching, key=_specificity, default=None)
 
 
-def _specificity(policy: SlaPolicy) -> tuple:
+def _specificity(policy: SlaPolicy | PolicyTerms) -> tuple[bool, bool, bool, int]:
     """Sort key: organization, then channel, then priority policies first; then oldest."""
     return (
         policy.organization_id is None,
@@ -114,7 +117,7 @@ def start(ticket: Ticket, now: datetime | None = None) -> None:
     refresh(ticket)
 
 
-def refresh(ticket: Ticket, policies: list | None = None) -> None:
+def refresh(ticket: Ticket, policies: Sequence[SlaPolicy | PolicyTerms] | None = None) -> None:
     """Apply the matching policy and compute the due times from the clocks' starts."""
     policy = policy_for(ticket, policies)
     ticket.sla_policy_id = policy.id if policy is not None else None
@@ -124,13 +127,13 @@ def refresh(ticket: Ticket, policies: list | None = None) -> None:
         calendar = calendar_for(ticket)
         started = ticket.sla_started_at or ticket.created_at
 
-        def due(since, minutes):
+        def due(since: datetime | None, minutes: int | None) -> datetime | None:
             return calendar.add(since, minutes) if since and minutes is not None else None
 
         ticket.first_response_due = due(started, policy.first_response_minutes)
         ticket.resolution_due = due(started, policy.resolution_minutes)
         ticket.next_response_due = due(ticket.next_response_from, policy.next_response_minutes)
-    running = []
+    running: list[tuple[datetime, str]] = []
     if ticket.status in RUNNING:
         if ticket.first_response_at is None and ticket.first_response_due:
             running.append((ticket.first_response_due, "first_response"))
@@ -185,7 +188,7 @@ def agent_replied(ticket: Ticket) -> None:
     refresh(ticket)
 
 
-def state(ticket: Ticket, now: datetime | None = None) -> dict | None:
+def state(ticket: Ticket, now: datetime | None = None) -> dict[str, Any] | None:
     """What the inbox and the conversation show: the nearest target and how it stands."""
     if ticket.sla_policy_id is None and ticket.sla_due is None:
         return None

@@ -8,10 +8,10 @@ from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model
 
 
-class SlaPolicy(db.Model):
+class SlaPolicy(Model):
     """Targets in business minutes for first response, next response and resolution.
 
     A ticket takes the most specific policy that matches it: organization before channel

@@ -105,6 +105,8 @@ def _escalate(ticket_ids: list[int], now: datetime) -> int:
         with notifications.digest():  # a lead gets one mail for the chunk, not one a ticket
             for ticket in tickets:
                 target, due_at = ticket.sla_target, ticket.sla_due
+                # Claimed by their due time; clocks.refresh sets the target with it.
+                assert due_at is not None and target is not None
                 reason = (
                     f"SLA breached: {LABELS.get(target, target)} was due "
                     f"{due_at:%Y-%m-%d %H:%M} UTC"
@@ -124,6 +126,8 @@ def _warn(ticket_ids: list[int], now: datetime) -> int:
     with unit_of_work.writing():
         tickets = _claim(ticket_ids, 1, now + warn_window())
         for ticket in tickets:
+            # Claimed by their due time; clocks.refresh sets the target with it.
+            assert ticket.sla_due is not None and ticket.sla_target is not None
             events.record(
                 ticket,
                 "sla_warning",

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Protocol
+
 from helpdesk import realtime
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket, TicketEvent
 from helpdesk.tickets.serializers import message_json, ticket_json
 
 
-def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> TicketEvent:
+class Actor(Protocol):
+    """Who changed something: an Agent, or anything else that carries an agent's id."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def record(
+    ticket: Ticket, kind: str, data: dict[str, Any] | None = None, agent: Actor | None = None
+) -> TicketEvent:
     """Write who changed what on ``ticket``."""
     event = TicketEvent(
         ticket=ticket, kind=kind, data=data or {}, agent_id=agent.id if agent is not None else None
@@ -18,7 +30,10 @@ def record(ticket: Ticket, kind: str, data: dict | None = None, agent=None) -> T
 
 
 def announce_ticket(
-    ticket: Ticket, created: bool = False, previous_rooms=(), payload: dict | None = None
+    ticket: Ticket,
+    created: bool = False,
+    previous_rooms: Iterable[str] = (),
+    payload: dict[str, Any] | None = None,
 ) -> None:
     """Tell the agents who may see ``ticket`` that it was created or changed, after commit."""
     db.session.flush()

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
@@ -57,7 +57,7 @@ def register_follow_up(
 # the mappers are configured), so SQLAlchemy does not rebuild and re-key it for its
 # compiled-statement cache on every call.
 @cache
-def _duplicate_query() -> Select:
+def _duplicate_query() -> Select[int]:
     """The id of the message stored under (:channel, :external_id)."""
     return select(Message.id).where(
         Message.channel == bindparam("channel"), Message.external_id == bindparam("external_id")
@@ -65,7 +65,7 @@ def _duplicate_query() -> Select:
 
 
 @cache
-def _continuing_query(on_channel: bool) -> Select:
+def _continuing_query(on_channel: bool) -> Select[Ticket]:
     """The customer's recent open tickets on a channel and contact address, newest first."""
     query = (
         select(Ticket)
@@ -128,7 +128,9 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
         ).scalar()
         if existing_id is not None:  # rare: load the whole message only now
             existing = db.session.get(Message, existing_id)
+            assert existing is not None  # its id was just read in this transaction
             ticket = db.session.get(Ticket, existing.ticket_id)
+            assert ticket is not None  # a message's ticket_id is a non-null foreign key
             return IngestResult(existing, ticket, ticket.customer, duplicate=True)
 
     review = [inbound.review_reason] if inbound.review_reason else []
@@ -150,7 +152,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
             ticket = _continuing_ticket(inbound, customer, contact)
         created_ticket = ticket is None
         now = inbound.received_at or utcnow()
-        if created_ticket:
+        if ticket is None:  # i.e. created_ticket
             ticket = _open_ticket(inbound, customer, contact, now)
 
         message = _store_message(inbound, ticket, review, now)
@@ -251,7 +253,9 @@ def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str
     return candidates[0] if candidates else None
 
 
-def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | None, now) -> Ticket:
+def _open_ticket(
+    inbound: InboundMessage, customer: Customer, contact: str | None, now: datetime
+) -> Ticket:
     """A new ticket for this message, routed to its channel's team."""
     from helpdesk.channels.models import Channel
 
@@ -281,7 +285,9 @@ def _open_ticket(inbound: InboundMessage, customer: Customer, contact: str | Non
     return ticket
 
 
-def _store_message(inbound: InboundMessage, ticket: Ticket, review: list[str], now) -> Message:
+def _store_message(
+    inbound: InboundMessage, ticket: Ticket, review: list[str], now: datetime
+) -> Message:
     """The message row, its attachments and its raw source."""
     safe_html = clean_html(inbound.html)
     text = inbound.text or html_to_text(safe_html)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -18,7 +19,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model
+
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Agent, Team
+    from helpdesk.customers.models import Customer
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 OPEN_STATUSES = ("new", "open", "pending")
@@ -29,7 +34,7 @@ AUTHOR_KINDS = ("customer", "agent", "bot", "system")
 DELIVERY = ("received", "queued", "sent", "delivered", "undelivered", "failed")
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     """One conversation with one customer, on the channel it started on."""
 
     __tablename__ = "tickets"
@@ -86,9 +91,9 @@ class Ticket(db.Model):
     sla_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_response_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    customer = relationship("Customer", lazy="joined")
-    assignee = relationship("Agent", lazy="joined")
-    team = relationship("Team", lazy="joined")
+    customer: Mapped[Customer] = relationship("Customer", lazy="joined")
+    assignee: Mapped[Agent | None] = relationship("Agent", lazy="joined")
+    team: Mapped[Team | None] = relationship("Team", lazy="joined")
     tag_rows: Mapped[list[TicketTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TicketTag.name"
     )
@@ -126,7 +131,7 @@ class Ticket(db.Model):
         self.tag_rows = keep + [TicketTag(name=n) for n in wanted if n not in have]
 
 
-class TicketTag(db.Model):
+class TicketTag(Model):
     """A tag on a ticket; a row each so the inbox can filter on an index."""
 
     __tablename__ = "ticket_tags"
@@ -139,7 +144,7 @@ class TicketTag(db.Model):
         return f"<TicketTag {self.ticket_id} {self.name}>"
 
 
-class Message(db.Model):
+class Message(Model):
     """One message in, out, or an internal note, on any channel."""
 
     __tablename__ = "messages"
@@ -170,7 +175,7 @@ class Message(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
-    author = relationship("Agent", lazy="joined")
+    author: Mapped[Agent | None] = relationship("Agent", lazy="joined")
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message",
         cascade="all, delete-orphan",
@@ -185,7 +190,7 @@ class Message(db.Model):
         return f"<Message {self.id} {self.direction} {self.channel} ticket={self.ticket_id}>"
 
 
-class MessageSource(db.Model):
+class MessageSource(Model):
     """The raw bytes a message arrived as, kept apart so message lists stay small."""
 
     __tablename__ = "message_sources"
@@ -198,7 +203,7 @@ class MessageSource(db.Model):
         return f"<MessageSource {self.message_id} {len(self.raw)} bytes>"
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file on a message; the content lives on disk under its SHA-256."""
 
     __tablename__ = "attachments"
@@ -219,7 +224,7 @@ class Attachment(db.Model):
         return f"<Attachment {self.id} {self.filename!r}>"
 
 
-class Call(db.Model):
+class Call(Model):
     """A phone call, from Twilio or another phone system."""
 
     __tablename__ = "calls"
@@ -250,7 +255,7 @@ class Call(db.Model):
         return f"<Call {self.provider}:{self.provider_id} {self.status}>"
 
 
-class TicketEvent(db.Model):
+class TicketEvent(Model):
     """The audit trail: who changed what on a ticket, and when."""
 
     __tablename__ = "ticket_events"
@@ -261,15 +266,15 @@ class TicketEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    agent = relationship("Agent", lazy="joined")
+    agent: Mapped[Agent | None] = relationship("Agent", lazy="joined")
     # Lets an event be recorded on a ticket not flushed yet (ingest flushes once).
-    ticket = relationship(Ticket)
+    ticket: Mapped[Ticket] = relationship(Ticket)
 
     def __repr__(self) -> str:
         return f"<TicketEvent {self.kind} ticket={self.ticket_id}>"
 
 
-class TicketRead(db.Model):
+class TicketRead(Model):
     """When an agent last opened a ticket: the inbox marks newer customer messages unread."""
 
     __tablename__ = "ticket_reads"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from helpdesk.db import iso
 from helpdesk.sla.clocks import state as _sla_state
 from helpdesk.tickets.models import Attachment, Call, Message, Ticket, TicketEvent
 
+if TYPE_CHECKING:
+    from helpdesk.agents.models import Agent
 
-def person(agent) -> dict | None:
+
+def person(agent: Agent | None) -> dict[str, Any] | None:
     """The short form of an agent."""
     return {"id": agent.id, "name": agent.name} if agent is not None else None
 
 
-def ticket_json(ticket: Ticket) -> dict:
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
     """A ticket with what the inbox needs to render a row without a second request."""
     customer = ticket.customer
     return {
@@ -39,12 +44,12 @@ def ticket_json(ticket: Ticket) -> dict:
     }
 
 
-def sla_state(ticket: Ticket) -> dict | None:
+def sla_state(ticket: Ticket) -> dict[str, Any] | None:
     """The ticket's nearest SLA target and how it stands (tickets/sla.py)."""
     return _sla_state(ticket)
 
 
-def attachment_json(attachment: Attachment) -> dict:
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
     """An attachment's metadata (content is fetched separately)."""
     return {
         "id": attachment.id,
@@ -56,7 +61,7 @@ def attachment_json(attachment: Attachment) -> dict:
     }
 
 
-def message_json(message: Message, with_html: bool = True) -> dict:
+def message_json(message: Message, with_html: bool = True) -> dict[str, Any]:
     """A message; ``body_html`` is already bleach-cleaned."""
     data = {
         "id": message.id,
@@ -85,7 +90,7 @@ def message_json(message: Message, with_html: bool = True) -> dict:
     return data
 
 
-def call_json(call: Call) -> dict:
+def call_json(call: Call) -> dict[str, Any]:
     """A phone call."""
     return {
         "id": call.id,
@@ -106,7 +111,7 @@ def call_json(call: Call) -> dict:
     }
 
 
-def event_json(event: TicketEvent) -> dict:
+def event_json(event: TicketEvent) -> dict[str, Any]:
     """An audit-trail entry."""
     return {
         "id": event.id,

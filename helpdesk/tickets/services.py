@@ -319,6 +319,7 @@ def escalate(
         assignee is None
         and "team" in data
         and ticket.assignee is not None
+        and team is not None  # (always, with "team" in data)
         and team.id not in ticket.assignee.team_ids
         and not ticket.assignee.is_admin
     ):

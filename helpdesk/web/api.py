@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
 
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select
 
 from helpdesk import unit_of_work
 from helpdesk.agents.auth import require_agent
@@ -14,6 +15,7 @@ from helpdesk.errors import HelpdeskError, Invalid, NotFound
 from helpdesk.extensions import csrf, db
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 PREFIX = "/api/v1"
 # Ids are INTEGER columns: PostgreSQL refuses a larger number, SQLite one past 2**63.
 MAX_ID = 2**31 - 1
@@ -76,10 +78,11 @@ def _refuse_unstorable_url() -> None:
             )
 
 
-def _nul_location(value, path: tuple = ()) -> tuple | None:
+def _nul_location(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     """Where in a parsed body a string holds a NUL character (PostgreSQL cannot store it)."""
     if isinstance(value, str):
         return path if "\x00" in value else None
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
@@ -95,7 +98,7 @@ def _nul_location(value, path: tuple = ()) -> tuple | None:
     return None
 
 
-def _location(loc: tuple) -> str:
+def _location(loc: tuple[str | int, ...]) -> str:
     """``("lines", 0, "sku")`` -> ``"lines.0.sku"``."""
     return ".".join(str(part) for part in loc) or "body"
 
@@ -122,6 +125,12 @@ def parse_body(model: type[M]) -> M:
     return body
 
 
+@overload
+def int_arg(name: str, default: int, minimum: int = 1, maximum: int = MAX_ID) -> int: ...
+@overload
+def int_arg(
+    name: str, default: None = None, minimum: int = 1, maximum: int = MAX_ID
+) -> int | None: ...
 def int_arg(
     name: str, default: int | None = None, minimum: int = 1, maximum: int = MAX_ID
 ) -> int | None:
@@ -144,7 +153,9 @@ def contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def paginate(query, serialize: Callable, **url_args) -> dict:
+def paginate(
+    query: Select[Any], serialize: Callable[[Any], object], **url_args: Any
+) -> dict[str, Any]:
     """Run ``query`` for one page; answer ``{"items": [...], "next": URL-or-null}``."""
     page = int_arg("page", 1)
     per_page = int_arg(
@@ -152,10 +163,11 @@ def paginate(query, serialize: Callable, **url_args) -> dict:
         current_app.config["API_PAGE_SIZE"],
         maximum=current_app.config["API_MAX_PAGE_SIZE"],
     )
-    rows = db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
-    rows = rows.unique().scalars().all()
+    result = db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
+    rows = result.unique().scalars().all()
     next_url = None
     if len(rows) > per_page:
+        assert request.endpoint is not None and request.view_args is not None  # a routed request
         args = {
             **request.view_args,
             **request.args.to_dict(),
@@ -167,7 +179,7 @@ def paginate(query, serialize: Callable, **url_args) -> dict:
     return {"items": [serialize(row) for row in rows[:per_page]], "next": next_url}
 
 
-def get_or_404(model, ident, what: str):
+def get_or_404(model: type[T], ident: object, what: str) -> T:
     """Load ``model`` by primary key or raise NotFound."""
     storable = not isinstance(ident, int) or 0 < ident <= MAX_ID
     row = db.session.get(model, ident) if storable else None

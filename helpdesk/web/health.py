@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from helpdesk.extensions import db
@@ -11,7 +11,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> tuple[Response, int]:
     """200 when every configured dependency answers, 503 naming the one that does not."""
     body = {"status": "ok", "database": "ok", "redis": "disabled"}
     try:
@@ -23,7 +23,9 @@ def healthz():
         from helpdesk.jobs import redis_connection
 
         try:
-            redis_connection().ping()
+            connection = redis_connection()
+            assert connection is not None  # REDIS_URL is set
+            connection.ping()
             body["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001 - any client error means "down"
             body.update(status="error", redis=f"error: {type(exc).__name__}")

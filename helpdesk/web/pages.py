@@ -30,7 +30,7 @@ def page_blueprint(name: str, import_name: str) -> Blueprint:
     return blueprint
 
 
-@login_required
+@login_required  # type: ignore[untyped-decorator]  # Flask-Login ships no type hints
 def _login_required() -> None:
     """Every page of these blueprints needs a logged-in agent."""
 

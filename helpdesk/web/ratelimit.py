@@ -18,11 +18,13 @@ def allow(key: str, limit: int, per_seconds: int = 60) -> bool:
         from helpdesk.jobs import redis_connection
 
         name = f"helpdesk:rate:{key}:{window}"
-        pipe = redis_connection().pipeline()
+        connection = redis_connection()
+        assert connection is not None  # REDIS_URL is set
+        pipe = connection.pipeline()
         pipe.incr(name)
         pipe.expire(name, per_seconds * 2)
-        count = pipe.execute()[0]
-        return count <= limit
+        total: int = pipe.execute()[0]
+        return total <= limit
     with _lock:
         seen_window, count = _windows.get(key, (window, 0))
         count = count + 1 if seen_window == window else 1

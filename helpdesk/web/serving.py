@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -15,12 +19,14 @@ class RequestHandler(WSGIRequestHandler):
     the client's closing frame as one, leaving the client waiting.
     """
 
-    def connection_dropped(self, error, environ=None) -> None:
+    def connection_dropped(
+        self, error: BaseException, environ: WSGIEnvironment | None = None
+    ) -> None:
         """Stop serving this socket."""
         self.close_connection = True
 
 
-def server(app, host: str, port: int):
+def server(app: WSGIApplication, host: str, port: int) -> BaseWSGIServer:
     """A threaded WSGI server for ``app`` (port 0 picks a free one)."""
     return make_server(host, port, app, threaded=True, request_handler=RequestHandler)
 

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.agents.models import Agent, Team
 from helpdesk.db import UTCDateTime, utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import Model
 
 
-class Macro(db.Model):
+class Macro(Model):
     """A canned reply with optional ticket changes (status, priority, tags, assignee)."""
 
     __tablename__ = "macros"
@@ -33,8 +33,8 @@ class Macro(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    owner = relationship(Agent, foreign_keys=[owner_id], lazy="joined")
-    team = relationship(Team, lazy="joined")
+    owner: Mapped[Agent | None] = relationship(Agent, foreign_keys=[owner_id], lazy="joined")
+    team: Mapped[Team | None] = relationship(Team, lazy="joined")
 
     def __repr__(self) -> str:
         scope = f"team={self.team_id}" if self.team_id else f"owner={self.owner_id}"

@@ -91,7 +91,7 @@ class ChatNamespace(Namespace):
                 link_visitor(visitor, email, verified=True)
                 unit_of_work.commit()
         with self._lock:
-            self._sessions[request.sid] = {
+            self._sessions[realtime.current_sid()] = {
                 "channel": channel.id,
                 "visitor": visitor,
                 "ip": ip,
@@ -114,17 +114,17 @@ class ChatNamespace(Namespace):
                 "read_up_to": read_up_to(ticket),
                 "identified": email is not None,
             },
-            room=request.sid,
+            room=realtime.current_sid(),
         )
-        self.emit("status", {"online": online}, room=request.sid)
+        self.emit("status", {"online": online}, room=realtime.current_sid())
 
     def on_disconnect(self, reason=None):
         """Forget the connection (the conversation stays)."""
         with self._lock:
-            self._sessions.pop(request.sid, None)
+            self._sessions.pop(realtime.current_sid(), None)
 
     def _session(self) -> dict | None:
-        return self._sessions.get(request.sid)
+        return self._sessions.get(realtime.current_sid())
 
     def on_message(self, data=None):
         """A visitor's message: through ingest, then to every tab of the visitor."""

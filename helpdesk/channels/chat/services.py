@@ -21,11 +21,10 @@ from helpdesk.channels.base import DeliveryError
 from helpdesk.channels.models import Channel
 from helpdesk.customers import services as customers
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
-from helpdesk.db import utcnow
+from helpdesk.db import iso, utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets import events
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
-from helpdesk.tickets.serializers import iso
 
 log = logging.getLogger(__name__)
 CHAT = "chat"
@@ -192,6 +191,7 @@ def link_visitor(visitor: str, email: str, name: str | None = None, verified: bo
         customers.add_identity(created, "email", email)
         customers.add_identity(created, "chat", visitor)
     elif mine is None:
+        assert owner is not None  # (not both None)
         customers.add_identity(owner, "chat", visitor)
     elif owner is None:
         customers.add_identity(mine, "email", email)

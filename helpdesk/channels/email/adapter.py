@@ -62,7 +62,8 @@ def thread_headers(message: Message) -> tuple[str | None, list[str]]:
         .scalars()
         .all()
     )
-    earlier = [m for m in earlier if not m.external_id.endswith(_SYNTHETIC)]
+    # (external_id: the query takes only messages that have one)
+    earlier = [m for m in earlier if not m.external_id.endswith(_SYNTHETIC)]  # type: ignore[union-attr]
     if not earlier:
         return None, []
     inbound = [m for m in earlier if m.direction == "in" and not m.is_auto]
@@ -151,6 +152,7 @@ def _text(answer) -> str:
 def smtp_send(mailbox, mime: EmailMessage, recipient: str) -> None:
     """Hand the message to the mailbox's SMTP server; DeliveryError says whether to retry."""
     smtp = server(mailbox, "smtp")
+    connection: smtplib.SMTP
     try:
         if smtp.tls:
             connection = smtplib.SMTP_SSL(

@@ -14,6 +14,7 @@ from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any, overload
 
 _HEADERS_ONLY = BytesParser(policy=policy.default)
 _MSGID = re.compile(r"<[^<>\s]{1,490}>")
@@ -72,6 +73,12 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+@overload
+def clean_text(value: str) -> str: ...
+@overload
+def clean_text(value: None) -> None: ...
+@overload
+def clean_text(value: str | None) -> str | None: ...
 def clean_text(value: str | None) -> str | None:
     """``value`` without lone surrogates (undecoded bytes the MIME parser left in)."""
     if not value:
@@ -142,7 +149,7 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     if not raw:
         return []
     try:
-        header = msg[name]
+        header: Any = msg[name]  # the policy's header object: addresses parsed
         found = [(header_text(a.display_name), a.addr_spec) for a in header.addresses]
         if any(addr and "@" in addr for _, addr in found):
             return [(n, a) for n, a in found if a and a != "<>"]

@@ -88,7 +88,7 @@ def _watch_in_app(app: Flask, channel_id: int, stop: threading.Event) -> None:
 def watch_all(name: str | None = None, stop: threading.Event | None = None) -> None:
     """Watch every active mailbox (or the one called ``name``) until ``stop`` is set."""
     stop = stop or threading.Event()
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     threads = [
         threading.Thread(
             target=_watch_in_app,

@@ -244,7 +244,7 @@ def _unimported(client: IMAPClient, state: dict) -> list[int]:
         headers = client.fetch(ordered[start : start + 500], ["BODY.PEEK[HEADER]"])
         for uid, data in headers.items():
             keys[uid] = key_of_headers(data.get(b"BODY[HEADER]") or b"")
-    known: set[str] = set()
+    known: set[str | None] = set()
     values = list(set(keys.values()))
     for start in range(0, len(values), 500):
         known |= set(

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import inspect, select
 
@@ -57,9 +58,9 @@ class Receipt:
     ticket_id: int | None = None
 
 
-def _meta(mail: ParsedMail) -> dict:
+def _meta(mail: ParsedMail) -> dict[str, Any]:
     """What the ticket keeps about the mail besides its text (JSON)."""
-    email = {
+    email: dict[str, Any] = {
         "to": mail.to[:50],
         "cc": mail.cc[:50],
         "reply_to": mail.reply_to,
@@ -75,7 +76,7 @@ def _meta(mail: ParsedMail) -> dict:
             "reason": mail.bounce.reason,
             "failed": mail.bounce.failed,
         }
-    meta = {"email": {k: v for k, v in email.items() if v is not None}}
+    meta: dict[str, Any] = {"email": {k: v for k, v in email.items() if v is not None}}
     if mail.reply_text is not None:
         meta["reply_text"] = mail.reply_text  # the part to show first; body_text has it all
     return meta
@@ -196,6 +197,7 @@ def _same_mail(message: Message, raw: bytes) -> bool:
 
 def mark_bounced(mail: ParsedMail, result: IngestResult) -> int:
     """Mark our messages this bounce names as undelivered, with the reason; commits."""
+    assert mail.bounce is not None  # called for bounces only
     ids = mail.bounce.original_ids
     if not ids:
         return 0
@@ -218,7 +220,9 @@ def mark_bounced(mail: ParsedMail, result: IngestResult) -> int:
             message.status = "undelivered"
             message.error = f"bounced: {mail.bounce.reason}"[:2000]
             message.meta = {**(message.meta or {}), "bounce_message_id": _id(result.message)}
-            events.announce_message_status(message, db.session.get(Ticket, message.ticket_id))
+            ticket = db.session.get(Ticket, message.ticket_id)
+            assert ticket is not None  # a message's ticket_id is a non-null foreign key
+            events.announce_message_status(message, ticket)
             changed += 1
         unit_of_work.commit()
     return changed

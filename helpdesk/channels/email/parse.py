@@ -16,6 +16,7 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
+from typing import cast
 
 from helpdesk.channels.email.headers import (
     addresses,
@@ -91,13 +92,15 @@ def _clean(mail: ParsedMail) -> None:
 def _payload(part: Message) -> bytes:
     """A leaf part's decoded content (base64, quoted-printable, uuencode) as bytes."""
     try:
-        data = part.get_payload(decode=True)
+        # bytes, or None for a multipart (typeshed allows a Message too)
+        data = cast(bytes | None, part.get_payload(decode=True))
     except Exception:  # noqa: BLE001 - a broken transfer encoding: keep what is there
         data = None
     if data is None:
         payload = part.get_payload()
         if isinstance(payload, list):
-            return b"".join(_message_bytes(p) for p in payload)
+            # A multipart's payload: its parts, Messages (typeshed allows str too).
+            return b"".join(_message_bytes(cast(Message, p)) for p in payload)
         data = str(payload or "").encode("utf-8", "surrogateescape")
     return data
 
@@ -165,18 +168,18 @@ def _filename(part: Message, index: int) -> str:
     return f"part-{index}{extension}"
 
 
-def _forwarded(part: Message) -> tuple[dict, str]:
+def _forwarded(part: Message) -> tuple[dict[str, str | None], str]:
     """What a forwarded mail (message/rfc822) says about itself, and its text."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):
         return {}, ""
     sender = addresses(inner, "From")
-    info = {
+    info: dict[str, str | None] = {
         "from": sender[0][1] if sender else header_text(raw_header(inner, "From")),
         "subject": header_text(raw_header(inner, "Subject")),
         "date": header_text(raw_header(inner, "Date")),
-        "message_id": (message_ids(raw_header(inner, "Message-ID")) or [None])[0],
+        "message_id": next(iter(message_ids(raw_header(inner, "Message-ID"))), None),
     }
     plain, html = _bodies(inner)
     text = part_text(plain) if plain is not None else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import cast
 
 from helpdesk.channels.email.headers import content_type
 
@@ -94,7 +95,8 @@ def _original_ids(msg: Message) -> list[str]:
                         found += _MSGID.findall(str(value))
         elif kind in ("text/rfc822-headers", "text/plain"):
             try:
-                text = part.get_payload(decode=True) or b""
+                # bytes, or None for a multipart (typeshed allows a Message too)
+                text = cast(bytes, part.get_payload(decode=True) or b"")
             except Exception:  # noqa: BLE001
                 text = b""
             found += _MESSAGE_ID_LINE.findall(text.decode("utf-8", "replace"))
@@ -105,7 +107,8 @@ def bounce_of(msg: Message, sender: str) -> Bounce | None:
     """The delivery status report in this mail, if it is one."""
     report = (
         content_type(msg) == "multipart/report"
-        and (msg.get_param("report-type") or "").lower() == "delivery-status"
+        # A str: the parser's policy decodes RFC 2231 values (typeshed allows a tuple).
+        and cast(str, msg.get_param("report-type") or "").lower() == "delivery-status"
     )
     if not (report or _header(msg, "x-failed-recipients") or (sender and _DAEMON.match(sender))):
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -147,7 +148,9 @@ def record(new: NewCall, pop: bool = True) -> NewCall:
             db.session.add(new.call)
     except IntegrityError:
         # The provider's retry raced us; the first request recorded and announced it.
-        new.call, new.created = find(new.call.provider, new.call.provider_id), False
+        found = find(new.call.provider, new.call.provider_id)
+        assert found is not None  # the row that won the race (every caller uses the call)
+        new.call, new.created = found, False
         return new
     payload = {
         "call": call_json(new.call),
@@ -232,7 +235,7 @@ def _entry(call: Call, voicemail: bool) -> InboundMessage | None:
     """What the call adds to the customer's history, if anything."""
     number = call.from_number if call.direction == "in" else call.to_number
     who = _who(call, number)
-    base = dict(
+    base: dict[str, Any] = dict(
         channel="voice",
         sender_kind="phone",
         sender=number or "",
@@ -301,6 +304,7 @@ def file_call(call_id: int) -> None:
     result = ingest(entry)
     with unit_of_work.writing():
         call = db.session.get(Call, call_id)
+        assert call is not None  # None would fail on the next line anyway
         call.ticket_id = call.ticket_id or result.ticket.id
         call.customer_id = call.customer_id or result.customer.id
         if marker == "voicemail":

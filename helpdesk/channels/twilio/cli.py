@@ -72,7 +72,7 @@ def phone_add(
             f"a channel called {wanted!r} exists already; pick another --name"
         )
     created = channel is None
-    if created:
+    if channel is None:  # i.e. created
         channel = Channel(kind=PHONE, address=address, settings={}, secrets={}, state={})
         db.session.add(channel)
     channel.name = wanted

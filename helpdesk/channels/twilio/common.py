@@ -9,6 +9,7 @@ URL when ``PUBLIC_URL`` is unset.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -56,6 +57,7 @@ def valid_signature() -> bool:
         return False
     raw = request.get_data(cache=True)  # keep the raw body readable after the form is parsed
     url = signed_url()
+    params: Mapping[str, str] | str
     # Form posts are signed over their fields; a JSON body through bodySHA256 in the URL.
     if request.mimetype == "application/x-www-form-urlencoded":
         params = request.form
@@ -227,5 +229,7 @@ def fetch_media(message_id: int) -> None:
             log.warning("message %s: %s", message_id, "; ".join(problems))
             message.needs_review = True
             message.review_reason = "; ".join(filter(None, [message.review_reason, *problems]))
-        events.announce_message_status(message, db.session.get(Ticket, message.ticket_id))
+        ticket = db.session.get(Ticket, message.ticket_id)
+        assert ticket is not None  # a message's ticket_id is a non-null foreign key
+        events.announce_message_status(message, ticket)
         unit_of_work.commit()

@@ -278,7 +278,8 @@ class SmsAdapter(ChannelAdapter):
         except LookupError as exc:
             raise DeliveryError(f"Not sent: {exc}", permanent=True) from exc
         callback = public_url(f"/webhooks/twilio/sms/status?message={message.id}")
-        parts, sids = split_text(message.body_text), []
+        parts = split_text(message.body_text)
+        sids: list[str] = []
         for part in parts:
             try:
                 sent = client.messages.create(
@@ -351,8 +352,11 @@ def delivery_status(form, message_id: str | None) -> Message | None:
             )
             if code == "21610":
                 ticket = db.session.get(Ticket, message.ticket_id)
+                assert ticket is not None  # a message's ticket_id is a non-null foreign key
                 ticket.customer.sms_opt_out = True
                 events.record(ticket, "sms_opt_out", {"why": "Twilio error 21610"})
     if changed:
-        events.announce_message_status(message, db.session.get(Ticket, message.ticket_id))
+        ticket = db.session.get(Ticket, message.ticket_id)
+        assert ticket is not None  # a message's ticket_id is a non-null foreign key
+        events.announce_message_status(message, ticket)
     return message

@@ -57,6 +57,7 @@ def parse_hours(spec: str) -> list[Opening]:
     openings = []
     for part in filter(None, (p.strip().lower() for p in re.split(r"[,;]", spec or ""))):
         match = _HOURS.match(part)
+        days: range | list[int]
         try:
             if match is None:
                 raise ValueError(part)
@@ -196,7 +197,7 @@ def incoming(form) -> tuple[calls.NewCall, VoiceResponse]:
 
 def _int(value: str | None) -> int | None:
     """A whole number Twilio sent, or None."""
-    return int(value) if (value or "").strip().isdigit() else None
+    return int(value) if value is not None and value.strip().isdigit() else None
 
 
 def status(form) -> VoiceResponse:
