@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint lock install services clean
+.PHONY: run test test-fast lint lock install services clean
 
 run: install
 	.venv/bin/helpdesk init --demo
@@ -17,6 +17,10 @@ run: install
 
 test:
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+# The suite without the tests marked slow (live servers, browsers, Dovecot, worker processes).
+test-fast:
+	bash scripts/test.sh -m "not slow" $(PYTEST_ARGS)
 
 lint:
 	@bash scripts/venv.sh lint

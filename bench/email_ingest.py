@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.imap_server import Dovecot  # noqa: E402
+from tests.fixtures.dovecot import Dovecot  # noqa: E402
 
 WORDS = (
     "order parcel invoice delivery refund shipment tracking account password login "

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from rq import Queue
 
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message
-from tests.conftest import serving
-from tests.socket_clients import Listener
+from tests.fixtures.agents import Api
+from tests.fixtures.app import run_worker, serving
+from tests.fixtures.sockets import Listener
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.redis  # the real Redis
 
 
 @pytest.fixture
@@ -30,13 +26,9 @@ def redis_app(app):
     return app
 
 
-def _ticket(api, make_customer):
+def _ticket(api, make_customer, make_ticket):
     customer = make_customer("Ada", emails=["ada@example.com"])
-    response = api.post(
-        "/api/v1/tickets", json={"customer": customer.id, "subject": "Help", "body": "it broke"}
-    )
-    assert response.status_code == 201, response.json
-    return response.json["id"]
+    return make_ticket(customer, body="it broke", by=api)
 
 
 def test_healthz_reports_redis(redis_app):
@@ -51,12 +43,10 @@ def test_healthz_names_redis_when_it_is_down(app):
 
 
 def test_reply_is_queued_on_outbound_not_run_in_the_web_process(
-    redis_app, redis_url, make_customer, admin, make_token
+    redis_app, redis_url, make_customer, admin, make_token, make_ticket
 ):
-    from tests.conftest import Api
-
     api = Api(redis_app.test_client(), make_token(admin))
-    ticket_id = _ticket(api, make_customer)
+    ticket_id = _ticket(api, make_customer, make_ticket)
     reply = api.post(f"/api/v1/tickets/{ticket_id}/messages", json={"body": "on it"})
     assert reply.status_code == 201
     assert reply.json["status"] == "queued"
@@ -69,35 +59,19 @@ def test_reply_is_queued_on_outbound_not_run_in_the_web_process(
     assert job.args == (reply.json["id"],)
 
 
+@pytest.mark.slow
 def test_worker_process_delivers_and_agents_hear_it_through_redis(
-    redis_app, redis_url, make_customer, admin, make_token, base_config
+    redis_app, redis_url, make_customer, admin, make_token, base_config, make_ticket
 ):
     """A separate `helpdesk worker` process works the job; its emit reaches the web process."""
-    from tests.conftest import Api
-
     token = make_token(admin)
     api = Api(redis_app.test_client(), token)
-    ticket_id = _ticket(api, make_customer)
+    ticket_id = _ticket(api, make_customer, make_ticket)
     with serving(redis_app) as url:
         listener = Listener(url, auth={"token": token})
         try:
             reply = api.post(f"/api/v1/tickets/{ticket_id}/messages", json={"body": "on it"})
-            env = {
-                **os.environ,
-                "REDIS_URL": redis_url,
-                "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
-                "SECRET_KEY": "test-secret",
-                "HELPDESK_SOCKETIO_CHANNEL": redis_app.config["SOCKETIO_CHANNEL"],
-                "HELPDESK_ATTACHMENT_DIR": base_config["ATTACHMENT_DIR"],
-            }
-            done = subprocess.run(
-                [sys.executable, "-m", "helpdesk", "worker", "--burst"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = run_worker(redis_app, base_config, redis_url)
             assert done.returncode == 0, done.stderr[-2000:]
             updated = listener.wait_for("message.updated", timeout=10)
         finally:

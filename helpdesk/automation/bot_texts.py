@@ -182,3 +182,41 @@ def language_for(customer, text: str) -> str:
     german = sum(w in _GERMAN for w in words) + sum(ch in "äöüß" for ch in text.lower())
     english = sum(w in _ENGLISH for w in words)
     return "de" if german > english else "en"
+
+
+# ----- order updates (automation/order_updates.py) --------------------------------
+
+UPDATE_STATUS_WORDS = {
+    "en": {
+        "shipped": "shipped",
+        "delayed": "delayed",
+        "delivered": "delivered",
+        "cancelled": "cancelled",
+    },
+    "de": {
+        "shipped": "versandt",
+        "delayed": "verzögert",
+        "delivered": "zugestellt",
+        "cancelled": "storniert",
+    },
+}
+UPDATE_SUBJECTS = {"en": "Order {number}: {status}", "de": "Bestellung {number}: {status}"}
+UPDATE_WHY = {
+    "en": "You get this message because you asked to hear about your orders. "
+    "Just reply if you have a question.",
+    "de": "Sie erhalten diese Nachricht, weil Sie über Ihre Bestellungen informiert werden "
+    "möchten. Wenn Sie eine Frage haben, antworten Sie einfach.",
+}
+
+
+def update_subject(order: Order, language: str) -> str:
+    """The subject of a ticket opened for an update: "Order 10023: shipped"."""
+    words = UPDATE_STATUS_WORDS.get(language, UPDATE_STATUS_WORDS["en"])
+    number = " ".join(order.number.split())[:64]
+    template = UPDATE_SUBJECTS.get(language, UPDATE_SUBJECTS["en"])
+    return template.format(number=number, status=words.get(order.status, order.status))[:300]
+
+
+def update_body(order: Order, language: str) -> str:
+    """The update: the order bot's status text and why it came."""
+    return f"{order_text(order, language)}\n\n{UPDATE_WHY.get(language, UPDATE_WHY['en'])}"

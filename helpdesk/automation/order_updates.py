@@ -72,27 +72,6 @@ REACHABLE = ("email", "sms")  # channels that can carry a message nobody asked f
 TAG = "order-update"  # on the tickets opened for an update
 STALE = timedelta(hours=24)  # a job run later than this leaves the news untold
 MAX_CANDIDATES = 5  # open tickets of the customer looked at for one about the order
-STATUS_WORDS = {
-    "en": {
-        "shipped": "shipped",
-        "delayed": "delayed",
-        "delivered": "delivered",
-        "cancelled": "cancelled",
-    },
-    "de": {
-        "shipped": "versandt",
-        "delayed": "verzögert",
-        "delivered": "zugestellt",
-        "cancelled": "storniert",
-    },
-}
-SUBJECTS = {"en": "Order {number}: {status}", "de": "Bestellung {number}: {status}"}
-WHY = {
-    "en": "You get this message because you asked to hear about your orders. "
-    "Just reply if you have a question.",
-    "de": "Sie erhalten diese Nachricht, weil Sie über Ihre Bestellungen informiert werden "
-    "möchten. Wenn Sie eine Frage haben, antworten Sie einfach.",
-}
 
 
 @dataclass(frozen=True)
@@ -317,7 +296,7 @@ def ticket_for(
     now = utcnow()
     line = route.line
     ticket = Ticket(
-        subject=subject(order, language),
+        subject=bot_texts.update_subject(order, language),
         status="solved",
         solved_at=now,
         priority="normal",
@@ -395,19 +374,6 @@ def _names(number: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(number)}(?![\w-])")
 
 
-def subject(order: Order, language: str) -> str:
-    """The subject of a ticket opened for an update: "Order 10023: shipped"."""
-    words = STATUS_WORDS.get(language, STATUS_WORDS["en"])
-    number = " ".join(order.number.split())[:64]
-    template = SUBJECTS.get(language, SUBJECTS["en"])
-    return template.format(number=number, status=words.get(order.status, order.status))[:300]
-
-
-def body(order: Order, language: str) -> str:
-    """The update: the order bot's status text and why it came."""
-    return f"{bot_texts.order_text(order, language)}\n\n{WHY.get(language, WHY['en'])}"
-
-
 def _message(
     ticket: Ticket, route: Route, order: Order, row: OrderNotification, language: str
 ) -> Message:
@@ -417,6 +383,6 @@ def _message(
     return automatic_reply(
         ticket,
         route.channel,
-        body(order, language),
+        bot_texts.update_body(order, language),
         {"order_update": {"order": order.number, "status": row.status, "notification": row.id}},
     )

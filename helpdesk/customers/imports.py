@@ -42,33 +42,13 @@ from helpdesk.extensions import db
 log = logging.getLogger(__name__)
 BATCH = 500
 SAMPLE = 64 * 1024  # read up front to tell a text file from anything else
-CUSTOMER_COLUMNS = (
-    "name",
-    "email",
-    "phone",
-    "organization",
-    "title",
-    "key_person",
-    "language",
-    "preferred_channel",
-    "tags",
-    "order_updates",
+CUSTOMER_COLUMNS = tuple(
+    "name email phone organization title key_person language preferred_channel tags "
+    "order_updates".split()
 )
-ORDER_COLUMNS = (
-    "number",
-    "customer_email",
-    "customer_phone",
-    "customer_id",
-    "customer_name",
-    "status",
-    "total",
-    "currency",
-    "ordered_at",
-    "carrier",
-    "tracking_number",
-    "tracking_url",
-    "expected_delivery",
-    "lines",
+ORDER_COLUMNS = tuple(
+    "number customer_email customer_phone customer_id customer_name status total currency "
+    "ordered_at carrier tracking_number tracking_url expected_delivery lines".split()
 )
 # Schema and service field names as the file's columns call them, for error messages.
 COLUMN_OF = {

@@ -118,8 +118,10 @@ def resolve_sender(kind: str, value: str, name: str | None = None) -> tuple[Cust
             db.session.flush()
     except IntegrityError:
         # Another process created the same identity between our read and write.
-        # TODO: None when the row that won is not visible here (callers expect a customer).
-        return find_sender(kind, value), False  # type: ignore[return-value]
+        winner = find_sender(kind, value)
+        if winner is None:  # its transaction is not visible to ours: the caller retries
+            raise Conflict("another request is creating this customer; try again") from None
+        return winner, False
     log.info("created customer %s for a new %s identity", customer.id, kind)
     return customer, True
 

@@ -1,0 +1,236 @@
+"""`helpdesk init --demo`: a live-looking helpdesk, seeded once, matched by identity, whose
+printed login works."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import phonenumbers
+import pytest
+from markupsafe import escape
+from sqlalchemy import and_, distinct, exists, func, select
+
+from helpdesk.customers.models import ORDER_STATUSES, Customer, Identity, Note, Order, OrderLine
+from helpdesk.db import utcnow
+from helpdesk.extensions import db
+from helpdesk.tickets.models import (
+    PRIORITIES,
+    STATUSES,
+    Call,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketTag,
+)
+
+pytestmark = pytest.mark.slow  # seeds the whole demo: seconds
+
+CHANNELS = {"email", "sms", "voice", "chat", "web"}
+
+
+def scalar(query):
+    """One value from the database."""
+    return db.session.scalar(query)
+
+
+def counts() -> dict:
+    """How many rows the demo made, per kind."""
+    return {
+        model.__name__: scalar(select(func.count()).select_from(model))
+        for model in (Customer, Order, Ticket, Message, Call, TicketEvent, Note)
+    }
+
+
+def check_variety() -> None:
+    """Every channel, ticket status, priority and order status; the CRM filled in."""
+    assert set(db.session.scalars(select(Ticket.channel).distinct())) == CHANNELS
+    assert set(db.session.scalars(select(Ticket.status).distinct())) == set(STATUSES)
+    assert set(db.session.scalars(select(Ticket.priority).distinct())) == set(PRIORITIES)
+    assert set(db.session.scalars(select(Order.status).distinct())) == set(ORDER_STATUSES)
+    assert (
+        scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(~exists().where(OrderLine.order_id == Order.id))
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.status == "shipped", Order.tracking_url.is_(None))
+        )
+        == 0
+    )
+    assert set(db.session.scalars(select(Customer.language).distinct())) == {"de", "en"}
+    assert scalar(select(func.count()).select_from(Customer).where(Customer.key_person)) >= 20
+    assert scalar(select(func.count(distinct(Customer.organization_id)))) >= 20
+    phones = list(db.session.scalars(select(Identity.value).where(Identity.kind == "phone")))
+    assert len(phones) > 200
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in phones)
+    assert len({phonenumbers.parse(p).country_code for p in phones}) >= 4
+    assert {True, False} == set(
+        db.session.scalars(select(Ticket.assignee_id.is_not(None)).distinct())
+    )
+    assert scalar(select(func.count()).select_from(TicketTag)) > 50
+    assert scalar(select(func.count()).select_from(Message).where(Message.direction == "note")) > 10
+    assert scalar(select(func.count()).select_from(Note)) > 5
+
+
+def check_history_is_consistent() -> None:
+    """Counters, first responses and dates agree with the messages; nothing waits to be sent."""
+    now = utcnow()
+    per_ticket = (
+        select(
+            Message.ticket_id,
+            func.count().label("n"),
+            func.min(Message.created_at).label("first"),
+            func.max(Message.created_at).label("last"),
+        )
+        .group_by(Message.ticket_id)
+        .subquery()
+    )
+    first_out = (
+        select(Message.ticket_id, func.min(Message.created_at).label("at"))
+        .where(Message.direction == "out")
+        .group_by(Message.ticket_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Ticket, per_ticket.c.n, per_ticket.c.first, per_ticket.c.last, first_out.c.at)
+        .join(per_ticket, per_ticket.c.ticket_id == Ticket.id)
+        .outerjoin(first_out, first_out.c.ticket_id == Ticket.id)
+    ).all()
+    assert len(rows) == scalar(select(func.count()).select_from(Ticket))
+    for ticket, n, first, last, answered in rows:
+        assert ticket.message_count == n, ticket
+        assert ticket.created_at == first and ticket.last_message_at == last, ticket
+        if answered is not None:
+            assert ticket.first_response_at == answered, ticket
+            assert ticket.status != "new", ticket
+        assert (ticket.solved_at is not None) == (ticket.status in ("solved", "closed")), ticket
+    assert scalar(select(func.min(Ticket.created_at))) < now - timedelta(days=45)
+    assert scalar(select(func.count(distinct(func.date(Ticket.created_at))))) >= 30
+    for column in (
+        Message.created_at,
+        TicketEvent.created_at,
+        Ticket.updated_at,
+        Customer.last_contact_at,
+    ):
+        assert scalar(select(func.max(column))) <= now, column
+    outbound = (
+        select(Message.status, Message.sent_at.is_not(None))
+        .where(Message.direction == "out")
+        .distinct()
+    )
+    assert db.session.execute(outbound).all() == [("sent", True)]
+    assert (
+        scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.kind == "status"))
+        > 100
+    )
+
+
+def check_matched_by_identity(printed_customers: int) -> None:
+    """Ingest found every sender's customer: none created, one customer per address."""
+    assert scalar(select(func.count()).select_from(Customer)) == printed_customers
+    assert scalar(select(func.count()).select_from(Identity)) == scalar(
+        select(func.count(distinct(Identity.value)))
+    )
+    # Every conversation runs on an address of its own customer.
+    assert (
+        scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                ~exists().where(
+                    and_(
+                        Identity.customer_id == Ticket.customer_id, Identity.value == Ticket.contact
+                    )
+                )
+            )
+        )
+        == 0
+    )
+    # The same customer wrote twice from the same address: two tickets, one customer.
+    repeat = db.session.execute(
+        select(Ticket.customer_id, Ticket.contact)
+        .where(Ticket.channel == "email")
+        .group_by(Ticket.customer_id, Ticket.contact)
+        .having(func.count() >= 2)
+        .limit(1)
+    ).first()
+    assert repeat is not None
+    assert (
+        scalar(
+            select(func.count(distinct(Ticket.customer_id))).where(Ticket.contact == repeat.contact)
+        )
+        == 1
+    )
+    # And reached us on two channels (an address and a phone number): still one customer.
+    assert db.session.execute(
+        select(Ticket.customer_id)
+        .where(Ticket.channel.in_(("sms", "voice")))
+        .intersect(select(Ticket.customer_id).where(Ticket.channel == "email"))
+    ).first()
+    # Follow-ups threaded onto their ticket rather than opening new ones.
+    assert scalar(select(func.count()).select_from(Ticket).where(Ticket.message_count >= 3)) > 50
+    # Every phone ticket has its call, on the caller's record, with a duration.
+    voice = select(Ticket.id).where(Ticket.channel == "voice")
+    assert (
+        scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.id.in_(voice), ~exists().where(Call.ticket_id == Ticket.id))
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            select(func.count())
+            .select_from(Call)
+            .join(Ticket, Call.ticket_id == Ticket.id)
+            .where(Call.customer_id != Ticket.customer_id)
+        )
+        == 0
+    )
+    assert scalar(select(func.min(Call.duration)).where(Call.status == "completed")) > 0
+
+
+def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert "http://127.0.0.1:5000/login" in first.output
+    assert "helpdesk token create" in first.output
+    logins = dict(re.findall(r"^\s+(\S+@\S+)\s+password (\S+)\s+admin", first.output, re.M))
+    assert list(logins) == ["admin@demo.helpdesk"]
+    for role in ("agent", "lead"):
+        assert re.search(rf"password \S+\s+{role} \(", first.output), role
+
+    check_variety()
+    check_history_is_consistent()
+    check_matched_by_identity(int(re.search(r"(\d+) customers", first.output).group(1)))
+
+    before = counts()
+    again = runner.invoke(args=["init", "--demo"])
+    assert again.exit_code == 0 and "not seeded" in again.output
+    assert counts() == before
+
+    def login(email: str, password: str):
+        form = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        return client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": csrf}
+        )
+
+    ((email, password),) = logins.items()
+    assert login(email, password + "x").status_code == 200  # the form again
+    assert client.get("/inbox").status_code == 302
+    response = login(email, password)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
+    inbox = client.get("/inbox")
+    assert inbox.status_code == 200
+    newest = scalar(select(Ticket.subject).order_by(Ticket.last_message_at.desc()).limit(1))
+    assert str(escape(newest)) in inbox.get_data(as_text=True)
