@@ -283,7 +283,7 @@ class Fleet:
 def probe(i: int, customers: int, rng: random.Random):
     """Probe ``i``: an SMS from a new number or an email with a new subject from a known
     customer; either way a new ticket of no team. (marker text, InboundMessage)"""
-    from helpdesk.tickets.inbound import InboundMessage
+    from helpdesk.channels.inbound import InboundMessage
 
     marker = f"Fan-out probe {i} {uuid.uuid4().hex[:12]}: is my parcel on its way?"
     if i % 2:

@@ -84,7 +84,7 @@ def email_body(rng: random.Random, name: str, reply: bool) -> tuple[str, str]:
 def messages(count: int, customers: int, rng: random.Random):
     """``(known, customer n, InboundMessage)``: 70 % known senders (a tenth of them writing several
     times, so conversations continue), 30 % unknown; 40 % SMS, 60 % email, half with HTML."""
-    from helpdesk.tickets.inbound import InboundMessage
+    from helpdesk.channels.inbound import InboundMessage
 
     regulars = [rng.randint(1, customers) for _ in range(max(1, count // 10))]
     written = set()

@@ -69,8 +69,10 @@ def main() -> int:
         print(problem)
     if problems:
         return 1
-    print(f"layout: {len(graph.modules)} modules, no import circle, no folder over "
-          f"{MAX_MODULES} modules, no module over {MAX_LINES} lines")
+    print(
+        f"layout: {len(graph.modules)} modules, no import circle, no folder over "
+        f"{MAX_MODULES} modules, no module over {MAX_LINES} lines"
+    )
     return 0
 
 

@@ -68,3 +68,20 @@ def choices() -> tuple[list, list]:
         select(Agent.id, Agent.name).where(Agent.active.is_(True)).order_by(Agent.name).limit(500)
     ).all()
     return list(teams), list(agents)
+
+
+# Checked against when the email is unknown, so both failures take the same time.
+_DUMMY = Agent(email="nobody@invalid", name="nobody")
+_DUMMY.set_password("not a password anyone has")
+
+
+def authenticate(email: str, password: str) -> Agent | None:
+    """The active agent with this email and password, or None (an unknown email costs
+    the same password check as a wrong password)."""
+    agent = db.session.execute(
+        select(Agent).where(func.lower(Agent.email) == email.strip().lower())
+    ).scalar_one_or_none()
+    candidate = agent if agent is not None else _DUMMY
+    if candidate.check_password(password) and agent is not None and agent.active:
+        return agent
+    return None

@@ -6,16 +6,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
+from helpdesk.agents import services
 from helpdesk.agents.forms import LoginForm
-from helpdesk.agents.models import Agent
-from helpdesk.extensions import db
 
 bp = Blueprint("agents", __name__)
-# Checked against when the email is unknown, so both failures take the same time.
-_DUMMY = Agent(email="nobody@invalid", name="nobody")
-_DUMMY.set_password("not a password anyone has")
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,11 +37,8 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        agent = db.session.execute(
-            select(Agent).where(func.lower(Agent.email) == form.email.data.strip().lower())
-        ).scalar_one_or_none()
-        candidate = agent if agent is not None else _DUMMY
-        if candidate.check_password(form.password.data) and agent is not None and agent.active:
+        agent = services.authenticate(form.email.data, form.password.data)
+        if agent is not None:
             login_user(agent)
             return redirect(_safe_next(request.args.get("next")))
         error = "Wrong email or password."

@@ -189,6 +189,6 @@ def acknowledge(message_id: int) -> None:
 
 def _send(ticket: Ticket, mail: Message, body: str) -> Message:
     """The acknowledgement as an outbound email, queued like the order bot's answers."""
-    from helpdesk.tickets.services import automatic_reply
+    from helpdesk.tickets.replies import automatic_reply
 
     return automatic_reply(ticket, "email", body, {"auto_ack": {"in_reply_to": mail.id}})

@@ -326,7 +326,7 @@ def _decided(message: Message, decision: dict) -> None:
 
 def _send(ticket: Ticket, question: Message, body: str) -> Message:
     """The bot's outbound message on the question's channel."""
-    from helpdesk.tickets.services import automatic_reply
+    from helpdesk.tickets.replies import automatic_reply
 
     return automatic_reply(
         ticket, question.channel, body, {"order_bot": {"in_reply_to": question.id}}

@@ -378,7 +378,7 @@ def _message(
     ticket: Ticket, route: Route, order: Order, row: OrderNotification, language: str
 ) -> Message:
     """The outbound ``bot`` message of the update, queued like the order bot's answers."""
-    from helpdesk.tickets.services import automatic_reply
+    from helpdesk.tickets.replies import automatic_reply
 
     return automatic_reply(
         ticket,

@@ -1,6 +1,6 @@
 """Channels: one subpackage per way customers reach the company (email, twilio for SMS and
 voice, phone for calls from any phone system, chat). Each turns what arrives into one
-``tickets.inbound.InboundMessage`` for ``tickets.ingest`` and sends replies through a
+``channels.inbound.InboundMessage`` for ``tickets.ingest`` and sends replies through a
 ``base.ChannelAdapter``; ``delivery`` is the job that sends."""
 
 from __future__ import annotations

@@ -320,3 +320,12 @@ def organization_people(
         )
     ).scalar_one()
     return list(people[:per_page]), len(people) > per_page, open_count
+
+
+def set_sms_opt_out(customer: Customer, opted_out: bool) -> bool:
+    """Mark the customer as not to be texted (or as texted again); whether it changed."""
+    if customer.sms_opt_out == opted_out:
+        return False
+    customer.sms_opt_out = opted_out
+    log.info("customer %s %s SMS", customer.id, "opted out of" if opted_out else "opted in to")
+    return True

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.phone import calls
-from helpdesk.customers.models import (
-    Note,
-)
+from helpdesk.customers.models import Note
 from helpdesk.demo.content import (
     ASK,
     AUTO_CLOSE,
@@ -30,7 +29,6 @@ from helpdesk.demo.content import (
 from helpdesk.demo.people import Actor, Plan, Staff
 from helpdesk.extensions import db
 from helpdesk.tickets import events
-from helpdesk.tickets.inbound import InboundMessage
 from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import Call, Message, Ticket, TicketEvent
 

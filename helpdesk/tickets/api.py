@@ -12,7 +12,7 @@ from helpdesk.board import services as board
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.inbox import services as inbox
-from helpdesk.tickets import services
+from helpdesk.tickets import replies, services
 from helpdesk.tickets.models import (
     CHANNELS,
     PRIORITIES,
@@ -22,13 +22,7 @@ from helpdesk.tickets.models import (
     TicketEvent,
     TicketTag,
 )
-from helpdesk.tickets.schemas import (
-    BulkReassign,
-    EscalateIn,
-    MessageIn,
-    TicketIn,
-    TicketPatch,
-)
+from helpdesk.tickets.schemas import BulkReassign, EscalateIn, MessageIn, TicketIn, TicketPatch
 from helpdesk.tickets.serializers import event_json, message_json, ticket_json
 from helpdesk.web.api import api_blueprint, int_arg, paginate, parse_body
 
@@ -146,7 +140,7 @@ def post_message(ticket_id: int):
     """Reply on the ticket's channel, or add an internal note."""
     ticket = _ticket(ticket_id)
     body = parse_body(MessageIn)
-    message = services.reply(
+    message = replies.reply(
         ticket, body.body, g.agent, internal=body.internal, seen=body.seen, channel=body.channel
     )
     unit_of_work.commit()

@@ -21,15 +21,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import lazyload
 
 from helpdesk import jobs, unit_of_work
+from helpdesk.channels.inbound import InboundMessage
 from helpdesk.customers import services as customers
 from helpdesk.customers.identities import InvalidIdentity, normalise
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.sla import clocks as sla
-from helpdesk.tickets import attachments, events
+from helpdesk.tickets import attachments, events, replies
 from helpdesk.tickets.html import clean_html, html_to_text
-from helpdesk.tickets.inbound import InboundMessage
 from helpdesk.tickets.models import Attachment, Message, MessageSource, Ticket
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,12 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     db.session.flush()
     if created_customer:
         log.info("created customer %s for a new %s sender", customer.id, inbound.channel)
+    if inbound.undelivered:
+        replies.mark_undelivered(
+            inbound.channel, inbound.undelivered, inbound.undelivered_reason, message
+        )
+    if inbound.opt_out is not None:
+        replies.sms_opt_out(customer, inbound.opt_out, inbound.text.strip()[:20], ticket)
     _after_commit(message, ticket, created_ticket)
     return IngestResult(message, ticket, customer, created_ticket, created_customer)
 

@@ -12,19 +12,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from helpdesk import jobs, unit_of_work
+from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.agents.models import Agent, Team
-from helpdesk.channels.base import adapter_for
-from helpdesk.customers.models import Customer
 from helpdesk.customers.services import customer_for
 from helpdesk.db import utcnow
-from helpdesk.errors import Conflict, Forbidden, Invalid
+from helpdesk.errors import Forbidden, Invalid
 from helpdesk.extensions import db
 from helpdesk.realtime import ticket_rooms
 from helpdesk.sla import clocks as sla
 from helpdesk.sla import notifications
-from helpdesk.tickets import events
+from helpdesk.tickets import events, replies
 from helpdesk.tickets.models import PRIORITIES, Message, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -79,7 +77,7 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
         team=team,
         assignee=assignee,
         last_message_at=now,
-        contact=_contact(customer, data.get("channel", "web")),
+        contact=replies.contact_for(customer, data.get("channel", "web")),
         message_count=0,
     )
     if ticket.status in ("solved", "closed"):
@@ -110,13 +108,6 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
     db.session.flush()
     events.announce_ticket(ticket, created=True)
     return ticket
-
-
-def _contact(customer: Customer, channel: str) -> str | None:
-    """The customer's address for a channel (their first email or phone)."""
-    kind = {"email": "email", "sms": "phone", "voice": "phone"}.get(channel)
-    values = customer.values(kind) if kind else []
-    return values[0] if values else None
 
 
 def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
@@ -168,131 +159,6 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
     db.session.flush()
     events.announce_ticket(ticket, previous_rooms=before_rooms)
     return ticket
-
-
-def _unseen(ticket: Ticket, seen: int) -> list[int]:
-    """Ids of customer messages on ``ticket`` newer than message ``seen``."""
-    return list(
-        db.session.execute(
-            select(Message.id)
-            .where(Message.ticket_id == ticket.id, Message.id > seen, Message.direction == "in")
-            .order_by(Message.id)
-            .limit(20)
-        ).scalars()
-    )
-
-
-def reply_channels(ticket: Ticket) -> list[str]:
-    """The channels an agent can answer ``ticket`` on: its own, then others the customer has."""
-    found = [ticket.channel] if adapter_for(ticket.channel) is not None else []
-    for channel in ("email", "sms"):
-        if (
-            channel not in found
-            and ticket.customer is not None
-            and _contact(ticket.customer, channel)
-            and adapter_for(channel) is not None
-        ):
-            found.append(channel)
-    return found
-
-
-def reply(
-    ticket: Ticket,
-    body: str,
-    actor: Agent,
-    internal: bool = False,
-    seen: int | None = None,
-    channel: str | None = None,
-) -> Message:
-    """An agent's answer on the ticket's channel (queued for delivery), or an internal note.
-
-    ``seen``: the newest message the agent had on screen; a customer message after it
-    refuses the reply (409 ``new_messages``) so that it is read first, never lost.
-    ``channel``: answer on another channel the customer has an address for.
-    """
-    if ticket.status == "closed" and not internal:
-        raise Conflict("the ticket is closed; open a new one to write to the customer")
-    if seen is not None:
-        unseen = _unseen(ticket, seen)
-        if unseen:
-            raise Conflict(
-                "the customer wrote again while you were typing: read it, then send",
-                fields={"messages": unseen},
-                code="new_messages",
-            )
-    channel = channel or ticket.channel
-    recipient = None
-    if not internal:
-        if channel == ticket.channel:
-            recipient = ticket.contact
-        elif channel in reply_channels(ticket):
-            recipient = _contact(ticket.customer, channel)
-        else:
-            raise Conflict(
-                f"the customer has no {channel} address to answer on",
-                fields={"channel": "not available"},
-            )
-    adapter = adapter_for(channel)
-    refusal = adapter.refusal(ticket) if adapter is not None and not internal else None
-    if refusal:
-        raise Conflict(refusal)
-    now = utcnow()
-    message = Message(
-        ticket_id=ticket.id,
-        direction="note" if internal else "out",
-        channel=channel if not internal else ticket.channel,
-        author_kind="agent",
-        author_id=actor.id,
-        recipient=recipient,
-        body_text=body,
-        subject=None if internal else ticket.subject,
-        status="received" if internal else "queued",
-        created_at=now,
-        meta={},
-    )
-    db.session.add(message)
-    ticket.message_count = (ticket.message_count or 0) + 1
-    ticket.last_message_at = now
-    if not internal:
-        if ticket.first_response_at is None:
-            ticket.first_response_at = now
-        if ticket.status == "new":
-            events.record(ticket, "status", {"from": "new", "to": "open", "why": "replied"}, actor)
-            ticket.status = "open"
-        sla.agent_replied(ticket)
-    db.session.flush()
-    message.author = actor
-    events.announce_message(message, ticket)
-    if not internal:
-        jobs.enqueue(
-            "helpdesk.channels.delivery:deliver", message.id, queue_name="outbound", retries=3
-        )
-    return message
-
-
-def automatic_reply(ticket: Ticket, channel: str, body: str, meta: dict) -> Message:
-    """An outbound message by the system ("bot": order answers, acknowledgements), queued
-    like an agent's reply by the caller, without counting as the agents' first response;
-    flushes."""
-    now = utcnow()
-    message = Message(
-        ticket_id=ticket.id,
-        direction="out",
-        channel=channel,
-        author_kind="bot",
-        author_id=None,
-        recipient=ticket.contact,
-        body_text=body,
-        subject=ticket.subject,
-        status="queued",
-        created_at=now,
-        meta=meta,
-    )
-    db.session.add(message)
-    ticket.message_count = (ticket.message_count or 0) + 1
-    ticket.last_message_at = now
-    db.session.flush()
-    return message
 
 
 def escalate(

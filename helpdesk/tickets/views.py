@@ -11,6 +11,7 @@ from helpdesk.agents import access
 from helpdesk.agents import services as agents
 from helpdesk.channels.base import adapter_for
 from helpdesk.inbox import services as inboxes
+from helpdesk.tickets import replies
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import PRIORITIES, STATUSES, Ticket
 from helpdesk.web.api import MAX_ID
@@ -45,7 +46,7 @@ def ticket(ticket_id: int):
         priorities=PRIORITIES,
         teams=teams,
         agents=people,
-        reply_channels=tickets.reply_channels(item),
+        reply_channels=replies.reply_channels(item),
     )
     _read(item)  # last: its commit expires what the page loaded
     return page

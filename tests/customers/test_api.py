@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from helpdesk.channels.inbound import InboundAttachment
 from helpdesk.customers.models import Customer, Identity, Note, Order, OrderLine
 from helpdesk.extensions import db
 from helpdesk.tickets import attachments
-from helpdesk.tickets.inbound import InboundAttachment
 from helpdesk.tickets.models import Attachment, Call, Message, Ticket, TicketEvent
 
 V1 = "/api/v1"

@@ -23,7 +23,7 @@ from helpdesk.sla import clocks as sla
 from helpdesk.sla import policies as sla_policies
 from helpdesk.sla import scan as sla_scan
 from helpdesk.sla.business_hours import ALWAYS, Calendar, CalendarError, validate
-from helpdesk.tickets import services
+from helpdesk.tickets import replies, services
 from helpdesk.tickets.models import Ticket, TicketEvent
 from tests.fixtures.agents import login
 from tests.fixtures.concurrency import at_once
@@ -192,7 +192,7 @@ def test_replies_meet_targets_and_a_new_customer_message_starts_the_next_respons
     with time_machine.travel(berlin(2026, 12, 7, 10, 0), tick=False):
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     with time_machine.travel(berlin(2026, 12, 7, 10, 20), tick=False):
-        services.reply(ticket, "On it", office["agent"])
+        replies.reply(ticket, "On it", office["agent"])
         unit_of_work.commit()
     ticket = fresh(ticket.id)
     assert ticket.sla_target == "resolution" and ticket.sla_due == berlin(2026, 12, 8, 10, 0)
@@ -203,7 +203,7 @@ def test_replies_meet_targets_and_a_new_customer_message_starts_the_next_respons
     assert ticket.next_response_due == berlin(2026, 12, 7, 13, 0)
     assert (ticket.sla_target, ticket.sla_due) == ("next_response", berlin(2026, 12, 7, 13, 0))
     with time_machine.travel(berlin(2026, 12, 7, 11, 30), tick=False):
-        services.reply(fresh(ticket.id), "Fixed", office["agent"])
+        replies.reply(fresh(ticket.id), "Fixed", office["agent"])
         unit_of_work.commit()
     assert fresh(ticket.id).next_response_due is None
     assert fresh(ticket.id).sla_target == "resolution"
@@ -214,7 +214,7 @@ def test_the_clocks_stop_while_the_ticket_waits_on_the_customer(office, inbound)
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
         assert ticket.resolution_due == berlin(2026, 12, 8, 10, 0)
     with time_machine.travel(berlin(2026, 12, 7, 11, 0), tick=False):
-        services.reply(ticket, "Which model do you have?", office["agent"])
+        replies.reply(ticket, "Which model do you have?", office["agent"])
         services.update_ticket(ticket, {"status": "pending"}, office["agent"])
         unit_of_work.commit()
     waiting = fresh(ticket.id)
@@ -287,7 +287,7 @@ def test_a_met_target_hands_over_to_the_next_one_which_can_breach_in_its_turn(of
         ticket = fresh(mail(inbound, office, berlin(2026, 12, 7, 10, 0)).ticket.id)
     with time_machine.travel(berlin(2026, 12, 7, 11, 30), tick=False):
         assert sla_scan.scan()["escalated"] == 1  # first response breached at 11:00
-        services.reply(fresh(ticket.id), "Sorry for the wait", office["agent"])
+        replies.reply(fresh(ticket.id), "Sorry for the wait", office["agent"])
         unit_of_work.commit()
     answered = fresh(ticket.id)
     assert answered.sla_target == "resolution" and answered.sla_stage == 0
@@ -320,7 +320,7 @@ def test_the_escalations_higher_priority_does_not_set_off_a_second_escalation(of
         assert escalated.priority == "high" and escalated.sla_stage == 2
         assert sla_scan.scan() == {"escalated": 0, "warned": 0}
     with time_machine.travel(berlin(2026, 12, 7, 11, 40), tick=False):
-        services.reply(fresh(ticket_id), "Here is what happened", office["lead"])
+        replies.reply(fresh(ticket_id), "Here is what happened", office["lead"])
         unit_of_work.commit()
         assert fresh(ticket_id).sla_target == "resolution"
         assert sla_scan.scan() == {"escalated": 0, "warned": 0}

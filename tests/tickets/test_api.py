@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.agents.models import Team
+from helpdesk.channels.inbound import InboundAttachment
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.tickets.inbound import InboundAttachment
 from helpdesk.tickets.models import Message
 
 V1 = "/api/v1"

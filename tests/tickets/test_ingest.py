@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from helpdesk.channels.inbound import InboundAttachment, InboundMessage
 from helpdesk.customers.models import Customer, Identity, Organization, OrganizationDomain
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets import attachments
-from helpdesk.tickets.inbound import InboundAttachment, InboundMessage
 from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import Message, MessageSource, Ticket, TicketEvent
 

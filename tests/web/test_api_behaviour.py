@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from helpdesk.channels.inbound import InboundAttachment
 from helpdesk.customers.models import Customer, Identity, Note, Order
 from helpdesk.extensions import db
-from helpdesk.tickets.inbound import InboundAttachment
 from helpdesk.tickets.models import Message, Ticket
 
 

@@ -23,7 +23,7 @@ from helpdesk.automation.macros.models import Macro
 from helpdesk.customers.models import Order
 from helpdesk.errors import Forbidden, Invalid, NotFound
 from helpdesk.extensions import db
-from helpdesk.tickets import events, services
+from helpdesk.tickets import events, replies, services
 from helpdesk.tickets.models import Message, Ticket
 
 PLACEHOLDERS = ("customer_name", "ticket_number", "order_status", "agent_name")
@@ -207,7 +207,7 @@ def apply(
     if send:
         if not text.strip():
             raise Invalid("the macro's text is empty for this ticket", fields={"body": "empty"})
-        message = services.reply(ticket, text, actor, internal=internal, seen=seen)
+        message = replies.reply(ticket, text, actor, internal=internal, seen=seen)
     actions = macro.actions or {}
     changes: dict = {}
     for field in ("status", "priority"):

@@ -37,11 +37,11 @@ from helpdesk.channels.chat.services import (
     read_up_to,
     visitor_ticket,
 )
+from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db, socketio
-from helpdesk.tickets.inbound import InboundMessage
 from helpdesk.tickets.ingest import ingest
 from helpdesk.web.ratelimit import allow
 

@@ -250,3 +250,17 @@ def _all(ticket: Ticket) -> list[dict]:
 
 
 # ----- admin commands -----
+
+
+def first_widget() -> Channel | None:
+    """The first active chat widget (the agents' try-it page embeds it)."""
+    return (
+        db.session.execute(
+            select(Channel)
+            .where(Channel.kind == CHAT, Channel.active.is_(True))
+            .order_by(Channel.id)
+            .limit(1)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )

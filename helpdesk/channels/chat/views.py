@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, send_from_directory
 from flask_login import login_required
-from sqlalchemy import select
 
-from helpdesk.channels.chat.services import CHAT, WIDGET_DIR
-from helpdesk.channels.models import Channel
-from helpdesk.extensions import db
+from helpdesk.channels.chat import services
+from helpdesk.channels.chat.services import WIDGET_DIR
 
 bp = Blueprint("chat", __name__)
 
@@ -25,17 +23,7 @@ def widget():
 @login_required
 def try_chat():
     """A page embedding the first chat widget, for agents to try it (login required)."""
-    channel = (
-        db.session.execute(
-            select(Channel)
-            .where(Channel.kind == CHAT, Channel.active.is_(True))
-            .order_by(Channel.id)
-            .limit(1)
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
-    return render_template("chat_try.html", channel=channel)
+    return render_template("chat_try.html", channel=services.first_widget())
 
 
 # ----- channels -----

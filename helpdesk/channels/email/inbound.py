@@ -16,16 +16,14 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 
-from helpdesk import unit_of_work
 from helpdesk.channels.email.headers import decode_bytes, header_digest_id
 from helpdesk.channels.email.mailboxes import EMAIL, our_addresses
 from helpdesk.channels.email.parse import ParsedMail, UnparseableMail, parse
+from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
-from helpdesk.tickets import events
-from helpdesk.tickets.inbound import InboundMessage
-from helpdesk.tickets.ingest import IngestResult, ingest
-from helpdesk.tickets.models import Message, MessageSource, Ticket
+from helpdesk.tickets.ingest import ingest
+from helpdesk.tickets.models import Message, MessageSource
 
 log = logging.getLogger(__name__)
 MAX_RAW_TEXT = 200_000
@@ -85,6 +83,7 @@ def _meta(mail: ParsedMail) -> dict[str, Any]:
 def inbound_from(mail: ParsedMail, raw: bytes, channel: Mailbox | Channel) -> InboundMessage:
     """The channel-neutral message ``ingest`` takes, from a parsed mail."""
     references = mail.references + [i for i in mail.in_reply_to if i not in mail.references]
+    bounced = mail.bounce is not None and mail.bounce.failed
     if mail.bounce is not None:
         references += [i for i in mail.bounce.original_ids if i not in references]
     return InboundMessage(
@@ -104,6 +103,8 @@ def inbound_from(mail: ParsedMail, raw: bytes, channel: Mailbox | Channel) -> In
         raw=raw,
         is_auto=mail.auto is not None,
         meta=_meta(mail),
+        undelivered=list(mail.bounce.original_ids) if bounced and mail.bounce else [],
+        undelivered_reason=f"bounced: {mail.bounce.reason}" if bounced and mail.bounce else "",
     )
 
 
@@ -162,8 +163,6 @@ def receive(
         result = ingest(inbound)
     if timings is not None:
         timings["ingest"] = timings.get("ingest", 0.0) + time.perf_counter() - parsed
-    if mail is not None and mail.bounce is not None and mail.bounce.failed:
-        mark_bounced(mail, result)
     return Receipt(
         "duplicate" if result.duplicate else "stored", _id(result.message), _id(result.ticket)
     )
@@ -193,36 +192,3 @@ def _same_mail(message: Message, raw: bytes) -> bool:
         select(MessageSource.raw).where(MessageSource.message_id == message.id)
     ).scalar_one_or_none()
     return stored is None or fingerprint(stored) == fingerprint(raw)
-
-
-def mark_bounced(mail: ParsedMail, result: IngestResult) -> int:
-    """Mark our messages this bounce names as undelivered, with the reason; commits."""
-    assert mail.bounce is not None  # called for bounces only
-    ids = mail.bounce.original_ids
-    if not ids:
-        return 0
-    with unit_of_work.writing():
-        outbound = (
-            db.session.execute(
-                select(Message).where(
-                    Message.channel == EMAIL,
-                    Message.direction == "out",
-                    Message.external_id.in_(ids),
-                )
-            )
-            .scalars()
-            .all()
-        )
-        changed = 0
-        for message in outbound:
-            if message.status == "undelivered":
-                continue  # a second report of the same bounce
-            message.status = "undelivered"
-            message.error = f"bounced: {mail.bounce.reason}"[:2000]
-            message.meta = {**(message.meta or {}), "bounce_message_id": _id(result.message)}
-            ticket = db.session.get(Ticket, message.ticket_id)
-            assert ticket is not None  # a message's ticket_id is a non-null foreign key
-            events.announce_message_status(message, ticket)
-            changed += 1
-        unit_of_work.commit()
-    return changed

@@ -32,7 +32,7 @@ from helpdesk.channels.email.headers import (
 )
 from helpdesk.channels.email.quotes import split_reply
 from helpdesk.channels.email.report import Bounce, auto_reason, bounce_of
-from helpdesk.tickets.inbound import InboundAttachment
+from helpdesk.channels.inbound import InboundAttachment
 
 _PARSER = BytesParser(policy=policy.default)
 _TOKEN = re.compile(r"\[#(\d{1,9})\]")

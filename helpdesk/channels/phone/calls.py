@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from helpdesk import jobs, realtime, unit_of_work
 from helpdesk.agents.models import Agent
+from helpdesk.channels.inbound import InboundAttachment, InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.channels.twilio.common import e164
 from helpdesk.customers import history
@@ -27,7 +28,6 @@ from helpdesk.customers import services as customers
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
-from helpdesk.tickets.inbound import InboundAttachment, InboundMessage
 from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import Call
 from helpdesk.tickets.serializers import call_json

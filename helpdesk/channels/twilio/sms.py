@@ -16,6 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from helpdesk import unit_of_work
 from helpdesk.channels.base import ChannelAdapter, DeliveryError
+from helpdesk.channels.inbound import InboundAttachment, InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.channels.twilio.common import (
     e164,
@@ -25,10 +26,8 @@ from helpdesk.channels.twilio.common import (
     public_url,
     rest_client,
 )
-from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.tickets import events
-from helpdesk.tickets.inbound import InboundAttachment, InboundMessage
+from helpdesk.tickets import replies
 from helpdesk.tickets.ingest import IngestResult, ingest
 from helpdesk.tickets.models import Message, Ticket
 
@@ -179,29 +178,13 @@ def inbound_message(form, raw: bytes, channel: Channel | None) -> InboundMessage
 
 
 def receive(form, raw: bytes) -> IngestResult:
-    """Ingest one incoming SMS/MMS; honour STOP and START keywords."""
-    result = ingest(inbound_message(form, raw, phone_channel(form.get("To"))))
+    """Ingest one incoming SMS/MMS; a STOP or START keyword sets the customer's opt-out in
+    the same transaction."""
+    inbound = inbound_message(form, raw, phone_channel(form.get("To")))
     keyword = (form.get("Body") or "").strip().upper()
-    if not result.duplicate and (keyword in OPT_OUT or keyword in OPT_IN):
-        set_opt_out(result.customer.id, result.ticket.id, keyword in OPT_OUT, keyword)
-    return result
-
-
-def set_opt_out(customer_id: int, ticket_id: int | None, opted_out: bool, why: str) -> None:
-    """Mark the customer as not to be texted (or as texting again), with an audit entry."""
-    with unit_of_work.writing():
-        customer = db.session.get(Customer, customer_id)
-        if customer is None or customer.sms_opt_out == opted_out:
-            db.session.rollback()
-            return
-        customer.sms_opt_out = opted_out
-        ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
-        if ticket is not None:
-            events.record(ticket, "sms_opt_out" if opted_out else "sms_opt_in", {"why": why})
-        unit_of_work.commit()
-    log.info(
-        "customer %s %s SMS (%s)", customer_id, "opted out of" if opted_out else "opted in to", why
-    )
+    if keyword in OPT_OUT or keyword in OPT_IN:
+        inbound.opt_out = keyword in OPT_OUT
+    return ingest(inbound)
 
 
 def segments(text: str) -> int:
@@ -292,7 +275,7 @@ class SmsAdapter(ChannelAdapter):
                 failure = _failure(exc)
                 if str(exc.code) == "21610":
                     # Twilio knows of a STOP we missed; remember it (kept despite the rollback).
-                    set_opt_out(ticket.customer_id, ticket.id, True, "Twilio error 21610")
+                    _opted_out(ticket.id)
                 if sids:  # never resend the parts that already went out
                     failure = DeliveryError(
                         f"only {len(sids)} of {len(parts)} parts sent: {failure}", permanent=True
@@ -334,29 +317,29 @@ def delivery_status(form, message_id: str | None) -> Message | None:
     # One reply can be several Twilio messages: it is as far as its slowest part.
     failed = next((s for s in parts.values() if s in ("failed", "undelivered")), None)
     combined = failed or min(parts.values(), key=lambda s: _RANK[s])
-    changed = parts != twilio.get("parts")
-    if changed:
-        message.meta = {**(message.meta or {}), "twilio": {**twilio, "parts": parts}}
-    if message.status not in ("failed", "undelivered") and (
-        failed or _RANK[combined] > _RANK.get(message.status, 0)
-    ):
-        message.status = combined
-        changed = True
-        if failed:
-            code = (form.get("ErrorCode") or "").strip()[:20]
-            what = (form.get("ErrorMessage") or "").strip()[:500] or ERRORS.get(code, "")
-            message.error = (
-                f"Twilio error {code}: {what}".strip(": ")
-                if code
-                else f"Twilio reported the message {combined}"
-            )
-            if code == "21610":
-                ticket = db.session.get(Ticket, message.ticket_id)
-                assert ticket is not None  # a message's ticket_id is a non-null foreign key
-                ticket.customer.sms_opt_out = True
-                events.record(ticket, "sms_opt_out", {"why": "Twilio error 21610"})
-    if changed:
+    error = None
+    code = (form.get("ErrorCode") or "").strip()[:20]
+    if failed:
+        what = (form.get("ErrorMessage") or "").strip()[:500] or ERRORS.get(code, "")
+        error = (
+            f"Twilio error {code}: {what}".strip(": ")
+            if code
+            else f"Twilio reported the message {combined}"
+        )
+    was_final = message.status in replies.FINAL
+    replies.delivery_status(message, combined, error, {"twilio": {**twilio, "parts": parts}})
+    if failed and code == "21610" and not was_final:
         ticket = db.session.get(Ticket, message.ticket_id)
         assert ticket is not None  # a message's ticket_id is a non-null foreign key
-        events.announce_message_status(message, ticket)
+        replies.sms_opt_out(ticket.customer, True, "Twilio error 21610", ticket)
     return message
+
+
+def _opted_out(ticket_id: int) -> None:
+    """Twilio refused a send because the customer opted out (error 21610): remember it, in
+    a transaction of its own (the send's is rolled back)."""
+    with unit_of_work.writing():
+        ticket = db.session.get(Ticket, ticket_id)
+        if ticket is not None and ticket.customer is not None:
+            replies.sms_opt_out(ticket.customer, True, "Twilio error 21610", ticket)
+        unit_of_work.commit()

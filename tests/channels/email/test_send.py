@@ -73,12 +73,12 @@ def test_reply_goes_out_threaded_with_token_text_and_html(mailbox, imap, smtp_se
 @pytest.mark.slow
 def test_reply_carries_its_attachments(mailbox, imap, smtp_server, admin):
     from helpdesk import unit_of_work
-    from helpdesk.tickets import attachments, services
+    from helpdesk.tickets import attachments, replies
 
     deliver(imap, make_mail(subject="Need the invoice"))
     email_imap.poll()
     ticket = _ticket()
-    message = services.reply(ticket, "Invoice attached.", admin)
+    message = replies.reply(ticket, "Invoice attached.", admin)
     pdf = b"%PDF-1.4 invoice " * 100
     message.attachments.append(
         Attachment(

@@ -46,3 +46,9 @@ class InboundMessage:
     is_auto: bool = False
     review_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # What else the message tells us, applied by ingest in the same transaction:
+    # ``undelivered``: external ids of our messages a delivery report (a bounce) names as
+    # not delivered, for ``undelivered_reason``; ``opt_out``: an SMS STOP (True) or START.
+    undelivered: list[str] = field(default_factory=list)
+    undelivered_reason: str = ""
+    opt_out: bool | None = None
