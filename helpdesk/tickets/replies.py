@@ -1,10 +1,13 @@
 """What the desk writes to customers and what becomes of it: an agent's reply or internal
 note, the desk's automatic answers (order bot, acknowledgements, order updates), and
-their fate as the channels report it (delivery status, bounces, SMS opt-outs). Each
+their fate as the channels report it (delivery status, bounces, SMS opt-outs, media fetched
+later). Each
 flushes; the caller commits once, and the send job (``channels.delivery``) runs after.
 """
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import select
 
@@ -17,9 +20,10 @@ from helpdesk.db import utcnow
 from helpdesk.errors import Conflict
 from helpdesk.extensions import db
 from helpdesk.sla import clocks as sla
-from helpdesk.tickets import events
+from helpdesk.tickets import attachments, events
 from helpdesk.tickets.models import Message, Ticket
 
+log = logging.getLogger(__name__)
 DELIVER_JOB = "helpdesk.channels.delivery:deliver"
 # How far a message got; a status callback only ever moves it forward.
 DELIVERY_RANK = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 3, "failed": 3}
@@ -211,6 +215,30 @@ def sms_opt_out(customer: Customer, opted_out: bool, why: str, ticket: Ticket | 
         events.record(ticket, "sms_opt_out" if opted_out else "sms_opt_in", {"why": why})
     db.session.flush()
     return True
+
+
+def media_fetched(
+    message_id: int, fetched: dict[int, tuple[bytes, str | None]], problems: list[str]
+) -> None:
+    """The media a message only pointed at (MMS, a voicemail recording) were downloaded:
+    store each fetched ``(content, content type)`` by attachment id, flag the message for
+    review with the ``problems`` of the others, tell the agents; flushes."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        return  # erased meanwhile
+    for attachment in message.attachments:
+        if attachment.id in fetched and attachment.sha256 is None:
+            content, content_type = fetched[attachment.id]
+            attachment.sha256 = attachments.store(content)
+            attachment.size = len(content)
+            if content_type and attachment.content_type == "application/octet-stream":
+                attachment.content_type = content_type.split(";")[0][:255]
+    if problems:
+        log.warning("message %s: %s", message_id, "; ".join(problems))
+        message.needs_review = True
+        message.review_reason = "; ".join(filter(None, [message.review_reason, *problems]))
+    db.session.flush()
+    events.announce_message_status(message, _ticket_of(message))
 
 
 def _ticket_of(message: Message) -> Ticket:

@@ -25,8 +25,8 @@ from helpdesk import unit_of_work
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_phone
 from helpdesk.extensions import db
-from helpdesk.tickets import attachments, events
-from helpdesk.tickets.models import Message, Ticket
+from helpdesk.tickets import replies
+from helpdesk.tickets.models import Message
 
 log = logging.getLogger(__name__)
 PHONE = "phone"  # Channel.kind of a phone number: its SMS and its calls
@@ -214,22 +214,5 @@ def fetch_media(message_id: int) -> None:
         except (requests.RequestException, ValueError) as exc:
             problems.append(f"media not fetched from {url[:200]}: {str(exc)[:200]}")
     with unit_of_work.writing():
-        message = db.session.get(Message, message_id)
-        if message is None:
-            db.session.rollback()
-            return
-        for attachment in message.attachments:
-            if attachment.id in fetched and attachment.sha256 is None:
-                content, content_type = fetched[attachment.id]
-                attachment.sha256 = attachments.store(content)
-                attachment.size = len(content)
-                if content_type and attachment.content_type == "application/octet-stream":
-                    attachment.content_type = content_type.split(";")[0][:255]
-        if problems:
-            log.warning("message %s: %s", message_id, "; ".join(problems))
-            message.needs_review = True
-            message.review_reason = "; ".join(filter(None, [message.review_reason, *problems]))
-        ticket = db.session.get(Ticket, message.ticket_id)
-        assert ticket is not None  # a message's ticket_id is a non-null foreign key
-        events.announce_message_status(message, ticket)
+        replies.media_fetched(message_id, fetched, problems)
         unit_of_work.commit()
