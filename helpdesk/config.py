@@ -68,6 +68,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
             os.environ.get("HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE", "300")
         ),
         "CHAT_MAX_MESSAGE": 5000,
+        # How long the link that confirms an email typed into the chat works (once).
+        "CHAT_CONFIRM_SECONDS": int(
+            float(os.environ.get("HELPDESK_CHAT_CONFIRM_HOURS", "24")) * 3600
+        ),
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),

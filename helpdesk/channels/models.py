@@ -51,3 +51,22 @@ class Channel(Model):
             "active": self.active,
             "settings": self.settings,
         }
+
+
+class ChatVisitor(Model):
+    """A chat visitor id handed out by ``/chat`` and the SHA-256 of its secret.
+
+    Resuming the visitor's conversation takes the id and the secret; agents see the id
+    (a ticket's contact), never the secret. ``verified``: the visitor proved a mailbox
+    (the confirmation link); ``confirm_hash`` is the SHA-256 of the pending link's nonce.
+    """
+
+    __tablename__ = "chat_visitors"
+    visitor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirm_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ChatVisitor {self.visitor}>"

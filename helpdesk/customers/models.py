@@ -95,6 +95,10 @@ class Customer(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An address typed into the chat and not (yet) confirmed: shown to agents as
+    # unverified, never an identity (so never matched by inbound mail or the order bot),
+    # never mailed anything but the confirmation link.
+    unverified_email: Mapped[str | None] = mapped_column(String(320))
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
     identities: Mapped[list[Identity]] = relationship(

@@ -161,6 +161,8 @@ def customer_json(customer: Customer) -> dict:
         "emails": customer.values("email"),
         "phones": customer.values("phone"),
         "chat_visitors": customer.values("chat"),
+        # Typed into the chat, not confirmed: never mailed, never matched.
+        "unverified_email": customer.unverified_email,
         "organization": {"id": org.id, "name": org.name} if org else None,
         "title": customer.title,
         "key_person": customer.key_person,

@@ -75,6 +75,7 @@ def test_a_new_mail_is_acknowledged_with_the_ticket_number_once(mailbox, imap, s
     assert smtp_server.handler_obj.received[0]["to"] == ["ada@example.com"]
     assert f"[#{ticket.number}]" in mail["Subject"]
     assert mail["In-Reply-To"] == "<first@mail.example.com>"
+    assert mail["Auto-Submitted"] == "auto-replied"  # RFC 3834: no reply loops
     body = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert body.startswith('Dear Ada Lovelace,\nwe got your mail about "My printer is on fire"')
     assert (

@@ -536,6 +536,7 @@ def test_email_question_through_imap_is_answered_by_smtp_in_the_thread(
     assert [r["to"] for r in received] == [["ada@example.com"], ["eve@example.com"]]
     to_ada = message_from_bytes(received[0]["data"], policy=policy.default)
     assert to_ada["In-Reply-To"] == "<q1@mail.example.com>"
+    assert to_ada["Auto-Submitted"] == "auto-replied"  # RFC 3834: no reply loops
     assert to_ada["Subject"].startswith("Re: Wo ist meine Bestellung 10023?")
     text = to_ada.get_body(("plain",)).get_content()
     assert "Ihre Bestellung 10023 ist versandt." in text
@@ -619,7 +620,7 @@ def test_chat_question_is_answered_to_the_visitor_by_the_bot(
         assert "10023" not in " ".join(t for t in stranger.texts() if t != "10023")
         assert all("JJD" not in t for t in stranger.texts())
         # Typing Ada's email into the chat proves nothing: still the neutral answer.
-        assert impostor_call(stranger) == {"ok": True}
+        assert impostor_call(stranger)["ok"] is True
         stranger.call("message", {"text": "Where is my order #10023?"})
         answers = [d for e, d in list(stranger.events) if e == "message" and d["author"] == "bot"]
         for _ in range(250):

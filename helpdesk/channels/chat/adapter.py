@@ -40,7 +40,7 @@ class ChatAdapter(ChannelAdapter):
             mailer = adapter_for("email")
             if not email or mailer is None:
                 raise DeliveryError(
-                    "the visitor left while nobody was online and gave no email address",
+                    "the visitor left while nobody was online and confirmed no email address",
                     permanent=True,
                 )
             message.recipient = email[0]

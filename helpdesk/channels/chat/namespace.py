@@ -4,10 +4,12 @@ A company embeds ``/chat/widget.js`` with its channel's public key. Visitors tal
 over the Socket.IO namespace ``/chat`` (PRODUCT.md): what they write goes through
 the one ingest pipeline as ``InboundMessage(channel="chat", sender_kind="chat",
 sender=VISITOR_ID)``; agents' replies come back through ``ChatAdapter.send`` into
-the room ``visitor:<id>`` (every tab of that visitor). A visitor is a random id the
-server hands out (``session``) and the widget keeps in localStorage; giving an
-email, or a signed identity token from the company's own site, links the visitor
-to the customer record through the same identities as every other channel.
+the room ``visitor:<id>`` (every tab of that visitor). A visitor is a random id and a
+secret the server hands out (``session``) and the widget keeps in localStorage; the
+conversation resumes only with both (agents see the id, never the secret). A signed
+identity token from the company's own site links the visitor to the customer record;
+an email typed into the chat stays unverified on the visitor's own record until its
+mailbox follows the confirmation link (``identity.py``).
 
 Abuse: the connection's Origin must be one of the channel's allowed origins;
 connects per IP and messages per visitor and per IP are rate limited; messages
@@ -16,7 +18,6 @@ receives messages of tickets started by that visitor id, and never notes."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 from flask import current_app, request
@@ -24,8 +25,8 @@ from flask_socketio import ConnectionRefusedError, Namespace, join_room
 from sqlalchemy import select
 
 from helpdesk import jobs, realtime, unit_of_work
+from helpdesk.channels.chat import identity
 from helpdesk.channels.chat.services import (
-    _VISITOR,
     CHAT,
     NAMESPACE,
     _verified_email,
@@ -80,22 +81,32 @@ class ChatNamespace(Namespace):
         if "*" not in allowed and origin not in allowed and not own:
             log.warning("chat %s refused origin %r", channel.id, origin)
             raise ConnectionRefusedError("this website may not use the chat")
-        visitor = auth.get("visitor")
-        if not isinstance(visitor, str) or not _VISITOR.match(visitor):
-            visitor = "v_" + secrets.token_urlsafe(24)
         email = _verified_email(channel, auth.get("identity")) if auth.get("identity") else None
         if auth.get("identity") and email is None:
             raise ConnectionRefusedError("identity token refused")
-        if email is not None:
+        # Resuming takes the visitor id AND its secret; an id alone (agents see ids) or a
+        # wrong secret is a new visitor with an empty conversation.
+        known = identity.resume(auth.get("visitor"), auth.get("secret"))
+        secret = None
+        if known is None or email is not None:
             with unit_of_work.write_phase():
-                link_visitor(visitor, email, verified=True)
+                if known is None:
+                    visitor, secret = identity.new_visitor()
+                else:
+                    visitor = known.visitor
+                if email is not None:
+                    link_visitor(visitor, email)
                 unit_of_work.commit()
+        else:
+            visitor = known.visitor
+        # Proven: the shop's token now, or the mailbox's confirmation link earlier.
+        proven = email is not None or bool(known is not None and known.verified)
         with self._lock:
             self._sessions[realtime.current_sid()] = {
                 "channel": channel.id,
                 "visitor": visitor,
                 "ip": ip,
-                "verified": email is not None,
+                "verified": proven,
             }
         join_room(f"visitor:{visitor}")
         join_room(f"chat:{channel.id}")
@@ -106,13 +117,15 @@ class ChatNamespace(Namespace):
             "session",
             {
                 "visitor": visitor,
+                # Only when handed out: the widget keeps it to resume with.
+                **({"secret": secret} if secret is not None else {}),
                 "ticket": ticket.id if ticket else None,
                 "greeting": settings.get("greeting"),
                 "offline_message": settings.get("offline_message"),
                 "online": online,
                 "history": history(ticket),
                 "read_up_to": read_up_to(ticket),
-                "identified": email is not None,
+                "identified": proven,
             },
             room=realtime.current_sid(),
         )
@@ -167,7 +180,8 @@ class ChatNamespace(Namespace):
                 # identity_verified: the shop signed this visitor in (an email typed into the
                 # chat proves nothing; the order bot tells only verified visitors about orders).
                 meta={
-                    "identity_verified": session["verified"],
+                    "identity_verified": session["verified"]
+                    or identity.is_verified(session["visitor"]),
                     **({} if online else {"offline": True}),
                 },
             )
@@ -198,7 +212,8 @@ class ChatNamespace(Namespace):
             )
 
     def on_identify(self, data=None):
-        """The visitor gives a name and email: link them to the customer record."""
+        """The visitor types a name and email: kept unverified on the visitor's own record
+        (no other customer is read or changed), and a confirmation link mailed to it."""
         session = self._session()
         if session is None or not isinstance(data, dict):
             return {"error": "not connected"}
@@ -209,14 +224,36 @@ class ChatNamespace(Namespace):
             email = normalise_email(data.get("email") or "")
         except (InvalidIdentity, TypeError, AttributeError):
             return {"error": "that is not an email address"}
+        channel = db.session.get(Channel, session["channel"])
+        if channel is None:
+            return {"error": "this chat is closed"}
+        mailable = identity.can_confirm(channel)
+        visitor = session["visitor"]
         try:
             with unit_of_work.write_phase():
-                link_visitor(session["visitor"], email, (name or "").strip() or None)
+                pending = identity.give_email(visitor, email, (name or "").strip() or None)
+                send = (
+                    pending
+                    and mailable
+                    and allow(f"chat-confirm:{visitor}", 3)
+                    and allow(f"chat-confirm-ip:{session['ip']}", 10)
+                )
+                if send:
+                    token = identity.confirmation_token(visitor, email)
+                    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+                    jobs.enqueue(
+                        "helpdesk.channels.chat.identity:send_confirmation",
+                        channel.id,
+                        email,
+                        f"{base}/chat/confirm/{token}",
+                        queue_name="outbound",
+                        retries=3,
+                    )
                 unit_of_work.commit()
         except HelpdeskError as exc:
             db.session.rollback()
             return {"error": exc.message}
-        return {"ok": True}
+        return {"ok": True, "verified": not pending, "confirmation_sent": bool(send)}
 
     def on_transcript(self, data=None):
         """Email the visitor the whole conversation (they must have given an email)."""
@@ -226,8 +263,9 @@ class ChatNamespace(Namespace):
         ticket = visitor_ticket(session["channel"], session["visitor"])
         if ticket is None:
             return {"error": "there is no conversation yet"}
+        # Only to a verified address (the shop's token or the confirmation link proved it).
         if not (ticket.customer and ticket.customer.values("email")):
-            return {"error": "give your email address first"}
+            return {"error": "confirm your email address first (follow the link we mailed)"}
         if not allow(f"chat-transcript:{session['visitor']}", 3):
             return {"error": "rate limited: please wait a moment"}
         with unit_of_work.write_phase():

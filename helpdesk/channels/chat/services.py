@@ -177,8 +177,11 @@ def read_up_to(ticket: Ticket | None) -> int | None:
     ).scalar()
 
 
-def link_visitor(visitor: str, email: str, name: str | None = None, verified: bool = False) -> None:
-    """Tie the visitor to the customer who owns ``email`` (or give it to theirs); flushes.
+def link_visitor(visitor: str, email: str, name: str | None = None) -> None:
+    """Tie the visitor to the customer who owns a PROVEN ``email`` (the shop's signed
+    identity token, or the mailbox followed the confirmation link), or give the email
+    to the visitor's customer; flushes. An email merely typed into the chat never comes
+    here (``identity.give_email``).
 
     A visitor known only by the chat id is folded into the email's customer; a
     visitor's customer who has other addresses already keeps them, and the email
@@ -199,7 +202,7 @@ def link_visitor(visitor: str, email: str, name: str | None = None, verified: bo
             mine.name = name
     elif owner.id != mine.id and all(i.kind == "chat" for i in mine.identities):
         customers.merge(owner, mine)
-    log.info("chat visitor linked to %s (%s)", email, "verified" if verified else "given")
+    log.info("chat visitor linked to %s (proven)", email)
     db.session.flush()
 
 
@@ -212,6 +215,8 @@ def send_transcript(ticket_id: int) -> None:
     from helpdesk.channels.email.mailboxes import mailbox_for
 
     ticket = db.session.get(Ticket, ticket_id)
+    # Only to a verified address: an identity (an email typed into the chat is not one
+    # until its mailbox confirmed it).
     if ticket is None or ticket.customer is None or not ticket.customer.values("email"):
         return
     mailbox = mailbox_for(ticket)
@@ -229,6 +234,7 @@ def send_transcript(ticket_id: int) -> None:
     mime["To"] = formataddr((ticket.customer.name or "", recipient))
     mime["Subject"] = f"Your chat with us [#{ticket.number}]"
     mime["Date"] = format_datetime(utcnow())
+    mime["Auto-Submitted"] = "auto-replied"
     mime.set_content("Here is your conversation with us.\n\n" + "\n".join(lines))
     smtp_send(mailbox, mime, recipient)
     events.record(ticket, "transcript", {"to": recipient}, None)

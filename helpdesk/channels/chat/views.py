@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, send_from_directory
 from flask_login import login_required
 
-from helpdesk.channels.chat import services
+from helpdesk import unit_of_work
+from helpdesk.channels.chat import identity, services
 from helpdesk.channels.chat.services import WIDGET_DIR
+from helpdesk.extensions import csrf
 
 bp = Blueprint("chat", __name__)
 
@@ -24,6 +26,24 @@ def widget():
 def try_chat():
     """A page embedding the first chat widget, for agents to try it (login required)."""
     return render_template("chat_try.html", channel=services.first_widget())
+
+
+@bp.get("/chat/confirm/<token>")
+def confirm_page(token: str):
+    """The link mailed to an address typed into the chat: a button, so that a mail
+    scanner fetching the link confirms nothing. A bad link answers 400."""
+    identity.check_token(token)
+    return render_template("chat_confirm.html", token=token, done=False)
+
+
+@bp.post("/chat/confirm/<token>")
+@csrf.exempt  # the token in the path is the proof; there is no session to protect
+def confirm(token: str):
+    """The mailbox owner confirms: the visitor is tied to the address's customer."""
+    with unit_of_work.write_phase():
+        identity.confirm(token)
+        unit_of_work.commit()
+    return render_template("chat_confirm.html", token=token, done=True)
 
 
 # ----- channels -----

@@ -129,6 +129,8 @@ def build(message: Message, ticket, mailbox, recipient: str) -> EmailMessage:
         mime["In-Reply-To"] = parent
         mime["References"] = " ".join(references)
     mime["X-Helpdesk-Ticket"] = str(ticket.number)
+    if message.author_kind == "bot":  # acknowledgements, the order bot: RFC 3834
+        mime["Auto-Submitted"] = "auto-replied"
     mime.set_content(message.body_text or "")
     mime.add_alternative(_html(message.body_text or ""), subtype="html")
     for item in message.attachments:

@@ -19,6 +19,7 @@
   const TITLE = script.getAttribute("data-title") || "Chat with us";
   const ORIGIN = new URL(script.src || location.href, location.href).origin;
   const VISITOR_KEY = "helpdesk-chat-visitor:" + KEY;
+  const SECRET_KEY = "helpdesk-chat-secret:" + KEY;  // resumes the conversation with the id
   const KNOWN_KEY = "helpdesk-chat-identified:" + KEY;  // the visitor id that gave an email
   const MAX = 5000;
   const TYPING_EVERY = 2000;
@@ -246,6 +247,7 @@ button { cursor: pointer; }
     const ui = build();
     let socket = null;
     let visitor = load(VISITOR_KEY) || undefined;
+    let secret = load(SECRET_KEY) || undefined;
     let identified = !!visitor && load(KNOWN_KEY) === visitor;
     let online = null;  // unknown until the server says
     let greeting = "";
@@ -391,8 +393,8 @@ button { cursor: pointer; }
         socket = io(ORIGIN + "/chat", {
           transports: ["websocket"],
           forceNew: true,
-          // A function: every (re)connect sends the visitor id the server gave us last.
-          auth: function (cb) { cb({channel: KEY, visitor: visitor, identity: IDENTITY}); },
+          // A function: every (re)connect sends the visitor id and secret the server gave us last.
+          auth: function (cb) { cb({channel: KEY, visitor: visitor, secret: secret, identity: IDENTITY}); },
         });
         listen(socket);
       }, function (err) {
@@ -431,6 +433,10 @@ button { cursor: pointer; }
 
       s.on("session", function (data) {
         data = data || {};
+        if (typeof data.secret === "string") {  // handed out with a new visitor id only
+          secret = data.secret;
+          save(SECRET_KEY, secret);
+        }
         if (data.visitor !== undefined && data.visitor !== null && String(data.visitor) !== visitor) {
           visitor = String(data.visitor);
           save(VISITOR_KEY, visitor);
@@ -591,7 +597,15 @@ button { cursor: pointer; }
           if (visitor) save(KNOWN_KEY, visitor);
           updateIdentify();
           showError("");
-          showInfo("Thanks" + (name ? ", " + name : "") + "! We will answer at " + email + " if you leave.");
+          if (answer.verified) {
+            showInfo("Thanks" + (name ? ", " + name : "") + "! We will answer at " + email + " if you leave.");
+          } else if (answer.confirmation_sent) {
+            showInfo("Thanks" + (name ? ", " + name : "") + "! We sent a link to " + email +
+                     ": follow it to confirm the address, then we can answer you by email.");
+          } else {
+            showInfo("Thanks" + (name ? ", " + name : "") + "! We could not send a confirmation link to " +
+                     email + " just now; please stay in the chat.");
+          }
           if (then) then();
         } else {
           showError(errorText(answer, "Your details could not be saved."));

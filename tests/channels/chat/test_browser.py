@@ -307,8 +307,9 @@ def test_offline_the_visitor_gives_an_email_first_and_the_text_is_kept(
         expect(mine).to_have_attribute("data-id", _NUMBER)
         expect(mine).to_contain_text("Bitte um Rückruf <b>morgen</b>")
         expect(identify).to_be_hidden()
+        # The typed address is unverified: no transcript to it until it is confirmed.
         tab.locator("button.hd-transcript").click()
-        expect(tab.locator(".hd-window")).to_contain_text("transcript is on its way")
+        expect(tab.locator(".hd-window")).to_contain_text("confirm your email address first")
         message_id = int(mine.get_attribute("data-id"))
         assert errors == [], errors
     finally:
@@ -318,6 +319,7 @@ def test_offline_the_visitor_gives_an_email_first_and_the_text_is_kept(
     message = db.session.get(Message, message_id)
     assert (message.channel, message.body_text) == ("chat", "Bitte um Rückruf <b>morgen</b>")
     assert (message.meta or {}).get("offline") is True
-    assert message.ticket.customer.values("email") == ["eva@example.org"]
+    assert message.ticket.customer.values("email") == []
+    assert message.ticket.customer.unverified_email == "eva@example.org"
     assert message.ticket.customer.name == "Eva Example"
     db.session.rollback()

@@ -4,6 +4,7 @@ go out through a real SMTP server."""
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 
 import pytest
@@ -18,6 +19,17 @@ from tests.fixtures.sockets import Listener
 from tests.fixtures.sockets import Visitor as ChatVisitor
 
 SHOP = "https://shop.example"
+CONFIRM_SUBJECT = "Confirm your email address / Bitte bestätigen Sie Ihre E-Mail-Adresse"
+_LINK = re.compile(r"https?://\S+(/chat/confirm/[A-Za-z0-9._-]+)")
+
+
+def confirmation_path(smtp_server, address: str) -> str:
+    """The path of the last confirmation link the SMTP server got for ``address``."""
+    for raw in reversed(smtp_server.handler_obj.received):
+        mail = message_from_bytes(raw["data"], policy=policy.default)
+        if raw["to"] == [address] and str(mail["Subject"]) == CONFIRM_SUBJECT:
+            return _LINK.search(mail.get_content()).group(1)
+    raise AssertionError(f"no confirmation mail to {address}")
 
 
 def Visitor(url, key, origin=SHOP, **auth):  # noqa: N802 - reads like the class it makes
@@ -96,9 +108,11 @@ def test_reload_and_second_tab_continue_the_conversation_and_others_see_nothing(
     first = Visitor(live_server, channel.address)
     stranger = Visitor(live_server, channel.address)
     try:
-        visitor_id = first.wait_for("session")["visitor"]
+        handed = first.wait_for("session")
+        visitor_id = handed["visitor"]
         sent = first.call("message", {"text": "Hallo"})
-        second = Visitor(live_server, channel.address, visitor=visitor_id)  # reload / new tab
+        # reload / new tab: the widget sends the id and the secret it was handed
+        second = Visitor(live_server, channel.address, visitor=visitor_id, secret=handed["secret"])
         try:
             session = second.wait_for("session")
             assert session["visitor"] == visitor_id and session["ticket"] == sent["ticket"]
@@ -117,7 +131,7 @@ def test_reload_and_second_tab_continue_the_conversation_and_others_see_nothing(
         assert [d["text"] for event, d in earlier if event == "message"] == []
         assert stranger.wait_for("session")["visitor"] != visitor_id
         # A made-up visitor id is just a new, empty conversation.
-        guess = Visitor(live_server, channel.address, visitor="v_" + "A" * 32)
+        guess = Visitor(live_server, channel.address, visitor="v_" + "A" * 32, secret="x" * 43)
         try:
             assert guess.wait_for("session")["history"] == []
         finally:
@@ -154,19 +168,27 @@ def test_identity_token_links_the_shop_customer_and_forgeries_are_refused(
 
 
 @pytest.mark.slow
-def test_an_email_given_in_chat_finds_the_customer_who_mailed_before(live_server, chat, inbound):
+def test_an_email_given_in_chat_finds_the_customer_who_mailed_before_once_confirmed(
+    live_server, chat, inbound, mailbox, smtp_server, client
+):
     channel, _ = chat
     earlier = inbound("email", "bob@example.com", "Meine Bestellung", sender_name="Bob")
     visitor = Visitor(live_server, channel.address)
     try:
         visitor.wait_for("session")
         sent = visitor.call("message", {"text": "Hallo, ich bin es"})
-        assert visitor.call("identify", {"name": "Bob", "email": "Bob@Example.com"}) == {"ok": True}
+        answer = visitor.call("identify", {"name": "Bob", "email": "Bob@Example.com"})
+        assert answer == {"ok": True, "verified": False, "confirmation_sent": True}
         assert visitor.call("identify", {"email": "not an address"})["error"]
+        db.session.rollback()
+        assert db.session.get(Ticket, sent["ticket"]).customer_id != earlier.customer.id
+        path = confirmation_path(smtp_server, "bob@example.com")
+        assert client.post(path).status_code == 200
         db.session.rollback()
         ticket = db.session.get(Ticket, sent["ticket"])
         assert ticket.customer_id == earlier.customer.id  # one customer, both channels
         assert sorted(i.kind for i in ticket.customer.identities) == ["chat", "email"]
+        assert ticket.customer.unverified_email is None
     finally:
         visitor.close()
 
@@ -227,7 +249,7 @@ def test_agent_typing_and_read_receipts_reach_the_visitor(
 
 @pytest.mark.slow
 def test_nobody_online_the_conversation_continues_by_email(
-    live_server, chat, api, mailbox, smtp_server
+    live_server, chat, api, mailbox, smtp_server, client
 ):
     channel, _ = chat  # team Support has nobody online
     visitor = Visitor(live_server, channel.address)
@@ -235,9 +257,14 @@ def test_nobody_online_the_conversation_continues_by_email(
         session = visitor.wait_for("session")
         assert session["online"] is False and session["offline_message"]
         assert visitor.call("identify", {"name": "Cleo", "email": "cleo@example.com"}) == {
-            "ok": True
+            "ok": True,
+            "verified": False,
+            "confirmation_sent": True,
         }
         sent = visitor.call("message", {"text": "Bitte per Mail melden"})
+        # Nothing but the confirmation link goes to an address typed into the chat.
+        assert visitor.call("transcript")["error"].startswith("confirm your email address")
+        assert client.post(confirmation_path(smtp_server, "cleo@example.com")).status_code == 200
         assert visitor.call("transcript") == {"ok": True}
     finally:
         visitor.close()
@@ -252,12 +279,22 @@ def test_nobody_online_the_conversation_continues_by_email(
     ]
     subjects = sorted(str(m["Subject"]) for m in mails)
     assert subjects == [
+        CONFIRM_SUBJECT,
         f"Re: Bitte per Mail melden [#{sent['ticket']}]",
         f"Your chat with us [#{sent['ticket']}]",
     ]
     transcript = next(m for m in mails if str(m["Subject"]).startswith("Your chat"))
     assert "Bitte per Mail melden" in transcript.get_content()
-    assert all(str(m["To"]).endswith("<cleo@example.com>") for m in mails)
+    assert all(
+        str(m["To"]).endswith("cleo@example.com>") or m["To"] == "cleo@example.com" for m in mails
+    )
+    # The desk's own mails say so (RFC 3834); an agent's answer is a person's.
+    auto = {str(m["Subject"]): m["Auto-Submitted"] for m in mails}
+    assert auto == {
+        CONFIRM_SUBJECT: "auto-replied",
+        f"Your chat with us [#{sent['ticket']}]": "auto-replied",
+        f"Re: Bitte per Mail melden [#{sent['ticket']}]": None,
+    }
 
 
 def test_widget_script_is_public_and_small(client):
