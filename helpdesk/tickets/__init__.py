@@ -13,6 +13,6 @@ def init_app(app: Flask) -> None:
     from helpdesk.web.api import register_api
 
     app.add_template_global(html.framed, "framed_mail")
-    app.add_template_global(html.FRAME_POLICY, "mail_frame_policy")
+    app.jinja_env.globals["mail_frame_policy"] = html.FRAME_POLICY
     app.register_blueprint(views.bp)
     register_api(app, api.bp)
