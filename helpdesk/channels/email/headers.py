@@ -73,7 +73,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
-    if best is not None and best.encoding:
+    # Text without a single NUL byte is not UTF-16 or UTF-32, whatever a detector says.
+    wide = best is not None and best.encoding.startswith(("utf_16", "utf_32"))
+    if best is not None and best.encoding and not (wide and b"\x00" not in data):
         return data.decode(best.encoding, errors="replace")
     return data.decode("cp1252", errors="replace")
 

@@ -278,14 +278,37 @@ def _id(row) -> int | None:
     return identity[0] if identity else None
 
 
+# Header fields servers add on the way in: two copies of one mail differ in them only.
+_TRACE = (
+    b"received",
+    b"x-received",
+    b"delivered-to",
+    b"return-path",
+    b"x-original-to",
+    b"envelope-to",
+    b"authentication-results",
+    b"arc-",
+    b"x-spam",
+    b"x-virus",
+    b"x-forwarded",
+    b"x-delivered",
+    b"x-gm-",
+)
+
+
 def fingerprint(raw: bytes) -> str:
-    """A digest of what makes a mail this mail: sender, subject and body, not the
-    delivery headers (a copy delivered to two of our mailboxes has the same one)."""
+    """A digest of what makes a mail this mail: its header fields and body, without the
+    ones servers add on delivery (a copy delivered to two of our mailboxes has the same
+    one; two mails under one Message-ID that differ in any other header do not)."""
     head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    fields: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b" " + line.strip()
+        else:
+            fields.append(line.strip())
     wanted = [
-        line
-        for line in head.split(b"\n")
-        if line[:5].lower() == b"from:" or line[:8].lower() == b"subject:"
+        field for field in fields if not field.split(b":", 1)[0].strip().lower().startswith(_TRACE)
     ]
     return hashlib.sha256(b"\n".join(wanted) + b"\n\n" + body.strip()).hexdigest()
 

@@ -37,6 +37,26 @@ from helpdesk.channels.inbound import InboundAttachment
 _PARSER = BytesParser(policy=policy.default)
 _TOKEN = re.compile(r"\[#(\d{1,9})\]")
 MAX_FORWARDED_TEXT = 50_000
+# A file none of whose "header" lines has one of these names is not a mail at all.
+MAIL_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "received",
+        "return-path",
+        "delivered-to",
+        "mime-version",
+        "content-type",
+    }
+)
 
 
 class UnparseableMail(Exception):
@@ -267,8 +287,11 @@ def parse(raw: bytes, list_domains: tuple[str, ...] = ()) -> ParsedMail:
         msg = _PARSER.parsebytes(raw)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser is lenient; this is rare
         raise UnparseableMail(f"MIME parser failed: {exc}") from exc
-    if not any(True for _ in msg.raw_items()):
+    names = {key.strip().lower() for key, _ in msg.raw_items()}
+    if not names:
         raise UnparseableMail("the message has no headers")
+    if not names & MAIL_HEADERS:
+        raise UnparseableMail("none of its header lines is a mail header (From, Subject, ...)")
     message_id, missing = message_key(msg, raw)
     mail = ParsedMail(message_id=message_id, message_id_missing=missing)
     mail.defects = len(msg.defects)
