@@ -72,6 +72,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "CHAT_CONFIRM_SECONDS": int(
             float(os.environ.get("HELPDESK_CHAT_CONFIRM_HOURS", "24")) * 3600
         ),
+        # Inbound mail over either limit is not parsed: stored raw (over the size, only
+        # its head) and flagged for an agent (channels/email/inbound.py).
+        "MAIL_MAX_BYTES": int(os.environ.get("HELPDESK_MAIL_MAX_BYTES", str(25 * 2**20))),
+        "MAIL_MAX_PARTS": int(os.environ.get("HELPDESK_MAIL_MAX_PARTS", "500")),
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),

@@ -24,6 +24,19 @@
   }
   fitFrames();
 
+  // A mail's remote images stay blocked (the frame's own Content-Security-Policy, their
+  // addresses in data-remote-src) until the agent loads them for that message.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.load-images");
+    const message = button && button.closest("article.message");
+    const frame = message && message.querySelector("iframe.mail-html");
+    if (!frame) return;
+    frame.srcdoc = frame.srcdoc
+      .replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, "")
+      .split(' data-remote-src="').join(' src="');
+    button.closest(".remote-images").remove();
+  });
+
   // ----- the customer panel (ticket and customer pages) -----
   // Beside a conversation the page leaves a placeholder (data-src) and the panel comes
   // from its own request; on the customer page it is part of the page.

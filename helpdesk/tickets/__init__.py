@@ -9,8 +9,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and commands with the app."""
-    from helpdesk.tickets import api, views
+    from helpdesk.tickets import api, html, views
     from helpdesk.web.api import register_api
 
+    app.add_template_global(html.framed, "framed_mail")
+    app.jinja_env.globals["mail_frame_policy"] = html.FRAME_POLICY
     app.register_blueprint(views.bp)
     register_api(app, api.bp)

@@ -89,14 +89,16 @@ CSS = CSSSanitizer(
         "text-decoration",
         "text-align",
         "font-size",
-        "margin",
-        "padding",
         "border",
-        "width",
-        "height",
         "vertical-align",
     ]
 )
+# Sizing and positioning are left out above: inside the agent's frame a mail may not
+# make an element 1 pixel small, move it off the screen or wider than the frame.
+# What the mail frame allows while its remote images are blocked (inside the page's
+# own Content-Security-Policy): images only from the mail itself.
+FRAME_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_BLOCKED = re.compile(r'<img\b[^<]*\sdata-remote-src="')
 
 
 class DropElements(Filter):
@@ -125,6 +127,35 @@ _CLEANER = bleach.Cleaner(
     strip_comments=True,
     filters=[DropElements],
 )
+
+
+class BlockRemoteImages(Filter):
+    """(After cleaning.) An image from the network (http, https) keeps its address in
+    ``data-remote-src`` instead of ``src``; any other source that is not part of the mail
+    (a relative or protocol-relative address: our own server or anyone's) is dropped."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token.get("name") == "img" and token["type"] in ("StartTag", "EmptyTag"):
+                attributes = dict(token["data"])
+                source = attributes.pop((None, "src"), None)
+                if source and source.lower().startswith(("http://", "https://")):
+                    attributes[(None, "data-remote-src")] = source
+                elif source and source.lower().startswith(("cid:", "data:")):
+                    attributes[(None, "src")] = source
+                token = {**token, "data": attributes}
+            yield token
+
+
+_FRAMER = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    css_sanitizer=CSS,
+    strip=True,
+    strip_comments=True,
+    filters=[BlockRemoteImages],
+)
 _TEXT = bleach.Cleaner(
     tags=DROPPED, attributes={}, strip=True, strip_comments=True, filters=[DropElements]
 )
@@ -136,6 +167,17 @@ def clean_html(raw: str | None) -> str | None:
     if not raw or not raw.strip():
         return None
     return _CLEANER.clean(raw)
+
+
+def framed(body_html: str | None) -> tuple[str, bool]:
+    """Cleaned mail HTML as the agent's mail frame shows it, and whether it has remote
+    images: each remote image's address waits in ``data-remote-src`` until the agent
+    loads them, sizing and positioning CSS is dropped. Cleaned again on every render,
+    so mail stored earlier is framed by today's rules."""
+    if not body_html or not body_html.strip():
+        return "", False
+    framed_html = _FRAMER.clean(body_html)
+    return framed_html, bool(_BLOCKED.search(framed_html))
 
 
 def html_to_text(raw: str | None) -> str:

@@ -35,6 +35,13 @@ def mailbox_group() -> None:
 @click.option("--processed-folder", help="move mail there once stored (default: mark it seen)")
 @click.option("--from-name", help="the sender name on replies (default: the team's name)")
 @click.option(
+    "--list-domain",
+    "list_domains",
+    multiple=True,
+    help="a mailing-list domain (e.g. googlegroups.com) whose X-Original-Sender names the "
+    "member who wrote; repeat for more; --list-domain '' clears (default: unchanged)",
+)
+@click.option(
     "--check/--no-check",
     default=True,
     show_default=True,
@@ -60,6 +67,7 @@ def mailbox_add(
     team: str | None,
     processed_folder: str | None,
     from_name: str | None,
+    list_domains: tuple[str, ...],
     check: bool,
     auto_ack: bool | None,
     auto_ack_text: str | None,
@@ -90,7 +98,14 @@ def mailbox_add(
     try:
         team_row = team_named(team) if team else None
         channel = add_mailbox(
-            name, imap_url, smtp_url, address, team_row, processed_folder, from_name
+            name,
+            imap_url,
+            smtp_url,
+            address,
+            team_row,
+            processed_folder,
+            from_name,
+            list(list_domains) if list_domains else None,
         )
         ack = {key: before[key] for key in ("auto_ack", "auto_ack_text") if key in before}
         if auto_ack is not None:
@@ -126,6 +141,9 @@ def mailbox_add(
     click.echo(f"  out: {shown['smtp']}")
     if (channel.settings or {}).get("auto_ack"):
         click.echo("  new tickets are acknowledged by mail")
+    if (channel.settings or {}).get("list_domains"):
+        domains = ", ".join(channel.settings["list_domains"])
+        click.echo(f"  X-Original-Sender believed from the list domains {domains}")
 
 
 @mailbox_group.command("list")

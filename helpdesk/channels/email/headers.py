@@ -9,16 +9,18 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import unicodedata
 from email import policy
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
-from typing import Any, overload
+from typing import overload
 
 _HEADERS_ONLY = BytesParser(policy=policy.default)
 _MSGID = re.compile(r"<[^<>\s]{1,490}>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UTF7 = re.compile(r"\+[A-Za-z0-9/+]{3,}-?")
+_SPACES = re.compile(r"[\r\n\t]+")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 # Labels mail programs put on charsets Python knows under another name (or supersets).
@@ -37,6 +39,9 @@ _ALIASES = {
     "us-ascii": "cp1252",
     "ascii": "cp1252",
     "iso-2022-jp": "iso2022_jp_ext",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7",
+    "utf7": "utf-7",
     "x-unknown": "",
     "unknown-8bit": "",
     "unknown": "",
@@ -68,7 +73,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
-    if best is not None and best.encoding:
+    # Text without a single NUL byte is not UTF-16 or UTF-32, whatever a detector says.
+    wide = best is not None and best.encoding.startswith(("utf_16", "utf_32"))
+    if best is not None and best.encoding and not (wide and b"\x00" not in data):
         return data.decode(best.encoding, errors="replace")
     return data.decode("cp1252", errors="replace")
 
@@ -92,22 +99,104 @@ def clean_text(value: str | None) -> str | None:
         return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def header_text(value: str | None) -> str:
-    """A raw header value as readable text: unfolded, RFC 2047 and 8-bit decoded."""
+def _pairs(data: bytes) -> list[bytes]:
+    """``data``'s 8-bit bytes as a two-byte charset would read them: each with the
+    byte after it (a trail byte may be ASCII in Big5 and GBK)."""
+    return re.findall(rb"[\x80-\xff][\x40-\x7e\x80-\xff]?", data)
+
+
+def header_charset(data: bytes) -> str:
+    """The charset 8-bit header bytes that declare none are most likely in.
+
+    UTF-8 when they are valid UTF-8. GBK when every 8-bit byte pairs up as a GB 2312
+    character (both bytes 0xA1 and up, most in the common first level); Latin-1
+    letters stand alone between ASCII letters. Big5 when they pair up as Big5's
+    frequent characters, most with a lead byte below 0xC0 (where Latin-1 has no
+    letters). Else Windows-1252 (Latin-1).
+    """
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    pairs = _pairs(data)
+    runs = re.findall(rb"[\x80-\xff]+", data)
+    if pairs and all(len(run) % 2 == 0 for run in runs):
+        common = sum(0xA1 <= p[0] <= 0xD7 and p[1] >= 0xA1 for p in pairs if len(p) == 2)
+        if common >= 0.9 * len(pairs) and all(len(p) == 2 and p[1] >= 0xA1 for p in pairs):
+            try:
+                return data.decode("gb18030") and "gb18030"
+            except UnicodeDecodeError:
+                pass
+    if pairs and all(len(p) == 2 for p in pairs):
+        frequent = sum(0xA1 <= p[0] <= 0xC6 for p in pairs)
+        below_letters = sum(p[0] < 0xC0 for p in pairs)
+        if frequent >= 0.8 * len(pairs) and below_letters >= 0.5 * len(pairs):
+            try:
+                return data.decode("big5") and "big5"
+            except UnicodeDecodeError:
+                pass
+    return "cp1252"
+
+
+def decode_header_bytes(data: bytes, charset: str | None = None) -> str:
+    """8-bit header bytes as text: in ``charset`` (the mail's declared one) when they
+    read as it, else in the charset they look like (``header_charset``)."""
+    label = _ALIASES.get((charset or "").lower(), (charset or "").lower())
+    if label and label not in ("cp1252", "ascii") and not label.startswith("utf-7"):
+        try:
+            data.decode("utf-8")
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return data.decode(label)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode(header_charset(data), errors="replace")
+
+
+def unfold(value: str | None, charset: str | None = None) -> str:
+    """A raw header value on one line with its 8-bit bytes decoded; encoded words kept."""
+    value = _FOLD.sub(" ", str(value or ""))
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # undecoded 8-bit bytes
+        value = decode_header_bytes(value.encode("ascii", "surrogateescape"), charset)
+    return value
+
+
+def _utf7(value: str) -> str:
+    """``value`` read as UTF-7 when it is written so (a header some mail programs send
+    without an encoded word), else as it is."""
+    try:
+        text = value.encode("ascii").decode("utf-7")
+    except (UnicodeError, ValueError):
+        return value
+    odd = [ch for ch in text if not ch.isascii() and unicodedata.category(ch)[0] not in "LNPZ"]
+    return text if text != value and not odd and not text.isascii() else value
+
+
+def header_text(value: str | None, charset: str | None = None) -> str:
+    """A raw header value as readable text: unfolded, RFC 2047 and 8-bit decoded
+    (``charset``: the one the mail declares for its text, tried for 8-bit bytes)."""
     if not value:
         return ""
-    value = _FOLD.sub(" ", str(value))
-    if any("\udc80" <= ch <= "\udcff" for ch in value):  # undecoded 8-bit bytes
-        value = decode_bytes(value.encode("ascii", "surrogateescape"))
+    value = unfold(value, charset)
+    if "=?" not in value and _UTF7.search(value):
+        value = _utf7(value)
     if "=?" in value:
         try:
             value = "".join(
-                chunk if isinstance(chunk, str) else decode_bytes(chunk, charset)
-                for chunk, charset in decode_header(value)
+                chunk
+                if isinstance(chunk, str)
+                # unencoded text between encoded words comes back as raw-unicode-escape
+                else chunk.decode("raw-unicode-escape")
+                if declared is None
+                else decode_bytes(chunk, declared)
+                for chunk, declared in decode_header(value)
             )
         except Exception:  # noqa: BLE001 - a broken encoded word stays as it was written
             pass
-    return _CONTROL.sub("", value).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
 
 
 def raw_header(msg: Message, name: str) -> str:
@@ -141,21 +230,6 @@ def message_key(msg: Message, raw: bytes) -> tuple[str, bool]:
 def key_of_headers(raw_headers: bytes) -> str:
     """``message_key`` from a header block alone (an IMAP ``BODY.PEEK[HEADER]``)."""
     return message_key(_HEADERS_ONLY.parsebytes(raw_headers, headersonly=True), raw_headers)[0]
-
-
-def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs of an address header, however broken."""
-    raw = raw_header(msg, name)
-    if not raw:
-        return []
-    try:
-        header: Any = msg[name]  # the policy's header object: addresses parsed
-        found = [(header_text(a.display_name), a.addr_spec) for a in header.addresses]
-        if any(addr and "@" in addr for _, addr in found):
-            return [(n, a) for n, a in found if a and a != "<>"]
-    except Exception:  # noqa: BLE001 - fall back to the lenient parser below
-        pass
-    return [(header_text(n), a) for n, a in getaddresses([header_text(raw)]) if a]
 
 
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)

@@ -25,7 +25,15 @@ from sqlalchemy import select
 
 from helpdesk import jobs
 from helpdesk.channels.email.headers import key_of_headers
-from helpdesk.channels.email.inbound import Mailbox, Receipt, receive, unreadable
+from helpdesk.channels.email.inbound import (
+    HEAD_BYTES,
+    Mailbox,
+    Receipt,
+    limits,
+    receive,
+    too_large,
+    unreadable,
+)
 from helpdesk.channels.email.mailboxes import (
     EMAIL,
     Server,
@@ -162,20 +170,27 @@ def _poll(
             since=state.get("since"),
         )
         deadline = time.monotonic() + budget
-        batches = _batches(client, todo, batch)
+        max_bytes = limits()[0]
+        sizes = _sizes(client, todo)
+        batches = _batches(todo, sizes, batch, max_bytes)
         for number, chunk in enumerate(batches):
             began = time.perf_counter()
-            fetched = client.fetch(chunk, ["BODY.PEEK[]"])
+            fetched = _fetch(client, chunk, sizes, max_bytes)
             timings["fetch"] = timings.get("fetch", 0.0) + time.perf_counter() - began
             done = []
             for uid in chunk:
-                raw = (fetched.get(uid) or {}).get(b"BODY[]")
-                if raw is None:  # deleted by someone else since the search
+                data = fetched.get(uid) or {}
+                raw = data.get(b"BODY[]")
+                head = data.get(b"BODY[]<0>")
+                if raw is None and head is None:  # deleted by someone else since the search
                     done.append(uid)
                     retry.pop(uid, None)
                     continue
                 result.fetched += 1
-                receipt = _store(mailbox, uid, raw, retry, own, timings)
+                if raw is None:  # over HELPDESK_MAIL_MAX_BYTES: only its head was fetched
+                    receipt = _store(mailbox, uid, head or b"", retry, own, timings, sizes[uid])
+                else:
+                    receipt = _store(mailbox, uid, raw, retry, own, timings)
                 if receipt is None:
                     result.failed += 1
                     continue
@@ -208,17 +223,33 @@ def _poll(
                 pass
 
 
-def _batches(client: IMAPClient, uids: list[int], batch: int) -> list[list[int]]:
-    """``uids`` in fetch batches of at most ``batch`` mails and MAX_BATCH_BYTES."""
+def _sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """Each mail's RFC822.SIZE, asked before any mail is fetched."""
     sizes: dict[int, int] = {}
     for start in range(0, len(uids), 1000):
         for uid, data in client.fetch(uids[start : start + 1000], ["RFC822.SIZE"]).items():
             sizes[uid] = int(data.get(b"RFC822.SIZE") or 0)
+    return sizes
+
+
+def _fetch(client: IMAPClient, uids: list[int], sizes: dict[int, int], max_bytes: int) -> dict:
+    """The mails of ``uids``: whole, or only their first HEAD_BYTES when over ``max_bytes``."""
+    whole = [uid for uid in uids if sizes.get(uid, 0) <= max_bytes]
+    large = [uid for uid in uids if sizes.get(uid, 0) > max_bytes]
+    fetched = dict(client.fetch(whole, ["BODY.PEEK[]"])) if whole else {}
+    if large:
+        fetched.update(client.fetch(large, [f"BODY.PEEK[]<0.{HEAD_BYTES}>"]))
+    return fetched
+
+
+def _batches(uids: list[int], sizes: dict[int, int], batch: int, max_bytes: int) -> list[list[int]]:
+    """``uids`` in fetch batches of at most ``batch`` mails and MAX_BATCH_BYTES."""
     batches: list[list[int]] = []
     current: list[int] = []
     total = 0
     for uid in uids:
         size = sizes.get(uid, 0)
+        size = HEAD_BYTES if size > max_bytes else size
         if current and (len(current) >= batch or total + size > MAX_BATCH_BYTES):
             batches.append(current)
             current, total = [], 0
@@ -259,11 +290,19 @@ def _unimported(client: IMAPClient, state: dict) -> list[int]:
 
 
 def _store(
-    channel: Mailbox, uid: int, raw: bytes, retry: dict[int, int], own: set[str], timings: dict
+    channel: Mailbox,
+    uid: int,
+    raw: bytes,
+    retry: dict[int, int],
+    own: set[str],
+    timings: dict,
+    size: int | None = None,
 ) -> Receipt | None:
-    """Ingest one mail; on failure count the attempt (None), never drop the mail."""
+    """Ingest one mail (``raw``; only its head when its whole ``size`` is over the limit);
+    on failure count the attempt (None), never drop the mail."""
     try:
-        receipt = receive(channel, raw, timings, own)
+        inbound = too_large(raw, size, channel) if size is not None else None
+        receipt = receive(channel, raw, timings, own, inbound)
         retry.pop(uid, None)
         return receipt
     except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the mailbox

@@ -12,11 +12,21 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import inspect, select
 
-from helpdesk.channels.email.headers import decode_bytes, header_digest_id
+from helpdesk.channels.email.addresses import sender_of
+from helpdesk.channels.email.headers import (
+    decode_bytes,
+    header_digest_id,
+    header_text,
+    message_ids,
+    raw_header,
+)
 from helpdesk.channels.email.mailboxes import EMAIL, our_addresses
 from helpdesk.channels.email.parse import ParsedMail, UnparseableMail, parse
 from helpdesk.channels.inbound import InboundMessage
@@ -31,6 +41,36 @@ _RAW_FROM = re.compile(rb"(?im)^from:[ \t]*(.{0,300})$")
 _RAW_SUBJECT = re.compile(rb"(?im)^subject:[ \t]*(.{0,300})$")
 _RAW_ADDRESS = re.compile(r"[\w.+'-]{1,64}@[\w-]{1,63}(\.[\w-]{1,63})+")
 _RAW_MSGID = re.compile(rb"(?im)^message-id:[ \t]*(<[^<>\s]{1,490}>)")
+_HEADERS = BytesParser(policy=policy.default)
+_BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+_DELIMITER = re.compile(rb"(?m)^--([^\r\n]{1,200}?)[ \t]*\r?$")
+HEAD_BYTES = 256 * 1024  # what is kept of a mail over the size limit
+
+
+def limits() -> tuple[int, int]:
+    """The largest mail (bytes) and the most MIME parts read: HELPDESK_MAIL_MAX_BYTES,
+    HELPDESK_MAIL_MAX_PARTS."""
+    config = current_app.config
+    return int(config["MAIL_MAX_BYTES"]), int(config["MAIL_MAX_PARTS"])
+
+
+def part_count(raw: bytes) -> int:
+    """How many MIME parts ``raw`` opens, counted on its boundary lines without parsing."""
+    boundaries = {b or c for b, c in _BOUNDARY.findall(raw)}
+    if not boundaries:
+        return 1
+    return sum(1 for token in _DELIMITER.findall(raw) if token in boundaries)
+
+
+def over_limits(raw: bytes) -> str | None:
+    """Why ``raw`` is too large to parse, or None."""
+    max_bytes, max_parts = limits()
+    if len(raw) > max_bytes:
+        return f"the mail is {len(raw)} bytes, over the limit of {max_bytes}"
+    parts = part_count(raw)
+    if parts > max_parts:
+        return f"the mail has {parts} MIME parts, over the limit of {max_parts}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -40,11 +80,13 @@ class Mailbox:
     id: int
     name: str
     address: str
+    list_domains: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, channel: Channel) -> Mailbox:
         """The mailbox of a Channel row."""
-        return cls(channel.id, channel.name, channel.address)
+        domains = (channel.settings or {}).get("list_domains") or ()
+        return cls(channel.id, channel.name, channel.address, tuple(domains))
 
 
 @dataclass
@@ -108,45 +150,101 @@ def inbound_from(mail: ParsedMail, raw: bytes, channel: Mailbox | Channel) -> In
     )
 
 
-def unreadable(raw: bytes, channel: Mailbox | Channel, reason: str) -> InboundMessage:
-    """A mail that could not be parsed, stored raw for a person to look at."""
+def _list_domains(channel: Mailbox | Channel) -> tuple[str, ...]:
+    """The mailbox's mailing-list domains (X-Original-Sender believed from them)."""
+    if isinstance(channel, Mailbox):
+        return channel.list_domains
+    return tuple((channel.settings or {}).get("list_domains") or ())
+
+
+def unreadable(
+    raw: bytes,
+    channel: Mailbox | Channel,
+    reason: str,
+    kept: bytes | None = None,
+    prefix: str = "the mail could not be parsed",
+) -> InboundMessage:
+    """A mail that could not be parsed (or is too large to), stored raw for a person to
+    look at: sender, subject and Message-ID from its header block when it has one.
+    ``kept``: the bytes stored when not all of ``raw`` is (the head of a large mail)."""
     head = raw[:65536]
-    sender = _RAW_FROM.search(head)
-    address = _RAW_ADDRESS.search(decode_bytes(sender.group(1))) if sender else None
-    subject = _RAW_SUBJECT.search(head)
-    message_id = _RAW_MSGID.search(head)
+    sender_name, sender, subject, external_id = None, "", "", None
+    try:
+        msg = _HEADERS.parsebytes(head, headersonly=True)
+        sender_name, sender = sender_of(msg, None, _list_domains(channel))
+        subject = header_text(raw_header(msg, "Subject"))
+        external_id = next(iter(message_ids(raw_header(msg, "Message-ID"))), None)
+    except Exception:  # noqa: BLE001 - not even a header block: the patterns below
+        pass
+    if not sender:
+        found = _RAW_FROM.search(head)
+        address = _RAW_ADDRESS.search(decode_bytes(found.group(1))) if found else None
+        sender = address.group(0) if address else ""
+    if not subject:
+        found = _RAW_SUBJECT.search(head)
+        subject = decode_bytes(found.group(1)).strip() if found else ""
+    if external_id is None:
+        found = _RAW_MSGID.search(head)
+        external_id = found.group(1).decode("ascii", "replace") if found else header_digest_id(raw)
+    stored = raw if kept is None else kept
     return InboundMessage(
         channel=EMAIL,
         sender_kind="email",
-        sender=address.group(0) if address else "",
-        text=decode_bytes(raw[:MAX_RAW_TEXT]),
-        subject=decode_bytes(subject.group(1)).strip() if subject else "(unreadable mail)",
+        sender=sender,
+        sender_name=sender_name,
+        text=decode_bytes(stored[:MAX_RAW_TEXT]),
+        subject=subject or "(unreadable mail)",
         recipient=channel.address,
         channel_id=channel.id,
-        raw=raw,
-        external_id=message_id.group(1).decode("ascii", "replace")
-        if message_id
-        else header_digest_id(raw),
-        review_reason=f"the mail could not be parsed: {reason}"[:1000],
+        raw=stored,
+        external_id=external_id,
+        review_reason=f"{prefix}: {reason}"[:1000],
     )
 
 
+def too_large(head: bytes, size: int, channel: Mailbox | Channel) -> InboundMessage:
+    """A mail over HELPDESK_MAIL_MAX_BYTES of which only ``head`` (its first bytes) was
+    fetched: stored as that head, flagged; the whole mail stays on the server."""
+    reason = (
+        f"the mail is {size} bytes, over the limit of {limits()[0]}; only its first "
+        f"{min(len(head), size)} bytes are kept here, the whole mail stays in the mailbox"
+    )
+    return unreadable(head, channel, reason, prefix="the mail was not read")
+
+
+def _read(raw: bytes, channel: Mailbox | Channel) -> InboundMessage:
+    """The message ``raw`` makes: parsed, or stored raw and flagged when it is over the
+    limits or cannot be parsed."""
+    limit = over_limits(raw)
+    if limit is not None:
+        kept = raw[:HEAD_BYTES] if len(raw) > limits()[0] else None
+        return unreadable(raw, channel, limit, kept, prefix="the mail was not read")
+    try:
+        return inbound_from(parse(raw, _list_domains(channel)), raw, channel)
+    except UnparseableMail as exc:
+        return unreadable(raw, channel, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the mail
+        log.exception("mail on %s could not be parsed", channel.name)
+        return unreadable(raw, channel, f"{type(exc).__name__}: {exc}")
+
+
 def receive(
-    channel: Mailbox | Channel, raw: bytes, timings: dict | None = None, own: set[str] | None = None
+    channel: Mailbox | Channel,
+    raw: bytes,
+    timings: dict | None = None,
+    own: set[str] | None = None,
+    inbound: InboundMessage | None = None,
 ) -> Receipt:
     """Parse one raw mail and ingest it (committed); a retry of the same mail changes nothing.
+
+    A mail over the limits (size, MIME parts) is not parsed: it is stored raw and
+    flagged for a person. ``inbound``: the message already made of it (``too_large``).
 
     ``own`` is the set of our support addresses (looked up when not given).
     """
     started = time.perf_counter()
-    try:
-        mail = parse(raw)
-        inbound = inbound_from(mail, raw, channel)
-    except UnparseableMail as exc:
-        mail, inbound = None, unreadable(raw, channel, str(exc))
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the mail
-        log.exception("mail on %s could not be parsed", channel.name)
-        mail, inbound = None, unreadable(raw, channel, f"{type(exc).__name__}: {exc}")
+    if inbound is None:
+        inbound = _read(raw, channel)
     parsed = time.perf_counter()
     if timings is not None:
         timings["parse"] = timings.get("parse", 0.0) + parsed - started
@@ -156,10 +254,16 @@ def receive(
         )
         return Receipt("own")
     result = ingest(inbound)
-    if result.duplicate and inbound.external_id and not _same_mail(result.message, raw):
+    if (
+        result.duplicate
+        and inbound.external_id
+        and not _same_mail(result.message, inbound.raw or raw)
+    ):
         # Another mail under a Message-ID we have (a broken mailer reuses them):
         # keep it too, under an id of its own, instead of dropping it as a retry.
-        inbound.external_id = f"{inbound.external_id[:-1][:400]}.{fingerprint(raw)[:16]}>"
+        inbound.external_id = (
+            f"{inbound.external_id[:-1][:400]}.{fingerprint(inbound.raw or raw)[:16]}>"
+        )
         result = ingest(inbound)
     if timings is not None:
         timings["ingest"] = timings.get("ingest", 0.0) + time.perf_counter() - parsed
@@ -174,14 +278,37 @@ def _id(row) -> int | None:
     return identity[0] if identity else None
 
 
+# Header fields servers add on the way in: two copies of one mail differ in them only.
+_TRACE = (
+    b"received",
+    b"x-received",
+    b"delivered-to",
+    b"return-path",
+    b"x-original-to",
+    b"envelope-to",
+    b"authentication-results",
+    b"arc-",
+    b"x-spam",
+    b"x-virus",
+    b"x-forwarded",
+    b"x-delivered",
+    b"x-gm-",
+)
+
+
 def fingerprint(raw: bytes) -> str:
-    """A digest of what makes a mail this mail: sender, subject and body, not the
-    delivery headers (a copy delivered to two of our mailboxes has the same one)."""
+    """A digest of what makes a mail this mail: its header fields and body, without the
+    ones servers add on delivery (a copy delivered to two of our mailboxes has the same
+    one; two mails under one Message-ID that differ in any other header do not)."""
     head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    fields: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b" " + line.strip()
+        else:
+            fields.append(line.strip())
     wanted = [
-        line
-        for line in head.split(b"\n")
-        if line[:5].lower() == b"from:" or line[:8].lower() == b"subject:"
+        field for field in fields if not field.split(b":", 1)[0].strip().lower().startswith(_TRACE)
     ]
     return hashlib.sha256(b"\n".join(wanted) + b"\n\n" + body.strip()).hexdigest()
 

@@ -7,6 +7,7 @@ UIDVALIDITY, the last UID imported, UIDs to retry and the poll lease.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 
 EMAIL = "email"
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+)
 DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
 LEASE_SECONDS = 300  # a poll holds its mailbox this long unless renewed (a dead worker's expires)
 
@@ -101,8 +105,12 @@ def add_mailbox(
     team=None,
     processed_folder: str | None = None,
     from_name: str | None = None,
+    list_domains: list[str] | None = None,
 ) -> Channel:
-    """Create a mailbox, or change the one with that name or address; flushes only."""
+    """Create a mailbox, or change the one with that name or address; flushes only.
+
+    ``list_domains``: mailing-list domains (Google Groups and the like) whose mail names
+    the member who wrote it in ``X-Original-Sender``; None keeps the mailbox's."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Invalid("the mailbox needs a name of 1 to 100 characters", fields={"name": "bad"})
@@ -131,6 +139,11 @@ def add_mailbox(
         ).first()
     if taken:
         raise Invalid(f"a channel called {name!r} exists already", fields={"name": "taken"})
+    if list_domains is None:
+        list_domains = list(((channel.settings or {}) if channel else {}).get("list_domains", []))
+    domains = sorted({d.strip().lower().lstrip("@") for d in list_domains if d.strip()})
+    if any(not _DOMAIN.fullmatch(d) for d in domains):
+        raise Invalid("a list domain is not a domain name", fields={"list_domains": "bad"})
     if channel is None:
         channel = Channel(kind=EMAIL, state={})
         db.session.add(channel)
@@ -141,6 +154,7 @@ def add_mailbox(
         "imap": imap,
         "smtp": smtp,
         **({"from_name": from_name} if from_name else {}),
+        **({"list_domains": domains} if domains else {}),
     }
     channel.secrets = {"imap_password": imap_password, "smtp_password": smtp_password}
     if team is not None:
@@ -156,6 +170,7 @@ def describe(channel: Channel) -> dict:
         **channel.public(),
         "imap": masked_url(settings.get("imap", {}), "imap") if settings.get("imap") else None,
         "smtp": masked_url(settings.get("smtp", {}), "smtp") if settings.get("smtp") else None,
+        "list_domains": settings.get("list_domains", []),
         "last_uid": (channel.state or {}).get("last_uid"),
         "last_error": (channel.state or {}).get("last_error"),
     }

@@ -18,8 +18,8 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import cast
 
+from helpdesk.channels.email.addresses import addresses, sender_of
 from helpdesk.channels.email.headers import (
-    addresses,
     clean_text,
     content_charset,
     content_type,
@@ -37,6 +37,26 @@ from helpdesk.channels.inbound import InboundAttachment
 _PARSER = BytesParser(policy=policy.default)
 _TOKEN = re.compile(r"\[#(\d{1,9})\]")
 MAX_FORWARDED_TEXT = 50_000
+# A file none of whose "header" lines has one of these names is not a mail at all.
+MAIL_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "received",
+        "return-path",
+        "delivered-to",
+        "mime-version",
+        "content-type",
+    }
+)
 
 
 class UnparseableMail(Exception):
@@ -174,10 +194,11 @@ def _forwarded(part: Message) -> tuple[dict[str, str | None], str]:
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):
         return {}, ""
-    sender = addresses(inner, "From")
+    charset = declared_charset(inner)
+    sender = addresses(inner, "From", charset)
     info: dict[str, str | None] = {
-        "from": sender[0][1] if sender else header_text(raw_header(inner, "From")),
-        "subject": header_text(raw_header(inner, "Subject")),
+        "from": sender[0][1] if sender else header_text(raw_header(inner, "From"), charset),
+        "subject": header_text(raw_header(inner, "Subject"), charset),
         "date": header_text(raw_header(inner, "Date")),
         "message_id": next(iter(message_ids(raw_header(inner, "Message-ID"))), None),
     }
@@ -244,32 +265,43 @@ def _content(mail: ParsedMail, msg: Message) -> None:
         mail.text = html_to_text(mail.html)
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Read one mail; raise UnparseableMail only when nothing sensible can be read."""
+def declared_charset(msg: Message) -> str | None:
+    """The first charset the mail declares for a text part: what its 8-bit headers
+    (which cannot declare one) are most likely written in too."""
+    for part, _ in _walk(msg):
+        if content_type(part).startswith("text/"):
+            found = content_charset(part)
+            if found and found.strip("\"' ").lower() not in ("us-ascii", "ascii"):
+                return found.strip("\"' ")
+    return None
+
+
+def parse(raw: bytes, list_domains: tuple[str, ...] = ()) -> ParsedMail:
+    """Read one mail; raise UnparseableMail only when nothing sensible can be read.
+
+    ``list_domains``: the mailbox's mailing-list domains, whose mail may name its
+    member in ``X-Original-Sender``."""
     if not raw or not raw.strip():
         raise UnparseableMail("the message is empty")
     try:
         msg = _PARSER.parsebytes(raw)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser is lenient; this is rare
         raise UnparseableMail(f"MIME parser failed: {exc}") from exc
-    if not any(True for _ in msg.raw_items()):
+    names = {key.strip().lower() for key, _ in msg.raw_items()}
+    if not names:
         raise UnparseableMail("the message has no headers")
+    if not names & MAIL_HEADERS:
+        raise UnparseableMail("none of its header lines is a mail header (From, Subject, ...)")
     message_id, missing = message_key(msg, raw)
     mail = ParsedMail(message_id=message_id, message_id_missing=missing)
     mail.defects = len(msg.defects)
-    sender = (
-        addresses(msg, "X-Original-Sender") or addresses(msg, "From") or addresses(msg, "Sender")
-    )
-    if sender:
-        mail.sender_name, mail.sender = (sender[0][0] or None), sender[0][1]
-        if raw_header(msg, "X-Original-Sender"):  # a Google Group: its name, the member's address
-            group = addresses(msg, "From")
-            mail.sender_name = (group[0][0] if group else None) or mail.sender_name
-    reply_to = addresses(msg, "Reply-To")
+    charset = declared_charset(msg)
+    mail.sender_name, mail.sender = sender_of(msg, charset, list_domains)
+    reply_to = addresses(msg, "Reply-To", charset)
     mail.reply_to = reply_to[0][1] if reply_to else None
-    mail.to = [a for _, a in addresses(msg, "To")]
-    mail.cc = [a for _, a in addresses(msg, "Cc")]
-    mail.subject = header_text(raw_header(msg, "Subject"))
+    mail.to = [a for _, a in addresses(msg, "To", charset)]
+    mail.cc = [a for _, a in addresses(msg, "Cc", charset)]
+    mail.subject = header_text(raw_header(msg, "Subject"), charset)
     try:
         mail.date = parsedate_to_datetime(header_text(raw_header(msg, "Date")))
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -86,7 +86,20 @@ def test_mikel_mail_gem_fixtures(box):
         assert "\x1b$B" not in message.body_text
 
 
-def test_chatwoot_fixtures_and_their_expectations(box):
+def test_chatwoot_fixtures_and_their_expectations(app):
+    from helpdesk.channels.email.mailboxes import add_mailbox
+
+    # X-Original-Sender is believed only from a list domain of the mailbox (example.com
+    # is the group's here).
+    channel = add_mailbox(
+        "Support",
+        "imap://u:p@127.0.0.1:1/INBOX",
+        "smtp://127.0.0.1:1",
+        "support@example.com",
+        list_domains=["example.com"],
+    )
+    db.session.commit()
+    box = Mailbox.of(channel)
     folder = corpus("chatwoot-mail")
     messages = _all_stored(box, sorted(folder.glob("*.eml")))
     for name in (

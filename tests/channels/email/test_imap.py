@@ -305,9 +305,10 @@ def test_large_mail_is_fetched_in_smaller_batches(mailbox, imap, monkeypatch):
     client = imap.client()
     client.select_folder("INBOX")
     uids = client.search(["ALL"])
-    assert email_imap._batches(client, uids, 50) == [uids]
+    sizes = email_imap._sizes(client, uids)
+    assert email_imap._batches(uids, sizes, 50, 2**30) == [uids]
     monkeypatch.setattr(email_imap, "MAX_BATCH_BYTES", 500_000)  # room for one mail at a time
-    assert email_imap._batches(client, uids, 50) == [[uid] for uid in uids]
+    assert email_imap._batches(uids, sizes, 50, 2**30) == [[uid] for uid in uids]
     client.logout()
     assert email_imap.poll()[0].stored == 3
     assert all(

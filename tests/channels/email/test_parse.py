@@ -9,7 +9,7 @@ import time
 import pytest
 
 from helpdesk.channels.email.headers import decode_bytes
-from helpdesk.channels.email.parse import parse
+from helpdesk.channels.email.parse import UnparseableMail, parse
 from helpdesk.channels.email.quotes import split_reply
 from tests.fixtures.corpora import corpus
 from tests.fixtures.email import make_mail
@@ -196,3 +196,25 @@ def test_github_reply_parser_bodies():
         assert time.perf_counter() - started < 1.0, name
     long_quote = split_reply((folder / "email_long_quote.txt").read_text(errors="replace"))
     assert long_quote.startswith("Hi folks")
+
+
+def test_a_file_that_is_not_a_mail_is_kept_as_text_for_a_person(app):
+    from helpdesk.channels.email.inbound import Mailbox, receive
+    from helpdesk.channels.email.mailboxes import add_mailbox
+    from helpdesk.extensions import db
+    from helpdesk.tickets.models import Message
+
+    channel = add_mailbox(
+        "Support", "imap://u:p@127.0.0.1:1/INBOX", "smtp://127.0.0.1:1", "support@example.com"
+    )
+    db.session.commit()
+    with pytest.raises(UnparseableMail):
+        parse(b'{"order": 12345, "status": "late"}\n')
+    receipt = receive(Mailbox.of(channel), b'{"order": 12345, "status": "late"}\n')
+    message = db.session.get(Message, receipt.message_id)
+    assert message.needs_review and '"order": 12345' in message.body_text
+
+
+def test_8bit_text_without_nul_bytes_is_never_read_as_utf16():
+    # (Dovecot stores a NUL byte as 0x80; a detector took "body\x80x" for UTF-16.)
+    assert decode_bytes(b"body\x80x").startswith("body")
