@@ -29,10 +29,10 @@ from helpdesk.web.api import (
     api_blueprint,
     contains_pattern,
     get_or_404,
-    int_arg,
     paginate,
     parse_body,
 )
+from helpdesk.web.args import int_arg
 
 bp = api_blueprint("customers_api", __name__, lock_writes=True)
 

@@ -24,7 +24,8 @@ from helpdesk.tickets.models import (
 )
 from helpdesk.tickets.schemas import BulkReassign, EscalateIn, MessageIn, TicketIn, TicketPatch
 from helpdesk.tickets.serializers import event_json, message_json, ticket_json
-from helpdesk.web.api import api_blueprint, int_arg, paginate, parse_body
+from helpdesk.web.api import api_blueprint, paginate, parse_body
+from helpdesk.web.args import int_arg
 
 bp = api_blueprint("tickets_api", __name__, lock_writes=True)
 

@@ -23,6 +23,7 @@ from helpdesk.errors import HelpdeskError, Invalid
 from helpdesk.extensions import db
 from helpdesk.tickets.serializers import call_json
 from helpdesk.web.api import api_blueprint, parse_body
+from helpdesk.web.args import MAX_ID
 
 PROVIDER = "cti"
 bp = api_blueprint("cti_api", __name__)
@@ -85,7 +86,7 @@ def _agent(user) -> int | None:
     if not name or not isinstance(name, str):
         return None
     condition = or_(func.lower(Agent.email) == name.lower(), func.lower(Agent.name) == name.lower())
-    if name.isdigit():
+    if name.isascii() and name.isdigit() and len(name) <= 10 and 0 < int(name) <= MAX_ID:
         condition = or_(condition, Agent.id == int(name))
     return db.session.execute(
         select(Agent.id).where(condition, Agent.active.is_(True)).order_by(Agent.id).limit(1)
