@@ -5,11 +5,12 @@ through ``POST /api/v1/tickets/bulk``."""
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import render_template
 from flask_login import current_user
 
 from helpdesk.board import services as boards
 from helpdesk.errors import Forbidden, NotFound
+from helpdesk.web.args import int_arg
 from helpdesk.web.pages import page_blueprint, page_number
 
 bp = page_blueprint("board", __name__)
@@ -24,7 +25,7 @@ def _board():
         return None, None, _refused(403, "The team board is for team leads and admins.")
     teams = boards.teams_for(current_user)
     try:
-        team = boards.pick_team(current_user, request.args.get("team", type=int), teams)
+        team = boards.pick_team(current_user, int_arg("team"), teams)
     except Forbidden:
         return None, None, _refused(403, "That is not one of your teams.")
     except NotFound:

@@ -13,11 +13,18 @@ from helpdesk.customers.identities import InvalidIdentity, normalise
 from helpdesk.customers.models import Customer, Identity, Order, Organization, OrganizationDomain
 from helpdesk.customers.schemas import (
     CustomerIn,
+    CustomerOut,
+    ExportOut,
     MergeIn,
     NoteIn,
+    NoteOut,
     OrderIn,
+    OrderOut,
+    OrganizationDetail,
     OrganizationIn,
+    OrganizationOut,
     OrganizationPatch,
+    TimelineOut,
     customer_json,
     note_json,
     order_json,
@@ -25,14 +32,16 @@ from helpdesk.customers.schemas import (
 )
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
+from helpdesk.tickets.schemas import CardOut
 from helpdesk.web.api import (
     api_blueprint,
     contains_pattern,
     get_or_404,
-    int_arg,
     paginate,
     parse_body,
 )
+from helpdesk.web.args import int_arg
+from helpdesk.web.openapi import PAGE, Param, documented, integer, text
 
 bp = api_blueprint("customers_api", __name__, lock_writes=True)
 
@@ -46,6 +55,15 @@ def _query_arg(name: str, max_length: int = 320) -> str | None:
 
 
 @bp.get("/customers")
+@documented(
+    CustomerOut,
+    paged=True,
+    query=[
+        Param("q", text(200), "Name or address"),
+        Param("email", text(320)),
+        Param("phone", text(320)),
+    ],
+)
 def list_customers():
     """Customers, filtered by ?q= (name or address), ?email=, ?phone=."""
     query = select(Customer).order_by(Customer.id.desc())
@@ -79,6 +97,7 @@ def list_customers():
 
 
 @bp.post("/customers")
+@documented(CustomerOut, status=201, body=CustomerIn)
 def create_customer():
     """Create a customer."""
     body = parse_body(CustomerIn)
@@ -88,12 +107,14 @@ def create_customer():
 
 
 @bp.get("/customers/<int:customer_id>")
+@documented(CustomerOut)
 def get_customer(customer_id: int):
     """One customer."""
     return jsonify(customer_json(get_or_404(Customer, customer_id, "customer")))
 
 
 @bp.patch("/customers/<int:customer_id>")
+@documented(CustomerOut, body=CustomerIn)
 def update_customer(customer_id: int):
     """Change a customer; only the fields sent are changed."""
     customer = get_or_404(Customer, customer_id, "customer")
@@ -105,6 +126,7 @@ def update_customer(customer_id: int):
 
 @bp.delete("/customers/<int:customer_id>")
 @require_role("admin")
+@documented(None, status=204)
 def erase_customer(customer_id: int):
     """Erase everything held about a person (admins only)."""
     services.erase(get_or_404(Customer, customer_id, "customer"))
@@ -113,6 +135,7 @@ def erase_customer(customer_id: int):
 
 
 @bp.get("/customers/<int:customer_id>/timeline")
+@documented(TimelineOut, query=PAGE)
 def customer_timeline(customer_id: int):
     """Every interaction on every channel, newest first, paginated."""
     customer = get_or_404(Customer, customer_id, "customer")
@@ -134,6 +157,7 @@ def customer_timeline(customer_id: int):
 
 
 @bp.post("/customers/<int:customer_id>/merge")
+@documented(CustomerOut, body=MergeIn)
 def merge_customer(customer_id: int):
     """Fold another customer ({"from": ID}) into this one."""
     into = get_or_404(Customer, customer_id, "customer")
@@ -148,12 +172,14 @@ def merge_customer(customer_id: int):
 
 @bp.get("/customers/<int:customer_id>/export")
 @require_role("lead")
+@documented(ExportOut)
 def export_customer(customer_id: int):
     """All data held about a person (leads and admins)."""
     return jsonify(history.export(get_or_404(Customer, customer_id, "customer")))
 
 
 @bp.post("/customers/<int:customer_id>/notes")
+@documented(NoteOut, status=201, body=NoteIn)
 def add_note(customer_id: int):
     """Keep a note on a customer."""
     customer = get_or_404(Customer, customer_id, "customer")
@@ -163,6 +189,7 @@ def add_note(customer_id: int):
 
 
 @bp.get("/customers/<int:customer_id>/orders")
+@documented(OrderOut, paged=True)
 def customer_orders(customer_id: int):
     """The customer's purchase history, newest first."""
     get_or_404(Customer, customer_id, "customer")
@@ -175,6 +202,7 @@ def customer_orders(customer_id: int):
 
 
 @bp.get("/lookup")
+@documented(CardOut, query=[Param("phone", text(320)), Param("email", text(320))])
 def lookup():
     """The customer card for ?phone= or ?email=; an unknown one answers customer null."""
     for kind in ("phone", "email"):
@@ -186,6 +214,14 @@ def lookup():
 
 
 @bp.get("/organizations")
+@documented(
+    OrganizationOut,
+    paged=True,
+    query=[
+        Param("q", text(200), "Part of the name"),
+        Param("manager", {"oneOf": [{"const": "me"}, integer()]}, "An agent id, or me"),
+    ],
+)
 def list_organizations():
     """Organizations, filtered by ?q= and ?manager= (an agent id, or "me")."""
     query = (
@@ -245,6 +281,7 @@ def _apply_organization(org: Organization, data: dict) -> None:
 
 
 @bp.post("/organizations")
+@documented(OrganizationOut, status=201, body=OrganizationIn)
 def create_organization():
     """Create an organization."""
     body = parse_body(OrganizationIn)
@@ -256,6 +293,7 @@ def create_organization():
 
 
 @bp.get("/organizations/<int:org_id>")
+@documented(OrganizationDetail)
 def get_organization(org_id: int):
     """One organization with its key people."""
     org = get_or_404(Organization, org_id, "organization")
@@ -273,6 +311,7 @@ def get_organization(org_id: int):
 
 
 @bp.patch("/organizations/<int:org_id>")
+@documented(OrganizationOut, body=OrganizationPatch)
 def update_organization(org_id: int):
     """Change an organization."""
     org = get_or_404(Organization, org_id, "organization")
@@ -282,6 +321,7 @@ def update_organization(org_id: int):
 
 
 @bp.put("/orders/<path:number>")
+@documented(OrderOut, status=200, also=[201], body=OrderIn)
 def put_order(number: str):
     """Create or update an order from the shop or ERP."""
     body = parse_body(OrderIn)
@@ -291,6 +331,7 @@ def put_order(number: str):
 
 
 @bp.get("/orders/<path:number>")
+@documented(OrderOut)
 def get_order(number: str):
     """One order by its number."""
     return jsonify(order_json(orders.get_by_number(number)))

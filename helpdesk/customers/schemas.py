@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from helpdesk.customers.models import ORDER_STATUSES, Customer, Note, Order, Organization
 from helpdesk.db import iso
+from helpdesk.web.openapi import Ref, Shape
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -132,6 +133,109 @@ class OrderIn(Strict):
     ) = None
     expected_delivery: date | None = None
     ordered_at: UtcDateTime | None = None
+
+
+# --- what the API answers (documented in /api/v1/openapi.json; built below) ----------
+
+
+class PreferencesOut(Shape):
+    """How a customer wants to be reached."""
+
+    language: str | None
+    preferred_channel: str | None
+    order_updates: bool
+    sms_opt_out: bool
+
+
+class CustomerOut(Shape):
+    """A customer (``customer_json``)."""
+
+    id: int
+    name: str | None
+    emails: list[str]
+    phones: list[str]
+    chat_visitors: list[str]
+    organization: Ref | None
+    title: str | None
+    key_person: bool
+    tags: list[str]
+    preferences: PreferencesOut
+    custom_fields: dict[str, Any]
+    created_at: str | None
+    updated_at: str | None
+    last_contact_at: str | None
+
+
+class OrganizationOut(Shape):
+    """An organization (``organization_json``); ``account_manager`` is an agent id."""
+
+    id: int
+    name: str
+    domains: list[str]
+    notes: str | None
+    account_manager: int | None
+    created_at: str | None
+
+
+class OrganizationDetail(OrganizationOut):
+    """An organization with its people, key people first."""
+
+    people: list[CustomerOut]
+
+
+class OrderLineOut(Shape):
+    """One line of an order; amounts are decimal strings."""
+
+    sku: str | None
+    name: str
+    quantity: int
+    unit_price: str | None
+
+
+class OrderOut(Shape):
+    """An order (``order_json``); amounts are decimal strings."""
+
+    id: int
+    number: str
+    customer_id: int | None
+    status: str
+    total: str | None
+    currency: str | None
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    expected_delivery: str | None
+    ordered_at: str | None
+    updated_at: str | None
+    lines: list[OrderLineOut]
+
+
+class NoteOut(Shape):
+    """A note on a customer."""
+
+    id: int
+    customer_id: int
+    body: str
+    author: Ref | None
+    created_at: str | None
+
+
+class TimelineOut(Shape):
+    """One page of a customer's history, newest first: messages, calls, orders, notes."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+class ExportOut(Shape):
+    """Everything held about a person (a data-subject access request)."""
+
+    customer: CustomerOut
+    identities: list[dict[str, Any]]
+    tickets: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+    orders: list[OrderOut]
+    notes: list[NoteOut]
 
 
 @overload

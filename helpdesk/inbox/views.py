@@ -17,7 +17,7 @@ from flask_login import current_user
 from helpdesk.agents import services as agents
 from helpdesk.inbox import services as inboxes
 from helpdesk.tickets.models import CHANNELS, PRIORITIES
-from helpdesk.web.api import MAX_ID
+from helpdesk.web.args import MAX_ID
 from helpdesk.web.pages import page_blueprint, page_number
 
 bp = page_blueprint("inbox", __name__)

@@ -22,9 +22,21 @@ from helpdesk.tickets.models import (
     TicketEvent,
     TicketTag,
 )
-from helpdesk.tickets.schemas import BulkReassign, EscalateIn, MessageIn, TicketIn, TicketPatch
+from helpdesk.tickets.schemas import (
+    BulkReassign,
+    EscalateIn,
+    MessageIn,
+    MessageOut,
+    TicketDetail,
+    TicketIn,
+    TicketOut,
+    TicketPatch,
+    TicketsOut,
+)
 from helpdesk.tickets.serializers import event_json, message_json, ticket_json
-from helpdesk.web.api import api_blueprint, int_arg, paginate, parse_body
+from helpdesk.web.api import api_blueprint, paginate, parse_body
+from helpdesk.web.args import int_arg
+from helpdesk.web.openapi import Param, choice, documented, integer, text
 
 bp = api_blueprint("tickets_api", __name__, lock_writes=True)
 
@@ -43,6 +55,20 @@ def _ticket(ticket_id: int) -> Ticket:
 
 
 @bp.get("/tickets")
+@documented(
+    TicketOut,
+    paged=True,
+    query=[
+        Param("status", choice([*STATUSES, "open_all"]), "open_all: new, open or pending"),
+        Param("channel", choice(CHANNELS)),
+        Param("priority", choice(PRIORITIES)),
+        Param("assignee", {"oneOf": [choice(["me", "none"]), integer()]}, "me, none or an id"),
+        Param("team", integer()),
+        Param("customer", integer()),
+        Param("tag", text(50)),
+        Param("q", text(200), "Ticket number, subject, customer, or message text"),
+    ],
+)
 def list_tickets():
     """Tickets the agent may see, filtered, most recently active first."""
     query = services.visible(g.agent)
@@ -81,6 +107,7 @@ def list_tickets():
 
 
 @bp.post("/tickets")
+@documented(TicketOut, status=201, body=TicketIn)
 def create_ticket():
     """Open a ticket for a customer."""
     body = parse_body(TicketIn)
@@ -90,6 +117,7 @@ def create_ticket():
 
 
 @bp.get("/tickets/<int:ticket_id>")
+@documented(TicketDetail)
 def get_ticket(ticket_id: int):
     """One ticket with its audit trail."""
     ticket = _ticket(ticket_id)
@@ -104,6 +132,7 @@ def get_ticket(ticket_id: int):
 
 
 @bp.patch("/tickets/<int:ticket_id>")
+@documented(TicketOut, body=TicketPatch)
 def update_ticket(ticket_id: int):
     """Change status, priority, assignee, team, tags or subject."""
     ticket = _ticket(ticket_id)
@@ -114,6 +143,7 @@ def update_ticket(ticket_id: int):
 
 
 @bp.post("/tickets/bulk")
+@documented(TicketsOut, body=BulkReassign)
 def bulk_reassign():
     """Reassign many tickets at once (the lead's board): all of them, or none."""
     body = parse_body(BulkReassign)
@@ -123,6 +153,7 @@ def bulk_reassign():
 
 
 @bp.get("/tickets/<int:ticket_id>/messages")
+@documented(MessageOut, paged=True)
 def list_messages(ticket_id: int):
     """The ticket's messages, oldest first."""
     ticket = _ticket(ticket_id)
@@ -136,6 +167,7 @@ def list_messages(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/messages")
+@documented(MessageOut, status=201, body=MessageIn)
 def post_message(ticket_id: int):
     """Reply on the ticket's channel, or add an internal note."""
     ticket = _ticket(ticket_id)
@@ -149,6 +181,7 @@ def post_message(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/escalate")
+@documented(TicketOut, body=EscalateIn)
 def escalate(ticket_id: int):
     """Escalate with a reason: higher priority, handed to the team lead."""
     ticket = _ticket(ticket_id)

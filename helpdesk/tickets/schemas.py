@@ -1,13 +1,15 @@
-"""API input models for tickets and messages (strict; unknown fields refused)."""
+"""API input models for tickets and messages (strict; unknown fields refused), and the
+shapes of what the API answers (documented in /api/v1/openapi.json; built by serializers.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from helpdesk.customers.schemas import Address, Id, Short, Strict, Tag
+from helpdesk.customers.schemas import Address, CustomerOut, Id, OrderOut, Short, Strict, Tag
 from helpdesk.tickets.models import PRIORITIES, STATUSES
+from helpdesk.web.openapi import Ref, Shape
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
@@ -118,3 +120,170 @@ class BulkReassign(Strict):
     def changes(self) -> dict:
         """The changes for ``services.update_ticket``: only the fields sent."""
         return self.model_dump(include={"assignee", "team"}, exclude_unset=True)
+
+
+# --- what the API answers ------------------------------------------------------------
+
+
+class TicketOut(Shape):
+    """A ticket (``serializers.ticket_json``)."""
+
+    id: int
+    number: int
+    subject: str | None
+    status: Status
+    priority: Priority
+    channel: str
+    channel_id: int | None
+    contact: str | None
+    customer: Ref | None
+    assignee: Ref | None
+    team: Ref | None
+    tags: list[str]
+    message_count: int
+    created_at: str | None
+    updated_at: str | None
+    last_message_at: str | None
+    last_inbound_at: str | None
+    first_response_at: str | None
+    solved_at: str | None
+    sla: dict[str, Any] | None
+
+
+class EventOut(Shape):
+    """An audit-trail entry."""
+
+    id: int
+    ticket_id: int
+    kind: str
+    data: Any
+    agent: Ref | None
+    created_at: str | None
+
+
+class TicketDetail(TicketOut):
+    """A ticket with its audit trail."""
+
+    events: list[EventOut]
+
+
+class AttachmentOut(Shape):
+    """An attachment's metadata."""
+
+    id: int
+    filename: str | None
+    content_type: str | None
+    size: int | None
+    content_id: str | None
+    stored: bool
+
+
+class AuthorOut(Shape):
+    """Who wrote a message: the kind (customer, agent, bot, system), the agent, the address."""
+
+    kind: str | None
+    agent: Ref | None
+    address: str | None
+
+
+class MessageOut(Shape):
+    """A message; ``body_html`` is cleaned HTML."""
+
+    id: int
+    ticket_id: int
+    direction: str
+    internal: bool
+    channel: str | None
+    author: AuthorOut
+    subject: str | None
+    body_text: str | None
+    status: str | None
+    error: str | None
+    is_auto: bool
+    needs_review: bool
+    review_reason: str | None
+    created_at: str | None
+    sent_at: str | None
+    attachments: list[AttachmentOut]
+    body_html: str | None = None
+
+
+class TicketsOut(Shape):
+    """The tickets a bulk change touched."""
+
+    items: list[TicketOut]
+
+
+class CallOut(Shape):
+    """A phone call."""
+
+    id: int
+    provider: str
+    provider_id: str | None
+    direction: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    status: str | None
+    customer_id: int | None
+    ticket_id: int | None
+    agent_id: int | None
+    started_at: str | None
+    answered_at: str | None
+    ended_at: str | None
+    duration: int | None
+    recording_url: str | None
+
+
+class MacroActionsOut(Shape):
+    """What applying a macro changes."""
+
+    status: str | None
+    priority: str | None
+    tags: list[str]
+    assignee: str | int | None
+
+
+class MacroOut(Shape):
+    """A macro; ``editable``: whether the caller may change it."""
+
+    id: int
+    name: str
+    body: str
+    scope: Literal["personal", "team"]
+    owner: Ref | None
+    team: Ref | None
+    actions: MacroActionsOut
+    created_at: str | None
+    updated_at: str | None
+    editable: bool
+
+
+class MacroApplied(Shape):
+    """A macro applied: its rendered text, the ticket after, the message sent (or null)."""
+
+    text: str
+    ticket: TicketOut
+    message: MessageOut | None
+
+
+class CardOut(Shape):
+    """The customer card beside a call or a conversation (customer null: unknown)."""
+
+    customer: CustomerOut | None
+    open_tickets: list[TicketOut]
+    recent_orders: list[OrderOut]
+    last_contact: dict[str, Any] | None
+    query: dict[str, Any]
+
+
+class CallEventOut(Shape):
+    """A CTI event applied: the call as it stands."""
+
+    call: CallOut
+
+
+class NewCallOut(CardOut):
+    """A CTI ``newCall``: the caller's card, the call, and the caller's number."""
+
+    call: CallOut
+    caller: dict[str, Any]

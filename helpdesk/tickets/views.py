@@ -4,7 +4,7 @@ actions go through the REST API with the session and its CSRF token."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template
 from flask_login import current_user
 
 from helpdesk.agents import access
@@ -14,7 +14,7 @@ from helpdesk.inbox import services as inboxes
 from helpdesk.tickets import replies
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import PRIORITIES, STATUSES, Ticket
-from helpdesk.web.api import MAX_ID
+from helpdesk.web.args import int_arg
 from helpdesk.web.pages import get_or_404, page_blueprint
 
 bp = page_blueprint("tickets", __name__)
@@ -33,7 +33,7 @@ def _visible_ticket(ticket_id: int) -> Ticket:
 def ticket(ticket_id: int):
     """A conversation; the customer's card and history beside it come from the panel."""
     item = _visible_ticket(ticket_id)
-    before = min(max(0, request.args.get("before", 0, type=int) or 0), MAX_ID)
+    before = int_arg("before", 0, minimum=0)
     messages, earlier, trail = tickets.conversation(item, before, THREAD)
     teams, people = agents.choices()
     page = render_template(
@@ -56,7 +56,7 @@ def ticket(ticket_id: int):
 def thread_after(ticket_id: int):
     """For live updates: the rendered messages after message ``after`` (HTML fragment)."""
     item = _visible_ticket(ticket_id)
-    after = min(max(0, request.args.get("after", 0, type=int) or 0), MAX_ID)
+    after = int_arg("after", 0, minimum=0)
     page = render_template("_thread.html", messages=tickets.messages_after(item, after, THREAD))
     _read(item)
     return page

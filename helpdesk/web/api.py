@@ -1,9 +1,10 @@
-"""What every /api/v1 blueprint shares: authentication, body parsing, pagination."""
+"""What every /api/v1 blueprint shares: authentication, body parsing, pagination (URL
+arguments through web/args.py, the parser the pages share)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, request, url_for
 from pydantic import BaseModel, ValidationError
@@ -13,12 +14,11 @@ from helpdesk import unit_of_work
 from helpdesk.agents.auth import require_agent
 from helpdesk.errors import HelpdeskError, Invalid, NotFound
 from helpdesk.extensions import csrf, db
+from helpdesk.web.args import get_row, int_arg, refuse_unstorable_url
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 PREFIX = "/api/v1"
-# Ids are INTEGER columns: PostgreSQL refuses a larger number, SQLite one past 2**63.
-MAX_ID = 2**31 - 1
 
 
 def api_blueprint(name: str, import_name: str, lock_writes: bool = False) -> Blueprint:
@@ -32,7 +32,7 @@ def api_blueprint(name: str, import_name: str, lock_writes: bool = False) -> Blu
         blueprint.before_request(_declare_writes)
         blueprint.teardown_request(_end_writes)
     require_agent(blueprint)
-    blueprint.before_request(_refuse_unstorable_url)
+    blueprint.before_request(refuse_unstorable_url)
     return blueprint
 
 
@@ -61,21 +61,6 @@ def _end_writes(exc: BaseException | None = None) -> None:
     if token is not None:
         unit_of_work.write_intent.reset(token)
         db.session.rollback()  # nothing uncommitted at this point was meant to be stored
-
-
-def _refuse_unstorable_url() -> None:
-    """Refuse URLs the database cannot even be asked about: NUL characters, ids past INTEGER."""
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, int) and value > MAX_ID:
-            raise NotFound("no such thing")
-        if isinstance(value, str) and "\x00" in value:
-            raise Invalid("the URL holds a NUL character", fields={name: "NUL character"})
-    for name, value in request.args.items(multi=True):
-        if "\x00" in name or "\x00" in value:
-            raise Invalid(
-                "a query argument holds a NUL character",
-                fields={name.replace("\x00", ""): "NUL character"},
-            )
 
 
 def _nul_location(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
@@ -125,28 +110,6 @@ def parse_body(model: type[M]) -> M:
     return body
 
 
-@overload
-def int_arg(name: str, default: int, minimum: int = 1, maximum: int = MAX_ID) -> int: ...
-@overload
-def int_arg(
-    name: str, default: None = None, minimum: int = 1, maximum: int = MAX_ID
-) -> int | None: ...
-def int_arg(
-    name: str, default: int | None = None, minimum: int = 1, maximum: int = MAX_ID
-) -> int | None:
-    """An integer query argument within bounds, or a 422 naming it."""
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number", fields={name: "not a number"}) from None
-    if number < minimum or number > maximum:
-        raise Invalid(f"{name} is out of range", fields={name: "out of range"})
-    return number
-
-
 def contains_pattern(text: str) -> str:
     """A lower-case LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -181,8 +144,7 @@ def paginate(
 
 def get_or_404(model: type[T], ident: object, what: str) -> T:
     """Load ``model`` by primary key or raise NotFound."""
-    storable = not isinstance(ident, int) or 0 < ident <= MAX_ID
-    row = db.session.get(model, ident) if storable else None
+    row = get_row(model, ident)
     if row is None:
         raise NotFound(f"no such {what}")
     return row

@@ -1,18 +1,18 @@
 """What every agent UI blueprint shares: a login, the Content-Security-Policy, 404s for
-ids that cannot exist, and page numbers from the query string."""
+ids that cannot exist, and URL arguments through the API's parser (web/args.py: no NUL
+characters, integers within bounds, a 422 in the JSON error shape otherwise)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort
 from flask_login import login_required
 
-from helpdesk.extensions import db
-from helpdesk.web.api import MAX_ID
+from helpdesk.web.args import get_row, page_number, refuse_unstorable_url
 
 T = TypeVar("T")
-MAX_PAGE = 100_000
+__all__ = ["get_or_404", "page_blueprint", "page_number"]
 # Inbound HTML is cleaned, framed and sandboxed; this is the last line behind that.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -26,6 +26,7 @@ def page_blueprint(name: str, import_name: str) -> Blueprint:
     answer allows only the app's own scripts."""
     blueprint = Blueprint(name, import_name)
     blueprint.before_request(_login_required)
+    blueprint.before_request(refuse_unstorable_url)
     blueprint.after_request(_no_scripts_but_ours)
     return blueprint
 
@@ -44,13 +45,7 @@ def _no_scripts_but_ours(response: Response) -> Response:
 
 def get_or_404(model: type[T], ident: int) -> T:
     """The row of ``model`` with id ``ident``, or a 404 page."""
-    item = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+    item = get_row(model, ident)
     if item is None:
         abort(404)
     return item
-
-
-def page_number(name: str = "page") -> int:
-    """A page number from the query string (1 when absent or nonsense)."""
-    value: Any = request.args.get(name, 1, type=int)
-    return min(max(1, value or 1), MAX_PAGE)

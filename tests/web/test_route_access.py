@@ -9,8 +9,17 @@ from __future__ import annotations
 import pytest
 
 # Endpoints anyone may call: the health check, the login form, static files,
-# and the live-chat widget (its visitors are anonymous by nature).
-PUBLIC_ENDPOINTS = {"health.healthz", "agents.login", "static", "chat.widget"}
+# the live-chat widget (its visitors are anonymous by nature), and the API's
+# description (the OpenAPI document and its HTML reference: what the open source
+# says, no data).
+PUBLIC_ENDPOINTS = {
+    "health.healthz",
+    "agents.login",
+    "static",
+    "chat.widget",
+    "api_docs.openapi_json",
+    "api_docs.api_reference",
+}
 
 
 def _routes(app):
@@ -53,6 +62,9 @@ def test_every_route_refuses_anonymous_callers(app, client):
     assert len(checked) > 25
 
 
-@pytest.mark.parametrize("path, status", [("/healthz", 200), ("/login", 200)])
+@pytest.mark.parametrize(
+    "path, status",
+    [("/healthz", 200), ("/login", 200), ("/api/v1/openapi.json", 200), ("/api/docs", 200)],
+)
 def test_public_routes_answer_without_login(client, path, status):
     assert client.get(path).status_code == status

@@ -21,8 +21,11 @@ from helpdesk.channels.phone import calls
 from helpdesk.channels.twilio.common import phone_channel
 from helpdesk.errors import HelpdeskError, Invalid
 from helpdesk.extensions import db
+from helpdesk.tickets.schemas import CallEventOut, NewCallOut
 from helpdesk.tickets.serializers import call_json
 from helpdesk.web.api import api_blueprint, parse_body
+from helpdesk.web.args import MAX_ID
+from helpdesk.web.openapi import documented
 
 PROVIDER = "cti"
 bp = api_blueprint("cti_api", __name__)
@@ -85,7 +88,7 @@ def _agent(user) -> int | None:
     if not name or not isinstance(name, str):
         return None
     condition = or_(func.lower(Agent.email) == name.lower(), func.lower(Agent.name) == name.lower())
-    if name.isdigit():
+    if name.isascii() and name.isdigit() and len(name) <= 10 and 0 < int(name) <= MAX_ID:
         condition = or_(condition, Agent.id == int(name))
     return db.session.execute(
         select(Agent.id).where(condition, Agent.active.is_(True)).order_by(Agent.id).limit(1)
@@ -108,6 +111,7 @@ def _call(event: CtiEvent, agent_id: int | None) -> calls.NewCall:
 
 
 @bp.post("/cti/events")
+@documented((NewCallOut, CallEventOut), status=201, also=[200], body=CtiEvent, form=True)
 def cti_event():
     """Apply one PBX event; ``newCall`` answers with the caller's card."""
     event = _event()
