@@ -258,6 +258,5 @@ def test_the_card_shows_what_the_named_agent_may_open(pbx, office, eva, make_tic
         card = event(pbx, "newCall", call_id=call_id, **fields)
         assert card.status_code == 201, card.json
         shown = {t["id"] for t in card.json["open_tickets"]}
-        assert phones not in shown or expected, (user, shown)
-        assert expected <= shown, (user, shown)
+        assert {phones} & shown == expected, (user, shown)
         assert card.json["customer"]["id"] == eva.id
