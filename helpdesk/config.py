@@ -84,6 +84,17 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # How new passwords are hashed (Werkzeug's scrypt; the test suite sets a cheap
         # method, since every test makes agents and scrypt takes a tenth of a second).
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Login attempts checked per client address and per account within any minute;
+        # past that the login form answers 429 without looking at the password.
+        "LOGIN_ATTEMPTS_PER_MINUTE": int(
+            os.environ.get("HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE", "30")
+        ),
+        # The session cookie: never sent on cross-site requests but top-level links
+        # (Lax), never readable by scripts, Secure whenever the request came over HTTPS
+        # (agents/auth.py: SessionInterface) and always with HELPDESK_SECURE_COOKIES=1.
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": os.environ.get("HELPDESK_SECURE_COOKIES", "") == "1",
         "API_PAGE_SIZE": 50,
         "API_MAX_PAGE_SIZE": 200,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,

@@ -74,7 +74,8 @@ def current_sid() -> str:
 
 
 class AgentsNamespace(Namespace):
-    """Agents' live connection: session cookie or API token, refused otherwise.
+    """Agents' live connection from our own origin: session cookie or API token (scope
+    ``api``), refused otherwise.
 
     Besides the server's events it carries presence (``presence`` {"status":
     "online"|"away"}) and who is viewing or typing on a ticket (``viewing``
@@ -99,9 +100,15 @@ class AgentsNamespace(Namespace):
         """Authenticate, join the agent's rooms and mark the agent online."""
         from flask_socketio import ConnectionRefusedError
 
+        if not _same_origin():
+            # Only our own pages: a page elsewhere gets no agent connection, neither with
+            # the session cookie nor with a token (the engine's CORS answers every origin
+            # because /chat serves customers' websites; this is where /agents says no).
+            log.warning(
+                "agents connection refused from origin %r", request.environ.get("HTTP_ORIGIN")
+            )
+            raise ConnectionRefusedError("origin not allowed")
         agent = current_user if current_user.is_authenticated else None
-        if agent is not None and not _same_origin():
-            agent = None  # a session cookie only counts from our own pages
         if agent is None and isinstance(auth, dict):
             agent = agent_from_token(auth.get("token"))
         if agent is None:
@@ -260,11 +267,16 @@ class AgentsNamespace(Namespace):
 
 
 def _same_origin() -> bool:
-    """Whether the connection comes from a page of this site (or names no origin)."""
+    """Whether the connection comes from a page of this site (the host it was asked for,
+    or PUBLIC_URL's), or names no origin (a program, not a browser)."""
     from urllib.parse import urlsplit
 
-    origin = request.environ.get("HTTP_ORIGIN")
-    return not origin or urlsplit(origin).netloc == request.host
+    origin = (request.environ.get("HTTP_ORIGIN") or "").strip().lower().rstrip("/")
+    if not origin:
+        return True
+    public = (current_app.config.get("PUBLIC_URL") or "").lower()
+    public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
+    return urlsplit(origin).netloc == request.host.lower() or origin == public_origin
 
 
 def init_app(app: Flask) -> None:
@@ -287,7 +299,7 @@ def init_app(app: Flask) -> None:
         async_mode="threading",
         manage_session=False,
         # The chat widget connects from customers' websites: /chat checks each
-        # channel's allowed origins, /agents takes cookies only from our pages.
+        # channel's allowed origins, /agents refuses every origin but our own.
         cors_allowed_origins="*",
     )
     _agents.reset()

@@ -102,3 +102,28 @@ def test_logged_in_browser_session_connects(live_server, make_agent):
         assert listener.client.connected
     finally:
         listener.close()
+
+
+def _listener_from(live_server, origin: str, **connect) -> Listener:
+    """An /agents connection whose handshake sends ``origin`` as a browser page would."""
+    client = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin})
+    return Listener(live_server, client=client, **connect)
+
+
+def test_agents_refuses_a_foreign_origin_even_with_a_token(live_server, make_agent, make_token):
+    """/agents answers only our own pages (issue 15, finding 16); /chat stays open to its
+    channels' origins (tests/channels/chat)."""
+    token = make_token(make_agent("pat@example.com"))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        _listener_from(live_server, "https://evil.example", auth={"token": token})
+    ours = _listener_from(live_server, live_server, auth={"token": token})
+    try:
+        assert ours.client.connected
+    finally:
+        ours.close()
+
+
+def test_a_cti_token_opens_no_agent_connection(live_server, make_agent, make_token):
+    agent = make_agent("pat@example.com")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live_server, auth={"token": make_token(agent, "cti")})

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.agents import auth, cli, views
     from helpdesk.extensions import login_manager
 
+    app.session_interface = auth.SessionInterface()
     login_manager.user_loader(auth.load_agent)
     login_manager.login_view = "agents.login"
     app.register_blueprint(views.bp)

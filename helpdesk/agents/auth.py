@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 from functools import wraps
 
-from flask import g, request, session
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,22 +17,37 @@ from helpdesk.errors import error_response
 from helpdesk.extensions import db
 
 
-def load_agent(agent_id: str) -> Agent | None:
-    """Flask-Login: the agent of a session."""
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie ``Secure`` whenever the request
+    came over HTTPS (SESSION_COOKIE_SECURE makes it always so)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Whether the session cookie gets the Secure attribute."""
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def load_agent(session_id: str) -> Agent | None:
+    """Flask-Login, on every request: the agent of a session, if the session is of the
+    agent's current session version (``Agent.get_id``: "ID:VERSION"); a logout, a new
+    password or a deactivation counted the version up and ended every older copy."""
+    agent_id, _, version = str(session_id).partition(":")
     try:
-        return db.session.get(Agent, int(agent_id))
+        agent = db.session.get(Agent, int(agent_id))
+        current = agent is not None and int(version) == agent.session_version
     except (TypeError, ValueError):
         return None
+    return agent if current else None
 
 
-def agent_for_token(token: str) -> Agent | None:
-    """The active agent owning ``token``."""
+def agent_for_token(token: str, scope: str = "api") -> Agent | None:
+    """The active agent owning ``token``, if the token is of ``scope``, neither revoked
+    nor expired."""
     row = db.session.execute(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).scalar_one_or_none()
-    if row is None or not row.agent.active:
-        return None
     now = utcnow()
+    if row is None or row.scope != scope or not row.usable(now):
+        return None
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
         # Coarse, so a busy client does not write on every call; in a write transaction
         # of its own, so many clients connecting at once queue instead of failing (SQLite).
@@ -61,24 +77,28 @@ def _session_csrf_ok() -> bool:
     return True
 
 
-def api_agent() -> Agent | None:
-    """The agent calling the API: a bearer token, or the UI's session with CSRF."""
+def api_agent(scope: str = "api") -> Agent | None:
+    """The agent calling the API: a bearer token of ``scope``, or (for the "api" scope)
+    the UI's session with CSRF."""
     token = _bearer()
     if token:
-        return agent_for_token(token)
-    if current_user.is_authenticated and _session_csrf_ok():
+        return agent_for_token(token, scope)
+    if scope == "api" and current_user.is_authenticated and _session_csrf_ok():
         return current_user._get_current_object()
     return None
 
 
-def require_agent(blueprint) -> None:
-    """Make every route of ``blueprint`` refuse callers that are not an agent."""
+def require_agent(blueprint, scope: str = "api") -> None:
+    """Make every route of ``blueprint`` refuse callers that are not an agent with a token
+    of ``scope`` (or, for "api", the UI's session)."""
 
     @blueprint.before_request
     def _authenticate():
-        agent = api_agent()
+        agent = api_agent(scope)
         if agent is None:
-            return error_response(401, "unauthorized", "a valid bearer token is required")
+            return error_response(
+                401, "unauthorized", f"a valid bearer token of scope {scope} is required"
+            )
         g.agent = agent
 
 

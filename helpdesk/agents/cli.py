@@ -7,7 +7,6 @@ import sys
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 
 from helpdesk.extensions import db
 
@@ -43,6 +42,42 @@ def agent_create(
         click.echo(f"password: {generated}")
 
 
+@agent_group.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def agent_deactivate(email: str) -> None:
+    """Stop an agent: no login, sessions and API tokens end at once."""
+    from helpdesk.agents import services
+
+    try:
+        agent = services.agent_by_email(email)
+        services.deactivate(agent)
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"agent {agent.id} {agent.email} deactivated")
+
+
+@agent_group.command("password")
+@click.argument("email")
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="read the password from standard input"
+)
+@with_appcontext
+def agent_password(email: str, password_stdin: bool) -> None:
+    """Set an agent's password (read from standard input); their sessions end."""
+    from helpdesk.agents import services
+
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        agent = services.agent_by_email(email)
+        services.set_password(agent, password)
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"password of {agent.email} changed; their sessions ended")
+
+
 @click.group("token")
 def token_group() -> None:
     """Manage API tokens."""
@@ -50,20 +85,73 @@ def token_group() -> None:
 
 @token_group.command("create")
 @click.argument("email")
+@click.option(
+    "--scope",
+    type=click.Choice(["api", "cti", "webhook-admin"]),
+    default="api",
+    show_default=True,
+    help="api: the REST API and realtime; cti: only a phone system's CTI events; "
+    "webhook-admin: only managing webhooks",
+)
+@click.option("--expires", "expires_days", type=click.IntRange(1, 3650), help="days it lasts")
+@click.option("--name", help="what the token is for, shown by `token list`")
 @with_appcontext
-def token_create(email: str) -> None:
-    """Print a new API token for that agent (shown once)."""
-    from helpdesk.agents.models import Agent, ApiToken
+def token_create(email: str, scope: str, expires_days: int | None, name: str | None) -> None:
+    """Print a new API token for that agent (shown once, never stored)."""
+    from helpdesk.agents import services
 
-    agent = db.session.execute(
-        select(Agent).where(func.lower(Agent.email) == email.lower())
-    ).scalar_one_or_none()
-    if agent is None:
-        raise click.ClickException(f"no agent {email}")
-    row, clear = ApiToken.issue(agent)
-    db.session.add(row)
+    try:
+        _, clear = services.issue_token(services.agent_by_email(email), scope, name, expires_days)
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(clear)
+
+
+@token_group.command("list")
+@click.argument("email", required=False)
+@with_appcontext
+def token_list(email: str | None) -> None:
+    """List API tokens (one agent's, or everyone's): never the token itself."""
+    from helpdesk.agents import services
+    from helpdesk.db import iso
+
+    try:
+        agent = services.agent_by_email(email) if email else None
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("id\tagent\tscope\tname\tprefix\tcreated\texpires\tlast used\tstate")
+    for row in services.tokens(agent):
+        click.echo(
+            "\t".join(
+                [
+                    str(row.id),
+                    row.agent.email,
+                    row.scope,
+                    row.name or "-",
+                    row.prefix + "…",
+                    iso(row.created_at) or "-",
+                    iso(row.expires_at) or "never",
+                    iso(row.last_used_at) or "never",
+                    services.token_state(row),
+                ]
+            )
+        )
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    """Revoke a token (by its id from `token list`) at once."""
+    from helpdesk.agents import services
+
+    try:
+        row = services.revoke_token(token_id)
+    except services.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"token {row.id} ({row.prefix}…) of {row.agent.email} revoked")
 
 
 @click.group("team")

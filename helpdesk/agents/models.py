@@ -16,6 +16,9 @@ from helpdesk.db import UTCDateTime, utcnow
 from helpdesk.extensions import Model, db
 
 ROLES = ("agent", "lead", "admin")
+# What an API token may be used for: "api" the REST API and /agents realtime, "cti" only
+# the CTI events of a phone system, "webhook-admin" only managing webhooks (docs/product.md).
+SCOPES = ("api", "cti", "webhook-admin")
 PRESENCE = ("online", "away", "offline")
 ASSIGNMENT = ("manual", "round_robin", "least_loaded")  # how a team's new tickets find an agent
 
@@ -66,6 +69,9 @@ class Agent(UserMixin, Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     capacity: Mapped[int] = mapped_column(Integer, default=20)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's login (get_id): logging out, a new password or a
+    # deactivation counts it up, and every copy of an older session stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Loaded when read: the signed-in agent's access checks read them once per request;
     # the other agents a page shows (authors, assignees, the agent list) need only names.
     teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
@@ -77,6 +83,14 @@ class Agent(UserMixin, Model):
     def is_active(self) -> bool:  # Flask-Login: deactivated agents cannot log in
         """Whether the agent may log in."""
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login: what the session remembers
+        """The agent's id and session version, as the session stores them."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Make every session of this agent invalid (checked on each request)."""
+        self.session_version = (self.session_version or 1) + 1
 
     @property
     def is_admin(self) -> bool:
@@ -115,16 +129,44 @@ class ApiToken(Model):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str | None] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent: Mapped[Agent] = relationship(lazy="joined")
 
     def __repr__(self) -> str:
-        return f"<ApiToken {self.id} {self.prefix}… agent={self.agent_id}>"
+        return f"<ApiToken {self.id} {self.prefix}… agent={self.agent_id} {self.scope}>"
 
     @classmethod
-    def issue(cls, agent: Agent) -> tuple[ApiToken, str]:
+    def issue(
+        cls,
+        agent: Agent,
+        scope: str = "api",
+        name: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiToken, str]:
         """Make a new token for ``agent``; return the row and the clear token (shown once)."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         clear = "hd_" + secrets.token_urlsafe(32)
-        row = cls(agent=agent, token_hash=hash_token(clear), prefix=clear[:10])
+        row = cls(
+            agent=agent,
+            token_hash=hash_token(clear),
+            prefix=clear[:10],
+            scope=scope,
+            name=name,
+            expires_at=expires_at,
+        )
         return row, clear
+
+    def usable(self, now: datetime) -> bool:
+        """Whether the token still opens anything: not revoked, not expired, its agent
+        active."""
+        return (
+            self.revoked_at is None
+            and (self.expires_at is None or self.expires_at > now)
+            and self.agent.active
+        )

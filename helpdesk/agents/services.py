@@ -1,14 +1,22 @@
-"""Creating agents and teams."""
+"""Creating agents and teams, their passwords, deactivation, logins and API tokens."""
 
 from __future__ import annotations
 
+import logging
 import secrets
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
-from helpdesk.agents.models import ROLES, Agent, Team
+from helpdesk.agents.models import ROLES, SCOPES, Agent, ApiToken, Team
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.db import utcnow
 from helpdesk.extensions import db
+from helpdesk.web import ratelimit
+
+log = logging.getLogger(__name__)
+MIN_PASSWORD = 8
 
 
 class AgentError(ValueError):
@@ -39,8 +47,8 @@ def create_agent(
         raise AgentError(f"role must be one of {', '.join(ROLES)}")
     if db.session.execute(select(Agent.id).where(func.lower(Agent.email) == email)).first():
         raise AgentError(f"an agent with {email} exists already")
-    if password is not None and len(password) < 8:
-        raise AgentError("passwords are at least 8 characters")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise AgentError(f"passwords are at least {MIN_PASSWORD} characters")
     generated: str | None = None
     if not password:
         password = generated = secrets.token_urlsafe(12)
@@ -75,13 +83,117 @@ _DUMMY = Agent(email="nobody@invalid", name="nobody")
 _DUMMY.set_password("not a password anyone has")
 
 
-def authenticate(email: str, password: str) -> Agent | None:
+class Throttled(Exception):
+    """Too many login attempts from one address or for one account in the last minute."""
+
+
+def authenticate(email: str, password: str, ip: str | None = None) -> Agent | None:
     """The active agent with this email and password, or None (an unknown email costs
-    the same password check as a wrong password)."""
-    agent = db.session.execute(
-        select(Agent).where(func.lower(Agent.email) == email.strip().lower())
-    ).scalar_one_or_none()
+    the same password check as a wrong password). At most LOGIN_ATTEMPTS_PER_MINUTE
+    attempts per address and per account within any minute are checked; past that,
+    Throttled, and the password is not looked at. Failures are logged."""
+    account = email.strip().lower()[:254]
+    limit = current_app.config["LOGIN_ATTEMPTS_PER_MINUTE"]
+    by_ip = ratelimit.allow(f"login-ip:{ip}", limit, 60, sliding=True)
+    by_account = ratelimit.allow(f"login-account:{account}", limit, 60, sliding=True)
+    if not (by_ip and by_account):
+        log.warning(
+            "login throttled: %r from %s (%s)", account, ip, "address" if not by_ip else "account"
+        )
+        raise Throttled()
+    agent = (
+        db.session.execute(select(Agent).where(func.lower(Agent.email) == account))
+        .unique()
+        .scalar_one_or_none()
+    )
     candidate = agent if agent is not None else _DUMMY
     if candidate.check_password(password) and agent is not None and agent.active:
+        log.info("login: agent %s from %s", agent.id, ip)
         return agent
+    log.warning("login failed: %r from %s", account, ip)
     return None
+
+
+def agent_by_email(email: str) -> Agent:
+    """The agent with this email (any case), or AgentError."""
+    agent = (
+        db.session.execute(select(Agent).where(func.lower(Agent.email) == email.strip().lower()))
+        .unique()
+        .scalar_one_or_none()
+    )
+    if agent is None:
+        raise AgentError(f"no agent {email}")
+    return agent
+
+
+def set_password(agent: Agent, password: str) -> None:
+    """Give ``agent`` a new password; every session of theirs ends."""
+    if len(password) < MIN_PASSWORD:
+        raise AgentError(f"passwords are at least {MIN_PASSWORD} characters")
+    agent.set_password(password)
+    agent.end_sessions()
+    db.session.flush()
+
+
+def deactivate(agent: Agent) -> None:
+    """Stop ``agent`` from working the desk: no login, their sessions end, their API
+    tokens stop working (they are kept, for the record, and work again if reactivated
+    and not revoked)."""
+    agent.active = False
+    agent.presence = "offline"
+    agent.end_sessions()
+    db.session.flush()
+
+
+def issue_token(
+    agent: Agent, scope: str = "api", name: str | None = None, expires_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token of ``scope`` for ``agent``, expiring after ``expires_days`` (never
+    when None); the row and the clear token, which is shown once and never stored."""
+    if scope not in SCOPES:
+        raise AgentError(f"scope must be one of {', '.join(SCOPES)}")
+    if expires_days is not None and not 0 < expires_days <= 3650:
+        raise AgentError("tokens expire after 1 to 3650 days")
+    if name is not None and len(name.strip()) > 100:
+        raise AgentError("token names are at most 100 characters")
+    if not agent.active:
+        raise AgentError(f"{agent.email} is deactivated")
+    expires = utcnow() + timedelta(days=expires_days) if expires_days is not None else None
+    row, clear = ApiToken.issue(agent, scope, (name or "").strip() or None, expires)
+    db.session.add(row)
+    db.session.flush()
+    return row, clear
+
+
+def tokens(agent: Agent | None = None) -> list[ApiToken]:
+    """API tokens (of ``agent``, else everyone's), oldest first."""
+    query = select(ApiToken).order_by(ApiToken.id)
+    if agent is not None:
+        query = query.where(ApiToken.agent_id == agent.id)
+    return list(db.session.execute(query).unique().scalars().all())
+
+
+def token_state(row: ApiToken) -> str:
+    """ "active", "revoked", "expired" or "agent deactivated"."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return "expired"
+    return "active" if row.agent.active else "agent deactivated"
+
+
+def revoke_token(token_id: int) -> ApiToken:
+    """Revoke a token at once (its row stays, marked revoked)."""
+    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    if row is None:
+        raise AgentError(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()
+    return row
+
+
+def end_sessions(agent: Agent) -> None:
+    """End every session of ``agent`` (logout: every copy of the cookie stops working)."""
+    agent.end_sessions()
+    db.session.flush()

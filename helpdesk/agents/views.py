@@ -7,10 +7,17 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from helpdesk import unit_of_work
 from helpdesk.agents import services
 from helpdesk.agents.forms import LoginForm
+from helpdesk.web.pages import content_security_policy
 
 bp = Blueprint("agents", __name__)
+bp.after_request(content_security_policy)  # the login page may not be framed either
+TOO_MANY = (
+    "Too many login attempts; please wait a minute. "
+    "/ Zu viele Anmeldeversuche; bitte warten Sie eine Minute."
+)
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,7 +44,11 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        agent = services.authenticate(form.email.data, form.password.data)
+        try:
+            agent = services.authenticate(form.email.data, form.password.data, request.remote_addr)
+        except services.Throttled:
+            error = TOO_MANY
+            return render_template("login.html", form=form, error=error), 429
         if agent is not None:
             login_user(agent)
             return redirect(_safe_next(request.args.get("next")))
@@ -50,6 +61,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """End the session."""
+    """End the session, and every copy of it (the agent's session version counts up)."""
+    services.end_sessions(current_user._get_current_object())
+    unit_of_work.commit()
     logout_user()
     return redirect(url_for("agents.login"))

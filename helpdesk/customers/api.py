@@ -8,9 +8,9 @@ from sqlalchemy.orm import selectinload
 
 from helpdesk import unit_of_work
 from helpdesk.agents.auth import require_role
-from helpdesk.customers import history, orders, services
+from helpdesk.customers import export, history, orders, services
 from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import Customer, Identity, Order, Organization, OrganizationDomain
+from helpdesk.customers.models import Customer, Identity, Order, Organization
 from helpdesk.customers.schemas import (
     CustomerIn,
     CustomerOut,
@@ -174,8 +174,9 @@ def merge_customer(customer_id: int):
 @require_role("lead")
 @documented(ExportOut)
 def export_customer(customer_id: int):
-    """All data held about a person (leads and admins)."""
-    return jsonify(history.export(get_or_404(Customer, customer_id, "customer")))
+    """All data held about a person: everything for admins; for leads what they may
+    open (agents.access) and the CRM data."""
+    return jsonify(export.export(get_or_404(Customer, customer_id, "customer"), g.agent))
 
 
 @bp.post("/customers/<int:customer_id>/notes")
@@ -241,7 +242,8 @@ def list_organizations():
 
 
 def _apply_organization(org: Organization, data: dict) -> None:
-    """Copy validated organization fields, checking domains and the manager."""
+    """Copy validated organization fields, checking domains (services.set_domains) and
+    the manager."""
     from helpdesk.agents.models import Agent
 
     if (
@@ -250,27 +252,7 @@ def _apply_organization(org: Organization, data: dict) -> None:
     ):
         raise Invalid("no such agent", fields={"account_manager": "unknown id"})
     if "domains" in data:
-        with db.session.no_autoflush:
-            taken = (
-                db.session.execute(
-                    select(OrganizationDomain).where(
-                        OrganizationDomain.domain.in_(data["domains"]),
-                        OrganizationDomain.organization_id != (org.id or 0),
-                    )
-                )
-                .scalars()
-                .first()
-            )
-        if taken is not None:
-            raise Invalid(
-                "domain belongs to another organization",
-                fields={"domains": f"{taken.domain} is taken"},
-            )
-        org.domains = [d for d in org.domains if d.domain in data["domains"]] + [
-            OrganizationDomain(domain=d)
-            for d in dict.fromkeys(data["domains"])
-            if d not in {x.domain for x in org.domains}
-        ]
+        services.set_domains(org, data["domains"] or [], g.agent)
     for field, attr in (
         ("name", "name"),
         ("notes", "notes"),

@@ -48,3 +48,26 @@ def normalise(kind: str, value: str) -> str:
             raise InvalidIdentity("chat visitor id must be 1 to 200 characters")
         return value
     raise InvalidIdentity(f"unknown identity kind {kind!r}")
+
+
+# Email domains anyone can sign up at: no organization may own one (else every new
+# customer writing from it would join that organization). A short list of the big
+# providers kept here (the PyPI packages of such lists are unmaintained); add to it as
+# needed. Subdomains are not listed: only exact domains are owned.
+FREE_MAIL_DOMAINS = frozenset(
+    """
+    aol.com aim.com gmail.com googlemail.com gmx.at gmx.ch gmx.com gmx.de gmx.net gmx.org
+    hotmail.com hotmail.de hotmail.co.uk hotmail.fr hotmail.it live.com live.de live.co.uk
+    msn.com outlook.com outlook.de icloud.com me.com mac.com yahoo.com yahoo.de yahoo.co.uk
+    yahoo.fr yahoo.it ymail.com rocketmail.com web.de t-online.de freenet.de arcor.de
+    posteo.de posteo.net mailbox.org online.de email.de mail.de kabelmail.de vodafonemail.de
+    protonmail.com proton.me pm.me tutanota.com tutanota.de tuta.io zoho.com zohomail.eu
+    mail.com mail.ru yandex.com yandex.ru gmx.fr laposte.net orange.fr free.fr libero.it
+    bluewin.ch hushmail.com fastmail.com fastmail.fm qq.com 163.com 126.com naver.com
+    """.split()
+)
+
+
+def is_free_mail(domain: str) -> bool:
+    """Whether ``domain`` is a free-mail provider's (see FREE_MAIL_DOMAINS)."""
+    return domain.strip().lower().rstrip(".") in FREE_MAIL_DOMAINS

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
 from helpdesk.agents import access
-from helpdesk.customers.identities import InvalidIdentity, normalise
+from helpdesk.customers.identities import InvalidIdentity, is_free_mail, normalise
 from helpdesk.customers.models import (
     Customer,
     Identity,
@@ -24,7 +24,7 @@ from helpdesk.customers.models import (
     OrganizationDomain,
 )
 from helpdesk.db import utcnow
-from helpdesk.errors import Conflict, Invalid
+from helpdesk.errors import Conflict, Forbidden, Invalid
 from helpdesk.extensions import db
 from helpdesk.tickets.models import OPEN_STATUSES, Ticket
 
@@ -74,7 +74,45 @@ def find_by_identity(kind: str, value: str) -> Customer | None:
 def organization_for_email(address: str) -> Organization | None:
     """The organization that owns the domain of ``address``."""
     domain = address.rpartition("@")[2].lower()
+    if is_free_mail(domain):  # never anyone's, even if an old row says so
+        return None
     return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
+
+
+def set_domains(org: Organization, domains: list[str], actor) -> None:
+    """Give ``org`` exactly these email domains (normalised already). Only leads and
+    admins change them (new customers writing from a domain join its organization);
+    free-mail domains and another organization's are refused."""
+    wanted = list(dict.fromkeys(domains))
+    if set(wanted) == {d.domain for d in org.domains}:
+        return
+    if actor.role == "agent":
+        raise Forbidden("only leads and admins change an organization's domains")
+    free = [d for d in wanted if is_free_mail(d)]
+    if free:
+        raise Invalid(
+            "free-mail domains belong to no organization",
+            fields={"domains": f"{free[0]} is a free-mail domain"},
+        )
+    with db.session.no_autoflush:
+        taken = (
+            db.session.execute(
+                select(OrganizationDomain).where(
+                    OrganizationDomain.domain.in_(wanted),
+                    OrganizationDomain.organization_id != (org.id or 0),
+                )
+            )
+            .scalars()
+            .first()
+        )
+    if taken is not None:
+        raise Invalid(
+            "domain belongs to another organization",
+            fields={"domains": f"{taken.domain} is taken"},
+        )
+    org.domains = [d for d in org.domains if d.domain in wanted] + [
+        OrganizationDomain(domain=d) for d in wanted if d not in {x.domain for x in org.domains}
+    ]
 
 
 def find_sender(kind: str, value: str) -> Customer | None:

@@ -116,8 +116,9 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
     before = (ticket.status, ticket.priority, ticket.team_id)
     if "team" in changes and changes["team"] != ticket.team_id:
         team = _team(changes["team"])
-        if actor.role == "agent" and team is not None and team.id not in actor.team_ids:
-            raise Forbidden("only leads and admins move tickets to other teams")
+        # "No team" is another team too: every agent would see the ticket, notes and all.
+        if actor.role == "agent" and (team is None or team.id not in actor.team_ids):
+            raise Forbidden("only leads and admins move tickets to other teams or to no team")
         events.record(
             ticket, "team", {"from": ticket.team_id, "to": team.id if team else None}, actor
         )

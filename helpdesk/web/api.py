@@ -21,8 +21,11 @@ T = TypeVar("T")
 PREFIX = "/api/v1"
 
 
-def api_blueprint(name: str, import_name: str, lock_writes: bool = False) -> Blueprint:
-    """A blueprint under /api/v1 whose every route needs an agent.
+def api_blueprint(
+    name: str, import_name: str, lock_writes: bool = False, scope: str = "api"
+) -> Blueprint:
+    """A blueprint under /api/v1 whose every route needs an agent: a token of ``scope``
+    (for "api", also the UI's session).
 
     ``lock_writes``: on SQLite, POST/PUT/PATCH/DELETE take the write lock when their
     transaction begins (for views that read, then write, in one transaction).
@@ -31,7 +34,7 @@ def api_blueprint(name: str, import_name: str, lock_writes: bool = False) -> Blu
     if lock_writes:
         blueprint.before_request(_declare_writes)
         blueprint.teardown_request(_end_writes)
-    require_agent(blueprint)
+    require_agent(blueprint, scope)
     blueprint.before_request(refuse_unstorable_url)
     return blueprint
 

@@ -17,7 +17,7 @@ __all__ = ["get_or_404", "page_blueprint", "page_number"]
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https: http:; connect-src 'self' ws: wss:; frame-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -27,7 +27,7 @@ def page_blueprint(name: str, import_name: str) -> Blueprint:
     blueprint = Blueprint(name, import_name)
     blueprint.before_request(_login_required)
     blueprint.before_request(refuse_unstorable_url)
-    blueprint.after_request(_no_scripts_but_ours)
+    blueprint.after_request(content_security_policy)
     return blueprint
 
 
@@ -36,10 +36,12 @@ def _login_required() -> None:
     """Every page of these blueprints needs a logged-in agent."""
 
 
-def _no_scripts_but_ours(response: Response) -> Response:
-    """Send the Content-Security-Policy with every HTML page."""
+def content_security_policy(response: Response) -> Response:
+    """Send the Content-Security-Policy with every HTML page (no page of ours may be
+    framed: frame-ancestors 'none', and X-Frame-Options for browsers without CSP)."""
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 

@@ -287,3 +287,15 @@ def test_only_admins_erase_and_only_leads_and_admins_export(api, api_as, office)
     assert api_as(office.pat).get(path).status_code == 200  # reading the CRM is everyone's job
     assert api.delete(path).status_code == 204
     assert api.get(path).status_code == 404
+
+
+def test_an_agent_cannot_move_a_ticket_to_no_team(api, api_as, office):
+    """ "No team" shows a ticket, internal notes too, to every team (issue 15, finding 5)."""
+    pat, sam = api_as(office.pat), api_as(office.sam)
+    sam.post(f"{V1}/tickets/{office.support}/messages", json={"body": "inside", "internal": True})
+    refused = pat.patch(f"{V1}/tickets/{office.support}", json={"team": None})
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    assert api.get(f"{V1}/tickets/{office.support}").json["team"]["name"] == "Support"
+    assert api_as(office.bill).get(f"{V1}/tickets/{office.support}").status_code == 404
+    lead = api_as(office.lea).patch(f"{V1}/tickets/{office.support}", json={"team": None})
+    assert lead.status_code == 200 and lead.json["team"] is None

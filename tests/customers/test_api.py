@@ -230,10 +230,16 @@ def test_an_organization_lists_its_key_people_first(api):
 # --- merge, export, erase --------------------------------------------------------
 
 
-def call_from(api, number: str, call_id: str) -> None:
+@pytest.fixture
+def pbx(api_as, admin):
+    """A phone system's client of the CTI API (a token of scope cti)."""
+    return api_as(admin, "cti")
+
+
+def call_from(pbx, number: str, call_id: str) -> None:
     """A call from ``number`` through the CTI API: rings, then the caller hangs up."""
     for name in ("newCall", "hangup"):
-        response = api.post(
+        response = pbx.post(
             f"{V1}/cti/events",
             json={
                 "event": name,
@@ -246,7 +252,7 @@ def call_from(api, number: str, call_id: str) -> None:
         assert response.status_code in (200, 201), response.json
 
 
-def test_merge_moves_everything_and_the_other_customer_is_gone(api, make_customer, inbound):
+def test_merge_moves_everything_and_the_other_customer_is_gone(api, pbx, make_customer, inbound):
     ada = make_customer("Ada", emails=["ada@example.com"], tags=["vip"])
     dup = make_customer(
         None, emails=["ada.l@example.com"], phones=["030 1234567"], tags=["newsletter"], title="CTO"
@@ -254,7 +260,7 @@ def test_merge_moves_everything_and_the_other_customer_is_gone(api, make_custome
     ticket = inbound("email", "ada.l@example.com", "Where is my order?", subject="Order").ticket
     assert api.put(f"{V1}/orders/A-1", json={"customer": dup.id}).status_code == 201
     assert api.post(f"{V1}/customers/{dup.id}/notes", json={"body": "mornings"}).status_code == 201
-    call_from(api, "+49301234567", "merge-1")
+    call_from(pbx, "+49301234567", "merge-1")
     dup_id = dup.id
 
     merged = api.post(f"{V1}/customers/{ada.id}/merge", json={"from": dup_id})
@@ -284,7 +290,7 @@ def test_merge_moves_everything_and_the_other_customer_is_gone(api, make_custome
     assert api.post(f"{V1}/customers/999999/merge", json={"from": ada.id}).status_code == 404
 
 
-def test_export_holds_everything_about_the_person(api, make_customer, inbound, admin):
+def test_export_holds_everything_about_the_person(api, pbx, make_customer, inbound, admin):
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
     first = inbound("email", "ada@example.com", "My mug broke", subject="Broken mug")
     api.post(f"{V1}/tickets/{first.ticket.id}/messages", json={"body": "Sorry!", "internal": True})
@@ -293,7 +299,7 @@ def test_export_holds_everything_about_the_person(api, make_customer, inbound, a
         f"{V1}/orders/B-7", json={"customer": ada.id, "lines": [{"name": "Mug", "quantity": 2}]}
     )
     api.post(f"{V1}/customers/{ada.id}/notes", json={"body": "VIP since 2019"})
-    call_from(api, "030 1234567", "export-1")
+    call_from(pbx, "030 1234567", "export-1")
 
     export = api.get(f"{V1}/customers/{ada.id}/export")
     assert export.status_code == 200
@@ -360,7 +366,7 @@ def test_erase_removes_the_person_and_files_nothing_else_uses(api, make_customer
 # --- timeline and lookup --------------------------------------------------------
 
 
-def grow_history(api, inbound, customer, start: datetime, n: int) -> None:
+def grow_history(api, pbx, inbound, customer, start: datetime, n: int) -> None:
     """``n`` rounds of everything that can happen with a customer, each round a minute apart."""
     email, phone = customer.values("email")[0], customer.values("phone")[0]
     for i in range(n):
@@ -385,7 +391,7 @@ def grow_history(api, inbound, customer, start: datetime, n: int) -> None:
             },
         )
         api.post(f"{V1}/customers/{customer.id}/notes", json={"body": f"note {i}"})
-        call_from(api, phone, f"{customer.id}-{i}")
+        call_from(pbx, phone, f"{customer.id}-{i}")
 
 
 def history_of(customer_id: int) -> set[tuple[str, int]]:
@@ -404,12 +410,14 @@ def history_of(customer_id: int) -> set[tuple[str, int]]:
     return found
 
 
-def test_timeline_is_newest_first_and_pages_without_gaps_or_repeats(api, make_customer, inbound):
+def test_timeline_is_newest_first_and_pages_without_gaps_or_repeats(
+    api, pbx, make_customer, inbound
+):
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
     other = make_customer("Bob", emails=["bob@example.com"], phones=["030 7654321"])
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    grow_history(api, inbound, ada, start, 3)
-    grow_history(api, inbound, other, start, 1)
+    grow_history(api, pbx, inbound, ada, start, 3)
+    grow_history(api, pbx, inbound, other, start, 1)
 
     whole = api.get(f"{V1}/customers/{ada.id}/timeline?per_page=200").json
     assert whole["next"] is None
@@ -465,7 +473,9 @@ def test_lookup_card_shows_open_tickets_orders_and_last_contact(api, make_custom
     assert card["last_contact"]["ticket_id"] == solved
 
 
-def test_last_contact_is_the_newest_call_or_message_and_never_a_note(api, make_customer, inbound):
+def test_last_contact_is_the_newest_call_or_message_and_never_a_note(
+    api, pbx, make_customer, inbound
+):
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
     mail = inbound("email", "ada@example.com", "hello", subject="Open").ticket.id
 
@@ -473,7 +483,7 @@ def test_last_contact_is_the_newest_call_or_message_and_never_a_note(api, make_c
         return api.get(f"{V1}/lookup?email=ada@example.com").json["last_contact"]
 
     assert (last()["channel"], last()["ticket_id"], last()["direction"]) == ("email", mail, "in")
-    call_from(api, "+49301234567", "last-contact-call")
+    call_from(pbx, "+49301234567", "last-contact-call")
     shown = last()  # the call, or the voice entry it left on a ticket
     assert (shown["channel"], shown["direction"]) == ("voice", "in"), shown
     api.post(f"{V1}/tickets/{mail}/messages", json={"body": "internal", "internal": True})
@@ -517,13 +527,13 @@ def test_customer_and_organization_lists_page_with_next_urls(api, make_customer)
 
 
 def test_timeline_and_lookup_run_a_bounded_number_of_statements(
-    api, make_customer, inbound, count_queries
+    api, pbx, make_customer, inbound, count_queries
 ):
     small = make_customer("Small", emails=["small@example.com"], phones=["030 1111111"])
     large = make_customer("Large", emails=["large@example.com"], phones=["030 2222222"])
     start = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
-    grow_history(api, inbound, small, start, 1)  # 5+ entries of every kind of history
-    grow_history(api, inbound, large, start, 12)  # 96 entries
+    grow_history(api, pbx, inbound, small, start, 1)  # 5+ entries of every kind of history
+    grow_history(api, pbx, inbound, large, start, 12)  # 96 entries
 
     def statements(path: str) -> int:
         api.get(path)  # warm: the token's last-used time is written once

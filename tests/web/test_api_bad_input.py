@@ -64,8 +64,14 @@ def assert_refused(
     assert snapshot() == before, f"{context}: a refused request changed stored data"
 
 
+def caller(targets: dict, name: str):
+    """Who calls endpoint ``name``: a phone system (a cti token) for CTI events, else the
+    admin."""
+    return targets["pbx"] if name == "cti event" else targets["api"]
+
+
 @pytest.fixture
-def targets(api, admin, make_customer, make_ticket):
+def targets(api, api_as, admin, make_customer, make_ticket):
     """One of each thing the write endpoints address, and the paths that address them."""
     ada = make_customer("Ada", emails=["ada@example.com"], phones=["030 1234567"])
     bob = make_customer("Bob", emails=["bob@example.com"])
@@ -77,6 +83,7 @@ def targets(api, admin, make_customer, make_ticket):
     team = db.session.execute(select(Team.id).where(Team.name == "Support")).scalar_one()
     return {
         "api": api,
+        "pbx": api_as(admin, "cti"),
         "ada": ada.id,
         "bob": bob.id,
         "ticket": ticket,
@@ -232,7 +239,7 @@ def refuses_bad_fields(targets: dict, name: str, before: tuple) -> None:
     cases = [(body, field) for endpoint, body, field in CASES if endpoint == name]
     assert cases
     for body, field in cases:
-        response = getattr(targets["api"], method)(
+        response = getattr(caller(targets, name), method)(
             path_of(name, targets), json=resolve(body, targets)
         )
         assert response.status_code in (409, 422), (str(body)[:80], response.json)
@@ -241,7 +248,7 @@ def refuses_bad_fields(targets: dict, name: str, before: tuple) -> None:
 
 def refuses_malformed_bodies(targets: dict, name: str, before: tuple) -> None:
     """Broken JSON, JSON that is no object, other content types, unknown fields."""
-    call = getattr(targets["api"], ENDPOINTS[name][0])
+    call = getattr(caller(targets, name), ENDPOINTS[name][0])
     path = path_of(name, targets)
     valid = json.dumps(resolve(VALID[name], targets))
     for data, content_type, status, code in (
@@ -273,7 +280,9 @@ def refuses_unknown_ids(targets: dict, name: str, before: tuple) -> None:
     if unknown is None:
         return
     for path in (unknown, unknown.replace("999999", str(BIG)), unknown.replace("999999", "9" * 30)):
-        response = getattr(targets["api"], method)(V1 + path, json=resolve(VALID[name], targets))
+        response = getattr(caller(targets, name), method)(
+            V1 + path, json=resolve(VALID[name], targets)
+        )
         assert_refused(response, before, targets, status=404, context=path)
         assert response.json["error"]["code"] == "not_found"
 
@@ -554,7 +563,7 @@ def payloads(name: str, targets: dict):
 def test_random_input_never_breaks_a_write_endpoint(targets, name, data):
     payload = data.draw(payloads(name, targets), label="payload")
     before = snapshot()
-    response = getattr(targets["api"], ENDPOINTS[name][0])(path_of(name, targets), **payload)
+    response = getattr(caller(targets, name), ENDPOINTS[name][0])(path_of(name, targets), **payload)
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     if response.status_code >= 400:
         assert_refused(response, before, targets, context=repr(payload)[:200])

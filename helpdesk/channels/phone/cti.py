@@ -5,6 +5,10 @@
 ``direction`` = ``in`` | ``out``, optional ``user`` and ``cause``. It drives the
 same Call records, screen pops and history as Twilio; ``newCall`` answers with
 the caller's customer card.
+
+Only tokens of scope ``cti`` are accepted (a phone system's own token, not an agent's).
+The card it answers shows what the agent named in ``user`` may open (agents.access);
+with nobody named, what the phone line's team may open, as the screen pop does.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from helpdesk import unit_of_work
 from helpdesk.agents.models import Agent
 from helpdesk.channels.phone import calls
 from helpdesk.channels.twilio.common import phone_channel
+from helpdesk.customers import history
+from helpdesk.customers.models import Customer
 from helpdesk.errors import HelpdeskError, Invalid
 from helpdesk.extensions import db
 from helpdesk.tickets.schemas import CallEventOut, NewCallOut
@@ -28,7 +34,7 @@ from helpdesk.web.args import MAX_ID
 from helpdesk.web.openapi import documented
 
 PROVIDER = "cti"
-bp = api_blueprint("cti_api", __name__)
+bp = api_blueprint("cti_api", __name__, scope="cti")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 # Hang-up causes as PBXes report them (Zammad's CTI names), and what the call became.
 CAUSES = {
@@ -82,17 +88,21 @@ def _event() -> CtiEvent:
         raise Invalid("the event has invalid fields", fields=fields) from exc
 
 
-def _agent(user) -> int | None:
-    """The agent a PBX names (id, email or name; the first of a list), if known."""
+def _agent(user) -> Agent | None:
+    """The active agent a PBX names (id, email or name; the first of a list), if known."""
     name = (user[0] if isinstance(user, list) and user else user) or ""
     if not name or not isinstance(name, str):
         return None
     condition = or_(func.lower(Agent.email) == name.lower(), func.lower(Agent.name) == name.lower())
     if name.isascii() and name.isdigit() and len(name) <= 10 and 0 < int(name) <= MAX_ID:
         condition = or_(condition, Agent.id == int(name))
-    return db.session.execute(
-        select(Agent.id).where(condition, Agent.active.is_(True)).order_by(Agent.id).limit(1)
-    ).scalar_one_or_none()
+    return (
+        db.session.execute(
+            select(Agent).where(condition, Agent.active.is_(True)).order_by(Agent.id).limit(1)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def _call(event: CtiEvent, agent_id: int | None) -> calls.NewCall:
@@ -115,7 +125,8 @@ def _call(event: CtiEvent, agent_id: int | None) -> calls.NewCall:
 def cti_event():
     """Apply one PBX event; ``newCall`` answers with the caller's card."""
     event = _event()
-    agent_id = _agent(event.user)
+    agent = _agent(event.user)
+    agent_id = agent.id if agent is not None else None
     new = _call(event, agent_id)
     with unit_of_work.write_phase():
         new = calls.record(new, pop=event.event == "newCall" and event.direction == "in")
@@ -130,7 +141,11 @@ def cti_event():
             calls.update(call, status)
         unit_of_work.commit()
     if event.event == "newCall":
+        card = new.card  # what the line's team may open: the screen pop's card
+        if agent is not None:  # the agent taking the call: what they may open
+            customer = db.session.get(Customer, call.customer_id) if call.customer_id else None
+            card = history.card(customer, card.get("query"), viewer=agent)
         return jsonify(
-            {**new.card, "call": call_json(call), "caller": new.caller}
+            {**card, "call": call_json(call), "caller": new.caller}
         ), 201 if new.created else 200
     return jsonify({"call": call_json(call)})

@@ -27,13 +27,13 @@ def the_call() -> Call:
 
 @pytest.fixture
 def pbx(api_as, office):
-    """The PBX's API client (its token belongs to a lead of team Phones)."""
+    """The PBX's API client (its token, of scope cti, belongs to a lead of team Phones)."""
     from helpdesk.agents.services import create_agent
 
     with unit_of_work.write_phase():  # the office's agents may be writing their presence
         agent, _ = create_agent("pbx@example.com", "PBX", "lead", ["Phones"], "correct horse")
         db.session.commit()
-    return api_as(agent)
+    return api_as(agent, "cti")
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_new_call_pops_the_card_and_answers_with_it(live_server, office, eva, ma
         response = requests.post(
             live_server + EVENTS,
             timeout=10,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {make_token(office.pat, 'cti')}"},
             json={
                 "event": "newCall",
                 "callId": "4711",
@@ -213,15 +213,50 @@ def test_callers_without_a_number_get_the_unknown_card(pbx, office, sender):
     "written",
     ["0049 30 1234567", "+49 (30) 1234567", "030 1234567", "+49301234567", "030/123 45 67"],
 )
-def test_lookup_finds_the_same_customer_however_the_number_is_written(pbx, eva, written):
-    response = pbx.get("/api/v1/lookup", query_string={"phone": written})
+def test_lookup_finds_the_same_customer_however_the_number_is_written(api, eva, written):
+    response = api.get("/api/v1/lookup", query_string={"phone": written})
     assert response.status_code == 200
     assert response.json["customer"]["id"] == eva.id
     assert [t["subject"] for t in response.json["open_tickets"]] == ["Rückruf bitte"]
 
 
 @pytest.mark.parametrize("written", ["+4915199999999", "client:alice", "anonymous"])
-def test_lookup_of_an_unknown_number_is_a_card_with_customer_null(pbx, eva, written):
-    response = pbx.get("/api/v1/lookup", query_string={"phone": written})
+def test_lookup_of_an_unknown_number_is_a_card_with_customer_null(api, eva, written):
+    response = api.get("/api/v1/lookup", query_string={"phone": written})
     assert response.status_code == 200 and response.json["customer"] is None
     assert response.json["query"] == {"phone": written}
+
+
+# --- issue 15, finding 3: CTI tokens of their own kind; the card follows the named agent
+
+
+def test_an_agents_api_token_is_refused_and_stores_nothing(api_as, office, eva):
+    """Any agent's token used to post newCall and got the line's team's tickets on the
+    card (and hangups filed calls into other teams' tickets): only scope cti counts."""
+    bill = api_as(office.bill)  # an API token of an agent of Billing
+    response = event(bill, "newCall")
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+    assert "open_tickets" not in response.json
+    assert event(bill, "hangup").status_code == 401
+    assert count(Call) == 0
+
+
+def test_a_cti_token_opens_nothing_but_the_cti_api(client, make_token, office):
+    cti = {"Authorization": f"Bearer {make_token(office.pat, 'cti')}"}
+    assert client.get("/api/v1/tickets", headers=cti).status_code == 401
+    assert client.get("/api/v1/lookup?phone=030%201234567", headers=cti).status_code == 401
+
+
+def test_the_card_shows_what_the_named_agent_may_open(pbx, office, eva, make_ticket):
+    phones = make_ticket(eva, "Phones matter", body="secret of Phones", team=office.team.id)
+    for call_id, user, expected in (
+        ("c-1", "bill@example.com", set()),  # Bill (Billing) may open neither Phones' ticket
+        ("c-2", "pat@example.com", {phones}),  # Pat is in Phones
+        ("c-3", None, {phones}),  # nobody named: what the line's team may open
+    ):
+        fields = {"user": user} if user else {}
+        card = event(pbx, "newCall", call_id=call_id, **fields)
+        assert card.status_code == 201, card.json
+        shown = {t["id"] for t in card.json["open_tickets"]}
+        assert {phones} & shown == expected, (user, shown)
+        assert card.json["customer"]["id"] == eva.id
