@@ -15,12 +15,9 @@ from sqlalchemy import func, select
 from helpdesk.agents.models import Team
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from tests.fixtures.agents import form_csrf
+from tests.fixtures.agents import PUBLIC_ENDPOINTS, form_csrf
 
 V1 = "/api/v1"
-# Reachable without a login: the health check, the login form, static files and the
-# live-chat widget (its visitors are anonymous by nature).
-PUBLIC_ENDPOINTS = {"health.healthz", "agents.login", "static", "chat.widget"}
 
 
 def is_public(rule) -> bool:

@@ -81,8 +81,8 @@ def test_a_team_calendar_with_a_real_time_zone_is_kept(api):
 
 
 @pytest.mark.parametrize("user", ["9" * 300, "²", "0", "99999999999"])
-def test_a_cti_user_of_digits_is_no_agent_rather_than_a_500(api, user):
-    response = api.post(
+def test_a_cti_user_of_digits_is_no_agent_rather_than_a_500(api_as, admin, user):
+    response = api_as(admin, "cti").post(
         "/api/v1/cti/events",
         json={
             "event": "newCall",
@@ -96,8 +96,8 @@ def test_a_cti_user_of_digits_is_no_agent_rather_than_a_500(api, user):
     assert response.json["call"]["agent_id"] is None
 
 
-def test_a_cti_user_naming_an_agent_id_still_finds_them(api, admin):
-    response = api.post(
+def test_a_cti_user_naming_an_agent_id_still_finds_them(api_as, admin):
+    response = api_as(admin, "cti").post(
         "/api/v1/cti/events",
         json={"event": "answer", "callId": "c-2", "from": "+49301234567", "user": str(admin.id)},
     )

@@ -8,18 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-# Endpoints anyone may call: the health check, the login form, static files,
-# the live-chat widget (its visitors are anonymous by nature), and the API's
-# description (the OpenAPI document and its HTML reference: what the open source
-# says, no data).
-PUBLIC_ENDPOINTS = {
-    "health.healthz",
-    "agents.login",
-    "static",
-    "chat.widget",
-    "api_docs.openapi_json",
-    "api_docs.api_reference",
-}
+from tests.fixtures.agents import PUBLIC_ENDPOINTS
 
 
 def _routes(app):
