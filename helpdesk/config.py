@@ -54,6 +54,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
         "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR")
         or str(instance / "attachments"),
+        # Signed Twilio webhook requests, written before the database is touched and kept
+        # while it is down (channels/twilio/spool.py); shared by the web processes and
+        # whoever runs the scheduler's jobs.
+        "SPOOL_DIR": os.environ.get("HELPDESK_SPOOL_DIR") or str(instance / "spool"),
         # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
         "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
         # What an order number looks like in a customer's message, for the order-status bot
