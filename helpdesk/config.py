@@ -83,5 +83,8 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "API_PAGE_SIZE": 50,
         "API_MAX_PAGE_SIZE": 200,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # After how long a reply still queued without a send job is sent again
+        # (channels/delivery.py: requeue, every minute).
+        "DELIVERY_REQUEUE_AFTER": int(os.environ.get("HELPDESK_DELIVERY_REQUEUE_AFTER", "60")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
