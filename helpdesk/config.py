@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +31,30 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _secrets_key(instance: Path) -> str:
+    """HELPDESK_SECRETS_KEY (Fernet keys encrypting channel secrets at rest), or one
+    generated once into instance/secrets_key: outside the database, like SECRET_KEY."""
+    if os.environ.get("HELPDESK_SECRETS_KEY"):
+        return os.environ["HELPDESK_SECRETS_KEY"]
+    path = instance / "secrets_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")  # Fernet's
+        draft = instance / f".secrets_key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)  # whole, and only once when two processes start together
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def from_environment(instance: Path) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     default_db = f"sqlite:///{instance / 'helpdesk.db'}"
@@ -44,6 +69,7 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # one Redis need channels of their own.
         "SOCKETIO_CHANNEL": os.environ.get("HELPDESK_SOCKETIO_CHANNEL", "helpdesk"),
         "SECRET_KEY": _secret_key(instance),
+        "SECRETS_KEY": _secrets_key(instance),
         "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
