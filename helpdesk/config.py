@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +31,30 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _secrets_key(instance: Path) -> str:
+    """HELPDESK_SECRETS_KEY (Fernet keys encrypting channel secrets at rest), or one
+    generated once into instance/secrets_key: outside the database, like SECRET_KEY."""
+    if os.environ.get("HELPDESK_SECRETS_KEY"):
+        return os.environ["HELPDESK_SECRETS_KEY"]
+    path = instance / "secrets_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")  # Fernet's
+        draft = instance / f".secrets_key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)  # whole, and only once when two processes start together
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def from_environment(instance: Path) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     default_db = f"sqlite:///{instance / 'helpdesk.db'}"
@@ -44,6 +69,7 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # one Redis need channels of their own.
         "SOCKETIO_CHANNEL": os.environ.get("HELPDESK_SOCKETIO_CHANNEL", "helpdesk"),
         "SECRET_KEY": _secret_key(instance),
+        "SECRETS_KEY": _secrets_key(instance),
         "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
@@ -54,6 +80,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
         "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR")
         or str(instance / "attachments"),
+        # Signed Twilio webhook requests, written before the database is touched and kept
+        # while it is down (channels/twilio/spool.py); shared by the web processes and
+        # whoever runs the scheduler's jobs.
+        "SPOOL_DIR": os.environ.get("HELPDESK_SPOOL_DIR") or str(instance / "spool"),
         # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
         "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
         # What an order number looks like in a customer's message, for the order-status bot
@@ -98,5 +128,8 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "API_PAGE_SIZE": 50,
         "API_MAX_PAGE_SIZE": 200,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # After how long a reply still queued without a send job is sent again
+        # (channels/delivery.py: requeue, every minute).
+        "DELIVERY_REQUEUE_AFTER": int(os.environ.get("HELPDESK_DELIVERY_REQUEUE_AFTER", "60")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }

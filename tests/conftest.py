@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.email",
     "tests.fixtures.twilio",
     "tests.fixtures.browser",
+    "tests.fixtures.outage",
 ]

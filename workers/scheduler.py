@@ -15,6 +15,10 @@ PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.tickets.services:close_solved", "default"),
     # Warn before SLA due times and escalate breaches (tickets/sla.py).
     (60, "helpdesk.sla.scan:scan", "default"),
+    # Replies left queued (their job lost, or a transient failure's retry due).
+    (60, "helpdesk.channels.delivery:requeue", "outbound"),
+    # Twilio webhooks spooled while the database was down (channels/twilio/spool.py).
+    (30, "helpdesk.channels.twilio.spool:drain", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
@@ -34,6 +38,15 @@ def due(last_run: dict[str, float], now: float) -> list[tuple[str, str]]:
     return ready
 
 
+def _submit(path: str, queue_name: str) -> None:
+    """Submit one periodic job; a failure (Redis or the database down) is logged and the
+    loop goes on: the job is due again at its next interval."""
+    try:
+        jobs.submit(path, queue_name=queue_name)
+    except Exception:
+        log.exception("periodic job %s could not run or be enqueued", path)
+
+
 def start_in_thread(app) -> threading.Thread:
     """Without Redis, `helpdesk serve` does the periodic work itself: this loop in a
     daemon thread, each job in an app context (and so a database session) of its own."""
@@ -43,7 +56,7 @@ def start_in_thread(app) -> threading.Thread:
         while True:
             for path, queue_name in due(last_run, time.monotonic()):
                 with app.app_context():
-                    jobs.submit(path, queue_name=queue_name)
+                    _submit(path, queue_name)
             time.sleep(5)
 
     thread = threading.Thread(target=loop, name="helpdesk-scheduler", daemon=True)
@@ -57,7 +70,7 @@ def run(once: bool = False) -> None:
     while True:
         for path, queue_name in due(last_run, time.monotonic()):
             log.info("periodic job %s", path)
-            jobs.submit(path, queue_name=queue_name)
+            _submit(path, queue_name)
         if once:
             return
         time.sleep(5)

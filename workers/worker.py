@@ -17,6 +17,18 @@ class AppWorker(SimpleWorker):
     """Runs jobs in this process (no fork: database connections are not fork-safe)
     and gives every job a fresh database session."""
 
+    def subscribe(self) -> None:
+        """RQ's own, with the listener polling every second instead of every minute: the
+        listener waits its whole poll for a subscription that ``unsubscribe`` has already
+        ended, and redis-py's ``stop`` joins it without a limit, so a worker whose burst
+        ended just after it subscribed took up to a minute to exit."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
     def perform_job(self, *args, **kwargs):  # noqa: D102 - RQ's hook; its signature varies
         try:
             return super().perform_job(*args, **kwargs)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from helpdesk.channels.sealed import SealedJSON
 from helpdesk.db import UTCDateTime, utcnow
 from helpdesk.extensions import Model
 
@@ -19,7 +20,7 @@ class Channel(Model):
     """One inbox of one kind; routes what arrives on it to a team.
 
     ``settings`` holds what may be shown; ``secrets`` what must never be shown
-    back or logged (passwords, identity secrets).
+    back or logged (passwords, identity secrets), and is stored encrypted.
     """
 
     __tablename__ = "channels"
@@ -32,7 +33,8 @@ class Channel(Model):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    secrets: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Encrypted at rest under HELPDESK_SECRETS_KEY (channels/sealed.py).
+    secrets: Mapped[dict] = mapped_column(SealedJSON, default=dict)
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     team: Mapped[Team | None] = relationship("Team", lazy="joined")

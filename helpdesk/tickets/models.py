@@ -151,6 +151,7 @@ class Message(Model):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_messages_ticket_id", "ticket_id", "id"),
+        Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -173,6 +174,11 @@ class Message(Model):
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Delivery of an outbound message (channels/delivery.py): how often it was tried, since
+    # when a job is sending it (the claim), and when a transient failure is tried again.
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author: Mapped[Agent | None] = relationship("Agent", lazy="joined")

@@ -31,6 +31,12 @@ def mailbox_group() -> None:
     help="smtp://USER:PASS@HOST:PORT (smtps:// for TLS, ?starttls=yes for STARTTLS)",
 )
 @click.option("--address", required=True, help="the support address customers write to")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="read the password from the first line of standard input (for the IMAP and SMTP "
+    "URLs that carry none): not in the URL, the shell history or the process list",
+)
 @click.option("--team", help="team name (created if new) that gets the mailbox's tickets")
 @click.option("--processed-folder", help="move mail there once stored (default: mark it seen)")
 @click.option("--from-name", help="the sender name on replies (default: the team's name)")
@@ -64,6 +70,7 @@ def mailbox_add(
     imap_url: str,
     smtp_url: str,
     address: str,
+    password_stdin: bool,
     team: str | None,
     processed_folder: str | None,
     from_name: str | None,
@@ -78,9 +85,20 @@ def mailbox_add(
     from helpdesk.agents.services import AgentError, team_named
     from helpdesk.automation.autoack import MAX_TEXT
     from helpdesk.channels.email.imap import connect
-    from helpdesk.channels.email.mailboxes import EMAIL, add_mailbox, describe, server
+    from helpdesk.channels.email.mailboxes import (
+        EMAIL,
+        add_mailbox,
+        describe,
+        server,
+        with_password,
+    )
     from helpdesk.channels.models import Channel
 
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("--password-stdin: no password on standard input")
+        imap_url, smtp_url = with_password(imap_url, password), with_password(smtp_url, password)
     if auto_ack_text is not None and len(auto_ack_text) > MAX_TEXT:
         raise click.ClickException(f"--auto-ack-text is longer than {MAX_TEXT} characters")
     # add_mailbox rewrites the settings: keep the acknowledgement unless it is given now.

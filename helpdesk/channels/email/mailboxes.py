@@ -11,7 +11,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from sqlalchemy import select
 
@@ -71,6 +71,17 @@ def parse_url(url: str, kinds: tuple[str, str], field: str) -> tuple[dict, str]:
     else:
         settings["starttls"] = (query.get("starttls") or ["no"])[0].lower() in ("1", "yes", "true")
     return settings, unquote(parts.password or "")
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` for its user, unless it carries a password of its own."""
+    parts = urlsplit(url)
+    if parts.password is not None or not parts.username:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def masked_url(settings: dict, kind: str) -> str:

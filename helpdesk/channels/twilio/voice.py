@@ -170,8 +170,9 @@ def _direction(value: str | None) -> str:
     return "out" if (value or "").startswith("outbound") else "in"
 
 
-def incoming(form) -> tuple[calls.NewCall, VoiceResponse]:
-    """Record a new call, commit, pop the caller's card; return it with the TwiML answer."""
+def incoming(form, pop: bool = True) -> tuple[calls.NewCall, VoiceResponse]:
+    """Record a new call, commit, pop the caller's card (unless ``pop`` is False: a call
+    handled from the spool is over); return it with the TwiML answer."""
     sid = (form.get("CallSid") or "").strip()
     if not sid:
         raise Invalid("CallSid is missing", fields={"CallSid": "required"})
@@ -190,9 +191,29 @@ def incoming(form) -> tuple[calls.NewCall, VoiceResponse]:
     response = answer(channel)
     # Like ingest, this owns its transaction: the reads above stay outside the write lock.
     with unit_of_work.write_phase():
-        calls.record(new, pop=new.call.direction == "in")
+        calls.record(new, pop=pop and new.call.direction == "in")
         unit_of_work.commit()
     return new, response
+
+
+def answer_without_database(form, incoming: bool) -> VoiceResponse:
+    """The TwiML while the database is down (the request is spooled): a new call, or a
+    <Dial>/<Enqueue> nobody answered, takes a message; a recording ends politely."""
+    response = VoiceResponse()
+    dialled, queued = form.get("DialCallStatus"), form.get("QueueResult")
+    if incoming or (
+        (dialled or queued) and dialled != "completed" and queued not in ("bridged", "hangup")
+    ):
+        return voicemail(response, {})
+    if (
+        dialled
+        or queued
+        or (form.get("RecordingUrl") and form.get("CallStatus") not in calls.FINAL)
+    ):
+        if form.get("RecordingUrl"):
+            _say(response, {}, "goodbye")
+        response.hangup()
+    return response
 
 
 def _int(value: str | None) -> int | None:

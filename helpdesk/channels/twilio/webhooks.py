@@ -1,5 +1,8 @@
 """The Twilio webhooks (/webhooks/twilio/*): verify the signature, call one service,
 answer TwiML. CSRF-exempt: Twilio proves itself with X-Twilio-Signature instead.
+
+Every signed request is spooled (``spool.py``) before the database is touched, so an SMS
+or call that arrives while the database is down is handled once it is back.
 """
 
 from __future__ import annotations
@@ -8,9 +11,7 @@ import logging
 
 from flask import Blueprint, request
 
-from helpdesk import unit_of_work
-from helpdesk.channels.twilio import sms as twilio_sms
-from helpdesk.channels.twilio import voice as twilio_voice
+from helpdesk.channels.twilio import spool
 from helpdesk.channels.twilio.common import twiml, valid_signature
 from helpdesk.errors import error_response
 
@@ -34,30 +35,49 @@ def _verify_signature():
 @bp.post("/sms")
 def sms():
     """An incoming SMS or MMS: ingest it; any reply goes out through the REST API."""
-    twilio_sms.receive(request.form, request.get_data(cache=True))
-    return twiml()
+    return _spooled("sms")
 
 
 @bp.post("/sms/status")
 def sms_status():
     """A delivery status of a message we sent."""
-    with unit_of_work.writing():
-        twilio_sms.delivery_status(request.form, request.args.get("message"))
-        unit_of_work.commit()
-    return twiml()
+    return _spooled("sms_status")
 
 
 @bp.post("/voice")
 def voice():
     """An incoming call: record it, pop the caller's card, answer how to route it."""
-    _, response = twilio_voice.incoming(request.form)
-    return twiml(response)
+    return _spooled("voice")
 
 
 @bp.post("/voice/status")
 def voice_status():
     """A call's status, the outcome of ringing agents or the queue, or a voicemail."""
-    with unit_of_work.writing():
-        response = twilio_voice.status(request.form)
-        unit_of_work.commit()
+    return _spooled("voice_status")
+
+
+def _spooled(kind: str):
+    """Spool the signed request before the database is touched, handle it, and remove it
+    from the spool; when the database is down, keep it there and answer without it."""
+    raw = request.get_data(cache=True)
+    try:
+        entry: spool.Entry | None = spool.write(
+            kind, request.path, request.query_string.decode("latin-1"), raw
+        )
+    except OSError:
+        log.exception("Twilio request not spooled; handling it without a spool")
+        entry = None
+    try:
+        response = spool.handle(kind, request.form, raw, request.args)
+    except Exception as exc:
+        if entry is not None and spool.database_unavailable(exc):
+            spool.rollback()
+            entry.keep()
+            log.warning("database unavailable: %s spooled as %s (%s)", kind, entry.path.name, exc)
+            return twiml(spool.fallback(kind, request.form))
+        if entry is not None:
+            entry.done()  # refused (bad input) or failed: nothing to replay
+        raise
+    if entry is not None:
+        entry.done()
     return twiml(response)

@@ -110,7 +110,9 @@ def test_refused_recipient_marks_the_reply_failed_for_the_agent(mailbox, imap, s
 
 
 @pytest.mark.slow
-def test_smtp_server_down_marks_the_reply_failed_not_dropped(app, imap, smtp_server, api):
+def test_smtp_server_down_keeps_the_reply_queued_for_a_retry_not_dropped(
+    app, imap, smtp_server, api
+):
     from helpdesk.channels.email.mailboxes import add_mailbox
     from tests.fixtures.email import free_port
 
@@ -122,7 +124,8 @@ def test_smtp_server_down_marks_the_reply_failed_not_dropped(app, imap, smtp_ser
     api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": "Hi"})
     db.session.expire_all()
     reply = db.session.execute(select(Message).where(Message.direction == "out")).scalar_one()
-    assert reply.status == "failed" and "unreachable" in reply.error
+    assert reply.status == "queued" and "unreachable" in reply.error
+    assert "trying again" in reply.error and reply.next_attempt_at is not None
 
 
 def test_reply_without_any_mailbox_fails_permanently(app, api, inbound):
