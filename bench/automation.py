@@ -92,6 +92,7 @@ from bench.common import (  # noqa: E402
     stop,
 )
 from bench.common import serve as common_serve  # noqa: E402
+from tests.fixtures.twilio import sms_params  # noqa: E402 - the webhook fields the tests send
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "bench-twilio-auth-token"
@@ -311,29 +312,8 @@ def load_bot(customers: int, batch: int = 5_000) -> float:
 
 
 def sms_form(body: str, sender: str) -> dict:
-    """The fields of Twilio's incoming-message webhook."""
-    sid = "SM" + uuid.uuid4().hex
-    return {
-        "ToCountry": "DE",
-        "ToState": "",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ToCity": "",
-        "FromZip": "",
-        "SmsSid": sid,
-        "FromState": "",
-        "SmsStatus": "received",
-        "FromCity": "",
-        "Body": body,
-        "FromCountry": "DE",
-        "To": OUR_NUMBER,
-        "ToZip": "",
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": ACCOUNT,
-        "From": sender,
-        "ApiVersion": "2010-04-01",
-    }
+    """The fields of Twilio's incoming-message webhook (the tests' own, from this account)."""
+    return sms_params(body, sender, AccountSid=ACCOUNT)
 
 
 def server_env(url: str, stand_in: StandIn, redis: bool) -> dict:
