@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import socketio as python_socketio  # the library under Flask-SocketIO (`socketio` is ours)
 from flask import Flask, current_app, request
@@ -18,7 +20,7 @@ from flask_login import current_user
 from flask_socketio import Namespace, join_room, leave_room
 
 from helpdesk import fanout, unit_of_work
-from helpdesk.extensions import socketio
+from helpdesk.extensions import db, socketio
 
 if TYPE_CHECKING:
     from helpdesk.agents.models import Agent
@@ -29,6 +31,9 @@ AGENTS = "/agents"
 _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
 PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
+# Sources of the other origins Engine.IO answers CORS for (cors_origins_from).
+CORS_SOURCES: list[Callable[[], Iterable[str]]] = []
+CORS_CACHE_SECONDS = 10
 
 
 def on_presence_change(listener: Callable[[int, str], None]) -> None:
@@ -269,14 +274,44 @@ class AgentsNamespace(Namespace):
 def _same_origin() -> bool:
     """Whether the connection comes from a page of this site (the host it was asked for,
     or PUBLIC_URL's), or names no origin (a program, not a browser)."""
-    from urllib.parse import urlsplit
+    return _own_origin(request.environ.get("HTTP_ORIGIN") or "", request.host, current_app.config)
 
-    origin = (request.environ.get("HTTP_ORIGIN") or "").strip().lower().rstrip("/")
+
+def _own_origin(origin: str, host: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``origin`` is this site's (``host``, or PUBLIC_URL's), or is empty."""
+    origin = origin.strip().lower().rstrip("/")
     if not origin:
         return True
-    public = (current_app.config.get("PUBLIC_URL") or "").lower()
+    public = (config.get("PUBLIC_URL") or "").lower()
     public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
-    return urlsplit(origin).netloc == request.host.lower() or origin == public_origin
+    return urlsplit(origin).netloc == host.lower() or origin == public_origin
+
+
+def cors_origins_from(source: Callable[[], Iterable[str]]) -> None:
+    """Also answer CORS for the origins ``source()`` names (``*``: any), besides our own:
+    the chat widget's websites (``channels.init_app``). Its namespace checks them again."""
+    if source not in CORS_SOURCES:
+        CORS_SOURCES.append(source)
+
+
+def _cors_check(app: Flask) -> Callable[[str, dict], bool]:
+    """Engine.IO's CORS check: our own origin, and the origins of ``CORS_SOURCES`` (read
+    at most every ``CORS_CACHE_SECONDS``). /agents refuses any origin but ours again in
+    its connect; /chat checks its channel's websites."""
+    cached: dict[str, Any] = {"until": 0.0, "origins": frozenset()}
+
+    def allowed(origin: str, environ: dict) -> bool:
+        if _own_origin(origin, environ.get("HTTP_HOST", ""), app.config):
+            return True
+        if time.monotonic() >= cached["until"]:
+            with app.app_context():
+                origins = {o.lower().rstrip("/") for src in CORS_SOURCES for o in src()}
+                db.session.remove()
+            cached.update(until=time.monotonic() + CORS_CACHE_SECONDS, origins=origins)
+        found = cached["origins"]
+        return "*" in found or origin.strip().lower().rstrip("/") in found
+
+    return allowed
 
 
 def init_app(app: Flask) -> None:
@@ -298,9 +333,9 @@ def init_app(app: Flask) -> None:
         client_manager=manager,
         async_mode="threading",
         manage_session=False,
-        # The chat widget connects from customers' websites: /chat checks each
-        # channel's allowed origins, /agents refuses every origin but our own.
-        cors_allowed_origins="*",
+        # CORS for our own pages and the chat widgets' websites; /chat checks each
+        # channel's own websites again, /agents refuses every origin but ours.
+        cors_allowed_origins=_cors_check(app),
     )
     _agents.reset()
 

@@ -127,3 +127,20 @@ def test_a_cti_token_opens_no_agent_connection(live_server, make_agent, make_tok
     agent = make_agent("pat@example.com")
     with pytest.raises(socketio.exceptions.ConnectionError):
         Listener(live_server, auth={"token": make_token(agent, "cti")})
+
+
+def test_the_engine_answers_cors_only_for_our_pages_and_the_chat_widgets_websites(client, app):
+    """Finding 16 at the Engine.IO handshake, before any namespace: a foreign origin gets no
+    CORS answer; our own pages and a chat widget's website do (its namespace checks again)."""
+    from helpdesk.channels.chat.services import create_chat_channel
+
+    create_chat_channel("Shop", origins=("https://shop.example",))
+    db.session.commit()
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    foreign = client.get(handshake, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 400
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    for origin in ("https://shop.example", "http://localhost"):
+        answer = client.get(handshake, headers={"Origin": origin})
+        assert answer.status_code == 200, origin
+        assert answer.headers["Access-Control-Allow-Origin"] == origin

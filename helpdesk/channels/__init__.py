@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.channels import base
     from helpdesk.channels.chat import adapter as chat
     from helpdesk.channels.chat import cli as chat_cli
-    from helpdesk.channels.chat import namespace, views
+    from helpdesk.channels.chat import namespace, services, views
     from helpdesk.channels.email import adapter as email
     from helpdesk.channels.email import cli as email_cli
     from helpdesk.channels.phone import cti
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     ingest.register_follow_up(FETCH_MEDIA, "voice", common.media_pending)
     realtime.on_presence_change(chat.presence_changed)
     namespace.register()
+    realtime.cors_origins_from(services.widget_origins)
     app.register_blueprint(views.bp)
     register_api(app, cti.bp)
     csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature

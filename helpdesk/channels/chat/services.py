@@ -270,3 +270,15 @@ def first_widget() -> Channel | None:
         .unique()
         .scalar_one_or_none()
     )
+
+
+def widget_origins() -> set[str]:
+    """The websites any active chat widget may be embedded on (``*``: any)."""
+    channels = (
+        db.session.execute(select(Channel).where(Channel.kind == CHAT, Channel.active.is_(True)))
+        .unique()
+        .scalars()
+    )
+    return {
+        origin for channel in channels for origin in (channel.settings or {}).get("origins") or []
+    }
