@@ -76,21 +76,25 @@ def test_old_plaintext_rows_are_read_and_the_migration_encrypts_them(app):
     assert db.session.get(Channel, old.id).secrets == {"identity_secret": "old-plain-secret"}
 
 
+# `helpdesk mailbox add` with URLs that carry no password, which comes on standard input.
+MAILBOX_ADD_FROM_STDIN = [
+    "mailbox",
+    "add",
+    "Support",
+    "--imap-url",
+    "imaps://support@imap.example.com/INBOX",
+    "--smtp-url",
+    "smtp://support@smtp.example.com:587",
+    "--address",
+    "support@example.com",
+    "--no-check",
+    "--password-stdin",
+]
+
+
 def test_mailbox_add_reads_the_password_from_stdin(app):
     result = app.test_cli_runner().invoke(
-        args=[
-            "mailbox",
-            "add",
-            "Support",
-            "--imap-url",
-            "imaps://support@imap.example.com/INBOX",
-            "--smtp-url",
-            "smtp://support@smtp.example.com:587",
-            "--address",
-            "support@example.com",
-            "--no-check",
-            "--password-stdin",
-        ],
+        args=MAILBOX_ADD_FROM_STDIN,
         input="s3cret pass\n",
     )
     assert result.exit_code == 0, result.output
@@ -103,19 +107,7 @@ def test_mailbox_add_reads_the_password_from_stdin(app):
 
 def test_mailbox_add_refuses_an_empty_password_on_stdin(app):
     result = app.test_cli_runner().invoke(
-        args=[
-            "mailbox",
-            "add",
-            "Support",
-            "--imap-url",
-            "imaps://support@imap.example.com/INBOX",
-            "--smtp-url",
-            "smtp://support@smtp.example.com:587",
-            "--address",
-            "support@example.com",
-            "--no-check",
-            "--password-stdin",
-        ],
+        args=MAILBOX_ADD_FROM_STDIN,
         input="",
     )
     assert result.exit_code != 0 and "stdin" in result.output
