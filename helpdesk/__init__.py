@@ -26,10 +26,13 @@ from helpdesk import (
     web,
 )
 from helpdesk.agents import models as agent_models
+from helpdesk.audit import models as audit_models
 from helpdesk.automation.macros import models as macro_models
 from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
+from helpdesk.fields import models as field_models
+from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.tickets import models as ticket_models
 
@@ -38,7 +41,17 @@ from helpdesk.tickets import models as ticket_models
 # listeners on the core here, never by being imported).
 DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation)
 # Every model module, so the metadata (and Alembic) see all tables.
-MODELS = (agent_models, channel_models, customer_models, ticket_models, sla_models, macro_models)
+MODELS = (
+    agent_models,
+    audit_models,
+    channel_models,
+    customer_models,
+    field_models,
+    segment_models,
+    ticket_models,
+    sla_models,
+    macro_models,
+)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -68,6 +68,9 @@ class Agent(UserMixin, Model):
     presence: Mapped[str] = mapped_column(String(10), default="offline")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     capacity: Mapped[int] = mapped_column(Integer, default=20)
+    # An account manager: sees only the customers and organizations they manage and
+    # what belongs to those customers (agents/access.py).
+    own_accounts_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session's login (get_id): logging out, a new password or a
     # deactivation counts it up, and every copy of an older session stops working.

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from helpdesk.agents.models import Agent
 
 IDENTITY_KINDS = ("email", "phone", "chat")
+# What a customer may agree to, each recorded with when and where (Consent).
+CONSENT_PURPOSES = ("email_marketing", "sms_marketing", "order_updates")
 ORDER_STATUSES = (
     "pending",
     "paid",
@@ -49,6 +51,12 @@ class Organization(Model):
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
+    industry: Mapped[str | None] = mapped_column(String(100))
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Loaded on demand: every customer load joins its organization, and the
     # domains matter only on the organization's own screens.
@@ -92,6 +100,14 @@ class Customer(Model):
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     tags: Mapped[list] = mapped_column(JSON, default=list)
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The agent who looks after this customer; None: the organization's account manager.
+    account_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100), index=True)
+    country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -106,6 +122,12 @@ class Customer(Model):
         cascade="all, delete-orphan",
         lazy="selectin",
         order_by="Identity.id",
+    )
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Consent.purpose",
     )
 
     def __repr__(self) -> str:
@@ -135,6 +157,28 @@ class Identity(Model):
 
     def __repr__(self) -> str:
         return f"<Identity {self.kind}:{self.value} customer={self.customer_id}>"
+
+
+class Consent(Model):
+    """One purpose a customer agreed to or refused, with when and where that was said.
+
+    One row per customer and purpose (CONSENT_PURPOSES); a change overwrites the row and
+    the audit log keeps what it was before.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("customer_id", "purpose"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(30))
+    granted: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+
+    def __repr__(self) -> str:
+        return f"<Consent {self.customer_id} {self.purpose} {self.granted}>"
 
 
 class Note(Model):

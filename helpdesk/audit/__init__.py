@@ -1,0 +1,1 @@
+"""The audit log: who changed what in the CRM and settings, when, before and after."""

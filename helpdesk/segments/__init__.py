@@ -1,0 +1,1 @@
+"""Segments: saved customer selections, always evaluated now."""
