@@ -27,7 +27,7 @@ def _report(result) -> None:
 @with_appcontext
 def import_customers(path: str) -> None:
     """Load customers from CSV; bad rows are reported with their line number."""
-    from helpdesk.customers import imports
+    from helpdesk.imports import loader as imports
 
     _report(imports.import_customers(path))
 
@@ -37,7 +37,7 @@ def import_customers(path: str) -> None:
 @with_appcontext
 def import_orders(path: str) -> None:
     """Load orders from CSV; bad rows are reported with their line number."""
-    from helpdesk.customers import imports
+    from helpdesk.imports import loader as imports
 
     _report(imports.import_orders(path))
 

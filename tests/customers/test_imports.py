@@ -23,7 +23,7 @@ ORDER_HEADER = (
 @pytest.fixture
 def imports(app):
     """The import module, loaded once the app has imported every model."""
-    from helpdesk.customers import imports as module
+    from helpdesk.imports import loader as module
 
     return module
 

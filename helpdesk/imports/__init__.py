@@ -1,0 +1,1 @@
+"""Moving in: bulk loading of customers, organizations and orders from CSV files."""
