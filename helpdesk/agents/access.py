@@ -6,8 +6,9 @@ to them; agents and leads see their teams' tickets.
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, true
+from sqlalchemy import func, or_, select, true
 
+from helpdesk.customers.models import Customer, Organization
 from helpdesk.errors import NotFound
 from helpdesk.tickets.models import Ticket
 
@@ -49,3 +50,27 @@ def visible_ticket(agent, ticket: Ticket | None) -> Ticket:
     if ticket is None or not can_see_ticket(agent, ticket):
         raise NotFound("no such ticket")
     return ticket
+
+
+def customer_filter(agent):
+    """A SQL condition selecting the customers ``agent`` may see.
+
+    Everyone sees every customer, except account managers (``own_accounts_only``): they
+    see the customers they manage, directly or as the manager of the customer's
+    organization.
+    """
+    if not agent.own_accounts_only:
+        return true()
+    managed_orgs = select(Organization.id).where(Organization.account_manager_id == agent.id)
+    return or_(
+        Customer.account_manager_id == agent.id,
+        Customer.organization_id.in_(managed_orgs),
+    )
+
+
+def organization_filter(agent):
+    """A SQL condition selecting the organizations ``agent`` may see (account managers:
+    the ones they manage)."""
+    if not agent.own_accounts_only:
+        return true()
+    return Organization.account_manager_id == agent.id
