@@ -92,6 +92,11 @@ class AgentsNamespace(Namespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         self._lock = threading.Lock()
+        # Held across "is the agent still/again connected?" and the presence write that
+        # follows, so a connection arriving while another one's disconnect marks the agent
+        # offline cannot leave a connected agent offline (the write and the check of the
+        # other are ordered: one sees what the other did).
+        self._presence_lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
@@ -120,11 +125,12 @@ class AgentsNamespace(Namespace):
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
             join_room(room)
-        with self._lock:
-            first = agent.id not in self._agent_of.values()
-            self._agent_of[current_sid()] = agent.id
-        if first and agent.presence == "offline":
-            self._set_presence(agent.id, "online")
+        with self._presence_lock:
+            with self._lock:
+                first = agent.id not in self._agent_of.values()
+                self._agent_of[current_sid()] = agent.id
+            if first and self._stored_presence(agent.id) == "offline":
+                self._set_presence(agent.id, "online")
         log.debug("agent %s connected as %s", agent.id, current_sid())
 
     def on_disconnect(self, reason: object = None) -> None:
@@ -141,7 +147,7 @@ class AgentsNamespace(Namespace):
             # wait a moment before calling the agent offline.
             grace = current_app.config["PRESENCE_GRACE_SECONDS"]
             if grace <= 0:
-                self._set_presence(agent_id, "offline")
+                self._offline_unless_back(current_app._get_current_object(), agent_id, 0)  # type: ignore[attr-defined]  # a LocalProxy
             else:
                 socketio.start_background_task(
                     self._offline_unless_back,
@@ -151,15 +157,31 @@ class AgentsNamespace(Namespace):
                 )
 
     def _offline_unless_back(self, app: Flask, agent_id: int, grace: float) -> None:
-        socketio.sleep(grace)
-        with self._lock:
-            back = agent_id in self._agent_of.values()
-        if not back:
+        if grace > 0:
+            socketio.sleep(grace)
+        with self._presence_lock:
+            with self._lock:
+                back = agent_id in self._agent_of.values()
+            if back:
+                return
             try:
                 with app.app_context():
                     self._set_presence(agent_id, "offline")
             except Exception:  # a background thread: log, never raise into the server
                 log.exception("could not mark agent %s offline", agent_id)
+
+    @staticmethod
+    def _stored_presence(agent_id: int) -> str | None:
+        """The agent's presence as committed now (not as loaded with the session's user:
+        a disconnect may have marked them offline since)."""
+        from sqlalchemy import select
+
+        from helpdesk.agents.models import Agent
+        from helpdesk.extensions import db
+
+        db.session.rollback()  # a fresh snapshot: SQLite's WAL reads keep their first one
+        presence: str | None = db.session.scalar(select(Agent.presence).where(Agent.id == agent_id))
+        return presence
 
     def on_presence(self, data: object = None) -> dict[str, str]:
         """The agent sets themselves online or away."""
@@ -167,7 +189,8 @@ class AgentsNamespace(Namespace):
         agent_id = self._agent_of.get(current_sid())
         if status not in ("online", "away") or agent_id is None:
             return {"error": "status must be online or away"}
-        self._set_presence(agent_id, status)
+        with self._presence_lock:
+            self._set_presence(agent_id, status)
         return {"status": status}
 
     def on_viewing(self, data: Any = None) -> dict[str, Any]:

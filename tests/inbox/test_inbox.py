@@ -269,3 +269,62 @@ def test_moving_to_the_next_page_within_the_grace_keeps_an_agent_online(
         threading.Event().wait(0.3)  # the grace thread is still leaving its app context
     finally:
         watcher.close()
+
+
+@pytest.mark.slow
+def test_a_connection_that_loaded_its_agent_before_the_last_disconnect_wrote_offline_is_online(
+    live_server, make_agent, make_token
+):
+    """The next page's connection loads its agent (still online), then the previous page's
+    disconnect marks the agent offline, then the connection registers: the agent, now
+    connected, must be online again. The live server runs in this process, so an ORM load
+    listener can hold the connection at exactly that point."""
+    from sqlalchemy import event
+
+    pat = make_agent("pat@example.com", teams=["Support"])
+    token = make_token(pat)
+
+    def status():
+        db.session.rollback()
+        return db.session.get(Agent, pat.id).presence
+
+    entered, offline_written = threading.Event(), threading.Event()
+    armed = threading.Lock()
+    armed.acquire()
+
+    def hold_the_first_load(target, context):
+        if target.id == pat.id and armed.locked() and threading.current_thread() is not main:
+            armed.release()  # only the first load after arming is held
+            entered.set()
+            offline_written.wait(timeout=10)
+
+    main = threading.current_thread()
+    old = Listener(live_server, auth={"token": token})
+    assert status() == "online"
+    pages: list = []
+    event.listen(Agent, "load", hold_the_first_load)
+    try:
+        opening = threading.Thread(
+            target=lambda: pages.append(Listener(live_server, auth={"token": token}))
+        )
+        opening.start()
+        assert entered.wait(timeout=10), "the new connection never loaded its agent"
+        old.close()
+        for _ in range(200):
+            if status() == "offline":
+                break
+            threading.Event().wait(0.05)
+        assert status() == "offline"  # the old page's disconnect wrote it
+        offline_written.set()
+        opening.join(timeout=10)
+        assert pages, "the new page did not connect"
+        for _ in range(40):
+            if status() == "online":
+                break
+            threading.Event().wait(0.05)
+        assert status() == "online"
+    finally:
+        event.remove(Agent, "load", hold_the_first_load)
+        offline_written.set()
+        for page in pages:
+            page.close()

@@ -128,9 +128,25 @@ def _say(page, text: str) -> None:
     page.locator("textarea.hd-input").fill(text)
     page.locator("textarea.hd-input").press("Enter")
     mine = page.locator(".hd-messages > .hd-message.hd-visitor", has_text=text)
-    expect(mine).to_have_count(1)
-    expect(mine).to_have_attribute("data-id", _NUMBER)
-    expect(page.locator("textarea.hd-input")).to_have_value("")
+    try:
+        expect(mine).to_have_count(1)
+        expect(mine).to_have_attribute("data-id", _NUMBER)
+        expect(page.locator("textarea.hd-input")).to_have_value("")
+    except AssertionError as exc:  # say what the widget showed, not only what was missing
+        state = page.evaluate(
+            """() => {
+              const root = document.querySelector('#helpdesk-chat').shadowRoot;
+              const error = root.querySelector('.hd-error');
+              return {
+                error: error && !error.hidden ? error.textContent : null,
+                status: root.querySelector('.hd-status').textContent,
+                input: root.querySelector('textarea.hd-input').value,
+                messages: [...root.querySelectorAll('.hd-messages > .hd-message')].map(
+                  (m) => [m.className, m.dataset.id || null, m.textContent.slice(0, 60)]),
+              };
+            }"""
+        )
+        raise AssertionError(f"{text!r} was not confirmed; the widget shows {state}") from exc
 
 
 def _reply(agent, text: str) -> None:
