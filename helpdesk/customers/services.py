@@ -14,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
 from helpdesk.agents import access
+from helpdesk.agents.models import Agent
+from helpdesk.audit.services import changes, record
+from helpdesk.customers import consents
 from helpdesk.customers.identities import InvalidIdentity, is_free_mail, normalise
 from helpdesk.customers.models import (
     Customer,
@@ -26,6 +29,7 @@ from helpdesk.customers.models import (
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, Forbidden, Invalid
 from helpdesk.extensions import db
+from helpdesk.fields.services import clean_values
 from helpdesk.tickets.models import OPEN_STATUSES, Ticket
 
 log = logging.getLogger(__name__)
@@ -230,20 +234,46 @@ SIMPLE_FIELDS = (
     "key_person",
     "language",
     "preferred_channel",
-    "order_updates",
-    "sms_opt_out",
     "tags",
-    "custom_fields",
+    "account_manager_id",
+    "street",
+    "postcode",
+    "city",
+    "country",
 )
 
 
-def apply_fields(customer: Customer, data: dict) -> None:
-    """Copy validated fields onto ``customer``, identities included."""
+def card_fields(customer: Customer) -> dict:
+    """What the audit log compares before and after a change of a customer."""
+    return {
+        **{field: getattr(customer, field) for field in SIMPLE_FIELDS},
+        "emails": customer.values("email"),
+        "phones": customer.values("phone"),
+        "custom_fields": dict(customer.custom_fields or {}),
+    }
+
+
+def check_account_manager(agent_id: int | None) -> None:
+    """An account manager must be an active agent."""
+    if agent_id is None:
+        return
+    agent = db.session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise Invalid("no such active agent", fields={"account_manager": "not an active agent"})
+
+
+def _set_fields(customer: Customer, data: dict) -> None:
+    """Copy validated fields onto ``customer``, identities and custom fields included."""
     if (
         data.get("organization_id") is not None
         and db.session.get(Organization, data["organization_id"]) is None
     ):
         raise Invalid("no such organization", fields={"organization": "unknown id"})
+    check_account_manager(data.get("account_manager_id"))
+    if "custom_fields" in data:
+        customer.custom_fields = clean_values(
+            "customer", data["custom_fields"] or {}, customer.custom_fields
+        )
     for field in SIMPLE_FIELDS:
         if field in data:
             setattr(customer, field, data[field])
@@ -253,12 +283,42 @@ def apply_fields(customer: Customer, data: dict) -> None:
         replace_identities(customer, "phone", data["phones"])
 
 
+def apply_fields(customer: Customer, data: dict) -> None:
+    """Change ``customer`` with validated fields (identities, custom fields key by key,
+    consents); the changed fields and each consent change go to the audit log."""
+    before = card_fields(customer)
+    _set_fields(customer, data)
+    db.session.flush()
+    if data.get("consents"):
+        consents.apply(customer, data["consents"])
+    was, now = changes(before, card_fields(customer))
+    if now:
+        record(
+            "customer.update",
+            object_type="customer",
+            object_id=customer.id,
+            customer_id=customer.id,
+            before=was,
+            after=now,
+        )
+
+
 def create_customer(data: dict) -> Customer:
-    """Create a customer from validated API data."""
+    """Create a customer from validated API data; audited with what it was given."""
     customer = Customer(tags=[], custom_fields={})
     db.session.add(customer)
-    apply_fields(customer, data)
+    _set_fields(customer, data)
     db.session.flush()
+    if data.get("consents"):
+        consents.apply(customer, data["consents"])
+    after = {k: v for k, v in card_fields(customer).items() if v not in (None, [], {}, False)}
+    record(
+        "customer.create",
+        object_type="customer",
+        object_id=customer.id,
+        customer_id=customer.id,
+        after=after,
+    )
     return customer
 
 
@@ -276,6 +336,7 @@ def merge(into: Customer, other: Customer) -> Customer:
 
     if into.id == other.id:
         raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
+    consents.merge(into, other)
     for model in (Ticket, Call, Order, Note):
         db.session.execute(
             update(model).where(model.customer_id == other.id).values(customer_id=into.id)
@@ -285,7 +346,18 @@ def merge(into: Customer, other: Customer) -> Customer:
     )
     into.tags = sorted(set(into.tags or []) | set(other.tags or []))
     into.custom_fields = {**(other.custom_fields or {}), **(into.custom_fields or {})}
-    for field in ("name", "organization_id", "title", "language", "preferred_channel"):
+    for field in (
+        "name",
+        "organization_id",
+        "title",
+        "language",
+        "preferred_channel",
+        "account_manager_id",
+        "street",
+        "postcode",
+        "city",
+        "country",
+    ):
         if getattr(into, field) is None:
             setattr(into, field, getattr(other, field))
     into.last_contact_at = max(
@@ -358,12 +430,3 @@ def organization_people(
         )
     ).scalar_one()
     return list(people[:per_page]), len(people) > per_page, open_count
-
-
-def set_sms_opt_out(customer: Customer, opted_out: bool) -> bool:
-    """Mark the customer as not to be texted (or as texted again); whether it changed."""
-    if customer.sms_opt_out == opted_out:
-        return False
-    customer.sms_opt_out = opted_out
-    log.info("customer %s %s SMS", customer.id, "opted out of" if opted_out else "opted in to")
-    return True

@@ -258,6 +258,8 @@ class _Customers:
         if not any(key in row for key in ("name", "email", "phone")):
             raise Refused("a customer needs a name, an email or a phone")
         fields = CustomerIn.model_validate(data, strict=False).to_service(only_set=True)
+        for said in (fields.get("consents") or {}).values():  # the column order_updates
+            said["source"] = said.get("source") or "import"
         organization = (
             OrganizationIn.model_validate({"name": row["organization"]}, strict=False).name
             if "organization" in row
