@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal
 
 from iso3166 import countries_by_alpha2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -94,7 +94,7 @@ class ConsentIn(Strict):
     at: UtcDateTime | None = None
 
 
-def _address_fields(data: dict) -> dict:
+def address_fields(data: dict) -> dict:
     """``address: {...}`` as the columns street, postcode, city, country (null: all cleared)."""
     if "address" not in data:
         return data
@@ -139,7 +139,7 @@ class CustomerIn(Strict):
         data.pop("order_updates", None)
         if not only_set and data.get("address") is None:
             data.pop("address", None)
-        return _address_fields(data)
+        return address_fields(data)
 
 
 class MergeIn(Strict):
@@ -152,33 +152,6 @@ class NoteIn(Strict):
     """A note on a customer."""
 
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-
-
-class OrganizationIn(Strict):
-    """Fields an organization can be created or changed with."""
-
-    name: Name
-    domains: list[Domain] = Field(default_factory=list, max_length=50)
-    notes: Annotated[str, StringConstraints(max_length=20000)] | None = None
-    account_manager: Id | None = None
-    industry: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    address: AddressIn | None = None
-    custom_fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=50)
-
-    def to_service(self, only_set: bool = False) -> dict:
-        """The fields under the names the service uses."""
-        data = self.model_dump(exclude_unset=only_set)
-        if "account_manager" in data:
-            data["account_manager_id"] = data.pop("account_manager")
-        if not only_set and data.get("address") is None:
-            data.pop("address", None)
-        return _address_fields(data)
-
-
-class OrganizationPatch(OrganizationIn):
-    """PATCH: every field optional."""
-
-    name: Name | None = None  # type: ignore[assignment]  # optional in a PATCH
 
 
 class OrderLineIn(Strict):
@@ -265,26 +238,6 @@ class CustomerOut(Shape):
     last_contact_at: str | None
 
 
-class OrganizationOut(Shape):
-    """An organization (``organization_json``); ``account_manager`` is an agent id."""
-
-    id: int
-    name: str
-    domains: list[str]
-    notes: str | None
-    account_manager: int | None
-    industry: str | None
-    address: AddressOut
-    custom_fields: dict[str, Any]
-    created_at: str | None
-
-
-class OrganizationDetail(OrganizationOut):
-    """An organization with its people, key people first."""
-
-    people: list[CustomerOut]
-
-
 class OrderLineOut(Shape):
     """One line of an order; amounts are decimal strings."""
 
@@ -338,27 +291,6 @@ class ExportOut(Shape):
     calls: list[dict[str, Any]]
     orders: list[OrderOut]
     notes: list[NoteOut]
-
-
-@overload
-def organization_json(org: Organization) -> dict[str, Any]: ...
-@overload
-def organization_json(org: None) -> None: ...
-def organization_json(org: Organization | None) -> dict[str, Any] | None:
-    """An organization."""
-    if org is None:
-        return None
-    return {
-        "id": org.id,
-        "name": org.name,
-        "domains": [d.domain for d in org.domains],
-        "notes": org.notes,
-        "account_manager": org.account_manager_id,
-        "industry": org.industry,
-        "address": address_json(org),
-        "custom_fields": dict(org.custom_fields or {}),
-        "created_at": iso(org.created_at),
-    }
 
 
 def address_json(row: Customer | Organization) -> dict[str, str | None]:

@@ -9,11 +9,10 @@ import logging
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
-from helpdesk.agents import access
 from helpdesk.agents.models import Agent
 from helpdesk.audit.services import changes, record
 from helpdesk.customers import consents
@@ -27,10 +26,10 @@ from helpdesk.customers.models import (
     OrganizationDomain,
 )
 from helpdesk.db import utcnow
-from helpdesk.errors import Conflict, Forbidden, Invalid
+from helpdesk.errors import Conflict, Invalid
 from helpdesk.extensions import db
 from helpdesk.fields.services import clean_values
-from helpdesk.tickets.models import OPEN_STATUSES, Ticket
+from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -81,42 +80,6 @@ def organization_for_email(address: str) -> Organization | None:
     if is_free_mail(domain):  # never anyone's, even if an old row says so
         return None
     return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
-
-
-def set_domains(org: Organization, domains: list[str], actor) -> None:
-    """Give ``org`` exactly these email domains (normalised already). Only leads and
-    admins change them (new customers writing from a domain join its organization);
-    free-mail domains and another organization's are refused."""
-    wanted = list(dict.fromkeys(domains))
-    if set(wanted) == {d.domain for d in org.domains}:
-        return
-    if actor.role == "agent":
-        raise Forbidden("only leads and admins change an organization's domains")
-    free = [d for d in wanted if is_free_mail(d)]
-    if free:
-        raise Invalid(
-            "free-mail domains belong to no organization",
-            fields={"domains": f"{free[0]} is a free-mail domain"},
-        )
-    with db.session.no_autoflush:
-        taken = (
-            db.session.execute(
-                select(OrganizationDomain).where(
-                    OrganizationDomain.domain.in_(wanted),
-                    OrganizationDomain.organization_id != (org.id or 0),
-                )
-            )
-            .scalars()
-            .first()
-        )
-    if taken is not None:
-        raise Invalid(
-            "domain belongs to another organization",
-            fields={"domains": f"{taken.domain} is taken"},
-        )
-    org.domains = [d for d in org.domains if d.domain in wanted] + [
-        OrganizationDomain(domain=d) for d in wanted if d not in {x.domain for x in org.domains}
-    ]
 
 
 def find_sender(kind: str, value: str) -> Customer | None:
@@ -332,7 +295,7 @@ def add_note(customer: Customer, body: str, author=None) -> Note:
 
 def merge(into: Customer, other: Customer) -> Customer:
     """Fold ``other`` into ``into``: identities, tickets, calls, orders, notes, tags."""
-    from helpdesk.tickets.models import Call, Ticket
+    from helpdesk.tickets.models import Call
 
     if into.id == other.id:
         raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
@@ -375,7 +338,7 @@ def merge(into: Customer, other: Customer) -> Customer:
 def erase(customer: Customer) -> None:
     """Delete everything held about a person: identities, tickets, messages, calls, orders."""
     from helpdesk.tickets import attachments
-    from helpdesk.tickets.models import Attachment, Message, Ticket
+    from helpdesk.tickets.models import Attachment, Message
 
     hashes = cast(  # NULLs are filtered out; the column's type cannot say so
         set[str],
@@ -400,33 +363,3 @@ def erase(customer: Customer) -> None:
 def touch_contact(customer: Customer, at=None) -> None:
     """Record the customer's latest contact."""
     customer.last_contact_at = at or utcnow()
-
-
-def organization_people(
-    org: Organization, viewer, page: int, per_page: int
-) -> tuple[list[Customer], bool, int]:
-    """One page of an organization's people (key people first), whether more follow, and
-    how many of its open tickets ``viewer`` may see."""
-    people = (
-        db.session.execute(
-            select(Customer)
-            .where(Customer.organization_id == org.id)
-            .order_by(Customer.key_person.desc(), func.lower(Customer.name), Customer.id)
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
-        .unique()
-        .scalars()
-        .all()
-    )
-    open_count = db.session.execute(
-        select(func.count())
-        .select_from(Ticket)
-        .join(Customer)
-        .where(
-            Customer.organization_id == org.id,
-            Ticket.status.in_(OPEN_STATUSES),
-            access.ticket_filter(viewer),
-        )
-    ).scalar_one()
-    return list(people[:per_page]), len(people) > per_page, open_count

@@ -7,8 +7,9 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from helpdesk.customers import history, services
+from helpdesk.customers import history
 from helpdesk.customers.models import Customer, Organization
+from helpdesk.organizations import services as organizations
 from helpdesk.web.pages import get_or_404, page_blueprint, page_number
 
 bp = page_blueprint("customers", __name__)
@@ -60,7 +61,7 @@ def organization(org_id: int):
     """An organization with its key people first, then everyone else (paginated)."""
     org = get_or_404(Organization, org_id)
     page = page_number()
-    people, has_next, open_count = services.organization_people(org, current_user, page, PAGE)
+    people, has_next, open_count = organizations.people(org, current_user, page, PAGE)
     return render_template(
         "organization.html",
         org=org,

@@ -35,9 +35,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from helpdesk import unit_of_work
 from helpdesk.customers import orders, services
 from helpdesk.customers.models import Customer, Organization
-from helpdesk.customers.schemas import CustomerIn, OrderIn, OrganizationIn
+from helpdesk.customers.schemas import CustomerIn, OrderIn
 from helpdesk.errors import Conflict, HelpdeskError
 from helpdesk.extensions import db
+from helpdesk.organizations.schemas import OrganizationIn
 
 log = logging.getLogger(__name__)
 BATCH = 500
