@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import JSON, cast, func, literal, select
+from sqlalchemy import JSON, ColumnElement, cast, func, literal, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -26,7 +26,11 @@ TRUE = {"true", "1", "yes", "ja", "y", "x"}
 FALSE = {"false", "0", "no", "nein", "n", ""}
 MAX_TEXT = 2000
 BATCH = 500  # rows whose values a deleted definition takes away, per statement
-CARRIERS = {"customer": Customer, "organization": Organization, "ticket": Ticket}
+CARRIERS: dict[str, type[Customer] | type[Organization] | type[Ticket]] = {
+    "customer": Customer,
+    "organization": Organization,
+    "ticket": Ticket,
+}
 
 
 def definitions(applies_to: str) -> dict[str, CustomField]:
@@ -199,6 +203,8 @@ def delete(field: CustomField) -> int:
     BATCH rows; answers how many records had a value."""
     model = CARRIERS[field.applies_to]
     column = model.__table__.c.custom_fields
+    has_value: ColumnElement[Any]
+    without: ColumnElement[Any]
     if db.session.get_bind().dialect.name == "postgresql":
         has_value = cast(column, JSONB).has_key(field.key)
         without = cast(cast(column, JSONB).op("-")(literal(field.key)), JSON)

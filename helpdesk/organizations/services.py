@@ -111,7 +111,7 @@ def listing(viewer, q: str | None, sort: str) -> Select:
 
 def count(query: Select) -> int:
     """How many rows a listing holds, all pages."""
-    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 def open_tickets(customer_ids: list[int], viewer) -> dict[int, list[Ticket]]:

@@ -221,9 +221,10 @@ def test_customer_and_organization_changes_are_audited_with_the_changed_fields(a
 def test_organizations_list_sorts_and_counts(api):
     for name in ("beta", "Alpha", "gamma"):
         api.post(f"{V1}/organizations", json={"name": name})
-    names = lambda sort: [
-        o["name"] for o in api.get(f"{V1}/organizations?sort={sort}").json["items"]
-    ]  # noqa: E731
+
+    def names(sort):
+        return [o["name"] for o in api.get(f"{V1}/organizations?sort={sort}").json["items"]]
+
     assert names("name") == ["Alpha", "beta", "gamma"]
     assert names("-name") == ["gamma", "beta", "Alpha"]
     assert api.get(f"{V1}/organizations?sort=size").status_code == 422
