@@ -29,7 +29,8 @@
     const fields = error.fields || {};
     let shown = false;
     Object.entries(fields).forEach(([key, message]) => {
-      const holder = [...root.querySelectorAll("[data-errors]")].find((node) =>
+      const candidates = [root, ...root.querySelectorAll("[data-errors]")].filter((n) => n.dataset.errors);
+      const holder = candidates.find((node) =>
         node.dataset.errors.split(" ").some((k) => key === k || key.startsWith(k + ".")));
       const target = holder ? holder.querySelector(".field-error") : null;
       if (target) {
