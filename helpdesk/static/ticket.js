@@ -205,6 +205,10 @@
     if (same(shown.tags, known.tags)) f.tags.value = now.tags.join(", ");
     known = now;
     showSla(t.sla);
+    // The ticket's custom fields (edited in place by crm.js): those not being edited follow.
+    document.querySelectorAll("#ticket-fields .field:not(.editing)").forEach((field) => {
+      if (window.helpdeskCrm) field.querySelector(".value").textContent = window.helpdeskCrm.display(field, t);
+    });
   }
   // The SLA line: each target's due time, and the nearest one's badge.
   function showSla(sla) {
