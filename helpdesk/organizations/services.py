@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from helpdesk.agents import access
 from helpdesk.audit.services import changes, record
@@ -103,7 +104,7 @@ def visible_one(viewer, org_id: int) -> Organization:
 
 def listing(viewer, q: str | None, sort: str) -> Select:
     """The organizations list: a part of the name, sorted (SORTS)."""
-    query = visible(viewer)
+    query = visible(viewer).options(selectinload(Organization.domains))  # no N+1
     if q:
         query = query.where(func.lower(Organization.name).like(contains_pattern(q), escape="\\"))
     return query.order_by(*SORTS.get(sort, SORTS["name"]))

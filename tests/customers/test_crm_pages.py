@@ -89,3 +89,38 @@ def test_organizations_list_searches_sorts_counts_and_hides_what_a_manager_may_n
     mine = as_manager.get("/organizations").get_data(as_text=True)
     assert re.findall(r'data-organization="\d+"><td><a [^>]*>([^<]+)</a>', mine) == ["Gamma AG"]
     assert as_manager.get(f"/organizations/{other['id']}").status_code == 404
+
+
+def test_the_organization_pages_run_as_many_statements_for_many_rows_as_for_few(
+    client, api, admin, make_customer, make_ticket, count_queries
+):
+    login(client, admin.email)
+
+    def grow(n: int) -> int:
+        """Add n organizations with a domain and a person with an open ticket each; answer
+        the last one's id."""
+        for _ in range(n):
+            grow.made += 1
+            k = grow.made
+            org = api.post(
+                f"{V1}/organizations", json={"name": f"Org {k}", "domains": [f"o{k}.example"]}
+            ).json
+            person = make_customer(f"P{k}", emails=[f"p{k}@o{k}.example"], title="Buyer")
+            api.patch(f"{V1}/customers/{person.id}", json={"organization": org["id"]})
+            make_ticket(person, f"Question {k}")
+            make_customer(f"Q{k}", emails=[f"q{k}@o{k}.example"])  # joins by its domain
+        return org["id"]
+
+    grow.made = 0
+
+    def statements(path: str) -> int:
+        client.get(path)  # warm
+        db.session.expunge_all()
+        with count_queries() as seen:
+            assert client.get(path).status_code == 200
+        return len(seen)
+
+    few = grow(2)
+    small = (statements("/organizations"), statements(f"/organizations/{few}"))
+    many = grow(6)
+    assert (statements("/organizations"), statements(f"/organizations/{many}")) == small
