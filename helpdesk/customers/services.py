@@ -47,8 +47,13 @@ def _by_identity(for_display: bool) -> Select:
     )
     if for_display:  # a screen pop shows every identity: in this statement, not a second
         return query.options(joinedload(Customer.identities))
-    # Ingest reads neither the identities nor the organization: load them only on demand.
-    return query.options(lazyload(Customer.identities), lazyload(Customer.organization))
+    # Ingest reads neither the identities, the organization nor the consents (only a STOP
+    # does): load them only on demand.
+    return query.options(
+        lazyload(Customer.identities),
+        lazyload(Customer.organization),
+        lazyload(Customer.consents),
+    )
 
 
 @cache
