@@ -9,10 +9,9 @@
   const TEXT = {
     save: "Save", cancel: "Cancel", saving: "Saving…", none: "—", yes: "yes", no: "no",
     granted: "granted", refused: "refused", notAsked: "not asked",
-    source: "Where they said so", belongsTo: (value, name) => value + " belongs to " + name + ".",
+    source: "Where they said so", belongsTo: " belongs to ",
     another: "another customer", failed: (status) => "Something went wrong (" + status + ")",
-    street: "Street", postcode: "Postcode", city: "City", country: "Country (DE)",
-    fromOrg: " (the organization’s)",
+    fromOrg: " (the organization’s)", street: "Street", postcode: "Postcode", city: "City", country: "Country (DE)",
   };
 
   // --- shared: values, errors ------------------------------------------------------
@@ -71,7 +70,7 @@
         const owner = found.ok && found.data.items.find((c) => c.id !== customerId);
         if (!owner) continue;
         const text = offer.querySelector(".conflict");
-        text.replaceChildren(value + " belongs to ",
+        text.replaceChildren(value + TEXT.belongsTo,
           el("a", {href: "/customers/" + owner.id}, owner.name || TEXT.another), ".");
         offer.hidden = false;
         offer.dataset.from = owner.id;
@@ -96,6 +95,22 @@
   }
 
   // --- in-place editing ------------------------------------------------------------
+
+  // The card beside the customer's details (customer page): fetched again after a save.
+  async function freshCard(customerId) {
+    const aside = document.getElementById("customer-panel");
+    const old = aside && aside.querySelector("section.card");
+    if (!old || aside.querySelector(".history") || !window.helpdeskPanel) return;
+    try {
+      const holder = document.createElement("div");
+      // Rendered and escaped by the server's panel template.
+      holder.innerHTML = await (await window.helpdesk.fragment("/customers/" + customerId + "/panel")).text();
+      const card = holder.querySelector("section.card");
+      if (!card) return;
+      old.replaceWith(card);
+      window.helpdeskPanel.bindPanel(aside);
+    } catch (e) { /* the details are saved; the card stays as it was */ }
+  }
 
   function editor(field) {
     const type = field.dataset.type;
@@ -181,6 +196,11 @@
     else if (name in prefs && !(name in record)) value = prefs[name];
     else value = record[name];
     field.dataset.value = JSON.stringify(value === undefined ? null : value);
+    if (name === "account_manager" && value == null && record.account_manager_effective) {
+      const found = JSON.parse(field.dataset.options || "[]")
+        .find(([v]) => String(v) === String(record.account_manager_effective));
+      if (found) return found[1] + TEXT.fromOrg;
+    }
     if (value == null || value === "") return TEXT.none;
     if (type === "list") return value.join(", ") || TEXT.none;
     if (type === "bool" || (type === "custom" && typeof value === "boolean")) return value ? TEXT.yes : TEXT.no;
@@ -238,6 +258,7 @@
               f.querySelector(".value").textContent = display(f, result.data);
             });
             close();
+            if (customerId) freshCard(customerId);
             return;
           }
           if (result.status === 409 && customerId && await offerMerge(section, body, customerId)) {

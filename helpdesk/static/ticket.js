@@ -43,6 +43,8 @@
   const panel = document.getElementById("customer-panel");
   if (panel && panel.dataset.src) loadPanel(panel, panel.dataset.src);
   else if (panel) bindPanel(panel);
+  // The customer page's in-place editors (crm.js) put a fresh card in after a save.
+  window.helpdeskPanel = {bindPanel};
 
   // Put the panel the server renders at `url` in the place of `root`, and bind it.
   async function loadPanel(root, url) {

@@ -122,6 +122,7 @@ def test_card_fields_are_edited_in_place(page, api, admin, plan, make_customer, 
     form.locator("[name=value]").fill("Countess")
     form.locator("button[type=submit]").click()
     expect(field(page, "title").locator(".value")).to_have_text("Countess")
+    expect(page.locator("#customer-panel section.card")).to_contain_text("Countess")
     form = edit(page, "custom_fields.plan")
     form.locator("[name=value]").select_option("gold")
     form.locator("button[type=submit]").click()
