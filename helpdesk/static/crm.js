@@ -119,6 +119,9 @@
     const box = el("span", {class: "editor"});
     const input = (attrs, v) => { const i = el("input", attrs); i.value = v == null ? "" : v; return i; };
     if (type === "text") box.append(input({name: "value"}, value));
+    else if (type === "textarea") {
+      const t = el("textarea", {name: "value", rows: "4"}); t.value = value || ""; box.append(t);
+    }
     else if (type === "list") box.append(input({name: "value"}, (value || []).join(", ")));
     else if (type === "bool") {
       const c = el("input", {type: "checkbox", name: "value"}); c.checked = !!value; box.append(c);
@@ -162,7 +165,7 @@
     const type = field.dataset.type;
     const name = field.dataset.field;
     const get = (n) => box.querySelector("[name='" + n + "']");
-    if (type === "text") return {[name]: get("value").value.trim() || null};
+    if (type === "text" || type === "textarea") return {[name]: get("value").value.trim() || null};
     if (type === "list") return {[name]: splitList(get("value").value)};
     if (type === "bool") return {[name]: get("value").checked};
     if (type === "select") {
@@ -238,7 +241,7 @@
         form.append(box, save, cancel);
         shown.hidden = button.hidden = true;
         dd.insertBefore(form, error);
-        const first = form.querySelector("input, select");
+        const first = form.querySelector("input, select, textarea");
         if (first) first.focus();
         const close = () => {
           form.remove();

@@ -209,11 +209,16 @@ def test_an_organization_is_edited_and_listed(page, api, admin, make_customer, s
     form.locator("[name=value]").select_option(str(admin.id))
     form.locator("button[type=submit]").click()
     expect(field(page, "account_manager").locator(".value")).to_have_text("Admin")
+    form = edit(page, "notes")
+    form.locator("[name=value]").fill("Key account.\nRenewal in March.")
+    form.locator("button[type=submit]").click()
+    expect(field(page, "notes").locator(".value")).to_have_text("Key account.\nRenewal in March.")
     expect(page.locator("table.people tr[data-customer]")).to_contain_text("Invoice wrong")
     assert_not_reloaded(page)
     db.session.rollback()  # read what the live server committed
     saved = api.get(f"{V1}/organizations/{org_id}").json
     assert saved["industry"] == "Manufacturing" and saved["account_manager"] == admin.id
     assert saved["address"]["city"] == "Berlin"
+    assert saved["notes"] == "Key account.\nRenewal in March."
     page.screenshot(path=str(shots / "organization.png"))
     assert not page.seen.errors, page.seen.report()
