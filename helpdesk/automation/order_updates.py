@@ -1,8 +1,9 @@
 """Proactive order updates: a customer who asked for them is told, once per change, when the
 shop moves one of their orders to shipped, delayed, delivered or cancelled.
 
-The opt-in is the customer preference ``order_updates`` (off by default; ``PATCH
-/api/v1/customers/ID``, the customer CSV import). The rules:
+The opt-in is the customer's consent ``order_updates`` (not granted by default; ``PATCH
+/api/v1/customers/ID`` ``consents`` or the shorthand ``order_updates``, the customer page,
+the customer CSV import). The rules:
 
 Once per change. ``customers.orders.upsert`` calls ``recorded`` after it flushed a status
 change (a PUT that repeats the status the order already has is no change and calls
@@ -21,9 +22,9 @@ out, a customer who opted out meanwhile, and a job that runs a day late.
 
 The channel. The customer's ``preferred_channel`` when it is email or SMS and they can be
 reached there, else email, else SMS. Reachable: an email identity and an active
-mailbox to send from; a phone identity, no SMS opt-out (STOP), and a number to text
-from (the phone channel of ``TWILIO_NUMBER``, else the first phone channel, else
-``TWILIO_NUMBER`` itself). Chat and voice cannot carry a message nobody is waiting
+mailbox to send from; a phone identity, no SMS opt-out (STOP: customers/consents.py),
+and a number to text from (the phone channel of ``TWILIO_NUMBER``, else the first phone
+channel, else ``TWILIO_NUMBER`` itself). Chat and voice cannot carry a message nobody is waiting
 for, so they fall back like an unreachable preference. Nowhere to send: the row is
 ``skipped`` with the reasons, and nothing is sent. The language is the customer's
 (``bot_texts.language_for``: German or English, else English).
@@ -58,6 +59,7 @@ from helpdesk import jobs, unit_of_work
 from helpdesk.automation import bot_texts
 from helpdesk.channels.base import adapter_for
 from helpdesk.channels.models import Channel
+from helpdesk.customers import consents
 from helpdesk.customers.models import Customer, Order, OrderNotification
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -93,7 +95,7 @@ def recorded(order: Order, previous: str) -> OrderNotification | None:
     if order.status not in NOTIFY_STATUSES:
         return None
     customer = db.session.get(Customer, order.customer_id)
-    if customer is None or not customer.order_updates:
+    if customer is None or not consents.granted(customer, "order_updates"):
         return None
     latest = db.session.execute(
         select(OrderNotification)
@@ -191,7 +193,7 @@ def why_not(row: OrderNotification, order: Order | None, customer: Customer | No
     """Why the change ``row`` must not be told any more, or None."""
     if order is None:
         return "the order is gone"
-    if customer is None or not customer.order_updates:
+    if customer is None or not consents.granted(customer, "order_updates"):
         return "the customer no longer wants order updates"
     if order.status != row.status:
         return f"the order changed again (to {order.status}) before the update went out"
@@ -253,7 +255,7 @@ def _route(customer: Customer, channel: str) -> Route | str:
     addresses = customer.values("phone")
     if not addresses:
         return "no phone number"
-    if customer.sms_opt_out:
+    if consents.sms_blocked(customer):
         return "opted out of SMS"
     line = _phone_line()
     if line is None and not _configured_number():

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from helpdesk import unit_of_work
 from helpdesk.agents.auth import require_role
 from helpdesk.customers import export, history, orders, services
 from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import Customer, Identity, Order, Organization
+from helpdesk.customers.models import Customer, Identity, Order
 from helpdesk.customers.schemas import (
     CustomerIn,
     CustomerOut,
@@ -20,15 +19,10 @@ from helpdesk.customers.schemas import (
     NoteOut,
     OrderIn,
     OrderOut,
-    OrganizationDetail,
-    OrganizationIn,
-    OrganizationOut,
-    OrganizationPatch,
     TimelineOut,
     customer_json,
     note_json,
     order_json,
-    organization_json,
 )
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
@@ -41,7 +35,7 @@ from helpdesk.web.api import (
     parse_body,
 )
 from helpdesk.web.args import int_arg
-from helpdesk.web.openapi import PAGE, Param, documented, integer, text
+from helpdesk.web.openapi import PAGE, Param, documented, text
 
 bp = api_blueprint("customers_api", __name__, lock_writes=True)
 
@@ -212,94 +206,6 @@ def lookup():
             customer = services.find_by_identity(kind, value)
             return jsonify(history.card(customer, {kind: value}, viewer=g.agent))
     raise Invalid("give phone or email", fields={"phone": "missing", "email": "missing"})
-
-
-@bp.get("/organizations")
-@documented(
-    OrganizationOut,
-    paged=True,
-    query=[
-        Param("q", text(200), "Part of the name"),
-        Param("manager", {"oneOf": [{"const": "me"}, integer()]}, "An agent id, or me"),
-    ],
-)
-def list_organizations():
-    """Organizations, filtered by ?q= and ?manager= (an agent id, or "me")."""
-    query = (
-        select(Organization)
-        .options(selectinload(Organization.domains))
-        .order_by(Organization.name, Organization.id)
-    )
-    q = _query_arg("q", 200)
-    if q:
-        query = query.where(func.lower(Organization.name).like(contains_pattern(q), escape="\\"))
-    manager = _query_arg("manager", 20)
-    if manager == "me":
-        query = query.where(Organization.account_manager_id == g.agent.id)
-    elif manager:
-        query = query.where(Organization.account_manager_id == int_arg("manager"))
-    return jsonify(paginate(query, organization_json))
-
-
-def _apply_organization(org: Organization, data: dict) -> None:
-    """Copy validated organization fields, checking domains (services.set_domains) and
-    the manager."""
-    from helpdesk.agents.models import Agent
-
-    if (
-        data.get("account_manager") is not None
-        and db.session.get(Agent, data["account_manager"]) is None
-    ):
-        raise Invalid("no such agent", fields={"account_manager": "unknown id"})
-    if "domains" in data:
-        services.set_domains(org, data["domains"] or [], g.agent)
-    for field, attr in (
-        ("name", "name"),
-        ("notes", "notes"),
-        ("account_manager", "account_manager_id"),
-    ):
-        if field in data and (data[field] is not None or field != "name"):
-            setattr(org, attr, data[field])
-
-
-@bp.post("/organizations")
-@documented(OrganizationOut, status=201, body=OrganizationIn)
-def create_organization():
-    """Create an organization."""
-    body = parse_body(OrganizationIn)
-    org = Organization(name=body.name)
-    db.session.add(org)
-    _apply_organization(org, body.model_dump())
-    unit_of_work.commit()
-    return jsonify(organization_json(org)), 201
-
-
-@bp.get("/organizations/<int:org_id>")
-@documented(OrganizationDetail)
-def get_organization(org_id: int):
-    """One organization with its key people."""
-    org = get_or_404(Organization, org_id, "organization")
-    people = (
-        db.session.execute(
-            select(Customer)
-            .where(Customer.organization_id == org.id)
-            .order_by(Customer.key_person.desc(), Customer.name)
-            .limit(50)
-        )
-        .unique()
-        .scalars()
-    )
-    return jsonify({**organization_json(org), "people": [customer_json(c) for c in people]})
-
-
-@bp.patch("/organizations/<int:org_id>")
-@documented(OrganizationOut, body=OrganizationPatch)
-def update_organization(org_id: int):
-    """Change an organization."""
-    org = get_or_404(Organization, org_id, "organization")
-    _apply_organization(org, parse_body(OrganizationPatch).model_dump(exclude_unset=True))
-    unit_of_work.commit()
-    return jsonify(organization_json(org))
 
 
 @bp.put("/orders/<path:number>")

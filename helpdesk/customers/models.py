@@ -96,8 +96,6 @@ class Customer(Model):
     key_person: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(10))
     preferred_channel: Mapped[str | None] = mapped_column(String(10))
-    order_updates: Mapped[bool] = mapped_column(Boolean, default=False)
-    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     tags: Mapped[list] = mapped_column(JSON, default=list)
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
     # The agent who looks after this customer; None: the organization's account manager.

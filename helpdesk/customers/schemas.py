@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal
 
+from iso3166 import countries_by_alpha2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from helpdesk.customers.models import ORDER_STATUSES, Customer, Note, Order, Organization
+from helpdesk.customers import consents
+from helpdesk.customers.models import (
+    CONSENT_PURPOSES,
+    ORDER_STATUSES,
+    Customer,
+    Note,
+    Order,
+    Organization,
+)
 from helpdesk.db import iso
 from helpdesk.web.openapi import Ref, Shape
 
@@ -30,6 +39,9 @@ Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
 CHANNEL_NAMES = Literal["email", "sms", "voice", "chat"]
 OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+Purpose = Literal[CONSENT_PURPOSES]  # type: ignore[valid-type]
+FieldKey = Annotated[str, StringConstraints(max_length=100)]
+ADDRESS_FIELDS = ("street", "postcode", "city", "country")
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -45,10 +57,52 @@ def _in_utc(value: datetime) -> datetime:
 UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
+def _country(value: str) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased; empty clears it."""
+    code = value.strip().upper()
+    if not code:
+        return None
+    if code not in countries_by_alpha2:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code (DE, AT, CH, ...)")
+    return code
+
+
+Country = Annotated[str, StringConstraints(max_length=2), AfterValidator(_country)]
+
+
 class Strict(BaseModel):
     """Strict types, unknown fields refused."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AddressIn(Strict):
+    """A postal address; in a PATCH only the parts sent change (null or "" clears one)."""
+
+    street: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    country: Country | None = None
+
+
+class ConsentIn(Strict):
+    """What the customer said about one purpose; ``at`` defaults to now, ``source`` to
+    ``agent:ID`` (the pages) or ``api`` (a token)."""
+
+    granted: bool
+    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    at: UtcDateTime | None = None
+
+
+def address_fields(data: dict) -> dict:
+    """``address: {...}`` as the columns street, postcode, city, country (null: all cleared)."""
+    if "address" not in data:
+        return data
+    address = data.pop("address")
+    if address is None:
+        address = dict.fromkeys(ADDRESS_FIELDS)
+    data.update({key: value or None for key, value in address.items()})
+    return data
 
 
 class CustomerIn(Strict):
@@ -62,19 +116,30 @@ class CustomerIn(Strict):
     key_person: bool = False
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")] | None = None
     preferred_channel: CHANNEL_NAMES | None = None
-    order_updates: bool = False
-    sms_opt_out: bool = False
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    custom_fields: dict[Annotated[str, StringConstraints(max_length=100)], FieldValue] = Field(
-        default_factory=dict, max_length=50
-    )
+    custom_fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=50)
+    address: AddressIn | None = None
+    account_manager: Id | None = None
+    consents: dict[Purpose, ConsentIn] | None = None
+    # The contract's older shorthand for consents.order_updates.granted.
+    order_updates: bool | None = None
 
     def to_service(self, only_set: bool = False) -> dict:
         """The fields under the names the service uses."""
         data = self.model_dump(exclude_unset=only_set)
         if "organization" in data:
             data["organization_id"] = data.pop("organization")
-        return data
+        if "account_manager" in data:
+            data["account_manager_id"] = data.pop("account_manager")
+        if data.get("order_updates") is not None:
+            data.setdefault("consents", None)
+            data["consents"] = {"order_updates": {"granted": data["order_updates"]}} | (
+                data["consents"] or {}
+            )
+        data.pop("order_updates", None)
+        if not only_set and data.get("address") is None:
+            data.pop("address", None)
+        return address_fields(data)
 
 
 class MergeIn(Strict):
@@ -87,21 +152,6 @@ class NoteIn(Strict):
     """A note on a customer."""
 
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-
-
-class OrganizationIn(Strict):
-    """Fields an organization can be created or changed with."""
-
-    name: Name
-    domains: list[Domain] = Field(default_factory=list, max_length=50)
-    notes: Annotated[str, StringConstraints(max_length=20000)] | None = None
-    account_manager: Id | None = None
-
-
-class OrganizationPatch(OrganizationIn):
-    """PATCH: every field optional."""
-
-    name: Name | None = None  # type: ignore[assignment]  # optional in a PATCH
 
 
 class OrderLineIn(Strict):
@@ -139,12 +189,30 @@ class OrderIn(Strict):
 
 
 class PreferencesOut(Shape):
-    """How a customer wants to be reached."""
+    """How a customer wants to be reached; ``order_updates`` is the consent of that name,
+    ``sms_opt_out`` that they texted STOP (customers/consents.py)."""
 
     language: str | None
     preferred_channel: str | None
     order_updates: bool
     sms_opt_out: bool
+
+
+class AddressOut(Shape):
+    """A postal address; ``country`` is ISO 3166-1 alpha-2."""
+
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str | None
+
+
+class ConsentOut(Shape):
+    """One purpose: granted or not, when, and where it was said (never asked: null times)."""
+
+    granted: bool
+    at: str | None
+    source: str | None
 
 
 class CustomerOut(Shape):
@@ -161,26 +229,13 @@ class CustomerOut(Shape):
     tags: list[str]
     preferences: PreferencesOut
     custom_fields: dict[str, Any]
+    address: AddressOut
+    consents: dict[str, ConsentOut]
+    account_manager: int | None
+    account_manager_effective: int | None
     created_at: str | None
     updated_at: str | None
     last_contact_at: str | None
-
-
-class OrganizationOut(Shape):
-    """An organization (``organization_json``); ``account_manager`` is an agent id."""
-
-    id: int
-    name: str
-    domains: list[str]
-    notes: str | None
-    account_manager: int | None
-    created_at: str | None
-
-
-class OrganizationDetail(OrganizationOut):
-    """An organization with its people, key people first."""
-
-    people: list[CustomerOut]
 
 
 class OrderLineOut(Shape):
@@ -238,22 +293,9 @@ class ExportOut(Shape):
     notes: list[NoteOut]
 
 
-@overload
-def organization_json(org: Organization) -> dict[str, Any]: ...
-@overload
-def organization_json(org: None) -> None: ...
-def organization_json(org: Organization | None) -> dict[str, Any] | None:
-    """An organization."""
-    if org is None:
-        return None
-    return {
-        "id": org.id,
-        "name": org.name,
-        "domains": [d.domain for d in org.domains],
-        "notes": org.notes,
-        "account_manager": org.account_manager_id,
-        "created_at": iso(org.created_at),
-    }
+def address_json(row: Customer | Organization) -> dict[str, str | None]:
+    """The postal address of a customer or an organization."""
+    return {key: getattr(row, key) for key in ADDRESS_FIELDS}
 
 
 def customer_json(customer: Customer) -> dict:
@@ -274,10 +316,17 @@ def customer_json(customer: Customer) -> dict:
         "preferences": {
             "language": customer.language,
             "preferred_channel": customer.preferred_channel,
-            "order_updates": customer.order_updates,
-            "sms_opt_out": customer.sms_opt_out,
+            "order_updates": consents.granted(customer, "order_updates"),
+            "sms_opt_out": consents.sms_blocked(customer),
         },
         "custom_fields": dict(customer.custom_fields or {}),
+        "address": address_json(customer),
+        "consents": consents.as_json(customer),
+        # The customer's own account manager; the effective one falls back to the
+        # organization's when the customer has none.
+        "account_manager": customer.account_manager_id,
+        "account_manager_effective": customer.account_manager_id
+        or (org.account_manager_id if org else None),
         "created_at": iso(customer.created_at),
         "updated_at": iso(customer.updated_at),
         "last_contact_at": iso(customer.last_contact_at),

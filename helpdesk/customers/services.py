@@ -9,11 +9,13 @@ import logging
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
-from helpdesk.agents import access
+from helpdesk.agents.models import Agent
+from helpdesk.audit.services import changes, record
+from helpdesk.customers import consents
 from helpdesk.customers.identities import InvalidIdentity, is_free_mail, normalise
 from helpdesk.customers.models import (
     Customer,
@@ -24,9 +26,10 @@ from helpdesk.customers.models import (
     OrganizationDomain,
 )
 from helpdesk.db import utcnow
-from helpdesk.errors import Conflict, Forbidden, Invalid
+from helpdesk.errors import Conflict, Invalid
 from helpdesk.extensions import db
-from helpdesk.tickets.models import OPEN_STATUSES, Ticket
+from helpdesk.fields.services import clean_values
+from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,13 @@ def _by_identity(for_display: bool) -> Select:
     )
     if for_display:  # a screen pop shows every identity: in this statement, not a second
         return query.options(joinedload(Customer.identities))
-    # Ingest reads neither the identities nor the organization: load them only on demand.
-    return query.options(lazyload(Customer.identities), lazyload(Customer.organization))
+    # Ingest reads neither the identities, the organization nor the consents (only a STOP
+    # does): load them only on demand.
+    return query.options(
+        lazyload(Customer.identities),
+        lazyload(Customer.organization),
+        lazyload(Customer.consents),
+    )
 
 
 @cache
@@ -77,42 +85,6 @@ def organization_for_email(address: str) -> Organization | None:
     if is_free_mail(domain):  # never anyone's, even if an old row says so
         return None
     return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
-
-
-def set_domains(org: Organization, domains: list[str], actor) -> None:
-    """Give ``org`` exactly these email domains (normalised already). Only leads and
-    admins change them (new customers writing from a domain join its organization);
-    free-mail domains and another organization's are refused."""
-    wanted = list(dict.fromkeys(domains))
-    if set(wanted) == {d.domain for d in org.domains}:
-        return
-    if actor.role == "agent":
-        raise Forbidden("only leads and admins change an organization's domains")
-    free = [d for d in wanted if is_free_mail(d)]
-    if free:
-        raise Invalid(
-            "free-mail domains belong to no organization",
-            fields={"domains": f"{free[0]} is a free-mail domain"},
-        )
-    with db.session.no_autoflush:
-        taken = (
-            db.session.execute(
-                select(OrganizationDomain).where(
-                    OrganizationDomain.domain.in_(wanted),
-                    OrganizationDomain.organization_id != (org.id or 0),
-                )
-            )
-            .scalars()
-            .first()
-        )
-    if taken is not None:
-        raise Invalid(
-            "domain belongs to another organization",
-            fields={"domains": f"{taken.domain} is taken"},
-        )
-    org.domains = [d for d in org.domains if d.domain in wanted] + [
-        OrganizationDomain(domain=d) for d in wanted if d not in {x.domain for x in org.domains}
-    ]
 
 
 def find_sender(kind: str, value: str) -> Customer | None:
@@ -230,20 +202,46 @@ SIMPLE_FIELDS = (
     "key_person",
     "language",
     "preferred_channel",
-    "order_updates",
-    "sms_opt_out",
     "tags",
-    "custom_fields",
+    "account_manager_id",
+    "street",
+    "postcode",
+    "city",
+    "country",
 )
 
 
-def apply_fields(customer: Customer, data: dict) -> None:
-    """Copy validated fields onto ``customer``, identities included."""
+def card_fields(customer: Customer) -> dict:
+    """What the audit log compares before and after a change of a customer."""
+    return {
+        **{field: getattr(customer, field) for field in SIMPLE_FIELDS},
+        "emails": customer.values("email"),
+        "phones": customer.values("phone"),
+        "custom_fields": dict(customer.custom_fields or {}),
+    }
+
+
+def check_account_manager(agent_id: int | None) -> None:
+    """An account manager must be an active agent."""
+    if agent_id is None:
+        return
+    agent = db.session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise Invalid("no such active agent", fields={"account_manager": "not an active agent"})
+
+
+def _set_fields(customer: Customer, data: dict) -> None:
+    """Copy validated fields onto ``customer``, identities and custom fields included."""
     if (
         data.get("organization_id") is not None
         and db.session.get(Organization, data["organization_id"]) is None
     ):
         raise Invalid("no such organization", fields={"organization": "unknown id"})
+    check_account_manager(data.get("account_manager_id"))
+    if "custom_fields" in data:
+        customer.custom_fields = clean_values(
+            "customer", data["custom_fields"] or {}, customer.custom_fields
+        )
     for field in SIMPLE_FIELDS:
         if field in data:
             setattr(customer, field, data[field])
@@ -253,12 +251,42 @@ def apply_fields(customer: Customer, data: dict) -> None:
         replace_identities(customer, "phone", data["phones"])
 
 
+def apply_fields(customer: Customer, data: dict) -> None:
+    """Change ``customer`` with validated fields (identities, custom fields key by key,
+    consents); the changed fields and each consent change go to the audit log."""
+    before = card_fields(customer)
+    _set_fields(customer, data)
+    db.session.flush()
+    if data.get("consents"):
+        consents.apply(customer, data["consents"])
+    was, now = changes(before, card_fields(customer))
+    if now:
+        record(
+            "customer.update",
+            object_type="customer",
+            object_id=customer.id,
+            customer_id=customer.id,
+            before=was,
+            after=now,
+        )
+
+
 def create_customer(data: dict) -> Customer:
-    """Create a customer from validated API data."""
+    """Create a customer from validated API data; audited with what it was given."""
     customer = Customer(tags=[], custom_fields={})
     db.session.add(customer)
-    apply_fields(customer, data)
+    _set_fields(customer, data)
     db.session.flush()
+    if data.get("consents"):
+        consents.apply(customer, data["consents"])
+    after = {k: v for k, v in card_fields(customer).items() if v not in (None, [], {}, False)}
+    record(
+        "customer.create",
+        object_type="customer",
+        object_id=customer.id,
+        customer_id=customer.id,
+        after=after,
+    )
     return customer
 
 
@@ -272,10 +300,11 @@ def add_note(customer: Customer, body: str, author=None) -> Note:
 
 def merge(into: Customer, other: Customer) -> Customer:
     """Fold ``other`` into ``into``: identities, tickets, calls, orders, notes, tags."""
-    from helpdesk.tickets.models import Call, Ticket
+    from helpdesk.tickets.models import Call
 
     if into.id == other.id:
         raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
+    consents.merge(into, other)
     for model in (Ticket, Call, Order, Note):
         db.session.execute(
             update(model).where(model.customer_id == other.id).values(customer_id=into.id)
@@ -285,7 +314,18 @@ def merge(into: Customer, other: Customer) -> Customer:
     )
     into.tags = sorted(set(into.tags or []) | set(other.tags or []))
     into.custom_fields = {**(other.custom_fields or {}), **(into.custom_fields or {})}
-    for field in ("name", "organization_id", "title", "language", "preferred_channel"):
+    for field in (
+        "name",
+        "organization_id",
+        "title",
+        "language",
+        "preferred_channel",
+        "account_manager_id",
+        "street",
+        "postcode",
+        "city",
+        "country",
+    ):
         if getattr(into, field) is None:
             setattr(into, field, getattr(other, field))
     into.last_contact_at = max(
@@ -303,7 +343,7 @@ def merge(into: Customer, other: Customer) -> Customer:
 def erase(customer: Customer) -> None:
     """Delete everything held about a person: identities, tickets, messages, calls, orders."""
     from helpdesk.tickets import attachments
-    from helpdesk.tickets.models import Attachment, Message, Ticket
+    from helpdesk.tickets.models import Attachment, Message
 
     hashes = cast(  # NULLs are filtered out; the column's type cannot say so
         set[str],
@@ -328,42 +368,3 @@ def erase(customer: Customer) -> None:
 def touch_contact(customer: Customer, at=None) -> None:
     """Record the customer's latest contact."""
     customer.last_contact_at = at or utcnow()
-
-
-def organization_people(
-    org: Organization, viewer, page: int, per_page: int
-) -> tuple[list[Customer], bool, int]:
-    """One page of an organization's people (key people first), whether more follow, and
-    how many of its open tickets ``viewer`` may see."""
-    people = (
-        db.session.execute(
-            select(Customer)
-            .where(Customer.organization_id == org.id)
-            .order_by(Customer.key_person.desc(), func.lower(Customer.name), Customer.id)
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
-        .unique()
-        .scalars()
-        .all()
-    )
-    open_count = db.session.execute(
-        select(func.count())
-        .select_from(Ticket)
-        .join(Customer)
-        .where(
-            Customer.organization_id == org.id,
-            Ticket.status.in_(OPEN_STATUSES),
-            access.ticket_filter(viewer),
-        )
-    ).scalar_one()
-    return list(people[:per_page]), len(people) > per_page, open_count
-
-
-def set_sms_opt_out(customer: Customer, opted_out: bool) -> bool:
-    """Mark the customer as not to be texted (or as texted again); whether it changed."""
-    if customer.sms_opt_out == opted_out:
-        return False
-    customer.sms_opt_out = opted_out
-    log.info("customer %s %s SMS", customer.id, "opted out of" if opted_out else "opted in to")
-    return True

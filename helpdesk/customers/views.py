@@ -6,14 +6,38 @@ from __future__ import annotations
 
 from flask import render_template
 from flask_login import current_user
+from sqlalchemy import select
 
-from helpdesk.customers import history, services
-from helpdesk.customers.models import Customer, Organization
+from helpdesk.agents.models import Agent
+from helpdesk.customers import history
+from helpdesk.customers.models import Customer
+from helpdesk.customers.schemas import customer_json
+from helpdesk.extensions import db
+from helpdesk.fields.services import definitions
+from helpdesk.organizations import services as organizations
+from helpdesk.organizations.schemas import organization_json
 from helpdesk.web.pages import get_or_404, page_blueprint, page_number
 
 bp = page_blueprint("customers", __name__)
 PAGE = 50
 PANEL = 20  # history entries per page of the customer panel
+
+
+def editing(applies_to: str) -> dict:
+    """What the forms and in-place editors need: the custom fields defined, the agents who
+    can be account managers."""
+    agents = db.session.scalars(select(Agent).where(Agent.active).order_by(Agent.name)).all()
+    return {
+        "field_defs": list(definitions(applies_to).values()),
+        "agent_options": [["", "none"]] + [[a.id, a.name] for a in agents],
+        "agent_names": {a.id: a.name for a in agents},
+    }
+
+
+@bp.get("/customers/new")
+def new_customer():
+    """The form of a new customer; it is created through the API."""
+    return render_template("customer_new.html", **editing("customer"))
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -25,6 +49,8 @@ def customer(customer_id: int):
     return render_template(
         "customer.html",
         customer=item,
+        details=customer_json(item),
+        **editing("customer"),
         card=history.card(item, viewer=current_user),
         entries=entries,
         key_people=history.key_people(item),
@@ -57,15 +83,26 @@ def panel(customer_id: int):
 
 @bp.get("/organizations/<int:org_id>")
 def organization(org_id: int):
-    """An organization with its key people first, then everyone else (paginated)."""
-    org = get_or_404(Organization, org_id)
+    """An organization, every field editable in place; its key people, then everyone
+    (paginated) with their open tickets."""
+    org = organizations.visible_one(current_user, org_id)
     page = page_number()
-    people, has_next, open_count = services.organization_people(org, current_user, page, PAGE)
+    people, has_next, open_count = organizations.people(org, current_user, page, PAGE)
+    key_people = db.session.scalars(
+        select(Customer)
+        .where(Customer.organization_id == org.id, Customer.key_person.is_(True))
+        .order_by(Customer.name)
+        .limit(20)
+    ).unique()
     return render_template(
         "organization.html",
         org=org,
+        details=organization_json(org),
+        key_people=list(key_people),
         people=people,
+        open_tickets=organizations.open_tickets([p.id for p in people], current_user),
         page=page,
         has_next=has_next,
         open_count=open_count,
+        **editing("organization"),
     )

@@ -16,6 +16,7 @@ from helpdesk.agents import services as agents
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import normalise
 from helpdesk.customers.models import (
+    Consent,
     Customer,
     Identity,
     Order,
@@ -242,7 +243,16 @@ def make_people(rng: random.Random, now: datetime, count: int) -> list[Person]:
                     preferred_channel=rng.choice(
                         ("email", "email", "email", "sms", "voice", "chat")
                     ),
-                    order_updates=rng.random() < 0.6,
+                    consents=[
+                        Consent(
+                            purpose="order_updates",
+                            granted=True,
+                            at=since,
+                            source="demo: asked at the shop's checkout",
+                        )
+                    ]
+                    if rng.random() < 0.6
+                    else [],
                     tags=sorted(tags),
                     custom_fields={},
                     created_at=since,

@@ -35,9 +35,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from helpdesk import unit_of_work
 from helpdesk.customers import orders, services
 from helpdesk.customers.models import Customer, Organization
-from helpdesk.customers.schemas import CustomerIn, OrderIn, OrganizationIn
+from helpdesk.customers.schemas import CustomerIn, OrderIn
 from helpdesk.errors import Conflict, HelpdeskError
 from helpdesk.extensions import db
+from helpdesk.organizations.schemas import OrganizationIn
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -258,6 +259,8 @@ class _Customers:
         if not any(key in row for key in ("name", "email", "phone")):
             raise Refused("a customer needs a name, an email or a phone")
         fields = CustomerIn.model_validate(data, strict=False).to_service(only_set=True)
+        for said in (fields.get("consents") or {}).values():  # the column order_updates
+            said["source"] = said.get("source") or "import"
         organization = (
             OrganizationIn.model_validate({"name": row["organization"]}, strict=False).name
             if "organization" in row

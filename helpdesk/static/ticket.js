@@ -43,6 +43,8 @@
   const panel = document.getElementById("customer-panel");
   if (panel && panel.dataset.src) loadPanel(panel, panel.dataset.src);
   else if (panel) bindPanel(panel);
+  // The customer page's in-place editors (crm.js) put a fresh card in after a save.
+  window.helpdeskPanel = {bindPanel};
 
   // Put the panel the server renders at `url` in the place of `root`, and bind it.
   async function loadPanel(root, url) {
@@ -205,6 +207,10 @@
     if (same(shown.tags, known.tags)) f.tags.value = now.tags.join(", ");
     known = now;
     showSla(t.sla);
+    // The ticket's custom fields (edited in place by crm.js): those not being edited follow.
+    document.querySelectorAll("#ticket-fields .field:not(.editing)").forEach((field) => {
+      if (window.helpdeskCrm) field.querySelector(".value").textContent = window.helpdeskCrm.display(field, t);
+    });
   }
   // The SLA line: each target's due time, and the nearest one's badge.
   function showSla(sla) {

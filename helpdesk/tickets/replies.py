@@ -14,7 +14,7 @@ from sqlalchemy import select
 from helpdesk import jobs
 from helpdesk.agents.models import Agent
 from helpdesk.channels.base import adapter_for
-from helpdesk.customers import services as customers
+from helpdesk.customers import consents
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict
@@ -209,7 +209,7 @@ def mark_undelivered(channel: str, external_ids: list[str], reason: str, report:
 def sms_opt_out(customer: Customer, opted_out: bool, why: str, ticket: Ticket | None) -> bool:
     """The customer asked (or the carrier told us) not to be texted, or to be texted again:
     set it, with an audit entry on the ticket it came with; flushes. Whether it changed."""
-    if not customers.set_sms_opt_out(customer, opted_out):
+    if not consents.sms_opt_out(customer, opted_out, why):
         return False
     if ticket is not None:
         events.record(ticket, "sms_opt_out" if opted_out else "sms_opt_in", {"why": why})

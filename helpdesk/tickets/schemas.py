@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from helpdesk.customers.schemas import Address, CustomerOut, Id, OrderOut, Short, Strict, Tag
+from helpdesk.customers.schemas import (
+    Address,
+    CustomerOut,
+    FieldKey,
+    FieldValue,
+    Id,
+    OrderOut,
+    Short,
+    Strict,
+    Tag,
+)
 from helpdesk.tickets.models import PRIORITIES, STATUSES
 from helpdesk.web.openapi import Ref, Shape
 
@@ -32,6 +42,7 @@ class TicketIn(Strict):
     team: Id | None = None
     assignee: Id | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
+    custom_fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=50)
 
 
 class TicketPatch(Strict):
@@ -43,6 +54,8 @@ class TicketPatch(Strict):
     team: Id | None = None
     assignee: Id | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
+    # Only the keys sent change; null clears one.
+    custom_fields: dict[FieldKey, FieldValue] | None = Field(default=None, max_length=50)
 
 
 class MessageIn(Strict):
@@ -140,6 +153,7 @@ class TicketOut(Shape):
     assignee: Ref | None
     team: Ref | None
     tags: list[str]
+    custom_fields: dict[str, Any]
     message_count: int
     created_at: str | None
     updated_at: str | None

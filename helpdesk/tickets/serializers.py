@@ -33,6 +33,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "assignee": person(ticket.assignee),
         "team": {"id": ticket.team.id, "name": ticket.team.name} if ticket.team else None,
         "tags": ticket.tags,
+        "custom_fields": dict(ticket.custom_fields or {}),
         "message_count": ticket.message_count,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),

@@ -15,10 +15,12 @@ from sqlalchemy.orm import undefer
 from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.agents.models import Agent, Team
+from helpdesk.audit.services import changes as audit_changes
 from helpdesk.customers.services import customer_for
 from helpdesk.db import utcnow
 from helpdesk.errors import Forbidden, Invalid
 from helpdesk.extensions import db
+from helpdesk.fields.services import clean_values
 from helpdesk.realtime import ticket_rooms
 from helpdesk.sla import clocks as sla
 from helpdesk.sla import notifications
@@ -83,6 +85,7 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
     if ticket.status in ("solved", "closed"):
         ticket.solved_at = now
     ticket.set_tags(data.get("tags") or [])
+    ticket.custom_fields = clean_values("ticket", data.get("custom_fields") or {})
     db.session.add(ticket)
     db.session.flush()
     sla.start(ticket, now)
@@ -148,6 +151,13 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
                 # Closing a solved ticket keeps the time it was solved (close_solved counts on it).
                 solved = value in ("solved", "closed")
                 ticket.solved_at = (ticket.solved_at or utcnow()) if solved else None
+    if changes.get("custom_fields") is not None:
+        old_values = dict(ticket.custom_fields or {})
+        values = clean_values("ticket", changes["custom_fields"], old_values)
+        if values != old_values:
+            was, now = audit_changes(old_values, values)
+            events.record(ticket, "custom_fields", {"from": was, "to": now}, actor)
+            ticket.custom_fields = values
     if changes.get("tags") is not None:
         old = ticket.tags
         ticket.set_tags(changes["tags"])

@@ -10,6 +10,7 @@ from flask_login import current_user
 from helpdesk.agents import access
 from helpdesk.agents import services as agents
 from helpdesk.channels.base import adapter_for
+from helpdesk.fields.services import definitions
 from helpdesk.inbox import services as inboxes
 from helpdesk.tickets import replies
 from helpdesk.tickets import services as tickets
@@ -47,6 +48,7 @@ def ticket(ticket_id: int):
         teams=teams,
         agents=people,
         reply_channels=replies.reply_channels(item),
+        field_defs=list(definitions("ticket").values()),
     )
     _read(item)  # last: its commit expires what the page loaded
     return page

@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from helpdesk import unit_of_work
 from helpdesk.automation import bot
 from helpdesk.channels.chat.services import create_chat_channel, identity_hash
 from helpdesk.channels.email import imap as email_imap
 from helpdesk.channels.models import Channel
+from helpdesk.customers import consents
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets import ingest as ingest_module
@@ -446,7 +448,10 @@ def test_the_bot_can_be_switched_off_per_channel(
 def test_opted_out_sms_customers_get_no_bot_text(
     client, line, make_customer, put_order, twilio_api
 ):
-    ada = make_customer("Ada", phones=["+491716666666"], sms_opt_out=True)
+    ada = make_customer("Ada", phones=["+491716666666"])
+    with unit_of_work.write_phase():
+        consents.sms_opt_out(ada, True, "STOP")
+        db.session.commit()
     put_order("10023", ada, **SHIPPED)
     post_signed(client, SMS, sms_params("Wo ist meine Bestellung 10023?", "+491716666666"))
     assert bot_messages() == [] and twilio_api.messages() == []

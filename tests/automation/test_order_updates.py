@@ -19,6 +19,7 @@ from helpdesk.agents.services import team_named
 from helpdesk.automation import order_updates
 from helpdesk.channels.email import imap as email_imap
 from helpdesk.channels.email.mailboxes import add_mailbox
+from helpdesk.customers import consents
 from helpdesk.customers.models import Order, OrderNotification
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket, TicketEvent
@@ -75,8 +76,12 @@ def put_order(api):
 def opted_in(make_customer, api):
     """A customer who asked for order updates through the API (PATCH /customers/ID)."""
 
-    def make(name="Ada", channel="email", **fields):
+    def make(name="Ada", channel="email", sms_opt_out=False, **fields):
         customer = make_customer(name, **fields)
+        if sms_opt_out:  # they texted STOP
+            with unit_of_work.write_phase():
+                consents.sms_opt_out(customer, True, "STOP")
+                db.session.commit()
         response = api.patch(
             f"{V1}/customers/{customer.id}",
             json={"order_updates": True, "preferred_channel": channel},
@@ -448,7 +453,9 @@ def test_the_same_change_sent_six_times_at_once_is_told_once(
 
 
 def test_the_job_sends_once_when_run_twice_at_once_and_again_later(app, make_customer, outbox):
-    ada = make_customer("Ada", emails=["ada@example.com"], order_updates=True)
+    ada = make_customer(
+        "Ada", emails=["ada@example.com"], consents={"order_updates": {"granted": True}}
+    )
     with unit_of_work.write_phase():
         order = Order(number="J-1", customer_id=ada.id, status="shipped")
         db.session.add(order)
@@ -462,7 +469,12 @@ def test_the_job_sends_once_when_run_twice_at_once_and_again_later(app, make_cus
 
 
 def test_a_change_superseded_before_its_job_ran_is_skipped(app, put_order, make_customer, outbox):
-    ada = make_customer("Ada", emails=["ada@example.com"], order_updates=True, language="en")
+    ada = make_customer(
+        "Ada",
+        emails=["ada@example.com"],
+        consents={"order_updates": {"granted": True}},
+        language="en",
+    )
     put_order("S-1", customer=ada.id, status="paid")
     with unit_of_work.write_phase():
         order = db.session.execute(select(Order).where(Order.number == "S-1")).scalar_one()
@@ -481,7 +493,9 @@ def test_a_change_superseded_before_its_job_ran_is_skipped(app, put_order, make_
 
 
 def test_one_change_cannot_be_recorded_twice(app, make_customer):
-    ada = make_customer("Ada", emails=["ada@example.com"], order_updates=True)
+    ada = make_customer(
+        "Ada", emails=["ada@example.com"], consents={"order_updates": {"granted": True}}
+    )
     with unit_of_work.write_phase():
         order = Order(number="U-1", customer_id=ada.id, status="shipped")
         db.session.add(order)

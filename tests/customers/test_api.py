@@ -42,6 +42,9 @@ def walk(api, url: str) -> list[dict]:
 
 
 def test_customer_is_created_read_and_patched(api):
+    for key, kind in (("plan", "text"), ("seats", "number")):
+        field = {"key": key, "label": key.title(), "type": kind, "applies_to": "customer"}
+        assert api.post(f"{V1}/custom-fields", json=field).status_code == 201
     created = api.post(
         f"{V1}/customers",
         json={

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from helpdesk.customers import consents
 from helpdesk.customers.models import Customer, Identity, Order, Organization
 from helpdesk.extensions import db
 
@@ -95,7 +96,7 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
         ada.key_person,
         ada.language,
         ada.preferred_channel,
-        ada.order_updates,
+        consents.granted(ada, "order_updates"),
         ada.tags,
     ) == ("Ada Lovelace", "CTO", True, "de", "email", True, ["vip", "b2b"])
     assert ada.organization.name == "Analytical Engines"

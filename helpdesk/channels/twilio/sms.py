@@ -26,6 +26,7 @@ from helpdesk.channels.twilio.common import (
     public_url,
     rest_client,
 )
+from helpdesk.customers import consents
 from helpdesk.extensions import db
 from helpdesk.tickets import replies
 from helpdesk.tickets.ingest import IngestResult, ingest
@@ -231,7 +232,7 @@ class SmsAdapter(ChannelAdapter):
 
     def refusal(self, ticket: Ticket) -> str | None:
         """Why a reply on ``ticket`` must not be texted, if it must not."""
-        if ticket.customer is not None and ticket.customer.sms_opt_out:
+        if ticket.customer is not None and consents.sms_blocked(ticket.customer):
             return (
                 "Not sent: the customer has opted out of SMS (they texted STOP). They can "
                 "text START to opt back in; until then, reach them on another channel."

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.channels.twilio import sms as twilio_sms
+from helpdesk.customers import consents
 from helpdesk.customers.models import Customer, Identity
 from helpdesk.extensions import db
 from helpdesk.tickets import attachments
@@ -276,12 +277,15 @@ def test_stop_marks_the_customer_and_start_undoes_it(client, line):
     assert post_signed(client, SMS, sms_params("hi", sid="SMa")).status_code == 200
     assert post_signed(client, SMS, sms_params(" stop ", sid="SMb")).status_code == 200
     customer = db.session.execute(select(Customer)).unique().scalar_one()
-    assert customer.sms_opt_out is True
+    assert consents.sms_blocked(customer)
+    assert consents.of(customer, "sms_marketing").source == "sms opt-out: stop"
     assert count(Message) == 2  # the STOP itself is kept on the conversation
     assert db.session.scalar(select(TicketEvent.kind).where(TicketEvent.kind == "sms_opt_out"))
     assert post_signed(client, SMS, sms_params("START", sid="SMc")).status_code == 200
     db.session.expire_all()
-    assert db.session.get(Customer, customer.id).sms_opt_out is False
+    customer = db.session.get(Customer, customer.id)
+    assert not consents.sms_blocked(customer)
+    assert not consents.granted(customer, "sms_marketing")  # START grants no marketing
 
 
 def test_split_and_segments_follow_twilio():

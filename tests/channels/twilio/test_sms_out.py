@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from helpdesk.customers import consents
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
@@ -151,7 +152,7 @@ def test_twilio_opt_out_error_marks_the_customer(api, ticket, twilio_api):
         "Twilio error 21610: the recipient has opted out of messages "
         "from this number (replied STOP)"
     )
-    assert db.session.execute(select(Customer)).unique().scalar_one().sms_opt_out is True
+    assert consents.sms_blocked(db.session.execute(select(Customer)).unique().scalar_one())
 
 
 @pytest.mark.parametrize(
