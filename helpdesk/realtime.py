@@ -1,8 +1,16 @@
 """Realtime for agents: the /agents Socket.IO namespace and after-commit emits into rooms.
 
 Rooms: ``agent:<id>`` (one agent), ``team:<id>`` (a team's members),
-``agents`` (everyone: tickets that belong to no team), ``admins``. A ticket's
-events go to exactly the rooms whose members may open it (see agents.access).
+``agents`` (everyone: tickets that belong to no team), ``admins``, ``presence``
+(everyone, account managers too). A ticket's events go to exactly the rooms whose
+members may open it (see agents.access).
+
+Account managers (``own_accounts_only``) join none of the first four but the same rooms
+behind the door of their own accounts: ``accounts:<their id>:<room>``. An event about
+a customer goes to its rooms and, for each agent who manages that customer, to
+``accounts:<manager>:<room>`` (``for_accounts``); so an account manager hears a ticket
+when the ticket rule lets them see it and the customer is theirs, and nothing about a
+customer who is not (nor about an unknown caller).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from helpdesk.extensions import db, socketio
 
 if TYPE_CHECKING:
     from helpdesk.agents.models import Agent
+    from helpdesk.customers.models import Customer
     from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -42,21 +51,38 @@ def on_presence_change(listener: Callable[[int, str], None]) -> None:
         PRESENCE_LISTENERS.append(listener)
 
 
+def for_accounts(rooms: Iterable[str], customer: Customer | None) -> set[str]:
+    """``rooms``, and the same rooms as the account managers of ``customer`` hear them
+    (``accounts:<manager>:<room>``; none for an unknown customer)."""
+    from helpdesk.agents.access import managers
+
+    rooms = set(rooms)
+    return rooms | {f"accounts:{m}:{room}" for m in managers(customer) for room in rooms}
+
+
 def ticket_rooms(ticket: Ticket, previous: Iterable[str] = ()) -> list[str]:
     """The rooms of everyone who may see ``ticket`` (plus rooms that could see it before)."""
     rooms = {"admins"}
     rooms.add(f"team:{ticket.team_id}" if ticket.team_id else "agents")
     if ticket.assignee_id:
         rooms.add(f"agent:{ticket.assignee_id}")
-    return sorted(rooms | set(previous))
+    return sorted(for_accounts(rooms, ticket.customer) | set(previous))
+
+
+def personal_room(agent: Agent) -> str:
+    """The room only ``agent`` is in (for notifications addressed to them)."""
+    room = f"agent:{agent.id}"
+    return f"accounts:{agent.id}:{room}" if agent.own_accounts_only else room
 
 
 def agent_rooms(agent: Agent) -> list[str]:
-    """The rooms an agent joins on connect."""
+    """The rooms an agent joins on connect (an account manager: behind their door)."""
     rooms = [f"agent:{agent.id}", "agents"] + [f"team:{t.id}" for t in agent.teams]
     if agent.is_admin:
         rooms.append("admins")
-    return rooms
+    if agent.own_accounts_only:
+        rooms = [f"accounts:{agent.id}:{room}" for room in rooms]
+    return [*rooms, "presence"]
 
 
 def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
@@ -261,7 +287,7 @@ class AgentsNamespace(Namespace):
         socketio.emit(
             "presence",
             {"agent": {"id": agent.id, "name": agent.name}, "status": status},
-            to="agents",
+            to="presence",
             namespace=AGENTS,
         )
         for listener in PRESENCE_LISTENERS:
@@ -285,6 +311,18 @@ def _own_origin(origin: str, host: str, config: Mapping[str, Any]) -> bool:
     public = (config.get("PUBLIC_URL") or "").lower()
     public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
     return urlsplit(origin).netloc == host.lower() or origin == public_origin
+
+
+def disconnect_agent(agent_id: int) -> None:
+    """Close ``agent_id``'s live connections to this process: the rooms they joined no
+    longer fit what they may see (agents.services.update_agent). With several web
+    processes, connections to the others stay until they reconnect (a known limit)."""
+    if socketio.server is None:  # not serving (a command, a job)
+        return
+    with _agents._lock:
+        sids = [sid for sid, agent in _agents._agent_of.items() if agent == agent_id]
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace=AGENTS)
 
 
 def cors_origins_from(source: Callable[[], Iterable[str]]) -> None:

@@ -338,7 +338,7 @@ def organization_people(
     people = (
         db.session.execute(
             select(Customer)
-            .where(Customer.organization_id == org.id)
+            .where(Customer.organization_id == org.id, access.customer_filter(viewer))
             .order_by(Customer.key_person.desc(), func.lower(Customer.name), Customer.id)
             .limit(per_page + 1)
             .offset((page - 1) * per_page)
