@@ -153,7 +153,9 @@ def test_an_account_manager_hears_only_their_own_customers(
 
         # the sentinel: one more message of Mia's; everything sent to Anna before it is in
         last = inbound("sms", MIA, "Noch etwas", channel_id=d.line.id)
-        heard = anna.before("message.created", where=lambda x: x["message"]["id"] == last.message.id)
+        heard = anna.before(
+            "message.created", where=lambda x: x["message"]["id"] == last.message.id
+        )
         names = {name for name, _ in heard}
         assert names >= set(WALKED) - {"presence"}, names
         leaked = [(name, data) for name, data in heard if mentions_another_account(data, d)]
