@@ -15,7 +15,7 @@ from helpdesk.agents import services
 from helpdesk.agents.auth import require_role
 from helpdesk.agents.models import ROLES, Agent, Team
 from helpdesk.customers.schemas import Id, Strict
-from helpdesk.errors import Invalid
+from helpdesk.errors import Forbidden, Invalid
 from helpdesk.extensions import db
 from helpdesk.web.api import api_blueprint, get_or_404, paginate, parse_body
 from helpdesk.web.openapi import Ref, Shape, documented
@@ -126,7 +126,8 @@ def create_agent():
 @require_role("admin")
 @documented(AgentOut, body=AgentPatch)
 def update_agent(agent_id: int):
-    """Change an agent's name, role, teams, active state or own-accounts-only (admins)."""
+    """Change an agent's name, role, teams, active state or own-accounts-only (admins;
+    their own role, state and access they leave to another admin)."""
     agent = get_or_404(Agent, agent_id, "agent")
     changes = {k: v for k, v in parse_body(AgentPatch).model_dump(exclude_unset=True).items()}
     if any(value is None for value in changes.values()):
@@ -134,6 +135,8 @@ def update_agent(agent_id: int):
             "these fields cannot be null",
             fields={k: "null" for k, v in changes.items() if v is None},
         )
+    if agent.id == g.agent.id and {"role", "active", "own_accounts_only"} & set(changes):
+        raise Forbidden("admins do not change their own role, state or access")  # no lockout
     if "teams" in changes:
         changes["teams"] = _teams(changes["teams"])
     services.update_agent(agent, changes)

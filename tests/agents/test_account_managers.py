@@ -429,6 +429,9 @@ def test_admins_set_the_flag(api, api_as, make_agent, make_customer, make_ticket
     assert (
         api.post(f"{V1}/agents", json={"email": "kai@example.com", "name": "K"}).status_code == 422
     )
+    me = api.get(f"{V1}/me").json["id"]
+    assert api.patch(f"{V1}/agents/{me}", json={"own_accounts_only": True}).status_code == 403
+    assert api.patch(f"{V1}/agents/{me}", json={"name": "Boss"}).json["name"] == "Boss"
     bad = api.post(f"{V1}/agents", json={"email": "x@example.com", "name": "X", "teams": [MISSING]})
     assert bad.status_code == 422 and "teams" in bad.json["error"]["fields"]
 
