@@ -456,3 +456,38 @@ def test_the_customer_page_of_their_own_customer_names_only_their_people(account
     assert "Mia Mine" in page and "Olga" not in page
     page = web.get(f"/organizations/{a.mine_org}").get_data(as_text=True)
     assert "Max Mine" in page and "Olga" not in page
+
+
+def test_an_account_managers_lists_take_a_fixed_number_of_queries(
+    accounts, api, make_customer, make_ticket, count_queries, client
+):
+    """The rule is SQL inside each list's one query: more of their customers and tickets
+    cost no more statements."""
+    a = accounts
+    web = login(client.application.test_client(), a.anna.email)
+    paths = [
+        f"{V1}/customers",
+        f"{V1}/tickets",
+        f"{V1}/organizations",
+        f"{V1}/customers/{a.mia.id}/timeline",
+        "/inbox?view=all",
+        f"/customers/{a.mia.id}/panel",
+    ]
+
+    def statements() -> list[int]:
+        found = []
+        for path in paths:
+            caller = a.api if path.startswith(V1) else web
+            with count_queries() as seen:
+                assert caller.get(path).status_code == 200, path
+            found.append(sum(1 for sql in seen if sql.lstrip().upper().startswith("SELECT")))
+        return found
+
+    statements()  # warm: the token's first use records it
+    before = statements()
+    for n in range(8):
+        customer = make_customer(f"Kunde {n}", organization_id=a.mine_org)
+        make_ticket(customer, f"Frage {n}", body="hallo")
+        make_ticket(a.mia, f"Mia again {n}", body="noch mal")
+    after = statements()
+    assert all(n <= m for n, m in zip(after, before, strict=True)), (paths, before, after)
