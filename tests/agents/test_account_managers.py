@@ -490,4 +490,6 @@ def test_an_account_managers_lists_take_a_fixed_number_of_queries(
         make_ticket(customer, f"Frage {n}", body="hallo")
         make_ticket(a.mia, f"Mia again {n}", body="noch mal")
     after = statements()
-    assert all(n <= m for n, m in zip(after, before, strict=True)), (paths, before, after)
+    # (one more at most: a select-in load that runs only once some row has what it loads;
+    # a query per row would be 8 or 16 more)
+    assert all(n <= m + 1 for n, m in zip(after, before, strict=True)), (paths, before, after)
