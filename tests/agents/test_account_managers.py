@@ -334,10 +334,14 @@ def check_cti(a: Accounts, web) -> None:
     )
     assert other.status_code == 201 and other.json["customer"] is None
     assert other.json["open_tickets"] == [] and other.json["last_contact"] is None
+    assert other.json["call"]["customer_id"] is None
     mine = a.cti.post(
         f"{V1}/cti/events", json={"event": "newCall", "callId": "w2", "from": "030 1111111"}
     )
     assert mine.status_code == 201 and mine.json["customer"]["id"] == a.mia.id
+    assert mine.json["call"]["customer_id"] == a.mia.id
+    ended = a.cti.post(f"{V1}/cti/events", json={"event": "hangup", "callId": "w1"})
+    assert ended.status_code == 200 and ended.json["call"]["customer_id"] is None
 
 
 def check_inbox(a: Accounts, web) -> None:

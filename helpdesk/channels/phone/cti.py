@@ -153,6 +153,15 @@ def cti_event():
                 viewer=agent or g.agent,
             )
         return jsonify(
-            {**card, "call": call_json(call), "caller": new.caller}
+            {**card, "call": _call_json(call), "caller": new.caller}
         ), 201 if new.created else 200
-    return jsonify({"call": call_json(call)})
+    return jsonify({"call": _call_json(call)})
+
+
+def _call_json(call) -> dict:
+    """The call as the token's agent may see it: an account manager's token gets another
+    account's call as an unknown caller's (no customer, no ticket)."""
+    shown = call_json(call)
+    if not access.can_see_call(g.agent, call):
+        shown.update(customer_id=None, ticket_id=None)
+    return shown
