@@ -1,18 +1,24 @@
 """Realtime for agents: the /agents Socket.IO namespace and after-commit emits into rooms.
 
 Rooms: ``agent:<id>`` (one agent), ``team:<id>`` (a team's members),
-``agents`` (everyone: tickets that belong to no team), ``admins``. A ticket's
-events go to exactly the rooms whose members may open it (see agents.access).
+``agents`` (everyone: tickets that belong to no team), ``admins``, ``presence``
+(everyone, account managers too). A ticket's events go to exactly the rooms whose
+members may open it (see agents.access).
+
+Account managers (``own_accounts_only``) join none of the first four but the same rooms
+behind the door of their own accounts: ``accounts:<their id>:<room>``. An event about
+a customer goes to its rooms and, for each agent who manages that customer, to
+``accounts:<manager>:<room>`` (``for_accounts``); so an account manager hears a ticket
+when the ticket rule lets them see it and the customer is theirs, and nothing about a
+customer who is not (nor about an unknown caller).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import socketio as python_socketio  # the library under Flask-SocketIO (`socketio` is ours)
 from flask import Flask, current_app, request
@@ -21,9 +27,11 @@ from flask_socketio import Namespace, join_room, leave_room
 
 from helpdesk import fanout, unit_of_work
 from helpdesk.extensions import db, socketio
+from helpdesk.origins import cors_check, same_origin
 
 if TYPE_CHECKING:
     from helpdesk.agents.models import Agent
+    from helpdesk.customers.models import Customer
     from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -31,9 +39,6 @@ AGENTS = "/agents"
 _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
 PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
-# Sources of the other origins Engine.IO answers CORS for (cors_origins_from).
-CORS_SOURCES: list[Callable[[], Iterable[str]]] = []
-CORS_CACHE_SECONDS = 10
 
 
 def on_presence_change(listener: Callable[[int, str], None]) -> None:
@@ -42,21 +47,38 @@ def on_presence_change(listener: Callable[[int, str], None]) -> None:
         PRESENCE_LISTENERS.append(listener)
 
 
+def for_accounts(rooms: Iterable[str], customer: Customer | None) -> set[str]:
+    """``rooms``, and the same rooms as the account managers of ``customer`` hear them
+    (``accounts:<manager>:<room>``; none for an unknown customer)."""
+    from helpdesk.agents.access import managers
+
+    rooms = set(rooms)
+    return rooms | {f"accounts:{m}:{room}" for m in managers(customer) for room in rooms}
+
+
 def ticket_rooms(ticket: Ticket, previous: Iterable[str] = ()) -> list[str]:
     """The rooms of everyone who may see ``ticket`` (plus rooms that could see it before)."""
     rooms = {"admins"}
     rooms.add(f"team:{ticket.team_id}" if ticket.team_id else "agents")
     if ticket.assignee_id:
         rooms.add(f"agent:{ticket.assignee_id}")
-    return sorted(rooms | set(previous))
+    return sorted(for_accounts(rooms, ticket.customer) | set(previous))
+
+
+def personal_room(agent: Agent) -> str:
+    """The room only ``agent`` is in (for notifications addressed to them)."""
+    room = f"agent:{agent.id}"
+    return f"accounts:{agent.id}:{room}" if agent.own_accounts_only else room
 
 
 def agent_rooms(agent: Agent) -> list[str]:
-    """The rooms an agent joins on connect."""
+    """The rooms an agent joins on connect (an account manager: behind their door)."""
     rooms = [f"agent:{agent.id}", "agents"] + [f"team:{t.id}" for t in agent.teams]
     if agent.is_admin:
         rooms.append("admins")
-    return rooms
+    if agent.own_accounts_only:
+        rooms = [f"accounts:{agent.id}:{room}" for room in rooms]
+    return [*rooms, "presence"]
 
 
 def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
@@ -110,7 +132,7 @@ class AgentsNamespace(Namespace):
         """Authenticate, join the agent's rooms and mark the agent online."""
         from flask_socketio import ConnectionRefusedError
 
-        if not _same_origin():
+        if not same_origin():
             # Only our own pages: a page elsewhere gets no agent connection, neither with
             # the session cookie nor with a token (the engine's CORS answers every origin
             # because /chat serves customers' websites; this is where /agents says no).
@@ -177,7 +199,6 @@ class AgentsNamespace(Namespace):
         from sqlalchemy import select
 
         from helpdesk.agents.models import Agent
-        from helpdesk.extensions import db
 
         db.session.rollback()  # a fresh snapshot: SQLite's WAL reads keep their first one
         presence: str | None = db.session.scalar(select(Agent.presence).where(Agent.id == agent_id))
@@ -199,7 +220,6 @@ class AgentsNamespace(Namespace):
         if ticket is None:
             return {"error": "no such ticket"}
         from helpdesk.agents.models import Agent
-        from helpdesk.extensions import db
 
         agent = db.session.get(Agent, self._agent_of.get(current_sid(), 0))
         if agent is None:
@@ -234,7 +254,6 @@ class AgentsNamespace(Namespace):
         """The ticket named in ``data`` if this connection's agent may open it."""
         from helpdesk.agents.access import can_see_ticket
         from helpdesk.agents.models import Agent
-        from helpdesk.extensions import db
         from helpdesk.tickets.models import Ticket
 
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
@@ -272,7 +291,6 @@ class AgentsNamespace(Namespace):
         from sqlalchemy import update
 
         from helpdesk.agents.models import Agent
-        from helpdesk.extensions import db
 
         db.session.rollback()  # a write transaction of its own, taking SQLite's lock up front
         with unit_of_work.writing():
@@ -284,7 +302,7 @@ class AgentsNamespace(Namespace):
         socketio.emit(
             "presence",
             {"agent": {"id": agent.id, "name": agent.name}, "status": status},
-            to="agents",
+            to="presence",
             namespace=AGENTS,
         )
         for listener in PRESENCE_LISTENERS:
@@ -294,47 +312,16 @@ class AgentsNamespace(Namespace):
                 log.exception("presence listener %r failed", listener)
 
 
-def _same_origin() -> bool:
-    """Whether the connection comes from a page of this site (the host it was asked for,
-    or PUBLIC_URL's), or names no origin (a program, not a browser)."""
-    return _own_origin(request.environ.get("HTTP_ORIGIN") or "", request.host, current_app.config)
-
-
-def _own_origin(origin: str, host: str, config: Mapping[str, Any]) -> bool:
-    """Whether ``origin`` is this site's (``host``, or PUBLIC_URL's), or is empty."""
-    origin = origin.strip().lower().rstrip("/")
-    if not origin:
-        return True
-    public = (config.get("PUBLIC_URL") or "").lower()
-    public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
-    return urlsplit(origin).netloc == host.lower() or origin == public_origin
-
-
-def cors_origins_from(source: Callable[[], Iterable[str]]) -> None:
-    """Also answer CORS for the origins ``source()`` names (``*``: any), besides our own:
-    the chat widget's websites (``channels.init_app``). Its namespace checks them again."""
-    if source not in CORS_SOURCES:
-        CORS_SOURCES.append(source)
-
-
-def _cors_check(app: Flask) -> Callable[[str, dict], bool]:
-    """Engine.IO's CORS check: our own origin, and the origins of ``CORS_SOURCES`` (read
-    at most every ``CORS_CACHE_SECONDS``). /agents refuses any origin but ours again in
-    its connect; /chat checks its channel's websites."""
-    cached: dict[str, Any] = {"until": 0.0, "origins": frozenset()}
-
-    def allowed(origin: str, environ: dict) -> bool:
-        if _own_origin(origin, environ.get("HTTP_HOST", ""), app.config):
-            return True
-        if time.monotonic() >= cached["until"]:
-            with app.app_context():
-                origins = {o.lower().rstrip("/") for src in CORS_SOURCES for o in src()}
-                db.session.remove()
-            cached.update(until=time.monotonic() + CORS_CACHE_SECONDS, origins=origins)
-        found = cached["origins"]
-        return "*" in found or origin.strip().lower().rstrip("/") in found
-
-    return allowed
+def disconnect_agent(agent_id: int) -> None:
+    """Close ``agent_id``'s live connections to this process: the rooms they joined no
+    longer fit what they may see (agents.services.update_agent). With several web
+    processes, connections to the others stay until they reconnect (a known limit)."""
+    if socketio.server is None:  # not serving (a command, a job)
+        return
+    with _agents._lock:
+        sids = [sid for sid, agent in _agents._agent_of.items() if agent == agent_id]
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace=AGENTS)
 
 
 def init_app(app: Flask) -> None:
@@ -358,7 +345,7 @@ def init_app(app: Flask) -> None:
         manage_session=False,
         # CORS for our own pages and the chat widgets' websites; /chat checks each
         # channel's own websites again, /agents refuses every origin but ours.
-        cors_allowed_origins=_cors_check(app),
+        cors_allowed_origins=cors_check(app),
     )
     _agents.reset()
 

@@ -8,12 +8,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and commands with the app."""
-    from helpdesk.agents import auth, cli, views
+    from helpdesk.agents import api, auth, cli, views
     from helpdesk.extensions import login_manager
+    from helpdesk.web.api import register_api
 
     app.session_interface = auth.SessionInterface()
     login_manager.user_loader(auth.load_agent)
     login_manager.login_view = "agents.login"
     app.register_blueprint(views.bp)
+    register_api(app, api.bp)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

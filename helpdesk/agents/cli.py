@@ -24,20 +24,33 @@ def agent_group() -> None:
 )
 @click.option("--team", "teams", multiple=True, help="team name (created if new); repeatable")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option(
+    "--own-accounts-only",
+    is_flag=True,
+    help="an account manager: sees only the customers and organizations they manage",
+)
 @with_appcontext
 def agent_create(
-    email: str, name: str, role: str, teams: tuple[str, ...], password_stdin: bool
+    email: str,
+    name: str,
+    role: str,
+    teams: tuple[str, ...],
+    password_stdin: bool,
+    own_accounts_only: bool,
 ) -> None:
     """Add an agent."""
     from helpdesk.agents import services
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
-        agent, generated = services.create_agent(email, name, role, list(teams), password)
+        agent, generated = services.create_agent(
+            email, name, role, list(teams), password, own_accounts_only=own_accounts_only
+        )
     except services.AgentError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"agent {agent.id} {agent.email} ({agent.role})")
+    only = ", own accounts only" if agent.own_accounts_only else ""
+    click.echo(f"agent {agent.id} {agent.email} ({agent.role}{only})")
     if generated:
         click.echo(f"password: {generated}")
 

@@ -36,9 +36,15 @@ def team_named(name: str) -> Team:
 
 
 def create_agent(
-    email: str, name: str, role: str, teams: list[str], password: str | None = None
+    email: str,
+    name: str,
+    role: str,
+    teams: list[str],
+    password: str | None = None,
+    own_accounts_only: bool = False,
 ) -> tuple[Agent, str | None]:
-    """Add an agent; return it and the generated password when none was given."""
+    """Add an agent (``own_accounts_only``: an account manager, agents/access.py); return
+    it and the generated password when none was given."""
     try:
         email = normalise_email(email)
     except InvalidIdentity as exc:
@@ -52,12 +58,51 @@ def create_agent(
     generated: str | None = None
     if not password:
         password = generated = secrets.token_urlsafe(12)
-    agent = Agent(email=email, name=name.strip()[:200] or email, role=role)
+    agent = Agent(
+        email=email,
+        name=name.strip()[:200] or email,
+        role=role,
+        own_accounts_only=own_accounts_only,
+    )
     agent.set_password(password)
     agent.teams = [team_named(t) for t in teams]
     db.session.add(agent)
     db.session.flush()
     return agent, generated
+
+
+# What changes what an agent may see: their live connections and sessions must follow.
+ACCESS_FIELDS = ("role", "teams", "own_accounts_only", "active")
+
+
+def update_agent(agent: Agent, changes: dict) -> None:
+    """Change an agent's name, role, teams (Team rows), whether they see only their own
+    accounts, or whether they are active. A change of what they may see ends their
+    sessions (they log in again and get what fits) and, after the commit, closes their
+    live connections to this process (they reconnect into the rooms that fit)."""
+    if "role" in changes and changes["role"] not in ROLES:
+        raise AgentError(f"role must be one of {', '.join(ROLES)}")
+    changed = False
+    for field in ("name", "role", "own_accounts_only"):
+        if field in changes and getattr(agent, field) != changes[field]:
+            setattr(agent, field, changes[field])
+            changed = changed or field != "name"
+    if "teams" in changes and {t.id for t in changes["teams"]} != agent.team_ids:
+        agent.teams = list(changes["teams"])
+        changed = True
+    if changes.get("active") is False and agent.active:
+        deactivate(agent)
+        changed = True
+    elif changes.get("active") is True and not agent.active:
+        agent.active = True
+    if changed and agent.active:
+        agent.end_sessions()
+    if changed:
+        from helpdesk import realtime, unit_of_work
+
+        agent_id = agent.id
+        unit_of_work.after_commit(lambda: realtime.disconnect_agent(agent_id))
+    db.session.flush()
 
 
 def colleagues(agent: Agent) -> list[Agent]:

@@ -30,6 +30,7 @@ import logging
 from sqlalchemy import func, select
 
 from helpdesk import jobs, unit_of_work
+from helpdesk.agents import access
 from helpdesk.agents.models import ASSIGNMENT, Agent, Team, team_members
 from helpdesk.extensions import db
 from helpdesk.realtime import ticket_rooms
@@ -160,9 +161,13 @@ def _distribute(team_id: int, ticket_ids: list[int] | None, why: str | None) -> 
             return assigned
         loads = open_loads([a.id for a in agents]) if team.assignment == "least_loaded" else {}
         for ticket in tickets:
-            agent = _pick(team, agents, loads)
+            # Account managers take only their own customers' tickets (agents.access).
+            eligible = [a for a in agents if access.can_see_customer(a, ticket.customer)]
+            agent = _pick(team, eligible, loads)
             if agent is None:
-                break  # everyone is at capacity: the rest wait
+                if len(eligible) == len(agents):
+                    break  # everyone is at capacity: the rest wait
+                continue  # nobody free may see this one's customer: it waits
             before = ticket_rooms(ticket)
             events.record(
                 ticket, "assigned", {"from": None, "to": agent.id, "why": why or team.assignment}

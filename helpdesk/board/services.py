@@ -142,15 +142,19 @@ def workloads(viewer, agent_ids: list[int], now: datetime) -> dict[int, tuple[in
     return found
 
 
-def totals(team: Team, now: datetime, warn_before: datetime) -> tuple[int, int, int]:
+def totals(viewer, team: Team, now: datetime, warn_before: datetime) -> tuple[int, int, int]:
     """The team's open tickets that are unassigned, near or past their SLA, and past it
-    (one query)."""
+    (one query; an account manager's: of their customers)."""
     row = db.session.execute(
         select(
             func.coalesce(func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0)), 0),
             func.coalesce(func.sum(case((Ticket.sla_due < warn_before, 1), else_=0)), 0),
             func.coalesce(func.sum(case((Ticket.sla_due < now, 1), else_=0)), 0),
-        ).where(Ticket.team_id == team.id, Ticket.status.in_(OPEN_STATUSES))
+        ).where(
+            Ticket.team_id == team.id,
+            Ticket.status.in_(OPEN_STATUSES),
+            access.accounts_filter(viewer),
+        )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -161,11 +165,13 @@ def _page(query: Select[Ticket], number: int, per_page: int) -> tuple[Sequence[T
     return rows[:per_page], len(rows) > per_page
 
 
-def queue(team: Team, number: int, per_page: int) -> tuple[Sequence[Ticket], bool]:
-    """The team's unassigned open tickets, oldest first; and whether there are more."""
+def queue(viewer, team: Team, number: int, per_page: int) -> tuple[Sequence[Ticket], bool]:
+    """The team's unassigned open tickets ``viewer`` may see, oldest first; and whether
+    there are more."""
     return _page(
         select(Ticket)
         .where(
+            access.accounts_filter(viewer),
             Ticket.team_id == team.id,
             Ticket.assignee_id.is_(None),
             Ticket.status.in_(OPEN_STATUSES),
@@ -177,13 +183,15 @@ def queue(team: Team, number: int, per_page: int) -> tuple[Sequence[Ticket], boo
 
 
 def near_sla(
-    team: Team, warn_before: datetime, number: int, per_page: int
+    viewer, team: Team, warn_before: datetime, number: int, per_page: int
 ) -> tuple[Sequence[Ticket], bool]:
-    """The team's open tickets due before ``warn_before`` (past due included), the most
-    urgent first (``ix_tickets_team_sla``); and whether there are more."""
+    """The team's open tickets ``viewer`` may see due before ``warn_before`` (past due
+    included), the most urgent first (``ix_tickets_team_sla``); and whether there are
+    more."""
     return _page(
         select(Ticket)
         .where(
+            access.accounts_filter(viewer),
             Ticket.team_id == team.id,
             Ticket.sla_due.is_not(None),
             Ticket.sla_due < warn_before,
@@ -201,7 +209,7 @@ def board(viewer, team: Team, queue_page: int = 1, sla_page: int = 1, per_page: 
     warn_before = now + timedelta(minutes=warn_minutes())
     people = members(team)
     loads = workloads(viewer, [a.id for a in people], now)
-    unassigned, near, overdue = totals(team, now, warn_before)
+    unassigned, near, overdue = totals(viewer, team, now, warn_before)
     result = Board(
         team=team,
         now=now,
@@ -211,8 +219,8 @@ def board(viewer, team: Team, queue_page: int = 1, sla_page: int = 1, per_page: 
         near=near,
         overdue=overdue,
     )
-    result.queue, result.queue_more = queue(team, queue_page, per_page)
-    result.sla, result.sla_more = near_sla(team, warn_before, sla_page, per_page)
+    result.queue, result.queue_more = queue(viewer, team, queue_page, per_page)
+    result.sla, result.sla_more = near_sla(viewer, team, warn_before, sla_page, per_page)
     return result
 
 

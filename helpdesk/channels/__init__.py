@@ -13,7 +13,7 @@ FETCH_MEDIA = "helpdesk.channels.twilio.common:fetch_media"
 def init_app(app: Flask) -> None:
     """Register the adapters, pages, webhooks, APIs, the chat namespace, the follow-ups of
     inbound messages and the commands of every channel."""
-    from helpdesk import realtime
+    from helpdesk import origins, realtime
     from helpdesk.channels import base
     from helpdesk.channels.chat import adapter as chat
     from helpdesk.channels.chat import cli as chat_cli
@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
     ingest.register_follow_up(FETCH_MEDIA, "voice", common.media_pending)
     realtime.on_presence_change(chat.presence_changed)
     namespace.register()
-    realtime.cors_origins_from(services.widget_origins)
+    origins.cors_origins_from(services.widget_origins)
     app.register_blueprint(views.bp)
     register_api(app, cti.bp)
     csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature

@@ -6,10 +6,11 @@ from flask import g, jsonify, request
 from sqlalchemy import exists, func, or_, select
 
 from helpdesk import unit_of_work
+from helpdesk.agents import access
 from helpdesk.agents.auth import require_role
 from helpdesk.customers import export, history, orders, services
 from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import Customer, Identity, Order
+from helpdesk.customers.models import Customer, Identity, Order, Organization
 from helpdesk.customers.schemas import (
     CustomerIn,
     CustomerOut,
@@ -30,14 +31,27 @@ from helpdesk.tickets.schemas import CardOut
 from helpdesk.web.api import (
     api_blueprint,
     contains_pattern,
-    get_or_404,
     paginate,
     parse_body,
 )
-from helpdesk.web.args import int_arg
+from helpdesk.web.args import get_row, int_arg
 from helpdesk.web.openapi import PAGE, Param, documented, text
 
 bp = api_blueprint("customers_api", __name__, lock_writes=True)
+
+
+def _customer(customer_id: int) -> Customer:
+    """The customer with this id if the caller may see them (agents.access), else 404."""
+    return access.visible_customer(g.agent, get_row(Customer, customer_id))
+
+
+def _check_organization(data: dict) -> None:
+    """A customer's organization must be one the caller may see (422 as for an unknown id)."""
+    org_id = data.get("organization_id")
+    if org_id is not None and not access.can_see_organization(
+        g.agent, db.session.get(Organization, org_id)
+    ):
+        raise Invalid("no such organization", fields={"organization": "unknown id"})
 
 
 def _query_arg(name: str, max_length: int = 320) -> str | None:
@@ -60,7 +74,7 @@ def _query_arg(name: str, max_length: int = 320) -> str | None:
 )
 def list_customers():
     """Customers, filtered by ?q= (name or address), ?email=, ?phone=."""
-    query = select(Customer).order_by(Customer.id.desc())
+    query = select(Customer).where(access.customer_filter(g.agent)).order_by(Customer.id.desc())
     for kind in ("email", "phone"):
         value = _query_arg(kind)
         if value:
@@ -95,7 +109,11 @@ def list_customers():
 def create_customer():
     """Create a customer."""
     body = parse_body(CustomerIn)
-    customer = services.create_customer(body.to_service())
+    data = body.to_service()
+    _check_organization(data)
+    customer = services.create_customer(data)
+    if not access.can_see_customer(g.agent, customer):
+        customer.account_manager_id = g.agent.id  # an account manager's new customer is theirs
     unit_of_work.commit()
     return jsonify(customer_json(customer)), 201
 
@@ -104,16 +122,17 @@ def create_customer():
 @documented(CustomerOut)
 def get_customer(customer_id: int):
     """One customer."""
-    return jsonify(customer_json(get_or_404(Customer, customer_id, "customer")))
+    return jsonify(customer_json(_customer(customer_id)))
 
 
 @bp.patch("/customers/<int:customer_id>")
 @documented(CustomerOut, body=CustomerIn)
 def update_customer(customer_id: int):
     """Change a customer; only the fields sent are changed."""
-    customer = get_or_404(Customer, customer_id, "customer")
-    body = parse_body(CustomerIn)
-    services.apply_fields(customer, body.to_service(only_set=True))
+    customer = _customer(customer_id)
+    data = parse_body(CustomerIn).to_service(only_set=True)
+    _check_organization(data)
+    services.apply_fields(customer, data)
     unit_of_work.commit()
     return jsonify(customer_json(customer))
 
@@ -123,7 +142,7 @@ def update_customer(customer_id: int):
 @documented(None, status=204)
 def erase_customer(customer_id: int):
     """Erase everything held about a person (admins only)."""
-    services.erase(get_or_404(Customer, customer_id, "customer"))
+    services.erase(_customer(customer_id))
     unit_of_work.commit()
     return "", 204
 
@@ -132,7 +151,7 @@ def erase_customer(customer_id: int):
 @documented(TimelineOut, query=PAGE)
 def customer_timeline(customer_id: int):
     """Every interaction on every channel, newest first, paginated."""
-    customer = get_or_404(Customer, customer_id, "customer")
+    customer = _customer(customer_id)
     page = int_arg("page", 1)
     per_page = int_arg("per_page", 50, maximum=200)
     items, more = history.timeline(customer, page, per_page, viewer=g.agent)
@@ -154,10 +173,10 @@ def customer_timeline(customer_id: int):
 @documented(CustomerOut, body=MergeIn)
 def merge_customer(customer_id: int):
     """Fold another customer ({"from": ID}) into this one."""
-    into = get_or_404(Customer, customer_id, "customer")
+    into = _customer(customer_id)
     body = parse_body(MergeIn)
     other = db.session.get(Customer, body.from_)
-    if other is None:
+    if other is None or not access.can_see_customer(g.agent, other):
         raise Invalid("no such customer to merge from", fields={"from": "unknown id"})
     services.merge(into, other)
     unit_of_work.commit()
@@ -170,14 +189,14 @@ def merge_customer(customer_id: int):
 def export_customer(customer_id: int):
     """All data held about a person: everything for admins; for leads what they may
     open (agents.access) and the CRM data."""
-    return jsonify(export.export(get_or_404(Customer, customer_id, "customer"), g.agent))
+    return jsonify(export.export(_customer(customer_id), g.agent))
 
 
 @bp.post("/customers/<int:customer_id>/notes")
 @documented(NoteOut, status=201, body=NoteIn)
 def add_note(customer_id: int):
     """Keep a note on a customer."""
-    customer = get_or_404(Customer, customer_id, "customer")
+    customer = _customer(customer_id)
     note = services.add_note(customer, parse_body(NoteIn).body, author=g.agent)
     unit_of_work.commit()
     return jsonify(note_json(note)), 201
@@ -187,7 +206,7 @@ def add_note(customer_id: int):
 @documented(OrderOut, paged=True)
 def customer_orders(customer_id: int):
     """The customer's purchase history, newest first."""
-    get_or_404(Customer, customer_id, "customer")
+    _customer(customer_id)
     query = (
         select(Order)
         .where(Order.customer_id == customer_id)
@@ -213,7 +232,14 @@ def lookup():
 def put_order(number: str):
     """Create or update an order from the shop or ERP."""
     body = parse_body(OrderIn)
+    if g.agent.own_accounts_only:  # an order of someone else's customer does not exist
+        existing = db.session.execute(
+            select(Order).where(Order.number == number.strip())
+        ).scalar_one_or_none()
+        if existing is not None:
+            access.visible_order(g.agent, existing)
     order, created = orders.upsert(number, body.model_dump(exclude_unset=True))
+    access.visible_order(g.agent, order)  # a 404 rolls back: nothing written
     unit_of_work.commit()
     return jsonify(order_json(order)), 201 if created else 200
 
@@ -222,4 +248,4 @@ def put_order(number: str):
 @documented(OrderOut)
 def get_order(number: str):
     """One order by its number."""
-    return jsonify(order_json(orders.get_by_number(number)))
+    return jsonify(order_json(access.visible_order(g.agent, orders.get_by_number(number))))

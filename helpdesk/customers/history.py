@@ -3,7 +3,9 @@
 Both run a fixed number of queries whatever the length of the history. Given
 the agent looking (``viewer``), they leave out tickets, messages and calls of
 tickets that agent may not open (agents.access); orders and notes are CRM data
-every agent sees.
+every agent who may see the customer sees. The card of a customer the viewer may not
+see (an account manager's: not theirs) is the card of an unknown caller; the pages and
+the API answer 404 for them before asking for a timeline.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, func, literal, or_, select, true, union_all
+from sqlalchemy import String, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import lazyload
 
+from helpdesk.agents import access
 from helpdesk.customers.models import Customer, Note, Order
 from helpdesk.customers.schemas import customer_json, note_json, order_json
 from helpdesk.db import iso
@@ -27,9 +30,7 @@ def _visible(viewer):
     (Always among one customer's tickets, found by their index.)"""
     if viewer is None:
         return true()
-    from helpdesk.agents.access import ticket_filter
-
-    return ticket_filter(viewer, among_few=True)
+    return access.ticket_filter(viewer, among_few=True)
 
 
 _EVERY_TEAM = object()
@@ -85,6 +86,12 @@ def card(
     agent), so it lists only tickets all of them may open: the team's and those of
     no team.
     """
+    if (
+        customer is not None
+        and viewer is not None
+        and not access.can_see_customer(viewer, customer)
+    ):
+        customer = None  # not theirs: as if the number or address were unknown
     if customer is None:
         return {
             "customer": None,
@@ -106,9 +113,10 @@ def card(
     return _card_json(customer, tickets, orders, viewer, query)
 
 
-def key_people(customer: Customer, limit: int = 5) -> list[dict]:
-    """The key people of the customer's organization (the customer left out), by name:
-    for the card beside a conversation and on the customer's page."""
+def key_people(customer: Customer, limit: int = 5, viewer=None) -> list[dict]:
+    """The key people of the customer's organization (the customer left out) whom
+    ``viewer`` may see, by name: for the card beside a conversation and on the customer's
+    page."""
     if customer.organization_id is None:
         return []
     rows = db.session.execute(
@@ -117,6 +125,7 @@ def key_people(customer: Customer, limit: int = 5) -> list[dict]:
             Customer.organization_id == customer.organization_id,
             Customer.key_person.is_(True),
             Customer.id != customer.id,
+            access.customer_filter(viewer) if viewer is not None else true(),
         )
         .order_by(func.lower(Customer.name), Customer.id)
         .limit(limit)
@@ -125,8 +134,11 @@ def key_people(customer: Customer, limit: int = 5) -> list[dict]:
 
 
 def _visible_call(viewer):
-    """Calls on no ticket, or on a ticket ``viewer`` may open (Ticket outer-joined)."""
-    return true() if viewer is None else or_(Call.ticket_id.is_(None), _visible(viewer))
+    """Calls ``viewer`` may see: on no ticket, or on a ticket they may open (Ticket
+    outer-joined); an account manager's, of their customers only."""
+    if viewer is None:
+        return true()
+    return and_(access.call_filter(viewer), or_(Call.ticket_id.is_(None), _visible(viewer)))
 
 
 def last_contact(customer: Customer, viewer=None) -> dict | None:

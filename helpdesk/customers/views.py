@@ -4,10 +4,11 @@ organization and its people. The queries live in ``customers.history`` and
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
+from helpdesk.agents import access
 from helpdesk.agents.models import Agent
 from helpdesk.customers import history
 from helpdesk.customers.models import Customer
@@ -16,9 +17,21 @@ from helpdesk.extensions import db
 from helpdesk.fields.services import definitions
 from helpdesk.organizations import services as organizations
 from helpdesk.organizations.schemas import organization_json
-from helpdesk.web.pages import get_or_404, page_blueprint, page_number
+from helpdesk.web.args import get_row
+from helpdesk.web.pages import page_blueprint, page_number
 
 bp = page_blueprint("customers", __name__)
+
+
+def _customer(customer_id: int) -> Customer:
+    """The customer if the agent may see them (agents.access), else a 404 page."""
+    item = get_row(Customer, customer_id)
+    if not access.can_see_customer(current_user, item):
+        abort(404)
+    assert item is not None  # can_see_customer says no to None
+    return item
+
+
 PAGE = 50
 PANEL = 20  # history entries per page of the customer panel
 
@@ -43,7 +56,7 @@ def new_customer():
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int):
     """A customer's card and whole history."""
-    item = get_or_404(Customer, customer_id)
+    item = _customer(customer_id)
     page = page_number()
     entries, more = history.timeline(item, page, PAGE, viewer=current_user)
     return render_template(
@@ -53,7 +66,7 @@ def customer(customer_id: int):
         **editing("customer"),
         card=history.card(item, viewer=current_user),
         entries=entries,
-        key_people=history.key_people(item),
+        key_people=history.key_people(item, viewer=current_user),
         page=page,
         has_next=more,
     )
@@ -62,7 +75,7 @@ def customer(customer_id: int):
 @bp.get("/customers/<int:customer_id>/panel")
 def panel(customer_id: int):
     """The customer panel beside a conversation (HTML fragment), or one more page of it."""
-    item = get_or_404(Customer, customer_id)
+    item = _customer(customer_id)
     page = page_number()
     if page > 1:
         entries, more = history.timeline(item, page, PANEL, viewer=current_user)
@@ -77,7 +90,7 @@ def panel(customer_id: int):
         entries=entries,
         page=page,
         more=more,
-        key_people=history.key_people(item),
+        key_people=history.key_people(item, viewer=current_user),
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from helpdesk.agents.models import Agent, Team
 from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.db import utcnow
-from helpdesk.demo.content import CHANNELS, LOGINS
+from helpdesk.demo.content import ACCOUNT_MANAGER, CHANNELS, LOGINS
 from helpdesk.demo.conversations import Player
 from helpdesk.demo.people import make_channel, make_orders, make_people, make_plan, make_staff
 from helpdesk.extensions import db
@@ -40,7 +40,47 @@ def seed(conversations: int = 180, customer_count: int = 300) -> list[str]:
     _settle()
     db.session.commit()
     _service_levels()
+    _account_manager()
+    db.session.commit()
     return _summary()
+
+
+def _account_manager() -> None:
+    """Anna Konto, who sees only her own accounts: the two organizations with the most
+    tickets and three private customers who wrote in."""
+    from helpdesk.agents import services as agents
+
+    email, name, role, teams, password = ACCOUNT_MANAGER
+    anna, _ = agents.create_agent(email, name, role, list(teams), password, own_accounts_only=True)
+    busiest = (
+        select(Customer.organization_id)
+        .join(Ticket, Ticket.customer_id == Customer.id)
+        .where(Customer.organization_id.is_not(None))
+        .group_by(Customer.organization_id)
+        .order_by(func.count().desc(), Customer.organization_id)
+        .limit(2)
+    )
+    db.session.execute(
+        update(Organization)
+        .where(Organization.id.in_(busiest))
+        .values(account_manager_id=anna.id)
+        .execution_options(synchronize_session=False)
+    )
+    private = (
+        select(Customer.id)
+        .where(
+            Customer.organization_id.is_(None),
+            select(Ticket.id).where(Ticket.customer_id == Customer.id).exists(),
+        )
+        .order_by(Customer.id)
+        .limit(3)
+    )
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id.in_(private))
+        .values(account_manager_id=anna.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 OFFICE_HOURS = {
@@ -117,6 +157,11 @@ def _summary() -> list[str]:
         f"  {email:<22} password {password:<13} {role} ({', '.join(teams)})"
         for email, _, role, teams, password in LOGINS
     ]
+    email, _, role, teams, password = ACCOUNT_MANAGER
+    lines.append(
+        f"  {email:<22} password {password:<13} {role} ({', '.join(teams)}), "
+        "own accounts only: two organizations and three customers"
+    )
     lines.append(
         "API token for scripts: helpdesk token create EMAIL "
         "(from a checkout: .venv/bin/helpdesk token create admin@demo.helpdesk)"

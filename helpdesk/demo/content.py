@@ -15,6 +15,16 @@ LOGINS = [  # email, name, role, teams, password (printed: these are demo logins
     ("sales@demo.helpdesk", "Sara Sales", "lead", ("Sales",), "demo-sales"),
     ("chat@demo.helpdesk", "Mira Chat", "agent", ("Sales",), "demo-chat"),
 ]
+# An account manager (own accounts only): sees just the organizations and customers
+# they manage (demo/__init__.py: _account_manager), and of those the tickets of their
+# teams. Not in LOGINS: the played conversations never assign them anyone else's.
+ACCOUNT_MANAGER = (
+    "anna.konto@demo.helpdesk",
+    "Anna Konto",
+    "agent",
+    ("Support", "Sales"),
+    "demo-konto",
+)
 CHANNELS = {
     "email": ("Support mailbox", "support@demo.helpdesk", "Support"),
     "phone": ("Hotline", "+4930901820", "Support"),

@@ -11,7 +11,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, case, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk import unit_of_work
@@ -148,17 +159,18 @@ def _walking_access(agent, view: str):
     """The access rule (and the team view) in a form no index serves: written plainly,
     SQLite gathers every ticket of the agent's teams through the indexes (MULTI-INDEX OR)
     and sorts them, instead of walking ix_tickets_last and stopping at a page. The same
-    rows as ``access.ticket_filter``: team ids are never 0."""
+    rows as ``access.ticket_filter`` (its customer half for account managers added as it
+    is): team ids are never 0."""
     team = func.coalesce(Ticket.team_id, 0)
     teams = sorted(agent.team_ids) + [0]
     condition: ColumnElement[bool]
     if view == "team":
         condition = team.in_(teams)  # (the team view lies inside the access rule)
     elif agent.is_admin:
-        return true()
+        condition = true()
     else:
         condition = or_(team.in_(teams), (Ticket.assignee_id + 0) == agent.id)
-    return condition
+    return and_(condition, access.accounts_filter(agent))
 
 
 def query(agent, wanted: InboxFilter, view: str | None = None, walk: bool = False):

@@ -6,6 +6,7 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from helpdesk import unit_of_work
+from helpdesk.agents import access
 from helpdesk.customers.models import Customer, Organization
 from helpdesk.customers.schemas import customer_json
 from helpdesk.errors import Invalid
@@ -75,7 +76,7 @@ def get_organization(org_id: int):
     people = (
         db.session.execute(
             select(Customer)
-            .where(Customer.organization_id == org.id)
+            .where(Customer.organization_id == org.id, access.customer_filter(g.agent))
             .order_by(Customer.key_person.desc(), Customer.name)
             .limit(50)
         )

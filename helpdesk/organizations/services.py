@@ -66,6 +66,8 @@ def create(data: dict, actor) -> Organization:
     org = Organization(name=data["name"], custom_fields={})
     db.session.add(org)
     _apply(org, data, actor)
+    if actor is not None and not access.can_see_organization(actor, org):
+        org.account_manager_id = actor.id  # an account manager's new organization is theirs
     db.session.flush()
     after = {k: v for k, v in snapshot(org).items() if v not in (None, [], {})}
     record("organization.create", object_type="organization", object_id=org.id, after=after)
@@ -176,7 +178,7 @@ def people(org: Organization, viewer, page: int, per_page: int) -> tuple[list[Cu
     people = (
         db.session.execute(
             select(Customer)
-            .where(Customer.organization_id == org.id)
+            .where(Customer.organization_id == org.id, access.customer_filter(viewer))
             .order_by(Customer.key_person.desc(), func.lower(Customer.name), Customer.id)
             .limit(per_page + 1)
             .offset((page - 1) * per_page)

@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from helpdesk import jobs, realtime
+from helpdesk.agents import access
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -45,7 +46,14 @@ def leads(team) -> list[Agent]:
 def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = None) -> None:
     """After the commit, tell each agent (but the actor) about ``ticket``, live and for
     emailed kinds by email (inside ``digest()``: one mail per agent for the whole block)."""
-    recipients = {a.id: a for a in agents if a is not None and (actor is None or a.id != actor.id)}
+    recipients = {
+        a.id: a
+        for a in agents
+        if a is not None
+        and (actor is None or a.id != actor.id)
+        # an account manager hears only of their own customers' tickets (agents.access)
+        and (not a.own_accounts_only or access.can_see_ticket(a, ticket))
+    }
     if not recipients:
         return
     payload = {
@@ -55,7 +63,7 @@ def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = N
         "ticket": {"id": ticket.id, "number": ticket.number, "subject": ticket.subject},
     }
     realtime.emit_after_commit(
-        "notification", payload, [f"agent:{agent_id}" for agent_id in sorted(recipients)]
+        "notification", payload, [realtime.personal_room(recipients[i]) for i in sorted(recipients)]
     )
     if kind not in EMAILED:
         return

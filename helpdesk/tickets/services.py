@@ -16,6 +16,7 @@ from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.agents.models import Agent, Team
 from helpdesk.audit.services import changes as audit_changes
+from helpdesk.customers.models import Customer
 from helpdesk.customers.services import customer_for
 from helpdesk.db import utcnow
 from helpdesk.errors import Forbidden, Invalid
@@ -40,13 +41,20 @@ def _team(team_id: int | None) -> Team | None:
     return team
 
 
-def _assignee(agent_id: int | None, team: Team | None, actor: Agent) -> Agent | None:
-    """The agent to assign, who must be active and belong to the ticket's team."""
+def _assignee(
+    agent_id: int | None, team: Team | None, actor: Agent, customer: Customer
+) -> Agent | None:
+    """The agent to assign, who must be active, belong to the ticket's team and may see
+    its customer (an account manager: theirs only)."""
     if agent_id is None:
         return None
     agent = db.session.get(Agent, agent_id)
     if agent is None or not agent.active:
         raise Invalid("no such agent", fields={"assignee": "unknown id"})
+    if not access.can_see_customer(agent, customer):
+        raise Invalid(
+            "the agent may not see this customer", fields={"assignee": "not their account"}
+        )
     if team is not None and team.id not in agent.team_ids and not agent.is_admin:
         raise Invalid(
             "the agent is not in the ticket's team", fields={"assignee": "not a member of the team"}
@@ -59,6 +67,8 @@ def _assignee(agent_id: int | None, team: Team | None, actor: Agent) -> Agent | 
 def open_ticket(data: dict, actor: Agent) -> Ticket:
     """Open a ticket on a customer's behalf, with its first message when given."""
     customer = customer_for(data)
+    if not access.can_see_customer(actor, customer):  # an account manager: theirs only
+        raise Invalid("no such customer", fields={"customer": "unknown id"})
     team = _team(data.get("team"))
     if (
         team is not None
@@ -67,7 +77,7 @@ def open_ticket(data: dict, actor: Agent) -> Ticket:
         and actor.role != "lead"
     ):
         raise Forbidden("you can only open tickets for your own teams")
-    assignee = _assignee(data.get("assignee"), team, actor)
+    assignee = _assignee(data.get("assignee"), team, actor, customer)
     now = utcnow()
     ticket = Ticket(
         subject=data["subject"],
@@ -134,7 +144,7 @@ def update_ticket(ticket: Ticket, changes: dict, actor: Agent) -> Ticket:
         ):
             changes.setdefault("assignee", None)
     if "assignee" in changes and changes["assignee"] != ticket.assignee_id:
-        assignee = _assignee(changes["assignee"], ticket.team, actor)
+        assignee = _assignee(changes["assignee"], ticket.team, actor, ticket.customer)
         events.record(
             ticket,
             "assigned",

@@ -130,3 +130,26 @@ def test_a_new_password_from_stdin_ends_the_old_sessions(cli, web_app, pat):
     assert old.status_code == 200
     login(client, "pat@example.com", "a new horse battery")
     assert client.get("/inbox").status_code == 200
+
+
+def test_agent_create_own_accounts_only_makes_an_account_manager(cli, api):
+    from helpdesk.agents.models import Agent
+
+    made = cli(
+        "agent",
+        "create",
+        "anna@example.com",
+        "--name",
+        "Anna",
+        "--team",
+        "Sales",
+        "--own-accounts-only",
+    )
+    assert made.exit_code == 0, made.output
+    assert "own accounts only" in made.output
+    plain = cli("agent", "create", "bo@example.com", "--name", "Bo")
+    assert plain.exit_code == 0 and "own accounts only" not in plain.output
+    flags = dict(db.session.execute(select(Agent.email, Agent.own_accounts_only)).all())
+    assert flags["anna@example.com"] is True and flags["bo@example.com"] is False
+    listed = {a["email"]: a for a in api.get("/api/v1/agents").json["items"]}
+    assert listed["anna@example.com"]["own_accounts_only"] is True

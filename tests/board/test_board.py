@@ -195,11 +195,11 @@ def test_the_warning_window_comes_from_the_configuration(app, desk):
 
 def test_the_queue_and_the_sla_list_are_paginated(client, desk):
     tickets = [board_ticket(desk, desk.support, None, "new", due=i) for i in range(53)]
-    first, more = boards.queue(desk.support, 1, 50)
+    first, more = boards.queue(desk.lea, desk.support, 1, 50)
     assert len(first) == 50 and more
-    second, more = boards.queue(desk.support, 2, 50)
+    second, more = boards.queue(desk.lea, desk.support, 2, 50)
     assert [t.id for t in second] == [t.id for t in tickets[50:]] and not more
-    near, more = boards.near_sla(desk.support, utcnow() + timedelta(minutes=30), 2, 10)
+    near, more = boards.near_sla(desk.lea, desk.support, utcnow() + timedelta(minutes=30), 2, 10)
     assert [t.id for t in near] == [t.id for t in tickets[10:20]] and more
     login(client, "lea@example.com")
     page = client.get("/board?page=2&sla_page=1").get_data(as_text=True)

@@ -234,3 +234,37 @@ def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
     assert inbox.status_code == 200
     newest = scalar(select(Ticket.subject).order_by(Ticket.last_message_at.desc()).limit(1))
     assert str(escape(newest)) in inbox.get_data(as_text=True)
+
+    check_account_manager(first.output, client)
+
+
+def check_account_manager(output: str, client) -> None:
+    """The printed account manager logs in and sees only their accounts: some customers,
+    organizations and tickets, never anyone else's."""
+    from helpdesk.agents import access
+    from helpdesk.agents.models import Agent
+    from helpdesk.customers.models import Organization
+    from tests.fixtures.agents import login, page_csrf
+
+    found = re.search(r"^\s+(anna\.konto@\S+)\s+password (\S+).*own accounts only", output, re.M)
+    assert found, output
+    anna = (
+        db.session.execute(select(Agent).where(Agent.email == found.group(1))).unique().scalar_one()
+    )
+    assert anna.own_accounts_only
+    orgs = scalar(
+        select(func.count()).select_from(Organization).where(access.organization_filter(anna))
+    )
+    customers = scalar(
+        select(func.count()).select_from(Customer).where(access.customer_filter(anna))
+    )
+    assert orgs == 2 and 3 < customers < scalar(select(func.count()).select_from(Customer))
+    theirs = list(db.session.scalars(select(Ticket).where(access.ticket_filter(anna))))
+    assert theirs and all(access.can_see_customer(anna, t.customer) for t in theirs)
+    client.post("/logout", data={"csrf_token": page_csrf(client)})
+    web = login(client, found.group(1), found.group(2))
+    inbox = web.get("/inbox?view=all").get_data(as_text=True)
+    newest = max(theirs, key=lambda t: (t.last_message_at, t.id))
+    assert str(escape(newest.subject)) in inbox
+    shown = {int(i) for i in re.findall(r'href="/tickets/(\d+)"', inbox)}
+    assert shown and shown <= {t.id for t in theirs}

@@ -68,12 +68,14 @@ def find(provider: str, provider_id: str) -> Call | None:
 
 
 def rooms(call: Call) -> list[str]:
-    """Who hears about a call: the number's team (or everyone), admins, its agent."""
+    """Who hears about a call: the number's team (or everyone), admins, its agent; of
+    account managers only those of the caller (agents.access: never an unknown caller)."""
     team_id = (call.meta or {}).get("team_id")
     found = {"admins", f"team:{team_id}" if team_id else "agents"}
     if call.agent_id:
         found.add(f"agent:{call.agent_id}")
-    return sorted(found)
+    customer = db.session.get(Customer, call.customer_id) if call.customer_id else None
+    return sorted(realtime.for_accounts(found, customer))
 
 
 def prepare(

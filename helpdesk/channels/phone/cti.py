@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import func, or_, select
 
 from helpdesk import unit_of_work
+from helpdesk.agents import access
 from helpdesk.agents.models import Agent
 from helpdesk.channels.phone import calls
 from helpdesk.channels.twilio.common import phone_channel
@@ -142,10 +143,25 @@ def cti_event():
         unit_of_work.commit()
     if event.event == "newCall":
         card = new.card  # what the line's team may open: the screen pop's card
+        customer = db.session.get(Customer, call.customer_id) if call.customer_id else None
         if agent is not None:  # the agent taking the call: what they may open
-            customer = db.session.get(Customer, call.customer_id) if call.customer_id else None
             card = history.card(customer, card.get("query"), viewer=agent)
+        if g.agent.own_accounts_only:  # the token's own agent an account manager: theirs only
+            card = history.card(
+                customer if access.can_see_customer(g.agent, customer) else None,
+                card.get("query"),
+                viewer=agent or g.agent,
+            )
         return jsonify(
-            {**card, "call": call_json(call), "caller": new.caller}
+            {**card, "call": _call_json(call), "caller": new.caller}
         ), 201 if new.created else 200
-    return jsonify({"call": call_json(call)})
+    return jsonify({"call": _call_json(call)})
+
+
+def _call_json(call) -> dict:
+    """The call as the token's agent may see it: an account manager's token gets another
+    account's call as an unknown caller's (no customer, no ticket)."""
+    shown = call_json(call)
+    if not access.can_see_call(g.agent, call):
+        shown.update(customer_id=None, ticket_id=None)
+    return shown

@@ -9,18 +9,21 @@ insert, the TwiML. Filing the call in history happens in a job after it ends.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from helpdesk import unit_of_work
+from helpdesk.agents import access
 from helpdesk.agents.models import Agent, team_members
 from helpdesk.channels.models import Channel
 from helpdesk.channels.phone import calls
 from helpdesk.channels.twilio.common import phone_channel
+from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
@@ -103,12 +106,17 @@ def agent_of(address: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def online_agents(team_id: int | None) -> tuple[list[int], bool]:
-    """The number's team's online agents who are not on a call; and whether any are online."""
+def online_agents(team_id: int | None, managers: Collection[int] = ()) -> tuple[list[int], bool]:
+    """The number's team's online agents who are not on a call; and whether any are online.
+    Account managers only when the caller is theirs (``managers``: agents.access)."""
     busy = exists().where(and_(Call.agent_id == Agent.id, Call.status == "in-progress"))
     query = (
         select(Agent.id, busy.label("busy"))
-        .where(Agent.presence == "online", Agent.active.is_(True))
+        .where(
+            Agent.presence == "online",
+            Agent.active.is_(True),
+            or_(Agent.own_accounts_only.is_(False), Agent.id.in_(sorted(managers))),
+        )
         .order_by(Agent.id)
     )
     if team_id is not None:
@@ -137,15 +145,16 @@ def voicemail(response: VoiceResponse, settings: dict) -> VoiceResponse:
     return response
 
 
-def answer(channel: Channel | None) -> VoiceResponse:
-    """The TwiML for a new call: greet, then ring agents, queue, or take a voicemail."""
+def answer(channel: Channel | None, managers: Collection[int] = ()) -> VoiceResponse:
+    """The TwiML for a new call: greet, then ring agents (account managers only among
+    ``managers``, the caller's), queue, or take a voicemail."""
     settings = dict(channel.settings or {}) if channel is not None else {}
     response = VoiceResponse()
     if not is_open(settings):
         _say(response, settings, "closed")
         return voicemail(response, settings)
     team_id = channel.team_id if channel is not None else None
-    available, anyone_online = online_agents(team_id)
+    available, anyone_online = online_agents(team_id, managers)
     _say(response, settings, "greeting")
     if available:
         dial = response.dial(
@@ -188,7 +197,8 @@ def incoming(form, pop: bool = True) -> tuple[calls.NewCall, VoiceResponse]:
         caller_name,
         known=False,
     )
-    response = answer(channel)
+    caller = db.session.get(Customer, new.call.customer_id) if new.call.customer_id else None
+    response = answer(channel, access.managers(caller))
     # Like ingest, this owns its transaction: the reads above stay outside the write lock.
     with unit_of_work.write_phase():
         calls.record(new, pop=pop and new.call.direction == "in")
