@@ -56,6 +56,13 @@ NOT_ABOUT_CUSTOMERS = {
     "agents_api.me": "the agent themselves (test_the_agents_api_shows_the_flag)",
     "agents_api.create_agent": "admins manage agents (test_admins_set_the_flag)",
     "agents_api.update_agent": "admins manage agents (test_admins_set_the_flag)",
+    "customers.new_customer": "the empty form of a new customer (created through the API)",
+    "organizations.new_organization": "the empty form of a new organization",
+    "fields_api.list_fields": "custom field definitions: keys and labels, no values",
+    "fields_api.get_field": "custom field definitions: keys and labels, no values",
+    "fields_api.create_field": "custom field definitions: keys and labels, no values",
+    "fields_api.update_field": "custom field definitions: keys and labels, no values",
+    "fields_api.delete_field": "custom field definitions (admins; values go with them)",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -71,8 +78,8 @@ BY_ID = {
     "customers_api.customer_orders": None,
     "customers_api.get_order": None,
     "customers_api.put_order": "order",
-    "customers_api.get_organization": None,
-    "customers_api.update_organization": {"name": "Mallory Ltd"},
+    "organizations_api.get_organization": None,
+    "organizations_api.update_organization": {"name": "Mallory Ltd"},
     "tickets_api.get_ticket": None,
     "tickets_api.update_ticket": {"status": "solved"},
     "tickets_api.list_messages": None,
@@ -92,8 +99,9 @@ LISTS = {
     "customers_api.list_customers",
     "customers_api.create_customer",
     "customers_api.lookup",
-    "customers_api.list_organizations",
-    "customers_api.create_organization",
+    "organizations_api.list_organizations",
+    "organizations_api.create_organization",
+    "organizations.organizations",
     "tickets_api.list_tickets",
     "tickets_api.create_ticket",
     "tickets_api.bulk_reassign",
@@ -295,6 +303,12 @@ def check_organization_list(a: Accounts, web) -> None:
     assert [p["id"] for p in people] == [a.max.id]
 
 
+def check_organization_page(a: Accounts, web) -> None:
+    page = web.get("/organizations").get_data(as_text=True)
+    assert "Mine GmbH" in page and "Other AG" not in page
+    assert "Other AG" not in web.get("/organizations?q=other").get_data(as_text=True)
+
+
 def check_create_organization(a: Accounts, web) -> None:
     made = a.api.post(f"{V1}/organizations", json={"name": "Neu GmbH"})
     assert made.status_code == 201 and made.json["account_manager"] == a.anna.id
@@ -375,7 +389,8 @@ def check_board(a: Accounts, web) -> None:
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customers_api.list_customers": check_customer_list,
     "customers_api.lookup": check_lookup,
-    "customers_api.list_organizations": check_organization_list,
+    "organizations_api.list_organizations": check_organization_list,
+    "organizations.organizations": check_organization_page,
     "tickets_api.list_tickets": check_ticket_list,
     "inbox.inbox": check_inbox,
     "inbox.rows": check_inbox_rows,
@@ -383,7 +398,7 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "board.rows": check_board,
     "tickets_api.bulk_reassign": check_bulk,
     "customers_api.create_customer": check_create_customer,
-    "customers_api.create_organization": check_create_organization,
+    "organizations_api.create_organization": check_create_organization,
     "tickets_api.create_ticket": check_create_ticket,
     "cti_api.cti_event": check_cti,
 }
