@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 
 from helpdesk import (
     agents,
+    audit,
     automation,
     board,
     channels,
     cli,
     customers,
+    duplicates,
     errors,
     extensions,
     inbox,
@@ -31,6 +33,7 @@ from helpdesk.automation.macros import models as macro_models
 from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
+from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
@@ -39,13 +42,26 @@ from helpdesk.tickets import models as ticket_models
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation)
+DOMAINS = (
+    web,
+    agents,
+    audit,
+    customers,
+    duplicates,
+    tickets,
+    inbox,
+    sla,
+    board,
+    channels,
+    automation,
+)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,
     audit_models,
     channel_models,
     customer_models,
+    duplicate_models,
     field_models,
     segment_models,
     ticket_models,
