@@ -8,8 +8,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the audit log's API, page and commands with the app."""
-    from helpdesk.audit import api, views
+    from helpdesk.audit import api, cli, views
     from helpdesk.web.api import register_api
 
     app.register_blueprint(views.bp)
     register_api(app, api.bp)
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)

@@ -3,7 +3,7 @@ and how admins read it (GET /api/v1/audit, /settings/audit)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
