@@ -9,9 +9,10 @@ from flask import render_template
 from flask_login import current_user
 
 from helpdesk.agents import services as agents
-from helpdesk.audit import queries
+from helpdesk.audit import queries, snapshots
+from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.web.pages import page_blueprint, page_number
+from helpdesk.web.pages import get_or_404, page_blueprint, page_number
 
 bp = page_blueprint("audit", __name__)
 PAGE = 50
@@ -43,3 +44,24 @@ def audit_log():
         has_next=len(rows) > PAGE,
         day=timedelta(days=1),
     )
+
+
+@bp.get("/customers/<int:customer_id>/erase")
+def erase_customer(customer_id: int):
+    """Admins: what erasing this person deletes (counts), and the confirmation (typing
+    the name); the erasure itself is ``DELETE /api/v1/customers/ID`` (static/erase.js)."""
+    if not current_user.is_admin:
+        return render_template("error.html", message="Only admins erase customers."), 403
+    customer = get_or_404(Customer, customer_id)
+    return render_template(
+        "erase.html",
+        customer=customer,
+        counts=snapshots.owned_counts(customer.id),
+        confirm_with=customer.name or str(customer.id),
+    )
+
+
+@bp.get("/customers/erased")
+def erased():
+    """Where the erasure lands: it is done."""
+    return render_template("erased.html")
