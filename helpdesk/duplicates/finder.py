@@ -191,7 +191,7 @@ def same_name_in_organization(agent) -> set[Pair]:
             access.customer_filter(agent),
         )
     ).all()
-    groups: dict[tuple[int, str], set[int]] = defaultdict(set)
+    groups: dict[tuple[int | None, str], set[int]] = defaultdict(set)
     for customer_id, org_id, name in rows:
         key = fold_name(name)
         if key:
