@@ -103,7 +103,9 @@ def test_a_planted_pair_is_merged_with_one_click(
     expect(page.locator("p.none")).to_contain_text("No likely duplicates")
 
 
-def test_an_admin_erases_a_person_from_the_customer_page(page, admin, make_customer, inbound):
+def test_an_admin_erases_a_person_from_the_customer_page(
+    page, admin, make_customer, inbound, tmp_path
+):
     ada = make_customer("Ada Lovelace", emails=["ada@example.com"], phones=["030 1234567"])
     inbound("email", "ada@example.com", "Hello", subject="Hi")
     ada_id = ada.id
@@ -122,6 +124,7 @@ def test_an_admin_erases_a_person_from_the_customer_page(page, admin, make_custo
     expect(button).to_be_disabled()
     page.locator("#erase-form input[name=confirm]").fill("ada lovelace")
     expect(button).to_be_enabled()
+    page.screenshot(path=str(shots_folder(tmp_path) / "erase.png"))
     button.click()
     page.wait_for_url("**/customers/erased")
     expect(page.locator("h1")).to_have_text("Customer erased")
