@@ -202,28 +202,51 @@ def same_name_in_organization(agent) -> set[Pair]:
 def similar(a: str, b: str) -> bool:
     """Whether two folded names are at least SIMILAR alike."""
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.real_quick_ratio() >= SIMILAR and matcher.ratio() >= SIMILAR
+    return (
+        matcher.real_quick_ratio() >= SIMILAR
+        and matcher.quick_ratio() >= SIMILAR
+        and matcher.ratio() >= SIMILAR
+    )
+
+
+def _name_block(name: str) -> tuple[str, ...]:
+    """The block a folded name is compared within: the starts of its first and last
+    words, in either order ("Smith, John" meets "John Smyth"). A typo in a word's first
+    two letters is not looked for: the price of never comparing everyone."""
+    words = name.split()
+    return tuple(sorted({words[0][:2], words[-1][:2]}))
+
+
+def _candidates(people: list[tuple[int, str]]) -> Iterator[tuple[tuple[int, str], ...]]:
+    """Pairs worth comparing among one block: all of them in a small block, else each
+    name with its WINDOW neighbours in alphabetical order."""
+    if len(people) <= ALL_PAIRS_UP_TO:
+        yield from itertools.combinations(people, 2)
+        return
+    ordered = sorted(people, key=lambda p: (p[1], p[0]))
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 : i + 1 + WINDOW]:
+            yield first, second
 
 
 def _similar_pairs(people: list[tuple[int, str]]) -> Iterator[Pair]:
     """The pairs of similar names among one domain's people (id, folded name)."""
-    if len(people) <= ALL_PAIRS_UP_TO:
-        candidates: Iterable[tuple[tuple[int, str], tuple[int, str]]] = itertools.combinations(
-            people, 2
-        )
-    else:
-        # Sorted neighbourhood, on the name and on its words sorted (surname first).
-        candidates = []
-        for key in (lambda p: p[1], lambda p: " ".join(sorted(p[1].split()))):
-            ordered = sorted(people, key=key)
-            candidates.extend(
-                (ordered[i], ordered[j])
-                for i in range(len(ordered))
-                for j in range(i + 1, min(i + 1 + WINDOW, len(ordered)))
-            )
-    for (a, name_a), (b, name_b) in candidates:
-        if a != b and similar(name_a, name_b):
-            yield _pair(a, b)
+    blocks: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
+    for person in people:
+        blocks[_name_block(person[1])].append(person)
+    for block in blocks.values():
+        for (a, name_a), (b, name_b) in _candidates(block):
+            if (
+                name_a == name_b
+                or similar(name_a, name_b)
+                or similar(_words(name_a), _words(name_b))
+            ):
+                yield _pair(a, b)
+
+
+def _words(name: str) -> str:
+    """The name's words in alphabetical order: "schmidt katharina" = "katharina schmidt"."""
+    return " ".join(sorted(name.split()))
 
 
 def similar_name_same_domain(agent) -> set[Pair]:

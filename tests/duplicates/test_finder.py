@@ -219,3 +219,18 @@ def test_the_finder_and_its_page_read_a_fixed_number_of_statements(
     many = read()
     assert (few[0], many[0]) == (3, 12)
     assert many[1:] == few[1:]
+
+
+def test_a_large_domain_is_compared_by_blocks_and_neighbours():
+    people = [(n, finder.fold_name(f"Person{n:03d} Surname{n:03d}")) for n in range(1, 400)]
+    people += [
+        (1000, "katharina schmidt"),
+        (1001, "katharina schmitt"),
+        (1002, "schmidt katharina"),
+    ]
+    people += [(1003, "jon smith"), (1004, "john smith"), (1005, "peter parker")]
+    found = set(finder._similar_pairs(people))
+    assert {(1000, 1001), (1000, 1002), (1003, 1004)} <= found
+    assert not any(1005 in pair for pair in found)
+    # The numbered people share a block; only near neighbours are compared there.
+    assert len(found) < 400 * finder.WINDOW
