@@ -5,7 +5,7 @@
 
 A throw-away database (bench/common.py: ``--customers`` customers with an email and a
 phone identity each, two in three in one of 200 organizations writing from its domain,
-the rest from ``mail.example``) gets realistic names (first and last names drawn from
+the rest from free-mail providers) gets realistic names (first and last names drawn from
 short lists, so some people of one organization share a name by chance) and, every
 1,000th customer, a planted twin: a Gmail address written with dots and a ``+tag`` and
 the same name. Then ``find`` runs ``--runs`` times as an admin; printed: the time of
@@ -56,6 +56,24 @@ def plant(customers: int) -> int:
                 for n in range(start, min(start + 5000, customers + 1))
             ],
         )
+    # Customers of no organization write from free-mail providers, as people do.
+    free = ("gmx.de", "web.de", "t-online.de", "outlook.com")
+    for start in range(1, customers + 1, 5000):
+        rows = db.session.execute(
+            select(Identity.id, Identity.value).where(
+                Identity.kind == "email",
+                Identity.value.like("%@mail.example"),
+                Identity.customer_id.between(start, start + 4999),
+            )
+        ).all()
+        if rows:
+            db.session.execute(
+                update(Identity),
+                [
+                    {"id": i, "value": value.replace("mail.example", free[i % len(free)])}
+                    for i, value in rows
+                ],
+            )
     twins = list(range(1000, customers + 1, 1000))
     now = utcnow()
     for n in twins:

@@ -11,7 +11,8 @@ each rule, Python decides within each small block:
   folded) on two people of one organization: only organizations of two or more people;
 - ``similar_name_same_domain``: names at least ``SIMILAR`` alike (``difflib``) among the
   people writing from one company domain (free-mail domains never count): only domains
-  shared by two or more customers; a large domain is compared by sorted neighbourhood.
+  shared by two or more customers; within a domain only names starting alike (first and
+  last word) are compared, a large such block by sorted neighbourhood.
 
 The same pairs come out on SQLite and PostgreSQL: SQL only selects, Python decides.
 """
@@ -24,6 +25,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from sqlalchemy import String, and_, distinct, func, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -36,8 +38,8 @@ from helpdesk.duplicates.models import DuplicateDismissal
 from helpdesk.extensions import db
 
 SIMILAR = 0.85
-ALL_PAIRS_UP_TO = 200  # people of one domain compared pairwise; more: sorted neighbourhood
-WINDOW = 20  # neighbours each name is compared with in a large domain
+ALL_PAIRS_UP_TO = 100  # names of one block compared pairwise; more: sorted neighbourhood
+WINDOW = 10  # neighbours each name is compared with in a large block
 BATCH = 500  # keys looked up per statement
 GMAIL = ("gmail.com", "googlemail.com")
 REASONS = (
@@ -72,11 +74,16 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _NOT_LETTERS = re.compile(r"[^\w]+")
 
 
+@lru_cache(maxsize=65536)  # names repeat, and two rules fold the same ones
 def fold_name(name: str | None) -> str:
     """A name as compared: case, spacing, punctuation, umlauts ("ü" = "ue") and other
     accents folded; "" for no name."""
-    text = unicodedata.normalize("NFKC", name or "").lower().translate(_UMLAUTS)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = (name or "").lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).lower().translate(_UMLAUTS)
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
     return " ".join(_NOT_LETTERS.sub(" ", text).split())
 
 
