@@ -1,6 +1,6 @@
 """The duplicate finder (``duplicates.finder.find``) over a bulk-loaded CRM.
 
-    .venv/bin/python bench/duplicates.py [--database sqlite|postgres|both] [--customers 100000]
+    .venv/bin/python bench/duplicates.py [--database sqlite|postgresql|both] [--customers 100000]
                                          [--runs 3] [--keep]
 
 A throw-away database (bench/common.py: ``--customers`` customers with an email and a
@@ -123,12 +123,12 @@ def run(kind: str, customers: int, runs: int, keep: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
         run(kind, args.customers, args.runs, args.keep)
 
