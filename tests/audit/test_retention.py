@@ -109,3 +109,25 @@ def test_the_scheduler_runs_it():
     from workers import scheduler
 
     assert any(path == "helpdesk.audit.retention:run" for _, path, _ in scheduler.PERIODIC)
+
+
+def test_the_migration_gives_existing_sources_their_message_time(app, inbound):
+    from flask_migrate import downgrade, upgrade
+
+    message = inbound("email", "ann@example.com", "Hello", subject="Hi", raw=b"raw").message
+    with unit_of_work.write_phase():
+        db.session.execute(
+            update(Message)
+            .where(Message.id == message.id)
+            .values(created_at=utcnow() - timedelta(days=200))
+        )
+        db.session.commit()
+    message_id = message.id
+    downgrade(revision="h16d0001")  # before message_sources.created_at
+    try:
+        db.session.remove()
+    finally:
+        upgrade()
+    db.session.expire_all()
+    assert retention.run()["message_sources"] == 1  # 200 days old, as its message
+    assert db.session.get(Message, message_id) is not None
