@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 
 from helpdesk import (
     agents,
+    audit,
     automation,
     board,
     channels,
     cli,
     customers,
+    duplicates,
     errors,
     extensions,
     fields,
@@ -33,6 +35,7 @@ from helpdesk.automation.macros import models as macro_models
 from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
+from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
@@ -44,9 +47,11 @@ from helpdesk.tickets import models as ticket_models
 DOMAINS = (
     web,
     agents,
+    audit,
     customers,
-    organizations,
+    duplicates,
     fields,
+    organizations,
     tickets,
     inbox,
     sla,
@@ -60,6 +65,7 @@ MODELS = (
     audit_models,
     channel_models,
     customer_models,
+    duplicate_models,
     field_models,
     segment_models,
     ticket_models,

@@ -84,6 +84,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # while it is down (channels/twilio/spool.py); shared by the web processes and
         # whoever runs the scheduler's jobs.
         "SPOOL_DIR": os.environ.get("HELPDESK_SPOOL_DIR") or str(instance / "spool"),
+        # Raw mail sources and webhook request bodies are dropped after this many days
+        # (audit/retention.py, a periodic job); the messages stay.
+        "RAW_RETENTION_DAYS": int(os.environ.get("HELPDESK_RAW_RETENTION_DAYS", "90")),
         # How long an open conversation on SMS/chat/voice keeps absorbing new messages.
         "THREAD_WINDOW_HOURS": int(os.environ.get("HELPDESK_THREAD_WINDOW_HOURS", "72")),
         # What an order number looks like in a customer's message, for the order-status bot

@@ -19,6 +19,8 @@ PERIODIC: list[tuple[int, str, str]] = [
     (60, "helpdesk.channels.delivery:requeue", "outbound"),
     # Twilio webhooks spooled while the database was down (channels/twilio/spool.py).
     (30, "helpdesk.channels.twilio.spool:drain", "default"),
+    # Raw mail sources and webhook bodies past HELPDESK_RAW_RETENTION_DAYS (audit/retention.py).
+    (3600, "helpdesk.audit.retention:run", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),

@@ -203,6 +203,7 @@ def team_set(
     try:
         team = team_named(name)
         db.session.flush()
+        before = sla_policies.team_json(team)
         if assignment:
             set_mode(team, assignment)
         if hours is not None:
@@ -211,6 +212,7 @@ def team_set(
             other = None if escalation_team.lower() == "none" else team_named(escalation_team)
             db.session.flush()
             sla_policies.set_escalation_team(team, other)
+        sla_policies.record_team_change(team, before)
     except (AgentError, HelpdeskError) as exc:
         raise click.ClickException(str(exc)) from exc
     unit_of_work.commit()

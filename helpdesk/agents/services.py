@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from helpdesk.agents.models import ROLES, SCOPES, Agent, ApiToken, Team
+from helpdesk.audit import services as audit
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -68,6 +69,12 @@ def create_agent(
     agent.teams = [team_named(t) for t in teams]
     db.session.add(agent)
     db.session.flush()
+    audit.record(
+        "agent.create",
+        object_type="agent",
+        object_id=agent.id,
+        after={"email": email, "name": agent.name, "role": role, "teams": sorted(teams)},
+    )
     return agent, generated
 
 
@@ -154,8 +161,22 @@ def authenticate(email: str, password: str, ip: str | None = None) -> Agent | No
     candidate = agent if agent is not None else _DUMMY
     if candidate.check_password(password) and agent is not None and agent.active:
         log.info("login: agent %s from %s", agent.id, ip)
+        audit.record(
+            "login",
+            object_type="agent",
+            object_id=agent.id,
+            agent_id=agent.id,
+            after={"email": account},
+        )
         return agent
     log.warning("login failed: %r from %s", account, ip)
+    # The address tried (never the password), and whose account it is when it is one.
+    audit.record(
+        "login.failed",
+        object_type="agent",
+        object_id=agent.id if agent is not None else None,
+        after={"email": account},
+    )
     return None
 
 
@@ -178,16 +199,25 @@ def set_password(agent: Agent, password: str) -> None:
     agent.set_password(password)
     agent.end_sessions()
     db.session.flush()
+    audit.record("agent.password", object_type="agent", object_id=agent.id)
 
 
 def deactivate(agent: Agent) -> None:
     """Stop ``agent`` from working the desk: no login, their sessions end, their API
     tokens stop working (they are kept, for the record, and work again if reactivated
     and not revoked)."""
+    before = agent.active
     agent.active = False
     agent.presence = "offline"
     agent.end_sessions()
     db.session.flush()
+    audit.record(
+        "agent.deactivate",
+        object_type="agent",
+        object_id=agent.id,
+        before={"active": before},
+        after={"active": False},
+    )
 
 
 def issue_token(
@@ -207,6 +237,17 @@ def issue_token(
     row, clear = ApiToken.issue(agent, scope, (name or "").strip() or None, expires)
     db.session.add(row)
     db.session.flush()
+    audit.record(
+        "token.create",
+        object_type="api_token",
+        object_id=row.id,
+        after={
+            "agent": agent.id,
+            "scope": scope,
+            "name": row.name,
+            "expires_at": expires.isoformat() if expires else None,
+        },
+    )
     return row, clear
 
 
@@ -235,10 +276,14 @@ def revoke_token(token_id: int) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.flush()
+        audit.record(
+            "token.revoke", object_type="api_token", object_id=row.id, after={"revoked": True}
+        )
     return row
 
 
 def end_sessions(agent: Agent) -> None:
     """End every session of ``agent`` (logout: every copy of the cookie stops working)."""
     agent.end_sessions()
+    audit.record("logout", object_type="agent", object_id=agent.id, agent_id=agent.id)
     db.session.flush()

@@ -46,6 +46,7 @@ def login():
     if form.validate_on_submit():
         try:
             agent = services.authenticate(form.email.data, form.password.data, request.remote_addr)
+            unit_of_work.commit()  # the audit log's record of the attempt
         except services.Throttled:
             error = TOO_MANY
             return render_template("login.html", form=form, error=error), 429

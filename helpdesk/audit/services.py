@@ -53,3 +53,20 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_saved(
+    object_type: str, object_id: int | None, before: dict | None, after: dict
+) -> AuditEvent | None:
+    """Record ``OBJECT_TYPE.create`` (``before`` None) or ``OBJECT_TYPE.update`` with the
+    fields that changed (nothing when none did)."""
+    if before is None:
+        return record(
+            f"{object_type}.create", object_type=object_type, object_id=object_id, after=after
+        )
+    old, new = changes(before, after)
+    if not old and not new:
+        return None
+    return record(
+        f"{object_type}.update", object_type=object_type, object_id=object_id, before=old, after=new
+    )

@@ -8,6 +8,7 @@ from sqlalchemy import exists, func, or_, select
 from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.agents.auth import require_role
+from helpdesk.audit import services as audit
 from helpdesk.customers import export, history, orders, services
 from helpdesk.customers.identities import InvalidIdentity, normalise
 from helpdesk.customers.models import Customer, Identity, Order, Organization
@@ -25,6 +26,7 @@ from helpdesk.customers.schemas import (
     note_json,
     order_json,
 )
+from helpdesk.duplicates import merging
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.tickets.schemas import CardOut
@@ -172,13 +174,13 @@ def customer_timeline(customer_id: int):
 @bp.post("/customers/<int:customer_id>/merge")
 @documented(CustomerOut, body=MergeIn)
 def merge_customer(customer_id: int):
-    """Fold another customer ({"from": ID}) into this one."""
+    """Fold another customer ({"from": ID, "keep": {FIELD: "into"|"from"}}) into this one."""
     into = _customer(customer_id)
     body = parse_body(MergeIn)
     other = db.session.get(Customer, body.from_)
     if other is None or not access.can_see_customer(g.agent, other):
         raise Invalid("no such customer to merge from", fields={"from": "unknown id"})
-    services.merge(into, other)
+    merging.merge(into, other, body.keep.to_service() if body.keep else None)
     unit_of_work.commit()
     return jsonify(customer_json(into))
 
@@ -188,8 +190,14 @@ def merge_customer(customer_id: int):
 @documented(ExportOut)
 def export_customer(customer_id: int):
     """All data held about a person: everything for admins; for leads what they may
-    open (agents.access) and the CRM data."""
-    return jsonify(export.export(_customer(customer_id), g.agent))
+    open (agents.access) and the CRM data. Audited."""
+    customer = _customer(customer_id)
+    data = export.export(customer, g.agent)
+    audit.record(
+        "customer.export", object_type="customer", object_id=customer.id, customer_id=customer.id
+    )
+    unit_of_work.commit()
+    return jsonify(data)
 
 
 @bp.post("/customers/<int:customer_id>/notes")

@@ -142,10 +142,29 @@ class CustomerIn(Strict):
         return address_fields(data)
 
 
+Side = Literal["into", "from"]
+
+
+class MergeKeep(Strict):
+    """Whose value wins, per field: "into" (this customer's, the default) or "from"."""
+
+    name: Side | None = None
+    title: Side | None = None
+    organization: Side | None = None
+    language: Side | None = None
+    preferred_channel: Side | None = None
+
+    def to_service(self) -> dict[str, str]:
+        """As merging.merged_values takes it (the model's column names)."""
+        names = {"organization": "organization_id"}
+        return {names.get(k, k): v for k, v in self.model_dump(exclude_none=True).items()}
+
+
 class MergeIn(Strict):
-    """POST /customers/ID/merge."""
+    """POST /customers/ID/merge: the customer folded into this one, and whose values win."""
 
     from_: Id = Field(alias="from")
+    keep: MergeKeep | None = None
 
 
 class NoteIn(Strict):

@@ -9,11 +9,13 @@ import logging
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
 from helpdesk.agents.models import Agent
+from helpdesk.audit import services as audit
+from helpdesk.audit import snapshots
 from helpdesk.audit.services import changes, record
 from helpdesk.customers import consents
 from helpdesk.customers.identities import InvalidIdentity, is_free_mail, normalise
@@ -21,7 +23,6 @@ from helpdesk.customers.models import (
     Customer,
     Identity,
     Note,
-    Order,
     Organization,
     OrganizationDomain,
 )
@@ -298,48 +299,6 @@ def add_note(customer: Customer, body: str, author=None) -> Note:
     return note
 
 
-def merge(into: Customer, other: Customer) -> Customer:
-    """Fold ``other`` into ``into``: identities, tickets, calls, orders, notes, tags."""
-    from helpdesk.tickets.models import Call
-
-    if into.id == other.id:
-        raise Invalid("a customer cannot be merged into itself", fields={"from": "same id"})
-    consents.merge(into, other)
-    for model in (Ticket, Call, Order, Note):
-        db.session.execute(
-            update(model).where(model.customer_id == other.id).values(customer_id=into.id)
-        )
-    db.session.execute(
-        update(Identity).where(Identity.customer_id == other.id).values(customer_id=into.id)
-    )
-    into.tags = sorted(set(into.tags or []) | set(other.tags or []))
-    into.custom_fields = {**(other.custom_fields or {}), **(into.custom_fields or {})}
-    for field in (
-        "name",
-        "organization_id",
-        "title",
-        "language",
-        "preferred_channel",
-        "account_manager_id",
-        "street",
-        "postcode",
-        "city",
-        "country",
-    ):
-        if getattr(into, field) is None:
-            setattr(into, field, getattr(other, field))
-    into.last_contact_at = max(
-        filter(None, [into.last_contact_at, other.last_contact_at]), default=None
-    )
-    db.session.flush()
-    db.session.expire(other)
-    db.session.delete(other)
-    db.session.flush()
-    db.session.expire(into, ["identities"])
-    log.info("merged customer %s into %s", other.id, into.id)
-    return into
-
-
 def erase(customer: Customer) -> None:
     """Delete everything held about a person: identities, tickets, messages, calls, orders."""
     from helpdesk.tickets import attachments
@@ -357,6 +316,14 @@ def erase(customer: Customer) -> None:
         ),
     )
     customer_id = customer.id
+    # What went, as counts: the record of an erasure keeps no personal data.
+    audit.record(
+        "customer.erase",
+        object_type="customer",
+        object_id=customer_id,
+        customer_id=customer_id,
+        before={"counts": snapshots.owned_counts(customer_id)},
+    )
     db.session.delete(customer)
     db.session.flush()
     from helpdesk.unit_of_work import after_commit

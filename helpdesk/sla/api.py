@@ -150,6 +150,7 @@ def update_team(team_id: int):
     """Change a team's business hours or escalation team (its leads and admins)."""
     team = get_or_404(Team, team_id, "team")
     changes = parse_body(TeamPatch).model_dump(mode="json", exclude_unset=True)
+    before = sla_policies.team_json(team)
     if "calendar" in changes:
         sla_policies.set_calendar(team, changes["calendar"], g.agent)
     if "escalation_team" in changes:
@@ -157,5 +158,6 @@ def update_team(team_id: int):
         sla_policies.set_escalation_team(
             team, get_or_404(Team, other, "team") if other is not None else None, g.agent
         )
+    sla_policies.record_team_change(team, before)
     unit_of_work.commit()
     return jsonify(sla_policies.team_json(team))

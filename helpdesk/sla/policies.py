@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from helpdesk import jobs
 from helpdesk.agents.models import Agent, Team
+from helpdesk.audit import services as audit
 from helpdesk.customers.models import Organization
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.extensions import db
@@ -37,6 +38,11 @@ def policy_json(policy: SlaPolicy) -> dict:
     }
 
 
+def _audited(policy: SlaPolicy) -> dict:
+    """A policy's settings as the audit log keeps them."""
+    return {k: v for k, v in policy_json(policy).items() if k not in ("id", "created_at")}
+
+
 def team_json(team: Team) -> dict:
     """A team's SLA settings."""
     return {
@@ -46,6 +52,13 @@ def team_json(team: Team) -> dict:
         "calendar": team.calendar,
         "escalation_team": team.escalation_team_id,
     }
+
+
+def record_team_change(team: Team, before: dict) -> None:
+    """Audit what changed of the team's settings since ``before`` (its team_json)."""
+    old, new = audit.changes(before, team_json(team))
+    if old or new:
+        audit.record("team.update", object_type="team", object_id=team.id, before=old, after=new)
 
 
 def _may_manage(actor: Agent | None) -> None:
@@ -84,6 +97,9 @@ def create(data: dict, actor: Agent | None) -> SlaPolicy:
     db.session.add(policy)
     db.session.flush()
     jobs.enqueue(sla.REAPPLY_JOB)
+    audit.record(
+        "sla_policy.create", object_type="sla_policy", object_id=policy.id, after=_audited(policy)
+    )
     return policy
 
 
@@ -99,8 +115,13 @@ def update(policy_id: int, changes: dict, actor: Agent | None) -> SlaPolicy:
     """Change a policy; flushes and queues the re-computation of open tickets."""
     _may_manage(actor)
     policy = get(policy_id)
+    before = _audited(policy)
     _apply(policy, changes)
     db.session.flush()
+    old, new = audit.changes(before, _audited(policy))
+    audit.record(
+        "sla_policy.update", object_type="sla_policy", object_id=policy.id, before=old, after=new
+    )
     jobs.enqueue(sla.REAPPLY_JOB)
     return policy
 
@@ -108,7 +129,11 @@ def update(policy_id: int, changes: dict, actor: Agent | None) -> SlaPolicy:
 def delete(policy_id: int, actor: Agent | None) -> None:
     """Remove a policy; its tickets take the next matching one (or none)."""
     _may_manage(actor)
-    db.session.delete(get(policy_id))
+    policy = get(policy_id)
+    audit.record(
+        "sla_policy.delete", object_type="sla_policy", object_id=policy.id, before=_audited(policy)
+    )
+    db.session.delete(policy)
     db.session.flush()
     jobs.enqueue(sla.REAPPLY_JOB)
 

@@ -199,13 +199,16 @@ class Message(Model):
 
 
 class MessageSource(Model):
-    """The raw bytes a message arrived as, kept apart so message lists stay small."""
+    """The raw bytes a message arrived (or left) as: a mail's source, a webhook's request
+    body. Kept apart so message lists stay small, and dropped after
+    ``HELPDESK_RAW_RETENTION_DAYS`` (``audit/retention.py``; by ``created_at``)."""
 
     __tablename__ = "message_sources"
     message_id: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     def __repr__(self) -> str:
         return f"<MessageSource {self.message_id} {len(self.raw)} bytes>"

@@ -63,6 +63,7 @@ NOT_ABOUT_CUSTOMERS = {
     "fields_api.create_field": "custom field definitions: keys and labels, no values",
     "fields_api.update_field": "custom field definitions: keys and labels, no values",
     "fields_api.delete_field": "custom field definitions (admins; values go with them)",
+    "audit.erased": "the page after an erasure: says it is done, names nobody",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -91,6 +92,8 @@ BY_ID = {
     "customers.organization": None,
     "tickets.ticket": None,
     "tickets.thread_after": None,
+    "audit.erase_customer": None,
+    "duplicates_api.merge_preview": "merge",
 }
 
 # Lists, searches, lookups and pages without an id in the path: walked by a function
@@ -110,6 +113,11 @@ LISTS = {
     "inbox.rows",
     "board.board",
     "board.rows",
+    "duplicates_api.list_duplicates",
+    "duplicates_api.dismiss",
+    "duplicates.duplicates",
+    "audit_api.list_events",
+    "audit.audit_log",
 }
 
 
@@ -386,6 +394,42 @@ def check_board(a: Accounts, web) -> None:
         assert "Olgas secret" not in text, path
 
 
+def check_duplicates(a: Accounts, web) -> None:
+    """Twins of Olga (someone else's) and of Max (theirs) in the same organizations: the
+    account manager is offered Max's pair only."""
+    olga2 = Customer(name="olga  other", organization_id=a.other_org)
+    max2 = Customer(name="MAX MINE", organization_id=a.mine_org)
+    db.session.add_all([olga2, max2])
+    db.session.commit()
+    try:
+        pairs = {(p["a"], p["b"]) for p in all_items(a.api, f"{V1}/customers/duplicates")}
+        assert pairs == {tuple(sorted((a.max.id, max2.id)))}
+        page = web.get("/customers/duplicates").get_data(as_text=True)
+        assert "MAX MINE" in page and "olga  other" not in page.lower()
+    finally:
+        db.session.delete(olga2)
+        db.session.delete(max2)
+        db.session.commit()
+
+
+def check_dismiss(a: Accounts, web) -> None:
+    other = a.api.post(f"{V1}/customers/duplicates/dismiss", json={"a": a.mia.id, "b": a.olga.id})
+    missing = a.api.post(f"{V1}/customers/duplicates/dismiss", json={"a": a.mia.id, "b": MISSING})
+    assert other.status_code == missing.status_code == 404 and other.json == missing.json
+    assert (
+        a.api.post(
+            f"{V1}/customers/duplicates/dismiss", json={"a": a.mia.id, "b": a.max.id}
+        ).status_code
+        == 204
+    )
+
+
+def check_audit(a: Accounts, web) -> None:
+    """The audit log is about every customer: refused to account managers, admins too."""
+    assert a.api.get(f"{V1}/audit").status_code == 403
+    assert web.get("/settings/audit").status_code == 403
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customers_api.list_customers": check_customer_list,
     "customers_api.lookup": check_lookup,
@@ -396,6 +440,11 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "inbox.rows": check_inbox_rows,
     "board.board": check_board,
     "board.rows": check_board,
+    "duplicates_api.list_duplicates": check_duplicates,
+    "duplicates.duplicates": check_duplicates,
+    "duplicates_api.dismiss": check_dismiss,
+    "audit_api.list_events": check_audit,
+    "audit.audit_log": check_audit,
     "tickets_api.bulk_reassign": check_bulk,
     "customers_api.create_customer": check_create_customer,
     "organizations_api.create_organization": check_create_organization,

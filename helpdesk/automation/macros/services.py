@@ -19,6 +19,7 @@ import re
 from sqlalchemy import or_, select
 
 from helpdesk.agents.models import Agent, Team
+from helpdesk.audit import services as audit
 from helpdesk.automation.macros.models import Macro
 from helpdesk.customers.models import Order
 from helpdesk.errors import Forbidden, Invalid, NotFound
@@ -120,6 +121,17 @@ def visible(agent: Agent):
 # --- services (flush, never commit) -------------------------------------------------
 
 
+def _audited(macro: Macro) -> dict:
+    """A macro's settings as the audit log keeps them."""
+    return {
+        "name": macro.name,
+        "body": macro.body,
+        "team": macro.team_id,
+        "owner": macro.owner_id,
+        "actions": macro.actions,
+    }
+
+
 def _check_actions(actions: dict, actor: Agent) -> dict:
     """Validate the assignee of ``actions`` now, so a macro that can never work is refused."""
     actions = {k: v for k, v in actions.items() if v not in (None, [])}
@@ -157,6 +169,7 @@ def create(data: dict, actor: Agent) -> Macro:
     )
     db.session.add(macro)
     db.session.flush()
+    audit.record("macro.create", object_type="macro", object_id=macro.id, after=_audited(macro))
     return macro
 
 
@@ -171,6 +184,7 @@ def _editable(macro_id: int, actor: Agent) -> Macro:
 def update(macro_id: int, changes: dict, actor: Agent) -> Macro:
     """Change the name, body or actions (the actions are replaced as a whole)."""
     macro = _editable(macro_id, actor)
+    before = _audited(macro)
     if changes.get("name") is not None:
         macro.name = changes["name"]
     if changes.get("body") is not None:
@@ -179,12 +193,16 @@ def update(macro_id: int, changes: dict, actor: Agent) -> Macro:
     if changes.get("actions") is not None:
         macro.actions = _check_actions(changes["actions"], actor)
     db.session.flush()
+    old, new = audit.changes(before, _audited(macro))
+    audit.record("macro.update", object_type="macro", object_id=macro.id, before=old, after=new)
     return macro
 
 
 def delete(macro_id: int, actor: Agent) -> None:
     """Remove a macro."""
-    db.session.delete(_editable(macro_id, actor))
+    macro = _editable(macro_id, actor)
+    audit.record("macro.delete", object_type="macro", object_id=macro.id, before=_audited(macro))
+    db.session.delete(macro)
     db.session.flush()
 
 

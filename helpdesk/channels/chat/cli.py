@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from helpdesk.audit import services as audit
 from helpdesk.channels.chat.services import CHAT, create_chat_channel
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
@@ -42,6 +43,8 @@ def chat_add(
     if db.session.execute(select(Channel.id).where(Channel.name == name)).first():
         raise click.ClickException(f"a channel called {name!r} exists already")
     channel, secret = create_chat_channel(name, team, origins, greeting, offline_message)
+    db.session.flush()
+    audit.record_saved("channel", channel.id, None, channel.public())
     db.session.commit()
     base = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
     click.echo(f"chat channel {channel.id} {name!r}: key {channel.address}")

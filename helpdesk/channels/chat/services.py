@@ -22,6 +22,7 @@ from helpdesk.channels.models import Channel
 from helpdesk.customers import services as customers
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.db import iso, utcnow
+from helpdesk.duplicates import merging
 from helpdesk.extensions import db
 from helpdesk.tickets import events
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
@@ -201,7 +202,7 @@ def link_visitor(visitor: str, email: str, name: str | None = None) -> None:
         if name and not mine.name:
             mine.name = name
     elif owner.id != mine.id and all(i.kind == "chat" for i in mine.identities):
-        customers.merge(owner, mine)
+        merging.merge(owner, mine)
     log.info("chat visitor linked to %s (proven)", email)
     db.session.flush()
 

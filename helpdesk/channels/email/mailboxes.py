@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 from sqlalchemy import select
 
 from helpdesk import unit_of_work
+from helpdesk.audit import services as audit
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import Invalid
@@ -155,6 +156,7 @@ def add_mailbox(
     domains = sorted({d.strip().lower().lstrip("@") for d in list_domains if d.strip()})
     if any(not _DOMAIN.fullmatch(d) for d in domains):
         raise Invalid("a list domain is not a domain name", fields={"list_domains": "bad"})
+    before = channel.public() if channel is not None else None
     if channel is None:
         channel = Channel(kind=EMAIL, state={})
         db.session.add(channel)
@@ -171,6 +173,7 @@ def add_mailbox(
     if team is not None:
         channel.team = team
     db.session.flush()
+    audit.record_saved("channel", channel.id, before, channel.public())
     return channel
 
 

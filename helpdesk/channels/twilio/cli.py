@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from helpdesk.audit import services as audit
 from helpdesk.channels.models import Channel
 from helpdesk.channels.twilio.common import PHONE
 from helpdesk.channels.twilio.voice import parse_hours
@@ -72,6 +73,7 @@ def phone_add(
             f"a channel called {wanted!r} exists already; pick another --name"
         )
     created = channel is None
+    before = channel.public() if channel is not None else None
     if channel is None:  # i.e. created
         channel = Channel(kind=PHONE, address=address, settings={}, secrets={}, state={})
         db.session.add(channel)
@@ -80,6 +82,8 @@ def phone_add(
         channel.team = team_row
     options = {"hours": hours, "timezone": zone, "language": language, "greeting": greeting}
     channel.settings = {**(channel.settings or {}), **{k: v for k, v in options.items() if v}}
+    db.session.flush()
+    audit.record_saved("channel", channel.id, before, channel.public())
     db.session.commit()
     routed = (
         f"team {team_row.name}"

@@ -1,0 +1,15 @@
+"""Duplicate customers: the finder (pairs that are probably one person), dismissing a
+pair, the merge with a choice of winning values and its preview, and the screen."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the duplicates API and page with the app."""
+    from helpdesk.duplicates import api, views
+    from helpdesk.web.api import register_api
+
+    app.register_blueprint(views.bp)
+    register_api(app, api.bp)

@@ -1,0 +1,37 @@
+"""The duplicates screen (``/customers/duplicates``): each likely pair side by side, what
+a merge would move and whose values win, merged with one click (``static/duplicates.js``
+through ``POST /api/v1/customers/ID/merge``) or dismissed."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+
+from helpdesk.duplicates import finder, services
+from helpdesk.web.pages import page_blueprint, page_number
+
+bp = page_blueprint("duplicates", __name__)
+PAGE = 20
+# The values a merge lets the agent choose, as (form key, Customer attribute, label).
+CHOICES = (
+    ("name", "name", "Name"),
+    ("title", "title", "Title"),
+    ("organization", "organization_id", "Organization"),
+    ("language", "language", "Language"),
+)
+
+
+@bp.get("/customers/duplicates")
+def duplicates():
+    """One page of likely duplicate pairs among the customers the agent may see."""
+    page = page_number()
+    pairs = finder.find(current_user)
+    shown = pairs[(page - 1) * PAGE : page * PAGE]
+    return render_template(
+        "duplicates.html",
+        pairs=services.page_of_pairs(shown),
+        total=len(pairs),
+        page=page,
+        has_next=len(pairs) > page * PAGE,
+        choices=CHOICES,
+    )
