@@ -18,6 +18,7 @@ from helpdesk import (
     customers,
     errors,
     extensions,
+    imports,
     inbox,
     realtime,
     sla,
@@ -32,6 +33,7 @@ from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
 from helpdesk.fields import models as field_models
+from helpdesk.imports import models as import_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.tickets import models as ticket_models
@@ -39,7 +41,7 @@ from helpdesk.tickets import models as ticket_models
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation)
+DOMAINS = (web, agents, customers, imports, tickets, inbox, sla, board, channels, automation)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,
@@ -47,6 +49,7 @@ MODELS = (
     channel_models,
     customer_models,
     field_models,
+    import_models,
     segment_models,
     ticket_models,
     sla_models,

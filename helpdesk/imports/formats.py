@@ -269,12 +269,14 @@ def _is_organization_file(names: list[str]) -> bool:
     return bool(keys & {"domain", "domains", "industry"}) and not keys & {"email", "phone"}
 
 
-def mapping_for(source: str, kind: str, header: list[str], field_keys: list[str]) -> dict:
+def mapping_for(source: str, kind: str, header: list[str], labels: dict[str, str]) -> dict:
     """{column: target} for every named column of the header: the known format's or ours,
-    or (custom) a guess from the column names; ``ignore`` for what has no column of ours."""
+    or (custom) a guess from the column names (``labels``: {custom field key: its label});
+    ``ignore`` for what has no column of ours."""
     result = {}
     known = KNOWN.get((source, kind), {})
-    fields = {k.lower(): k for k in field_keys}
+    fields = {_key(label): key for key, label in labels.items()}
+    fields.update({_key(key): key for key in labels})
     for name in header:
         if not name:
             continue
@@ -293,7 +295,7 @@ def _guess(kind: str, name: str, fields: dict[str, str]) -> str:
     own = _own(kind, name)
     if own is not None:
         return own
-    if key in fields or key.removeprefix("field.") in fields:
+    if key.removeprefix("field.") in fields:
         return "field." + fields[key.removeprefix("field.")]
     for (_, candidate), known in KNOWN.items():
         target = known.get(key)

@@ -188,7 +188,7 @@ def load(
         if source == "custom":
             _own_columns(table.header, tuple(formats.TARGETS[kind]), report)
             return report
-        mapping = formats.mapping_for(source, kind, table.header, [])
+        mapping = formats.mapping_for(source, kind, table.header, {})
     loader: rows.CustomerRows | rows.OrganizationRows
     if kind == "organizations":
         loader = rows.OrganizationRows(source, dry_run, actor or _System())
@@ -270,6 +270,8 @@ def message(exc: Exception) -> str:
             parts.append(f"{' '.join(where)}: {error['msg']}{shown}")
         return "; ".join(parts)
     if isinstance(exc, HelpdeskError):
+        if exc.fields and all(k.startswith("custom_fields.") for k in exc.fields):
+            return "; ".join(f"{_column(k)}: {v}" for k, v in exc.fields.items())
         columns = [_column(key) for key in exc.fields]
         extra = [f"{_column(k)}: {v}" for k, v in exc.fields.items() if str(v) not in exc.message]
         if len(columns) == 1 and not extra:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from helpdesk.agents.models import Agent
 from helpdesk.customers import services
@@ -70,10 +70,15 @@ class _Common:
         self.organizations: dict[str, Organization] = {}
         self.made: dict[tuple[str, str], int] = {}  # dry run: identity or name -> line
         self._managers: dict[str, int] | None = None
+        self._names: dict[str, int] | None = None
+        self.new_names: list[str] = []  # organizations made in this batch
 
     def forget(self) -> None:
         """The batch was rolled back (dry run): its new rows are gone."""
         self.organizations.clear()
+        for key in self.new_names:
+            self.names().pop(key, None)
+        self.new_names.clear()
 
     def extra(self, rec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Address, industry, created date, manager and custom fields, checked; notes."""
@@ -125,24 +130,38 @@ class _Common:
             elif key != "industry" or isinstance(thing, Organization):
                 setattr(thing, key, value)
 
+    def names(self) -> dict[str, int]:
+        """Every organization's id by its case-folded name (the first of a name), read once:
+        SQLite's lower() leaves non-ASCII capitals (Ä, É) as they are, and one query
+        beats one per row."""
+        if self._names is None:
+            self._names = {}
+            for org_id, name in db.session.execute(
+                select(Organization.id, Organization.name).order_by(Organization.id.desc())
+            ):
+                self._names[name.casefold()] = org_id
+        return self._names
+
     def organization(self, name: str) -> Organization:
-        """The organization called ``name`` (any case), created if new."""
-        org = self.organizations.get(name.lower())
-        if org is None:
-            # The exact name too: SQLite's lower() leaves non-ASCII capitals as they are.
-            org = db.session.execute(
-                select(Organization)
-                .where(
-                    or_(Organization.name == name, func.lower(Organization.name) == name.lower())
-                )
-                .order_by(Organization.id)
-                .limit(1)
-            ).scalar_one_or_none()
+        """The organization called ``name`` (any case), created if new (``remember`` it
+        once its row is written)."""
+        org = self.organizations.get(name.casefold())
+        if org is None and name.casefold() in self.names():
+            org = db.session.get(Organization, self.names()[name.casefold()])
         if org is None:
             org = Organization(name=name, custom_fields={})
             db.session.add(org)
             db.session.flush()
         return org
+
+    def remember(self, name: str, org: Organization) -> None:
+        """An organization whose row was written: found by its name from now on (a
+        rolled-back row's new one is not: its id may be given again)."""
+        key = name.casefold()
+        self.organizations.setdefault(key, org)
+        if key not in self.names():
+            self.names()[key] = org.id
+            self.new_names.append(key)
 
 
 class CustomerRows(_Common):
@@ -198,9 +217,9 @@ class CustomerRows(_Common):
                 self.write(customer, values, created=False)
                 db.session.flush()
             outcome = MERGED
-        if org is not None:  # known from now on (a rolled-back row's new one is not)
+        if org is not None:
             assert organization is not None  # an organization is found by its name
-            self.organizations.setdefault(organization.lower(), org)
+            self.remember(organization, org)
         if self.dry_run and outcome == CREATED:
             for identity in customer.identities:
                 self.made.setdefault((identity.kind, identity.value), line)
@@ -282,7 +301,7 @@ class OrganizationRows(_Common):
         values, more = self.extra(rec)
         notes += more
         if self.dry_run:
-            for key in [("name", body.name.lower())] + [("domain", d) for d in body.domains]:
+            for key in [("name", body.name.casefold())] + [("domain", d) for d in body.domains]:
                 if key in self.made:
                     return Outcome(UPDATED, None, f"the same organization as line {self.made[key]}")
         with db.session.begin_nested():
@@ -297,9 +316,9 @@ class OrganizationRows(_Common):
             )
             self.write(org, values, created=created)
             db.session.flush()
-        self.organizations.setdefault(body.name.lower(), org)
+        self.remember(body.name, org)
         if self.dry_run and created:
-            for key in [("name", body.name.lower())] + [("domain", d) for d in body.domains]:
+            for key in [("name", body.name.casefold())] + [("domain", d) for d in body.domains]:
                 self.made.setdefault(key, line)
         return Outcome(CREATED if created else UPDATED, org.id, "; ".join(notes) or None)
 
@@ -315,12 +334,7 @@ class OrganizationRows(_Common):
             ).scalar_one_or_none()
             if owner is not None:
                 return owner
-        found = self.organizations.get(name.lower())
-        if found is not None:
-            return found
-        return db.session.execute(
-            select(Organization)
-            .where(or_(Organization.name == name, func.lower(Organization.name) == name.lower()))
-            .order_by(Organization.id)
-            .limit(1)
-        ).scalar_one_or_none()
+        found = self.organizations.get(name.casefold())
+        if found is None and name.casefold() in self.names():
+            found = db.session.get(Organization, self.names()[name.casefold()])
+        return found
