@@ -352,7 +352,7 @@ def parse_time(source: str, value: str) -> datetime:
 def _countries() -> dict[str, str]:
     """Country names in English and German, lower-cased, to ISO 3166-1 alpha-2 codes (from
     phonenumbers' geocoding data: no list of our own to keep)."""
-    names = {}
+    names: dict[str, str] = {}
     for region in phonenumbers.SUPPORTED_REGIONS:
         example = phonenumbers.example_number(region)
         if example is None:

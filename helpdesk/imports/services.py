@@ -224,7 +224,7 @@ def report_rows(imp: Import, limit: int = SHOWN) -> list[dict[str, Any]]:
         return []
     reader = csv.reader(io.StringIO(imp.report, newline=""))
     next(reader, None)
-    found = []
+    found: list[dict[str, Any]] = []
     for line, outcome, ident, why in reader:
         if len(found) >= limit:
             break
