@@ -297,3 +297,20 @@ def test_cli_dry_run_and_format(app, tmp_path, make_customer):
         "pipedrive file of organizations: 2 created, 2 refused",
     ]
     assert count(Organization) == 3  # two new, and HubSpot's Bäckerei Müller GmbH
+
+
+@pytest.mark.slow
+def test_progress_is_told_after_each_batch_is_committed_or_rolled_back(imports, app):
+    import io
+
+    rows = "\r\n".join(["name,email", *(f"P{n},p{n}@example.com" for n in range(1, 1101))])
+    for dry_run, stored in ((True, [0, 0]), (False, [500, 1000])):
+        seen = []
+
+        def progress(done, seen=seen):
+            seen.append((done, count(Customer)))
+
+        report = imports.load(io.StringIO(rows), "customers", dry_run=dry_run, progress=progress)
+        assert report.counts["created"] == 1100
+        assert seen == list(zip([500, 1000], stored, strict=True))
+    assert count(Customer) == 1100
