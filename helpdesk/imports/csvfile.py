@@ -47,7 +47,10 @@ class CsvFile:
     def __init__(self, handle: TextIO) -> None:
         first = handle.readline()
         self.delimiter = delimiter(first)
-        names = next(csv.reader([first], delimiter=self.delimiter), [])
+        try:
+            names = next(csv.reader([first], delimiter=self.delimiter), [])
+        except csv.Error as exc:
+            raise Refused(f"the first line is not readable as CSV ({exc})") from None
         self.header = [name.strip().lstrip("\ufeff").strip() for name in names]
         self.handle = handle
         if not any(self.header):

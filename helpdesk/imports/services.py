@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, Update, select, update
 
 from helpdesk import jobs, unit_of_work
 from helpdesk.agents.models import Agent
@@ -28,6 +28,7 @@ from helpdesk.imports.models import Import
 log = logging.getLogger(__name__)
 JOB = "helpdesk.imports.services:run"
 JOB_TIMEOUT = 4 * 3600  # seconds: a big file takes a while; RQ's default is 5 minutes
+BUSY = ("checking", "queued", "running")
 SHOWN = 200  # report rows answered with an import (the whole report is the CSV)
 APPLIES_TO = {"customers": "customer", "organizations": "organization"}
 
@@ -124,18 +125,27 @@ def checked_mapping(imp: Import, mapping: dict[str, str]) -> dict[str, str]:
 def start(imp: Import, dry_run: bool, mapping: dict[str, str] | None = None) -> None:
     """Queue a run of the import (a dry run writes nothing but the report), after the
     commit. A running import, or one done, cannot be run again."""
-    if imp.status in ("checking", "queued", "running"):
-        raise Conflict("the import is running already", fields={"status": imp.status})
     if imp.status == "done":
         raise Conflict("the file was imported already", fields={"status": imp.status})
     if mapping:
         imp.mapping = checked_mapping(imp, mapping)
     if not any(target != formats.IGNORE for target in imp.mapping.values()):
         raise Invalid("map at least one column", fields={"mapping": "every column is ignored"})
-    imp.status = "checking" if dry_run else "queued"
+    status = "checking" if dry_run else "queued"
+    if imp.id is not None:
+        # Claimed with a condition, so two requests never queue two runs of one file.
+        claimed = _changed(
+            update(Import)
+            .where(Import.id == imp.id, Import.status.not_in(BUSY + ("done",)))
+            .values(status=status)
+        )
+        if not claimed:
+            raise Conflict("the import is running already", fields={"status": imp.status})
+    imp.status = status
     imp.dry_run = dry_run
     imp.processed = 0
     imp.error = None
+    imp.started_at = None
     db.session.flush()
     jobs.enqueue(JOB, imp.id, job_timeout=JOB_TIMEOUT)
 
@@ -145,14 +155,25 @@ def run(import_id: int, job_timeout: int | None = None) -> None:
     after each batch; then its report, counts and (real runs) an audit record.
     (``job_timeout`` is RQ's; in-process it arrives here and means nothing.)"""
     with unit_of_work.writing():
-        imp = db.session.get(Import, import_id)
-        if imp is None or imp.status not in ("checking", "queued") or imp.content is None:
+        # Claimed with a condition: a second job for the same run finds it started.
+        claimed = _changed(
+            update(Import)
+            .where(
+                Import.id == import_id,
+                Import.status.in_(("checking", "queued")),
+                Import.started_at.is_(None),
+                Import.content.is_not(None),
+            )
+            .values(started_at=utcnow(), finished_at=None)
+        )
+        imp = db.session.get(Import, import_id) if claimed else None
+        if imp is None:
             db.session.rollback()
             return
+        db.session.refresh(imp)
         dry_run = imp.dry_run
         if not dry_run:
             imp.status = "running"
-        imp.started_at, imp.finished_at = utcnow(), None
         content, kind, source, mapping = imp.content, imp.kind, imp.source, dict(imp.mapping)
         actor = db.session.get(Agent, imp.agent_id) if imp.agent_id else None
         unit_of_work.commit()
@@ -201,6 +222,15 @@ def run(import_id: int, job_timeout: int | None = None) -> None:
             )
         unit_of_work.commit()
     log.info("import %s (%s): %s", import_id, "dry run" if dry_run else "run", report.counts)
+
+
+def _changed(statement: Update) -> bool:
+    """Run a conditional UPDATE; whether it changed a row."""
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(statement.execution_options(synchronize_session=False)),
+    )
+    return bool(result.rowcount)
 
 
 def _progress(import_id: int, done: int) -> None:

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 from rq import Queue
+from sqlalchemy import func, select
 
+from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
+from helpdesk.imports import services
 from tests.fixtures.app import run_worker
 
 pytestmark = pytest.mark.redis  # the real Redis
@@ -45,6 +48,10 @@ def test_a_worker_runs_the_dry_run_and_the_import(app, api, redis_url, base_conf
 
     started = api.post(f"/api/v1/imports/{item['id']}/run", json={"dry_run": False}).json
     assert (started["status"], started["progress"]) == ("queued", 0)
+    twice = api.post(f"/api/v1/imports/{item['id']}/run", json={"dry_run": False})
+    assert twice.status_code == 409 and len(queue.jobs) == 1
+    # A job delivered twice (a retry, a requeue): the second finds the run taken.
+    queue.enqueue(services.run, item["id"])
     done = run_worker(app, base_config, redis_url)
     assert done.returncode == 0, done.stderr[-2000:]
     db.session.rollback()
@@ -52,3 +59,5 @@ def test_a_worker_runs_the_dry_run_and_the_import(app, api, redis_url, base_conf
     assert (finished["status"], finished["progress"], finished["processed"]) == ("done", 100, 1201)
     report = api.get(f"/api/v1/imports/{item['id']}/report").get_data(as_text=True)
     assert report.count("\r\n") == 1202 and "1202,refused,,email" in report
+    assert "\r\n2,created,1,\r\n" in report  # not run again: no row merged
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1200
