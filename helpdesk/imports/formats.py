@@ -51,7 +51,8 @@ IGNORE = "ignore"
 TARGETS = {
     "customers": (
         "name first_name last_name email phone organization title key_person language "
-        "preferred_channel tags order_updates street house_number postcode city country "
+        "preferred_channel tags order_updates email_marketing sms_marketing street "
+        "house_number postcode city country "
         "created_at account_manager"
     ).split(),
     "organizations": (

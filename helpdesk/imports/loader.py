@@ -2,7 +2,8 @@
 the import job behind ``/customers/import``).
 
 Our own customer format names its columns by our fields, in any order: name, email, phone,
-organization, title, key_person, language, preferred_channel, tags, order_updates, street,
+organization, title, key_person, language, preferred_channel, tags, the consents
+order_updates, email_marketing and sms_marketing (yes/no: a Consent row each), street,
 postcode, city, country, created_at, account_manager (an agent's email or name), and
 ``field.KEY`` for each custom field. Several emails, phones or tags are separated by
 ``;``. Organization files: name, domains, industry, the address, created_at,

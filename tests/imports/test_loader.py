@@ -98,6 +98,7 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
         ada.order_updates,
         ada.tags,
     ) == ("Ada Lovelace", "CTO", True, "de", "email", True, ["vip", "b2b"])
+    assert [(c.purpose, c.granted) for c in ada.consents] == [("order_updates", True)]
     assert ada.organization.name == "Analytical Engines"
     assert by_email("hal@example.com").organization_id == ada.organization_id
     assert by_email("ina@example.com").organization_id == clinic.id

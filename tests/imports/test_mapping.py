@@ -110,11 +110,12 @@ def test_the_mapping_step_guesses_shows_samples_and_takes_changes(fields, api, m
 
 def test_field_columns_of_our_own_format(fields, api):
     content = (
-        "name,email,field.tier,field.since,country\n"
-        "Ada,ada@example.com,gold,2020-01-31,de\n"
-        "Bob,bob@example.com,bronze,,\n"
-        "Cy,cy@example.com,,31.01.2020,\n"
-        "Di,di@example.com,,,Atlantis\n"
+        "name,email,field.tier,field.since,country,sms_marketing\n"
+        "Ada,ada@example.com,gold,2020-01-31,de,ja\n"
+        "Bob,bob@example.com,bronze,,,\n"
+        "Cy,cy@example.com,,31.01.2020,,\n"
+        "Di,di@example.com,,,Atlantis,\n"
+        "Ed,ed@example.com,,,,vielleicht\n"
     )
     item = api.post(
         "/api/v1/imports", json={"filename": "ours.csv", "content": content, "dry_run": False}
@@ -130,8 +131,12 @@ def test_field_columns_of_our_own_format(fields, api):
     assert rows[3]["reason"].startswith("field.tier:")
     assert rows[4]["reason"].startswith("field.since: must be a date")
     assert rows[5]["reason"] == "country: unknown country 'Atlantis'"
+    assert rows[6]["reason"] == "sms_marketing: write yes or no (got 'vielleicht')"
     ada = by_email("ada@example.com")
     assert ada.custom_fields == {"tier": "gold", "since": "2020-01-31"} and ada.country == "DE"
+    assert [(c.purpose, c.granted, c.source) for c in ada.consents] == [
+        ("sms_marketing", True, "import (helpdesk)")
+    ]
     assert count(Customer) == 1
 
 
