@@ -24,9 +24,16 @@ is the field's label as its UI shows it:
   Address ...``, ``Email Domain``). Dates US style ``03/05/2024`` (month first), with
   ``02:15 PM`` when a time is written.
 
-The search corpora confirmed the tools' import-side labels and the date styles; the exact
-export headers above are taken from the tools' export documentation as the issue names
-them, and the tests' sample files (tests/imports/samples) are written with them.
+Where these come from: the issue names the headers and date styles; public scripts that
+read real exports confirm Pipedrive's ``Person - Name``, ``Person - First name``,
+``Person - Email - Work|Home|Other``, ``Person - Phone - Work|Mobile|Home``, ``Person -
+Organization``, ``Person - Title``, ``Person - City``, and HubSpot's ``Associated
+Company``, ``Contact owner``, ``Lifecycle Stage``, ``Street Address``, ``State/Region``,
+``Company Domain Name``; HubSpot's help pages name ``Record ID`` and the ``[Object]
+owner`` column; Insightly's labels are those of its export and import templates. Columns
+that mean the opposite of a field (HubSpot's ``Unsubscribed``, Pipedrive's ``Person -
+Marketing status``) are left unmapped rather than read as consent. The tests' sample files
+(tests/imports/samples) are written with these headers.
 
 Our own format (``helpdesk``) names the columns by our field names (loader docstring).
 Any other file is ``custom``: its mapping is guessed here and confirmed on screen.
@@ -104,6 +111,7 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
         "phone number": "phone",
         "mobile phone number": "phone",
         "company name": "organization",
+        "associated company": "organization",
         "job title": "title",
         "contact owner": "account_manager",
         "lifecycle stage": "tags",
@@ -136,6 +144,8 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
         "organization - name": "organization",
         "person - label": "tags",
         "person - job title": "title",
+        "person - title": "title",
+        "person - city": "city",
         "person - owner": "account_manager",
         "person - person created": "created_at",
         **{f"person - postal address - {k}": v for k, v in _PIPEDRIVE_ADDRESS.items()},
