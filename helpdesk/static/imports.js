@@ -31,7 +31,6 @@
     ignore: "— ignore —",
     field: "custom field: ",
     noFile: "Choose a CSV file first.",
-    confirm: "Import now?",
   };
   const LABELS = {
     hubspot: "HubSpot", pipedrive: "Pipedrive", insightly: "Insightly",
@@ -165,22 +164,33 @@
     }
   });
 
+  // Until the server answers, the page says the run is on its way (buttons disabled).
+  function busy(status) {
+    work.dataset.status = status;
+    startButton.disabled = true;
+    mappingForm.querySelector("button").disabled = true;
+    percent.textContent = TEXT[status];
+  }
+
   mappingForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     problem(mappingForm, "");
+    const was = current;
+    busy("checking");
     const result = await api("POST", `/api/v1/imports/${current.id}/run`,
                              {mapping: mapping(), dry_run: true});
-    if (!result.ok) { problem(mappingForm, errorText(result)); return; }
+    if (!result.ok) { problem(mappingForm, errorText(result)); render(was, false); return; }
     render(result.data, false);
   });
 
   startButton.addEventListener("click", async () => {
     const step = startButton.parentElement;
     problem(step, "");
-    startButton.disabled = true;
+    const was = current;
+    busy("queued");
     const result = await api("POST", `/api/v1/imports/${current.id}/run`,
                              {mapping: mapping(), dry_run: false});
-    if (!result.ok) { problem(step, errorText(result)); startButton.disabled = false; return; }
+    if (!result.ok) { problem(step, errorText(result)); render(was, false); return; }
     render(result.data, false);
   });
 })();

@@ -83,8 +83,10 @@ def test_upload_map_dry_run_import_and_download_the_report(
     expect(page.locator("progress#import-progress")).to_have_attribute("value", "100")
     expect(page.locator("#import-percent")).to_have_text("Imported. 100 %")
     expect(page.locator("#import-counts span[data-outcome=merged]")).to_have_text("1 merged")
-    expect(rows.nth(0).locator("a")).to_have_attribute("href", "/customers/2")
     assert customers() == 3
+    ids = {c.name: c.id for c in db.session.scalars(select(Customer))}
+    # (PostgreSQL's ids go on after the dry runs' rolled-back rows.)
+    expect(rows.nth(0).locator("a")).to_have_attribute("href", f"/customers/{ids['Jürgen Müller']}")
     numbers = {c.name: c.custom_fields for c in db.session.scalars(select(Customer))}
     assert numbers == {
         "Eve Existing": {"customer_number": "K-1003"},
@@ -103,7 +105,8 @@ def test_upload_map_dry_run_import_and_download_the_report(
     download.value.save_as(saved)
     lines = saved.read_text(encoding="utf-8").splitlines()
     assert download.value.suggested_filename == "hubspot-contacts-report.csv"
-    assert lines[0] == "line,outcome,customer_id,reason" and lines[1] == "2,created,2,"
+    assert lines[0] == "line,outcome,customer_id,reason"
+    assert lines[1] == f"2,created,{ids['Jürgen Müller']},"
     assert lines[3].startswith("4,refused,,email")
 
     page.reload()

@@ -59,5 +59,5 @@ def test_a_worker_runs_the_dry_run_and_the_import(app, api, redis_url, base_conf
     assert (finished["status"], finished["progress"], finished["processed"]) == ("done", 100, 1201)
     report = api.get(f"/api/v1/imports/{item['id']}/report").get_data(as_text=True)
     assert report.count("\r\n") == 1202 and "1202,refused,,email" in report
-    assert "\r\n2,created,1,\r\n" in report  # not run again: no row merged
+    assert report.count(",created,") == 1200  # not run twice: no row merged
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 1200
