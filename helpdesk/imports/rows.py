@@ -246,10 +246,19 @@ class CustomerRows(_Common):
         return None
 
     def _organization(self, name: str | None, fields: dict) -> Organization | None:
-        """The organization called ``name``, set on ``fields``."""
+        """The organization called ``name`` (or, when no organization has that name, the
+        one owning the domain of the row's email: "Acme" written for ACME Inc.), made if
+        neither; set on ``fields``."""
         if not name:
             return None
-        org = self.organization(name)
+        org = None
+        if name.casefold() not in self.organizations and name.casefold() not in self.names():
+            with db.session.no_autoflush:
+                org = next(
+                    filter(None, map(services.organization_for_email, fields.get("emails", []))),
+                    None,
+                )
+        org = org or self.organization(name)
         fields["organization_id"] = org.id
         return org
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
 from helpdesk.audit.models import AuditEvent
-from helpdesk.customers.models import Customer, Identity, Organization
+from helpdesk.customers.models import Customer, Identity, Organization, OrganizationDomain
 from helpdesk.extensions import db
 from helpdesk.imports import formats, services
 from helpdesk.imports.csvfile import CsvFile
@@ -185,6 +185,10 @@ def test_pipedrive_people_labels_phones_and_a_merge_by_phone(world, api):
 
 
 def test_insightly_contacts_us_dates_and_tags(world, api):
+    acme = Organization(name="ACME Incorporated", custom_fields={})
+    acme.domains = [OrganizationDomain(domain="acme.example")]
+    db.session.add(acme)
+    db.session.commit()
     item = api.post(
         "/api/v1/imports",
         json={
@@ -200,8 +204,9 @@ def test_insightly_contacts_us_dates_and_tags(world, api):
     assert kaethe.name == "Käthe Groß" and kaethe.tags == ["vip", "newsletter"]
     assert kaethe.created_at.isoformat() == "2024-03-05T00:00:00+00:00"  # March 5th
     assert (kaethe.city, kaethe.postcode, kaethe.country) == ("München", "80802", "DE")
-    tom = by_email("tom.smith@example.com")
+    tom = by_email("tom.smith@acme.example")
     assert tom.values("phone") == ["+16175550134"] and tom.country == "US"
+    assert tom.organization_id == acme.id  # "Acme Inc": no such name, but its domain
     assert tom.created_at.isoformat() == "2024-03-15T14:15:00+00:00"
 
 
