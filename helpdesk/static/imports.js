@@ -38,7 +38,8 @@
     name: "name", first_name: "first name", last_name: "last name", email: "email",
     phone: "phone", organization: "organization", title: "title", key_person: "key person",
     language: "language", preferred_channel: "preferred channel", tags: "tags",
-    order_updates: "order updates", street: "street", house_number: "house number",
+    order_updates: "consent: order updates", email_marketing: "consent: email marketing",
+    sms_marketing: "consent: SMS marketing", street: "street", house_number: "house number",
     postcode: "postcode", city: "city", country: "country", created_at: "created",
     account_manager: "account manager", domain: "domain", industry: "industry",
   };
