@@ -33,6 +33,7 @@ from helpdesk.imports import formats
 from helpdesk.imports.csvfile import Refused
 
 CREATED, UPDATED, MERGED, REFUSED = "created", "updated", "merged", "refused"
+SOURCE = "import"  # where a consent an import wrote comes from
 LIMITS = {"street": 200, "postcode": 20, "city": 100, "industry": 100}
 
 
@@ -213,7 +214,7 @@ class CustomerRows(_Common):
                 org = self._organization(organization, fields)
                 customer = services.create_customer(dict(fields))
                 self.write(customer, values, created=True)
-                _consent(customer, consents, self.source)
+                _consent(customer, consents)
                 db.session.flush()
             outcome = CREATED
         except Conflict:
@@ -222,7 +223,7 @@ class CustomerRows(_Common):
                 customer = self._owner(fields)
                 self._update(customer, fields)
                 self.write(customer, values, created=False)
-                _consent(customer, consents, self.source)
+                _consent(customer, consents)
                 db.session.flush()
             outcome = MERGED
         if org is not None:
@@ -303,18 +304,16 @@ def _consents(rec: dict[str, Any]) -> dict[str, bool]:
     return found
 
 
-def _consent(customer: Customer, consents: dict[str, bool], source: str) -> None:
+def _consent(customer: Customer, consents: dict[str, bool]) -> None:
     """Write the row's consents as the customer's Consent rows (one per purpose), with the
-    time and the import as their source; a consent the row repeats is left as it was."""
+    time and ``import`` as their source; a consent the row repeats is left as it was."""
     held = {c.purpose: c for c in customer.consents}
     for purpose, granted in consents.items():
         row = held.get(purpose)
         if row is None:
-            customer.consents.append(
-                Consent(purpose=purpose, granted=granted, source=f"import ({source})")
-            )
+            customer.consents.append(Consent(purpose=purpose, granted=granted, source=SOURCE))
         elif row.granted != granted:
-            row.granted, row.at, row.source = granted, utcnow(), f"import ({source})"
+            row.granted, row.at, row.source = granted, utcnow(), SOURCE
         if purpose == "order_updates":
             # The boolean the consents replace (issue 16, item 8), kept in step meanwhile.
             customer.order_updates = granted

@@ -135,7 +135,7 @@ def test_field_columns_of_our_own_format(fields, api):
     ada = by_email("ada@example.com")
     assert ada.custom_fields == {"tier": "gold", "since": "2020-01-31"} and ada.country == "DE"
     assert [(c.purpose, c.granted, c.source) for c in ada.consents] == [
-        ("sms_marketing", True, "import (helpdesk)")
+        ("sms_marketing", True, "import")
     ]
     assert count(Customer) == 1
 
