@@ -21,6 +21,7 @@ from helpdesk import (
     errors,
     extensions,
     fields,
+    imports,
     inbox,
     organizations,
     realtime,
@@ -37,6 +38,7 @@ from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
+from helpdesk.imports import models as import_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.tickets import models as ticket_models
@@ -52,6 +54,7 @@ DOMAINS = (
     duplicates,
     fields,
     organizations,
+    imports,
     tickets,
     inbox,
     sla,
@@ -67,6 +70,7 @@ MODELS = (
     customer_models,
     duplicate_models,
     field_models,
+    import_models,
     segment_models,
     ticket_models,
     sla_models,

@@ -1,5 +1,5 @@
 """The CRM: customers and their identities on every channel, organizations and their key
-people, orders, notes, the history beside each conversation, imports."""
+people, orders, notes, the history beside each conversation (imports: helpdesk.imports)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and commands with the app."""
-    from helpdesk.customers import api, cli, views
+    from helpdesk.customers import api, views
     from helpdesk.web.api import register_api
 
     app.register_blueprint(views.bp)
     register_api(app, api.bp)
-    for command in cli.COMMANDS:
-        app.cli.add_command(command)

@@ -1,56 +1,43 @@
-"""Bulk loading of customers and orders from CSV (`helpdesk import customers|orders FILE`).
+"""Bulk loading of customers, organizations and orders from CSV (`helpdesk import ...`, and
+the import job behind ``/customers/import``).
 
-The header row names the columns, in any order (unknown ones refuse the file):
+Our own customer format names its columns by our fields, in any order: name, email, phone,
+organization, title, key_person, language, preferred_channel, tags, the consents
+order_updates, email_marketing and sms_marketing (yes/no: a Consent row each), street,
+postcode, city, country, created_at, account_manager (an agent's email or name), and
+``field.KEY`` for each custom field. Several emails, phones or tags are separated by
+``;``. Organization files: name, domains, industry, the address, created_at,
+account_manager, ``field.KEY``. HubSpot, Pipedrive and Insightly exports are recognised by
+their header (``formats.py``); any other file needs a mapping {column: our field}.
 
-customers: name, email, phone, organization, title, key_person, language,
-  preferred_channel, tags, order_updates. Several emails, phones or tags are
-  separated by ``;``. A row whose email or phone belongs to a customer updates
-  that customer: its addresses and tags are added to, the other filled-in
-  fields replaced; an empty cell changes nothing. A row without email or phone
-  always makes a new customer.
-orders: number, customer_email / customer_phone / customer_id, customer_name,
-  status, total, currency, ordered_at, carrier, tracking_number, tracking_url,
-  expected_delivery, lines (``sku|name|quantity|unit_price`` items separated by ``;``).
-
-Files are UTF-8 (with or without BOM), separated by ``,`` or ``;``, and read as
-a stream. Each row is checked by the API's schemas and written by the CRM
-services in a savepoint of its own, so a bad row is reported with its line
-number (the header is line 1) while the others load; commits every 500 rows.
+Each row is checked by the API's schemas (custom fields by ``fields.services.clean_values``)
+and written by the CRM services in a savepoint of its own, so a bad row is reported with
+its line number (the header is line 1) while the others load; commits every 500 rows. A
+dry run does the same work and rolls each batch back: nothing is written, and the report
+says what the import would do (a row matching a person an earlier line of the file would
+create counts as merged with that line).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from helpdesk import unit_of_work
-from helpdesk.customers import orders, services
-from helpdesk.customers.models import Customer, Organization
-from helpdesk.customers.schemas import CustomerIn, OrderIn
-from helpdesk.errors import Conflict, HelpdeskError
+from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db
-from helpdesk.organizations.schemas import OrganizationIn
+from helpdesk.imports import formats, orders, rows
+from helpdesk.imports.csvfile import SAMPLE, CsvFile, Refused, not_text
 
 log = logging.getLogger(__name__)
 BATCH = 500
-SAMPLE = 64 * 1024  # read up front to tell a text file from anything else
-CUSTOMER_COLUMNS = tuple(
-    "name email phone organization title key_person language preferred_channel tags "
-    "order_updates".split()
-)
-ORDER_COLUMNS = tuple(
-    "number customer_email customer_phone customer_id customer_name status total currency "
-    "ordered_at carrier tracking_number tracking_url expected_delivery lines".split()
-)
 # Schema and service field names as the file's columns call them, for error messages.
 COLUMN_OF = {
     "emails": "email",
@@ -58,144 +45,214 @@ COLUMN_OF = {
     "customer": "customer_id",
     "organization_id": "organization",
 }
+OUTCOMES = (rows.CREATED, rows.UPDATED, rows.MERGED, rows.REFUSED)
 
 
 @dataclass
 class ImportReport:
-    """How many rows loaded, and why each refused row was refused (line number, message)."""
+    """What became of each row: ``rows`` holds (line, outcome, id, reason or remark);
+    ``errors`` the refused ones as (line, reason)."""
 
-    loaded: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    source: str = "helpdesk"
+    kind: str = "customers"
+    rows: list[tuple[int, str, int | None, str | None]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+    @property
+    def loaded(self) -> int:
+        """Rows created, updated or merged."""
+        return sum(n for outcome, n in self.counts.items() if outcome != rows.REFUSED)
+
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """The refused rows, (line, reason)."""
+        return [(line, why or "") for line, outcome, _, why in self.rows if outcome == rows.REFUSED]
+
+    def add(self, line: int, outcome: str, ident: int | None = None, why: str | None = None):
+        """Note what became of one row."""
+        self.rows.append((line, outcome, ident, why))
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
 
-class Refused(ValueError):
-    """A row (or the file) that cannot be loaded; the message says why."""
+def import_customers(path: str | Path, source: str = "auto", dry_run: bool = False) -> ImportReport:
+    """Create or merge customers from a CSV file (our format, or a known CRM's export)."""
+    return _from_path(path, "customers", source, dry_run)
 
 
-def import_customers(path: str | Path) -> ImportReport:
-    """Create or update customers from a CSV file."""
-    return _load(path, CUSTOMER_COLUMNS, _Customers().load)
-
-
-def import_orders(path: str | Path) -> ImportReport:
-    """Create or update orders from a CSV file."""
-    return _load(path, ORDER_COLUMNS, _order)
-
-
-def _load(
-    path: str | Path, columns: tuple[str, ...], load_row: Callable[[dict[str, str]], None]
+def import_organizations(
+    path: str | Path, source: str = "auto", dry_run: bool = False
 ) -> ImportReport:
-    """Load every row in a savepoint of its own; commit in batches."""
-    report = ImportReport()
-    seen = 0
-    try:
-        with unit_of_work.writing():
-            for line, row in _rows(Path(path), columns, report):
-                try:
-                    load_row(row)
-                except (Refused, HelpdeskError, ValidationError, IntegrityError, DataError) as exc:
-                    report.errors.append((line, _message(exc)))
-                else:
-                    report.loaded += 1
-                seen += 1
-                if seen % BATCH == 0:
-                    unit_of_work.commit()
-            unit_of_work.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    log.info("import of %s: %s rows loaded, %s refused", path, report.loaded, len(report.errors))
+    """Create or update organizations from a CSV file."""
+    return _from_path(path, "organizations", source, dry_run)
+
+
+def import_orders(path: str | Path, dry_run: bool = False) -> ImportReport:
+    """Create or update orders from a CSV file."""
+    report = ImportReport(kind="orders")
+    with _opened(path, report) as handle:
+        if handle is not None:
+            table = _csv(handle, report)
+            if table is not None and _own_columns(table.header, orders.COLUMNS, report):
+                mapping = {name: name.lower() for name in table.header if name}
+                _run(
+                    table,
+                    lambda line, row: orders.load({mapping[k]: v for k, v in row.items()}),
+                    report,
+                    dry_run,
+                )
     return report
 
 
-def _rows(
-    path: Path, columns: tuple[str, ...], report: ImportReport
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """The file's rows as {column: non-empty value}, with the line each starts on."""
+def _from_path(path: str | Path, kind: str, source: str, dry_run: bool) -> ImportReport:
+    """Load a local file: the CLI's path (streamed, no copy kept)."""
+    report = ImportReport(kind=kind)
+    with _opened(path, report) as handle:
+        if handle is not None:
+            load(handle, kind, source, None, dry_run, report=report)
+    log.info("import of %s: %s", path, report.counts)
+    return report
+
+
+@contextmanager
+def _opened(path: str | Path, report: ImportReport) -> Iterator[TextIO | None]:
+    """The file as text, or None (and the reason in the report) when it cannot be read or
+    is no UTF-8 text."""
+    path = Path(path)
     try:
         with path.open("rb") as raw:
-            problem = _not_text(raw.read(SAMPLE))
-        if problem:
-            report.errors.append((1, f"{problem}; nothing loaded"))
-            return
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            first = handle.readline()
-            delimiter = _delimiter(first)
-            header = _header(next(csv.reader([first], delimiter=delimiter), []), columns)
-            reader = csv.reader(handle, delimiter=delimiter)
-            read = 1  # lines consumed so far: the header
-            try:
-                for values in reader:
-                    line, read = read + 1, 1 + reader.line_num
-                    if not any(v.strip() for v in values):
-                        continue
-                    if len(values) > len(header):
-                        report.errors.append(
-                            (
-                                line,
-                                f"{len(values)} values, but the header names {len(header)} columns",
-                            )
-                        )
-                        continue
-                    yield (
-                        line,
-                        {
-                            name: value.strip()
-                            for name, value in zip(header, values, strict=False)
-                            if name and value.strip()
-                        },
-                    )
-            except csv.Error as exc:
-                report.errors.append((read + 1, f"not readable as CSV ({exc}); stopped here"))
-            except UnicodeDecodeError:
-                report.errors.append((read + 1, "not UTF-8 text from here on; stopped here"))
-    except Refused as exc:
-        report.errors.append((1, f"{exc}; nothing loaded"))
+            problem = not_text(raw.read(SAMPLE))
+        handle = None if problem else path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
-        report.errors.append((1, f"cannot read the file: {exc.strerror or exc}"))
+        report.add(1, rows.REFUSED, None, f"cannot read the file: {exc.strerror or exc}")
+        yield None
+        return
+    if handle is None:
+        report.add(1, rows.REFUSED, None, f"{problem}; nothing loaded")
+        yield None
+        return
+    with handle:
+        yield handle
 
 
-def _not_text(sample: bytes) -> str | None:
-    """Why ``sample`` cannot be the start of a UTF-8 CSV file, or None."""
-    if not sample.strip():
-        return "the file is empty"
-    if b"\0" in sample:
-        return "not a CSV file: it holds binary data"
+def _csv(handle: TextIO, report: ImportReport) -> CsvFile | None:
+    """The file's header read, or None with the reason in the report."""
     try:
-        # Not final: the sample may end inside a multi-byte character.
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 text (byte {exc.start + 1}): save the file as CSV UTF-8"
+        return CsvFile(handle)
+    except Refused as exc:
+        report.add(1, rows.REFUSED, None, f"{exc}; nothing loaded")
+    except UnicodeDecodeError:
+        report.add(1, rows.REFUSED, None, "not UTF-8 text; nothing loaded")
     return None
 
 
-def _delimiter(header_line: str) -> str:
-    """``,`` or ``;``, whichever separates the header (column names contain neither)."""
-    try:
-        return csv.Sniffer().sniff(header_line, delimiters=",;").delimiter
-    except csv.Error:  # a single column
-        return ","
-
-
-def _header(names: list[str], columns: tuple[str, ...]) -> list[str]:
-    """The header's column names; unknown or repeated ones refuse the whole file."""
-    header = [name.strip().lower() for name in names]
-    unknown = [name for name in header if name and name not in columns]
+def _own_columns(header: list[str], columns: tuple[str, ...], report: ImportReport) -> bool:
+    """Whether every column is one of ours; otherwise the whole file is refused."""
+    unknown = [name for name in header if name and name.lower() not in columns]
     if unknown:
-        raise Refused(
+        report.add(
+            1,
+            rows.REFUSED,
+            None,
             f"unknown column{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(n[:40]) for n in unknown[:5])} (the columns are "
-            f"{', '.join(columns)}, separated by , or ;)"
+            f"{', '.join(columns)}, separated by , or ;); nothing loaded",
         )
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if repeated:
-        raise Refused(f"column {repeated[0]!r} appears twice")
-    if not any(header):
-        raise Refused("the first line names no columns")
-    return header
+    return not unknown
 
 
-def _message(exc: Exception) -> str:
+def load(
+    handle: TextIO,
+    kind: str,
+    source: str = "auto",
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    *,
+    actor: Any = None,
+    progress: Callable[[int], None] | None = None,
+    report: ImportReport | None = None,
+) -> ImportReport:
+    """Load a customer or organization file from a text stream.
+
+    ``source``: ``auto`` detects it from the header. Without a ``mapping``, our own format
+    and the known exports map themselves, and any other file is refused (unknown columns);
+    with one, each column goes where it says (``formats.check_mapping`` checked it).
+    ``progress(rows_done)`` is called after each batch, its transaction ended.
+    """
+    report = report or ImportReport(kind=kind)
+    table = _csv(handle, report)
+    if table is None:
+        return report
+    if source == "auto":
+        source, kind = formats.detect(table.header, kind)
+    report.source, report.kind = source, kind
+    if mapping is None:
+        if source == "custom":
+            _own_columns(table.header, tuple(formats.TARGETS[kind]), report)
+            return report
+        mapping = formats.mapping_for(source, kind, table.header, {})
+    loader: rows.CustomerRows | rows.OrganizationRows
+    if kind == "organizations":
+        loader = rows.OrganizationRows(source, dry_run, actor or _System())
+    else:
+        loader = rows.CustomerRows(source, dry_run)
+
+    def load_row(line: int, row: dict[str, str]) -> rows.Outcome:
+        return loader.load(line, rows.record(row, mapping))
+
+    _run(table, load_row, report, dry_run, loader.forget, progress)
+    return report
+
+
+class _System:
+    """The importing "agent" of a command-line import: may set organization domains."""
+
+    role = "admin"
+    id = None
+
+
+def _run(
+    table: CsvFile,
+    load_row: Callable[[int, dict[str, str]], rows.Outcome | None],
+    report: ImportReport,
+    dry_run: bool,
+    forget: Callable[[], None] = lambda: None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Load every row in a savepoint of its own; commit (dry run: roll back) in batches."""
+    seen = 0
+    try:
+        with unit_of_work.writing():
+            for line, row in table.rows():
+                if isinstance(row, str):
+                    report.add(line, rows.REFUSED, None, row)
+                    continue
+                try:
+                    done = load_row(line, row)
+                except (Refused, HelpdeskError, ValidationError, IntegrityError, DataError) as exc:
+                    report.add(line, rows.REFUSED, None, message(exc))
+                else:
+                    report.add(line, *(done or (rows.CREATED, None)))
+                seen += 1
+                if seen % BATCH == 0:
+                    _end_batch(dry_run, forget)
+                    if progress is not None:
+                        progress(seen)
+            _end_batch(dry_run, forget)
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _end_batch(dry_run: bool, forget: Callable[[], None]) -> None:
+    """Commit the batch, or (dry run) roll it back and forget what it made."""
+    if dry_run:
+        db.session.rollback()
+        forget()
+    else:
+        unit_of_work.commit()
+
+
+def message(exc: Exception) -> str:
     """A refused row's reason, in the file's own column names."""
     if isinstance(exc, ValidationError):
         parts = []
@@ -214,12 +271,10 @@ def _message(exc: Exception) -> str:
             parts.append(f"{' '.join(where)}: {error['msg']}{shown}")
         return "; ".join(parts)
     if isinstance(exc, HelpdeskError):
-        columns = [COLUMN_OF.get(key, key) for key in exc.fields]
-        extra = [
-            f"{COLUMN_OF.get(k, k)}: {v}"
-            for k, v in exc.fields.items()
-            if str(v) not in exc.message
-        ]
+        if exc.fields and all(k.startswith("custom_fields.") for k in exc.fields):
+            return "; ".join(f"{_column(k)}: {v}" for k, v in exc.fields.items())
+        columns = [_column(key) for key in exc.fields]
+        extra = [f"{_column(k)}: {v}" for k, v in exc.fields.items() if str(v) not in exc.message]
         if len(columns) == 1 and not extra:
             return f"{columns[0]}: {exc.message}"
         return exc.message + (f" ({'; '.join(extra)})" if extra else "")
@@ -228,161 +283,8 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
-def _split(value: str) -> list[str]:
-    """The ``;``-separated values of a cell."""
-    return [part.strip() for part in value.split(";") if part.strip()]
-
-
-class _Customers:
-    """Loads customer rows, remembering the organizations it has found or made."""
-
-    def __init__(self) -> None:
-        # Held, not just their ids: the service then finds them in the session instead
-        # of loading them (and flushing the half-made customer first) row after row.
-        self.organizations: dict[str, Organization] = {}
-
-    def load(self, row: dict[str, str]) -> None:
-        """Create or update the customer of one row."""
-        data: dict[str, Any] = {
-            key: row[key] for key in ("name", "title", "key_person", "order_updates") if key in row
-        }
-        data.update(
-            {key: row[key].lower() for key in ("language", "preferred_channel") if key in row}
-        )
-        data.update(
-            {
-                key: _split(row[column])
-                for key, column in (("emails", "email"), ("phones", "phone"), ("tags", "tags"))
-                if column in row
-            }
-        )
-        if not any(key in row for key in ("name", "email", "phone")):
-            raise Refused("a customer needs a name, an email or a phone")
-        fields = CustomerIn.model_validate(data, strict=False).to_service(only_set=True)
-        for said in (fields.get("consents") or {}).values():  # the column order_updates
-            said["source"] = said.get("source") or "import"
-        organization = (
-            OrganizationIn.model_validate({"name": row["organization"]}, strict=False).name
-            if "organization" in row
-            else None
-        )
-        try:
-            # Most rows are new people: try that first, and let the service's own check
-            # say when an address is someone's already (saves a lookup per address).
-            with db.session.begin_nested():
-                org = self._organization(organization, fields)
-                services.create_customer(dict(fields))
-        except Conflict:
-            with db.session.begin_nested():
-                org = self._organization(organization, fields)
-                self._update(self._owner(fields), fields)
-        if org is not None:  # known from now on (a rolled-back row's new one is not)
-            assert organization is not None  # an organization is found by its name
-            self.organizations.setdefault(organization.lower(), org)
-
-    @staticmethod
-    def _update(customer: Customer, fields: dict) -> None:
-        """Add the row's addresses and tags to the customer; replace the other fields."""
-        for key, kind in (("emails", "email"), ("phones", "phone")):
-            if key in fields:
-                fields[key] = customer.values(kind) + fields[key]
-        if "tags" in fields:
-            fields["tags"] = list(dict.fromkeys((customer.tags or []) + fields["tags"]))
-        services.apply_fields(customer, fields)
-        db.session.flush()
-
-    @staticmethod
-    def _owner(fields: dict) -> Customer:
-        """The one customer the row's addresses belong to; two is an error."""
-        owners: dict[int, tuple] = {}
-        for key, kind in (("emails", "email"), ("phones", "phone")):
-            for value in fields.get(key, []):
-                customer = services.find_by_identity(kind, value)
-                if customer is not None:
-                    owners.setdefault(customer.id, (customer, f"{kind} {value}"))
-        if len(owners) > 1:
-            raise Refused(
-                "the row's addresses belong to different customers: "
-                + ", ".join(f"{what} to customer {cid}" for cid, (_, what) in owners.items())
-            )
-        if not owners:  # the owner was erased between the two steps
-            raise Refused("an address of the row changed hands during the import; load it again")
-        return next(iter(owners.values()))[0]
-
-    def _organization(self, name: str | None, fields: dict) -> Organization | None:
-        """The organization called ``name`` (any case), created if new, set on ``fields``."""
-        if not name:
-            return None
-        org = self.organizations.get(name.lower()) or self._find_or_create(name)
-        fields["organization_id"] = org.id
-        return org
-
-    @staticmethod
-    def _find_or_create(name: str) -> Organization:
-        """The first organization called ``name`` (any case), or a new one."""
-        # The exact name too: SQLite's lower() leaves non-ASCII capitals (Ä, É) as they are.
-        org = db.session.execute(
-            select(Organization)
-            .where(or_(Organization.name == name, func.lower(Organization.name) == name.lower()))
-            .order_by(Organization.id)
-            .limit(1)
-        ).scalar_one_or_none()
-        if org is None:
-            org = Organization(name=name)
-            db.session.add(org)
-            db.session.flush()
-        return org
-
-
-def _order(row: dict[str, str]) -> None:
-    """Create or update the order of one row."""
-    number = row.get("number")
-    if not number:
-        raise Refused("number is missing")
-    data: dict[str, Any] = {
-        key: row[key]
-        for key in (
-            "customer_email",
-            "customer_phone",
-            "customer_name",
-            "ordered_at",
-            "carrier",
-            "tracking_number",
-            "tracking_url",
-            "expected_delivery",
-        )
-        if key in row
-    }
-    if "customer_id" in row:
-        data["customer"] = row["customer_id"]
-    if "status" in row:
-        data["status"] = row["status"].lower()
-    if "currency" in row:
-        data["currency"] = row["currency"].upper()
-    if "total" in row:
-        data["total"] = _amount(row["total"])
-    if "lines" in row:
-        data["lines"] = [_line(item, n) for n, item in enumerate(_split(row["lines"]), 1)]
-    fields = OrderIn.model_validate(data, strict=False).model_dump(exclude_unset=True)
-    with db.session.begin_nested():
-        orders.upsert(number, fields)
-
-
-def _line(item: str, n: int) -> dict:
-    """One ``sku|name|quantity|unit_price`` item of the lines column."""
-    parts = [part.strip() for part in item.split("|")]
-    if not 2 <= len(parts) <= 4:
-        raise Refused(f"lines item {n}: write sku|name|quantity|unit_price, got {item[:60]!r}")
-    line = {"sku": parts[0] or None, "name": parts[1]}
-    if len(parts) > 2 and parts[2]:
-        line["quantity"] = parts[2]
-    if len(parts) > 3 and parts[3]:
-        line["unit_price"] = _amount(parts[3])
-    return line
-
-
-def _amount(value: str) -> str:
-    """An amount as written in Germany ("12,50") read as "12.50"; others unchanged."""
-    if value.count(",") == 1 and "." not in value:
-        return value.replace(",", ".")
-    return value
+def _column(key: str) -> str:
+    """A service's field name as a column: ``custom_fields.KEY`` is ``field.KEY``."""
+    if key.startswith("custom_fields."):
+        return "field." + key.removeprefix("custom_fields.")
+    return COLUMN_OF.get(key, key)

@@ -110,6 +110,7 @@ class Operation:
     paged: bool = False
     form: bool = False
     also: tuple[int, ...] = field(default=())
+    media: str = "application/json"
 
 
 def documented(
@@ -121,13 +122,15 @@ def documented(
     paged: bool = False,
     form: bool = False,
     also: Iterable[int] = (),
+    media: str = "application/json",
 ) -> Callable[[F], F]:
     """Declare a view's operation: ``response`` (None: no content; a tuple: any of these
     models), its ``status``,
     ``body`` (a pydantic model; ``form``: also taken as a form), ``query`` parameters,
     ``paged`` (answers ``{"items": [response...], "next"}`` and takes page/per_page),
-    ``also``: further success statuses with the same response."""
-    operation = Operation(response, status, body, tuple(query), paged, form, tuple(also))
+    ``also``: further success statuses with the same response; ``media``: another content
+    type than JSON (a download: ``response`` None, the body a string)."""
+    operation = Operation(response, status, body, tuple(query), paged, form, tuple(also), media)
 
     def declare(view: F) -> F:
         setattr(view, ATTRIBUTE, operation)
@@ -182,6 +185,12 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
         result["requestBody"] = {"required": True, "content": content}
     responses: dict[str, Schema] = {}
     for status in (op.status, *op.also):
+        if op.media != "application/json":
+            responses[str(status)] = {
+                "description": "Success",
+                "content": {op.media: {"schema": {"type": "string"}}},
+            }
+            continue
         if op.response is None:
             responses[str(status)] = {"description": "Done; no content"}
             continue

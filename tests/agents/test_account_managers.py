@@ -118,6 +118,12 @@ LISTS = {
     "duplicates.duplicates",
     "audit_api.list_events",
     "audit.audit_log",
+    "imports.import_page",
+    "imports_api.create_import",
+    "imports_api.get_import",
+    "imports_api.import_report",
+    "imports_api.list_imports",
+    "imports_api.run_import",
 }
 
 
@@ -430,6 +436,17 @@ def check_audit(a: Accounts, web) -> None:
     assert web.get("/settings/audit").status_code == 403
 
 
+def check_imports(a: Accounts, web) -> None:
+    """Imports create and merge customers of every account: refused to account managers."""
+    file = {"filename": "c.csv", "content": "name,email\nX,x@example.com\n"}
+    assert a.api.post(f"{V1}/imports", json=file).status_code == 403
+    assert a.api.get(f"{V1}/imports").status_code == 403
+    for path in (f"{V1}/imports/{MISSING}", f"{V1}/imports/{MISSING}/report"):
+        assert a.api.get(path).status_code == 403, path
+    assert a.api.post(f"{V1}/imports/{MISSING}/run", json={}).status_code == 403
+    assert web.get("/customers/import").status_code == 403
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customers_api.list_customers": check_customer_list,
     "customers_api.lookup": check_lookup,
@@ -445,6 +462,12 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "duplicates_api.dismiss": check_dismiss,
     "audit_api.list_events": check_audit,
     "audit.audit_log": check_audit,
+    "imports.import_page": check_imports,
+    "imports_api.create_import": check_imports,
+    "imports_api.get_import": check_imports,
+    "imports_api.import_report": check_imports,
+    "imports_api.list_imports": check_imports,
+    "imports_api.run_import": check_imports,
     "tickets_api.bulk_reassign": check_bulk,
     "customers_api.create_customer": check_create_customer,
     "organizations_api.create_organization": check_create_organization,

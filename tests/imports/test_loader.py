@@ -99,6 +99,7 @@ def test_customer_rows_load_upsert_or_are_refused_with_their_line(imports, tmp_p
         consents.granted(ada, "order_updates"),
         ada.tags,
     ) == ("Ada Lovelace", "CTO", True, "de", "email", True, ["vip", "b2b"])
+    assert [(c.purpose, c.granted) for c in ada.consents] == [("order_updates", True)]
     assert ada.organization.name == "Analytical Engines"
     assert by_email("hal@example.com").organization_id == ada.organization_id
     assert by_email("ina@example.com").organization_id == clinic.id
@@ -239,7 +240,11 @@ def test_cli_reports_refused_rows_on_stderr_and_exits_1(app, tmp_path):
     good = csv_file(tmp_path, "name,email", "Ada,ada@example.com", name="good.csv")
     result = runner.invoke(args=["import", "customers", str(good)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1 loaded, 0 refused" and result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "1 loaded, 0 refused",
+        "helpdesk file of customers: 1 created",
+    ]
+    assert result.stderr == ""
 
     mixed = csv_file(
         tmp_path,
@@ -259,3 +264,61 @@ def test_cli_reports_refused_rows_on_stderr_and_exits_1(app, tmp_path):
     assert result.exit_code == 1
     assert "line 1: not a CSV file" in result.stderr and "Traceback" not in result.output
     assert count(Customer) == 1 and count(Order) == 1
+
+
+def test_cli_dry_run_and_format(app, tmp_path, make_customer):
+    from helpdesk.audit.models import AuditEvent
+
+    make_customer("Eve Existing", emails=["eve@example.com"])
+
+    def imports_recorded() -> int:
+        return db.session.scalar(
+            select(func.count()).where(AuditEvent.action == "customers.import")
+        )
+
+    samples = Path(__file__).parent / "samples"
+    runner = app.test_cli_runner()
+    hubspot = str(samples / "hubspot-contacts.csv")
+
+    result = runner.invoke(args=["import", "customers", "--dry-run", hubspot])
+    assert result.exit_code == 1  # one row would be refused
+    assert result.stdout.splitlines() == [
+        "3 would load, 1 refused",
+        "hubspot file of customers: 2 created, 1 merged, 1 refused",
+    ]
+    assert result.stderr.startswith("line 4: email")
+    assert count(Customer) == 1 and imports_recorded() == 0  # a dry run records nothing
+
+    wrong = runner.invoke(args=["import", "customers", "--format", "pipedrive", hubspot])
+    assert wrong.exit_code == 1 and count(Customer) == 1  # no Pipedrive column: nobody
+    assert "a customer needs a name, an email or a phone" in wrong.stderr
+
+    result = runner.invoke(args=["import", "customers", "--format", "hubspot", hubspot])
+    assert result.stdout.splitlines()[0] == "3 loaded, 1 refused"
+    assert count(Customer) == 3 and imports_recorded() == 2  # every real run is recorded
+
+    orgs = runner.invoke(
+        args=["import", "organizations", str(samples / "pipedrive-organizations.csv")]
+    )
+    assert orgs.stdout.splitlines() == [
+        "2 loaded, 2 refused",
+        "pipedrive file of organizations: 2 created, 2 refused",
+    ]
+    assert count(Organization) == 3  # two new, and HubSpot's Bäckerei Müller GmbH
+
+
+@pytest.mark.slow
+def test_progress_is_told_after_each_batch_is_committed_or_rolled_back(imports, app):
+    import io
+
+    rows = "\r\n".join(["name,email", *(f"P{n},p{n}@example.com" for n in range(1, 1101))])
+    for dry_run, stored in ((True, [0, 0]), (False, [500, 1000])):
+        seen = []
+
+        def progress(done, seen=seen):
+            seen.append((done, count(Customer)))
+
+        report = imports.load(io.StringIO(rows), "customers", dry_run=dry_run, progress=progress)
+        assert report.counts["created"] == 1100
+        assert seen == list(zip([500, 1000], stored, strict=True))
+    assert count(Customer) == 1100
