@@ -20,6 +20,7 @@ from helpdesk import (
     extensions,
     inbox,
     realtime,
+    segments,
     sla,
     tickets,
     unit_of_work,
@@ -39,7 +40,7 @@ from helpdesk.tickets import models as ticket_models
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation)
+DOMAINS = (web, agents, customers, segments, tickets, inbox, sla, board, channels, automation)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,

@@ -94,7 +94,7 @@ class Customer(Model):
     )
     title: Mapped[str | None] = mapped_column(String(200))
     key_person: Mapped[bool] = mapped_column(Boolean, default=False)
-    language: Mapped[str | None] = mapped_column(String(10))
+    language: Mapped[str | None] = mapped_column(String(10), index=True)
     preferred_channel: Mapped[str | None] = mapped_column(String(10))
     order_updates: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -108,9 +108,9 @@ class Customer(Model):
     postcode: Mapped[str | None] = mapped_column(String(20))
     city: Mapped[str | None] = mapped_column(String(100), index=True)
     country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # An address typed into the chat and not (yet) confirmed: shown to agents as
     # unverified, never an identity (so never matched by inbound mail or the order bot),
     # never mailed anything but the confirmation link.

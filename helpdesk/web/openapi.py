@@ -110,6 +110,7 @@ class Operation:
     paged: bool = False
     form: bool = False
     also: tuple[int, ...] = field(default=())
+    files: tuple[str, ...] = ()
 
 
 def documented(
@@ -121,13 +122,17 @@ def documented(
     paged: bool = False,
     form: bool = False,
     also: Iterable[int] = (),
+    files: Iterable[str] = (),
 ) -> Callable[[F], F]:
     """Declare a view's operation: ``response`` (None: no content; a tuple: any of these
     models), its ``status``,
     ``body`` (a pydantic model; ``form``: also taken as a form), ``query`` parameters,
     ``paged`` (answers ``{"items": [response...], "next"}`` and takes page/per_page),
-    ``also``: further success statuses with the same response."""
-    operation = Operation(response, status, body, tuple(query), paged, form, tuple(also))
+    ``also``: further success statuses with the same response; ``files``: the media types
+    of a file it answers instead of JSON (``response`` None)."""
+    operation = Operation(
+        response, status, body, tuple(query), paged, form, tuple(also), tuple(files)
+    )
 
     def declare(view: F) -> F:
         setattr(view, ATTRIBUTE, operation)
@@ -182,6 +187,13 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
         result["requestBody"] = {"required": True, "content": content}
     responses: dict[str, Schema] = {}
     for status in (op.status, *op.also):
+        if op.files:
+            binary = {"type": "string", "format": "binary"}
+            responses[str(status)] = {
+                "description": "A file",
+                "content": {media: {"schema": binary} for media in op.files},
+            }
+            continue
         if op.response is None:
             responses[str(status)] = {"description": "Done; no content"}
             continue
