@@ -6,8 +6,8 @@ query goes through the access rule (``agents.access.customer_filter``).
 
 Filter keys (all combine with AND): ``q`` (full text, ``finder/fulltext.py``),
 ``email``, ``phone`` (exact identities), ``tag`` (repeatable: every one), ``organization``
-(an id), ``account_manager`` (an agent id or ``me``: the customer's own, else the
-organization's), ``language``, ``country``, ``consent`` (a purpose granted),
+(an id), ``account_manager`` (an agent id or ``me``: the customer's own or the
+organization's, as the access rule reads it), ``language``, ``country``, ``consent`` (a purpose granted),
 ``has_open_tickets`` (``true``/``false``: among the tickets the agent may see),
 ``last_contact_before``, ``last_contact_after``, ``created_after`` (``YYYY-MM-DD``, an
 ISO time, or ``Nd``: N days ago), ``field.KEY`` (equals, typed by the definition),
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, cast, exists, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from helpdesk.agents import access
@@ -257,11 +257,10 @@ def conditions(wanted: CustomerFilter, agent) -> list[ColumnElement[bool]]:
     if wanted.account_manager is not None:
         manager = agent.id if wanted.account_manager == "me" else wanted.account_manager
         managed = select(Organization.id).where(Organization.account_manager_id == manager)
+        # The same reading as the access rule (agents.access.customer_filter): the
+        # customer's own manager, or the manager of the customer's organization.
         where.append(
-            or_(
-                Customer.account_manager_id == manager,
-                and_(Customer.account_manager_id.is_(None), Customer.organization_id.in_(managed)),
-            )
+            or_(Customer.account_manager_id == manager, Customer.organization_id.in_(managed))
         )
     if wanted.language:
         where.append(Customer.language == wanted.language)

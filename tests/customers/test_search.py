@@ -78,7 +78,9 @@ def people(app, make_customer):
         db.session.add(
             CustomField(key="customer_number", label="No.", type="text", applies_to="customer")
         )
-        db.session.add(CustomField(key="seats", label="Seats", type="number", applies_to="customer"))
+        db.session.add(
+            CustomField(key="seats", label="Seats", type="number", applies_to="customer")
+        )
         db.session.commit()
     made = {}
     for key, spec in PEOPLE.items():
