@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, func, literal_column, table
+from sqlalchemy import ColumnElement, column, false, func, literal, literal_column, table
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from helpdesk.customers.identities import InvalidIdentity, normalise_phone
@@ -105,11 +105,11 @@ class Match:
     join: tuple[Any, Any] | None = None  # SQLite: the FTS table and its join on customers.id
 
 
-def match(q: str, dialect: str) -> Match | None:
-    """The condition and rank for query ``q``; None when ``q`` holds no word."""
+def match(q: str, dialect: str) -> Match:
+    """The condition and rank for query ``q`` (one without a word finds nobody)."""
     found = words(q)
     if not found:
-        return None
+        return Match(false(), literal(0))
     if dialect == "postgresql":
         query = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in found))
         return Match(_vector.op("@@")(query), -func.ts_rank(_vector, query))
