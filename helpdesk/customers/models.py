@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import UTCDateTime, utcnow
@@ -98,8 +99,11 @@ class Customer(Model):
     preferred_channel: Mapped[str | None] = mapped_column(String(10))
     order_updates: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    tags: Mapped[list] = mapped_column(JSON, default=list)
-    custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # jsonb on PostgreSQL (migration h16c0001): the customer list filters on them (@>).
+    tags: Mapped[list] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=list)
+    custom_fields: Mapped[dict] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
     # The agent who looks after this customer; None: the organization's account manager.
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True

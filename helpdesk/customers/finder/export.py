@@ -13,9 +13,9 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from helpdesk.customers import search
 from helpdesk.customers.models import CONSENT_PURPOSES, Consent, Customer, Identity, Organization
@@ -62,67 +62,54 @@ HEADER = (
 )
 
 
-def _cell(value) -> object:
-    """A value as a spreadsheet cell."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else value
+def _identities(kind: str, postgres: bool):
+    """A customer's addresses of one kind, oldest first, as one "; "-joined text."""
+    values = (
+        func.string_agg(Identity.value, aggregate_order_by(literal_column("'; '"), Identity.id))
+        if postgres
+        else func.group_concat(Identity.value, "; ")
+    )
+    return (
+        select(values)
+        .where(Identity.customer_id == Customer.id, Identity.kind == kind)
+        .scalar_subquery()
+    )
+
+
+def _consent(purpose: str):
+    """Whether the customer granted ``purpose`` (None: never asked)."""
+    return (
+        select(Consent.granted)
+        .where(Consent.customer_id == Customer.id, Consent.purpose == purpose)
+        .scalar_subquery()
+    )
 
 
 def rows(wanted: search.CustomerFilter, agent) -> Iterator[list[list]]:
-    """The header, then the rows of every matching customer, a page at a time."""
+    """The header, then the rows of every matching customer, a page at a time: one query
+    per page (addresses and consents as subqueries of it)."""
     keys = list(fields.definitions("customer"))
     yield [[*HEADER, *(f"consent.{p}" for p in CONSENT_PURPOSES), *(f"field.{k}" for k in keys)]]
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    columns = (
+        *COLUMNS,
+        _identities("email", postgres),
+        _identities("phone", postgres),
+        *(_consent(p) for p in CONSENT_PURPOSES),
+    )
     org = (Organization, Customer.organization_id == Organization.id)
-    for batch in search.batches(wanted, agent, *COLUMNS, size=BATCH, join=org):
-        ids = [row[0] for row in batch]
-        addresses: dict[tuple[int, str], list[str]] = {}
-        for customer_id, kind, value in db.session.execute(
-            select(Identity.customer_id, Identity.kind, Identity.value)
-            .where(Identity.customer_id.in_(ids), Identity.kind.in_(("email", "phone")))
-            .order_by(Identity.id)
-        ):
-            addresses.setdefault((customer_id, kind), []).append(value)
-        consents = {
-            (customer_id, purpose): granted
-            for customer_id, purpose, granted in db.session.execute(
-                select(Consent.customer_id, Consent.purpose, Consent.granted).where(
-                    Consent.customer_id.in_(ids)
-                )
-            )
-        }
+    for batch in search.batches(wanted, agent, *columns, size=BATCH, join=org):
         page = []
         for row in batch:
-            (cid, name, org, title, lang, channel, street, postcode, city, country) = row[:10]
-            manager, tags, custom, created, last = row[10:]
-            custom = custom or {}
-            page.append(
-                [
-                    _cell(v)
-                    for v in (
-                        cid,
-                        name,
-                        org,
-                        title,
-                        lang,
-                        channel,
-                        street,
-                        postcode,
-                        city,
-                        country,
-                        manager,
-                        "; ".join(tags or []),
-                        created,
-                        last,
-                        "; ".join(addresses.get((cid, "email"), [])),
-                        "; ".join(addresses.get((cid, "phone"), [])),
-                        *(consents.get((cid, p)) for p in CONSENT_PURPOSES),
-                        *(custom.get(k) for k in keys),
-                    )
-                ]
-            )
+            row = list(row)
+            row[11] = "; ".join(row[11] or [])  # tags
+            custom = row.pop(12) or {}
+            row[12] = iso(row[12])  # created_at
+            row[13] = iso(row[13]) if row[13] else None  # last_contact_at
+            for i in range(16, 16 + len(CONSENT_PURPOSES)):
+                row[i] = None if row[i] is None else ("true" if row[i] else "false")
+            row += [custom.get(k) for k in keys]
+            page.append(row)
         yield page
 
 
