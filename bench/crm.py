@@ -38,11 +38,19 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, after_bulk_load, bench_app, database_url, drop_database, summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    PG_BASE,
+    ROOT,
+    after_bulk_load,
+    bench_app,
+    database_url,
+    drop_database,
+    summary,
+)
 
 FIRST = (
     "Jürgen Anna Peter Lea Jonas Sophie Lukas Marie Felix Emma Paul Mia Max Hannah Ben "
@@ -334,20 +342,32 @@ def export(url: str, tag: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(kind: str, count: int, samples: int, name: str, keep: bool) -> None:
-    """Load, time and print the figures of one database."""
-    url = database_url(kind, f"{name}_{kind}")
+def reused_url(kind: str, name: str) -> str:
+    """The URL of a database an earlier ``--keep`` run left."""
+    if kind == "sqlite":
+        return f"sqlite:///{ROOT / 'bench' / 'results' / f'{name}_{kind}.db'}"
+    return f"postgresql+psycopg://{PG_BASE.split('://', 1)[1]}/{name}_{kind}"
+
+
+def run(kind: str, count: int, samples: int, name: str, keep: bool, reuse: bool) -> None:
+    """Load (unless ``reuse``), time and print the figures of one database."""
+    url = database_url(kind, f"{name}_{kind}") if not reuse else reused_url(kind, name)
     try:
         with bench_app(url, PASSWORD_HASH_METHOD=FAST_HASH) as app:
             from helpdesk.agents import services
-            from helpdesk.agents.models import ApiToken
+            from helpdesk.agents.models import Agent, ApiToken
             from helpdesk.extensions import db
 
-            seconds = load(count)
-            print(f"{kind}: loaded {count:,} customers in {seconds:.1f} s "
-                  f"({count / seconds:,.0f}/s)", flush=True)  # fmt: skip
-            admin, _ = services.create_agent("admin@bench.example", "Admin", "admin", [], "x" * 12)
-            db.session.commit()
+            if reuse:
+                admin = db.session.scalars(select(Agent).where(Agent.role == "admin")).one()
+            else:
+                seconds = load(count)
+                print(f"{kind}: loaded {count:,} customers in {seconds:.1f} s "
+                      f"({count / seconds:,.0f}/s)", flush=True)  # fmt: skip
+                admin, _ = services.create_agent(
+                    "admin@bench.example", "Admin", "admin", [], "x" * 12
+                )
+                db.session.commit()
             row, token = ApiToken.issue(admin, "api")
             db.session.add(row)
             db.session.commit()
@@ -356,6 +376,7 @@ def run(kind: str, count: int, samples: int, name: str, keep: bool) -> None:
             segment = client.post(
                 "/api/v1/segments", json={"name": "bench", "filter": SEGMENT}, headers=headers
             ).json["id"]
+            db.session.commit()
             search_urls = [f"/api/v1/customers?{q}" for q in queries(count)]
             timed(client, headers, search_urls[:10], "total")  # warm the caches
             figures = {
@@ -393,6 +414,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="requests timed per figure")
     parser.add_argument("--name", default="helpdesk_bench_crm", help="the databases' name")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the databases a --keep run left, unloaded"
+    )
     parser.add_argument("--export-run", help=argparse.SUPPRESS)
     parser.add_argument("--tag", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -402,7 +426,7 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     for kind in kinds:
         count = args.customers or (1_000_000 if kind == "postgresql" else 200_000)
-        run(kind, count, args.samples, args.name, args.keep)
+        run(kind, count, args.samples, args.name, args.keep or args.reuse, args.reuse)
 
 
 if __name__ == "__main__":

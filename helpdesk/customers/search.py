@@ -7,8 +7,8 @@ query goes through the access rule (``agents.access.customer_filter``).
 Filter keys (all combine with AND): ``q`` (full text, ``finder/fulltext.py``),
 ``email``, ``phone`` (exact identities), ``tag`` (repeatable: every one), ``organization``
 (an id), ``account_manager`` (an agent id or ``me``: the customer's own or the
-organization's, as the access rule reads it), ``language``, ``country``, ``consent`` (a purpose granted),
-``has_open_tickets`` (``true``/``false``: among the tickets the agent may see),
+organization's, as the access rule reads it), ``language``, ``country``, ``consent``
+(a purpose granted), ``has_open_tickets`` (``true``/``false``: among the tickets the agent may see),
 ``last_contact_before``, ``last_contact_after``, ``created_after`` (``YYYY-MM-DD``, an
 ISO time, or ``Nd``: N days ago), ``field.KEY`` (equals, typed by the definition),
 ``ids`` (comma-separated), ``sort``.
@@ -55,6 +55,7 @@ SINGLE = (
 )
 KEYS = (*SINGLE, "tag")  # and field.KEY
 MAX_TAGS = 10
+TOTAL_CAP = 10_000  # the list counts its total exactly up to here
 MAX_IDS = 1000
 _RELATIVE = re.compile(r"^(\d{1,5})d$")
 
@@ -334,16 +335,30 @@ def select_customers(wanted: CustomerFilter, agent) -> Select:
     return query.order_by(*_order(wanted, found))
 
 
-def count(wanted: CustomerFilter, agent) -> int:
-    """How many customers ``agent`` may see match ``wanted``."""
-    query, _ = _filtered(select(func.count()).select_from(Customer), wanted, agent)
-    return db.session.execute(query).scalar_one()
+def count(wanted: CustomerFilter, agent, cap: int | None = None) -> int:
+    """How many customers ``agent`` may see match ``wanted`` (``cap``: counted up to
+    ``cap + 1`` at most, so a count over a huge selection stays cheap)."""
+    if cap is None:
+        query, _ = _filtered(select(func.count()).select_from(Customer), wanted, agent)
+        return db.session.execute(query).scalar_one()
+    hits, _ = _filtered(select(Customer.id), wanted, agent)
+    limited = hits.limit(cap + 1).subquery()
+    return db.session.execute(select(func.count()).select_from(limited)).scalar_one()
 
 
-def page(
-    wanted: CustomerFilter, agent, number: int, per_page: int
-) -> tuple[list[Customer], bool, int]:
-    """One page of the list: the customers, whether more follow, and the total."""
+@dataclass(frozen=True)
+class Page:
+    """One page of the customer list."""
+
+    customers: list[Customer]
+    more: bool
+    total: int  # exact up to TOTAL_CAP; past it TOTAL_CAP and ``exact`` False
+    exact: bool
+
+
+def page(wanted: CustomerFilter, agent, number: int, per_page: int) -> Page:
+    """One page of the list: the customers, whether more follow, and the total (counted
+    exactly up to TOTAL_CAP: past that the list says "10,000+")."""
     rows = (
         db.session.execute(
             select_customers(wanted, agent).limit(per_page + 1).offset((number - 1) * per_page)
@@ -352,8 +367,9 @@ def page(
         .scalars()
         .all()
     )
-    total = count(wanted, agent) if number > 1 or len(rows) > per_page else len(rows)
-    return list(rows[:per_page]), len(rows) > per_page, total
+    more = len(rows) > per_page
+    total = count(wanted, agent, cap=TOTAL_CAP) if number > 1 or more else len(rows)
+    return Page(list(rows[:per_page]), more, min(total, TOTAL_CAP), total <= TOTAL_CAP)
 
 
 def batches(

@@ -84,11 +84,12 @@ def segment_customers(segment_id: int):
     segment = services.get(segment_id, g.agent)
     wanted = services.customer_filter(segment, request.args.get("sort"))
     number, per_page = page_args()
-    customers, more, total = search.page(wanted, g.agent, number, per_page)
+    found = search.page(wanted, g.agent, number, per_page)
+    total = found.total if found.exact else search.count(wanted, g.agent)
     return jsonify(
         {
-            "items": [customer_json(c) for c in customers],
-            "next": next_page_url(number, per_page) if more else None,
+            "items": [customer_json(c) for c in found.customers],
+            "next": next_page_url(number, per_page) if found.more else None,
             "count": total,
         }
     )

@@ -97,12 +97,14 @@ def customer_filter(segment: Segment, sort: str | None = None) -> search.Custome
 
 
 def counts(segments: list[Segment], agent) -> dict[int, int | None]:
-    """How many customers each segment matches now, for ``agent`` (None: its filter no
-    longer parses, e.g. a custom field was deleted)."""
+    """How many customers each segment matches now, for ``agent``, counted up to
+    ``search.TOTAL_CAP + 1`` (None: its filter no longer parses, e.g. a custom field was
+    deleted)."""
     result: dict[int, int | None] = {}
     for segment in segments:
         try:
-            result[segment.id] = search.count(customer_filter(segment), agent)
+            wanted = customer_filter(segment)
+            result[segment.id] = search.count(wanted, agent, cap=search.TOTAL_CAP)
         except Invalid:  # a stale filter must not break the sidebar
             result[segment.id] = None
     return result

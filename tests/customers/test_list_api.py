@@ -201,3 +201,13 @@ def test_a_page_is_a_fixed_number_of_queries(api, crowd, make_customer, count_qu
         response = api.get(f"{V1}/customers?per_page=50")
     assert len(response.json["items"]) == 11
     assert len(many) <= len(few) + 1, many
+
+
+def test_the_total_is_exact_up_to_a_cap(api, crowd, monkeypatch):
+    from helpdesk.customers import search
+
+    assert api.get(f"{V1}/customers?per_page=2").json["total_exact"] is True
+    monkeypatch.setattr(search, "TOTAL_CAP", 3)
+    capped = api.get(f"{V1}/customers?per_page=2")
+    assert capped.json["total"] == 3 and capped.json["total_exact"] is False
+    assert api.get(f"{V1}/customers?per_page=4&language=de").json["total_exact"] is True

@@ -104,8 +104,7 @@ def people(app, make_customer):
 
 def found(q: str, agent) -> set[int]:
     """The ids full-text search finds for ``q``."""
-    customers, _, _ = search.page(search.parse({"q": q}), agent, 1, 50)
-    return {c.id for c in customers}
+    return {c.id for c in search.page(search.parse({"q": q}), agent, 1, 50).customers}
 
 
 def test_the_fixed_queries_find_the_same_customers_on_either_database(people, admin):
@@ -120,9 +119,9 @@ def test_the_fixed_queries_find_the_same_customers_on_either_database(people, ad
 
 
 def test_a_name_match_ranks_before_an_address_or_organization_match(people, admin):
-    customers, _, total = search.page(search.parse({"q": "schmidt"}), admin, 1, 50)
-    assert total == 2
-    assert customers[0].id == people["anna"]  # her name; Jürgen only works there
+    found = search.page(search.parse({"q": "schmidt"}), admin, 1, 50)
+    assert found.total == 2 and found.exact
+    assert found.customers[0].id == people["anna"]  # her name; Jürgen only works there
 
 
 def test_the_index_follows_every_change(people, admin, make_customer):

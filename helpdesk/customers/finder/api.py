@@ -37,16 +37,18 @@ MEDIA = {
 def list_customers():
     """Customers matching every filter given, a page at a time, with the total.
 
-    ``field.KEY=VALUE`` filters on a custom field (typed by its definition).
+    ``field.KEY=VALUE`` filters on a custom field (typed by its definition). ``total`` is
+    exact up to 10,000; past that it says 10,000 and ``total_exact`` is false.
     """
     wanted = search.parse(request.args)
     number, per_page = page_args()
-    customers, more, total = search.page(wanted, g.agent, number, per_page)
+    found = search.page(wanted, g.agent, number, per_page)
     return jsonify(
         {
-            "items": [customer_json(c) for c in customers],
-            "next": next_page_url(number, per_page) if more else None,
-            "total": total,
+            "items": [customer_json(c) for c in found.customers],
+            "next": next_page_url(number, per_page) if found.more else None,
+            "total": found.total,
+            "total_exact": found.exact,
         }
     )
 
@@ -110,7 +112,7 @@ def bulk_action():
         wanted = search.CustomerFilter(ids=tuple(body.ids))
         described: dict = {"ids": body.ids}
     else:
-        wanted = segments.parse_filter(body.filter)
+        wanted = segments.parse_filter(body.filter or {})
         described = {"filter": wanted.without_sort()}
     changed = bulk.run(
         body.action,

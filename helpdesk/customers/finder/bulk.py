@@ -3,7 +3,9 @@ everything a filter matches, in batches, audited once per action."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, select, update
 
 from helpdesk.agents.models import Agent
 from helpdesk.audit.services import record
@@ -15,7 +17,7 @@ from helpdesk.extensions import db
 
 ACTIONS = ("tag", "untag", "set_account_manager")
 BATCH = 500
-_table = Customer.__table__
+_table = cast(Table, Customer.__table__)
 
 
 def _retag(batch: list[int], tag: str, add: bool) -> int:

@@ -114,7 +114,7 @@ def match(q: str, dialect: str) -> Match:
         query = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in found))
         return Match(_vector.op("@@")(query), -func.ts_rank(_vector, query))
     expression = " AND ".join(f'"{w}"*' for w in found)
-    fts = literal_column("customers_fts")
+    fts: ColumnElement = literal_column("customers_fts")
     return Match(
         fts.op("MATCH")(expression),
         func.bm25(fts, 10.0, 1.0),

@@ -43,6 +43,7 @@ class CustomerListOut(Shape):
     items: list[CustomerOut]
     next: str | None
     total: int
+    total_exact: bool
 
 
 class BulkIn(Strict):

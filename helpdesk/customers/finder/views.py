@@ -40,23 +40,26 @@ def customers():
     try:
         wanted = search.parse(request.args)
         number = page_number()
-        rows, more, total = search.page(wanted, current_user, number, PAGE)
+        found = search.page(wanted, current_user, number, PAGE)
     except Invalid as exc:
         problem = exc
-        wanted, number, rows, more, total = search.CustomerFilter(), 1, [], False, 0
+        wanted, number = search.CustomerFilter(), 1
+        found = search.Page([], False, 0, True)
     saved = segments.listed(current_user)
     return render_template(
         "customers.html",
         wanted=wanted,
-        rows=rows,
-        more=more,
-        total=total,
+        rows=found.customers,
+        more=found.more,
+        total=found.total,
+        exact=found.exact,
         page=number,
-        pages=max(1, -(-total // PAGE)),
+        pages=max(1, -(-found.total // PAGE)),
         problem=problem,
         segments=saved,
         counts=segments.counts(saved, current_user),
         current_segment=int_arg("segment") if problem is None else None,
+        cap=search.TOTAL_CAP,
         organizations=_organizations(current_user),
         agents=choices()[1],
         fields=list(definitions("customer").values()),
