@@ -404,6 +404,21 @@ def batches(
         last = batch[-1][0]
 
 
+def stream(
+    wanted: CustomerFilter, agent, *columns, size: int = 1000, join: tuple | None = None
+) -> Iterator[list]:
+    """Every matching customer as rows of ``columns``, in id order, ``size`` at a time,
+    from one query read as it goes (PostgreSQL: a server-side cursor), so neither the
+    list nor its repeated filtering is ever held: for reading only (the export)."""
+    query = select(*columns).select_from(Customer)
+    if join is not None:
+        query = query.outerjoin(*join)
+    base, _ = _filtered(query, wanted, agent)
+    result = db.session.execute(base.order_by(Customer.id).execution_options(yield_per=size))
+    for part in result.partitions():
+        yield list(part)
+
+
 def id_batches(wanted: CustomerFilter, agent, size: int = 1000) -> Iterator[list[int]]:
     """The ids of every matching customer, ``size`` at a time (see :func:`batches`)."""
     for batch in batches(wanted, agent, Customer.id, size=size):

@@ -1,7 +1,8 @@
 """Exporting every customer of a filter as CSV or XLSX, streamed.
 
-Rows come from ``search.batches`` (keyset pages of 1,000 by id), each page with its
-identities and consents in one query each: memory stays flat whatever the count. CSV is
+Rows come from ``search.stream``: one query in id order, read 1,000 rows at a time
+(a server-side cursor on PostgreSQL), the addresses and consents as subqueries of it:
+memory stays flat whatever the count. CSV is
 yielded page by page; XLSX is written by XlsxWriter in ``constant_memory`` mode to a
 temporary file, then streamed from it (a zip file is complete only when closed).
 """
@@ -98,7 +99,7 @@ def rows(wanted: search.CustomerFilter, agent) -> Iterator[list[list]]:
         *(_consent(p) for p in CONSENT_PURPOSES),
     )
     org = (Organization, Customer.organization_id == Organization.id)
-    for batch in search.batches(wanted, agent, *columns, size=BATCH, join=org):
+    for batch in search.stream(wanted, agent, *columns, size=BATCH, join=org):
         page = []
         for row in batch:
             row = list(row)
