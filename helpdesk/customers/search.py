@@ -1,8 +1,8 @@
 """Finding customers: the customer list's filter, from query arguments to SQL.
 
-One parser (:func:`parse`) and one query builder (:func:`select_customers`) serve the
-API list, the ``/customers`` page, the export, segments and bulk actions, and every
-query goes through the access rule (``agents.access.customer_filter``).
+One parser (:func:`parse`, in ``finder/filters.py``) and one query builder
+(:func:`select_customers`) serve the API list, the ``/customers`` page, the export,
+segments and bulk actions, and every query goes through the access rule (``agents.access.customer_filter``).
 
 Filter keys (all combine with AND): ``q`` (full text, ``finder/fulltext.py``),
 ``email``, ``phone`` (exact identities), ``tag`` (repeatable: every one), ``organization``
@@ -16,218 +16,35 @@ ISO time, or ``Nd``: N days ago), ``field.KEY`` (equals, typed by the definition
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, cast, exists, func, not_, or_, select
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    Select,
+    cast,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 
 from helpdesk.agents import access
 from helpdesk.customers.finder import fulltext
-from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import CONSENT_PURPOSES, Consent, Customer, Identity, Organization
-from helpdesk.db import utcnow
-from helpdesk.errors import Invalid
+from helpdesk.customers.finder.filters import SORTS, CustomerFilter, parse
+from helpdesk.customers.models import Consent, Customer, Identity, Organization
 from helpdesk.extensions import db
-from helpdesk.fields import services as fields
 from helpdesk.tickets.models import OPEN_STATUSES, Ticket
-from helpdesk.web.args import MAX_ID
 
-SORTS = ("name", "-name", "created_at", "-created_at", "last_contact_at", "-last_contact_at")
-SINGLE = (
-    "q",
-    "email",
-    "phone",
-    "organization",
-    "account_manager",
-    "language",
-    "country",
-    "consent",
-    "has_open_tickets",
-    "last_contact_before",
-    "last_contact_after",
-    "created_after",
-    "ids",
-    "sort",
-)
-KEYS = (*SINGLE, "tag")  # and field.KEY
-MAX_TAGS = 10
+__all__ = ["SORTS", "CustomerFilter", "parse", "select_customers", "count", "page", "stream"]
 TOTAL_CAP = 10_000  # the list counts its total exactly up to here
 RANK_CANDIDATES = 2_000  # PostgreSQL ranks at most this many hits of a search
-MAX_IDS = 1000
-_RELATIVE = re.compile(r"^(\d{1,5})d$")
-
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    """A parsed, checked filter of the customer list."""
-
-    q: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    tags: tuple[str, ...] = ()
-    organization: int | None = None
-    account_manager: int | str | None = None  # an agent id, or "me"
-    language: str | None = None
-    country: str | None = None
-    consent: str | None = None
-    has_open_tickets: bool | None = None
-    last_contact_before: datetime | None = None
-    last_contact_after: datetime | None = None
-    created_after: datetime | None = None
-    fields: tuple[tuple[str, Any], ...] = ()
-    ids: tuple[int, ...] = ()
-    sort: str | None = None
-    # The arguments as given (stripped, empty ones left out): for links and segments.
-    given: tuple[tuple[str, str], ...] = field(default=(), compare=False)
-
-    def args(self) -> dict[str, str | list[str]]:
-        """The filter as query arguments (``tag`` a list when repeated)."""
-        out: dict[str, str | list[str]] = {}
-        for key, value in self.given:
-            if key == "tag":
-                tags = out.setdefault("tag", [])
-                assert isinstance(tags, list)
-                tags.append(value)
-            else:
-                out[key] = value
-        return out
-
-    def without_sort(self) -> dict[str, str | list[str]]:
-        """The arguments without ``sort`` (a segment's filter, a sort link's base)."""
-        return {k: v for k, v in self.args().items() if k != "sort"}
-
-
-def _pairs(args: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(key, value) pairs of a MultiDict (request.args) or a dict of strings or lists."""
-    getlist = getattr(args, "getlist", None)
-    pairs: list[tuple[str, str]] = []
-    for key in list(args.keys()):
-        values = getlist(key) if getlist else args[key]
-        if not isinstance(values, list):
-            values = [values]
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                raise Invalid(f"{key} must be text", fields={key: "must be text"})
-            pairs.append((key, str(value).strip()))
-    return [(k, v) for k, v in pairs if v != ""]
-
-
-def _bad(key: str, what: str) -> Invalid:
-    return Invalid(f"{key}: {what}", fields={key: what})
-
-
-def _time(key: str, value: str) -> datetime:
-    """A date (start of that day, UTC), an ISO time, or ``Nd`` (N days ago)."""
-    relative = _RELATIVE.match(value)
-    if relative:
-        return utcnow() - timedelta(days=int(relative.group(1)))
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad(key, "not a date (YYYY-MM-DD), a time or Nd") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise _bad(key, "out of range") from None
-
-
-def _id(key: str, value: str) -> int:
-    if not value.isdigit() or len(value) > 10 or not 0 < int(value) <= MAX_ID:
-        raise _bad(key, "not an id")
-    return int(value)
-
-
-def _single(key: str, value: str, values: dict[str, Any]) -> None:
-    """Check one argument of SINGLE and put its typed value in ``values``."""
-    if len(value) > 200 or (key in ("email", "phone") and len(value) > 320):
-        raise _bad(key, "too long")
-    if key == "q":
-        values[key] = value
-    elif key in ("email", "phone"):
-        try:
-            values[key] = normalise(key, value)
-        except InvalidIdentity as exc:
-            raise _bad(key, str(exc)) from exc
-    elif key == "organization":
-        values[key] = _id(key, value)
-    elif key == "account_manager":
-        values[key] = "me" if value == "me" else _id(key, value)
-    elif key == "language":
-        if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?", value):
-            raise _bad(key, "not a language code")
-        values[key] = value
-    elif key == "country":
-        if not re.fullmatch(r"[A-Za-z]{2}", value):
-            raise _bad(key, "not a two-letter country code")
-        values[key] = value.upper()
-    elif key == "consent":
-        if value not in CONSENT_PURPOSES:
-            raise _bad(key, "one of " + ", ".join(CONSENT_PURPOSES))
-        values[key] = value
-    elif key == "has_open_tickets":
-        if value not in ("true", "false"):
-            raise _bad(key, "true or false")
-        values[key] = value == "true"
-    elif key in ("last_contact_before", "last_contact_after", "created_after"):
-        values[key] = _time(key, value)
-    elif key == "ids":
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        if len(parts) > MAX_IDS:
-            raise _bad(key, f"at most {MAX_IDS} ids")
-        values[key] = tuple(_id(key, p) for p in parts)
-    elif key == "sort":
-        if value not in (*SORTS, "relevance"):
-            raise _bad(key, "one of relevance, " + ", ".join(SORTS))
-        values[key] = value
-
-
-def parse(args: Mapping[str, Any], strict: bool = False) -> CustomerFilter:
-    """A CustomerFilter from query arguments (or a segment's filter); Invalid naming the
-    argument otherwise. ``strict``: unknown keys are refused too (segments); the list
-    leaves them to the caller (``page``, ``per_page``, ``format``...)."""
-    values: dict[str, Any] = {}
-    tags: list[str] = []
-    custom: dict[str, Any] = {}
-    given: list[tuple[str, str]] = []
-    defined = None
-    for key, value in _pairs(args):
-        if key in SINGLE:
-            if key in values:
-                raise _bad(key, "given twice")
-            _single(key, value, values)
-        elif key == "tag":
-            if len(value) > 50 or len(tags) >= MAX_TAGS:
-                raise _bad(key, f"at most {MAX_TAGS} tags of 50 characters")
-            tags.append(value)
-        elif key.startswith("field."):
-            defined = fields.definitions("customer") if defined is None else defined
-            definition = defined.get(key[6:])
-            if definition is None:
-                raise _bad(key, "no such custom field")
-            try:
-                custom[definition.key] = fields.clean_value(definition, value)
-            except ValueError as exc:
-                raise _bad(key, str(exc)) from None
-        elif strict:
-            raise _bad(key, "not a filter of the customer list")
-        else:
-            continue
-        given.append((key, value))
-    return CustomerFilter(
-        tags=tuple(tags),
-        fields=tuple(custom.items()),
-        given=tuple(given),
-        **values,
-    )
 
 
 def _dialect() -> str:
@@ -346,6 +163,31 @@ def select_customers(wanted: CustomerFilter, agent) -> Select:
     return query.order_by(*_order(wanted, found))
 
 
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) statement`` (PostgreSQL), its bound values kept."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _explain(element: _Explain, compiler, **kw) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def estimate(wanted: CustomerFilter, agent) -> int | None:
+    """PostgreSQL's estimate of how many customers match (planning only, no rows read);
+    None on SQLite, which has none."""
+    if _dialect() != "postgresql":
+        return None
+    query, _ = _filtered(select(Customer.id), wanted, agent)
+    plan = db.session.execute(_Explain(query)).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 def count(wanted: CustomerFilter, agent, cap: int | None = None) -> int:
     """How many customers ``agent`` may see match ``wanted`` (``cap``: counted up to
     ``cap + 1`` at most, so a count over a huge selection stays cheap)."""
@@ -363,13 +205,13 @@ class Page:
 
     customers: list[Customer]
     more: bool
-    total: int  # exact up to TOTAL_CAP; past it TOTAL_CAP and ``exact`` False
+    total: int  # exact up to TOTAL_CAP; past it an estimate (or TOTAL_CAP), ``exact`` False
     exact: bool
 
 
 def page(wanted: CustomerFilter, agent, number: int, per_page: int) -> Page:
-    """One page of the list: the customers, whether more follow, and the total (counted
-    exactly up to TOTAL_CAP: past that the list says "10,000+")."""
+    """One page of the list: the customers, whether more follow, and the total (exact up
+    to TOTAL_CAP; past that PostgreSQL's estimate, or on SQLite "10,000+")."""
     rows = (
         db.session.execute(
             select_customers(wanted, agent).limit(per_page + 1).offset((number - 1) * per_page)
@@ -379,7 +221,14 @@ def page(wanted: CustomerFilter, agent, number: int, per_page: int) -> Page:
         .all()
     )
     more = len(rows) > per_page
-    total = count(wanted, agent, cap=TOTAL_CAP) if number > 1 or more else len(rows)
+    if number == 1 and not more:
+        return Page(list(rows), more, len(rows), True)
+    # Counting a huge selection reads every row of it: past TOTAL_CAP by PostgreSQL's
+    # estimate, answer the estimate; otherwise count, but never past TOTAL_CAP.
+    guess = estimate(wanted, agent)
+    if guess is not None and guess > TOTAL_CAP:
+        return Page(list(rows[:per_page]), more, guess, False)
+    total = count(wanted, agent, cap=TOTAL_CAP)
     return Page(list(rows[:per_page]), more, min(total, TOTAL_CAP), total <= TOTAL_CAP)
 
 

@@ -209,5 +209,9 @@ def test_the_total_is_exact_up_to_a_cap(api, crowd, monkeypatch):
     assert api.get(f"{V1}/customers?per_page=2").json["total_exact"] is True
     monkeypatch.setattr(search, "TOTAL_CAP", 3)
     capped = api.get(f"{V1}/customers?per_page=2")
-    assert capped.json["total"] == 3 and capped.json["total_exact"] is False
+    assert capped.json["total_exact"] is False
+    if db.engine.dialect.name == "postgresql":  # past the cap: the planner's estimate
+        assert capped.json["total"] > 3
+    else:
+        assert capped.json["total"] == 3
     assert api.get(f"{V1}/customers?per_page=4&language=de").json["total_exact"] is True
