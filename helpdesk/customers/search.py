@@ -2,7 +2,8 @@
 
 One parser (:func:`parse`, in ``finder/filters.py``) and one query builder
 (:func:`select_customers`) serve the API list, the ``/customers`` page, the export,
-segments and bulk actions, and every query goes through the access rule (``agents.access.customer_filter``).
+segments and bulk actions, and every query goes through the access rule
+(``agents.access.customer_filter``).
 
 Filter keys (all combine with AND): ``q`` (full text, ``finder/fulltext.py``),
 ``email``, ``phone`` (exact identities), ``tag`` (repeatable: every one), ``organization``
