@@ -276,6 +276,9 @@ def load(count: int) -> float:
             db.session.execute(text(statement))
     db.session.commit()
     after_bulk_load("agents", "customers", "organizations", "orders")
+    if postgres:  # the rebuild left a dead version of every row: as autovacuum would
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE customers")
     return time.perf_counter() - started
 
 
