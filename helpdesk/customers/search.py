@@ -157,10 +157,17 @@ def select_customers(wanted: CustomerFilter, agent) -> Select:
     through all of them)."""
     query, found = _filtered(select(Customer), wanted, agent)
     ranked = found is not None and (wanted.sort or "relevance") == "relevance"
-    if ranked and _dialect() == "postgresql":
-        hits, _ = _filtered(select(Customer.id), wanted, agent)
-        candidates = hits.limit(RANK_CANDIDATES).scalar_subquery()
-        query = select(Customer).where(Customer.id.in_(candidates))
+    if ranked and found is not None and _dialect() == "postgresql":
+        # Rank inside the capped hits, so only the page's rows are read again.
+        hits, _ = _filtered(
+            select(Customer.id.label("id"), found.rank.label("rank")), wanted, agent
+        )
+        best = hits.limit(RANK_CANDIDATES).subquery()
+        return (
+            select(Customer)
+            .join(best, best.c.id == Customer.id)
+            .order_by(best.c.rank, Customer.id.desc())
+        )
     return query.order_by(*_order(wanted, found))
 
 
