@@ -266,14 +266,21 @@ def stream(
 ) -> Iterator[list]:
     """Every matching customer as rows of ``columns``, in id order, ``size`` at a time,
     from one query read as it goes (PostgreSQL: a server-side cursor), so neither the
-    list nor its repeated filtering is ever held: for reading only (the export)."""
+    list nor its repeated filtering is ever held: for reading only (the export).
+
+    The statement is built now, while ``agent`` is loaded (a streamed response reads the
+    rows after its request's session has ended)."""
     query = select(*columns).select_from(Customer)
     if join is not None:
         query = query.outerjoin(*join)
     base, _ = _filtered(query, wanted, agent)
-    result = db.session.execute(base.order_by(Customer.id).execution_options(yield_per=size))
-    for part in result.partitions():
-        yield list(part)
+    statement = base.order_by(Customer.id).execution_options(yield_per=size)
+
+    def read() -> Iterator[list]:
+        for part in db.session.execute(statement).partitions():
+            yield list(part)
+
+    return read()
 
 
 def id_batches(wanted: CustomerFilter, agent, size: int = 1000) -> Iterator[list[int]]:

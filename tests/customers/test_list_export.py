@@ -91,3 +91,19 @@ def test_only_leads_and_admins_export(api_as, make_agent, make_customer):
     assert lead.get(f"{V1}/customers/export").status_code == 200
     assert lead.get(f"{V1}/customers/export?format=pdf").status_code == 422
     assert lead.get(f"{V1}/customers/export?segment=999").status_code == 404
+
+
+def test_export_streams_after_its_request_ended(web_app, admin, make_token, make_customer):
+    """Each request in an app context of its own, as in production: the rows are read
+    after the view returned and its session ended."""
+    people(make_customer, 3)
+    client = web_app.test_client()
+    response = client.get(
+        f"{V1}/customers/export?tag=vip",
+        headers={"Authorization": f"Bearer {make_token(admin)}"},
+    )
+    assert response.status_code == 200
+    assert [r["name"] for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))] == [
+        "Person 000",
+        "Person 002",
+    ]

@@ -88,9 +88,10 @@ def _consent(purpose: str):
 
 def rows(wanted: search.CustomerFilter, agent) -> Iterator[list[list]]:
     """The header, then the rows of every matching customer, a page at a time: one query
-    per page (addresses and consents as subqueries of it)."""
+    per page (addresses and consents as subqueries of it). The query is made now, the
+    rows read as the answer is sent."""
     keys = list(fields.definitions("customer"))
-    yield [[*HEADER, *(f"consent.{p}" for p in CONSENT_PURPOSES), *(f"field.{k}" for k in keys)]]
+    header = [[*HEADER, *(f"consent.{p}" for p in CONSENT_PURPOSES), *(f"field.{k}" for k in keys)]]
     postgres = db.session.get_bind().dialect.name == "postgresql"
     columns = (
         *COLUMNS,
@@ -99,19 +100,25 @@ def rows(wanted: search.CustomerFilter, agent) -> Iterator[list[list]]:
         *(_consent(p) for p in CONSENT_PURPOSES),
     )
     org = (Organization, Customer.organization_id == Organization.id)
-    for batch in search.stream(wanted, agent, *columns, size=BATCH, join=org):
-        page = []
-        for row in batch:
-            row = list(row)
-            row[11] = "; ".join(row[11] or [])  # tags
-            custom = row.pop(12) or {}
-            row[12] = iso(row[12])  # created_at
-            row[13] = iso(row[13]) if row[13] else None  # last_contact_at
-            for i in range(16, 16 + len(CONSENT_PURPOSES)):
-                row[i] = None if row[i] is None else ("true" if row[i] else "false")
-            row += [custom.get(k) for k in keys]
-            page.append(row)
-        yield page
+    batches = search.stream(wanted, agent, *columns, size=BATCH, join=org)
+
+    def pages() -> Iterator[list[list]]:
+        yield header
+        for batch in batches:
+            page = []
+            for row in batch:
+                row = list(row)
+                row[11] = "; ".join(row[11] or [])  # tags
+                custom = row.pop(12) or {}
+                row[12] = iso(row[12])  # created_at
+                row[13] = iso(row[13]) if row[13] else None  # last_contact_at
+                for i in range(16, 16 + len(CONSENT_PURPOSES)):
+                    row[i] = None if row[i] is None else ("true" if row[i] else "false")
+                row += [custom.get(k) for k in keys]
+                page.append(row)
+            yield page
+
+    return pages()
 
 
 def csv_chunks(pages: Iterator[list[list]]) -> Iterator[str]:
