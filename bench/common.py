@@ -148,8 +148,6 @@ def load_customers(count: int, orders_every: int = 4, batch: int = 5_000) -> flo
                     "created_at": now,
                     "updated_at": now,
                     "key_person": False,
-                    "order_updates": False,
-                    "sms_opt_out": False,
                 }
                 for n in ids
             ],

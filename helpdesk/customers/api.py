@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import select
 
 from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.agents.auth import require_role
 from helpdesk.audit import services as audit
 from helpdesk.customers import export, history, orders, services
-from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import Customer, Identity, Order, Organization
+from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.customers.schemas import (
     CustomerIn,
     CustomerOut,
@@ -32,7 +31,6 @@ from helpdesk.extensions import db
 from helpdesk.tickets.schemas import CardOut
 from helpdesk.web.api import (
     api_blueprint,
-    contains_pattern,
     paginate,
     parse_body,
 )
@@ -62,48 +60,6 @@ def _query_arg(name: str, max_length: int = 320) -> str | None:
     if len(value) > max_length:
         raise Invalid(f"{name} is too long", fields={name: "too long"})
     return value or None
-
-
-@bp.get("/customers")
-@documented(
-    CustomerOut,
-    paged=True,
-    query=[
-        Param("q", text(200), "Name or address"),
-        Param("email", text(320)),
-        Param("phone", text(320)),
-    ],
-)
-def list_customers():
-    """Customers, filtered by ?q= (name or address), ?email=, ?phone=."""
-    query = select(Customer).where(access.customer_filter(g.agent)).order_by(Customer.id.desc())
-    for kind in ("email", "phone"):
-        value = _query_arg(kind)
-        if value:
-            try:
-                value = normalise(kind, value)
-            except InvalidIdentity as exc:
-                raise Invalid(str(exc), fields={kind: str(exc)}) from exc
-            # exists() per kind: ?email= and ?phone= together must not join identities twice.
-            query = query.where(
-                exists().where(
-                    Identity.customer_id == Customer.id,
-                    Identity.kind == kind,
-                    Identity.value == value,
-                )
-            )
-    q = _query_arg("q", 200)
-    if q:
-        pattern = contains_pattern(q)
-        query = query.where(
-            or_(
-                func.lower(Customer.name).like(pattern, escape="\\"),
-                exists().where(
-                    Identity.customer_id == Customer.id, Identity.value.like(pattern, escape="\\")
-                ),
-            )
-        )
-    return jsonify(paginate(query, customer_json))
 
 
 @bp.post("/customers")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import UTCDateTime, utcnow
@@ -94,10 +95,13 @@ class Customer(Model):
     )
     title: Mapped[str | None] = mapped_column(String(200))
     key_person: Mapped[bool] = mapped_column(Boolean, default=False)
-    language: Mapped[str | None] = mapped_column(String(10))
+    language: Mapped[str | None] = mapped_column(String(10), index=True)
     preferred_channel: Mapped[str | None] = mapped_column(String(10))
-    tags: Mapped[list] = mapped_column(JSON, default=list)
-    custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # jsonb on PostgreSQL (migration h16c0001): the customer list filters on them (@>).
+    tags: Mapped[list] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=list)
+    custom_fields: Mapped[dict] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
     # The agent who looks after this customer; None: the organization's account manager.
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
@@ -106,9 +110,9 @@ class Customer(Model):
     postcode: Mapped[str | None] = mapped_column(String(20))
     city: Mapped[str | None] = mapped_column(String(100), index=True)
     country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # An address typed into the chat and not (yet) confirmed: shown to agents as
     # unverified, never an identity (so never matched by inbound mail or the order bot),
     # never mailed anything but the confirmation link.

@@ -61,7 +61,7 @@ def run_import(import_id: int):
 
 
 @bp.get("/imports/<int:import_id>/report")
-@documented(None, media="text/csv")
+@documented(None, files=("text/csv",))
 def import_report(import_id: int):
     """The latest run's report as CSV: line, outcome, customer (organization) id, reason."""
     services.may_import(g.agent)

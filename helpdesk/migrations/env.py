@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from helpdesk.customers.finder.fulltext import include_object
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -97,6 +99,8 @@ def run_migrations_online():
             # (identities, consents, notes of the customers...). Off for the migration (it
             # can only change outside a transaction: on the raw connection, before BEGIN).
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        # What only the migrations make (full-text tables, triggers, expression indexes).
+        conf_args.setdefault("include_object", include_object)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         try:
             with context.begin_transaction():

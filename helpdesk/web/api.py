@@ -119,29 +119,38 @@ def contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def paginate(
-    query: Select[Any], serialize: Callable[[Any], object], **url_args: Any
-) -> dict[str, Any]:
-    """Run ``query`` for one page; answer ``{"items": [...], "next": URL-or-null}``."""
+def page_args() -> tuple[int, int]:
+    """The page number and size asked for (``page``, ``per_page``), within bounds."""
     page = int_arg("page", 1)
     per_page = int_arg(
         "per_page",
         current_app.config["API_PAGE_SIZE"],
         maximum=current_app.config["API_MAX_PAGE_SIZE"],
     )
+    return page, per_page
+
+
+def next_page_url(page: int, per_page: int, **url_args: Any) -> str:
+    """This request's URL for the page after ``page``."""
+    assert request.endpoint is not None and request.view_args is not None  # a routed request
+    args = {
+        **request.view_args,
+        **request.args.to_dict(flat=False),
+        **url_args,
+        "page": page + 1,
+        "per_page": per_page,
+    }
+    return url_for(request.endpoint, _external=True, **args)
+
+
+def paginate(
+    query: Select[Any], serialize: Callable[[Any], object], **url_args: Any
+) -> dict[str, Any]:
+    """Run ``query`` for one page; answer ``{"items": [...], "next": URL-or-null}``."""
+    page, per_page = page_args()
     result = db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page))
     rows = result.unique().scalars().all()
-    next_url = None
-    if len(rows) > per_page:
-        assert request.endpoint is not None and request.view_args is not None  # a routed request
-        args = {
-            **request.view_args,
-            **request.args.to_dict(),
-            **url_args,
-            "page": page + 1,
-            "per_page": per_page,
-        }
-        next_url = url_for(request.endpoint, _external=True, **args)
+    next_url = next_page_url(page, per_page, **url_args) if len(rows) > per_page else None
     return {"items": [serialize(row) for row in rows[:per_page]], "next": next_url}
 
 

@@ -110,7 +110,7 @@ class Operation:
     paged: bool = False
     form: bool = False
     also: tuple[int, ...] = field(default=())
-    media: str = "application/json"
+    files: tuple[str, ...] = ()
 
 
 def documented(
@@ -122,15 +122,17 @@ def documented(
     paged: bool = False,
     form: bool = False,
     also: Iterable[int] = (),
-    media: str = "application/json",
+    files: Iterable[str] = (),
 ) -> Callable[[F], F]:
     """Declare a view's operation: ``response`` (None: no content; a tuple: any of these
     models), its ``status``,
     ``body`` (a pydantic model; ``form``: also taken as a form), ``query`` parameters,
     ``paged`` (answers ``{"items": [response...], "next"}`` and takes page/per_page),
-    ``also``: further success statuses with the same response; ``media``: another content
-    type than JSON (a download: ``response`` None, the body a string)."""
-    operation = Operation(response, status, body, tuple(query), paged, form, tuple(also), media)
+    ``also``: further success statuses with the same response; ``files``: the media types
+    of a file it answers instead of JSON (``response`` None)."""
+    operation = Operation(
+        response, status, body, tuple(query), paged, form, tuple(also), tuple(files)
+    )
 
     def declare(view: F) -> F:
         setattr(view, ATTRIBUTE, operation)
@@ -185,10 +187,11 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
         result["requestBody"] = {"required": True, "content": content}
     responses: dict[str, Schema] = {}
     for status in (op.status, *op.also):
-        if op.media != "application/json":
+        if op.files:
+            binary = {"type": "string", "format": "binary"}
             responses[str(status)] = {
-                "description": "Success",
-                "content": {op.media: {"schema": {"type": "string"}}},
+                "description": "A file",
+                "content": {media: {"schema": binary} for media in op.files},
             }
             continue
         if op.response is None:

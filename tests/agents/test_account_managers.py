@@ -99,7 +99,16 @@ BY_ID = {
 # Lists, searches, lookups and pages without an id in the path: walked by a function
 # below that checks what they show.
 LISTS = {
-    "customers_api.list_customers",
+    "customer_list_api.list_customers",
+    "customer_list_api.export_customers",
+    "customer_list_api.bulk_action",
+    "customer_list.customers",
+    "segments_api.list_segments",
+    "segments_api.create_segment",
+    "segments_api.get_segment",
+    "segments_api.update_segment",
+    "segments_api.delete_segment",
+    "segments_api.segment_customers",
     "customers_api.create_customer",
     "customers_api.lookup",
     "organizations_api.list_organizations",
@@ -175,6 +184,7 @@ def accounts(request, api, make_agent, make_customer, make_ticket, make_token, c
     a.macro = api.post(f"{V1}/macros", json={"name": "Hi", "body": "Hello"}).json["id"]
     db.session.commit()
     a.api = Api(client, make_token(a.anna))
+    a.sam_api = Api(client, make_token(a.sam))
     a.cti = Api(client, make_token(a.anna, "cti"))
     return a
 
@@ -287,6 +297,58 @@ def check_customer_list(a: Accounts, web) -> None:
     assert all_items(a.api, f"{V1}/customers", q="olga") == []
     assert all_items(a.api, f"{V1}/customers", email="olga@other.example") == []
     assert [c["id"] for c in all_items(a.api, f"{V1}/customers", q="mia")] == [a.mia.id]
+
+
+def check_customer_page(a: Accounts, web) -> None:
+    page = web.get("/customers").get_data(as_text=True)
+    assert "Mia Mine" in page and "Max Mine" in page and "Olga Other" not in page
+    assert "Olga Other" not in web.get("/customers?q=olga").get_data(as_text=True)
+
+
+def check_export(a: Accounts, web) -> None:
+    response = a.api.get(f"{V1}/customers/export", query_string={"format": "csv"})
+    if a.role == "agent":
+        assert response.status_code == 403  # exports are for leads and admins
+        return
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Mia Mine" in text and "Max Mine" in text
+    assert "Olga" not in text and "olga@other.example" not in text
+
+
+def check_segments(a: Accounts, web) -> None:
+    """Sam's segments: a private one is not there for the account manager; a shared one
+    shows only the account manager's own customers."""
+    sams = a.sam_api
+    private = sams.post(f"{V1}/segments", json={"name": "Sams", "filter": {"q": "olga"}})
+    shared = sams.post(f"{V1}/segments", json={"name": "Everyone", "filter": {}, "shared": True})
+    assert private.status_code == shared.status_code == 201
+    listed = {s["id"] for s in all_items(a.api, f"{V1}/segments")}
+    assert private.json["id"] not in listed and shared.json["id"] in listed
+    for path in (f"/segments/{private.json['id']}", f"/segments/{private.json['id']}/customers"):
+        assert a.api.get(V1 + path).status_code == 404, path
+        assert a.api.get(V1 + path).json == a.api.get(f"{V1}/segments/{MISSING}").json
+    assert a.api.patch(f"{V1}/segments/{private.json['id']}", json={"name": "x"}).status_code == 404
+    assert a.api.delete(f"{V1}/segments/{private.json['id']}").status_code == 404
+    found = a.api.get(f"{V1}/segments/{shared.json['id']}/customers").json
+    assert {c["id"] for c in found["items"]} == {a.mia.id, a.max.id} and found["count"] == 2
+    mine = a.api.post(f"{V1}/segments", json={"name": "Mine", "filter": {"q": "olga"}})
+    assert mine.status_code == 201
+    assert a.api.get(f"{V1}/segments/{mine.json['id']}/customers").json["count"] == 0
+    assert a.api.delete(f"{V1}/segments/{mine.json['id']}").status_code == 204
+    for made in (private, shared):
+        assert sams.delete(f"{V1}/segments/{made.json['id']}").status_code == 204
+
+
+def check_customer_bulk(a: Accounts, web) -> None:
+    olga = a.api.post(
+        f"{V1}/customers/bulk", json={"action": "tag", "ids": [a.olga.id], "tag": "x"}
+    )
+    assert olga.status_code == 200 and olga.json == {"changed": 0}
+    every = a.api.post(f"{V1}/customers/bulk", json={"action": "tag", "filter": {}, "tag": "x"})
+    assert every.status_code == 200 and every.json == {"changed": 2}  # Mia and Max
+    db.session.expire_all()
+    assert "x" not in (db.session.get(Customer, a.olga.id).tags or [])
+    a.api.post(f"{V1}/customers/bulk", json={"action": "untag", "filter": {}, "tag": "x"})
 
 
 def check_create_customer(a: Accounts, web) -> None:
@@ -448,7 +510,16 @@ def check_imports(a: Accounts, web) -> None:
 
 
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
-    "customers_api.list_customers": check_customer_list,
+    "customer_list_api.list_customers": check_customer_list,
+    "customer_list.customers": check_customer_page,
+    "customer_list_api.export_customers": check_export,
+    "segments_api.list_segments": check_segments,
+    "segments_api.get_segment": check_segments,
+    "segments_api.segment_customers": check_segments,
+    "segments_api.create_segment": check_segments,
+    "segments_api.update_segment": check_segments,
+    "segments_api.delete_segment": check_segments,
+    "customer_list_api.bulk_action": check_customer_bulk,
     "customers_api.lookup": check_lookup,
     "organizations_api.list_organizations": check_organization_list,
     "organizations.organizations": check_organization_page,

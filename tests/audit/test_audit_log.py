@@ -97,7 +97,7 @@ def test_merge_export_and_erase_are_recorded(api, admin, make_customer, inbound)
     assert "ada" not in repr((erase.before, erase.after)).lower()
     # The erased customer's events are still found by their id.
     listed = api.get(f"{V1}/audit?customer={ada_id}").json["items"]
-    assert [e["action"] for e in listed] == [
+    assert [e["action"] for e in listed if e["action"] != "customer.create"] == [
         "customer.erase",
         "customer.export",
         "customer.merge",
