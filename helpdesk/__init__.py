@@ -20,6 +20,7 @@ from helpdesk import (
     extensions,
     inbox,
     realtime,
+    reports,
     sla,
     tickets,
     unit_of_work,
@@ -32,6 +33,7 @@ from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
 from helpdesk.fields import models as field_models
+from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.tickets import models as ticket_models
@@ -39,7 +41,7 @@ from helpdesk.tickets import models as ticket_models
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation)
+DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation, reports)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,
@@ -51,6 +53,7 @@ MODELS = (
     ticket_models,
     sla_models,
     macro_models,
+    report_models,
 )
 
 

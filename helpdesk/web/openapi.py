@@ -110,6 +110,7 @@ class Operation:
     paged: bool = False
     form: bool = False
     also: tuple[int, ...] = field(default=())
+    media: tuple[str, ...] = ()
 
 
 def documented(
@@ -121,13 +122,17 @@ def documented(
     paged: bool = False,
     form: bool = False,
     also: Iterable[int] = (),
+    media: Iterable[str] = (),
 ) -> Callable[[F], F]:
     """Declare a view's operation: ``response`` (None: no content; a tuple: any of these
     models), its ``status``,
     ``body`` (a pydantic model; ``form``: also taken as a form), ``query`` parameters,
     ``paged`` (answers ``{"items": [response...], "next"}`` and takes page/per_page),
-    ``also``: further success statuses with the same response."""
-    operation = Operation(response, status, body, tuple(query), paged, form, tuple(also))
+    ``also``: further success statuses with the same response; ``media``: the content
+    types of a success that is a file rather than JSON (e.g. an export)."""
+    operation = Operation(
+        response, status, body, tuple(query), paged, form, tuple(also), tuple(media)
+    )
 
     def declare(view: F) -> F:
         setattr(view, ATTRIBUTE, operation)
@@ -184,6 +189,12 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
     for status in (op.status, *op.also):
         if op.response is None:
             responses[str(status)] = {"description": "Done; no content"}
+            continue
+        if op.media:
+            responses[str(status)] = {
+                "description": "Success: a file",
+                "content": {m.split(";")[0]: {"schema": {"type": "string"}} for m in op.media},
+            }
             continue
         models = op.response if isinstance(op.response, tuple) else (op.response,)
         refs = [schemas.ref(model, "serialization") for model in models]
