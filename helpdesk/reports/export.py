@@ -43,12 +43,14 @@ def tables(report: dict[str, Any], scope: Scope) -> dict[str, list[list[Any]]]:
         ],
         "days": [["date", "created", "solved", "backlog"]]
         + [[d["date"], d["created"], d["solved"], d["backlog"]] for d in report["by_day"]],
-        "channels": [
-            ["date"] + [f"{c} {kind}" for c in channels for kind in ("created", "solved")]
-        ]
+        "channels": [["date"] + [f"{c} {kind}" for c in channels for kind in ("created", "solved")]]
         + [
             [day["date"]]
-            + [report["by_day_channel"][c][kind][n] for c in channels for kind in ("created", "solved")]
+            + [
+                report["by_day_channel"][c][kind][n]
+                for c in channels
+                for kind in ("created", "solved")
+            ]
             for n, day in enumerate(report["by_day"])
         ],
         "times": [

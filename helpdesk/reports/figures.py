@@ -160,7 +160,12 @@ def _days(scope: Scope, now: datetime) -> dict[str, Any]:
     for n, day in enumerate(scope.days):
         backlog += net[n]
         out.append(
-            {"date": day.isoformat(), "created": created[n], "solved": solved[n], "backlog": backlog}
+            {
+                "date": day.isoformat(),
+                "created": created[n],
+                "solved": solved[n],
+                "backlog": backlog,
+            }
         )
     channels = sorted({channel for (_, channel) in per_channel})
     return {

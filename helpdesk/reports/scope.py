@@ -164,9 +164,7 @@ def agents_for(viewer: Agent) -> list[Agent]:
         return list(db.session.execute(query).unique().scalars())
     if viewer.role == "lead" and viewer.team_ids:
         query = (
-            select(Agent)
-            .where(Agent.teams.any(Team.id.in_(viewer.team_ids)))
-            .order_by(Agent.name)
+            select(Agent).where(Agent.teams.any(Team.id.in_(viewer.team_ids))).order_by(Agent.name)
         )
         return list(db.session.execute(query).unique().scalars())
     return [viewer]
@@ -176,9 +174,7 @@ def _customers(viewer: Agent) -> ColumnElement[bool]:
     """Account managers: only their accounts' customers (access.customer_filter)."""
     if not viewer.own_accounts_only:
         return true()
-    return ReportingEvent.customer_id.in_(
-        select(Customer.id).where(access.customer_filter(viewer))
-    )
+    return ReportingEvent.customer_id.in_(select(Customer.id).where(access.customer_filter(viewer)))
 
 
 def event_filter(scope: Scope, with_agent: bool = True) -> ColumnElement[bool]:
