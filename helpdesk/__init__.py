@@ -22,6 +22,7 @@ from helpdesk import (
     realtime,
     reports,
     sla,
+    surveys,
     tickets,
     unit_of_work,
     web,
@@ -36,12 +37,13 @@ from helpdesk.fields import models as field_models
 from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
+from helpdesk.surveys import models as survey_models
 from helpdesk.tickets import models as ticket_models
 
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation, reports)
+DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation, reports, surveys)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,
@@ -54,6 +56,7 @@ MODELS = (
     sla_models,
     macro_models,
     report_models,
+    survey_models,
 )
 
 
