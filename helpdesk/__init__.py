@@ -43,7 +43,19 @@ from helpdesk.tickets import models as ticket_models
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
 # listeners on the core here, never by being imported).
-DOMAINS = (web, agents, customers, tickets, inbox, sla, board, channels, automation, reports, surveys)
+DOMAINS = (
+    web,
+    agents,
+    customers,
+    tickets,
+    inbox,
+    sla,
+    board,
+    channels,
+    automation,
+    reports,
+    surveys,
+)
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
     agent_models,

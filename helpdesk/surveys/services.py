@@ -148,7 +148,7 @@ def answer(survey: Survey, rating: object, comment: str | None, now: datetime | 
     ticket = survey.ticket
     ticket.csat = {"rating": value, "comment": text, "at": iso(now)}
     events.record(ticket, "survey", {"rating": value, "comment": text})
-    agent = ticket.assignee_id
+    agent = ticket.assignee_id or _solver(ticket)
     recording.add(db.session(), ticket, "survey", now, agent, value)
     db.session.flush()
     events.announce_ticket(ticket)
@@ -160,6 +160,16 @@ def answer(survey: Survey, rating: object, comment: str | None, now: datetime | 
             f"#{ticket.number} {ticket.subject}: rated {value} of 5: {text[:200]}",
         )
     return survey
+
+
+def _solver(ticket: Ticket) -> int | None:
+    """Who solved the ticket last (the rating is theirs when nobody is assigned)."""
+    return db.session.execute(
+        select(ReportingEvent.agent_id)
+        .where(ReportingEvent.ticket_id == ticket.id, ReportingEvent.kind == "solved")
+        .order_by(ReportingEvent.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def claim(inbound: InboundMessage, customer: Customer) -> Ticket | None:

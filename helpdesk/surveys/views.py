@@ -27,9 +27,7 @@ def _page(survey, status: int = 200, problem: str | None = None):
     state = "answered" if survey.answered_at else ("open" if survey.open(now) else "expired")
     strings = texts(survey.language)
     return (
-        render_template(
-            "survey.html", survey=survey, state=state, t=strings, problem=problem
-        ),
+        render_template("survey.html", survey=survey, state=state, t=strings, problem=problem),
         status,
     )
 
