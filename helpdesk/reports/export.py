@@ -85,7 +85,7 @@ def to_csv(rows: list[list[Any]]) -> str:
 
 def to_xlsx(all_tables: dict[str, list[list[Any]]]) -> bytes:
     """Every table as a sheet of one workbook."""
-    import xlsxwriter  # type: ignore[import-untyped]
+    import xlsxwriter
 
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/report.xlsx"

@@ -231,6 +231,8 @@ def _durations(scope: Scope) -> dict[str, dict[Any, Any]]:
         for kind, agent_id, value in db.session.execute(
             select(E.kind, E.agent_id, E.value).where(*_in_range(scope, kinds))
         ):
+            if value is None:
+                continue
             values[(kind, "all")].append(value)
             if kind == "first_response" and agent_id is not None:
                 values[(kind, agent_id)].append(value)

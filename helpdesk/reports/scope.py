@@ -204,7 +204,7 @@ def ticket_filter(scope: Scope) -> ColumnElement[bool]:
     """The open tickets the backlog counts: the same rule as ``event_filter`` without the
     agent, on the tickets as they are now."""
     viewer = scope.viewer
-    conditions = [Ticket.status.in_(("new", "open", "pending"))]
+    conditions: list[ColumnElement[bool]] = [Ticket.status.in_(("new", "open", "pending"))]
     if viewer.own_accounts_only:
         conditions.append(
             Ticket.customer_id.in_(select(Customer.id).where(access.customer_filter(viewer)))

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from helpdesk import unit_of_work
 from helpdesk.agents.services import team_named
 from helpdesk.channels.email.mailboxes import add_mailbox
-from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.surveys import services as surveys
 from helpdesk.surveys.models import Survey
