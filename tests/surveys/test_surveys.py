@@ -21,6 +21,7 @@ from helpdesk.surveys import services as surveys
 from helpdesk.surveys.models import Survey
 from helpdesk.tickets import replies, services
 from helpdesk.tickets.models import Ticket, TicketEvent
+from tests.fixtures.agents import login
 from tests.fixtures.sockets import Listener
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -130,6 +131,13 @@ def test_by_email_once_after_the_delay_and_answered_on_the_page(
         .all()
     )
     assert "survey_sent" in kinds and "survey" in kinds
+    # The inbox row (what live updates fetch) and the customer's timeline show it.
+    login(client, "lena@example.com")
+    row = client.get(f"/inbox/rows?view=all&status=solved&ids={ticket_id}").json["rows"]
+    row = row[str(ticket_id)]
+    assert 'data-csat="2"' in row and "csat low" in row
+    customer = client.get(f"/customers/{shown['customer']['id']}").get_data(as_text=True)
+    assert 'data-csat="2"' in customer
 
 
 def test_german_customers_are_asked_in_german(app, client, support, inbound, smtp_server):
