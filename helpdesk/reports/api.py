@@ -6,15 +6,17 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
+from helpdesk import unit_of_work
+from helpdesk.customers.schemas import Strict
 from helpdesk.errors import Invalid
-from helpdesk.reports import export, figures
+from helpdesk.reports import export, figures, weekly
 from helpdesk.reports import scope as scopes
 from helpdesk.tickets.models import CHANNELS
-from helpdesk.web.api import api_blueprint
+from helpdesk.web.api import api_blueprint, parse_body
 from helpdesk.web.args import int_arg
 from helpdesk.web.openapi import Param, Shape, choice, documented, integer, text
 
-bp = api_blueprint("reports_api", __name__)
+bp = api_blueprint("reports_api", __name__, lock_writes=True)
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -162,3 +164,31 @@ def export_report():
         content_type=CONTENT_TYPES[kind],
         headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'},
     )
+
+
+class WeeklyMailIn(Strict):
+    """PUT /reports/weekly-mail: whether you get the weekly report mail."""
+
+    weekly: bool
+
+
+class WeeklyMailOut(Shape):
+    """Whether you get the weekly report mail (leads do unless they turned it off)."""
+
+    weekly: bool
+
+
+@bp.get("/reports/weekly-mail")
+@documented(WeeklyMailOut)
+def weekly_mail():
+    """Whether you get the weekly report mail every Monday."""
+    return jsonify({"weekly": weekly.setting(g.agent)})
+
+
+@bp.put("/reports/weekly-mail")
+@documented(WeeklyMailOut, body=WeeklyMailIn)
+def choose_weekly_mail():
+    """Turn your weekly report mail on or off."""
+    chosen = weekly.choose(g.agent, parse_body(WeeklyMailIn).weekly)
+    unit_of_work.commit()
+    return jsonify({"weekly": chosen})

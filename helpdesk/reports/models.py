@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.customers.models import Customer
@@ -62,3 +62,18 @@ class ReportingEvent(Model):
 
     def __repr__(self) -> str:
         return f"<ReportingEvent {self.kind} ticket={self.ticket_id} at={self.at}>"
+
+
+class WeeklyMail(Model):
+    """Whether an agent gets the weekly report mail (no row: leads do, others do not), and
+    the last week it went out (ISO ``2026-W45``: never twice for one week)."""
+
+    __tablename__ = "weekly_report_mails"
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    wanted: Mapped[bool | None] = mapped_column(Boolean)
+    last_week: Mapped[str | None] = mapped_column(String(8))
+
+    def __repr__(self) -> str:
+        return f"<WeeklyMail agent={self.agent_id} wanted={self.wanted} last={self.last_week}>"

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from flask import render_template, request
 from flask_login import current_user
 
-from helpdesk.reports import figures
+from helpdesk.reports import figures, weekly
 from helpdesk.reports import scope as scopes
 from helpdesk.reports.export import TABLES, WEEKDAYS
 from helpdesk.tickets.models import CHANNELS
@@ -75,6 +75,7 @@ def page():
         teams=scopes.teams_for(current_user),
         agents=scopes.agents_for(current_user),
         channels=CHANNELS,
+        weekly_mail=weekly.setting(current_user),
         **_context(scope),
     )
 

@@ -104,5 +104,13 @@
     reload();
   });
   form.addEventListener("submit", (event) => { event.preventDefault(); reload(); });
+  const mail = document.getElementById("weekly-mail");
+  if (mail) {
+    mail.addEventListener("change", async () => {
+      const result = await window.helpdesk.api("PUT", "/api/v1/reports/weekly-mail",
+                                               {weekly: mail.checked});
+      if (result.ok) mail.checked = result.data.weekly;
+    });
+  }
   draw();
 })();

@@ -16,8 +16,10 @@ import time_machine
 from playwright.sync_api import expect
 
 from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
+from helpdesk.reports import weekly
 from helpdesk.tickets import replies, services
 from helpdesk.tickets.models import Ticket
 from tests.fixtures.browser import log_in
@@ -70,6 +72,7 @@ def test_the_lead_opens_reports_changes_the_range_and_the_charts_redraw(
     ann = make_agent("ann@example.com", teams=["Support"], name="Ann Agent")
     customers = [make_customer(f"Customer {n}", emails=[f"c{n}@example.com"]) for n in range(5)]
     _history(admin, [lead, ann], customers)
+    lead_id = lead.id
     db.session.rollback()
 
     log_in(page, "lena@example.com")
@@ -97,3 +100,11 @@ def test_the_lead_opens_reports_changes_the_range_and_the_charts_redraw(
     shots = SCREENSHOTS if os.environ.get("HELPDESK_SCREENSHOTS") == "1" else tmp_path
     expect(page.locator("#report")).to_have_attribute("data-drawn", "4")
     page.screenshot(path=str(shots / "reports.png"), full_page=False)
+
+    # The weekly mail: on for a lead until they untick it.
+    box = page.locator("#weekly-mail")
+    expect(box).to_be_checked()
+    with page.expect_response("**/api/v1/reports/weekly-mail"):
+        box.uncheck()
+    db.session.rollback()
+    assert weekly.setting(db.session.get(Agent, lead_id)) is False

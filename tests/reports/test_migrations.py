@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from helpdesk.extensions import db
 from helpdesk.reports.models import ReportingEvent
 
-OURS = ("reporting_events", "surveys")
+OURS = ("reporting_events", "surveys", "weekly_report_mails")
 
 
 def _ours(diff) -> bool:
