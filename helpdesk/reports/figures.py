@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from math import ceil, floor
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Date, Integer, case, cast, func, select
 
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
@@ -107,54 +107,35 @@ def _share(part: int, whole: int) -> float | None:
 def _days(scope: Scope, now: datetime) -> dict[str, Any]:
     """Created and solved per day (and per channel), the backlog at each day's end, the
     busiest hours (created, by local weekday and hour)."""
-    quarter = _quarter_hour()
-    until = max(scope.until, now)
-    rows = db.session.execute(
-        select(E.kind, E.channel, quarter, func.count())
-        .where(
-            E.kind.in_(tuple(BACKLOG)),
-            E.at >= scope.since,
-            E.at < until,
-            event_filter(scope, with_agent=False),
-        )
-        .group_by(E.kind, E.channel, quarter)
-    ).all()
+    index = {day: n for n, day in enumerate(scope.days)}
+    rows = _per_local_day(
+        scope, tuple(BACKLOG), max(scope.until, now), event_filter(scope, with_agent=False)
+    )
     open_now = db.session.execute(
         select(func.count()).select_from(Ticket).where(ticket_filter(scope))
     ).scalar_one()
-    index = {day: n for n, day in enumerate(scope.days)}
-    created = [0] * len(scope.days)
-    solved = [0] * len(scope.days)
     net = [0] * len(scope.days)
     net_after = 0  # after the range (up to now)
-    per_channel: dict[tuple[str, str], int] = defaultdict(int)
-    day_channel: dict[tuple[int, str, str], int] = defaultdict(int)
-    hours = [[0] * 24 for _ in range(7)]
-    agent_rows = _agent_counts(scope, quarter) if scope.agent or _agent_only(scope) else None
-    for kind, channel, step, count in rows:
-        local = datetime.fromtimestamp(int(step) * QUARTER, UTC).astimezone(scope.tz)
-        n = index.get(local.date())
+    for kind, _, day, count in rows:
+        n = index.get(day)
         if n is None:
             net_after += BACKLOG[kind] * count
+        else:
+            net[n] += BACKLOG[kind] * count
+    # Created and solved: the scope's (an agent's view: only what is attributed to them).
+    counted_filter = event_filter(scope)
+    if scope.agent is not None or _agent_only(scope):
+        rows = _per_local_day(scope, ("created", "solved"), scope.until, counted_filter)
+    created, solved = [0] * len(scope.days), [0] * len(scope.days)
+    per_channel: dict[tuple[str, str], int] = defaultdict(int)
+    day_channel: dict[tuple[int, str, str], int] = defaultdict(int)
+    for kind, channel, day, count in rows:
+        n = index.get(day)
+        if n is None or kind not in ("created", "solved"):
             continue
-        net[n] += BACKLOG[kind] * count
-        if agent_rows is None and kind in ("created", "solved"):
-            (created if kind == "created" else solved)[n] += count
-            per_channel[(kind, channel)] += count
-            day_channel[(n, kind, channel)] += count
-            if kind == "created":
-                hours[local.weekday()][local.hour] += count
-    if agent_rows is not None:  # an agent's counts: only events attributed to them
-        for kind, channel, step, count in agent_rows:
-            local = datetime.fromtimestamp(int(step) * QUARTER, UTC).astimezone(scope.tz)
-            n = index.get(local.date())
-            if n is None:
-                continue
-            (created if kind == "created" else solved)[n] += count
-            per_channel[(kind, channel)] += count
-            day_channel[(n, kind, channel)] += count
-            if kind == "created":
-                hours[local.weekday()][local.hour] += count
+        (created if kind == "created" else solved)[n] += count
+        per_channel[(kind, channel)] += count
+        day_channel[(n, kind, channel)] += count
     backlog = open_now - net_after - sum(net)
     out = []
     for n, day in enumerate(scope.days):
@@ -178,29 +159,67 @@ def _days(scope: Scope, now: datetime) -> dict[str, Any]:
             }
             for channel in channels
         },
-        "hours": hours,
+        "hours": _hours(scope, counted_filter),
     }
+
+
+def _per_local_day(scope: Scope, kinds: tuple[str, ...], until: datetime, condition) -> list:
+    """(kind, channel, local date, count) of the events of ``kinds`` from the scope's start
+    to ``until``. PostgreSQL groups by the local date itself (``AT TIME ZONE``); SQLite,
+    which knows no time zones, by UTC quarter hour, laid onto local dates here."""
+    where = (E.kind.in_(kinds), E.at >= scope.since, E.at < until, condition)
+    if db.engine.dialect.name == "postgresql":
+        day = cast(func.timezone(scope.tz.key, E.at), Date)
+        return list(
+            db.session.execute(
+                select(E.kind, E.channel, day, func.count())
+                .where(*where)
+                .group_by(E.kind, E.channel, day)
+            ).all()
+        )
+    quarter = _quarter_hour()
+    found: dict[tuple[str, str, date], int] = defaultdict(int)
+    dates: dict[int, date] = {}
+    for kind, channel, step, count in db.session.execute(
+        select(E.kind, E.channel, quarter, func.count())
+        .where(*where)
+        .group_by(E.kind, E.channel, quarter)
+    ):
+        if step not in dates:
+            dates[step] = _local(scope, step).date()
+        found[(kind, channel, dates[step])] += count
+    return [(kind, channel, day, count) for (kind, channel, day), count in found.items()]
+
+
+def _hours(scope: Scope, condition) -> list[list[int]]:
+    """Tickets created per local weekday (Monday first) and hour."""
+    where = (E.kind == "created", E.at >= scope.since, E.at < scope.until, condition)
+    hours = [[0] * 24 for _ in range(7)]
+    if db.engine.dialect.name == "postgresql":
+        local = func.timezone(scope.tz.key, E.at)
+        weekday, hour = func.extract("isodow", local), func.extract("hour", local)
+        for isodow, at_hour, count in db.session.execute(
+            select(weekday, hour, func.count()).where(*where).group_by(weekday, hour)
+        ):
+            hours[int(isodow) - 1][int(at_hour)] += count
+        return hours
+    quarter = _quarter_hour()
+    for step, count in db.session.execute(
+        select(quarter, func.count()).where(*where).group_by(quarter)
+    ):
+        local = _local(scope, step)
+        hours[local.weekday()][local.hour] += count
+    return hours
+
+
+def _local(scope: Scope, step: int) -> datetime:
+    """The start of a quarter hour (seconds since 1970 // 900) in the report's zone."""
+    return datetime.fromtimestamp(int(step) * QUARTER, UTC).astimezone(scope.tz)
 
 
 def _agent_only(scope: Scope) -> bool:
     """Whether the viewer sees only their own events (an agent)."""
     return not scope.viewer.is_admin and scope.viewer.role == "agent"
-
-
-def _agent_counts(scope: Scope, quarter) -> list[Any]:
-    """Created and solved per channel and quarter hour, of the agent's events only."""
-    return list(
-        db.session.execute(
-            select(E.kind, E.channel, quarter, func.count())
-            .where(
-                E.kind.in_(("created", "solved")),
-                E.at >= scope.since,
-                E.at < scope.until,
-                event_filter(scope),
-            )
-            .group_by(E.kind, E.channel, quarter)
-        ).all()
-    )
 
 
 def _in_range(scope: Scope, kinds: Iterable[str]):
