@@ -2,9 +2,10 @@
 range (counts grouped in SQL, percentiles in PostgreSQL's ``percentile_cont``; on SQLite,
 which has none, from the values in Python with the same interpolation).
 
-Counts per day and the busiest hours are grouped in SQL by quarter hour in UTC, then
-laid onto local days and hours in Python: every time zone's offset is a whole number of
-quarter hours, so this is exact across daylight-saving changes on both databases.
+Counts per local day and the busiest hours are grouped by PostgreSQL in the report's
+time zone (``AT TIME ZONE``); SQLite knows no time zones, so there they are grouped by
+UTC quarter hour and laid onto local days and hours in Python: every time zone's offset
+is a whole number of quarter hours, so both are exact across daylight-saving changes.
 
 The backlog at the end of a day is the open tickets now, less what was created and
 reopened since, plus what was solved since (and likewise for tickets moved between
