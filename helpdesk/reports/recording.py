@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.reports.models import ReportingEvent
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
@@ -34,11 +35,25 @@ def install() -> None:
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Add the reporting events of what this flush writes."""
+    for obj in list(session.deleted):
+        if isinstance(obj, Customer):
+            follow_tickets(session, ReportingEvent.__table__, obj.id)
     for obj in list(session.new):
         if isinstance(obj, TicketEvent):
             _from_trail(session, obj)
         elif isinstance(obj, Message) and obj.direction == "out" and obj.author_kind == "agent":
             _from_reply(session, obj)
+
+
+def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
+    """A customer is deleted: rows of ``table`` (a ``ticket_id``, a ``customer_id``) on
+    that customer take their ticket's customer now. A merge moved the tickets to the
+    surviving customer first, so their events stay (and do not go with the deleted
+    customer's ON DELETE CASCADE)."""
+    owner = select(Ticket.customer_id).where(Ticket.id == table.c.ticket_id).scalar_subquery()
+    session.execute(
+        update(table).where(table.c.customer_id == customer_id).values(customer_id=owner)
+    )
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:

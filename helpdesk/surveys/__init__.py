@@ -13,4 +13,5 @@ def init_app(app: Flask) -> None:
     from helpdesk.tickets import ingest
 
     ingest.register_claim(services.claim)
+    services.install()
     app.register_blueprint(views.bp)

@@ -16,8 +16,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import event, exists, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from helpdesk import jobs, unit_of_work
 from helpdesk.channels.inbound import InboundMessage
@@ -42,6 +43,19 @@ LOOK_BACK = timedelta(days=2)  # solves older than the delay and this are never 
 LOW = 2  # a rating of 2 or less with a comment is a signal for the lead
 MAX_COMMENT = 2000
 BATCH = 200
+
+
+def install() -> None:
+    """Keep surveys with their tickets when customers merge (once per process)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+
+
+def _before_flush(session: Session, flush_context: object, instances: object) -> None:
+    """A customer deleted (merged away): their surveys follow their tickets."""
+    for obj in list(session.deleted):
+        if isinstance(obj, Customer):
+            recording.follow_tickets(session, Survey.__table__, obj.id)
 
 
 def send_due(now: datetime | None = None) -> int:

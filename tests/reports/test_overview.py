@@ -6,6 +6,7 @@ per day and SLA compliance; and each role sees only what it may."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
 from helpdesk.extensions import db
@@ -142,3 +143,18 @@ def test_events_are_written_with_the_change_and_only_then(app, desk, history):
         services.update_ticket(ticket(t["t3"]), {"status": "solved"}, desk["bob"])
         db.session.rollback()  # a refused request writes nothing: nor its events
     assert db.session.query(ReportingEvent).count() == before
+
+
+def test_a_merge_keeps_the_events_and_surveys_with_the_tickets(api, desk, history):
+    before = get_report(api).json
+    other = api.post(
+        "/api/v1/customers", json={"name": "Ada (2)", "emails": ["ada2@example.com"]}
+    ).json["id"]
+    ada = desk["ada"].id
+    assert api.post(f"/api/v1/customers/{other}/merge", json={"from": ada}).status_code == 200
+    after = get_report(api).json
+    assert after == before
+    left = db.session.execute(
+        select(func.count()).select_from(ReportingEvent).where(ReportingEvent.customer_id == other)
+    ).scalar_one()
+    assert left == db.session.execute(select(func.count()).select_from(ReportingEvent)).scalar_one()
