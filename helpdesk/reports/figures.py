@@ -197,8 +197,8 @@ def _hours(scope: Scope, condition) -> list[list[int]]:
     where = (E.kind == "created", E.at >= scope.since, E.at < scope.until, condition)
     hours = [[0] * 24 for _ in range(7)]
     if db.engine.dialect.name == "postgresql":
-        local = func.timezone(scope.tz.key, E.at)
-        weekday, hour = func.extract("isodow", local), func.extract("hour", local)
+        there = func.timezone(scope.tz.key, E.at)
+        weekday, hour = func.extract("isodow", there), func.extract("hour", there)
         for isodow, at_hour, count in db.session.execute(
             select(weekday, hour, func.count()).where(*where).group_by(weekday, hour)
         ):
