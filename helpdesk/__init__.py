@@ -25,8 +25,10 @@ from helpdesk import (
     inbox,
     organizations,
     realtime,
+    reports,
     segments,
     sla,
+    surveys,
     tickets,
     unit_of_work,
     web,
@@ -40,8 +42,10 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
+from helpdesk.surveys import models as survey_models
 from helpdesk.tickets import models as ticket_models
 
 # The domain packages, in the order they register: each one's init_app mounts its
@@ -63,6 +67,8 @@ DOMAINS = (
     board,
     channels,
     automation,
+    reports,
+    surveys,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -77,6 +83,8 @@ MODELS = (
     ticket_models,
     sla_models,
     macro_models,
+    report_models,
+    survey_models,
 )
 
 

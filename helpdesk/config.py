@@ -114,6 +114,13 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),
         # SLA (tickets/sla.py): how long before a due time the assignee is warned.
         "SLA_WARN_MINUTES": int(os.environ.get("HELPDESK_SLA_WARN_MINUTES", "30")),
+        # Reports (helpdesk/reports): the time zone whose calendar days a report counts
+        # in when the request names none (the ``tz`` argument).
+        "REPORTS_TIMEZONE": os.environ.get("HELPDESK_REPORTS_TIMEZONE", "Europe/Berlin"),
+        # The satisfaction survey (helpdesk/surveys): how long after a ticket is solved
+        # its customer is asked, and how long the answer is taken.
+        "SURVEY_DELAY_MINUTES": int(os.environ.get("HELPDESK_SURVEY_DELAY_MINUTES", "60")),
+        "SURVEY_EXPIRY_DAYS": int(os.environ.get("HELPDESK_SURVEY_EXPIRY_DAYS", "14")),
         # How new passwords are hashed (Werkzeug's scrypt; the test suite sets a cheap
         # method, since every test makes agents and scrypt takes a tenth of a second).
         "PASSWORD_HASH_METHOD": "scrypt",

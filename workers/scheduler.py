@@ -15,6 +15,10 @@ PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.tickets.services:close_solved", "default"),
     # Warn before SLA due times and escalate breaches (tickets/sla.py).
     (60, "helpdesk.sla.scan:scan", "default"),
+    # Satisfaction surveys of tickets solved long enough ago (helpdesk/surveys).
+    (60, "helpdesk.surveys.services:send_due", "default"),
+    # The weekly report mail (Mondays from 07:00; marked per week, never sent twice).
+    (3600, "helpdesk.reports.weekly:send_weekly", "default"),
     # Replies left queued (their job lost, or a transient failure's retry due).
     (60, "helpdesk.channels.delivery:requeue", "outbound"),
     # Twilio webhooks spooled while the database was down (channels/twilio/spool.py).

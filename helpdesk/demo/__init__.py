@@ -18,6 +18,7 @@ from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.db import utcnow
 from helpdesk.demo.content import ACCOUNT_MANAGER, CHANNELS, LOGINS
 from helpdesk.demo.conversations import Player
+from helpdesk.demo.history import play_history
 from helpdesk.demo.people import make_channel, make_orders, make_people, make_plan, make_staff
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Call, Message, Ticket
@@ -32,6 +33,8 @@ def seed(conversations: int = 180, customer_count: int = 300) -> list[str]:
     people = make_people(rng, now, customer_count)
     make_orders(rng, people, now)
     db.session.commit()
+    # Three months of the past first (ticket numbers grow with time), for the reports.
+    play_history(random.Random(17), now, staff, people)
     plans = [make_plan(rng, people, now) for _ in range(conversations)]
     # In time order, as they happened: ticket numbers grow with time.
     player = Player(rng, now, staff, lines)

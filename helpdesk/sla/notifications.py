@@ -32,7 +32,11 @@ from helpdesk.tickets.models import Ticket
 log = logging.getLogger(__name__)
 EMAIL_JOB = "helpdesk.sla.notifications:send_email"
 EMAILED = ("escalated",)  # kinds that also go out by email
-TITLES = {"escalated": "Escalated to you", "sla_warning": "SLA due soon"}
+TITLES = {
+    "escalated": "Escalated to you",
+    "sla_warning": "SLA due soon",
+    "low_rating": "Low rating",
+}
 _digest: ContextVar[dict | None] = ContextVar("notification_digest", default=None)
 
 

@@ -53,6 +53,18 @@ def register_follow_up(
         _FOLLOW_UPS.append((path, channel, wanted))
 
 
+# Claims: a feature waiting for a customer's answer (the survey's "reply 1-5") takes
+# the message onto its ticket, handled there: the ticket is not reopened, no follow-up
+# runs. Registered at start-up; each sees the message and its known customer.
+_CLAIMS: list[Callable[[InboundMessage, Customer], Ticket | None]] = []
+
+
+def register_claim(claim: Callable[[InboundMessage, Customer], Ticket | None]) -> None:
+    """Let ``claim(inbound, customer)`` take a message onto a ticket (or answer None)."""
+    if claim not in _CLAIMS:
+        _CLAIMS.append(claim)
+
+
 # Every message runs these queries: each statement is built once, on first use (when
 # the mappers are configured), so SQLAlchemy does not rebuild and re-key it for its
 # compiled-statement cache on every call.
@@ -145,6 +157,9 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     with db.session.no_autoflush:
         ticket = _referenced_ticket(inbound)
         customer, created_customer = _customer(inbound, contact, ticket)
+        claimed = None
+        if ticket is None and not created_customer and not inbound.is_auto:
+            claimed = ticket = next(filter(None, (c(inbound, customer) for c in _CLAIMS)), None)
         if ticket is None and inbound.ticket_number and not created_customer:
             ticket = _numbered_ticket(inbound.ticket_number, customer)
         if ticket is None and contact is not None and not created_customer:
@@ -161,9 +176,10 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
             ticket.last_inbound_at = now
             ticket.message_count = (ticket.message_count or 0) + 1
             previous_status = ticket.status
-            _reopen_if_waiting(ticket, message)
-            if not message.is_auto:
-                sla.customer_wrote(ticket, previous_status, now)
+            if claimed is None:
+                _reopen_if_waiting(ticket, message)
+                if not message.is_auto:
+                    sla.customer_wrote(ticket, previous_status, now)
         customers.touch_contact(customer, now)
     db.session.flush()
     if created_customer:
@@ -174,7 +190,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
         )
     if inbound.opt_out is not None:
         replies.sms_opt_out(customer, inbound.opt_out, inbound.text.strip()[:20], ticket)
-    _after_commit(message, ticket, created_ticket)
+    _after_commit(message, ticket, created_ticket, follow_ups=claimed is None)
     return IngestResult(message, ticket, customer, created_ticket, created_customer)
 
 
@@ -349,10 +365,12 @@ def _reopen_if_waiting(ticket: Ticket, message: Message) -> None:
     events.record(ticket, "status", {"from": previous, "to": "open", "why": "customer replied"})
 
 
-def _after_commit(message: Message, ticket: Ticket, created_ticket: bool) -> None:
+def _after_commit(
+    message: Message, ticket: Ticket, created_ticket: bool, follow_ups: bool = True
+) -> None:
     """Queue the realtime events and follow-up jobs for after the commit."""
     events.announce_message(message, ticket, created_ticket)
-    if message.is_auto:
+    if message.is_auto or not follow_ups:
         return
     for path, channel, wanted in _FOLLOW_UPS:
         if (channel is None or channel == message.channel) and (wanted is None or wanted(message)):

@@ -74,6 +74,8 @@ class Ticket(Model):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     # Values of the admin-defined fields that apply to tickets (helpdesk/fields).
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The customer's survey answer (helpdesk/surveys): {"rating", "comment", "at"}.
+    csat: Mapped[dict | None] = mapped_column(JSON)
     # SLA (tickets/sla.py): the policy applied and the due time of each target; ``sla_due``
     # is the earliest target still running (None: none, or paused while pending), and
     # ``sla_target`` names it. ``sla_stage``: 0 running, 1 assignee warned, 2 breached and

@@ -162,6 +162,7 @@ class TicketOut(Shape):
     first_response_at: str | None
     solved_at: str | None
     sla: dict[str, Any] | None
+    csat: dict[str, Any] | None = None  # the survey answer: {"rating", "comment", "at"}
 
 
 class EventOut(Shape):

@@ -42,6 +42,7 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "first_response_at": iso(ticket.first_response_at),
         "solved_at": iso(ticket.solved_at),
         "sla": sla_state(ticket),
+        "csat": ticket.csat,
     }
 
 

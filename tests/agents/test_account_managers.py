@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from helpdesk.agents.models import Team
+from helpdesk.agents.models import Agent, Team
 from helpdesk.customers.models import Customer, Note, Order, Organization
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Call, Message, Ticket
@@ -64,6 +64,10 @@ NOT_ABOUT_CUSTOMERS = {
     "fields_api.update_field": "custom field definitions: keys and labels, no values",
     "fields_api.delete_field": "custom field definitions (admins; values go with them)",
     "audit.erased": "the page after an erasure: says it is done, names nobody",
+    "surveys.survey_page": "a customer's survey link (the token is the proof), no agent",
+    "surveys.answer": "a customer's survey link (the token is the proof), no agent",
+    "reports_api.weekly_mail": "the agent's own weekly-mail choice",
+    "reports_api.choose_weekly_mail": "the agent's own weekly-mail choice",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -128,6 +132,10 @@ LISTS = {
     "audit_api.list_events",
     "audit.audit_log",
     "imports.import_page",
+    "reports.page",
+    "reports.body",
+    "reports_api.overview",
+    "reports_api.export_report",
     "imports_api.create_import",
     "imports_api.get_import",
     "imports_api.import_report",
@@ -509,6 +517,31 @@ def check_imports(a: Accounts, web) -> None:
     assert web.get("/customers/import").status_code == 403
 
 
+def check_reports(a: Accounts, web) -> None:
+    """The same agent with and without the flag: the reports lose Olga's ticket."""
+    from datetime import date
+
+    today = date.today().isoformat()
+    args = {"from": today, "to": today, "tz": "UTC"}
+
+    def overview(own: bool) -> dict:
+        db.session.get(Agent, a.anna.id).own_accounts_only = own
+        db.session.commit()
+        response = a.api.get(f"{V1}/reports/overview", query_string=args)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    everything, own = overview(False), overview(True)
+    if a.role == "agent":  # an agent's reports are their own work: nothing of Olga's either
+        assert own["created"] <= everything["created"]
+    else:
+        assert everything["created"] - own["created"] == 1  # Olga's ticket
+    csv = a.api.get(f"{V1}/reports/export", query_string={**args, "format": "csv"})
+    assert csv.status_code == 200
+    for path in ("/reports", "/reports/body"):
+        assert web.get(path, query_string=args).status_code == 200, path
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customer_list_api.list_customers": check_customer_list,
     "customer_list.customers": check_customer_page,
@@ -534,6 +567,10 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "audit_api.list_events": check_audit,
     "audit.audit_log": check_audit,
     "imports.import_page": check_imports,
+    "reports.page": check_reports,
+    "reports.body": check_reports,
+    "reports_api.overview": check_reports,
+    "reports_api.export_report": check_reports,
     "imports_api.create_import": check_imports,
     "imports_api.get_import": check_imports,
     "imports_api.import_report": check_imports,

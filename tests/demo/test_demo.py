@@ -198,6 +198,32 @@ def check_matched_by_identity(printed_customers: int) -> None:
     assert scalar(select(func.min(Call.duration)).where(Call.status == "completed")) > 0
 
 
+def check_three_months_of_reports():
+    """The reports of the last 91 days have shapes: busier weekdays than weekends, a
+    backlog that rose and fell, ratings with a few low ones (helpdesk/demo/history.py)."""
+    from datetime import date as day
+
+    from helpdesk.agents.models import Agent
+    from helpdesk.reports import figures
+    from helpdesk.reports import scope as scopes
+
+    admin = db.session.execute(select(Agent).where(Agent.role == "admin")).unique().scalar_one()
+    today = utcnow().date()
+    first = (today - timedelta(days=90)).isoformat()
+    report = figures.overview(scopes.build(admin, first, today.isoformat(), "Europe/Berlin"))
+    weekdays = [
+        d["created"] for d in report["by_day"] if day.fromisoformat(d["date"]).weekday() < 5
+    ]
+    weekends = [
+        d["created"] for d in report["by_day"] if day.fromisoformat(d["date"]).weekday() >= 5
+    ]
+    assert sum(weekdays) / len(weekdays) > 2 * sum(weekends) / len(weekends)
+    backlog = [d["backlog"] for d in report["by_day"][:70]]
+    assert max(backlog) >= 3 * max(1, min(backlog)), backlog
+    assert report["csat"]["responses"] > 50 and 0.5 < report["csat"]["satisfied_share"] < 1
+    db.session.rollback()
+
+
 def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["init", "--demo"])
@@ -211,6 +237,7 @@ def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
 
     check_variety()
     check_history_is_consistent()
+    check_three_months_of_reports()
     check_matched_by_identity(int(re.search(r"(\d+) customers", first.output).group(1)))
 
     before = counts()

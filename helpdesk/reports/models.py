@@ -1,0 +1,79 @@
+"""Reporting events: one row per thing a report counts, written in the same transaction
+as the change it records (``reports.recording``), with the ticket's team, channel, agent
+and customer at that moment. Reports read these, never the messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpdesk.customers.models import Customer
+from helpdesk.db import UTCDateTime, utcnow
+from helpdesk.extensions import Model
+from helpdesk.tickets.models import Ticket
+
+# What happened. ``value`` is, per kind: first_response and solved the seconds since the
+# ticket was created (first response time, resolution time); survey the rating 1-5.
+# team_in / team_out move an open ticket's backlog from one team to another.
+KINDS = (
+    "created",
+    "first_response",
+    "response",
+    "solved",
+    "reopened",
+    "team_in",
+    "team_out",
+    "sla_met",
+    "sla_breached",
+    "survey",
+)
+
+
+class ReportingEvent(Model):
+    """One counted event on a ticket: created, answered, solved, reopened, an SLA target
+    met or missed, a survey answered."""
+
+    __tablename__ = "reporting_events"
+    __table_args__ = (
+        # Every report query is "these kinds in this time range", optionally by team or
+        # agent (the access rule of leads and agents), or by customer (account managers).
+        Index("ix_reporting_events_kind_at", "kind", "at"),
+        Index("ix_reporting_events_team_kind_at", "team_id", "kind", "at"),
+        Index("ix_reporting_events_agent_kind_at", "agent_id", "kind", "at"),
+        Index("ix_reporting_events_customer_at", "customer_id", "at"),
+        Index("ix_reporting_events_ticket_id", "ticket_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(10))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    value: Mapped[int | None] = mapped_column(Integer)
+    # The SLA target of sla_met / sla_breached ("first_response", "resolution").
+    detail: Mapped[str | None] = mapped_column(String(20))
+    # Lets an event be recorded on a ticket not flushed yet (ingest flushes once).
+    ticket: Mapped[Ticket] = relationship(Ticket)
+    customer: Mapped[Customer | None] = relationship(Customer)
+
+    def __repr__(self) -> str:
+        return f"<ReportingEvent {self.kind} ticket={self.ticket_id} at={self.at}>"
+
+
+class WeeklyMail(Model):
+    """Whether an agent gets the weekly report mail (no row: leads do, others do not), and
+    the last week it went out (ISO ``2026-W45``: never twice for one week)."""
+
+    __tablename__ = "weekly_report_mails"
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    wanted: Mapped[bool | None] = mapped_column(Boolean)
+    last_week: Mapped[str | None] = mapped_column(String(8))
+
+    def __repr__(self) -> str:
+        return f"<WeeklyMail agent={self.agent_id} wanted={self.wanted} last={self.last_week}>"

@@ -1,0 +1,182 @@
+"""Writes the reporting events, in the same flush as the change each records.
+
+The core does not call this module: ``reports.init_app`` hangs ``before_flush`` on the
+session (``install``), which reads what the flush is about to write: a new ticket
+(the audit trail's ``created``), a status change (``status``, ``escalated``), a move to
+another team (``team``), an agent's reply (a new outbound message). So every path that
+changes a ticket is counted without knowing about reports, and an event never exists
+without its change, nor a change without its event (one transaction).
+
+SLA compliance is decided when a target is settled: the first response met or missed
+its due time when the first reply went out, the resolution when the ticket was solved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from helpdesk.customers.models import Customer
+from helpdesk.db import utcnow
+from helpdesk.reports.models import ReportingEvent
+from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
+
+DONE = ("solved", "closed")
+
+
+def install() -> None:
+    """Record reporting events on every flush of every session (once per process)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Add the reporting events of what this flush writes."""
+    for obj in list(session.deleted):
+        if isinstance(obj, Customer):
+            follow_tickets(session, ReportingEvent.__table__, obj.id)
+    for obj in list(session.new):
+        if isinstance(obj, TicketEvent):
+            _from_trail(session, obj)
+        elif isinstance(obj, Message) and obj.direction == "out" and obj.author_kind == "agent":
+            _from_reply(session, obj)
+
+
+def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
+    """A customer is deleted: rows of ``table`` (a ``ticket_id``, a ``customer_id``) on
+    that customer take their ticket's customer now. A merge moved the tickets to the
+    surviving customer first, so their events stay (and do not go with the deleted
+    customer's ON DELETE CASCADE)."""
+    owner = select(Ticket.customer_id).where(Ticket.id == table.c.ticket_id).scalar_subquery()
+    session.execute(
+        update(table).where(table.c.customer_id == customer_id).values(customer_id=owner)
+    )
+
+
+def seconds(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole seconds from ``start`` to ``end`` (None when either is missing)."""
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
+def add(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    at: datetime,
+    agent_id: int | None = None,
+    value: int | None = None,
+    detail: str | None = None,
+    team_id: int | None | bool = False,
+) -> ReportingEvent:
+    """Add one reporting event on ``ticket`` (its team unless ``team_id`` says another)."""
+    row = ReportingEvent(
+        ticket=ticket,
+        kind=kind,
+        team_id=_team_of(ticket) if team_id is False else team_id,
+        channel=ticket.channel,
+        agent_id=agent_id,
+        at=at,
+        value=value,
+        detail=detail,
+    )
+    # The relationship, not the id: ingest's customer may be flushed with this event.
+    row.customer = ticket.customer
+    session.add(row)
+    return row
+
+
+def _moment(ticket: Ticket) -> datetime:
+    """When a change happened: the customer's message that caused it (ingest sets the
+    ticket's last inbound time to it), else now."""
+    added = inspect(ticket).attrs.last_inbound_at.history.added
+    return added[0] if added and added[0] is not None else utcnow()
+
+
+def _team_of(ticket: Ticket) -> int | None:
+    """The ticket's team id, also when only the relationship was set so far."""
+    return ticket.team.id if ticket.team is not None else ticket.team_id
+
+
+def _assignee_of(ticket: Ticket) -> int | None:
+    """The ticket's assignee id, also when only the relationship was set so far."""
+    return ticket.assignee.id if ticket.assignee is not None else ticket.assignee_id
+
+
+def _from_trail(session: Session, entry: TicketEvent) -> None:
+    """The reporting events an audit trail entry stands for."""
+    ticket = entry.ticket
+    if ticket is None:
+        return
+    data = entry.data or {}
+    if entry.kind == "created":
+        add(session, ticket, "created", ticket.created_at or utcnow(), _assignee_of(ticket))
+        if ticket.status in DONE:
+            _solved(session, ticket, entry.agent_id)
+    elif entry.kind == "status":
+        _status(session, ticket, data.get("from"), data.get("to"), entry.agent_id)
+    elif entry.kind == "escalated":
+        status = data.get("status") or {}
+        team = data.get("team") or {}
+        if status.get("from") in DONE:
+            _status(session, ticket, status.get("from"), status.get("to"), entry.agent_id)
+        elif team and _was_open(ticket):
+            _moved(session, ticket, team.get("from"), team.get("to"))
+    elif entry.kind == "team" and _was_open(ticket):
+        _moved(session, ticket, data.get("from"), data.get("to"))
+
+
+def _was_open(ticket: Ticket) -> bool:
+    """Whether the ticket was open before this flush's changes."""
+    deleted = inspect(ticket).attrs.status.history.deleted
+    before = deleted[0] if deleted else ticket.status
+    return before in OPEN_STATUSES
+
+
+def _moved(session: Session, ticket: Ticket, old: int | None, new: int | None) -> None:
+    """An open ticket moved teams: its backlog leaves one team and joins the other."""
+    at = utcnow()
+    add(session, ticket, "team_out", at, team_id=old)
+    add(session, ticket, "team_in", at, team_id=new)
+
+
+def _status(
+    session: Session, ticket: Ticket, old: str | None, new: str | None, actor: int | None
+) -> None:
+    """A status change: solved (from an open status) or reopened (from a done one)."""
+    if new in DONE and old not in DONE:
+        _solved(session, ticket, actor)
+    elif old in DONE and new in OPEN_STATUSES:
+        add(session, ticket, "reopened", _moment(ticket), _assignee_of(ticket))
+
+
+def _solved(session: Session, ticket: Ticket, actor: int | None) -> None:
+    """The ticket was solved: its resolution time, and whether it met its SLA."""
+    at = ticket.solved_at or utcnow()
+    agent = _assignee_of(ticket) or actor
+    add(session, ticket, "solved", at, agent, seconds(ticket.created_at, at))
+    if ticket.resolution_due is not None:
+        kind = "sla_met" if at <= ticket.resolution_due else "sla_breached"
+        add(session, ticket, kind, at, agent, detail="resolution")
+
+
+def _from_reply(session: Session, message: Message) -> None:
+    """An agent's reply: a response, and the first response when it is the first."""
+    ticket = message.ticket
+    if ticket is None:
+        with session.no_autoflush:  # (the reply's ticket is in the identity map)
+            ticket = session.get(Ticket, message.ticket_id)
+    if ticket is None:
+        return
+    at = message.created_at or utcnow()
+    add(session, ticket, "response", at, message.author_id)
+    if ticket.first_response_at is None or ticket.first_response_at != at:
+        return
+    add(session, ticket, "first_response", at, message.author_id, seconds(ticket.created_at, at))
+    if ticket.first_response_due is not None:
+        kind = "sla_met" if at <= ticket.first_response_due else "sla_breached"
+        add(session, ticket, kind, at, message.author_id, detail="first_response")
