@@ -18,6 +18,7 @@ from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.db import utcnow
 from helpdesk.demo.content import ACCOUNT_MANAGER, CHANNELS, LOGINS
 from helpdesk.demo.conversations import Player
+from helpdesk.demo.crm import make_crm
 from helpdesk.demo.history import play_history
 from helpdesk.demo.people import make_channel, make_orders, make_people, make_plan, make_staff
 from helpdesk.extensions import db
@@ -44,6 +45,7 @@ def seed(conversations: int = 180, customer_count: int = 300) -> list[str]:
     db.session.commit()
     _service_levels()
     _account_manager()
+    make_crm(random.Random(7), now)
     db.session.commit()
     return _summary()
 

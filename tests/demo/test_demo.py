@@ -239,6 +239,7 @@ def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
     check_history_is_consistent()
     check_three_months_of_reports()
     check_matched_by_identity(int(re.search(r"(\d+) customers", first.output).group(1)))
+    check_crm()
 
     before = counts()
     again = runner.invoke(args=["init", "--demo"])
@@ -263,6 +264,35 @@ def test_demo_seeds_once_matched_by_identity_and_its_login_works(app, client):
     assert str(escape(newest)) in inbox.get_data(as_text=True)
 
     check_account_manager(first.output, client)
+
+
+def check_crm() -> None:
+    """The CRM has something to show: addresses, custom fields with values, segments that
+    find people (VIPs in Berlin among them, with an open ticket), planted duplicates."""
+    from helpdesk.agents.models import Agent
+    from helpdesk.customers import search
+    from helpdesk.duplicates import finder
+    from helpdesk.fields.models import CustomField
+    from helpdesk.segments import services as segments
+    from helpdesk.segments.models import Segment
+
+    lead = db.session.scalar(select(Agent).where(Agent.email == "lead@demo.helpdesk"))
+    assert scalar(select(func.count()).select_from(Customer).where(Customer.city.is_(None))) == 0
+    assert {f.applies_to for f in db.session.scalars(select(CustomField))} == {
+        "customer",
+        "organization",
+        "ticket",
+    }
+    names = {}
+    for segment in db.session.scalars(select(Segment)):
+        wanted = segments.parse_filter(segment.filter)
+        names[segment.name] = search.count(wanted, lead)
+    assert set(names) >= {"VIP customers in Berlin", "No contact for 90 days"}
+    assert all(n > 0 for n in names.values()), names
+    berlin = search.parse({"q": "Berlin", "tag": "vip", "has_open_tickets": "true"})
+    assert search.count(berlin, lead) >= 3
+    reasons = {r for pair in finder.find(lead) for r in pair["reasons"]}
+    assert {"same_email", "same_name_in_organization"} <= reasons
 
 
 def check_account_manager(output: str, client) -> None:
