@@ -152,8 +152,12 @@ class ChatNamespace(Namespace):
                 "error": f"messages are at most {current_app.config['CHAT_MAX_MESSAGE']} "
                 "characters of text"
             }
+        # A visitor's own limits slide (the minute before counts too): never more than the
+        # limit within any minute, also across a window's edge.
         if not allow(
-            f"chat-msg:{session['visitor']}", current_app.config["CHAT_MESSAGES_PER_MINUTE"]
+            f"chat-msg:{session['visitor']}",
+            current_app.config["CHAT_MESSAGES_PER_MINUTE"],
+            sliding=True,
         ) or not allow(
             f"chat-ip:{session['ip']}", current_app.config["CHAT_IP_MESSAGES_PER_MINUTE"]
         ):
@@ -235,7 +239,7 @@ class ChatNamespace(Namespace):
                 send = (
                     pending
                     and mailable
-                    and allow(f"chat-confirm:{visitor}", 3)
+                    and allow(f"chat-confirm:{visitor}", 3, sliding=True)
                     and allow(f"chat-confirm-ip:{session['ip']}", 10)
                 )
                 if send:
@@ -266,7 +270,7 @@ class ChatNamespace(Namespace):
         # Only to a verified address (the shop's token or the confirmation link proved it).
         if not (ticket.customer and ticket.customer.values("email")):
             return {"error": "confirm your email address first (follow the link we mailed)"}
-        if not allow(f"chat-transcript:{session['visitor']}", 3):
+        if not allow(f"chat-transcript:{session['visitor']}", 3, sliding=True):
             return {"error": "rate limited: please wait a moment"}
         with unit_of_work.write_phase():
             jobs.enqueue(

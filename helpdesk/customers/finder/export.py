@@ -1,8 +1,8 @@
 """Exporting every customer of a filter as CSV or XLSX, streamed.
 
 Rows come from ``search.stream``: one query in id order, read 1,000 rows at a time
-(a server-side cursor on PostgreSQL), the addresses and consents as subqueries of it:
-memory stays flat whatever the count. CSV is
+(a server-side cursor on PostgreSQL); each page's addresses and consents come from two
+queries by those ids: memory stays flat whatever the count. CSV is
 yielded page by page; XLSX is written by XlsxWriter in ``constant_memory`` mode to a
 temporary file, then streamed from it (a zip file is complete only when closed).
 """
@@ -15,8 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 
-from sqlalchemy import func, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import select
 
 from helpdesk.customers import search
 from helpdesk.customers.models import CONSENT_PURPOSES, Consent, Customer, Identity, Organization
@@ -63,57 +62,55 @@ HEADER = (
 )
 
 
-def _identities(kind: str, postgres: bool):
-    """A customer's addresses of one kind, oldest first, as one "; "-joined text."""
-    values = (
-        func.string_agg(Identity.value, aggregate_order_by(literal_column("'; '"), Identity.id))
-        if postgres
-        else func.group_concat(Identity.value, "; ")
-    )
-    return (
-        select(values)
-        .where(Identity.customer_id == Customer.id, Identity.kind == kind)
-        .scalar_subquery()
-    )
-
-
-def _consent(purpose: str):
-    """Whether the customer granted ``purpose`` (None: never asked)."""
-    return (
-        select(Consent.granted)
-        .where(Consent.customer_id == Customer.id, Consent.purpose == purpose)
-        .scalar_subquery()
-    )
+def _extras(ids: list[int]) -> tuple[dict, dict]:
+    """For one page of customers: their addresses by (customer, kind), oldest first, and
+    their consents by (customer, purpose): two indexed queries per page rather than
+    five subqueries per row."""
+    addresses: dict[tuple[int, str], list[str]] = {}
+    for customer_id, kind, value in db.session.execute(
+        select(Identity.customer_id, Identity.kind, Identity.value)
+        .where(Identity.customer_id.in_(ids), Identity.kind.in_(("email", "phone")))
+        .order_by(Identity.id)
+    ):
+        addresses.setdefault((customer_id, kind), []).append(value)
+    consents = {
+        (customer_id, purpose): granted
+        for customer_id, purpose, granted in db.session.execute(
+            select(Consent.customer_id, Consent.purpose, Consent.granted).where(
+                Consent.customer_id.in_(ids)
+            )
+        )
+    }
+    return addresses, consents
 
 
 def rows(wanted: search.CustomerFilter, agent) -> Iterator[list[list]]:
-    """The header, then the rows of every matching customer, a page at a time: one query
-    per page (addresses and consents as subqueries of it). The query is made now, the
-    rows read as the answer is sent."""
+    """The header, then the rows of every matching customer, a page at a time: the
+    customers from one query read as it goes, their addresses and consents loaded per
+    page (``_extras``). The query is made now, the rows read as the answer is sent."""
     keys = list(fields.definitions("customer"))
     header = [[*HEADER, *(f"consent.{p}" for p in CONSENT_PURPOSES), *(f"field.{k}" for k in keys)]]
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    columns = (
-        *COLUMNS,
-        _identities("email", postgres),
-        _identities("phone", postgres),
-        *(_consent(p) for p in CONSENT_PURPOSES),
-    )
     org = (Organization, Customer.organization_id == Organization.id)
-    batches = search.stream(wanted, agent, *columns, size=BATCH, join=org)
+    batches = search.stream(wanted, agent, *COLUMNS, size=BATCH, join=org)
+
+    def answer(granted: bool | None) -> str | None:
+        return None if granted is None else ("true" if granted else "false")
 
     def pages() -> Iterator[list[list]]:
         yield header
         for batch in batches:
+            addresses, consents = _extras([row[0] for row in batch])
             page = []
             for row in batch:
                 row = list(row)
+                cid = row[0]
                 row[11] = "; ".join(row[11] or [])  # tags
                 custom = row.pop(12) or {}
                 row[12] = iso(row[12])  # created_at
                 row[13] = iso(row[13]) if row[13] else None  # last_contact_at
-                for i in range(16, 16 + len(CONSENT_PURPOSES)):
-                    row[i] = None if row[i] is None else ("true" if row[i] else "false")
+                row.append("; ".join(addresses.get((cid, "email"), [])) or None)
+                row.append("; ".join(addresses.get((cid, "phone"), [])) or None)
+                row += [answer(consents.get((cid, p))) for p in CONSENT_PURPOSES]
                 row += [custom.get(k) for k in keys]
                 page.append(row)
             yield page
