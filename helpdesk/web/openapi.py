@@ -218,6 +218,8 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
             "description": meaning,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
+    # Any URL can outgrow what the HTTP server reads; it answers before the app does.
+    responses["414"] = {"description": "The URL is too long: the HTTP server refuses it"}
     result["responses"] = responses
     return result
 

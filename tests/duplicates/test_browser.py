@@ -89,7 +89,10 @@ def test_a_planted_pair_is_merged_with_one_click(
     assert merged.values("email") == ["j.mueller@acme.example", "jm@acme.example"]
     assert merged.values("phone") == ["+49305550101"]
     events = db.session.scalars(
-        select(AuditEvent.action).where(AuditEvent.customer_id.in_([keep_id, twin_id]))
+        select(AuditEvent.action).where(
+            AuditEvent.customer_id.in_([keep_id, twin_id]),
+            AuditEvent.action.like("customer.merge%"),
+        )
     ).all()
     assert sorted(events) == ["customer.merge", "customer.merged_into"]
 
