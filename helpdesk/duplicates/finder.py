@@ -121,6 +121,22 @@ def _grouped_pairs(groups: Iterable[Iterable[int]]) -> Iterator[Pair]:
         yield from itertools.combinations(sorted(set(group)), 2)
 
 
+def _add_owners(agent, kind: str, values: list[str], groups: dict[str, set[int]]) -> None:
+    """Add to ``groups[value]`` the customers (that ``agent`` may see) who hold ``value``
+    as an identity of ``kind``: stored addresses in their normal form, looked up in
+    batches."""
+    for batch in _batches(values):
+        for customer_id, value in db.session.execute(
+            _visible(
+                agent,
+                select(Identity.customer_id, Identity.value).where(
+                    Identity.kind == kind, Identity.value.in_(batch)
+                ),
+            )
+        ):
+            groups[value].add(customer_id)
+
+
 def same_email(agent) -> set[Pair]:
     """Customers whose addresses are one mailbox written two ways."""
     rows = db.session.execute(
@@ -140,16 +156,7 @@ def same_email(agent) -> set[Pair]:
         by_key[email_key(value)].add(customer_id)
     # A tagged address's untagged form may be a plain identity of someone else.
     plain = sorted(k for k in by_key if not k.endswith("@gmail.com"))
-    for batch in _batches(plain):
-        for customer_id, value in db.session.execute(
-            _visible(
-                agent,
-                select(Identity.customer_id, Identity.value).where(
-                    Identity.kind == "email", Identity.value.in_(batch)
-                ),
-            )
-        ):
-            by_key[value].add(customer_id)
+    _add_owners(agent, "email", plain, by_key)
     return set(_grouped_pairs(by_key.values()))
 
 
@@ -170,16 +177,7 @@ def same_phone(agent) -> set[Pair]:
             by_number[normalise_phone(value)].add(customer_id)
         except InvalidIdentity:
             continue
-    for batch in _batches(sorted(by_number)):
-        for customer_id, value in db.session.execute(
-            _visible(
-                agent,
-                select(Identity.customer_id, Identity.value).where(
-                    Identity.kind == "phone", Identity.value.in_(batch)
-                ),
-            )
-        ):
-            by_number[value].add(customer_id)
+    _add_owners(agent, "phone", sorted(by_number), by_number)
     return set(_grouped_pairs(by_number.values()))
 
 
