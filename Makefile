@@ -3,13 +3,14 @@
 #   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite and PostgreSQL, side by side
 #   make lint   ruff (lint and format), mypy, and the layout rules (scripts/check_layout.py)
 #   make lock   regenerate requirements/*.txt (hashed) from pyproject.toml's ranges
+#   make translations  extract the UI's strings, update the German catalogue, compile it
 # Options: make run HOST=0.0.0.0 PORT=8000 / make test PYTEST_ARGS="-k ingest -x"
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint lock install services clean
+.PHONY: run test test-fast lint lock translations install services clean
 
 run: install
 	.venv/bin/helpdesk init --demo
@@ -31,6 +32,14 @@ lint:
 
 lock:
 	bash scripts/lock.sh
+
+# helpdesk/translations/de/LC_MESSAGES/messages.po gets the new strings (translate them,
+# then run this again: it compiles the .mo that ships beside the .po).
+translations:
+	@bash scripts/venv.sh test
+	.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o helpdesk/translations/messages.pot .
+	.venv/bin/pybabel update -i helpdesk/translations/messages.pot -d helpdesk/translations --no-fuzzy-matching
+	.venv/bin/pybabel compile -d helpdesk/translations
 
 # Creates .venv when missing; installs only when pyproject.toml changed.
 install:

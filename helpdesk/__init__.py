@@ -21,6 +21,7 @@ from helpdesk import (
     errors,
     extensions,
     fields,
+    i18n,
     imports,
     inbox,
     organizations,
@@ -129,6 +130,7 @@ def register_extensions(app: Flask) -> None:
     )
     extensions.login_manager.init_app(app)
     extensions.csrf.init_app(app)
+    i18n.init_app(app)
     unit_of_work.init_app(app)
 
 

@@ -117,6 +117,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # Reports (helpdesk/reports): the time zone whose calendar days a report counts
         # in when the request names none (the ``tz`` argument).
         "REPORTS_TIMEZONE": os.environ.get("HELPDESK_REPORTS_TIMEZONE", "Europe/Berlin"),
+        # The UI's language when neither the agent nor the browser names one we speak
+        # (helpdesk/i18n.py), and the time zone dates are shown in when the agent set none.
+        "DEFAULT_LANGUAGE": os.environ.get("HELPDESK_DEFAULT_LANGUAGE", "en"),
+        "TIMEZONE": os.environ.get("HELPDESK_TIMEZONE", "Europe/Berlin"),
         # The satisfaction survey (helpdesk/surveys): how long after a ticket is solved
         # its customer is asked, and how long the answer is taken.
         "SURVEY_DELAY_MINUTES": int(os.environ.get("HELPDESK_SURVEY_DELAY_MINUTES", "60")),

@@ -71,6 +71,9 @@ class Agent(UserMixin, Model):
     # An account manager: sees only the customers and organizations they manage and
     # what belongs to those customers (agents/access.py).
     own_accounts_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The UI's language ("de" or "en") and time zone; None: the browser's, the default's.
+    language: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session's login (get_id): logging out, a new password or a
     # deactivation counts it up, and every copy of an older session stops working.
