@@ -164,3 +164,30 @@ def test_a_widget_made_on_the_screen_runs_on_another_origin(page, chromium, admi
         assert errors == []
     finally:
         visitor.close()
+
+
+def test_an_admin_adds_and_removes_a_phone_number(page, admin, tmp_path):
+    log_in(page, admin.email)
+    page.goto("/settings/phone-numbers/new")
+    form = page.locator("form.number-form")
+    form.locator("#f-number").fill("+49 30 1234567")
+    form.locator("#f-team").select_option(label="Support")
+    form.locator("#f-hours").fill("mon-fri 09:00-17:00")
+    form.locator("#f-timezone").fill("Mars/Base")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Save").click()
+    expect(page.locator(".form-error")).to_have_text("Unknown time zone Mars/Base.")
+    page.locator("form.number-form #f-timezone").fill("Europe/Berlin")
+    with page.expect_navigation():
+        page.locator("form.number-form").get_by_role("button", name="Save").click()
+    row = page.locator("table.numbers tbody tr")
+    expect(row).to_contain_text("+49301234567")
+    expect(row).to_contain_text("Support")
+    expect(row).to_contain_text("mon-fri 09:00-17:00 (Europe/Berlin)")
+    page.screenshot(path=str(_shots(tmp_path) / "settings-phone-numbers.png"), full_page=True)
+    row.get_by_role("link", name="+49301234567").click()
+    page.locator("details.danger-zone summary").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Remove +49301234567").click()
+    expect(page.locator(".flash")).to_have_text("Phone number +49301234567 removed.")
+    expect(page.locator("p.empty")).to_be_visible()
