@@ -242,7 +242,7 @@ def test_phone_numbers_added_edited_and_removed(admin_client, admin):
     db.session.expire_all()
     assert db.session.execute(select(Channel.id)).first() is None
     actions = db.session.execute(
-        select(AuditEvent.action).where(AuditEvent.object_type == "channel")
+        select(AuditEvent.action).where(AuditEvent.object_type == "channel").order_by(AuditEvent.id)
     ).scalars()
     assert list(actions) == ["channel.create", "channel.update", "channel.delete"]
 
@@ -294,6 +294,6 @@ def test_chat_widget_secret_shown_once_and_rotated(admin_client):
     token = f"a@example.com:{identity_hash(rotated, 'a@example.com')}"
     assert _verified_email(widget, token) == "a@example.com"
     actions = db.session.execute(
-        select(AuditEvent.action).where(AuditEvent.object_type == "channel")
+        select(AuditEvent.action).where(AuditEvent.object_type == "channel").order_by(AuditEvent.id)
     ).scalars()
     assert list(actions) == ["channel.create", "channel.rotate_secret"]
