@@ -297,3 +297,34 @@ def test_chat_widget_secret_shown_once_and_rotated(admin_client):
         select(AuditEvent.action).where(AuditEvent.object_type == "channel").order_by(AuditEvent.id)
     ).scalars()
     assert list(actions) == ["channel.create", "channel.rotate_secret"]
+
+
+def test_the_cli_saves_through_the_same_services(app):
+    runner = CliRunner()
+    result = runner.invoke(
+        app.cli, ["chat", "add", "Shop", "--origin", "https://shop.example", "--team", "Web"]
+    )
+    assert result.exit_code == 0, result.output
+    widget = db.session.execute(select(Channel).where(Channel.kind == "chat")).scalar_one()
+    first = widget.secrets["identity_secret"]
+    assert f'data-channel="{widget.address}" data-color="#2563eb"' in result.output
+    assert first in result.output
+    result = runner.invoke(app.cli, ["chat", "add", "Other", "--origin", "shop.example"])
+    assert result.exit_code != 0 and "not a website address" in result.output
+    result = runner.invoke(app.cli, ["chat", "rotate-secret", "Shop"])
+    db.session.expire_all()
+    assert result.exit_code == 0 and widget.secrets["identity_secret"] in result.output
+    assert widget.secrets["identity_secret"] != first
+
+    assert runner.invoke(app.cli, ["phone", "add", "+49 40 999999"]).exit_code == 0
+    result = runner.invoke(app.cli, ["phone", "remove", "+4940999999"])
+    assert result.exit_code == 0, result.output
+    actions = db.session.execute(
+        select(AuditEvent.action).where(AuditEvent.object_type == "channel").order_by(AuditEvent.id)
+    ).scalars()
+    assert list(actions) == [
+        "channel.create",
+        "channel.rotate_secret",
+        "channel.create",
+        "channel.delete",
+    ]
