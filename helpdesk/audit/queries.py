@@ -46,6 +46,8 @@ KNOWN_ACTIONS = (
     "macro.delete",
     "channel.create",
     "channel.update",
+    "channel.delete",
+    "channel.rotate_secret",
     "retention.run",
 )
 

@@ -21,6 +21,10 @@ def init_app(app: Flask) -> None:
     from helpdesk.channels.email import adapter as email
     from helpdesk.channels.email import cli as email_cli
     from helpdesk.channels.phone import cti
+    from helpdesk.channels.settings import mailboxes as mailbox_settings
+    from helpdesk.channels.settings import numbers as number_settings
+    from helpdesk.channels.settings import pages as settings_pages
+    from helpdesk.channels.settings import widgets as widget_settings
     from helpdesk.channels.twilio import cli as twilio_cli
     from helpdesk.channels.twilio import common, sms, webhooks
     from helpdesk.extensions import csrf
@@ -36,6 +40,9 @@ def init_app(app: Flask) -> None:
     namespace.register()
     origins.cors_origins_from(services.widget_origins)
     app.register_blueprint(views.bp)
+    # The settings screens' routes are on settings_pages.bp (their modules add them).
+    assert mailbox_settings and number_settings and widget_settings
+    app.register_blueprint(settings_pages.bp)
     register_api(app, cti.bp)
     csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature
     app.register_blueprint(webhooks.bp)

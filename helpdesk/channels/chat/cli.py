@@ -7,9 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from helpdesk.audit import services as audit
-from helpdesk.channels.chat.services import CHAT, create_chat_channel
+from helpdesk.channels.chat.widgets import CHAT, KEEP, rotate_secret, save_widget, snippet
 from helpdesk.channels.models import Channel
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 
 
@@ -40,19 +40,40 @@ def chat_add(
     offline_message: str | None,
 ) -> None:
     """Add a chat channel; prints the script tag and the identity secret (shown once)."""
-    if db.session.execute(select(Channel.id).where(Channel.name == name)).first():
-        raise click.ClickException(f"a channel called {name!r} exists already")
-    channel, secret = create_chat_channel(name, team, origins, greeting, offline_message)
-    db.session.flush()
-    audit.record_saved("channel", channel.id, None, channel.public())
+    from helpdesk.agents.services import AgentError, team_named
+
+    try:
+        channel, secret = save_widget(
+            None,
+            name,
+            origins,
+            greeting,
+            offline_message,
+            team=team_named(team) if team else KEEP,
+        )
+    except (Invalid, AgentError) as exc:
+        db.session.rollback()
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
     db.session.commit()
     base = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
     click.echo(f"chat channel {channel.id} {name!r}: key {channel.address}")
-    click.echo(
-        f'Embed: <script src="{base}/chat/widget.js" data-channel="{channel.address}" '
-        "async></script>"
-    )
+    click.echo(f"Embed: {snippet(channel, base)}")
     click.echo(f"Identity secret (sign logged-in customers' emails; shown once): {secret}")
+
+
+@chat_group.command("rotate-secret")
+@click.argument("name")
+@with_appcontext
+def chat_rotate_secret(name: str) -> None:
+    """A new identity secret for the chat channel NAME (the old one stops working)."""
+    channel = db.session.execute(
+        select(Channel).where(Channel.kind == CHAT, Channel.name == name)
+    ).scalar_one_or_none()
+    if channel is None:
+        raise click.ClickException(f"no chat channel called {name!r}")
+    secret = rotate_secret(channel)
+    db.session.commit()
+    click.echo(f"Identity secret of {name!r} (shown once): {secret}")
 
 
 @chat_group.command("list")

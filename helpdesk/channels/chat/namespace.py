@@ -122,6 +122,8 @@ class ChatNamespace(Namespace):
                 "ticket": ticket.id if ticket else None,
                 "greeting": settings.get("greeting"),
                 "offline_message": settings.get("offline_message"),
+                "color": settings.get("color"),
+                "text_color": settings.get("text_color"),
                 "online": online,
                 "history": history(ticket),
                 "read_up_to": read_up_to(ticket),

@@ -6,18 +6,17 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-import click
 from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
 from helpdesk.agents.models import Agent, Team
 from helpdesk.channels.base import DeliveryError
+from helpdesk.channels.chat import widgets
 from helpdesk.channels.models import Channel
 from helpdesk.customers import services as customers
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
@@ -28,7 +27,7 @@ from helpdesk.tickets import events
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
 
 log = logging.getLogger(__name__)
-CHAT = "chat"
+CHAT = widgets.CHAT
 NAMESPACE = "/chat"
 _VISITOR = re.compile(r"^v_[A-Za-z0-9_-]{20,64}$")
 WIDGET_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "chat"
@@ -42,40 +41,19 @@ def create_chat_channel(
     greeting: str | None = None,
     offline_message: str | None = None,
 ) -> tuple[Channel, str]:
-    """A new chat channel and its identity secret (shown once); flushes."""
+    """A new chat channel and its identity secret (shown once); flushes and audits."""
     from helpdesk.agents.services import team_named
 
-    cleaned = [_origin(o) for o in origins]
-    secret = secrets.token_urlsafe(32)
-    channel = Channel(
-        kind=CHAT,
-        name=name[:100],
-        address="chat_" + secrets.token_urlsafe(16),
-        settings={
-            "origins": cleaned,
-            "greeting": greeting or "Hi! How can we help?",
-            "offline_message": offline_message
-            or (
-                "We are not online right now. Leave your email address "
-                "and message, and we will answer by email."
-            ),
-        },
-        secrets={"identity_secret": secret},
-        state={},
+    channel, secret = widgets.save_widget(
+        None,
+        name,
+        origins,
+        greeting,
+        offline_message,
+        team=team_named(team) if team else widgets.KEEP,
     )
-    if team:
-        channel.team = team_named(team)
-    db.session.add(channel)
-    db.session.flush()
+    assert secret is not None  # a new widget always has one
     return channel, secret
-
-
-def _origin(value: str) -> str:
-    """``https://shop.example[:port]``, or ``*`` for any website."""
-    value = value.strip().rstrip("/")
-    if value == "*" or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", value):
-        return value.lower()
-    raise click.BadParameter(f"{value!r} is not an origin like https://shop.example")
 
 
 def identity_hash(secret: str, email: str) -> str:

@@ -84,7 +84,6 @@ def mailbox_add(
 
     from helpdesk.agents.services import AgentError, team_named
     from helpdesk.automation.autoack import MAX_TEXT
-    from helpdesk.channels.email.imap import connect
     from helpdesk.channels.email.mailboxes import (
         EMAIL,
         add_mailbox,
@@ -93,6 +92,7 @@ def mailbox_add(
         with_password,
     )
     from helpdesk.channels.models import Channel
+    from helpdesk.channels.settings.servers import test_imap
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -138,16 +138,13 @@ def mailbox_add(
         raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
     if check:
         imap = server(channel, "imap")
-        try:
-            client = connect(imap)
-            client.select_folder(imap.folder, readonly=True)
-            client.logout()
-        except Exception as exc:  # noqa: BLE001 - any failure is the user's to see
+        result = test_imap(imap)
+        if not result.ok:
             db.session.rollback()
             raise click.ClickException(
                 f"could not open {imap.folder!r} on {imap.host}:{imap.port} as {imap.user!r}: "
-                f"{type(exc).__name__}: {exc} (nothing saved; --no-check saves anyway)"
-            ) from exc
+                f"{result.detail} (nothing saved; --no-check saves anyway)"
+            )
     db.session.commit()
     shown = describe(channel)
     routed = f"team {channel.team.name}" if channel.team else "no team (every agent)"

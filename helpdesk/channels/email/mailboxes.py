@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from helpdesk import unit_of_work
@@ -119,62 +120,146 @@ def add_mailbox(
     from_name: str | None = None,
     list_domains: list[str] | None = None,
 ) -> Channel:
-    """Create a mailbox, or change the one with that name or address; flushes only.
+    """Create a mailbox, or change the one with that name or address (``helpdesk mailbox
+    add``); flushes only. The passwords are the URLs' own.
 
     ``list_domains``: mailing-list domains (Google Groups and the like) whose mail names
     the member who wrote it in ``X-Original-Sender``; None keeps the mailbox's."""
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise Invalid("the mailbox needs a name of 1 to 100 characters", fields={"name": "bad"})
-    try:
-        address = normalise_email(address)
-    except InvalidIdentity as exc:
-        raise Invalid(str(exc), fields={"address": "not an email address"}) from exc
     imap, imap_password = parse_url(imap_url, ("imap", "imaps"), "IMAP URL")
     smtp, smtp_password = parse_url(smtp_url, ("smtp", "smtps"), "SMTP URL")
     if processed_folder:
         imap["processed_folder"] = processed_folder.strip()
+    try:
+        wanted = normalise_email(address)
+    except InvalidIdentity:
+        wanted = address
     channel = (
         db.session.execute(
             select(Channel).where(
-                Channel.kind == EMAIL, (Channel.name == name) | (Channel.address == address)
+                Channel.kind == EMAIL,
+                (Channel.name == (name or "").strip()) | (Channel.address == wanted),
             )
         )
         .scalars()
         .first()
     )
+    channel = save_mailbox(
+        channel,
+        name,
+        address,
+        imap,
+        smtp,
+        {"imap_password": imap_password, "smtp_password": smtp_password},
+        team=team if team is not None else KEEP,
+        from_name=from_name,
+        list_domains=list_domains,
+    )
+    if not channel.active:  # connecting it again resumes it
+        set_paused(channel, False)
+    return channel
+
+
+KEEP = object()  # save_mailbox(team=KEEP): the mailbox keeps its team
+# How the desk signs in to the servers. Only "password" today; signing in with Microsoft
+# or Google (OAuth 2, XOAUTH2) is planned as further methods with a token instead.
+AUTH_METHODS = ("password",)
+SECRET_KEYS = ("imap_password", "smtp_password")
+
+
+def save_mailbox(
+    channel: Channel | None,
+    name: str,
+    address: str,
+    imap: dict,
+    smtp: dict,
+    passwords: dict,
+    team=KEEP,
+    from_name: str | None = None,
+    list_domains: list[str] | None = None,
+    auth: str = "password",
+    extra: dict | None = None,
+) -> Channel:
+    """Create (``channel`` None) or change a mailbox; flushes and audits.
+
+    ``imap``/``smtp``: the servers' settings (``check_server`` made them). A password of
+    None keeps the stored one, "" means none. ``team``: a Team, None (every agent) or KEEP.
+    ``extra``: further settings to set (the acknowledgement)."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid(_("The mailbox needs a name of 1 to 100 characters."), fields={"name": "bad"})
+    try:
+        address = normalise_email(address)
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), fields={"address": "not an email address"}) from exc
+    if auth not in AUTH_METHODS:
+        raise Invalid(_("Unknown sign-in method."), fields={"auth": "unknown"})
+    mine = channel.id if channel is not None and channel.id else 0
     with db.session.no_autoflush:
         taken = db.session.execute(
+            select(Channel.id).where(Channel.name == name, Channel.id != mine)
+        ).first()
+        used = db.session.execute(
             select(Channel.id).where(
-                Channel.name == name, Channel.id != (channel.id if channel else 0)
+                Channel.kind == EMAIL, Channel.address == address, Channel.id != mine
             )
         ).first()
     if taken:
-        raise Invalid(f"a channel called {name!r} exists already", fields={"name": "taken"})
+        raise Invalid(
+            _("A channel called %(name)s exists already.", name=name), fields={"name": "taken"}
+        )
+    if used:
+        raise Invalid(
+            _("Another mailbox has the address %(address)s.", address=address),
+            fields={"address": "taken"},
+        )
+    old_settings = dict(channel.settings or {}) if channel is not None else {}
     if list_domains is None:
-        list_domains = list(((channel.settings or {}) if channel else {}).get("list_domains", []))
+        list_domains = list(old_settings.get("list_domains", []))
     domains = sorted({d.strip().lower().lstrip("@") for d in list_domains if d.strip()})
     if any(not _DOMAIN.fullmatch(d) for d in domains):
-        raise Invalid("a list domain is not a domain name", fields={"list_domains": "bad"})
+        raise Invalid(_("A list domain is not a domain name."), fields={"list_domains": "bad"})
     before = channel.public() if channel is not None else None
     if channel is None:
-        channel = Channel(kind=EMAIL, state={})
+        channel = Channel(kind=EMAIL, state={}, active=True)
         db.session.add(channel)
-    elif channel.settings and channel.settings.get("imap", {}).get("host") != imap["host"]:
+    elif old_settings.get("imap", {}).get("host") != imap["host"]:
         channel.state = {}  # another server: its UIDs mean nothing here
-    channel.name, channel.address, channel.active = name, address, True
+    channel.name, channel.address = name, address
+    for key in ("imap", "smtp", "from_name", "list_domains", "auth"):
+        old_settings.pop(key, None)
     channel.settings = {
+        **old_settings,
+        **(extra or {}),
+        "auth": auth,
         "imap": imap,
         "smtp": smtp,
         **({"from_name": from_name} if from_name else {}),
         **({"list_domains": domains} if domains else {}),
     }
-    channel.secrets = {"imap_password": imap_password, "smtp_password": smtp_password}
-    if team is not None:
+    secrets = dict(channel.secrets or {})
+    changed = sorted(
+        k for k in SECRET_KEYS if passwords.get(k) is not None and passwords[k] != secrets.get(k)
+    )
+    secrets.update({k: passwords[k] for k in SECRET_KEYS if passwords.get(k) is not None})
+    channel.secrets = {k: secrets.get(k) or "" for k in SECRET_KEYS}
+    if team is not KEEP:
         channel.team = team
     db.session.flush()
-    audit.record_saved("channel", channel.id, before, channel.public())
+    after = channel.public()
+    if changed and before is not None:
+        after["passwords_changed"] = changed  # which, never what
+    audit.record_saved("channel", channel.id, before, after)
     return channel
+
+
+def set_paused(channel: Channel, paused: bool) -> None:
+    """Pause a mailbox (not polled, no replies sent through it) or resume it; audited."""
+    if channel.active == (not paused):
+        return
+    before = channel.public()
+    channel.active = not paused
+    db.session.flush()
+    audit.record_saved("channel", channel.id, before, channel.public())
 
 
 def describe(channel: Channel) -> dict:

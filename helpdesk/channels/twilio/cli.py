@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from helpdesk.audit import services as audit
-from helpdesk.channels.models import Channel
-from helpdesk.channels.twilio.common import PHONE
-from helpdesk.channels.twilio.voice import parse_hours
-from helpdesk.customers.identities import InvalidIdentity, normalise_phone
+from helpdesk.channels.twilio.numbers import KEEP, find, remove_number, save_number
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 
@@ -48,56 +41,42 @@ def phone_add(
     from helpdesk.agents.services import AgentError, team_named
 
     try:
-        address = normalise_phone(number)
-        if hours:
-            parse_hours(hours)
-        if zone:
-            ZoneInfo(zone)
-        team_row = team_named(team) if team else None
-    except (InvalidIdentity, Invalid, AgentError) as exc:
-        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.ClickException(f"unknown time zone {zone!r}") from exc
-    channel = db.session.execute(
-        select(Channel).where(Channel.kind == PHONE, Channel.address == address)
-    ).scalar_one_or_none()
-    wanted = (name or (channel.name if channel is not None else address))[:100]
-    with db.session.no_autoflush:
-        taken = db.session.execute(
-            select(Channel.id).where(
-                Channel.name == wanted, Channel.id != (channel.id if channel else 0)
-            )
-        ).first()
-    if taken:
-        raise click.ClickException(
-            f"a channel called {wanted!r} exists already; pick another --name"
+        team_row = team_named(team) if team else KEEP
+        channel = find(number)
+        created = channel is None
+        channel = save_number(
+            channel,
+            number,
+            name,
+            team_row,
+            {"hours": hours, "timezone": zone, "language": language, "greeting": greeting},
         )
-    created = channel is None
-    before = channel.public() if channel is not None else None
-    if channel is None:  # i.e. created
-        channel = Channel(kind=PHONE, address=address, settings={}, secrets={}, state={})
-        db.session.add(channel)
-    channel.name = wanted
-    if team_row is not None:
-        channel.team = team_row
-    options = {"hours": hours, "timezone": zone, "language": language, "greeting": greeting}
-    channel.settings = {**(channel.settings or {}), **{k: v for k, v in options.items() if v}}
-    db.session.flush()
-    audit.record_saved("channel", channel.id, before, channel.public())
+    except (Invalid, AgentError) as exc:
+        db.session.rollback()
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
     db.session.commit()
-    routed = (
-        f"team {team_row.name}"
-        if team_row is not None
-        else (f"team {channel.team.name}" if channel.team else "no team (every agent)")
-    )
+    routed = f"team {channel.team.name}" if channel.team else "no team (every agent)"
     click.echo(
-        f"phone {address} {'added' if created else 'updated'} (channel {channel.id}): "
+        f"phone {channel.address} {'added' if created else 'updated'} (channel {channel.id}): "
         f"SMS and calls go to {routed}"
     )
     click.echo(
         "Point the number's webhooks at /webhooks/twilio/sms, /webhooks/twilio/voice and "
         "(call status changes) /webhooks/twilio/voice/status"
     )
+
+
+@phone_group.command("remove")
+@click.argument("number")
+@with_appcontext
+def phone_remove(number: str) -> None:
+    """Stop taking SMS and calls to that number (its tickets stay)."""
+    channel = find(number)
+    if channel is None:
+        raise click.ClickException(f"no phone number {number!r} is set up")
+    remove_number(channel)
+    db.session.commit()
+    click.echo(f"phone {channel.address} removed")
 
 
 COMMANDS = (phone_group,)

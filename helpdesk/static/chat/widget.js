@@ -1,7 +1,7 @@
 /*! helpdesk live chat widget. Paste into any page:
  *   <script src="https://HELPDESK/chat/widget.js" data-channel="KEY" async></script>
  * Optional attributes: data-identity (a signed token naming a logged-in customer),
- * data-title (the window's title). Everything is drawn inside a Shadow DOM on
+ * data-title (the window's title), data-color, data-text-color. Everything is drawn inside a Shadow DOM on
  * #helpdesk-chat, so the page's CSS does not reach in and ours does not leak out.
  * Text from the server or the visitor is only ever set with textContent.
  */
@@ -17,6 +17,7 @@
   const KEY = script.getAttribute("data-channel");
   const IDENTITY = script.getAttribute("data-identity") || undefined;
   const TITLE = script.getAttribute("data-title") || "Chat with us";
+  const HEX = /^#[0-9a-fA-F]{6}$/;
   const ORIGIN = new URL(script.src || location.href, location.href).origin;
   const VISITOR_KEY = "helpdesk-chat-visitor:" + KEY;
   const SECRET_KEY = "helpdesk-chat-secret:" + KEY;  // resumes the conversation with the id
@@ -94,12 +95,12 @@
 :host { all: initial; }
 * { box-sizing: border-box; }
 [hidden] { display: none !important; }
-.hd-root { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+.hd-root { --hc: #2563eb; --ht: #fff; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
   color: #1f2933; -webkit-font-smoothing: antialiased; }
 button, input, textarea { font: inherit; color: inherit; margin: 0; }
 button { cursor: pointer; }
 .hd-launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483646; width: 56px; height: 56px;
-  border-radius: 50%; border: 0; background: #2563eb; color: #fff; display: flex; align-items: center;
+  border-radius: 50%; border: 0; background: var(--hc); color: var(--ht); display: flex; align-items: center;
   justify-content: center; padding: 0; box-shadow: 0 4px 14px rgba(0,0,0,.25); transition: transform .15s; }
 .hd-launcher:hover { transform: scale(1.06); }
 .hd-launcher svg { display: block; }
@@ -109,13 +110,13 @@ button { cursor: pointer; }
 .hd-window { position: fixed; right: 20px; bottom: 88px; z-index: 2147483647; width: 360px;
   height: min(560px, calc(100vh - 110px)); display: flex; flex-direction: column; background: #fff;
   border-radius: 12px; overflow: hidden; box-shadow: 0 10px 40px rgba(0,0,0,.28); }
-.hd-header { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #2563eb; color: #fff; }
+.hd-header { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: var(--hc); color: var(--ht); }
 .hd-title { flex: 1; font-weight: 600; font-size: 15px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .hd-status { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: rgba(255,255,255,.2); }
 .hd-status::before { content: ""; display: inline-block; width: 8px; height: 8px; border-radius: 50%;
   margin-right: 5px; background: #9ca3af; vertical-align: 0; }
 .hd-status[data-online="true"]::before { background: #4ade80; }
-.hd-close { border: 0; background: transparent; color: #fff; font-size: 22px; line-height: 1; padding: 0 2px; }
+.hd-close { border: 0; background: transparent; color: var(--ht); font-size: 22px; line-height: 1; padding: 0 2px; }
 .hd-notice { padding: 8px 14px; background: #eff6ff; color: #1e3a8a; font-size: 13px; white-space: pre-wrap;
   overflow-wrap: anywhere; border-bottom: 1px solid #dbeafe; }
 .hd-notice.hd-offline { background: #fffbeb; color: #78350f; border-color: #fde68a; }
@@ -123,7 +124,7 @@ button { cursor: pointer; }
   background: #f8fafc; overscroll-behavior: contain; }
 .hd-message { max-width: 82%; padding: 7px 10px; border-radius: 12px; background: #fff; border: 1px solid #e5e7eb;
   align-self: flex-start; }
-.hd-message.hd-visitor { align-self: flex-end; background: #2563eb; color: #fff; border-color: #2563eb; }
+.hd-message.hd-visitor { align-self: flex-end; background: var(--hc); color: var(--ht); border-color: var(--hc); }
 .hd-message.hd-bot { background: #f1f5f9; font-style: italic; }
 .hd-message.hd-pending { opacity: .6; }
 .hd-meta { font-size: 11px; opacity: .75; margin-bottom: 2px; }
@@ -140,7 +141,7 @@ button { cursor: pointer; }
 .hd-input { flex: 1; resize: none; height: 42px; max-height: 120px; padding: 8px 10px; border: 1px solid #cbd5e1;
   border-radius: 8px; background: #fff; }
 .hd-input:focus, .hd-identify input:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
-.hd-send { padding: 0 14px; height: 42px; border: 0; border-radius: 8px; background: #2563eb; color: #fff; font-weight: 600; }
+.hd-send { padding: 0 14px; height: 42px; border: 0; border-radius: 8px; background: var(--hc); color: var(--ht); font-weight: 600; }
 .hd-send:disabled { opacity: .5; cursor: default; }
 .hd-footer { padding: 0 12px 10px; text-align: center; }
 .hd-transcript { border: 0; background: none; color: #2563eb; font-size: 12px; text-decoration: underline; padding: 0; }
@@ -239,8 +240,14 @@ button { cursor: pointer; }
     root.appendChild(wrap);
     document.body.appendChild(host);
 
-    return {launcher, badge, win, status, close, notice, list, typing, error, info, identify,
+    paint(wrap, script.getAttribute("data-color"), script.getAttribute("data-text-color"));
+    return {wrap, launcher, badge, win, status, close, notice, list, typing, error, info, identify,
             identifyHint, nameInput, emailInput, identifyButton, input, send, transcript};
+  }
+
+  function paint(wrap, color, text) {
+    if (HEX.test(color)) wrap.style.setProperty("--hc", color);
+    if (HEX.test(text)) wrap.style.setProperty("--ht", text);
   }
 
   function start() {
@@ -448,6 +455,7 @@ button { cursor: pointer; }
         }
         greeting = typeof data.greeting === "string" ? data.greeting : "";
         offlineMessage = typeof data.offline_message === "string" ? data.offline_message : "";
+        paint(ui.wrap, data.color, data.text_color);
         setOnline(data.online !== false);
         if (Array.isArray(data.history)) {
           const stay = nearBottom();
