@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from helpdesk import unit_of_work
+from helpdesk.agents import access
 from helpdesk.customers.models import Organization
 from helpdesk.errors import HelpdeskError, NotFound
 from helpdesk.extensions import db
@@ -38,8 +39,12 @@ def _leads_and_admins() -> None:
 
 def _form(policy: SlaPolicy | None, values: dict, errors: FormErrors | None, status: int = 200):
     """The policy form with ``values`` and ``errors`` beside the fields."""
+    # Only the organizations the agent may see (an account manager: their own accounts).
     orgs = db.session.execute(
-        select(Organization.id, Organization.name).order_by(Organization.name).limit(500)
+        select(Organization.id, Organization.name)
+        .where(access.organization_filter(current_user))
+        .order_by(Organization.name)
+        .limit(500)
     ).all()
     return (
         render_template(
