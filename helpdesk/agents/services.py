@@ -111,6 +111,7 @@ def update_agent(agent: Agent, changes: dict) -> None:
     live connections to this process (they reconnect into the rooms that fit)."""
     if "role" in changes and changes["role"] not in ROLES:
         raise AgentError(f"role must be one of {', '.join(ROLES)}")
+    before = _audited(agent)
     if "capacity" in changes:
         agent.capacity = _capacity(changes["capacity"])
     changed = False
@@ -134,6 +135,34 @@ def update_agent(agent: Agent, changes: dict) -> None:
         agent_id = agent.id
         unit_of_work.after_commit(lambda: realtime.disconnect_agent(agent_id))
     db.session.flush()
+    old, new = audit.changes(before, _audited(agent))
+    old.pop("active", None)  # a deactivation has its own record
+    new.pop("active", None)
+    if old or new:
+        audit.record("agent.update", object_type="agent", object_id=agent.id, before=old, after=new)
+
+
+def _audited(agent: Agent) -> dict:
+    """What the audit log keeps of an agent's settings."""
+    return {
+        "name": agent.name,
+        "role": agent.role,
+        "teams": sorted(t.name for t in agent.teams),
+        "capacity": agent.capacity,
+        "own_accounts_only": agent.own_accounts_only,
+        "active": agent.active,
+    }
+
+
+def create_team(name: str) -> Team:
+    """A new team called ``name`` (AgentError when the name is taken or too long)."""
+    name = name.strip()
+    if db.session.execute(select(Team.id).where(Team.name == name)).first():
+        raise AgentError(f"a team called {name} exists already")
+    team = team_named(name)
+    db.session.flush()
+    audit.record("team.create", object_type="team", object_id=team.id, after={"name": name})
+    return team
 
 
 def colleagues(agent: Agent) -> list[Agent]:

@@ -60,19 +60,14 @@ def new_team():
     if not current_user.is_admin:
         abort(404)
     name = request.form.get("name", "").strip()
-    exists = db.session.execute(select(Team.id).where(Team.name == name)).first()
     try:
-        if exists:
-            raise agents.AgentError(_("a team with this name exists"))
-        team = agents.team_named(name)
-        db.session.flush()
+        team = agents.create_team(name)
     except agents.AgentError as exc:
         db.session.rollback()
         rows = list(db.session.execute(select(Team).order_by(Team.name)).unique().scalars())
         return render_template(
             "settings/teams.html", teams=rows, errors={"name": str(exc)}, values={"name": name}
         ), 422
-    policies.record_team_change(team, {})
     unit_of_work.commit()
     return redirect(url_for("settings_teams.edit_team", team_id=team.id))
 

@@ -286,6 +286,17 @@ def test_a_lead_sets_their_teams_hours_and_a_bad_hour_is_named(app, web_app, peo
     assert team.calendar["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:00"]]
     assert team.calendar["holidays"] == ["2026-12-25"] and team.assignment == "round_robin"
     assert "team.update" in set(db.session.execute(select(AuditEvent.action)).scalars())
+    # Adding a team is the admins'; a name taken is named beside the field.
+    assert (
+        post(web, "/settings/teams", {"name": "Billing"}, via="/settings/teams").status_code == 404
+    )
+    admin = login(web_app.test_client(), "admin@example.com")
+    made = post(admin, "/settings/teams", {"name": "Billing"})
+    assert made.status_code == 302
+    taken = post(admin, "/settings/teams", {"name": "Billing"})
+    assert taken.status_code == 422 and 'id="error-name"' in taken.get_data(as_text=True)
+    db.session.rollback()
+    assert "team.create" in set(db.session.execute(select(AuditEvent.action)).scalars())
 
 
 def test_agents_write_personal_macros_only(app, web_app, people):
