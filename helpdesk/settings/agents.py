@@ -125,7 +125,8 @@ def _sent(agent: Agent, link: str | None, done: str):
     if link is None:
         flash(done + " " + _("The link is on its way to %(email)s.", email=agent.email), "ok")
         return redirect(url_for("settings_agents.agents"))
-    return render_template("settings/agent_link.html", agent=agent, link=link, done=done)
+    page = render_template("settings/agent_link.html", agent=agent, link=link, done=done)
+    return page, 200, {"Cache-Control": "no-store"}  # the link is a password, shown once
 
 
 @bp.route("/settings/agents/<int:agent_id>", methods=["GET", "POST"])
