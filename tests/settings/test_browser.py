@@ -117,3 +117,46 @@ def test_an_sla_policy_shows_its_due_time_on_a_ticket(page, live_server, admin, 
     assert shown == ticket.first_response_due
     assert shown - ticket.created_at == timedelta(minutes=45)
     assert not page.seen.errors, page.seen.report()
+
+
+def test_an_admin_sets_up_a_team_a_macro_a_field_and_a_token(page, live_server, admin):
+    log_in(page, admin.email)
+    page.goto("/settings/teams")
+    page.click("text=Support")
+    form = page.locator("#team-form")
+    form.locator("input[name=timezone]").fill("Europe/Berlin")
+    form.locator("input[name='hours.mon']").fill("09:00-17:00")
+    form.locator("textarea[name=holidays]").fill("2026-12-25")
+    form.locator("select[name=assignment]").select_option("least_loaded")
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
+    expect(page.locator(".flash")).to_contain_text("Support")
+    expect(page.locator("input[name='hours.mon']")).to_have_value("09:00-17:00")
+
+    page.goto("/settings/macros/new")
+    form = page.locator("#macro-form")
+    form.locator("input[name=name]").fill("Thanks")
+    form.locator("textarea[name=body]").fill("Thank you, {{customer_name}}!")
+    form.locator("select[name=team]").select_option(label="team Support")
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
+    expect(page.locator("table.list")).to_contain_text("Thanks")
+
+    page.goto("/settings/fields/new")
+    form = page.locator("#field-form")
+    form.locator("input[name=key]").fill("plan")
+    form.locator("input[name=label]").fill("Plan")
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
+    expect(page.locator("table.list")).to_contain_text("plan")
+
+    page.goto("/settings/tokens")
+    page.fill("input[name=name]", "wallboard")
+    with page.expect_navigation():
+        page.click("text=Create token")
+    token = page.locator("#new-token").input_value()
+    assert token.startswith("hd_")
+    page.goto("/settings/tokens")  # the list again: the token's prefix, never the token
+    expect(page.locator("table.list")).to_contain_text(token[:10])
+    assert token not in page.content() and page.locator("#new-token").count() == 0
+    assert not page.seen.errors, page.seen.report()
