@@ -28,6 +28,7 @@ from helpdesk import (
     realtime,
     reports,
     segments,
+    settings,
     sla,
     surveys,
     tickets,
@@ -70,6 +71,7 @@ DOMAINS = (
     automation,
     reports,
     surveys,
+    settings,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (

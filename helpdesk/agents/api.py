@@ -15,7 +15,7 @@ from helpdesk.agents import services
 from helpdesk.agents.auth import require_role
 from helpdesk.agents.models import ROLES, Agent, Team
 from helpdesk.customers.schemas import Id, Strict
-from helpdesk.errors import Forbidden, Invalid
+from helpdesk.errors import Invalid
 from helpdesk.extensions import db
 from helpdesk.web.api import api_blueprint, get_or_404, paginate, parse_body
 from helpdesk.web.openapi import Ref, Shape, documented
@@ -23,6 +23,8 @@ from helpdesk.web.openapi import Ref, Shape, documented
 bp = api_blueprint("agents_api", __name__, lock_writes=True)
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# How many open tickets automatic assignment gives the agent at most.
+Capacity = Annotated[int, Field(ge=0, le=services.MAX_CAPACITY)]
 
 
 class AgentIn(Strict):
@@ -34,6 +36,7 @@ class AgentIn(Strict):
     teams: list[Id] = Field(default_factory=list, max_length=50)
     password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
     own_accounts_only: bool = False
+    capacity: Capacity = 20
 
 
 class AgentPatch(Strict):
@@ -44,6 +47,7 @@ class AgentPatch(Strict):
     teams: list[Id] | None = Field(default=None, max_length=50)
     active: bool | None = None
     own_accounts_only: bool | None = None
+    capacity: Capacity | None = None
 
 
 class AgentOut(Shape):
@@ -57,6 +61,7 @@ class AgentOut(Shape):
     presence: str
     active: bool
     own_accounts_only: bool
+    capacity: int
 
 
 class NewAgentOut(AgentOut):
@@ -73,6 +78,7 @@ def agent_json(agent: Agent) -> dict:
         "presence": agent.presence,
         "active": agent.active,
         "own_accounts_only": agent.own_accounts_only,
+        "capacity": agent.capacity,
     }
 
 
@@ -114,6 +120,7 @@ def create_agent():
             [],
             body.password,
             own_accounts_only=body.own_accounts_only,
+            capacity=body.capacity,
         )
     except services.AgentError as exc:
         raise Invalid(str(exc), fields={"email": str(exc)}) from exc
@@ -126,7 +133,7 @@ def create_agent():
 @require_role("admin")
 @documented(AgentOut, body=AgentPatch)
 def update_agent(agent_id: int):
-    """Change an agent's name, role, teams, active state or own-accounts-only (admins;
+    """Change an agent's name, role, teams, capacity, active state or own-accounts-only (admins;
     their own role, state and access they leave to another admin)."""
     agent = get_or_404(Agent, agent_id, "agent")
     changes = {k: v for k, v in parse_body(AgentPatch).model_dump(exclude_unset=True).items()}
@@ -135,8 +142,7 @@ def update_agent(agent_id: int):
             "these fields cannot be null",
             fields={k: "null" for k, v in changes.items() if v is None},
         )
-    if agent.id == g.agent.id and {"role", "active", "own_accounts_only"} & set(changes):
-        raise Forbidden("admins do not change their own role, state or access")  # no lockout
+    services.check_own_change(g.agent, agent, changes)
     if "teams" in changes:
         changes["teams"] = _teams(changes["teams"])
     services.update_agent(agent, changes)

@@ -176,3 +176,21 @@ class ApiToken(Model):
             and (self.expires_at is None or self.expires_at > now)
             and self.agent.active
         )
+
+
+class PasswordLink(Model):
+    """A set-password link of an invitation or a reset: single use, expiring; only the
+    hash of its token is stored (agents/passwords.py)."""
+
+    __tablename__ = "password_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # "invite" or "reset"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent: Mapped[Agent] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<PasswordLink {self.id} {self.purpose} agent={self.agent_id}>"

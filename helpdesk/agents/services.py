@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from helpdesk.agents.models import ROLES, SCOPES, Agent, ApiToken, Team
 from helpdesk.audit import services as audit
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.db import utcnow
+from helpdesk.errors import Forbidden
 from helpdesk.extensions import db
 from helpdesk.web import ratelimit
 
@@ -43,6 +44,7 @@ def create_agent(
     teams: list[str],
     password: str | None = None,
     own_accounts_only: bool = False,
+    capacity: int | None = None,
 ) -> tuple[Agent, str | None]:
     """Add an agent (``own_accounts_only``: an account manager, agents/access.py); return
     it and the generated password when none was given."""
@@ -64,6 +66,7 @@ def create_agent(
         name=name.strip()[:200] or email,
         role=role,
         own_accounts_only=own_accounts_only,
+        capacity=_capacity(capacity) if capacity is not None else 20,
     )
     agent.set_password(password)
     agent.teams = [team_named(t) for t in teams]
@@ -78,17 +81,39 @@ def create_agent(
     return agent, generated
 
 
+MAX_CAPACITY = 1000
+
+
+def _capacity(value: int) -> int:
+    """How many open tickets automatic assignment gives the agent at most (0: none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
+        raise AgentError(f"capacity is a whole number from 0 to {MAX_CAPACITY}")
+    return value
+
+
+def check_own_change(actor: Agent | None, agent: Agent, changes: dict) -> None:
+    """Admins leave their own role, state and access to another admin (no lockout)."""
+    if actor is not None and agent.id == actor.id:
+        if {"role", "active", "own_accounts_only"} & {
+            k for k, v in changes.items() if getattr(agent, k) != v
+        }:
+            raise Forbidden("admins do not change their own role, state or access")
+
+
 # What changes what an agent may see: their live connections and sessions must follow.
 ACCESS_FIELDS = ("role", "teams", "own_accounts_only", "active")
 
 
 def update_agent(agent: Agent, changes: dict) -> None:
-    """Change an agent's name, role, teams (Team rows), whether they see only their own
+    """Change an agent's name, capacity, role, teams (Team rows), whether they see only their own
     accounts, or whether they are active. A change of what they may see ends their
     sessions (they log in again and get what fits) and, after the commit, closes their
     live connections to this process (they reconnect into the rooms that fit)."""
     if "role" in changes and changes["role"] not in ROLES:
         raise AgentError(f"role must be one of {', '.join(ROLES)}")
+    before = _audited(agent)
+    if "capacity" in changes:
+        agent.capacity = _capacity(changes["capacity"])
     changed = False
     for field in ("name", "role", "own_accounts_only"):
         if field in changes and getattr(agent, field) != changes[field]:
@@ -110,6 +135,34 @@ def update_agent(agent: Agent, changes: dict) -> None:
         agent_id = agent.id
         unit_of_work.after_commit(lambda: realtime.disconnect_agent(agent_id))
     db.session.flush()
+    old, new = audit.changes(before, _audited(agent))
+    old.pop("active", None)  # a deactivation has its own record
+    new.pop("active", None)
+    if old or new:
+        audit.record("agent.update", object_type="agent", object_id=agent.id, before=old, after=new)
+
+
+def _audited(agent: Agent) -> dict:
+    """What the audit log keeps of an agent's settings."""
+    return {
+        "name": agent.name,
+        "role": agent.role,
+        "teams": sorted(t.name for t in agent.teams),
+        "capacity": agent.capacity,
+        "own_accounts_only": agent.own_accounts_only,
+        "active": agent.active,
+    }
+
+
+def create_team(name: str) -> Team:
+    """A new team called ``name`` (AgentError when the name is taken or too long)."""
+    name = name.strip()
+    if db.session.execute(select(Team.id).where(Team.name == name)).first():
+        raise AgentError(f"a team called {name} exists already")
+    team = team_named(name)
+    db.session.flush()
+    audit.record("team.create", object_type="team", object_id=team.id, after={"name": name})
+    return team
 
 
 def colleagues(agent: Agent) -> list[Agent]:
@@ -221,19 +274,29 @@ def deactivate(agent: Agent) -> None:
 
 
 def issue_token(
-    agent: Agent, scope: str = "api", name: str | None = None, expires_days: int | None = None
+    agent: Agent,
+    scope: str = "api",
+    name: str | None = None,
+    expires_days: int | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new API token of ``scope`` for ``agent``, expiring after ``expires_days`` (never
-    when None); the row and the clear token, which is shown once and never stored."""
+    """A new API token of ``scope`` for ``agent``, expiring after ``expires_days`` or at
+    ``expires_at`` (never when both are None); the row and the clear token, which is shown
+    once and never stored."""
     if scope not in SCOPES:
         raise AgentError(f"scope must be one of {', '.join(SCOPES)}")
     if expires_days is not None and not 0 < expires_days <= 3650:
         raise AgentError("tokens expire after 1 to 3650 days")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        if not utcnow() < expires_at <= utcnow() + timedelta(days=3650):
+            raise AgentError("tokens expire within the next 3650 days")
     if name is not None and len(name.strip()) > 100:
         raise AgentError("token names are at most 100 characters")
     if not agent.active:
         raise AgentError(f"{agent.email} is deactivated")
-    expires = utcnow() + timedelta(days=expires_days) if expires_days is not None else None
+    expires = utcnow() + timedelta(days=expires_days) if expires_days is not None else expires_at
     row, clear = ApiToken.issue(agent, scope, (name or "").strip() or None, expires)
     db.session.add(row)
     db.session.flush()

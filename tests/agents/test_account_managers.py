@@ -82,6 +82,32 @@ NOT_ABOUT_CUSTOMERS = {
     "surveys.answer": "a customer's survey link (the token is the proof), no agent",
     "reports_api.weekly_mail": "the agent's own weekly-mail choice",
     "reports_api.choose_weekly_mail": "the agent's own weekly-mail choice",
+    "tokens_api.list_tokens": "the agent's own API tokens (an admin's: everyone's)",
+    "tokens_api.create_token": "the agent's own API tokens",
+    "tokens_api.revoke_token": "the agent's own API tokens (another's: 404)",
+    "password.set_password": "a set-password link (the token is the proof), no customer",
+    "settings.index": "the settings sections the agent may open",
+    "settings_agents.agents": "admins manage agents: names, roles, teams",
+    "settings_agents.new_agent": "admins manage agents: names, roles, teams",
+    "settings_agents.edit_agent": "admins manage agents: names, roles, teams",
+    "settings_agents.set_active": "admins manage agents: names, roles, teams",
+    "settings_agents.reset_password": "admins manage agents: names, roles, teams",
+    "settings_teams.teams": "teams, their members and hours",
+    "settings_teams.new_team": "teams, their members and hours",
+    "settings_teams.edit_team": "teams, their members and hours",
+    "settings_sla.policy_list": "SLA targets; an organization only by id",
+    "settings_sla.delete_policy": "SLA targets; an organization only by id",
+    "settings_macros.macro_list": "canned replies: text, no customer",
+    "settings_macros.new_macro": "canned replies: text, no customer",
+    "settings_macros.edit_macro": "canned replies: text, no customer",
+    "settings_macros.delete_macro": "canned replies: text, no customer",
+    "settings_fields.field_list": "custom field definitions: keys and labels, no values",
+    "settings_fields.new_field": "custom field definitions: keys and labels, no values",
+    "settings_fields.edit_field": "custom field definitions: keys and labels, no values",
+    "settings_fields.delete_field": "custom field definitions (admins; values go with them)",
+    "settings_tokens.token_list": "the agent's own API tokens (an admin's: everyone's)",
+    "settings_tokens.create_token": "the agent's own API tokens",
+    "settings_tokens.revoke_token": "the agent's own API tokens (another's: 404)",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -155,6 +181,8 @@ LISTS = {
     "imports_api.import_report",
     "imports_api.list_imports",
     "imports_api.run_import",
+    "settings_sla.new_policy",
+    "settings_sla.edit_policy",
 }
 
 
@@ -556,6 +584,23 @@ def check_reports(a: Accounts, web) -> None:
         assert web.get(path, query_string=args).status_code == 200, path
 
 
+def check_sla_form(a: Accounts, web) -> None:
+    """The SLA policy form offers only the organizations the agent may see."""
+    from helpdesk.sla import policies
+    from helpdesk.sla.models import SlaPolicy
+
+    if a.role == "agent":
+        assert web.get("/settings/sla/new").status_code == 404
+        return
+    policy_id = db.session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == "walk"))
+    if policy_id is None:  # the check runs once per route it covers
+        policy_id = policies.create({"name": "walk", "resolution_minutes": 60}, None).id
+        db.session.commit()
+    for path in ("/settings/sla/new", f"/settings/sla/{policy_id}"):
+        page = web.get(path).get_data(as_text=True)
+        assert "Mine GmbH" in page and "Other AG" not in page, path
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customer_list_api.list_customers": check_customer_list,
     "customer_list.customers": check_customer_page,
@@ -595,6 +640,8 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "organizations_api.create_organization": check_create_organization,
     "tickets_api.create_ticket": check_create_ticket,
     "cti_api.cti_event": check_cti,
+    "settings_sla.new_policy": check_sla_form,
+    "settings_sla.edit_policy": check_sla_form,
 }
 
 
