@@ -320,7 +320,7 @@ def export_run(url: str, tag: str) -> None:
         db.session.add(row)
         db.session.commit()
         client = app.test_client()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         response = client.get(
             f"/api/v1/customers/export?tag={tag}&format=csv",
             headers={"Authorization": f"Bearer {token}"},
@@ -329,9 +329,9 @@ def export_run(url: str, tag: str) -> None:
         lines = 0
         for chunk in response.response:
             lines += (chunk if isinstance(chunk, bytes) else chunk.encode()).count(b"\n")
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"rows": lines - 1, "seconds": seconds, "peak_mb": peak}))
+        print(json.dumps({"rows": lines - 1, "seconds": seconds, "cpu": cpu, "peak_mb": peak}))
 
 
 def export(url: str, tag: str) -> dict:
@@ -348,6 +348,11 @@ def reused_url(kind: str, name: str) -> str:
     if kind == "sqlite":
         return f"sqlite:///{ROOT / 'bench' / 'results' / f'{name}_{kind}.db'}"
     return f"postgresql+psycopg://{PG_BASE.split('://', 1)[1]}/{name}_{kind}"
+
+
+def _load() -> str:
+    """The machine's load average (1, 5, 15 minutes): figures of a busy machine are slow."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def run(kind: str, count: int, samples: int, name: str, keep: bool, reuse: bool) -> None:
@@ -394,14 +399,16 @@ def run(kind: str, count: int, samples: int, name: str, keep: bool, reuse: bool)
                 mark = "" if kind != "postgresql" or what == "segment count" else (
                     "  ok" if p99 < TARGET_P99_MS else f"  MISSED (target p99 < {TARGET_P99_MS} ms)"
                 )  # fmt: skip
-                print(f"{kind}: {what:<26} median {median:7.1f} ms  p99 {p99:7.1f} ms{mark}")
+                print(f"{kind}: {what:<26} median {median:7.1f} ms  p99 {p99:7.1f} ms{mark}"
+                      f"  (load {_load()})")  # fmt: skip
             db.session.remove()
         for tag in ("export-small", "export-big"):
             result = export(url, tag)
             rate = result["rows"] / result["seconds"]
             mark = "ok" if rate >= TARGET_ROWS_PER_S else f"MISSED (target {TARGET_ROWS_PER_S:,}/s)"
             print(f"{kind}: export {result['rows']:>9,} rows as CSV in {result['seconds']:6.1f} s "
-                  f"= {rate:>9,.0f} rows/s {mark}; peak RSS {result['peak_mb']:.0f} MB", flush=True)  # fmt: skip
+                  f"= {rate:>9,.0f} rows/s {mark}; peak RSS {result['peak_mb']:.0f} MB; "
+                  f"the app's CPU {result['cpu']:.1f} s (load {_load()})", flush=True)  # fmt: skip
     finally:
         if not keep:
             drop_database(url)

@@ -18,6 +18,7 @@ ISO time, or ``Nd``: N days ago), ``field.KEY`` (equals, typed by the definition
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
@@ -118,9 +120,38 @@ def conditions(wanted: CustomerFilter, agent) -> list[ColumnElement[bool]]:
     return where
 
 
+_FREQUENT: dict[str, tuple[float, dict[str, float]]] = {}  # by database: (until, lexemes)
+FREQUENT_FOR = 600.0  # seconds the statistics' common lexemes are kept
+
+
+def frequent_lexemes() -> dict[str, float]:
+    """PostgreSQL's most common lexemes of the search index (from ANALYZE) with the share
+    of customers holding each, read at most every FREQUENT_FOR seconds: which words of a
+    search narrow it too little to lead the index scan (``fulltext.match``)."""
+    key = str(db.engine.url)
+    cached = _FREQUENT.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = db.session.execute(
+        text(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'customers' "
+            "AND attname = 'search_vector'"
+        )
+    ).first()
+    lexemes = dict(zip(row[0] or [], row[1] or [], strict=False)) if row else {}
+    _FREQUENT[key] = (now + FREQUENT_FOR, lexemes)
+    return lexemes
+
+
 def _filtered(query: Select, wanted: CustomerFilter, agent) -> tuple[Select, fulltext.Match | None]:
     """``query`` (over customers) narrowed to ``wanted``; with the full-text match."""
-    found = fulltext.match(wanted.q, _dialect()) if wanted.q else None
+    found = None
+    if wanted.q:
+        dialect = _dialect()
+        frequent = frequent_lexemes() if dialect == "postgresql" else None
+        found = fulltext.match(wanted.q, dialect, frequent)
     if found is not None:
         if found.join is not None:
             target, on = found.join
@@ -155,20 +186,28 @@ def select_customers(wanted: CustomerFilter, agent) -> Select:
     RANK_CANDIDATES hits only the first RANK_CANDIDATES found are ranked, so a word that
     half the customers share costs what a rarer one does (sort by another column to page
     through all of them)."""
-    query, found = _filtered(select(Customer), wanted, agent)
-    ranked = found is not None and (wanted.sort or "relevance") == "relevance"
-    if ranked and found is not None and _dialect() == "postgresql":
-        # Rank inside the capped hits, so only the page's rows are read again.
-        hits, _ = _filtered(
-            select(Customer.id.label("id"), found.rank.label("rank")), wanted, agent
-        )
-        best = hits.limit(RANK_CANDIDATES).subquery()
+    best = _best_hits(wanted, agent)
+    if best is not None:
         return (
             select(Customer)
             .join(best, best.c.id == Customer.id)
             .order_by(best.c.rank, Customer.id.desc())
         )
+    query, found = _filtered(select(Customer), wanted, agent)
     return query.order_by(*_order(wanted, found))
+
+
+def _best_hits(wanted: CustomerFilter, agent):
+    """PostgreSQL, a search ranked by relevance: the first RANK_CANDIDATES hits (``id``,
+    ``rank``) and how many they are (``hits``, the same on every row: the exact total
+    when under RANK_CANDIDATES, so the page needs no count). None otherwise."""
+    if not wanted.q or (wanted.sort or "relevance") != "relevance" or _dialect() != "postgresql":
+        return None
+    found = fulltext.match(wanted.q, "postgresql", frequent_lexemes())
+    # Rank inside the capped hits, so only the page's rows are read again.
+    hits, _ = _filtered(select(Customer.id.label("id"), found.rank.label("rank")), wanted, agent)
+    capped = hits.limit(RANK_CANDIDATES).subquery()
+    return select(capped.c.id, capped.c.rank, func.count().over().label("hits")).subquery()
 
 
 class _Explain(Executable, ClauseElement):
@@ -220,17 +259,40 @@ class Page:
 def page(wanted: CustomerFilter, agent, number: int, per_page: int) -> Page:
     """One page of the list: the customers, whether more follow, and the total (exact up
     to TOTAL_CAP; past that PostgreSQL's estimate, or on SQLite "10,000+")."""
-    rows = (
-        db.session.execute(
-            select_customers(wanted, agent).limit(per_page + 1).offset((number - 1) * per_page)
+    best = _best_hits(wanted, agent)
+    hits = None
+    if best is not None:  # a ranked search: its hits counted with the page
+        # The page picked among the hits before the join: only its rows are read again.
+        shown = (
+            select(best)
+            .order_by(best.c.rank, best.c.id.desc())
+            .limit(per_page + 1)
+            .offset((number - 1) * per_page)
+            .subquery()
         )
-        .unique()
-        .scalars()
-        .all()
-    )
+        found = db.session.execute(
+            select(Customer, shown.c.hits)
+            .join(shown, shown.c.id == Customer.id)
+            .order_by(shown.c.rank, Customer.id.desc())
+        ).unique()
+        rows, counted = [], []
+        for customer, counted_hits in found:
+            rows.append(customer)
+            counted.append(counted_hits)
+        hits = counted[0] if counted else None
+    else:
+        rows = list(
+            db.session.execute(
+                select_customers(wanted, agent).limit(per_page + 1).offset((number - 1) * per_page)
+            )
+            .unique()
+            .scalars()
+        )
     more = len(rows) > per_page
     if number == 1 and not more:
         return Page(list(rows), more, len(rows), True)
+    if hits is not None and hits < RANK_CANDIDATES:  # every hit was ranked: the total
+        return Page(list(rows[:per_page]), more, hits, True)
     # Counting a huge selection reads every row of it: past TOTAL_CAP by PostgreSQL's
     # estimate, answer the estimate; otherwise count, but never past TOTAL_CAP.
     guess = estimate(wanted, agent)
@@ -262,7 +324,7 @@ def batches(
 
 
 def stream(
-    wanted: CustomerFilter, agent, *columns, size: int = 1000, join: tuple | None = None
+    wanted: CustomerFilter, agent, *columns, size: int = 1000, joins: tuple = ()
 ) -> Iterator[list]:
     """Every matching customer as rows of ``columns``, in id order, ``size`` at a time,
     from one query read as it goes (PostgreSQL: a server-side cursor), so neither the
@@ -271,13 +333,14 @@ def stream(
     The statement is built now, while ``agent`` is loaded (a streamed response reads the
     rows after its request's session has ended)."""
     query = select(*columns).select_from(Customer)
-    if join is not None:
-        query = query.outerjoin(*join)
+    for target, on in joins:  # outer joins for more columns: (table, condition) each
+        query = query.outerjoin(target, on)
     base, _ = _filtered(query, wanted, agent)
     statement = base.order_by(Customer.id).execution_options(yield_per=size)
 
     def read() -> Iterator[list]:
-        for part in db.session.execute(statement).partitions():
+        # On the session's connection but past the ORM: plain rows, no per-row loading.
+        for part in db.session.connection().execute(statement).partitions():
             yield list(part)
 
     return read()

@@ -107,3 +107,31 @@ def test_export_streams_after_its_request_ended(web_app, admin, make_token, make
         "Person 000",
         "Person 002",
     ]
+
+
+def test_the_export_writes_times_and_custom_values_as_the_api_does(api, make_customer):
+    """The rows are built in SQL (times, tags, addresses, consents): each value as
+    ``datetime.isoformat`` and Python's csv module would write it."""
+    from datetime import UTC, datetime
+
+    with unit_of_work.write_phase():
+        db.session.add(CustomField(key="vip", label="VIP", type="bool", applies_to="customer"))
+        db.session.add(
+            CustomField(key="seats", label="Seats", type="number", applies_to="customer")
+        )
+        db.session.commit()
+    ada = make_customer("Ada", emails=["ada@example.com", "ada@work.example"], phones=["+4930123"])
+    with unit_of_work.write_phase():
+        row = db.session.get(Customer, ada.id)
+        row.created_at = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+        row.last_contact_at = datetime(2025, 1, 2, 3, 4, 5, 60, tzinfo=UTC)
+        row.tags, row.custom_fields = [], {"vip": True, "seats": 2.5}
+        db.session.add(Consent(customer_id=row.id, purpose="sms_marketing", granted=False))
+        db.session.commit()
+    (got,) = csv.DictReader(io.StringIO(api.get(f"{V1}/customers/export").get_data(as_text=True)))
+    assert got["created_at"] == "2024-05-06T07:08:09+00:00"
+    assert got["last_contact_at"] == "2025-01-02T03:04:05.000060+00:00"
+    assert got["emails"] == "ada@example.com; ada@work.example" and got["phones"] == "+4930123"
+    assert got["tags"] == "" and got["consent.sms_marketing"] == "false"
+    assert got["consent.email_marketing"] == ""
+    assert (got["field.vip"], got["field.seats"]) == ("True", "2.5")

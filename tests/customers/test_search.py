@@ -161,3 +161,34 @@ def test_the_models_and_the_migrations_agree(app):
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == [], differences
+
+
+def test_the_words_leading_the_index_scan_change_no_result(people, admin, monkeypatch):
+    """PostgreSQL leaves words the statistics call common out of the index condition and
+    checks them on what the rarer words found: the same customers for every query."""
+    common = {"example": 0.9, "schmidt": 0.5, "berlin": 0.3, "de": 0.2, "anna": 0.1}
+    url = str(db.engine.url)
+    monkeypatch.setitem(search._FREQUENT, url, (float("inf"), common))
+    assert search.frequent_lexemes() == common or db.engine.dialect.name != "postgresql"
+    for q, expected in [*QUERIES, ("anna example schmidt", {"anna"})]:
+        assert found(q, admin) == {people[key] for key in expected}, q
+
+
+def test_the_leading_words_are_the_rare_ones_then_the_rarest_common():
+    from helpdesk.customers.finder import fulltext
+
+    frequent = {"mail": 0.9, "example": 0.9, "main": 0.05, "am": 0.05, "amsterdam": 0.05}
+    assert fulltext.leading(["mia", "becker", "mail", "example"], frequent) == ["mia", "becker"]
+    # "am" starts "am" and "amsterdam": 10 %; "main" 5 %.
+    assert fulltext.leading(["am", "main", "mail"], frequent) == ["main", "am"]
+    assert fulltext.leading(["zoe"], frequent) == ["zoe"]
+
+
+def test_a_ranked_search_counts_its_hits_with_its_page(people, admin, monkeypatch):
+    wanted = search.parse({"q": "schmi"})
+    first = search.page(wanted, admin, 1, 2)
+    assert (len(first.customers), first.more, first.total, first.exact) == (2, True, 3, True)
+    assert search.page(wanted, admin, 2, 2).total == 3
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 2)  # more hits than ranked: counted
+    capped = search.page(wanted, admin, 1, 1)
+    assert (capped.total, capped.exact) == (3, True)

@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, false, func, literal, literal_column, table
+from sqlalchemy import ColumnElement, and_, column, false, func, literal, literal_column, table
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from helpdesk.customers.identities import InvalidIdentity, normalise_phone
@@ -49,6 +49,8 @@ EXTRA = {
     "ı": "i",
 }
 MAX_WORDS = 8
+COMMON_SHARE = 0.02  # a word in more customers than this narrows a search too little
+LEADING = 2  # words that lead the index scan at least (when the query has them)
 MAX_WORD = 64
 _WORD = re.compile(r"[^\W_]+")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()./-]{6,30}$")
@@ -105,14 +107,43 @@ class Match:
     join: tuple[Any, Any] | None = None  # SQLite: the FTS table and its join on customers.id
 
 
-def match(q: str, dialect: str) -> Match:
-    """The condition and rank for query ``q`` (one without a word finds nobody)."""
+def share(word: str, frequent: dict[str, float]) -> float:
+    """The share of customers holding a lexeme that the prefix ``word`` starts, by the
+    planner's statistics (``frequent``: its most common lexemes; a word none of them
+    starts counts as rare)."""
+    return sum(f for lexeme, f in frequent.items() if lexeme.startswith(word))
+
+
+def leading(found: list[str], frequent: dict[str, float]) -> list[str]:
+    """The words that lead the index scan: every rare one (in at most COMMON_SHARE of the
+    customers), and the rarest common ones until there are LEADING."""
+    shares = {w: share(w, frequent) for w in found}
+    rare = [w for w in found if shares[w] <= COMMON_SHARE]
+    common = sorted((w for w in found if shares[w] > COMMON_SHARE), key=lambda w: shares[w])
+    return rare + common[: max(0, LEADING - len(rare))]
+
+
+def match(q: str, dialect: str, frequent: dict[str, float] | None = None) -> Match:
+    """The condition and rank for query ``q`` (one without a word finds nobody).
+
+    PostgreSQL: GIN collects every entry a prefix matches before it intersects, so a
+    word that half the customers share ("mail", "example" of an address, "am" of
+    "Frankfurt am Main") costs a read of half the index. With ``frequent`` (the
+    statistics' most common lexemes) such words are left out of the index condition
+    and checked on the few rows the rarer words find (``ts_match_vq`` is ``@@`` as a
+    function, which the planner does not take to the index): the same rows, found by
+    the words that narrow them (``leading``)."""
     found = words(q)
     if not found:
         return Match(false(), literal(0))
     if dialect == "postgresql":
         query = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in found))
-        return Match(_vector.op("@@")(query), -func.ts_rank(_vector, query))
+        lead = leading(found, frequent or {})
+        if len(lead) == len(found):
+            return Match(_vector.op("@@")(query), -func.ts_rank(_vector, query))
+        narrow = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in lead))
+        condition = and_(_vector.op("@@")(narrow), func.ts_match_vq(_vector, query))
+        return Match(condition, -func.ts_rank(_vector, query))
     expression = " AND ".join(f'"{w}"*' for w in found)
     fts: ColumnElement = literal_column("customers_fts")
     return Match(
