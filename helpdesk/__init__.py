@@ -24,6 +24,7 @@ from helpdesk import (
     i18n,
     imports,
     inbox,
+    notifications,
     organizations,
     realtime,
     reports,
@@ -43,6 +44,7 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.notifications import models as notification_models
 from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
@@ -70,6 +72,7 @@ DOMAINS = (
     automation,
     reports,
     surveys,
+    notifications,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -86,6 +89,7 @@ MODELS = (
     macro_models,
     report_models,
     survey_models,
+    notification_models,
 )
 
 

@@ -68,6 +68,7 @@ NOT_ABOUT_CUSTOMERS = {
     "surveys.answer": "a customer's survey link (the token is the proof), no agent",
     "reports_api.weekly_mail": "the agent's own weekly-mail choice",
     "reports_api.choose_weekly_mail": "the agent's own weekly-mail choice",
+    "notifications.settings": "the agent's own choice of notification emails",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -128,6 +129,8 @@ LISTS = {
     "board.rows",
     "duplicates_api.list_duplicates",
     "duplicates_api.dismiss",
+    "notifications_api.list_notifications",
+    "notifications_api.mark_read",
     "duplicates.duplicates",
     "audit_api.list_events",
     "audit.audit_log",
@@ -542,6 +545,40 @@ def check_reports(a: Accounts, web) -> None:
         assert web.get(path, query_string=args).status_code == 200, path
 
 
+def check_notifications(a: Accounts, web) -> None:
+    from helpdesk.notifications.models import Notification
+
+    def annas() -> list[tuple[str, int | None]]:
+        db.session.rollback()
+        rows = db.session.execute(select(Notification).where(Notification.agent_id == a.anna.id))
+        return [(n.kind, n.ticket_id) for n in rows.scalars()]
+
+    # (Walked once per route: start from none.)
+    db.session.query(Notification).filter_by(agent_id=a.anna.id).delete()
+    db.session.commit()
+    # Sam mentions the account manager on Olga's ticket: nobody is told.
+    before = annas()
+    note = {"body": "@anna.konto have a look", "internal": True}
+    assert a.sam_api.post(f"{V1}/tickets/{a.olga_ticket}/messages", json=note).status_code == 201
+    assert annas() == before
+    # Told back when Olga was theirs (as for the assignment): hidden now, and left unread.
+    for ticket in (a.mia_ticket, a.olga_ticket):
+        db.session.add(Notification(agent_id=a.anna.id, kind="mention", ticket_id=ticket))
+    db.session.commit()
+    listed = a.api.get(f"{V1}/notifications", query_string={"unread": 1}).json
+    assert [n["ticket"]["id"] for n in listed["items"]] == [a.mia_ticket]
+    assert listed["unread"] == 1
+    every = all_items(a.api, f"{V1}/notifications")
+    assert a.olga_ticket not in {n["ticket"]["id"] for n in every}
+    marked = a.api.post(f"{V1}/notifications/read", json={"all": True}).json
+    assert marked == {"marked": 1, "unread": 0}
+    assert annas() == [("mention", a.mia_ticket), ("mention", a.olga_ticket)]
+    hidden = db.session.execute(
+        select(Notification.read_at).where(Notification.ticket_id == a.olga_ticket)
+    ).scalar_one()
+    assert hidden is None
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customer_list_api.list_customers": check_customer_list,
     "customer_list.customers": check_customer_page,
@@ -581,6 +618,8 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "organizations_api.create_organization": check_create_organization,
     "tickets_api.create_ticket": check_create_ticket,
     "cti_api.cti_event": check_cti,
+    "notifications_api.list_notifications": check_notifications,
+    "notifications_api.mark_read": check_notifications,
 }
 
 
