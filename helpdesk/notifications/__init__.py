@@ -9,9 +9,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Hang the notifications on the session and the SLA; mount the API and the page."""
-    from helpdesk.notifications import api, hooks, views
+    from helpdesk.notifications import api, hooks, services, views
     from helpdesk.web.api import register_api
 
     hooks.install()
+    app.add_template_global(services.unread_count, "notifications_unread")
     register_api(app, api.bp)
     app.register_blueprint(views.bp)

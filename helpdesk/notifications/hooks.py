@@ -62,8 +62,9 @@ def _ticket(session: Session, obj: TicketEvent | Message) -> Ticket | None:
 
 
 def _from_trail(session: Session, entry: TicketEvent) -> None:
-    """An assignment tells the new assignee; a low rating the ticket's agent."""
-    if entry.kind not in ("assigned", "survey"):
+    """An assignment (or a ticket opened for someone) tells the new assignee; a low
+    rating the ticket's agent."""
+    if entry.kind not in ("assigned", "created", "survey"):
         return
     ticket = _ticket(session, entry)
     if ticket is None:
@@ -72,6 +73,12 @@ def _from_trail(session: Session, entry: TicketEvent) -> None:
     actor = _agent(session, entry.agent_id)
     if entry.kind == "assigned":
         services.add(_agent(session, data.get("to")), "assigned", ticket, ticket.subject, actor)
+        return
+    if entry.kind == "created":
+        # Opened by an agent for a colleague (ingest's new tickets have nobody yet).
+        if ticket.id is not None and ticket.assignee_id is not None:
+            assignee = _agent(session, ticket.assignee_id)
+            services.add(assignee, "assigned", ticket, ticket.subject, actor)
         return
     rating = data.get("rating")
     if not isinstance(rating, int) or rating > LOW:

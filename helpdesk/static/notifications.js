@@ -108,5 +108,8 @@
   });
   socket.on("ticket.created", (data) => { if (data.ticket && data.ticket.channel === "chat") beep(); });
   socket.on("call.incoming", beep);
-  refresh();
+  // The count came with the page; once live (and after a reconnect) catch up with
+  // whatever arrived between the page and the connection.
+  socket.on("connect", refresh);
+  if (socket.connected) refresh();
 })();

@@ -79,6 +79,13 @@ def test_assigning_tells_the_new_assignee_but_not_who_took_it_themselves(desk):
     act(lambda: services.update_ticket(ticket_of(desk), {"assignee": max_.id}, max_))
     assert rows(max_) == []  # "assign to me" needs no telling
     assert rows(lena) == []
+    opened = act(
+        lambda: services.open_ticket(
+            {"customer": ticket_of(desk).customer_id, "subject": "For Max", "assignee": max_.id},
+            lena,
+        )
+    )
+    assert rows(max_) == [("assigned", opened.id, lena.id)]
 
 
 def test_a_note_tells_the_agents_it_mentions_who_may_see_the_ticket(desk):
