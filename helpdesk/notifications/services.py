@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
@@ -69,7 +70,8 @@ def add(
     if live:
         payload = {
             "kind": kind,
-            "title": title(kind, agent.language),
+            # Their own language, else the desk's (their browser's is not known here).
+            "title": title(kind, agent.language or current_app.config["DEFAULT_LANGUAGE"]),
             "text": text,
             "ticket": {"id": ticket.id, "number": ticket.number, "subject": ticket.subject},
         }
