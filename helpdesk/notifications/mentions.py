@@ -9,6 +9,8 @@ email address in the text mentions nobody).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 
@@ -18,14 +20,25 @@ from helpdesk.extensions import db
 _AT = re.compile(r"(?<![\w.+-])@(?=\w)")
 
 
-def handles(agent: Agent) -> set[str]:
+class Named(Protocol):
+    """An agent's id, name and email (a loaded Agent, or a row of those three columns)."""
+
+    id: int
+    name: str
+    email: str
+
+
+N = TypeVar("N", bound=Named)
+
+
+def handles(agent: Named) -> set[str]:
     """What may follow ``@`` to name ``agent``, lower-cased."""
     name = " ".join(agent.name.split()).casefold()
     found = {agent.email.split("@", 1)[0].casefold(), name, name.replace(" ", "")}
     return {h for h in found if len(h) >= 2}
 
 
-def names_in(text: str, agents: list[Agent]) -> list[Agent]:
+def names_in(text: str, agents: Sequence[N]) -> list[N]:
     """The agents among ``agents`` that ``text`` mentions, by id."""
     folded = text.casefold()
     starts = [m.end() for m in _AT.finditer(folded)]
@@ -50,5 +63,7 @@ def mentioned(text: str) -> list[Agent]:
     """The active agents an internal note's text mentions (none without an ``@``)."""
     if "@" not in text:
         return []
-    agents = list(db.session.execute(select(Agent).where(Agent.active)).unique().scalars())
-    return names_in(text, agents)
+    # Names and addresses only: the few agents named are loaded whole.
+    rows = db.session.execute(select(Agent.id, Agent.name, Agent.email).where(Agent.active))
+    named = names_in(text, list(rows))
+    return [agent for row in named if (agent := db.session.get(Agent, row.id)) is not None]
