@@ -22,6 +22,9 @@ from tests.fixtures.browser import WAIT_MS, log_in, wait_for_socket
 pytestmark = pytest.mark.slow  # browsers against a live server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+BELOW = """() => [
+  document.querySelector('.thread-column').getBoundingClientRect().bottom,
+  document.querySelector('#customer-panel').getBoundingClientRect().top]"""
 SELECTED = re.compile(r"\bselected\b")
 PHONE = {"width": 390, "height": 844}
 LONG_ADDRESS = (
@@ -173,9 +176,9 @@ def test_inbox_conversation_and_customer_fit_a_phone(chromium, live_server, desk
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide"
             if path.startswith("/tickets/"):
-                thread = phone.locator(".thread-column").bounding_box()
-                panel = phone.locator("#customer-panel").bounding_box()
-                assert panel["y"] >= thread["y"] + thread["height"] - 1  # below the thread
+                # Both measured at one moment (the thread's frames may still grow).
+                thread_bottom, panel_top = phone.evaluate(BELOW)
+                assert panel_top >= thread_bottom - 1  # below the thread
                 expect(phone.locator("#customer-panel")).to_contain_text(LONG_ADDRESS[:20])
             phone.screenshot(path=str(shots / name), full_page=path.startswith("/tickets/"))
     finally:
