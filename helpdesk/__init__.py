@@ -24,6 +24,7 @@ from helpdesk import (
     i18n,
     imports,
     inbox,
+    notifications,
     organizations,
     realtime,
     reports,
@@ -44,6 +45,7 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.notifications import models as notification_models
 from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
@@ -72,6 +74,7 @@ DOMAINS = (
     reports,
     surveys,
     settings,
+    notifications,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -88,6 +91,7 @@ MODELS = (
     macro_models,
     report_models,
     survey_models,
+    notification_models,
 )
 
 

@@ -12,7 +12,7 @@ notification and the ticket's audit trail still hold it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from email import policy
@@ -38,6 +38,15 @@ TITLES = {
     "low_rating": "Low rating",
 }
 _digest: ContextVar[dict | None] = ContextVar("notification_digest", default=None)
+# Called with (recipients, kind, ticket, text, actor) inside the transaction of each
+# notification (on_notify): the notifications package keeps them for the bell.
+LISTENERS: list[Callable[[list[Agent], str, Ticket, str, Agent | None], None]] = []
+
+
+def on_notify(listener: Callable[[list[Agent], str, Ticket, str, Agent | None], None]) -> None:
+    """Call ``listener(recipients, kind, ticket, text, actor)`` with every notification."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
 
 
 def leads(team) -> list[Agent]:
@@ -60,6 +69,8 @@ def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = N
     }
     if not recipients:
         return
+    for listener in LISTENERS:
+        listener([recipients[i] for i in sorted(recipients)], kind, ticket, text, actor)
     payload = {
         "kind": kind,
         "title": TITLES.get(kind, kind),

@@ -108,6 +108,7 @@ NOT_ABOUT_CUSTOMERS = {
     "settings_tokens.token_list": "the agent's own API tokens (an admin's: everyone's)",
     "settings_tokens.create_token": "the agent's own API tokens",
     "settings_tokens.revoke_token": "the agent's own API tokens (another's: 404)",
+    "notifications.settings": "the agent's own choice of notification emails",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -168,6 +169,8 @@ LISTS = {
     "board.rows",
     "duplicates_api.list_duplicates",
     "duplicates_api.dismiss",
+    "notifications_api.list_notifications",
+    "notifications_api.mark_read",
     "duplicates.duplicates",
     "audit_api.list_events",
     "audit.audit_log",
@@ -599,6 +602,38 @@ def check_sla_form(a: Accounts, web) -> None:
     for path in ("/settings/sla/new", f"/settings/sla/{policy_id}"):
         page = web.get(path).get_data(as_text=True)
         assert "Mine GmbH" in page and "Other AG" not in page, path
+def check_notifications(a: Accounts, web) -> None:
+    from helpdesk.notifications.models import Notification
+
+    def annas() -> list[tuple[str, int | None]]:
+        db.session.rollback()
+        rows = db.session.execute(select(Notification).where(Notification.agent_id == a.anna.id))
+        return [(n.kind, n.ticket_id) for n in rows.scalars()]
+
+    # (Walked once per route: start from none.)
+    db.session.query(Notification).filter_by(agent_id=a.anna.id).delete()
+    db.session.commit()
+    # Sam mentions the account manager on Olga's ticket: nobody is told.
+    before = annas()
+    note = {"body": "@anna.konto have a look", "internal": True}
+    assert a.sam_api.post(f"{V1}/tickets/{a.olga_ticket}/messages", json=note).status_code == 201
+    assert annas() == before
+    # Told back when Olga was theirs (as for the assignment): hidden now, and left unread.
+    for ticket in (a.mia_ticket, a.olga_ticket):
+        db.session.add(Notification(agent_id=a.anna.id, kind="mention", ticket_id=ticket))
+    db.session.commit()
+    listed = a.api.get(f"{V1}/notifications", query_string={"unread": 1}).json
+    assert [n["ticket"]["id"] for n in listed["items"]] == [a.mia_ticket]
+    assert listed["unread"] == 1
+    every = all_items(a.api, f"{V1}/notifications")
+    assert a.olga_ticket not in {n["ticket"]["id"] for n in every}
+    marked = a.api.post(f"{V1}/notifications/read", json={"all": True}).json
+    assert marked == {"marked": 1, "unread": 0}
+    assert annas() == [("mention", a.mia_ticket), ("mention", a.olga_ticket)]
+    hidden = db.session.execute(
+        select(Notification.read_at).where(Notification.ticket_id == a.olga_ticket)
+    ).scalar_one()
+    assert hidden is None
 
 
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
@@ -642,6 +677,8 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "cti_api.cti_event": check_cti,
     "settings_sla.new_policy": check_sla_form,
     "settings_sla.edit_policy": check_sla_form,
+    "notifications_api.list_notifications": check_notifications,
+    "notifications_api.mark_read": check_notifications,
 }
 
 
