@@ -602,6 +602,8 @@ def check_sla_form(a: Accounts, web) -> None:
     for path in ("/settings/sla/new", f"/settings/sla/{policy_id}"):
         page = web.get(path).get_data(as_text=True)
         assert "Mine GmbH" in page and "Other AG" not in page, path
+
+
 def check_notifications(a: Accounts, web) -> None:
     from helpdesk.notifications.models import Notification
 
