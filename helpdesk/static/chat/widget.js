@@ -143,6 +143,14 @@ button { cursor: pointer; }
 .hd-send { padding: 0 14px; height: 42px; border: 0; border-radius: 8px; background: #2563eb; color: #fff; font-weight: 600; }
 .hd-send:disabled { opacity: .5; cursor: default; }
 .hd-footer { padding: 0 12px 10px; text-align: center; }
+.hd-rating { margin-top: 6px; font-style: normal; }
+.hd-stars { display: flex; gap: 4px; }
+.hd-star { width: 36px; height: 32px; border: 1px solid #2563eb; border-radius: 6px; background: #fff; color: #2563eb; font-weight: 600; }
+.hd-star[aria-pressed="true"] { background: #2563eb; color: #fff; box-shadow: 0 0 0 2px #1e3a8a; text-decoration: underline; }
+.hd-rating-comment { display: block; width: 100%; margin-top: 6px; padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; background: #fff; resize: vertical; }
+.hd-rating-send { margin-top: 6px; padding: 5px 12px; border: 0; border-radius: 6px; background: #2563eb; color: #fff; font-weight: 600; }
+.hd-rating-send:disabled { opacity: .5; cursor: default; }
+.hd-rating-done { margin: 4px 0 0; font-weight: 600; }
 .hd-transcript { border: 0; background: none; color: #2563eb; font-size: 12px; text-decoration: underline; padding: 0; }
 @media (max-width: 480px) {
   .hd-window { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }
@@ -319,7 +327,62 @@ button { cursor: pointer; }
       }
       node.append(meta, el("div", "hd-text", m.text === undefined || m.text === null ? "" : m.text));
       if (author === "visitor" && isRead(m.id)) markRead(node);
+      if (m.survey && typeof m.survey === "object") node.appendChild(ratingNode(m.survey));
       return node;
+    }
+
+    // The satisfaction survey's question: 1-5 buttons, an optional comment, Send; the
+    // answer goes back as "rating" and its thanks replaces the buttons.
+    function ratingNode(sv) {
+      const box = el("div", "hd-rating");
+      function finish(text) {
+        box.textContent = "";
+        const done = el("p", "hd-rating-done", text || "");
+        done.setAttribute("role", "status");
+        box.appendChild(done);
+      }
+      if (!sv.open) { finish(sv.rating ? sv.thanks : sv.expired); return box; }
+      const labels = Array.isArray(sv.labels) ? sv.labels : [];
+      const group = el("div", "hd-stars");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "1–5");
+      const buttons = [];
+      let chosen = null;
+      const comment = el("textarea", "hd-rating-comment");
+      comment.rows = 2;
+      comment.maxLength = 2000;
+      comment.placeholder = typeof sv.comment === "string" ? sv.comment : "";
+      comment.setAttribute("aria-label", comment.placeholder || "Comment");
+      const submit = el("button", "hd-rating-send", typeof sv.send === "string" ? sv.send : "Send");
+      submit.type = "button";
+      submit.disabled = true;
+      for (let n = 1; n <= 5; n++) {
+        const button = el("button", "hd-star", String(n));
+        const label = typeof labels[n - 1] === "string" ? labels[n - 1] : "";
+        button.type = "button";
+        button.dataset.rating = String(n);
+        button.title = label;
+        button.setAttribute("aria-label", label ? n + " – " + label : String(n));
+        button.setAttribute("aria-pressed", "false");
+        button.addEventListener("click", function () {
+          chosen = n;
+          for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
+          submit.disabled = false;
+        });
+        buttons.push(button);
+        group.appendChild(button);
+      }
+      submit.addEventListener("click", function () {
+        if (!chosen || !socket || !socket.connected) return;
+        submit.disabled = true;
+        const text = comment.value.trim();
+        socket.emit("rating", {survey: sv.id, rating: chosen, comment: text || null}, function (answer) {
+          if (answer && answer.ok) { showError(""); finish(answer.thanks || sv.thanks); }
+          else { submit.disabled = false; showError(errorText(answer, "Your rating could not be sent.")); }
+        });
+      });
+      box.append(group, comment, submit);
+      return box;
     }
 
     function shown(id) {
