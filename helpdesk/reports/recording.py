@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
+from helpdesk.reports import rollups
 from helpdesk.reports.models import ReportingEvent
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 
@@ -35,14 +36,17 @@ def install() -> None:
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Add the reporting events of what this flush writes."""
-    for obj in list(session.deleted):
-        if isinstance(obj, Customer):
-            follow_tickets(session, ReportingEvent.__table__, obj.id)
+    deleted = [obj.id for obj in session.deleted if isinstance(obj, Customer)]
+    for customer_id in deleted:
+        follow_tickets(session, ReportingEvent.__table__, customer_id)
     for obj in list(session.new):
         if isinstance(obj, TicketEvent):
             _from_trail(session, obj)
         elif isinstance(obj, Message) and obj.direction == "out" and obj.author_kind == "agent":
             _from_reply(session, obj)
+    # Last: the rollups take every counted event this flush writes (also those added
+    # before it, like a survey's answer).
+    rollups.keep_up(session, deleted)
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
