@@ -28,8 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event, insert, text
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -313,7 +312,7 @@ def time_ingest(count: int, customers: int) -> tuple[float, float]:
     for start in range(-block, count, block):  # the first block warms up, untimed
         recorded = (start // block) % 2 == 0
         if not recorded:
-            event.remove(Session, "before_flush", recording._before_flush)
+            recording.uninstall()
         try:
             for n in range(start, min(start + block, count)):
                 inbound = InboundMessage(

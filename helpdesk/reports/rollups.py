@@ -1,10 +1,10 @@
 """Hourly rollups of the reporting events, kept in step with them, and read for reports.
 
-Writing: at the end of each flush (``recording``'s ``before_flush``), the counted events
-the flush writes (``models.ROLLED``) are summed per (kind, UTC hour, team, channel,
-detail) and added to ``reporting_rollups`` with one upsert, in the same transaction; a
-customer deleted for good takes their events (ON DELETE CASCADE), so they are taken off
-first. ``rebuild`` recomputes every rollup from the events (after a bulk load).
+Writing: with the events each flush writes (``recording``), the counted ones
+(``models.ROLLED``) are summed per (kind, UTC hour, team, channel, detail) and added to
+``reporting_rollups`` with one upsert, in the same transaction; a customer deleted for
+good takes their events (ON DELETE CASCADE), so they are taken off first. ``rebuild``
+recomputes every rollup from the events (after a bulk load).
 
 Reading: a report in a time zone whose local midnights are whole UTC hours (every zone
 but a handful like India's, checked per day) gets its days and local hours as whole sets
@@ -42,35 +42,50 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _key(kind: str, at: datetime, team_id: int | None, channel: str, detail: str | None):
-    return (kind, hour_of(at), team_id or 0, channel, detail or "")
-
-
-def keep_up(session: Session, deleted_customers: list[int]) -> None:
-    """Add this flush's new counted events to the rollups (and take off those of
-    customers deleted for good); one upsert."""
+def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
+    """Add these new event rows (their counted kinds) to the rollups; one upsert."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for obj in session.new:
-        if isinstance(obj, ReportingEvent) and obj.kind in ROLLED:
-            row = sums[_key(obj.kind, obj.at, obj.team_id, obj.channel, obj.detail)]
-            row[0] += 1
-            row[1] += obj.value or 0
-            row[2] += 1 if obj.kind == "survey" and (obj.value or 0) >= SATISFIED else 0
-    for customer_id in deleted_customers:
-        for kind, at, team_id, channel, detail, number in session.execute(
-            select(E.kind, E.at, E.team_id, E.channel, E.detail, E.value).where(
-                E.customer_id == customer_id, E.kind.in_(ROLLED)
+    for row in events:
+        if row["kind"] in ROLLED:
+            _count(
+                sums,
+                row["kind"],
+                row["at"],
+                row["team_id"],
+                row["channel"],
+                row["detail"],
+                row["value"],
+                1,
             )
-        ):
-            row = sums[_key(kind, at, team_id, channel, detail)]
-            row[0] -= 1
-            row[1] -= number or 0
-            row[2] -= 1 if kind == "survey" and (number or 0) >= SATISFIED else 0
-    if not sums:
-        return
+    _apply(session, sums)
+
+
+def forget_customers(session: Session, customer_ids: list[int]) -> None:
+    """Take the events of customers deleted for good (their tickets and events go with
+    them) off the rollups; one upsert."""
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, at, team_id, channel, detail, value in session.execute(
+        select(E.kind, E.at, E.team_id, E.channel, E.detail, E.value).where(
+            E.customer_id.in_(customer_ids), E.kind.in_(ROLLED)
+        )
+    ):
+        _count(sums, kind, at, team_id, channel, detail, value, -1)
+    _apply(session, sums)
+
+
+def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> None:
+    """Add (``sign`` 1) or take off (-1) one event in ``sums``."""
+    row = sums[(kind, hour_of(at), team_id or 0, channel, detail or "")]
+    row[0] += sign
+    row[1] += sign * (value or 0)
+    row[2] += sign if kind == "survey" and (value or 0) >= SATISFIED else 0
+
+
+def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
+    """Upsert the summed changes (in one lock order for every writer)."""
     rows = [
         dict(zip(_KEY, key, strict=True), count=c, total=t, satisfied=s)
-        for key, (c, t, s) in sorted(sums.items())  # one lock order for every writer
+        for key, (c, t, s) in sorted(sums.items())
         if c or t or s
     ]
     if rows:
