@@ -204,8 +204,8 @@ def _rolled_per_local_day(
     """``_per_local_day`` from the rollups' whole hours, and the events of ``until``'s
     hour up to it (now: the hour so far)."""
     found: dict[tuple[str, str, date], int] = defaultdict(int)
-    for kind, channel, start, count in rollups.per_hour(kinds, scope.since, until, rolled):
-        found[(kind, channel, _local_date(scope, start))] += count
+    for kind, channel, day, count in rollups.per_local_day(scope, kinds, until, rolled):
+        found[(kind, channel, day)] += count
     last = rollups.hour_of(until)
     if until > last:
         live = db.session.execute(
@@ -223,10 +223,7 @@ def _hours(scope: Scope) -> list[list[int]]:
     hours = [[0] * 24 for _ in range(7)]
     rolled = rollups.condition(scope)
     if rolled is not None:
-        for _, _, start, count in rollups.per_hour(("created",), scope.since, scope.until, rolled):
-            local = start.astimezone(scope.tz)
-            hours[local.weekday()][local.hour] += count
-        return hours
+        return rollups.per_local_hour(scope, "created", rolled)
     where = (E.kind == "created", E.at >= scope.since, E.at < scope.until, event_filter(scope))
     if db.engine.dialect.name == "postgresql":
         there = func.timezone(scope.tz.key, E.at)

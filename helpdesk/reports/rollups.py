@@ -18,10 +18,22 @@ index ``(kind, at, value, ...)``).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, false, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -173,19 +185,72 @@ def whole_hours(scope: Scope) -> bool:
     return cached
 
 
-def per_hour(
-    kinds: tuple[str, ...], since: datetime, until: datetime, where: ColumnElement[bool]
-) -> list[tuple[str, str, datetime, int]]:
-    """(kind, channel, UTC hour, count) of the rolled-up hours from ``since`` to the
-    whole hour before ``until``; the rest of ``until``'s hour is the caller's (live)."""
+def per_local_day(
+    scope: Scope,
+    kinds: tuple[str, ...],
+    until: datetime,
+    where: ColumnElement[bool],
+) -> list[tuple[str, str, date, int]]:
+    """(kind, channel, local date, count) of the rolled-up hours from the scope's start
+    to the whole hour before ``until`` (the rest of that hour is the caller's, live).
+    PostgreSQL groups by the local date itself; SQLite by the hour (as a number, cheap
+    to read), laid onto local dates here."""
     from helpdesk.extensions import db
 
-    rows = db.session.execute(
-        select(R.kind, R.channel, R.hour, func.sum(R.count))
-        .where(R.kind.in_(kinds), R.hour >= since, R.hour < hour_of(until), where)
-        .group_by(R.kind, R.channel, R.hour)
-    ).all()
-    return [(kind, channel, hour, int(count)) for kind, channel, hour, count in rows]
+    conditions = (R.kind.in_(kinds), R.hour >= scope.since, R.hour < hour_of(until), where)
+    if db.engine.dialect.name == "postgresql":
+        day = cast(func.timezone(scope.tz.key, R.hour), Date)
+        rows = db.session.execute(
+            select(R.kind, R.channel, day, func.sum(R.count))
+            .where(*conditions)
+            .group_by(R.kind, R.channel, day)
+        ).all()
+        return [(kind, channel, found, int(count)) for kind, channel, found, count in rows]
+    step = _epoch_hour()
+    dates: dict[int, date] = {}
+    result: dict[tuple[str, str, date], int] = defaultdict(int)
+    for kind, channel, number, count in db.session.execute(
+        select(R.kind, R.channel, step, func.sum(R.count))
+        .where(*conditions)
+        .group_by(R.kind, R.channel, step)
+    ):
+        if number not in dates:
+            dates[number] = local_hour(scope, number).date()
+        result[(kind, channel, dates[number])] += int(count)
+    return [(kind, channel, day, count) for (kind, channel, day), count in result.items()]
+
+
+def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[list[int]]:
+    """``kind`` per local weekday (Monday first) and hour over the scope's days."""
+    from helpdesk.extensions import db
+
+    hours = [[0] * 24 for _ in range(7)]
+    conditions = (R.kind == kind, R.hour >= scope.since, R.hour < scope.until, where)
+    if db.engine.dialect.name == "postgresql":
+        there = func.timezone(scope.tz.key, R.hour)
+        weekday, hour = func.extract("isodow", there), func.extract("hour", there)
+        for isodow, at_hour, count in db.session.execute(
+            select(weekday, hour, func.sum(R.count)).where(*conditions).group_by(weekday, hour)
+        ):
+            hours[int(isodow) - 1][int(at_hour)] += int(count)
+        return hours
+    step = _epoch_hour()
+    for number, count in db.session.execute(
+        select(step, func.sum(R.count)).where(*conditions).group_by(step)
+    ):
+        local = local_hour(scope, number)
+        hours[local.weekday()][local.hour] += int(count)
+    return hours
+
+
+def _epoch_hour() -> Any:
+    """SQLite: a rollup's hour as hours since 1970 (a number, not a date to parse)."""
+    return cast(func.strftime("%s", R.hour), Integer) // 3600
+
+
+def local_hour(scope: Scope, number: int) -> datetime:
+    """An hour since 1970 in the report's time zone."""
+    return datetime.fromtimestamp(int(number) * 3600, UTC).astimezone(scope.tz)
 
 
 def totals(

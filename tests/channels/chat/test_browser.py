@@ -9,7 +9,7 @@ root of ``#helpdesk-chat``, which Playwright's CSS locators pierce): ``button.hd
 / ``hd-bot``, ``textarea.hd-input``, ``button.hd-send``, ``.hd-typing``,
 ``.hd-status[data-online]``, ``form.hd-identify``, ``button.hd-transcript``, and under a
 survey's question ``.hd-rating`` with ``button.hd-star[data-rating]``,
-``textarea.hd-rating-comment`` and ``button.hd-rating-send``.
+``textarea.hd-comment`` and ``button.hd-rate``.
 """
 
 from __future__ import annotations
@@ -358,10 +358,12 @@ def test_the_survey_in_the_widget_is_answered_with_the_buttons(
         tab, errors = _shop_tab(context, shop)
         tab.locator("button.hd-launcher").click()
         identify = tab.locator("form.hd-identify")
+        identify.locator("input[name=name]").fill("Eva Example")
         identify.locator("input[name=email]").fill("eva@example.org")
         tab.locator("textarea.hd-input").fill("Wo ist mein Paket?")
         tab.locator("textarea.hd-input").press("Enter")
         mine = tab.locator(".hd-messages > .hd-message.hd-visitor")
+        expect(mine).to_have_count(1)
         expect(mine).to_have_attribute("data-id", _NUMBER)
         ticket_id = db.session.get(Message, int(mine.get_attribute("data-id"))).ticket_id
         pat = db.session.execute(select(Agent).where(Agent.name == "Pat Agent")).scalar_one()
@@ -375,13 +377,13 @@ def test_the_survey_in_the_widget_is_answered_with_the_buttons(
         # The question comes with five buttons; one picked, a comment, Send: the thanks.
         rating = tab.locator(".hd-message.hd-bot .hd-rating")
         expect(rating.locator("button.hd-star")).to_have_count(5)
-        expect(rating.locator("button.hd-rating-send")).to_be_disabled()
+        expect(rating.locator("button.hd-rate")).to_be_disabled()
         rating.locator('button.hd-star[data-rating="4"]').click()
         expect(rating.locator('button.hd-star[data-rating="4"]')).to_have_attribute(
             "aria-pressed", "true"
         )
-        rating.locator("textarea.hd-rating-comment").fill("Schnell, danke")
-        rating.locator("button.hd-rating-send").click()
+        rating.locator("textarea.hd-comment").fill("Schnell, danke")
+        rating.locator("button.hd-rate").click()
         expect(rating).to_contain_text("Thank you! Your rating helps us get better.")
         expect(rating.locator("button.hd-star")).to_have_count(0)
         assert errors == [], errors
