@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -301,44 +302,45 @@ def time_export() -> float:
 
 
 def time_ingest(count: int, customers: int) -> tuple[float, float]:
-    """Mean ms per ingested mail with the reporting events recorded, and without."""
+    """Median ms per ingested mail with the reporting events recorded, and without.
+
+    On and off alternate message by message (on-off, off-on, ...), so a machine that
+    gets busier or quieter during the run weighs on both alike; medians, since a shared
+    machine's stalls would swing a mean."""
     from helpdesk.channels.inbound import InboundMessage
     from helpdesk.reports import recording
     from helpdesk.tickets.ingest import ingest
 
     rng = random.Random(5)
     timing: dict[bool, list[float]] = {True: [], False: []}
-    block = max(1, min(50, count // 4))
-    for start in range(-block, count, block):  # the first block warms up, untimed
-        recorded = (start // block) % 2 == 0
+    warm_up = min(50, count // 4)
+    for n in range(-warm_up, count):
+        recorded = (n % 2 == 0) == ((n // 2) % 2 == 0)
         if not recorded:
             recording.uninstall()
         try:
-            for n in range(start, min(start + block, count)):
-                inbound = InboundMessage(
-                    channel="email",
-                    sender_kind="email",
-                    sender=email_of(rng.randint(1, customers)),
-                    text="Where is my parcel? " * 5,
-                    subject=f"Bench question {n}",
-                    external_id=f"<bench-{n}-{start}@example>",
-                )
-                started = time.perf_counter()
-                ingest(inbound)
-                if start >= 0:
-                    timing[recorded].append(time.perf_counter() - started)
+            inbound = InboundMessage(
+                channel="email",
+                sender_kind="email",
+                sender=email_of(rng.randint(1, customers)),
+                text="Where is my parcel? " * 5,
+                subject=f"Bench question {n}",
+                external_id=f"<bench-{n}-{time.time_ns()}@example>",
+            )
+            started = time.perf_counter()
+            ingest(inbound)
+            if n >= 0:
+                timing[recorded].append(time.perf_counter() - started)
         finally:
             recording.install()
-    return (
-        1000 * sum(timing[True]) / len(timing[True]),
-        1000 * sum(timing[False]) / len(timing[False]),
-    )
+    return 1000 * statistics.median(timing[True]), 1000 * statistics.median(timing[False])
 
 
 def _database(kind: str, tickets: int, per_ticket: int) -> tuple[str, bool]:
     """The bench database's URL, and whether it holds this load already (kept from an
     earlier run: ``bench/results/NAME.loaded`` says what was loaded, and when)."""
-    name = f"helpdesk_bench_g_{kind}"
+    # One database per size: the tiny run of the test suite leaves a big one alone.
+    name = f"helpdesk_bench_g_{kind}_{tickets}"
     marker = RESULTS / f"{name}.loaded"
     wanted = f"{tickets} {per_ticket}"
     if marker.exists() and marker.read_text().split("@")[0].strip() == wanted:
@@ -381,7 +383,7 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
             else:
                 seconds, now = load(tickets, per_ticket)
                 RESULTS.mkdir(parents=True, exist_ok=True)
-                marker = RESULTS / f"helpdesk_bench_g_{kind}.loaded"
+                marker = RESULTS / f"helpdesk_bench_g_{kind}_{tickets}.loaded"
                 marker.write_text(f"{tickets} {per_ticket} @ {now.isoformat()}\n")
                 print(
                     f"{kind}: loaded {tickets:,} tickets, {tickets * per_ticket:,} messages "
@@ -412,7 +414,7 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
     finally:
         if drop:
             drop_database(url)
-            (RESULTS / f"helpdesk_bench_g_{kind}.loaded").unlink(missing_ok=True)
+            (RESULTS / f"helpdesk_bench_g_{kind}_{tickets}.loaded").unlink(missing_ok=True)
 
 
 def main() -> None:
