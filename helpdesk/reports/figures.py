@@ -25,13 +25,14 @@ from sqlalchemy import Date, Integer, case, cast, func, select
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
+from helpdesk.reports import rollups
 from helpdesk.reports.models import ReportingEvent
+from helpdesk.reports.rollups import SATISFIED
 from helpdesk.reports.scope import Scope, event_filter, ticket_filter
 from helpdesk.tickets.models import Ticket
 
 QUARTER = 900  # seconds: the grouping step
 BACKLOG = {"created": 1, "reopened": 1, "team_in": 1, "solved": -1, "team_out": -1}
-SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
 E = ReportingEvent
 
 
@@ -109,9 +110,7 @@ def _days(scope: Scope, now: datetime) -> dict[str, Any]:
     """Created and solved per day (and per channel), the backlog at each day's end, the
     busiest hours (created, by local weekday and hour)."""
     index = {day: n for n, day in enumerate(scope.days)}
-    rows = _per_local_day(
-        scope, tuple(BACKLOG), max(scope.until, now), event_filter(scope, with_agent=False)
-    )
+    rows = _per_local_day(scope, tuple(BACKLOG), max(scope.until, now), with_agent=False)
     open_now = db.session.execute(
         select(func.count()).select_from(Ticket).where(ticket_filter(scope))
     ).scalar_one()
@@ -124,9 +123,8 @@ def _days(scope: Scope, now: datetime) -> dict[str, Any]:
         else:
             net[n] += BACKLOG[kind] * count
     # Created and solved: the scope's (an agent's view: only what is attributed to them).
-    counted_filter = event_filter(scope)
     if scope.agent is not None or _agent_only(scope):
-        rows = _per_local_day(scope, ("created", "solved"), scope.until, counted_filter)
+        rows = _per_local_day(scope, ("created", "solved"), scope.until)
     created, solved = [0] * len(scope.days), [0] * len(scope.days)
     per_channel: dict[tuple[str, str], int] = defaultdict(int)
     day_channel: dict[tuple[int, str, str], int] = defaultdict(int)
@@ -160,14 +158,22 @@ def _days(scope: Scope, now: datetime) -> dict[str, Any]:
             }
             for channel in channels
         },
-        "hours": _hours(scope, counted_filter),
+        "hours": _hours(scope),
     }
 
 
-def _per_local_day(scope: Scope, kinds: tuple[str, ...], until: datetime, condition) -> list:
+def _per_local_day(
+    scope: Scope, kinds: tuple[str, ...], until: datetime, with_agent: bool = True
+) -> list:
     """(kind, channel, local date, count) of the events of ``kinds`` from the scope's start
-    to ``until``. PostgreSQL groups by the local date itself (``AT TIME ZONE``); SQLite,
-    which knows no time zones, by UTC quarter hour, laid onto local dates here."""
+    to ``until``: from the hourly rollups where they answer (and the events of the hour
+    up to ``until``), else from the events. PostgreSQL groups those by the local date
+    itself (``AT TIME ZONE``); SQLite, which knows no time zones, by UTC quarter hour,
+    laid onto local dates here."""
+    rolled = rollups.condition(scope, with_agent)
+    condition = event_filter(scope, with_agent=with_agent)
+    if rolled is not None:
+        return _rolled_per_local_day(scope, kinds, until, rolled, condition)
     where = (E.kind.in_(kinds), E.at >= scope.since, E.at < until, condition)
     if db.engine.dialect.name == "postgresql":
         day = cast(func.timezone(scope.tz.key, E.at), Date)
@@ -192,10 +198,33 @@ def _per_local_day(scope: Scope, kinds: tuple[str, ...], until: datetime, condit
     return [(kind, channel, day, count) for (kind, channel, day), count in found.items()]
 
 
-def _hours(scope: Scope, condition) -> list[list[int]]:
+def _rolled_per_local_day(
+    scope: Scope, kinds: tuple[str, ...], until: datetime, rolled, condition
+) -> list:
+    """``_per_local_day`` from the rollups' whole hours, and the events of ``until``'s
+    hour up to it (now: the hour so far)."""
+    found: dict[tuple[str, str, date], int] = defaultdict(int)
+    for kind, channel, day, count in rollups.per_local_day(scope, kinds, until, rolled):
+        found[(kind, channel, day)] += count
+    last = rollups.hour_of(until)
+    if until > last:
+        live = db.session.execute(
+            select(E.kind, E.channel, func.count())
+            .where(E.kind.in_(kinds), E.at >= last, E.at < until, condition)
+            .group_by(E.kind, E.channel)
+        )
+        for kind, channel, count in live:
+            found[(kind, channel, _local_date(scope, last))] += count
+    return [(kind, channel, day, count) for (kind, channel, day), count in found.items()]
+
+
+def _hours(scope: Scope) -> list[list[int]]:
     """Tickets created per local weekday (Monday first) and hour."""
-    where = (E.kind == "created", E.at >= scope.since, E.at < scope.until, condition)
     hours = [[0] * 24 for _ in range(7)]
+    rolled = rollups.condition(scope)
+    if rolled is not None:
+        return rollups.per_local_hour(scope, "created", rolled)
+    where = (E.kind == "created", E.at >= scope.since, E.at < scope.until, event_filter(scope))
     if db.engine.dialect.name == "postgresql":
         there = func.timezone(scope.tz.key, E.at)
         weekday, hour = func.extract("isodow", there), func.extract("hour", there)
@@ -211,6 +240,11 @@ def _hours(scope: Scope, condition) -> list[list[int]]:
         local = _local(scope, step)
         hours[local.weekday()][local.hour] += count
     return hours
+
+
+def _local_date(scope: Scope, hour: datetime) -> date:
+    """The local date of a UTC hour (whole-hour zones: the whole hour is that day's)."""
+    return hour.astimezone(scope.tz).date()
 
 
 def _local(scope: Scope, step: int) -> datetime:
@@ -272,17 +306,12 @@ def _durations(scope: Scope) -> dict[str, dict[Any, Any]]:
 
 def _totals(scope: Scope) -> dict[str, Any]:
     """SLA targets met and missed (per target), and the survey answers."""
-    rows = db.session.execute(
-        select(
-            E.kind,
-            E.detail,
-            func.count(),
-            func.coalesce(func.sum(E.value), 0),
-            func.sum(case((E.value >= SATISFIED, 1), else_=0)),
-        )
-        .where(*_in_range(scope, ("sla_met", "sla_breached", "survey")))
-        .group_by(E.kind, E.detail)
-    ).all()
+    kinds = ("sla_met", "sla_breached", "survey")
+    rolled = rollups.condition(scope)
+    if rolled is not None:
+        rows = rollups.totals(kinds, scope.since, scope.until, rolled)
+    else:
+        rows = _event_totals(scope, kinds)
     totals: dict[str, Any] = {
         "sla_met": {},
         "sla_breached": {},
@@ -297,6 +326,23 @@ def _totals(scope: Scope) -> dict[str, Any]:
         else:
             totals[kind][detail or "other"] = count
     return totals
+
+
+def _event_totals(scope: Scope, kinds: tuple[str, ...]) -> list:
+    """(kind, detail, count, sum of values, satisfied) from the events."""
+    return list(
+        db.session.execute(
+            select(
+                E.kind,
+                E.detail,
+                func.count(),
+                func.coalesce(func.sum(E.value), 0),
+                func.sum(case((E.value >= SATISFIED, 1), else_=0)),
+            )
+            .where(*_in_range(scope, kinds))
+            .group_by(E.kind, E.detail)
+        ).all()
+    )
 
 
 def _by_agent(scope: Scope, durations: dict[str, dict[Any, Any]]) -> list[dict[str, Any]]:

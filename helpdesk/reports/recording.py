@@ -13,36 +13,87 @@ its due time when the first reply went out, the resolution when the ticket was s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
+from helpdesk.reports import rollups
 from helpdesk.reports.models import ReportingEvent
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 
 DONE = ("solved", "closed")
 
 
+EVENTS: Any = ReportingEvent.__table__  # Core: no ORM objects to track
+PENDING = "reporting_events_pending"  # session.info: events waiting for their flush
+_LISTENERS = ("before_flush", "after_flush", "after_soft_rollback")
+
+
 def install() -> None:
     """Record reporting events on every flush of every session (once per process)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
+    for name in _LISTENERS:
+        if not event.contains(Session, name, _HANDLERS[name]):
+            event.listen(Session, name, _HANDLERS[name])
+
+
+def uninstall() -> None:
+    """Stop recording (the ingest benchmark's comparison)."""
+    for name in _LISTENERS:
+        if event.contains(Session, name, _HANDLERS[name]):
+            event.remove(Session, name, _HANDLERS[name])
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    """Add the reporting events of what this flush writes."""
-    for obj in list(session.deleted):
-        if isinstance(obj, Customer):
-            follow_tickets(session, ReportingEvent.__table__, obj.id)
+    """Note the reporting events of what this flush writes (written after it, below)."""
+    deleted = [obj.id for obj in session.deleted if isinstance(obj, Customer)]
+    for customer_id in deleted:
+        follow_tickets(session, ReportingEvent.__table__, customer_id)
+    if deleted:  # their events go with them (ON DELETE CASCADE), and off the rollups
+        rollups.forget_customers(session, deleted)
     for obj in list(session.new):
         if isinstance(obj, TicketEvent):
             _from_trail(session, obj)
         elif isinstance(obj, Message) and obj.direction == "out" and obj.author_kind == "agent":
             _from_reply(session, obj)
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    """Write the noted events, now that their tickets have ids: one Core insert (no ORM
+    objects to track) and one rollup upsert, in the flush's transaction."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        _write(session, [_row(ticket, fields) for ticket, fields in pending])
+
+
+def _forget(session: Session, previous_transaction: Any) -> None:
+    """A rollback: the noted events go with what they recorded."""
+    session.info.pop(PENDING, None)
+
+
+_HANDLERS: dict[str, Callable[..., Any]] = {
+    "before_flush": _before_flush,
+    "after_flush": _after_flush,
+    "after_soft_rollback": _forget,
+}
+
+
+def _row(ticket: Ticket, fields: dict[str, Any]) -> dict[str, Any]:
+    """An event's row: the ticket's id, customer and (unless given) team, as flushed."""
+    row = {**fields, "ticket_id": ticket.id, "customer_id": ticket.customer_id}
+    if row["team_id"] is False:
+        row["team_id"] = ticket.team_id
+    return row
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows and add them to the rollups."""
+    session.execute(insert(EVENTS), rows)
+    rollups.keep_up(session, rows)
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
@@ -72,22 +123,50 @@ def add(
     value: int | None = None,
     detail: str | None = None,
     team_id: int | None | bool = False,
-) -> ReportingEvent:
-    """Add one reporting event on ``ticket`` (its team unless ``team_id`` says another)."""
-    row = ReportingEvent(
-        ticket=ticket,
-        kind=kind,
-        team_id=_team_of(ticket) if team_id is False else team_id,
-        channel=ticket.channel,
-        agent_id=agent_id,
-        at=at,
-        value=value,
-        detail=detail,
-    )
-    # The relationship, not the id: ingest's customer may be flushed with this event.
-    row.customer = ticket.customer
-    session.add(row)
-    return row
+) -> None:
+    """Add one reporting event on ``ticket`` (its team unless ``team_id`` says another):
+    written at once for a stored ticket, else with the flush that stores it."""
+    fields = _fields(ticket, kind, at, agent_id, value, detail, team_id)
+    if ticket.id is not None and ticket.customer_id is not None:
+        _write(session, [_row(ticket, fields)])
+    else:
+        session.info.setdefault(PENDING, []).append((ticket, fields))
+
+
+def _record(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    at: datetime,
+    agent_id: int | None = None,
+    value: int | None = None,
+    detail: str | None = None,
+    team_id: int | None | bool = False,
+) -> None:
+    """From inside the flush: note an event, written with the others after it."""
+    fields = _fields(ticket, kind, at, agent_id, value, detail, team_id)
+    session.info.setdefault(PENDING, []).append((ticket, fields))
+
+
+def _fields(
+    ticket: Ticket,
+    kind: str,
+    at: datetime,
+    agent_id: int | None,
+    value: int | None,
+    detail: str | None,
+    team_id: int | None | bool,
+) -> dict[str, Any]:
+    """An event's columns but the ticket's ids (``team_id`` False: the ticket's team)."""
+    return {
+        "kind": kind,
+        "team_id": _team_of(ticket) if team_id is False else team_id,
+        "channel": ticket.channel,
+        "agent_id": agent_id,
+        "at": at,
+        "value": value,
+        "detail": detail,
+    }
 
 
 def _moment(ticket: Ticket) -> datetime:
@@ -97,14 +176,24 @@ def _moment(ticket: Ticket) -> datetime:
     return added[0] if added and added[0] is not None else utcnow()
 
 
-def _team_of(ticket: Ticket) -> int | None:
-    """The ticket's team id, also when only the relationship was set so far."""
-    return ticket.team.id if ticket.team is not None else ticket.team_id
+def _team_of(ticket: Ticket) -> int | None | bool:
+    """The ticket's team id, also when only the relationship was set so far (False: its
+    team_id as flushed); never loads the team."""
+    state = inspect(ticket)
+    if "team" in state.dict:
+        team = state.dict["team"]
+        return team.id if team is not None else None
+    return False
 
 
 def _assignee_of(ticket: Ticket) -> int | None:
-    """The ticket's assignee id, also when only the relationship was set so far."""
-    return ticket.assignee.id if ticket.assignee is not None else ticket.assignee_id
+    """The ticket's assignee id, also when only the relationship was set so far; never
+    loads the agent."""
+    state = inspect(ticket)
+    if "assignee" in state.dict:
+        assignee = state.dict["assignee"]
+        return assignee.id if assignee is not None else None
+    return ticket.assignee_id
 
 
 def _from_trail(session: Session, entry: TicketEvent) -> None:
@@ -114,7 +203,7 @@ def _from_trail(session: Session, entry: TicketEvent) -> None:
         return
     data = entry.data or {}
     if entry.kind == "created":
-        add(session, ticket, "created", ticket.created_at or utcnow(), _assignee_of(ticket))
+        _record(session, ticket, "created", ticket.created_at or utcnow(), _assignee_of(ticket))
         if ticket.status in DONE:
             _solved(session, ticket, entry.agent_id)
     elif entry.kind == "status":
@@ -140,8 +229,8 @@ def _was_open(ticket: Ticket) -> bool:
 def _moved(session: Session, ticket: Ticket, old: int | None, new: int | None) -> None:
     """An open ticket moved teams: its backlog leaves one team and joins the other."""
     at = utcnow()
-    add(session, ticket, "team_out", at, team_id=old)
-    add(session, ticket, "team_in", at, team_id=new)
+    _record(session, ticket, "team_out", at, team_id=old)
+    _record(session, ticket, "team_in", at, team_id=new)
 
 
 def _status(
@@ -151,17 +240,17 @@ def _status(
     if new in DONE and old not in DONE:
         _solved(session, ticket, actor)
     elif old in DONE and new in OPEN_STATUSES:
-        add(session, ticket, "reopened", _moment(ticket), _assignee_of(ticket))
+        _record(session, ticket, "reopened", _moment(ticket), _assignee_of(ticket))
 
 
 def _solved(session: Session, ticket: Ticket, actor: int | None) -> None:
     """The ticket was solved: its resolution time, and whether it met its SLA."""
     at = ticket.solved_at or utcnow()
     agent = _assignee_of(ticket) or actor
-    add(session, ticket, "solved", at, agent, seconds(ticket.created_at, at))
+    _record(session, ticket, "solved", at, agent, seconds(ticket.created_at, at))
     if ticket.resolution_due is not None:
         kind = "sla_met" if at <= ticket.resolution_due else "sla_breached"
-        add(session, ticket, kind, at, agent, detail="resolution")
+        _record(session, ticket, kind, at, agent, detail="resolution")
 
 
 def _from_reply(session: Session, message: Message) -> None:
@@ -173,10 +262,12 @@ def _from_reply(session: Session, message: Message) -> None:
     if ticket is None:
         return
     at = message.created_at or utcnow()
-    add(session, ticket, "response", at, message.author_id)
+    _record(session, ticket, "response", at, message.author_id)
     if ticket.first_response_at is None or ticket.first_response_at != at:
         return
-    add(session, ticket, "first_response", at, message.author_id, seconds(ticket.created_at, at))
+    _record(
+        session, ticket, "first_response", at, message.author_id, seconds(ticket.created_at, at)
+    )
     if ticket.first_response_due is not None:
         kind = "sla_met" if at <= ticket.first_response_due else "sla_breached"
-        add(session, ticket, kind, at, message.author_id, detail="first_response")
+        _record(session, ticket, kind, at, message.author_id, detail="first_response")

@@ -42,6 +42,8 @@ class Scope:
     channel: str | None = None
     agent: Agent | None = None
     days: list[date] = field(default_factory=list)
+    # False: every figure from the events (what the rollups must equal; tests, bench).
+    rollups: bool = True
 
     def __post_init__(self) -> None:
         self.days = [

@@ -3,10 +3,12 @@
 ``send_due`` (every minute, ``workers/scheduler.py``) finds the tickets solved at least
 ``SURVEY_DELAY_MINUTES`` ago (the reporting events' ``solved``, on its index) that have
 no survey yet, are still solved or closed and not tagged spam or merged, and asks: by
-email a link to the public ``/survey/TOKEN`` page, by SMS and in chat "reply 1-5", which
-``claim`` (hung on ingest) takes as the rating instead of a new ticket. ``answer``
-stores the rating on the survey and the ticket (its JSON's ``csat``), as a reporting
-event, and in the trail; a low rating with a comment notifies the team's leads.
+email a link to the public ``/survey/TOKEN`` page, by SMS "reply 1-5", which ``claim``
+(hung on ingest) takes as the rating instead of a new ticket, and in chat a question
+the widget draws rating buttons under (``surveys.chat``; a typed number counts too).
+``answer`` stores the rating on the survey and the ticket (its JSON's ``csat``), as a
+reporting event, and in the trail; a low rating with a comment notifies the team's
+leads, live and by mail (after the commit).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpdesk import jobs, unit_of_work
+from helpdesk.agents import access
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.customers.models import Customer
 from helpdesk.db import iso, utcnow
@@ -125,8 +128,11 @@ def ask(ticket: Ticket, now: datetime) -> Survey | None:
             name=name, number=ticket.number, subject=ticket.subject, link=link(token)
         )
     else:
-        body = strings["short"].format(number=ticket.number)
-    message = replies.automatic_reply(ticket, ticket.channel, body, {"survey": survey.id})
+        # Chat: the widget draws rating buttons under the question (surveys.chat.prompt).
+        body = strings[ticket.channel if ticket.channel == "chat" else "short"]
+        body = body.format(number=ticket.number)
+    meta = {"survey": survey.id, "ask": True}
+    message = replies.automatic_reply(ticket, ticket.channel, body, meta)
     events.record(ticket, "survey_sent", {"channel": ticket.channel})
     jobs.enqueue(replies.DELIVER_JOB, message.id, queue_name="outbound", retries=3)
     return survey
@@ -167,13 +173,27 @@ def answer(survey: Survey, rating: object, comment: str | None, now: datetime | 
     db.session.flush()
     events.announce_ticket(ticket)
     if value <= LOW and text:
-        notifications.notify(
-            notifications.leads(ticket.team),
-            "low_rating",
-            ticket,
-            f"#{ticket.number} {ticket.subject}: rated {value} of 5: {text[:200]}",
-        )
+        leads = notifications.leads(ticket.team)
+        summary = f"#{ticket.number} {ticket.subject}: rated {value} of 5: {text[:200]}"
+        notifications.notify(leads, "low_rating", ticket, summary)
+        _mail_leads(leads, ticket, summary)
     return survey
+
+
+def _mail_leads(leads: list, ticket: Ticket, summary: str) -> None:
+    """After the commit, mail each lead who may see the ticket about a low rating, through
+    the notifications' outbound mail job (the ticket's mailbox)."""
+    for lead in leads:
+        if lead.own_accounts_only and not access.can_see_ticket(lead, ticket):
+            continue
+        jobs.enqueue(
+            notifications.EMAIL_JOB,
+            lead.id,
+            "low_rating",
+            [[ticket.id, summary]],
+            queue_name="outbound",
+            retries=3,
+        )
 
 
 def _solver(ticket: Ticket) -> int | None:

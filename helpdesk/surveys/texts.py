@@ -10,6 +10,10 @@ TEXTS = {
             "Please rate our help, it takes ten seconds:\n\n{link}\n\nThank you!"
         ),
         "short": "How did we do with #{number}? Reply with a number from 1 (bad) to 5 (great).",
+        "chat": (
+            "How did we do with #{number}? Rate our help with the buttons below "
+            "(1 bad, 5 great), or reply with the number."
+        ),
         "thanks_short": "Thank you for your rating!",
         "title": "How did we do?",
         "question": "How satisfied are you with our help on request #{number}?",
@@ -28,6 +32,10 @@ TEXTS = {
         "short": (
             "Wie zufrieden waren Sie mit #{number}? Antworten Sie mit einer Zahl von 1 "
             "(schlecht) bis 5 (sehr gut)."
+        ),
+        "chat": (
+            "Wie zufrieden waren Sie mit #{number}? Bewerten Sie unsere Hilfe mit den "
+            "Knöpfen unten (1 schlecht, 5 sehr gut) oder antworten Sie mit der Zahl."
         ),
         "thanks_short": "Vielen Dank für Ihre Bewertung!",
         "title": "Wie war unsere Hilfe?",

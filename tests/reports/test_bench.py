@@ -25,6 +25,7 @@ def test_the_reports_benchmark_runs_at_a_tiny_size():
             "2",
             "--ingest",
             "20",
+            "--drop",
         ],
         cwd=ROOT,
         capture_output=True,

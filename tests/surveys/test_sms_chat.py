@@ -1,5 +1,5 @@
 """The survey by SMS (Twilio's stand-in sends it; a signed webhook with "4" answers) and
-in the chat widget (a real Socket.IO visitor answers "5"): the answer is the rating, on
+in the chat widget (a real Socket.IO visitor rates with the buttons): the answer is the rating, on
 the solved ticket, which stays solved; no new ticket."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
-from helpdesk.channels.chat.services import create_chat_channel
+from helpdesk.channels.chat.services import create_chat_channel, message_payload
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.surveys import services as surveys
@@ -80,14 +80,16 @@ def test_by_sms_reply_4_is_the_rating(client, twilio_api, make_line, make_agent,
 
 
 @pytest.mark.slow
-def test_in_chat_the_visitor_answers_5(live_server, make_agent, api_as):
+def test_in_chat_the_visitor_rates_with_the_buttons(live_server, make_agent, api_as):
     shop = "https://shop.example"
     channel, _ = create_chat_channel("Shop chat", team="Support", origins=[shop])
     db.session.commit()
     pat = make_agent("pat@example.com", teams=["Support"], name="Pat")
     visitor = Visitor(live_server, channel.address, shop)
+    stranger = Visitor(live_server, channel.address, shop)
     try:
         visitor.wait_for("session")
+        stranger.wait_for("session")
         ticket_id = visitor.call("message", {"text": "Hallo?", "client_id": "c1"})["ticket"]
         api = api_as(pat)
         assert (
@@ -100,12 +102,29 @@ def test_in_chat_the_visitor_answers_5(live_server, make_agent, api_as):
         db.session.rollback()
         with unit_of_work.write_phase():
             assert surveys.send_due(now=utcnow() + timedelta(minutes=61)) == 1
-        visitor.wait_for("message", where=lambda d: "Reply with a number" in d["text"])
-        visitor.call("message", {"text": "5", "client_id": "c2"})
-        visitor.wait_for("message", where=lambda d: d["text"] == "Thank you for your rating!")
+        asked = visitor.wait_for("message", where=lambda d: d.get("survey"))
+        assert "with the buttons below" in asked["text"]
+        prompt = asked["survey"]
+        assert prompt["open"] is True and prompt["rating"] is None
+        assert prompt["labels"] == ["very bad", "bad", "okay", "good", "very good"]
+
+        # Only the conversation's own visitor may answer; a rating is 1 to 5.
+        vote = {"survey": prompt["id"], "rating": 2, "comment": "Too slow"}
+        assert stranger.call("rating", vote) == {"error": "no such survey"}
+        assert "1 to 5" in visitor.call("rating", {**vote, "rating": 6})["error"]
+        answer = visitor.call("rating", vote)
+        assert answer["ok"] is True and answer["rating"] == 2
+        assert answer["thanks"].startswith("Thank you")
+        assert "answered already" in visitor.call("rating", vote)["error"]
         db.session.rollback()
-        assert db.session.get(Ticket, ticket_id).csat["rating"] == 5
-        assert db.session.get(Ticket, ticket_id).status == "solved"
-        assert _tickets() == 1
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.csat["rating"] == 2 and ticket.csat["comment"] == "Too slow"
+        assert ticket.status == "solved" and _tickets() == 1
     finally:
         visitor.close()
+        stranger.close()
+
+    # Drawn again later (a reload, another tab): the rating given, no buttons.
+    question = db.session.get(Message, asked["id"])
+    shown = message_payload(question)["survey"]
+    assert shown["open"] is False and shown["rating"] == 2

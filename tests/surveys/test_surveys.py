@@ -6,6 +6,7 @@ answer on the ticket, in the reports, and a low rating tells the lead."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
@@ -192,6 +193,35 @@ def test_a_low_rating_with_a_comment_notifies_the_lead_live(
         assert changed["ticket"]["csat"]["rating"] == 1
     finally:
         lead.close()
+
+
+def test_a_low_rating_with_a_comment_mails_the_lead(support, inbound, smtp_server):
+    quiet = _solved_mail_ticket(inbound, support, sender="bo@example.com")
+    loud = _solved_mail_ticket(inbound, support, sender="cy@example.com")
+    assert _send(T0 + timedelta(hours=2, minutes=1)) == 2
+    by_ticket = {s.ticket_id: s for s in db.session.execute(select(Survey)).scalars()}
+    # Low without a comment, and good with one: no mail. Low with a comment: a mail.
+    _at(T0 + timedelta(hours=3), lambda: surveys.answer(by_ticket[quiet], 1, None))
+    _at(T0 + timedelta(hours=3), lambda: surveys.answer(by_ticket[loud], 2, "Slow and rude"))
+    received = smtp_server.handler_obj.received
+
+    def to_lena() -> list:
+        return [
+            message_from_bytes(r["data"], policy=policy.default)
+            for r in list(received)
+            if r["to"] == ["lena@example.com"]
+        ]
+
+    for _ in range(500):
+        if to_lena():
+            break
+        threading.Event().wait(0.02)
+    [mail] = to_lena()
+    number = db.session.get(Ticket, loud).number
+    assert mail["Subject"] == f"Low rating: #{number} Order"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "rated 2 of 5: Slow and rude" in text and f"/tickets/{loud}" in text
+    assert not any(r["to"] == ["ann@example.com"] for r in received)  # only leads
 
 
 def test_counting_the_due_surveys_uses_few_queries(app, support, inbound, count_queries):

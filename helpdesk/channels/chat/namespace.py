@@ -43,6 +43,7 @@ from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db, socketio
+from helpdesk.surveys import chat as survey_chat
 from helpdesk.tickets.ingest import ingest
 from helpdesk.web.ratelimit import allow
 
@@ -260,6 +261,29 @@ class ChatNamespace(Namespace):
             db.session.rollback()
             return {"error": exc.message}
         return {"ok": True, "verified": not pending, "confirmation_sent": bool(send)}
+
+    def on_rating(self, data=None):
+        """The visitor rated with the survey's buttons: ``{"survey", "rating", "comment"?}``
+        goes to the surveys service (surveys.chat); the answer is the thanks to show."""
+        session = self._session()
+        if session is None or not isinstance(data, dict):
+            return {"error": "not connected"}
+        if not allow(f"chat-rating:{session['visitor']}", 10, sliding=True):
+            return {"error": "rate limited: please wait a moment"}
+        try:
+            with unit_of_work.write_phase():
+                answer = survey_chat.rating(
+                    session["visitor"],
+                    session["channel"],
+                    data.get("survey"),
+                    data.get("rating"),
+                    data.get("comment"),
+                )
+                unit_of_work.commit()
+        except HelpdeskError as exc:
+            db.session.rollback()
+            return {"error": exc.message}
+        return answer
 
     def on_transcript(self, data=None):
         """Email the visitor the whole conversation (they must have given an email)."""

@@ -23,6 +23,7 @@ from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.db import iso, utcnow
 from helpdesk.duplicates import merging
 from helpdesk.extensions import db
+from helpdesk.surveys.chat import prompt as survey_prompt
 from helpdesk.tickets import events
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
 
@@ -113,13 +114,19 @@ def message_payload(message: Message) -> dict:
         "bot" if message.author_kind == "bot" else "agent"
     )
     name = message.author.name if author == "agent" and message.author is not None else None
-    return {
+    payload = {
         "id": message.id,
         "text": message.body_text,
         "author": author,
         "name": name,
         "at": iso(message.created_at),
     }
+    meta = message.meta or {}
+    if meta.get("ask") and meta.get("survey"):  # the survey's question: rating buttons
+        survey = survey_prompt(meta["survey"])
+        if survey is not None:
+            payload["survey"] = survey
+    return payload
 
 
 def history(ticket: Ticket | None) -> list[dict]:

@@ -92,63 +92,57 @@
   }
 
   const CSS = `
-:host { all: initial; }
-* { box-sizing: border-box; }
-[hidden] { display: none !important; }
-.hd-root { --hc: #2563eb; --ht: #fff; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-  color: #1f2933; -webkit-font-smoothing: antialiased; }
-button, input, textarea { font: inherit; color: inherit; margin: 0; }
-button { cursor: pointer; }
-.hd-launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483646; width: 56px; height: 56px;
-  border-radius: 50%; border: 0; background: var(--hc); color: var(--ht); display: flex; align-items: center;
-  justify-content: center; padding: 0; box-shadow: 0 4px 14px rgba(0,0,0,.25); transition: transform .15s; }
-.hd-launcher:hover { transform: scale(1.06); }
-.hd-launcher svg { display: block; }
-.hd-launcher:focus-visible, .hd-window button:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
-.hd-badge { position: absolute; top: -2px; right: -2px; min-width: 20px; height: 20px; border-radius: 10px;
-  background: #dc2626; color: #fff; font-size: 12px; line-height: 20px; padding: 0 5px; }
-.hd-window { position: fixed; right: 20px; bottom: 88px; z-index: 2147483647; width: 360px;
-  height: min(560px, calc(100vh - 110px)); display: flex; flex-direction: column; background: #fff;
-  border-radius: 12px; overflow: hidden; box-shadow: 0 10px 40px rgba(0,0,0,.28); }
-.hd-header { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: var(--hc); color: var(--ht); }
-.hd-title { flex: 1; font-weight: 600; font-size: 15px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.hd-status { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: rgba(255,255,255,.2); }
-.hd-status::before { content: ""; display: inline-block; width: 8px; height: 8px; border-radius: 50%;
-  margin-right: 5px; background: #9ca3af; vertical-align: 0; }
-.hd-status[data-online="true"]::before { background: #4ade80; }
-.hd-close { border: 0; background: transparent; color: var(--ht); font-size: 22px; line-height: 1; padding: 0 2px; }
-.hd-notice { padding: 8px 14px; background: #eff6ff; color: #1e3a8a; font-size: 13px; white-space: pre-wrap;
-  overflow-wrap: anywhere; border-bottom: 1px solid #dbeafe; }
-.hd-notice.hd-offline { background: #fffbeb; color: #78350f; border-color: #fde68a; }
-.hd-messages { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px;
-  background: #f8fafc; overscroll-behavior: contain; }
-.hd-message { max-width: 82%; padding: 7px 10px; border-radius: 12px; background: #fff; border: 1px solid #e5e7eb;
-  align-self: flex-start; }
-.hd-message.hd-visitor { align-self: flex-end; background: var(--hc); color: var(--ht); border-color: var(--hc); }
-.hd-message.hd-bot { background: #f1f5f9; font-style: italic; }
-.hd-message.hd-pending { opacity: .6; }
-.hd-meta { font-size: 11px; opacity: .75; margin-bottom: 2px; }
-.hd-text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.hd-receipt { display: block; text-align: right; font-size: 11px; opacity: .8; margin-top: 2px; }
-.hd-typing { padding: 2px 14px 4px; font-size: 12px; font-style: italic; color: #64748b; background: #f8fafc; }
-.hd-error { padding: 6px 14px; font-size: 13px; color: #991b1b; background: #fef2f2; }
-.hd-info { padding: 6px 14px; font-size: 13px; color: #166534; background: #f0fdf4; }
-.hd-identify { display: flex; flex-wrap: wrap; gap: 6px; padding: 8px 12px; border-top: 1px solid #e5e7eb; }
-.hd-identify p { flex-basis: 100%; margin: 0; font-size: 12px; color: #475569; }
-.hd-identify input { flex: 1 1 120px; min-width: 0; padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; background: #fff; }
-.hd-identify button { padding: 6px 10px; border: 1px solid #2563eb; border-radius: 6px; background: #fff; color: #2563eb; }
-.hd-compose { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid #e5e7eb; align-items: flex-end; }
-.hd-input { flex: 1; resize: none; height: 42px; max-height: 120px; padding: 8px 10px; border: 1px solid #cbd5e1;
-  border-radius: 8px; background: #fff; }
-.hd-input:focus, .hd-identify input:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
-.hd-send { padding: 0 14px; height: 42px; border: 0; border-radius: 8px; background: var(--hc); color: var(--ht); font-weight: 600; }
-.hd-send:disabled { opacity: .5; cursor: default; }
-.hd-footer { padding: 0 12px 10px; text-align: center; }
-.hd-transcript { border: 0; background: none; color: #2563eb; font-size: 12px; text-decoration: underline; padding: 0; }
-@media (max-width: 480px) {
-  .hd-window { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }
+:host{all:initial}
+*{box-sizing:border-box}
+[hidden]{display:none!important}
+.hd-root{--hc:#2563eb;--ht:#fff;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2933;-webkit-font-smoothing:antialiased}
+button,input,textarea{font:inherit;color:inherit;margin:0}
+button{cursor:pointer}
+.hd-launcher{position:fixed;right:20px;bottom:20px;z-index:2147483646;width:56px;height:56px;border-radius:50%;border:0;background:var(--hc);color:var(--ht);display:flex;align-items:center;justify-content:center;padding:0;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}
+.hd-launcher:hover{transform:scale(1.06)}
+.hd-launcher svg{display:block}
+.hd-launcher:focus-visible,.hd-window button:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}
+.hd-badge{position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;border-radius:10px;background:#dc2626;color:#fff;font-size:12px;line-height:20px;padding:0 5px}
+.hd-window{position:fixed;right:20px;bottom:88px;z-index:2147483647;width:360px;height:min(560px,calc(100vh - 110px));display:flex;flex-direction:column;background:#fff;border-radius:12px;overflow:hidden;box-shadow:0 10px 40px rgba(0,0,0,.28)}
+.hd-header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--hc);color:var(--ht)}
+.hd-title{flex:1;font-weight:600;font-size:15px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.hd-status{font-size:12px;padding:2px 8px;border-radius:10px;background:rgba(255,255,255,.2)}
+.hd-status::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:5px;background:#9ca3af;vertical-align:0}
+.hd-status[data-online="true"]::before{background:#4ade80}
+.hd-close{border:0;background:transparent;color:var(--ht);font-size:22px;line-height:1;padding:0 2px}
+.hd-notice{padding:8px 14px;background:#eff6ff;color:#1e3a8a;font-size:13px;white-space:pre-wrap;overflow-wrap:anywhere;border-bottom:1px solid #dbeafe}
+.hd-notice.hd-offline{background:#fffbeb;color:#78350f;border-color:#fde68a}
+.hd-messages{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f8fafc;overscroll-behavior:contain}
+.hd-message{max-width:82%;padding:7px 10px;border-radius:12px;background:#fff;border:1px solid #e5e7eb;align-self:flex-start}
+.hd-message.hd-visitor{align-self:flex-end;background:var(--hc);color:var(--ht);border-color:var(--hc)}
+.hd-message.hd-bot{background:#f1f5f9;font-style:italic}
+.hd-message.hd-pending{opacity:.6}
+.hd-meta{font-size:11px;opacity:.75;margin-bottom:2px}
+.hd-text{white-space:pre-wrap;overflow-wrap:anywhere}
+.hd-receipt{display:block;text-align:right;font-size:11px;opacity:.8;margin-top:2px}
+.hd-typing{padding:2px 14px 4px;font-size:12px;font-style:italic;color:#64748b;background:#f8fafc}
+.hd-error{padding:6px 14px;font-size:13px;color:#991b1b;background:#fef2f2}
+.hd-info{padding:6px 14px;font-size:13px;color:#166534;background:#f0fdf4}
+.hd-identify{display:flex;flex-wrap:wrap;gap:6px;padding:8px 12px;border-top:1px solid #e5e7eb}
+.hd-identify p{flex-basis:100%;margin:0;font-size:12px;color:#475569}
+.hd-identify input{flex:1 1 120px;min-width:0;padding:6px 8px;border:1px solid #cbd5e1;border-radius:6px;background:#fff}
+.hd-identify button{padding:6px 10px;border:1px solid #2563eb;border-radius:6px;background:#fff;color:#2563eb}
+.hd-compose{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;align-items:flex-end}
+.hd-input{flex:1;resize:none;height:42px;max-height:120px;padding:8px 10px;border:1px solid #cbd5e1;border-radius:8px;background:#fff}
+.hd-input:focus,.hd-identify input:focus{outline:2px solid #93c5fd;border-color:#2563eb}
+.hd-send{padding:0 14px;height:42px;border:0;border-radius:8px;background:var(--hc);color:var(--ht);font-weight:600}
+.hd-send:disabled{opacity:.5;cursor:default}
+.hd-footer{padding:0 12px 10px;text-align:center}
+.hd-rating{margin-top:6px;font-style:normal}
+.hd-star{width:34px;height:30px;margin:0 4px 4px 0;border:1px solid #2563eb;border-radius:6px;background:#fff;color:#2563eb;font-weight:600}
+.hd-star[aria-pressed=true]{background:#2563eb;color:#fff;text-decoration:underline}
+.hd-comment{display:block;width:100%;margin:2px 0 6px;padding:4px 6px;border:1px solid #cbd5e1;border-radius:6px}
+.hd-rate{padding:4px 12px;border:0;border-radius:6px;background:#2563eb;color:#fff}
+.hd-rate:disabled{opacity:.5}
+.hd-transcript{border:0;background:none;color:#2563eb;font-size:12px;text-decoration:underline;padding:0}
+@media (max-width:480px) {.hd-window{right:0;bottom:0;width:100vw;height:100vh;height:100dvh;border-radius:0}
 }
-@media (prefers-reduced-motion: reduce) { .hd-launcher { transition: none; } }
+@media (prefers-reduced-motion:reduce){.hd-launcher{transition:none}}
 `;
 
   // --- the widget -------------------------------------------------------------------
@@ -326,7 +320,49 @@ button { cursor: pointer; }
       }
       node.append(meta, el("div", "hd-text", m.text === undefined || m.text === null ? "" : m.text));
       if (author === "visitor" && isRead(m.id)) markRead(node);
+      if (m.survey && typeof m.survey === "object") node.appendChild(ratingNode(m.survey));
       return node;
+    }
+
+    // A survey's question: 1-5 buttons, a comment, Send ("rating"); the thanks replace them.
+    function ratingNode(sv) {
+      const box = el("div", "hd-rating");
+      const done = function (text) {
+        box.textContent = "";
+        box.appendChild(el("p", "", text || "")).setAttribute("role", "status");
+      };
+      if (!sv.open) { done(sv.rating ? sv.thanks : sv.expired); return box; }
+      const note = el("textarea", "hd-comment");
+      const go = el("button", "hd-rate", sv.send || "Send");
+      let chosen = 0;
+      note.maxLength = 2000;
+      note.placeholder = sv.comment || "";
+      note.setAttribute("aria-label", note.placeholder);
+      go.type = "button";
+      go.disabled = true;
+      for (let n = 1; n <= 5; n++) {
+        const b = el("button", "hd-star", n);
+        b.type = "button";
+        b.dataset.rating = n;
+        b.title = (sv.labels || [])[n - 1] || "";
+        b.setAttribute("aria-label", n + " " + b.title);
+        b.setAttribute("aria-pressed", "false");
+        b.onclick = function () {
+          chosen = n;
+          for (const o of box.querySelectorAll(".hd-star")) o.setAttribute("aria-pressed", String(o === b));
+          go.disabled = false;
+        };
+        box.appendChild(b);
+      }
+      go.onclick = function () {
+        go.disabled = true;
+        socket.emit("rating", {survey: sv.id, rating: chosen, comment: note.value.trim() || null}, function (a) {
+          if (a && a.ok) done(a.thanks || sv.thanks);
+          else { go.disabled = false; showError(errorText(a, "Your rating could not be sent.")); }
+        });
+      };
+      box.append(note, go);
+      return box;
     }
 
     function shown(id) {

@@ -7,13 +7,16 @@ from loopback itself) talks to an agent who has the inbox open on the live serve
 root of ``#helpdesk-chat``, which Playwright's CSS locators pierce): ``button.hd-launcher``,
 ``.hd-window``, ``.hd-messages > .hd-message[data-id]`` with ``hd-visitor`` / ``hd-agent``
 / ``hd-bot``, ``textarea.hd-input``, ``button.hd-send``, ``.hd-typing``,
-``.hd-status[data-online]``, ``form.hd-identify``, ``button.hd-transcript``.
+``.hd-status[data-online]``, ``form.hd-identify``, ``button.hd-transcript``, and under a
+survey's question ``.hd-rating`` with ``button.hd-star[data-rating]``,
+``textarea.hd-comment`` and ``button.hd-rate``.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,8 +24,16 @@ from sqlalchemy import select
 
 # Imported before any app is built, as the app's own modules are: the /chat namespace
 # is then registered on the Socket.IO server of every app of the run.
+from helpdesk import unit_of_work
+from helpdesk.agents.models import Agent
 from helpdesk.channels.chat.services import create_chat_channel
+from helpdesk.channels.inbound import InboundMessage
+from helpdesk.channels.models import Channel
+from helpdesk.db import utcnow
 from helpdesk.extensions import db
+from helpdesk.surveys import services as surveys
+from helpdesk.tickets import services
+from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import Message, Ticket
 from tests.fixtures.browser import WAIT_MS, image_sentinel, log_in, wait_for_socket
 
@@ -339,3 +350,55 @@ def test_offline_the_visitor_gives_an_email_first_and_the_text_is_kept(
     assert message.ticket.customer.unverified_email == "eva@example.org"
     assert message.ticket.customer.name == "Eva Example"
     db.session.rollback()
+
+
+def test_the_survey_in_the_widget_is_answered_with_the_buttons(
+    chromium, chat_desk, live_server, shop
+):
+    shop.show(SHOP_PAGE % {"server": live_server, "key": chat_desk})
+    context = _context(chromium)
+    try:
+        tab, errors = _shop_tab(context, shop)
+        tab.locator("button.hd-launcher").click()
+        # The visitor's conversation, through ingest as the widget's message would go.
+        stored = f"localStorage.getItem('helpdesk-chat-visitor:{chat_desk}')"
+        tab.wait_for_function(f"{stored} !== null")
+        visitor = tab.evaluate(stored)
+        channel = db.session.execute(select(Channel).where(Channel.address == chat_desk))
+        channel_id = channel.scalar_one().id
+        db.session.rollback()
+        inbound = InboundMessage(
+            channel="chat",
+            sender_kind="chat",
+            sender=visitor,
+            text="Wo ist mein Paket?",
+            subject="Wo ist mein Paket?",
+            channel_id=channel_id,
+        )
+        ticket_id = ingest(inbound).ticket.id
+        pat = db.session.execute(select(Agent).where(Agent.name == "Pat Agent")).scalar_one()
+        with unit_of_work.write_phase():
+            services.update_ticket(db.session.get(Ticket, ticket_id), {"status": "solved"}, pat)
+            unit_of_work.commit()
+        with unit_of_work.write_phase():
+            assert surveys.send_due(now=utcnow() + timedelta(minutes=61)) == 1
+        db.session.rollback()
+
+        # The question comes with five buttons; one picked, a comment, Send: the thanks.
+        rating = tab.locator(".hd-message.hd-bot .hd-rating")
+        expect(rating.locator("button.hd-star")).to_have_count(5)
+        expect(rating.locator("button.hd-rate")).to_be_disabled()
+        rating.locator('button.hd-star[data-rating="4"]').click()
+        expect(rating.locator('button.hd-star[data-rating="4"]')).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        rating.locator("textarea.hd-comment").fill("Schnell, danke")
+        rating.locator("button.hd-rate").click()
+        expect(rating).to_contain_text("Thank you! Your rating helps us get better.")
+        expect(rating.locator("button.hd-star")).to_have_count(0)
+        assert errors == [], errors
+    finally:
+        context.close()
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket_id).csat["rating"] == 4
+    assert db.session.get(Ticket, ticket_id).csat["comment"] == "Schnell, danke"

@@ -1,0 +1,270 @@
+"""Hourly rollups of the reporting events, kept in step with them, and read for reports.
+
+Writing: with the events each flush writes (``recording``), the counted ones
+(``models.ROLLED``) are summed per (kind, UTC hour, team, channel, detail) and added to
+``reporting_rollups`` with one upsert, in the same transaction; a customer deleted for
+good takes their events (ON DELETE CASCADE), so they are taken off first. ``rebuild``
+recomputes every rollup from the events (after a bulk load).
+
+Reading: a report in a time zone whose local midnights are whole UTC hours (every zone
+but a handful like India's, checked per day) gets its days and local hours as whole sets
+of UTC hours, so counts per day, the busiest hours, SLA and survey totals come from the
+rollups, exactly. What the rollups cannot answer reads the events: a filter or view by
+agent, an account manager's customers, a half-hour zone, the part of the current hour
+up to now, and the durations (percentiles are not sums: read from the events' covering
+index ``(kind, at, value, ...)``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from helpdesk.reports.models import ROLLED, ReportingEvent, ReportingRollup
+from helpdesk.reports.scope import Scope
+
+SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
+R = ReportingRollup
+E = ReportingEvent
+TABLE: Any = ReportingRollup.__table__
+_KEY = ("kind", "hour", "team_id", "channel", "detail")
+
+
+def hour_of(at: datetime) -> datetime:
+    """The UTC hour an event's moment falls in."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
+    """Add these new event rows (their counted kinds) to the rollups; one upsert."""
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in events:
+        if row["kind"] in ROLLED:
+            _count(
+                sums,
+                row["kind"],
+                row["at"],
+                row["team_id"],
+                row["channel"],
+                row["detail"],
+                row["value"],
+                1,
+            )
+    _apply(session, sums)
+
+
+def forget_customers(session: Session, customer_ids: list[int]) -> None:
+    """Take the events of customers deleted for good (their tickets and events go with
+    them) off the rollups; one upsert."""
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, at, team_id, channel, detail, value in session.execute(
+        select(E.kind, E.at, E.team_id, E.channel, E.detail, E.value).where(
+            E.customer_id.in_(customer_ids), E.kind.in_(ROLLED)
+        )
+    ):
+        _count(sums, kind, at, team_id, channel, detail, value, -1)
+    _apply(session, sums)
+
+
+def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> None:
+    """Add (``sign`` 1) or take off (-1) one event in ``sums``."""
+    row = sums[(kind, hour_of(at), team_id or 0, channel, detail or "")]
+    row[0] += sign
+    row[1] += sign * (value or 0)
+    row[2] += sign if kind == "survey" and (value or 0) >= SATISFIED else 0
+
+
+def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
+    """Upsert the summed changes (in one lock order for every writer)."""
+    rows = [
+        dict(zip(_KEY, key, strict=True), count=c, total=t, satisfied=s)
+        for key, (c, t, s) in sorted(sums.items())
+        if c or t or s
+    ]
+    if rows:
+        session.execute(_upsert(session, rows))
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]):
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(TABLE).values(rows)
+    added = statement.excluded
+    table = TABLE.c
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={
+            "count": table.count + added["count"],
+            "total": table.total + added.total,
+            "satisfied": table.satisfied + added.satisfied,
+        },
+    )
+
+
+def rebuild(session: Session) -> None:
+    """Recompute every rollup from the events (after rows were loaded around the flush)."""
+    if session.get_bind().dialect.name == "postgresql":
+        hour: Any = func.timezone("UTC", func.date_trunc("hour", func.timezone("UTC", E.at)))
+    else:  # the text SQLAlchemy stores a SQLite DateTime as
+        hour = func.strftime("%Y-%m-%d %H:00:00.000000", E.at)
+    team = func.coalesce(E.team_id, 0)
+    detail = func.coalesce(E.detail, "")
+    value = func.coalesce(E.value, 0)
+    grouped = (
+        select(
+            E.kind,
+            hour,
+            team,
+            E.channel,
+            detail,
+            func.count(),
+            func.coalesce(func.sum(value), 0),
+            func.sum(case((and_(E.kind == "survey", value >= SATISFIED), 1), else_=0)),
+        )
+        .where(E.kind.in_(ROLLED))
+        .group_by(E.kind, hour, team, E.channel, detail)
+    )
+    session.execute(delete(R))
+    session.execute(TABLE.insert().from_select([*_KEY, "count", "total", "satisfied"], grouped))
+
+
+# ----- reading -----
+
+
+def condition(scope: Scope, with_agent: bool = True) -> ColumnElement[bool] | None:
+    """The rollups' version of ``scope.event_filter``; None when they cannot answer (a
+    view or filter by agent, an account manager's customers, a half-hour time zone)."""
+    viewer = scope.viewer
+    if not scope.rollups or viewer.own_accounts_only or not whole_hours(scope):
+        return None
+    agent_view = not viewer.is_admin and viewer.role != "lead"
+    if with_agent and (scope.agent is not None or agent_view):
+        return None
+    conditions: list[ColumnElement[bool]] = [true()]
+    if not viewer.is_admin:
+        teams = viewer.team_ids
+        conditions.append(R.team_id.in_(teams) if teams else false())
+    if scope.team is not None:
+        conditions.append(R.team_id == scope.team.id)
+    if scope.channel is not None:
+        conditions.append(R.channel == scope.channel)
+    return and_(*conditions)
+
+
+def whole_hours(scope: Scope) -> bool:
+    """Whether every local midnight of the report (and the day after) is a whole UTC
+    hour, so its days and local hours are whole UTC hours."""
+    cached = getattr(scope, "_whole_hours", None)
+    if cached is None:
+        day, cached = scope.first, True
+        while cached and day <= scope.last + timedelta(days=1):
+            offset = datetime.combine(day, time(), scope.tz).utcoffset()
+            cached = offset is not None and offset.total_seconds() % 3600 == 0
+            day += timedelta(days=1)
+        scope._whole_hours = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def per_local_day(
+    scope: Scope,
+    kinds: tuple[str, ...],
+    until: datetime,
+    where: ColumnElement[bool],
+) -> list[tuple[str, str, date, int]]:
+    """(kind, channel, local date, count) of the rolled-up hours from the scope's start
+    to the whole hour before ``until`` (the rest of that hour is the caller's, live).
+    PostgreSQL groups by the local date itself; SQLite by the hour (as a number, cheap
+    to read), laid onto local dates here."""
+    from helpdesk.extensions import db
+
+    conditions = (R.kind.in_(kinds), R.hour >= scope.since, R.hour < hour_of(until), where)
+    if db.engine.dialect.name == "postgresql":
+        day = cast(func.timezone(scope.tz.key, R.hour), Date)
+        rows = db.session.execute(
+            select(R.kind, R.channel, day, func.sum(R.count))
+            .where(*conditions)
+            .group_by(R.kind, R.channel, day)
+        ).all()
+        return [(kind, channel, found, int(count)) for kind, channel, found, count in rows]
+    step = _epoch_hour()
+    dates: dict[int, date] = {}
+    result: dict[tuple[str, str, date], int] = defaultdict(int)
+    for kind, channel, number, count in db.session.execute(
+        select(R.kind, R.channel, step, func.sum(R.count))
+        .where(*conditions)
+        .group_by(R.kind, R.channel, step)
+    ):
+        if number not in dates:
+            dates[number] = local_hour(scope, number).date()
+        result[(kind, channel, dates[number])] += int(count)
+    return [(kind, channel, day, count) for (kind, channel, day), count in result.items()]
+
+
+def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[list[int]]:
+    """``kind`` per local weekday (Monday first) and hour over the scope's days."""
+    from helpdesk.extensions import db
+
+    hours = [[0] * 24 for _ in range(7)]
+    conditions = (R.kind == kind, R.hour >= scope.since, R.hour < scope.until, where)
+    if db.engine.dialect.name == "postgresql":
+        there = func.timezone(scope.tz.key, R.hour)
+        weekday, hour = func.extract("isodow", there), func.extract("hour", there)
+        for isodow, at_hour, count in db.session.execute(
+            select(weekday, hour, func.sum(R.count)).where(*conditions).group_by(weekday, hour)
+        ):
+            hours[int(isodow) - 1][int(at_hour)] += int(count)
+        return hours
+    step = _epoch_hour()
+    for number, count in db.session.execute(
+        select(step, func.sum(R.count)).where(*conditions).group_by(step)
+    ):
+        local = local_hour(scope, number)
+        hours[local.weekday()][local.hour] += int(count)
+    return hours
+
+
+def _epoch_hour() -> Any:
+    """SQLite: a rollup's hour as hours since 1970 (a number, not a date to parse)."""
+    return cast(func.strftime("%s", R.hour), Integer) // 3600
+
+
+def local_hour(scope: Scope, number: int) -> datetime:
+    """An hour since 1970 in the report's time zone."""
+    return datetime.fromtimestamp(int(number) * 3600, UTC).astimezone(scope.tz)
+
+
+def totals(
+    kinds: tuple[str, ...], since: datetime, until: datetime, where: ColumnElement[bool]
+) -> list[tuple[str, str | None, int, int, int]]:
+    """(kind, detail, count, sum of values, satisfied) over whole hours."""
+    from helpdesk.extensions import db
+
+    rows = db.session.execute(
+        select(R.kind, R.detail, func.sum(R.count), func.sum(R.total), func.sum(R.satisfied))
+        .where(R.kind.in_(kinds), R.hour >= since, R.hour < until, where)
+        .group_by(R.kind, R.detail)
+    ).all()
+    return [
+        (kind, detail or None, int(count), int(total or 0), int(satisfied or 0))
+        for kind, detail, count, total, satisfied in rows
+    ]
