@@ -7,11 +7,11 @@
   "use strict";
   const {api, el} = window.helpdesk;
   const TEXT = {
-    save: "Save", cancel: "Cancel", saving: "Saving…", none: "—", yes: "yes", no: "no",
-    granted: "granted", refused: "refused", notAsked: "not asked",
-    source: "Where they said so", belongsTo: " belongs to ",
-    another: "another customer", failed: (status) => "Something went wrong (" + status + ")",
-    fromOrg: " (the organization’s)", street: "Street", postcode: "Postcode", city: "City", country: "Country (DE)",
+    save: _("Save"), cancel: _("Cancel"), saving: _("Saving…"), none: "—", yes: _("yes"), no: _("no"),
+    granted: _("granted"), refused: _("refused"), notAsked: _("not asked"),
+    source: _("Where they said so"), belongsTo: " " + _("belongs to") + " ",
+    another: _("another customer"), failed: (status) => _("Something went wrong (%(status)s)", {status}),
+    fromOrg: " " + _("(the organization’s)"), street: _("Street"), postcode: _("Postcode"), city: _("City"), country: _("Country (DE)"),
   };
 
   // --- shared: values, errors ------------------------------------------------------
