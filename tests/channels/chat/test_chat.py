@@ -301,4 +301,4 @@ def test_widget_script_is_public_and_small(client):
     with client.get("/chat/widget.js") as response:
         assert response.status_code == 200
         assert response.mimetype == "text/javascript"
-        assert len(response.data) < 30_000
+        assert len(response.data) < 32_000  # its texts come from /chat/texts (i18n)
