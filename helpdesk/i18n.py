@@ -150,6 +150,12 @@ def current_language() -> str:
     return str(flask_babel.get_locale() or current_app.config["DEFAULT_LANGUAGE"])
 
 
+def agent_language(agent: object) -> str:
+    """The language to write to ``agent`` in (mails from jobs): their own, else the default."""
+    own = getattr(agent, "language", None)
+    return own if own in LANGUAGES else current_app.config["DEFAULT_LANGUAGE"]
+
+
 def customer_language(customer: object) -> str:
     """The language to write to ``customer`` in: theirs when we have a catalogue for it,
     else the desk's default."""
@@ -202,6 +208,10 @@ LABELS = {
     "agent": lazy_gettext("agent"),
     "lead": lazy_gettext("lead"),
     "admin": lazy_gettext("admin"),
+    # a live notification's kind (sla.notifications): the title the page shows
+    "escalated": lazy_gettext("Escalated to you"),
+    "sla_warning": lazy_gettext("SLA due soon"),
+    "low_rating": lazy_gettext("Low rating"),
 }
 
 

@@ -156,7 +156,7 @@
     const close = el("button", {type: "button", class: "close", "aria-label": _("Dismiss")}, "×");
     close.addEventListener("click", () => note.remove());
     note.appendChild(close);
-    note.appendChild(el("strong", {}, data.title));
+    note.appendChild(el("strong", {}, _(data.kind) !== data.kind ? _(data.kind) : data.title));
     const link = el("a", {href: "/tickets/" + data.ticket.id}, data.text);
     note.appendChild(el("p")).appendChild(link);
     notes.prepend(note);
