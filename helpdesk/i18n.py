@@ -15,6 +15,7 @@ updates and compiles it; the compiled ``.mo`` is committed beside it).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import flask_babel
 from babel.messages.extract import extract
@@ -220,3 +221,19 @@ def label_filter(value: object) -> str:
     is not one of ``LABELS``)."""
     found = LABELS.get(value) if isinstance(value, str) else None
     return str(found) if found is not None else ("" if value is None else str(value))
+
+
+def timezones() -> list[str]:
+    """The IANA time zone names an agent may pick, sorted."""
+    return sorted(available_timezones() - {"localtime", "Factory"})
+
+
+def known_timezone(name: str) -> bool:
+    """Whether ``name`` is a time zone we can load (zoneinfo)."""
+    if len(name) > 64 or name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
