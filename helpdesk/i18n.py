@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import flask_babel
+from babel import Locale
 from babel.messages.extract import extract
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, lazy_gettext
@@ -54,6 +55,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # Flask-Babel keeps the choice on ``g``, which lives as long as the app context: a
+    # request inside a longer one (tests, a CLI command's client) must choose afresh.
+    app.before_request(flask_babel.refresh)
     register_template_helpers(app)
 
 
@@ -78,6 +82,11 @@ def datetime_filter(value: object, format: str = "short") -> str:  # noqa: A002
 
 def date_filter(value: object, format: str = "medium") -> str:  # noqa: A002
     """``{{ t | date }}``: a date in the request's locale (and time zone, for datetimes)."""
+    if isinstance(value, str) and len(value) == 10:  # "2026-12-06": a day, no time zone
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return str(value)
     if isinstance(value, date) and not isinstance(value, datetime):
         return flask_babel.format_date(value, format)
     moment = _to_datetime(value)
@@ -146,6 +155,12 @@ def visitor_language(wanted: str | None = None) -> str:
     return best or current_app.config["DEFAULT_LANGUAGE"]
 
 
+def weekday_name(number: int) -> str:
+    """The short name of a weekday (0: Monday) in the request's language."""
+    locale = flask_babel.get_locale() or Locale.parse("en")
+    return str(locale.days["format"]["abbreviated"][number])
+
+
 def current_language() -> str:
     """The request's language code ("en", "de"): for ``<html lang>`` and Intl in scripts."""
     return str(flask_babel.get_locale() or current_app.config["DEFAULT_LANGUAGE"])
@@ -172,6 +187,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(label_filter, "label")
     app.add_template_global(script_texts, "script_texts")
     app.add_template_global(current_language, "current_language")
+    app.add_template_global(weekday_name, "weekday_name")
 
 
 # The values the UI shows as words (a ticket's status, priority and channel, a message's
