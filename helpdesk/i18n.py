@@ -193,6 +193,8 @@ def register_template_helpers(app: Flask) -> None:
 # The values the UI shows as words (a ticket's status, priority and channel, a message's
 # delivery, an order's status): ``{{ ticket.status | label }}``.
 LABELS = {
+    "active": lazy_gettext("active"),  # the inbox's filter: new, open or pending
+    "any": lazy_gettext("any status"),
     "new": lazy_gettext("new"),
     "open": lazy_gettext("open"),
     "pending": lazy_gettext("pending"),
