@@ -16,6 +16,13 @@
 
   // --- shared: values, errors ------------------------------------------------------
 
+  // A stored time as a day in the page's language (Intl): "6 Dec 2026", "06.12.2026".
+  function day(iso) {
+    const when = new Date(iso);
+    if (isNaN(when.getTime())) return String(iso).slice(0, 10);
+    return new Intl.DateTimeFormat(window.helpdeskLang, {dateStyle: "medium"}).format(when);
+  }
+
   function splitList(text) {
     return text.split(/[,;\n]/).map((s) => s.trim()).filter(Boolean);
   }
@@ -214,7 +221,7 @@
     }
     if (type === "consent") {
       const state = value.granted ? TEXT.granted : (value.at ? TEXT.refused : TEXT.notAsked);
-      return value.at ? state + " · " + value.source + ", " + value.at.slice(0, 10) : state;
+      return value.at ? state + " · " + value.source + ", " + day(value.at) : state;
     }
     if (type === "select" && field.dataset.options) {
       const found = JSON.parse(field.dataset.options).find(([v]) => String(v) === String(value));

@@ -62,7 +62,7 @@
     const body = mappingForm.querySelector("tbody");
     body.replaceChildren();
     item.columns.forEach((column) => {
-      const select = el("select", {"aria-label": "Goes to: " + column.name, "data-column": column.name});
+      const select = el("select", {"aria-label": _("Goes to: %(column)s", {column: column.name}), "data-column": column.name});
       item.targets.forEach((target) => {
         const option = el("option", {value: target}, targetLabel(target));
         if (target === column.target) option.selected = true;

@@ -188,7 +188,7 @@
   function showTicket(t) {
     const meta = document.getElementById("ticket-meta");
     const parts = [_(t.status), _(t.priority), t.team ? t.team.name : _("no team"),
-                   t.assignee ? t.assignee.name : "unassigned"];
+                   t.assignee ? t.assignee.name : _("unassigned")];
     meta.textContent = parts.join(" · ") + (t.tags.length ? " · " + t.tags.join(", ") : "");
     const now = {status: t.status, priority: t.priority, team: t.team ? t.team.id : null,
                  assignee: t.assignee ? t.assignee.id : null, tags: t.tags.slice().sort()};
