@@ -37,8 +37,8 @@ lock:
 # then run this again: it compiles the .mo that ships beside the .po).
 translations:
 	@bash scripts/venv.sh test
-	.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o helpdesk/translations/messages.pot .
-	.venv/bin/pybabel update -i helpdesk/translations/messages.pot -d helpdesk/translations --no-fuzzy-matching
+	.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o helpdesk/translations/messages.pot .
+	.venv/bin/pybabel update -i helpdesk/translations/messages.pot -d helpdesk/translations --no-fuzzy-matching --ignore-obsolete -w 88
 	.venv/bin/pybabel compile -d helpdesk/translations
 
 # Creates .venv when missing; installs only when pyproject.toml changed.

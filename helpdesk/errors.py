@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -106,7 +107,10 @@ def init_app(app: Flask) -> None:
         message = "this collides with something stored meanwhile; read it again and retry"
         if wants_json():
             return error_response(409, "conflict", message)
-        return render_template("error.html", message=message), 409
+        return render_template(
+            "error.html",
+            message=_("This collides with something stored meanwhile; read it again and retry."),
+        ), 409
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
@@ -116,4 +120,4 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return error_response(500, "internal_error", "something went wrong on our side")
-        return render_template("error.html", message="Something went wrong on our side."), 500
+        return render_template("error.html", message=_("Something went wrong on our side.")), 500

@@ -15,6 +15,7 @@ from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.db import utcnow
 from helpdesk.errors import Forbidden
 from helpdesk.extensions import db
+from helpdesk.i18n import LANGUAGES, known_timezone
 from helpdesk.web import ratelimit
 
 log = logging.getLogger(__name__)
@@ -350,3 +351,19 @@ def end_sessions(agent: Agent) -> None:
     agent.end_sessions()
     audit.record("logout", object_type="agent", object_id=agent.id, agent_id=agent.id)
     db.session.flush()
+
+
+def set_preferences(agent: Agent, language: str | None, timezone: str | None) -> None:
+    """The agent's own UI language (``de``, ``en``; None: the browser's) and time zone
+    (an IANA name; None: the desk's); AgentError for anything else. Audited as
+    ``agent.update``; flushes."""
+    language = (language or "").strip() or None
+    timezone = (timezone or "").strip() or None
+    if language is not None and language not in LANGUAGES:
+        raise AgentError(f"language must be one of {', '.join(LANGUAGES)} or empty")
+    if timezone is not None and not known_timezone(timezone):
+        raise AgentError(f"unknown time zone {timezone[:64]!r}")
+    before = {"language": agent.language, "timezone": agent.timezone}
+    agent.language, agent.timezone = language, timezone
+    db.session.flush()
+    audit.record_saved("agent", agent.id, before, {"language": language, "timezone": timezone})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from helpdesk import unit_of_work
@@ -14,10 +15,6 @@ from helpdesk.web.pages import content_security_policy
 
 bp = Blueprint("agents", __name__)
 bp.after_request(content_security_policy)  # the login page may not be framed either
-TOO_MANY = (
-    "Too many login attempts; please wait a minute. "
-    "/ Zu viele Anmeldeversuche; bitte warten Sie eine Minute."
-)
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,14 +45,14 @@ def login():
             agent = services.authenticate(form.email.data, form.password.data, request.remote_addr)
             unit_of_work.commit()  # the audit log's record of the attempt
         except services.Throttled:
-            error = TOO_MANY
+            error = _("Too many login attempts; please wait a minute.")
             return render_template("login.html", form=form, error=error), 429
         if agent is not None:
             login_user(agent)
             return redirect(_safe_next(request.args.get("next")))
-        error = "Wrong email or password."
+        error = _("Wrong email or password.")
     elif request.method == "POST":
-        error = "Please fill in both fields."
+        error = _("Please fill in both fields.")
     return render_template("login.html", form=form, error=error)
 
 

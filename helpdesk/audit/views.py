@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk.agents import access
@@ -24,7 +25,7 @@ def audit_log():
     """One page of the audit log, newest first, filtered as the query string says."""
     if not current_user.is_admin or current_user.own_accounts_only:
         # An account manager, even an admin, would read about every customer here.
-        return render_template("error.html", message="The audit log is for admins."), 403
+        return render_template("error.html", message=_("The audit log is for admins.")), 403
     filters = queries.filters_from_request()
     page = page_number()
     rows = list(
@@ -33,7 +34,7 @@ def audit_log():
         .all()
     )
     events = rows[:PAGE]
-    _, agent_choices = agents.choices()
+    _names, agent_choices = agents.choices()
     return render_template(
         "audit.html",
         events=[(e, queries.diff_lines(e)) for e in events],
@@ -53,7 +54,7 @@ def erase_customer(customer_id: int):
     """Admins: what erasing this person deletes (counts), and the confirmation (typing
     the name); the erasure itself is ``DELETE /api/v1/customers/ID`` (static/erase.js)."""
     if not current_user.is_admin:
-        return render_template("error.html", message="Only admins erase customers."), 403
+        return render_template("error.html", message=_("Only admins erase customers.")), 403
     customer = db.session.get(Customer, customer_id)
     if not access.can_see_customer(current_user, customer):
         abort(404)  # an account manager's admin sees only their own accounts here too

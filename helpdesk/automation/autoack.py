@@ -25,9 +25,10 @@ import logging
 import re
 from datetime import timedelta
 
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import exists, select
 
-from helpdesk import jobs, unit_of_work
+from helpdesk import i18n, jobs, unit_of_work
 from helpdesk.channels.models import Channel
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -39,7 +40,8 @@ JOB = "helpdesk.automation.autoack:acknowledge"
 KIND = "auto_ack"  # the TicketEvent that marks an acknowledged ticket
 MAX_TEXT = 5000
 FRESH = timedelta(minutes=5)  # older at ingest: stored backdated (an import), not arriving now
-DEFAULT_TEXT = (
+# In the customer's language (read inside force_locale: the catalogue has its German).
+DEFAULT_TEXT = lazy_gettext(
     "Hello {customer_name},\n\n"
     "thank you for your message. We have received it and opened ticket "
     "#{ticket_number} ({subject}).\n\n"
@@ -72,7 +74,7 @@ def settings_of(channel: Channel | None) -> tuple[bool, str]:
     settings = (channel.settings if channel is not None else None) or {}
     text = settings.get("auto_ack_text")
     return bool(settings.get("auto_ack")), (
-        text if isinstance(text, str) and text.strip() else DEFAULT_TEXT
+        text if isinstance(text, str) and text.strip() else str(DEFAULT_TEXT)
     )
 
 
@@ -168,8 +170,10 @@ def acknowledge(message_id: int) -> None:
             return
         assert ticket is not None and channel is not None  # (else a reason above)
         customer = ticket.customer
+        with force_locale(i18n.customer_language(customer)):
+            template = settings_of(channel)[1]
         text = render(
-            settings_of(channel)[1],
+            template,
             {
                 "ticket_number": ticket.number,
                 "subject": ticket.subject,

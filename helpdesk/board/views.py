@@ -6,6 +6,7 @@ through ``POST /api/v1/tickets/bulk``."""
 from __future__ import annotations
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk.board import services as boards
@@ -22,14 +23,14 @@ def _board():
     is no team, None), or (None, None, an error page): 403 for agents and for a team that
     is not the lead's, 404 for no such team."""
     if not boards.may_use(current_user):
-        return None, None, _refused(403, "The team board is for team leads and admins.")
+        return None, None, _refused(403, _("The team board is for team leads and admins."))
     teams = boards.teams_for(current_user)
     try:
         team = boards.pick_team(current_user, int_arg("team"), teams)
     except Forbidden:
-        return None, None, _refused(403, "That is not one of your teams.")
+        return None, None, _refused(403, _("That is not one of your teams."))
     except NotFound:
-        return None, None, _refused(404, "No such team.")
+        return None, None, _refused(404, _("No such team."))
     shown = None
     if team is not None:
         shown = boards.board(current_user, team, page_number("page"), page_number("sla_page"), PAGE)

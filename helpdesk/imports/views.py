@@ -5,6 +5,7 @@ through ``/api/v1/imports`` (``static/imports.js``)."""
 from __future__ import annotations
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk.errors import Forbidden
@@ -22,6 +23,8 @@ def import_page():
     try:
         services.may_import(current_user)
     except Forbidden:
-        return render_template("error.html", message="Imports are for team leads and admins."), 403
+        return render_template(
+            "error.html", message=_("Imports are for team leads and admins.")
+        ), 403
     recent = db.session.scalars(services.recent(current_user).limit(RECENT)).all()
     return render_template("import.html", recent=recent)

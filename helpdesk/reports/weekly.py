@@ -13,9 +13,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from flask import current_app
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from helpdesk import jobs, unit_of_work
+from helpdesk import i18n, jobs, unit_of_work
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -93,31 +95,51 @@ def build(agent: Agent, monday: date, sender: str) -> EmailMessage:
 
     compliance = report["sla"]["compliance"]
     share = None if compliance is None else round(compliance * 100, 1)
-    lines = [
-        f"Hello {agent.name},",
-        "",
-        f"last week ({monday:%d %b} – {sunday:%d %b %Y}) in numbers:",
-        "",
-        f"  Tickets created:           {report['created']}",
-        f"  Tickets solved:            {report['solved']}",
-        f"  Open at the end:           {report['backlog']}",
-        f"  First response, median:    {value(report['first_response_minutes']['median'], ' min')}",
-        f"  Resolution, median:        {value(report['resolution_minutes']['median'], ' min')}",
-        f"  SLA compliance:            {value(share, ' %')}",
-        f"  Average rating:            {value(report['csat']['average'])} "
-        f"({report['csat']['responses']} answers)",
-        "",
-        f"The whole report, with charts: {link}",
-        "",
-        'You get this mail every Monday; turn it off on the reports page ("Email me last '
-        "week's numbers every Monday\").",
-    ]
+    first_response = value(report["first_response_minutes"]["median"], " min")
+    with force_locale(i18n.agent_language(agent)):
+        rows = [
+            (_("Tickets created:"), report["created"]),
+            (_("Tickets solved:"), report["solved"]),
+            (_("Open at the end:"), report["backlog"]),
+            (_("First response, median:"), first_response),
+            (_("Resolution, median:"), value(report["resolution_minutes"]["median"], " min")),
+            (_("SLA compliance:"), value(share, " %")),
+            (
+                _("Average rating:"),
+                _(
+                    "%(average)s (%(answers)s answers)",
+                    average=value(report["csat"]["average"]),
+                    answers=report["csat"]["responses"],
+                ),
+            ),
+        ]
+        lines = [
+            _("Hello %(name)s,", name=agent.name),
+            "",
+            _(
+                "last week (%(first)s – %(last)s) in numbers:",
+                first=format_date(monday, "d MMM"),
+                last=format_date(sunday, "d MMM yyyy"),
+            ),
+            "",
+            *(f"  {label:<27}{number}" for label, number in rows),
+            "",
+            _("The whole report, with charts: %(link)s", link=link),
+            "",
+            _(
+                "You get this mail every Monday; turn it off on the reports page "
+                "(“Email me last week's numbers every Monday”)."
+            ),
+        ]
+        subject = _(
+            "Your week in numbers: %(created)s created, %(solved)s solved",
+            created=report["created"],
+            solved=report["solved"],
+        )
     mime = EmailMessage(policy=policy.SMTP)
     mime["From"] = formataddr(("helpdesk", sender))
     mime["To"] = formataddr((agent.name, agent.email))
-    mime["Subject"] = (
-        f"Your week in numbers: {report['created']} created, {report['solved']} solved"
-    )
+    mime["Subject"] = subject
     mime["Date"] = format_datetime(utcnow())
     mime["Auto-Submitted"] = "auto-generated"
     mime.set_content("\n".join(lines) + "\n")

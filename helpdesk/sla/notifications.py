@@ -20,9 +20,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from flask import current_app
+from flask_babel import force_locale, lazy_gettext, ngettext
 from sqlalchemy import select
 
-from helpdesk import jobs, realtime
+from helpdesk import i18n, jobs, realtime
 from helpdesk.agents import access
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
@@ -33,9 +34,9 @@ log = logging.getLogger(__name__)
 EMAIL_JOB = "helpdesk.sla.notifications:send_email"
 EMAILED = ("escalated",)  # kinds that also go out by email
 TITLES = {
-    "escalated": "Escalated to you",
-    "sla_warning": "SLA due soon",
-    "low_rating": "Low rating",
+    "escalated": lazy_gettext("Escalated to you"),
+    "sla_warning": lazy_gettext("SLA due soon"),
+    "low_rating": lazy_gettext("Low rating"),
 }
 _digest: ContextVar[dict | None] = ContextVar("notification_digest", default=None)
 # Called with (recipients, kind, ticket, text, actor) inside the transaction of each
@@ -56,6 +57,12 @@ def leads(team) -> list[Agent]:
     return sorted((a for a in team.members if a.role == "lead" and a.active), key=lambda a: a.id)
 
 
+def _english(text: object) -> str:
+    """A title as the live event carries it (English; each page shows it in its own language)."""
+    with force_locale("en"):
+        return str(text)
+
+
 def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = None) -> None:
     """After the commit, tell each agent (but the actor) about ``ticket``, live and for
     emailed kinds by email (inside ``digest()``: one mail per agent for the whole block)."""
@@ -73,7 +80,7 @@ def notify(agents, kind: str, ticket: Ticket, text: str, actor: Agent | None = N
         listener([recipients[i] for i in sorted(recipients)], kind, ticket, text, actor)
     payload = {
         "kind": kind,
-        "title": TITLES.get(kind, kind),
+        "title": _english(TITLES.get(kind, kind)),  # the page shows its own word (i18n.LABELS)
         "text": text,
         "ticket": {"id": ticket.id, "number": ticket.number, "subject": ticket.subject},
     }
@@ -120,12 +127,14 @@ def build_email(
     mime = EmailMessage(policy=policy.SMTP)
     mime["From"] = formataddr(("helpdesk", sender))
     mime["To"] = formataddr((agent.name, agent.email))
-    title = TITLES.get(kind, kind)
+    with force_locale(i18n.agent_language(agent)):  # the agent's language
+        title = str(TITLES.get(kind, kind))
+        many = ngettext("%(num)d ticket", "%(num)d tickets", len(tickets))
     if len(tickets) == 1:
         mime["Subject"] = f"{title}: #{tickets[0].number} {tickets[0].subject}"[:300]
         mime["X-Helpdesk-Ticket"] = str(tickets[0].number)
     else:
-        mime["Subject"] = f"{title}: {len(tickets)} tickets"
+        mime["Subject"] = f"{title}: {many}"
     mime["Date"] = format_datetime(utcnow())
     mime["Auto-Submitted"] = "auto-generated"  # never answered by a vacation responder
     mime.set_content(

@@ -29,7 +29,7 @@
 
   function errorText(result) {
     const error = result.data && result.data.error;
-    if (!error) return "Something went wrong (" + result.status + ")";
+    if (!error) return _("Something went wrong (%(status)s)", {status: result.status});
     const fields = error.fields ? Object.entries(error.fields)
       .filter(([, v]) => typeof v === "string").map(([k, v]) => k + ": " + v) : [];
     return error.message + (fields.length ? " (" + fields.join("; ") + ")" : "");
@@ -45,19 +45,19 @@
   // "5 min", "2 h", "3 d" for <time class="ago">, refreshed every half minute.
   function ago(iso) {
     const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-    if (seconds < 60) return "just now";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
-    if (seconds < 86400) return Math.floor(seconds / 3600) + " h";
-    return Math.floor(seconds / 86400) + " d";
+    if (seconds < 60) return _("just now");
+    if (seconds < 3600) return _("%(n)s min", {n: Math.floor(seconds / 60)});
+    if (seconds < 86400) return _("%(n)s h", {n: Math.floor(seconds / 3600)});
+    return _("%(n)s d", {n: Math.floor(seconds / 86400)});
   }
   // SLA due times: "in 25 min" / "12 min over", and the badge's state as time passes.
   const warnMs = Number(document.body.dataset.slaWarn || 30) * 60000;
   function until(iso) {
     const ms = Date.parse(iso) - Date.now();
     const minutes = Math.floor(Math.abs(ms) / 60000);
-    const span = minutes < 60 ? minutes + " min" : minutes < 2880 ? Math.floor(minutes / 60) + " h"
-      : Math.floor(minutes / 1440) + " d";
-    return ms >= 0 ? "in " + span : span + " over";
+    const span = minutes < 60 ? _("%(n)s min", {n: minutes}) : minutes < 2880 ? _("%(n)s h", {n: Math.floor(minutes / 60)})
+      : _("%(n)s d", {n: Math.floor(minutes / 1440)});
+    return ms >= 0 ? _("in %(span)s", {span}) : _("%(span)s over", {span});
   }
   function refreshTimes(root) {
     (root || document).querySelectorAll("time.ago").forEach((t) => {
@@ -76,8 +76,8 @@
   const socket = io("/agents", {transports: ["websocket"], withCredentials: true});
   window.helpdeskSocket = socket;
   const live = document.getElementById("live-status");
-  socket.on("connect", () => { live.textContent = "live"; live.classList.add("on"); });
-  socket.on("disconnect", () => { live.textContent = "offline"; live.classList.remove("on"); });
+  socket.on("connect", () => { live.textContent = _("live"); live.classList.add("on"); });
+  socket.on("disconnect", () => { live.textContent = _("offline"); live.classList.remove("on"); });
 
   // Presence: mine from the selector; everyone's dots from "presence" events.
   const me = Number(document.body.dataset.agent);
@@ -92,7 +92,7 @@
     if (data.agent.id === me) dot.className = "dot " + data.status;
     document.querySelectorAll('[data-presence-of="' + data.agent.id + '"]').forEach((node) => {
       node.className = "dot " + data.status;
-      node.title = data.status;
+      node.title = _(data.status);
     });
   });
 
@@ -105,13 +105,13 @@
     const body = popup.querySelector(".call-body");
     body.replaceChildren();
     const caller = data.caller || {};
-    popup.querySelector(".call-line").textContent = data.line ? "on " + data.line.name : "";
+    popup.querySelector(".call-line").textContent = data.line ? _("on %(line)s", {line: data.line.name}) : "";
     const name = el("h3", {class: "caller-name"});
     if (customer) {
-      const link = el("a", {href: "/customers/" + customer.id}, customer.name || "Unnamed customer");
+      const link = el("a", {href: "/customers/" + customer.id}, customer.name || _("Unnamed customer"));
       name.appendChild(link);
     } else {
-      name.textContent = "Unknown caller";
+      name.textContent = _("Unknown caller");
     }
     body.appendChild(name);
     body.appendChild(el("p", {class: "caller-number"}, caller.e164 || caller.number || ""));
@@ -120,7 +120,7 @@
     }
     const tickets = card.open_tickets || [];
     if (tickets.length) {
-      body.appendChild(el("h4", {}, "Open tickets"));
+      body.appendChild(el("h4", {}, _("Open tickets")));
       const list = el("ul");
       tickets.slice(0, 5).forEach((t) => {
         const item = el("li");
@@ -131,7 +131,7 @@
     }
     const orders = card.recent_orders || [];
     if (orders.length) {
-      body.appendChild(el("h4", {}, "Recent orders"));
+      body.appendChild(el("h4", {}, _("Recent orders")));
       const list = el("ul");
       orders.slice(0, 3).forEach((o) => list.appendChild(el("li", {}, o.number + " · " + o.status)));
       body.appendChild(list);
@@ -153,10 +153,10 @@
   const notes = document.getElementById("notifications");
   socket.on("notification", (data) => {
     const note = el("div", {class: "notification " + data.kind, role: "status"});
-    const close = el("button", {type: "button", class: "close", "aria-label": "Dismiss"}, "×");
+    const close = el("button", {type: "button", class: "close", "aria-label": _("Dismiss")}, "×");
     close.addEventListener("click", () => note.remove());
     note.appendChild(close);
-    note.appendChild(el("strong", {}, data.title));
+    note.appendChild(el("strong", {}, _(data.kind) !== data.kind ? _(data.kind) : data.title));
     const link = el("a", {href: "/tickets/" + data.ticket.id}, data.text);
     note.appendChild(el("p")).appendChild(link);
     notes.prepend(note);

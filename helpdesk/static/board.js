@@ -49,7 +49,7 @@
   function span(ms) {
     const minutes = Math.floor(Math.abs(ms) / 60000);
     if (minutes < 1) return "now";
-    if (minutes < 60) return minutes + " min";
+    if (minutes < 60) return _("%(n)s min", {n: minutes});
     if (minutes < 1440) return Math.floor(minutes / 60) + " h";
     return Math.floor(minutes / 1440) + " d";
   }
@@ -57,12 +57,12 @@
     holder.querySelectorAll("time.due").forEach((node) => {
       const left = Date.parse(node.getAttribute("datetime")) - Date.now();
       const text = span(left);
-      node.textContent = text === "now" ? "due now" : left > 0 ? "in " + text : text + " overdue";
+      node.textContent = text === "now" ? _("due now") : left > 0 ? _("in %(span)s", {span: text}) : _("%(span)s overdue", {span: text});
     });
   }
 
   function showSelection() {
-    counter.textContent = selected.size + " selected";
+    counter.textContent = _("%(n)s selected", {n: selected.size});
   }
 
   // After each render: fill the rows' lists from the bar's, restore the selection.
@@ -91,8 +91,8 @@
 
   async function reassign(ids, value) {
     problem.hidden = true;
-    const missing = !ids.length ? "Select tickets first."
-      : !value ? "Choose whom to give them to." : null;
+    const missing = !ids.length ? _("Select tickets first.")
+      : !value ? _("Choose whom to give them to.") : null;
     if (missing) { problem.textContent = missing; problem.hidden = false; return; }
     if (busy) return;
     busy = true;

@@ -7,14 +7,21 @@
   "use strict";
   const {api, el} = window.helpdesk;
   const TEXT = {
-    save: "Save", cancel: "Cancel", saving: "Saving…", none: "—", yes: "yes", no: "no",
-    granted: "granted", refused: "refused", notAsked: "not asked",
-    source: "Where they said so", belongsTo: " belongs to ",
-    another: "another customer", failed: (status) => "Something went wrong (" + status + ")",
-    fromOrg: " (the organization’s)", street: "Street", postcode: "Postcode", city: "City", country: "Country (DE)",
+    save: _("Save"), cancel: _("Cancel"), saving: _("Saving…"), none: "—", yes: _("yes"), no: _("no"),
+    granted: _("granted"), refused: _("refused"), notAsked: _("not asked"),
+    source: _("Where they said so"), belongsTo: " " + _("belongs to") + " ",
+    another: _("another customer"), failed: (status) => _("Something went wrong (%(status)s)", {status}),
+    fromOrg: " " + _("(the organization’s)"), street: _("Street"), postcode: _("Postcode"), city: _("City"), country: _("Country (DE)"),
   };
 
   // --- shared: values, errors ------------------------------------------------------
+
+  // A stored time as a day in the page's language (Intl): "6 Dec 2026", "06.12.2026".
+  function day(iso) {
+    const when = new Date(iso);
+    if (isNaN(when.getTime())) return String(iso).slice(0, 10);
+    return new Intl.DateTimeFormat(window.helpdeskLang, {dateStyle: "medium"}).format(when);
+  }
 
   function splitList(text) {
     return text.split(/[,;\n]/).map((s) => s.trim()).filter(Boolean);
@@ -214,7 +221,7 @@
     }
     if (type === "consent") {
       const state = value.granted ? TEXT.granted : (value.at ? TEXT.refused : TEXT.notAsked);
-      return value.at ? state + " · " + value.source + ", " + value.at.slice(0, 10) : state;
+      return value.at ? state + " · " + value.source + ", " + day(value.at) : state;
     }
     if (type === "select" && field.dataset.options) {
       const found = JSON.parse(field.dataset.options).find(([v]) => String(v) === String(value));

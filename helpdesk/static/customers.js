@@ -14,11 +14,11 @@
   const bar = document.getElementById("bulk");
   if (!bar) return;
   const TEXT = {
-    selected: (n) => n + " selected",
-    changed: (n) => n + " customer" + (n === 1 ? "" : "s") + " changed",
-    nothing: "Select customers, or tick “all matching the filter”.",
-    noTag: "Name the tag.",
-    saved: "Saved.",
+    selected: (n) => _("%(n)s selected", {n}),
+    changed: (n) => (n === 1 ? _("%(n)s customer changed", {n}) : _("%(n)s customers changed", {n})),
+    nothing: _("Select customers, or tick “all matching the filter”."),
+    noTag: _("Name the tag."),
+    saved: _("Saved."),
   };
   const filter = JSON.parse(bar.dataset.filter);
   const picks = () => Array.from(document.querySelectorAll("input.pick"));

@@ -16,32 +16,32 @@
   const percent = document.getElementById("import-percent");
   const reportLink = document.getElementById("import-report");
   const TEXT = {
-    uploading: "Uploading and checking…",
-    checking: "Checking every row (nothing is written)…",
-    queued: "Waiting for a worker…",
-    running: "Importing…",
-    done: "Imported.",
-    failed: "The import broke off: ",
-    summary: (i) => `${i.filename}: ${i.total} rows, ${LABELS[i.source] || i.source} ` +
-      `${i.kind === "organizations" ? "organizations" : "customers"}`,
-    wouldBe: "A dry run: nothing was written yet.",
-    outcomes: {created: "created", updated: "updated", merged: "merged", refused: "refused"},
-    wouldOutcomes: {created: "would be created", updated: "would be updated",
-                    merged: "would be merged", refused: "refused"},
-    ignore: "— ignore —",
-    field: "custom field: ",
-    noFile: "Choose a CSV file first.",
+    uploading: _("Uploading and checking…"),
+    checking: _("Checking every row (nothing is written)…"),
+    queued: _("Waiting for a worker…"),
+    running: _("Importing…"),
+    done: _("Imported."),
+    failed: _("The import broke off:") + " ",
+    summary: (i) => `${i.filename}: ` + _("%(n)s rows", {n: i.total}) + `, ${LABELS[i.source] || i.source} ` +
+      `${i.kind === "organizations" ? _("organizations") : _("customers")}`,
+    wouldBe: _("A dry run: nothing was written yet."),
+    outcomes: {created: _("created"), updated: _("updated"), merged: _("merged"), refused: _("refused")},
+    wouldOutcomes: {created: _("would be created"), updated: _("would be updated"),
+                    merged: _("would be merged"), refused: _("refused")},
+    ignore: _("— ignore —"),
+    field: _("custom field:") + " ",
+    noFile: _("Choose a CSV file first."),
   };
   const LABELS = {
     hubspot: "HubSpot", pipedrive: "Pipedrive", insightly: "Insightly",
-    helpdesk: "helpdesk", custom: "custom",
-    name: "name", first_name: "first name", last_name: "last name", email: "email",
-    phone: "phone", organization: "organization", title: "title", key_person: "key person",
-    language: "language", preferred_channel: "preferred channel", tags: "tags",
-    order_updates: "consent: order updates", email_marketing: "consent: email marketing",
-    sms_marketing: "consent: SMS marketing", street: "street", house_number: "house number",
-    postcode: "postcode", city: "city", country: "country", created_at: "created",
-    account_manager: "account manager", domain: "domain", industry: "industry",
+    helpdesk: "helpdesk", custom: _("custom"),
+    name: _("name"), first_name: _("first name"), last_name: _("last name"), email: _("email"),
+    phone: _("phone"), organization: _("organization"), title: _("title"), key_person: _("key person"),
+    language: _("language"), preferred_channel: _("preferred channel"), tags: _("tags"),
+    order_updates: _("consent: order updates"), email_marketing: _("consent: email marketing"),
+    sms_marketing: _("consent: SMS marketing"), street: _("street"), house_number: _("house number"),
+    postcode: _("postcode"), city: _("city"), country: _("country"), created_at: _("created"),
+    account_manager: _("account manager"), domain: _("domain"), industry: _("industry"),
   };
   let current = null;
   let timer = null;
@@ -62,7 +62,7 @@
     const body = mappingForm.querySelector("tbody");
     body.replaceChildren();
     item.columns.forEach((column) => {
-      const select = el("select", {"aria-label": "Goes to: " + column.name, "data-column": column.name});
+      const select = el("select", {"aria-label": _("Goes to: %(column)s", {column: column.name}), "data-column": column.name});
       item.targets.forEach((target) => {
         const option = el("option", {value: target}, targetLabel(target));
         if (target === column.target) option.selected = true;

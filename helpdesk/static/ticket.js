@@ -54,7 +54,7 @@
     } catch (e) {
       const {el} = window.helpdesk;
       const link = root.querySelector("a");
-      root.replaceChildren(el("p", {class: "error"}, "The customer's card could not be loaded (" + e.message + ")."));
+      root.replaceChildren(el("p", {class: "error"}, _("The customer's card could not be loaded (%(error)s).", {error: e.message})));
       if (link) root.append(link);
       root.removeAttribute("aria-busy");
       return;
@@ -107,7 +107,7 @@
         event.preventDefault();
         const name = input.value.trim().toLowerCase();
         const org = found.find((o) => o.name.toLowerCase() === name) || (found.length === 1 ? found[0] : null);
-        if (!org) { detailError.textContent = "Pick an organization from the list"; detailError.hidden = false; return; }
+        if (!org) { detailError.textContent = _("Pick an organization from the list"); detailError.hidden = false; return; }
         const result = await api("PATCH", "/api/v1/customers/" + customerId, {organization: org.id});
         if (result.ok) refreshPanel(root);
         else { detailError.textContent = errorText(result); detailError.hidden = false; }
@@ -171,7 +171,7 @@
   });
   socket.on("message.updated", (data) => {
     const badge = document.querySelector("#m" + data.message.id + " .delivery");
-    if (badge) { badge.textContent = data.message.status; badge.className = "delivery " + data.message.status; }
+    if (badge) { badge.textContent = _(data.message.status); badge.className = "delivery " + data.message.status; }
   });
   // The ticket's controls: what the server last said, so Save sends only what the agent
   // changed and never undoes a colleague's change that arrived meanwhile.
@@ -187,8 +187,8 @@
 
   function showTicket(t) {
     const meta = document.getElementById("ticket-meta");
-    const parts = [t.status, t.priority, t.team ? t.team.name : "no team",
-                   t.assignee ? t.assignee.name : "unassigned"];
+    const parts = [_(t.status), _(t.priority), t.team ? t.team.name : _("no team"),
+                   t.assignee ? t.assignee.name : _("unassigned")];
     meta.textContent = parts.join(" · ") + (t.tags.length ? " · " + t.tags.join(", ") : "");
     const now = {status: t.status, priority: t.priority, team: t.team ? t.team.id : null,
                  assignee: t.assignee ? t.assignee.id : null, tags: t.tags.slice().sort()};
@@ -232,7 +232,7 @@
       badge.appendChild(span);
       window.helpdesk.refreshTimes(line);
     } else if (sla.state === "paused") {
-      badge.appendChild(window.helpdesk.el("span", {class: "sla paused"}, "paused"));
+      badge.appendChild(window.helpdesk.el("span", {class: "sla paused"}, _("paused")));
     }
   }
   socket.on("ticket.updated", (data) => {
@@ -270,12 +270,12 @@
     if (data.ticket !== ticketId) return;
     const others = data.agents.filter((a) => a.id !== window.helpdesk.me);
     viewers.hidden = others.length === 0;
-    viewers.textContent = others.map((a) => a.name + (a.typing ? " is typing…" : " is viewing")).join(" · ");
+    viewers.textContent = others.map((a) => (a.typing ? _("%(name)s is typing…", {name: a.name}) : _("%(name)s is viewing", {name: a.name}))).join(" · ");
   });
   const customerTyping = document.createElement("p");
   customerTyping.className = "viewers customer-typing";
   customerTyping.hidden = true;
-  customerTyping.textContent = "The customer is typing…";
+  customerTyping.textContent = _("The customer is typing…");
   viewers.after(customerTyping);
   let customerTimer = null;
   socket.on("typing", (data) => {  // live channels: the customer typing in the chat widget
@@ -310,7 +310,7 @@
         await catchUp();
       } else if (result.status === 409 && result.data && result.data.error.code === "new_messages") {
         await catchUp();  // show what arrived; the draft stays in the box
-        warning.textContent = "The customer wrote again while you were typing. Read it, then send (your draft is kept).";
+        warning.textContent = _("The customer wrote again while you were typing. Read it, then send (your draft is kept).");
         warning.hidden = false;
         sendAnyway.hidden = false;
       } else {
@@ -371,7 +371,7 @@
     if (result.ok) { known = controlValues(); showTicket(result.data); }
   });
   controls.querySelector(".escalate").addEventListener("click", async () => {
-    const reason = window.prompt("Why does this ticket need escalating?");
+    const reason = window.prompt(_("Why does this ticket need escalating?"));
     if (!reason || !reason.trim()) return;
     const result = await api("POST", "/api/v1/tickets/" + ticketId + "/escalate", {reason: reason.trim()});
     showError(controls, result.ok ? "" : errorText(result));

@@ -1,52 +1,11 @@
 """What the survey says to the customer, in German or English (the customer's language;
-English when it is neither)."""
+English when it is neither): gettext strings, read in that language (``force_locale``),
+their German in the catalogue (helpdesk/translations)."""
 
 from __future__ import annotations
 
-TEXTS = {
-    "en": {
-        "email": (
-            "Hello {name},\n\nyour request #{number} ({subject}) is solved. How did we do? "
-            "Please rate our help, it takes ten seconds:\n\n{link}\n\nThank you!"
-        ),
-        "short": "How did we do with #{number}? Reply with a number from 1 (bad) to 5 (great).",
-        "chat": (
-            "How did we do with #{number}? Rate our help with the buttons below "
-            "(1 bad, 5 great), or reply with the number."
-        ),
-        "thanks_short": "Thank you for your rating!",
-        "title": "How did we do?",
-        "question": "How satisfied are you with our help on request #{number}?",
-        "comment": "Anything you would like to tell us? (optional)",
-        "send": "Send",
-        "thanks": "Thank you! Your rating helps us get better.",
-        "expired": "This survey has closed.",
-        "labels": ["very bad", "bad", "okay", "good", "very good"],
-    },
-    "de": {
-        "email": (
-            "Hallo {name},\n\nIhre Anfrage #{number} ({subject}) ist gelöst. Wie zufrieden "
-            "waren Sie? Bitte bewerten Sie unsere Hilfe, es dauert zehn Sekunden:\n\n{link}\n\n"
-            "Vielen Dank!"
-        ),
-        "short": (
-            "Wie zufrieden waren Sie mit #{number}? Antworten Sie mit einer Zahl von 1 "
-            "(schlecht) bis 5 (sehr gut)."
-        ),
-        "chat": (
-            "Wie zufrieden waren Sie mit #{number}? Bewerten Sie unsere Hilfe mit den "
-            "Knöpfen unten (1 schlecht, 5 sehr gut) oder antworten Sie mit der Zahl."
-        ),
-        "thanks_short": "Vielen Dank für Ihre Bewertung!",
-        "title": "Wie war unsere Hilfe?",
-        "question": "Wie zufrieden sind Sie mit unserer Hilfe zu Anfrage #{number}?",
-        "comment": "Möchten Sie uns noch etwas sagen? (freiwillig)",
-        "send": "Absenden",
-        "thanks": "Vielen Dank! Ihre Bewertung hilft uns, besser zu werden.",
-        "expired": "Diese Umfrage ist geschlossen.",
-        "labels": ["sehr schlecht", "schlecht", "in Ordnung", "gut", "sehr gut"],
-    },
-}
+from flask_babel import force_locale, pgettext
+from flask_babel import gettext as _
 
 
 def language_of(code: str | None) -> str:
@@ -55,5 +14,26 @@ def language_of(code: str | None) -> str:
 
 
 def texts(language: str) -> dict:
-    """The strings of one language."""
-    return TEXTS[language_of(language)]
+    """The strings of one language (``{name}``-style places, filled with str.format)."""
+    with force_locale(language_of(language)):
+        return {
+            "email": _(
+                "Hello {name},\n\nyour request #{number} ({subject}) is solved. How did we "
+                "do? Please rate our help, it takes ten seconds:\n\n{link}\n\nThank you!"
+            ),
+            "short": _(
+                "How did we do with #{number}? Reply with a number from 1 (bad) to 5 (great)."
+            ),
+            "chat": _(
+                "How did we do with #{number}? Rate our help with the buttons below "
+                "(1 bad, 5 great), or reply with the number."
+            ),
+            "thanks_short": _("Thank you for your rating!"),
+            "title": _("How did we do?"),
+            "question": _("How satisfied are you with our help on request #{number}?"),
+            "comment": _("Anything you would like to tell us? (optional)"),
+            "send": pgettext("survey", "Send"),
+            "thanks": _("Thank you! Your rating helps us get better."),
+            "expired": _("This survey has closed."),
+            "labels": [_("very bad"), _("bad"), _("okay"), _("good"), _("very good")],
+        }

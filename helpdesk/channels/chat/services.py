@@ -11,9 +11,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+import click
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from helpdesk import unit_of_work
+from helpdesk import i18n, unit_of_work
 from helpdesk.agents.models import Agent, Team
 from helpdesk.channels.base import DeliveryError
 from helpdesk.channels.chat import widgets
@@ -210,18 +213,21 @@ def send_transcript(ticket_id: int) -> None:
         raise DeliveryError("no mailbox is set up to send the transcript from", permanent=True)
     recipient = ticket.customer.values("email")[0]
     lines = []
-    for item in history(ticket) if ticket.message_count <= HISTORY else _all(ticket):
-        who = {"visitor": ticket.customer.name or "You", "bot": "Bot"}.get(
-            item["author"], item["name"] or "Support"
-        )
-        lines.append(f"[{item['at'][:16].replace('T', ' ')}] {who}:\n{item['text']}\n")
+    with force_locale(i18n.customer_language(ticket.customer)):  # the customer's language
+        for item in history(ticket) if ticket.message_count <= HISTORY else _all(ticket):
+            who = {"visitor": ticket.customer.name or _("You"), "bot": _("Bot")}.get(
+                item["author"], item["name"] or _("Support")
+            )
+            lines.append(f"[{item['at'][:16].replace('T', ' ')}] {who}:\n{item['text']}\n")
+        subject = _("Your chat with us [#%(number)s]", number=ticket.number)
+        intro = _("Here is your conversation with us.")
     mime = EmailMessage(policy=policy.SMTP)
     mime["From"] = formataddr((mailbox.name, mailbox.address))
     mime["To"] = formataddr((ticket.customer.name or "", recipient))
-    mime["Subject"] = f"Your chat with us [#{ticket.number}]"
+    mime["Subject"] = subject
     mime["Date"] = format_datetime(utcnow())
     mime["Auto-Submitted"] = "auto-replied"
-    mime.set_content("Here is your conversation with us.\n\n" + "\n".join(lines))
+    mime.set_content(intro + "\n\n" + "\n".join(lines))
     smtp_send(mailbox, mime, recipient)
     events.record(ticket, "transcript", {"to": recipient}, None)
     unit_of_work.commit()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, send_from_directory
+from flask import Blueprint, jsonify, render_template, request, send_from_directory
 from flask_login import login_required
 
-from helpdesk import unit_of_work
+from helpdesk import i18n, unit_of_work
 from helpdesk.channels.chat import identity, services
 from helpdesk.channels.chat.services import WIDGET_DIR
 from helpdesk.extensions import csrf
@@ -18,6 +18,19 @@ def widget():
     """The embeddable widget (public: it runs on the company's own website)."""
     response = send_from_directory(WIDGET_DIR, "widget.js", mimetype="text/javascript", max_age=300)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/chat/texts")
+def texts():
+    """The widget's words in the visitor's language (``?lang=``, else Accept-Language);
+    public like the widget, which asks for them before it draws itself."""
+    language = i18n.visitor_language(request.args.get("lang"))
+    response = jsonify(language=language, texts=i18n.widget_texts(language))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Vary"] = "Accept-Language"
+    response.cache_control.max_age = 300
+    response.cache_control.public = True
     return response
 
 

@@ -1,7 +1,8 @@
 /*! helpdesk live chat widget. Paste into any page:
  *   <script src="https://HELPDESK/chat/widget.js" data-channel="KEY" async></script>
  * Optional attributes: data-identity (a signed token naming a logged-in customer),
- * data-title (the window's title), data-color, data-text-color. Everything is drawn inside a Shadow DOM on
+ * data-title (the window's title), data-color, data-text-color, data-language ("de" or
+ * "en"; else the browser's). Everything is drawn inside a Shadow DOM on
  * #helpdesk-chat, so the page's CSS does not reach in and ours does not leak out.
  * Text from the server or the visitor is only ever set with textContent.
  */
@@ -16,7 +17,18 @@
 
   const KEY = script.getAttribute("data-channel");
   const IDENTITY = script.getAttribute("data-identity") || undefined;
-  const TITLE = script.getAttribute("data-title") || "Chat with us";
+  let TITLE = "";  // set once the widget's words are there (begin)
+  // The widget's words in the visitor's language: the page's choice (data-language),
+  // else the browser's (Accept-Language). The desk answers them at /chat/texts; if that
+  // cannot be reached, the widget speaks the English it is written in.
+  const WANTED = (script.getAttribute("data-language") || "").toLowerCase();
+  let LANG = "en";
+  let TEXTS = {};
+  function _(text, vars) {
+    const own = Object.prototype.hasOwnProperty.call(TEXTS, text) && TEXTS[text] ? TEXTS[text] : text;
+    if (!vars) return own;
+    return own.replace(/%\((\w+)\)s/g, function (all, key) { return key in vars ? String(vars[key]) : all; });
+  }
   const HEX = /^#[0-9a-fA-F]{6}$/;
   const ORIGIN = new URL(script.src || location.href, location.href).origin;
   const VISITOR_KEY = "helpdesk-chat-visitor:" + KEY;
@@ -157,9 +169,10 @@ button{cursor:pointer}
     root.appendChild(style);
 
     const wrap = el("div", "hd-root");
+    wrap.setAttribute("lang", LANG);
     const launcher = el("button", "hd-launcher");
     launcher.type = "button";
-    launcher.setAttribute("aria-label", "Open chat");
+    launcher.setAttribute("aria-label", _("Open chat"));
     launcher.setAttribute("aria-expanded", "false");
     const launcherIcon = icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
     const badge = el("span", "hd-badge");
@@ -172,11 +185,11 @@ button{cursor:pointer}
     win.setAttribute("aria-label", TITLE);
 
     const header = el("div", "hd-header");
-    const status = el("span", "hd-status", "offline");
+    const status = el("span", "hd-status", _("offline"));
     status.dataset.online = "false";
     const close = el("button", "hd-close", "\u00D7");
     close.type = "button";
-    close.setAttribute("aria-label", "Close chat");
+    close.setAttribute("aria-label", _("Close chat"));
     header.append(el("span", "hd-title", TITLE), status, close);
 
     const notice = el("div", "hd-notice");
@@ -195,22 +208,22 @@ button{cursor:pointer}
 
     const identify = el("form", "hd-identify");
     identify.noValidate = true;
-    const identifyHint = el("p", "", "Your name and email, so we can reach you:");
+    const identifyHint = el("p", "", _("Your name and email, so we can reach you:"));
     const nameInput = el("input");
     nameInput.name = "name";
     nameInput.type = "text";
-    nameInput.placeholder = "Name";
+    nameInput.placeholder = _("Name");
     nameInput.autocomplete = "name";
     nameInput.maxLength = 200;
-    nameInput.setAttribute("aria-label", "Name");
+    nameInput.setAttribute("aria-label", _("Name"));
     const emailInput = el("input");
     emailInput.name = "email";
     emailInput.type = "email";
-    emailInput.placeholder = "Email";
+    emailInput.placeholder = _("Email");
     emailInput.autocomplete = "email";
     emailInput.maxLength = 254;
-    emailInput.setAttribute("aria-label", "Email");
-    const identifyButton = el("button", "hd-save", "Save");
+    emailInput.setAttribute("aria-label", _("Email"));
+    const identifyButton = el("button", "hd-save", _("Save"));
     identifyButton.type = "submit";
     identify.append(identifyHint, nameInput, emailInput, identifyButton);
 
@@ -218,14 +231,14 @@ button{cursor:pointer}
     const input = el("textarea", "hd-input");
     input.maxLength = MAX;
     input.rows = 1;
-    input.placeholder = "Write a message\u2026";
-    input.setAttribute("aria-label", "Message");
-    const send = el("button", "hd-send", "Send");
+    input.placeholder = _("Write a message\u2026");
+    input.setAttribute("aria-label", _("Message"));
+    const send = el("button", "hd-send", _("Send"));
     send.type = "button";
     compose.append(input, send);
 
     const footer = el("div", "hd-footer");
-    const transcript = el("button", "hd-transcript", "Email me the transcript");
+    const transcript = el("button", "hd-transcript", _("Email me the transcript"));
     transcript.type = "button";
     footer.append(transcript);
 
@@ -281,9 +294,9 @@ button{cursor:pointer}
     function toBottom() { ui.list.scrollTop = ui.list.scrollHeight; }
 
     function authorName(m) {
-      if (m.author === "visitor") return "You";
+      if (m.author === "visitor") return _("You");
       if (m.name) return m.name;
-      return m.author === "bot" ? "Bot" : "Support";
+      return m.author === "bot" ? _("Bot") : _("Support");
     }
 
     function timeOf(at) {
@@ -293,7 +306,7 @@ button{cursor:pointer}
       const sameDay = when.toDateString() === new Date().toDateString();
       const opts = sameDay ? {hour: "2-digit", minute: "2-digit"}
         : {day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"};
-      try { return when.toLocaleString([], opts); } catch (e) { return when.toISOString(); }
+      try { return when.toLocaleString(LANG, opts); } catch (e) { return when.toISOString(); }
     }
 
     function isRead(id) {
@@ -304,7 +317,7 @@ button{cursor:pointer}
       if (node.classList.contains("hd-read")) return;
       node.classList.add("hd-read");
       const receipt = node.querySelector(".hd-receipt") || node.appendChild(el("span", "hd-receipt"));
-      receipt.textContent = "\u2713 read";
+      receipt.textContent = _("\u2713 read");
     }
 
     function messageNode(m) {
@@ -380,10 +393,10 @@ button{cursor:pointer}
     // --- status, greeting, offline ------------------------------------------------
     function setOnline(value) {
       online = !!value;
-      ui.status.textContent = online ? "online" : "offline";
+      ui.status.textContent = online ? _("online") : _("offline");
       ui.status.dataset.online = online ? "true" : "false";
       const text = online ? greeting : (offlineMessage ||
-        "We are offline right now. Leave your email address and a message; we will answer by email.");
+        _("We are offline right now. Leave your email address and a message; we will answer by email."));
       ui.notice.textContent = text || "";
       ui.notice.hidden = !text;
       ui.notice.classList.toggle("hd-offline", !online);
@@ -393,8 +406,8 @@ button{cursor:pointer}
     function updateIdentify() {
       ui.identify.hidden = identified;
       ui.identifyHint.textContent = online === false
-        ? "We are offline: your email address, so we can answer you:"
-        : "Your name and email, so we can reach you:";
+        ? _("We are offline: your email address, so we can answer you:")
+        : _("Your name and email, so we can reach you:");
       ui.emailInput.required = online === false;
     }
 
@@ -408,7 +421,7 @@ button{cursor:pointer}
     function open() {
       ui.win.hidden = false;
       ui.launcher.setAttribute("aria-expanded", "true");
-      ui.launcher.setAttribute("aria-label", "Close chat");
+      ui.launcher.setAttribute("aria-label", _("Close chat"));
       setUnread(0);
       connect();
       toBottom();
@@ -417,7 +430,7 @@ button{cursor:pointer}
     function closeWindow() {
       ui.win.hidden = true;
       ui.launcher.setAttribute("aria-expanded", "false");
-      ui.launcher.setAttribute("aria-label", "Open chat");
+      ui.launcher.setAttribute("aria-label", _("Open chat"));
     }
     ui.launcher.addEventListener("click", function () {
       if (ui.win.hidden) open(); else { closeWindow(); ui.launcher.focus(); }
@@ -431,7 +444,7 @@ button{cursor:pointer}
     function connect() {
       if (socket || refused) return;
       socket = "loading";
-      ui.status.textContent = "connecting\u2026";
+      ui.status.textContent = _("connecting\u2026");
       loadIo().then(function (io) {
         socket = io(ORIGIN + "/chat", {
           transports: ["websocket"],
@@ -442,8 +455,8 @@ button{cursor:pointer}
         listen(socket);
       }, function (err) {
         socket = null;
-        ui.status.textContent = "offline";
-        showError("The chat could not be loaded. Please try again later.");
+        ui.status.textContent = _("offline");
+        showError(_("The chat could not be loaded. Please try again later."));
         if (window.console) console.warn("helpdesk chat:", err.message);
       });
     }
@@ -452,26 +465,26 @@ button{cursor:pointer}
       s.on("connect", function () { showError(""); });
 
       s.on("connect_error", function (err) {
-        ui.status.textContent = "offline";
+        ui.status.textContent = _("offline");
         ui.status.dataset.online = "false";
         if (s.active) return;  // a network problem: the client retries by itself
         const why = (err && err.message) || "";
         if (/rate/i.test(why)) {  // too many connections from here: try again later
-          showError("The chat is busy \u2014 reconnecting shortly\u2026");
+          showError(_("The chat is busy \u2014 reconnecting shortly\u2026"));
           setTimeout(function () { s.connect(); }, 30000);
           return;
         }
         refused = true;
-        showError("The chat is not available here." + (why ? " (" + why + ")" : ""));
+        showError(_("The chat is not available here.") + (why ? " (" + why + ")" : ""));
         ui.send.disabled = true;
       });
 
       s.on("disconnect", function () {
-        ui.status.textContent = "offline";
+        ui.status.textContent = _("offline");
         ui.status.dataset.online = "false";
         showTyping(false);
         // What was in flight may or may not have arrived; give it back to the visitor.
-        while (pending.length) failPending(pending[0], "Connection lost \u2014 your message may not have been sent.");
+        while (pending.length) failPending(pending[0], _("Connection lost \u2014 your message may not have been sent."));
       });
 
       s.on("session", function (data) {
@@ -560,7 +573,7 @@ button{cursor:pointer}
 
     function showTyping(on, name) {
       clearTimeout(typingShownTimer);
-      ui.typing.textContent = on ? (name || "Support") + " is typing\u2026" : "";
+      ui.typing.textContent = on ? (name || _("Support")) + " is typing\u2026" : "";
       ui.typing.hidden = !on;
       // A lost "stopped typing" must not leave the line up for ever.
       if (on) typingShownTimer = setTimeout(function () { showTyping(false); }, 15000);
@@ -615,7 +628,7 @@ button{cursor:pointer}
           confirmPending(p, answer.id);
           showError("");
         } else {
-          failPending(p, errorText(answer, "Your message could not be sent."));
+          failPending(p, errorText(answer, _("Your message could not be sent.")));
         }
       });
     }
@@ -628,11 +641,11 @@ button{cursor:pointer}
       const name = ui.nameInput.value.trim();
       const email = ui.emailInput.value.trim();
       if (!validEmail(email)) {
-        showError("Please enter a valid email address.");
+        showError(_("Please enter a valid email address."));
         ui.emailInput.focus();
         return;
       }
-      if (!socket || !socket.connected) { showError("Not connected \u2014 please try again in a moment."); return; }
+      if (!socket || !socket.connected) { showError(_("Not connected \u2014 please try again in a moment.")); return; }
       ui.identifyButton.disabled = true;
       socket.emit("identify", {name: name, email: email}, function (answer) {
         ui.identifyButton.disabled = false;
@@ -642,17 +655,17 @@ button{cursor:pointer}
           updateIdentify();
           showError("");
           if (answer.verified) {
-            showInfo("Thanks" + (name ? ", " + name : "") + "! We will answer at " + email + " if you leave.");
+            showInfo((name ? _("Thanks, %(name)s!", {name: name}) : _("Thanks!")) + " " + _("We will answer at %(email)s if you leave.", {email: email}));
           } else if (answer.confirmation_sent) {
-            showInfo("Thanks" + (name ? ", " + name : "") + "! We sent a link to " + email +
-                     ": follow it to confirm the address, then we can answer you by email.");
+            showInfo((name ? _("Thanks, %(name)s!", {name: name}) : _("Thanks!")) + " " +
+                     _("We sent a link to %(email)s: follow it to confirm the address, then we can answer you by email.", {email: email}));
           } else {
-            showInfo("Thanks" + (name ? ", " + name : "") + "! We could not send a confirmation link to " +
-                     email + " just now; please stay in the chat.");
+            showInfo((name ? _("Thanks, %(name)s!", {name: name}) : _("Thanks!")) + " " +
+                     _("We could not send a confirmation link to %(email)s just now; please stay in the chat.", {email: email}));
           }
           if (then) then();
         } else {
-          showError(errorText(answer, "Your details could not be saved."));
+          showError(errorText(answer, _("Your details could not be saved.")));
         }
       });
     }
@@ -660,16 +673,16 @@ button{cursor:pointer}
     function submit() {
       const text = ui.input.value.replace(/^\s+|\s+$/g, "");
       if (!text) return;
-      if (text.length > MAX) { showError("Your message is too long (at most " + MAX + " characters)."); return; }
+      if (text.length > MAX) { showError(_("Your message is too long (at most %(max)s characters).", {max: MAX})); return; }
       if (!socket || socket === "loading" || !socket.connected) {
-        showError(refused ? "The chat is not available here." : "Not connected \u2014 please try again in a moment.");
+        showError(refused ? "The chat is not available here." : _("Not connected \u2014 please try again in a moment."));
         return;
       }
       showError("");
       if (online === false && !identified) {
         // Offline: the answer comes by email, so the address comes first.
         if (!validEmail(ui.emailInput.value.trim())) {
-          showError("We are offline. Please enter your email address so we can answer you.");
+          showError(_("We are offline. Please enter your email address so we can answer you."));
           ui.emailInput.focus();
           return;
         }
@@ -692,9 +705,9 @@ button{cursor:pointer}
     });
 
     ui.transcript.addEventListener("click", function () {
-      if (!socket || !socket.connected) { showError("Not connected \u2014 please try again in a moment."); return; }
+      if (!socket || !socket.connected) { showError(_("Not connected \u2014 please try again in a moment.")); return; }
       if (!identified && !validEmail(ui.emailInput.value.trim())) {
-        showError("Please enter your email address first.");
+        showError(_("Please enter your email address first."));
         ui.identify.hidden = false;
         ui.emailInput.focus();
         return;
@@ -703,8 +716,8 @@ button{cursor:pointer}
         ui.transcript.disabled = true;
         socket.emit("transcript", {}, function (answer) {
           ui.transcript.disabled = false;
-          if (answer && answer.ok) { showError(""); showInfo("The transcript is on its way to your inbox."); }
-          else showError(errorText(answer, "The transcript could not be sent."));
+          if (answer && answer.ok) { showError(""); showInfo(_("The transcript is on its way to your inbox.")); }
+          else showError(errorText(answer, _("The transcript could not be sent.")));
         });
       };
       if (identified) ask(); else sendIdentify(ask);
@@ -714,6 +727,24 @@ button{cursor:pointer}
     if (visitor) connect();
   }
 
-  if (document.body) start();
-  else document.addEventListener("DOMContentLoaded", start);
+  function loadTexts() {
+    if (typeof fetch !== "function") return Promise.resolve();
+    const url = ORIGIN + "/chat/texts" + (WANTED ? "?lang=" + encodeURIComponent(WANTED) : "");
+    return fetch(url, {credentials: "omit"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data && data.texts && typeof data.texts === "object") TEXTS = data.texts;
+        if (data && typeof data.language === "string") LANG = data.language;
+      })
+      .catch(function () { /* English, as written */ });
+  }
+  function begin() {
+    loadTexts().then(function () {
+      TITLE = script.getAttribute("data-title") || _("Chat with us");
+      start();
+    });
+  }
+
+  if (document.body) begin();
+  else document.addEventListener("DOMContentLoaded", begin);
 })();

@@ -301,5 +301,6 @@ def test_widget_script_is_public_and_small(client):
     with client.get("/chat/widget.js") as response:
         assert response.status_code == 200
         assert response.mimetype == "text/javascript"
-        # (30 kB until the survey's rating buttons came in; the CSS is compact now)
-        assert len(response.data) < 32_000
+        # 30 kB until the rating buttons, the admin's colours and the texts' loader came
+        # in (about 9 kB gzipped); a guard against growth nobody meant
+        assert len(response.data) < 36_000
