@@ -32,6 +32,9 @@ NOT_TO_TRANSLATE = {
     ", OpenAPI",
     '{"items": [',
     ', ...], "next": URL or null}',
+    "Enter",  # keys, named as on their caps
+    "Esc",
+    "Europe/Berlin",  # a time zone's IANA name, an example in a field
 }
 BILINGUAL = {"_macros.html", "_message.html"}
 # A visitor's confirmation link: no agent, no known language; the page says all in both.

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-import click
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
