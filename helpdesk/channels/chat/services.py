@@ -13,6 +13,8 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import click
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 
 from helpdesk import unit_of_work
@@ -25,7 +27,7 @@ from helpdesk.db import iso, utcnow
 from helpdesk.duplicates import merging
 from helpdesk.extensions import db
 from helpdesk.tickets import events
-from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
+from helpdesk.tickets.models import OPEN_STATUSES, Attachment, Message, Ticket
 
 log = logging.getLogger(__name__)
 CHAT = "chat"
@@ -141,7 +143,44 @@ def message_payload(message: Message) -> dict:
         "author": author,
         "name": name,
         "at": iso(message.created_at),
+        "attachments": [file_link(a) for a in message.attachments if a.sha256],
     }
+
+
+def _files() -> URLSafeSerializer:
+    """Signs the links to a conversation's files the widget shows."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="chat-file")
+
+
+def file_link(attachment) -> dict:
+    """A file as the visitor sees it: its name, type and a signed link (no login)."""
+    token = _files().dumps(attachment.id)
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "image": attachment.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp"),
+        "url": f"/chat/files/{token}",
+    }
+
+
+def file_of(token: str):
+    """The attachment a signed link names, if it is a chat conversation's (never a
+    note's); None otherwise."""
+    try:
+        attachment_id = _files().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(attachment_id, int):
+        return None
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.sha256 is None:
+        return None
+    message = attachment.message
+    if message.channel != CHAT or message.direction not in ("in", "out"):
+        return None
+    return attachment
 
 
 def history(ticket: Ticket | None) -> list[dict]:
