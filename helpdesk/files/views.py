@@ -9,6 +9,8 @@ it."""
 
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, Response, abort, g, send_file
 from flask_login import current_user
 
@@ -67,11 +69,10 @@ def serve(attachment: Attachment) -> Response:
     path = attachments.path_of(attachment.sha256)
     if not path.exists():
         abort(404)
-    with path.open("rb") as stream:
-        head = stream.read(16)
-    mimetype, inline = _served_type(attachment, head)
+    content = path.read_bytes()  # (a stream left to the server may never be closed)
+    mimetype, inline = _served_type(attachment, content[:16])
     response = send_file(
-        path,
+        io.BytesIO(content),
         mimetype=mimetype,
         as_attachment=not inline,
         download_name=safe_filename(attachment.filename),

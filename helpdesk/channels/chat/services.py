@@ -137,13 +137,14 @@ def message_payload(message: Message) -> dict:
         "bot" if message.author_kind == "bot" else "agent"
     )
     name = message.author.name if author == "agent" and message.author is not None else None
+    files = [file_link(a) for a in message.attachments if a.sha256]
     return {
         "id": message.id,
         "text": message.body_text,
         "author": author,
         "name": name,
         "at": iso(message.created_at),
-        "attachments": [file_link(a) for a in message.attachments if a.sha256],
+        **({"attachments": files} if files else {}),
     }
 
 
