@@ -49,7 +49,9 @@ def received(outbox, index=-1):
     return envelope, message_from_bytes(envelope["data"], policy=policy.default)
 
 
-def test_reply_with_a_file_cc_and_bcc_and_both_signatures(api, admin, outbox, make_customer, make_ticket):
+def test_reply_with_a_file_cc_and_bcc_and_both_signatures(
+    api, admin, outbox, make_customer, make_ticket
+):
     admin.signature = "Ada from Support"
     db.session.commit()
     ada = make_customer("Ada", emails=["ada@example.com"])
@@ -76,7 +78,9 @@ def test_reply_with_a_file_cc_and_bcc_and_both_signatures(api, admin, outbox, ma
     assert text.index("Here it is.") < text.index("Ada from Support") < text.index("Example GmbH")
     db.session.expire_all()
     stored = db.session.get(Message, response.json["id"])
-    assert stored.meta["cc"] == ["boss@example.com"] and stored.meta["bcc"] == ["archive@example.com"]
+    assert stored.meta["cc"] == ["boss@example.com"] and stored.meta["bcc"] == [
+        "archive@example.com"
+    ]
     assert stored.status == "sent"
     # Cc on an internal note is refused, and nothing is written.
     note = api.post(
@@ -84,18 +88,24 @@ def test_reply_with_a_file_cc_and_bcc_and_both_signatures(api, admin, outbox, ma
         json={"body": "x", "internal": True, "cc": ["boss@example.com"]},
     )
     assert note.status_code == 422
-    bad = api.post(f"/api/v1/tickets/{ticket}/messages", json={"body": "x", "cc": ["not-an-address"]})
+    bad = api.post(
+        f"/api/v1/tickets/{ticket}/messages", json={"body": "x", "cc": ["not-an-address"]}
+    )
     assert bad.status_code == 422 and "cc.0" in bad.json["error"]["fields"]
 
 
-def test_forward_sends_the_text_and_files_to_another_address(api, outbox, make_customer, make_ticket):
+def test_forward_sends_the_text_and_files_to_another_address(
+    api, outbox, make_customer, make_ticket
+):
     ada = make_customer("Ada", emails=["ada@example.com"])
     ticket = make_ticket(ada, "Broken lamp", channel="email")
     data = {
         "payload": json.dumps({"body": "the photo the customer sent", "internal": False}),
         "files": [(io.BytesIO(PDF), "report.pdf", "application/pdf")],
     }
-    sent = api.post(f"/api/v1/tickets/{ticket}/messages", data=data, content_type="multipart/form-data")
+    sent = api.post(
+        f"/api/v1/tickets/{ticket}/messages", data=data, content_type="multipart/form-data"
+    )
     assert sent.status_code == 201
     answer = api.post(
         f"/api/v1/messages/{sent.json['id']}/forward",
@@ -108,7 +118,9 @@ def test_forward_sends_the_text_and_files_to_another_address(api, outbox, make_c
     body = mail.get_body(("plain",)).get_content()
     assert "Can you repair this?" in body and "the photo the customer sent" in body
     assert [p.get_filename() for p in mail.iter_attachments()] == ["report.pdf"]
-    assert api.post("/api/v1/messages/999999/forward", json={"to": "a@b.example"}).status_code == 404
+    assert (
+        api.post("/api/v1/messages/999999/forward", json={"to": "a@b.example"}).status_code == 404
+    )
 
 
 def test_compose_a_new_email_from_the_page_and_an_sms_by_the_api(
@@ -137,7 +149,11 @@ def test_compose_a_new_email_from_the_page_and_an_sms_by_the_api(
         content_type="multipart/form-data",
     )
     assert response.status_code == 302, response.get_data(as_text=True)
-    ticket = db.session.execute(select(Ticket).where(Ticket.subject == "Your repair")).unique().scalar_one()
+    ticket = (
+        db.session.execute(select(Ticket).where(Ticket.subject == "Your repair"))
+        .unique()
+        .scalar_one()
+    )
     assert response.headers["Location"].endswith(f"/tickets/{ticket.id}")
     assert ticket.channel == "email" and ticket.assignee_id == admin.id and ticket.status == "open"
     envelope, mail = received(outbox)
@@ -163,7 +179,13 @@ def test_compose_a_new_email_from_the_page_and_an_sms_by_the_api(
     # Another customer's address, or a customer without one, is refused.
     refused = api.post(
         "/api/v1/conversations",
-        json={"customer": bob.id, "channel": "email", "to": "eve@example.com", "subject": "x", "body": "y"},
+        json={
+            "customer": bob.id,
+            "channel": "email",
+            "to": "eve@example.com",
+            "subject": "x",
+            "body": "y",
+        },
     )
     assert refused.status_code == 422 and refused.json["error"]["fields"] == {"to": "not theirs"}
 

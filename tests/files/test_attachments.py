@@ -93,7 +93,9 @@ def test_only_real_raster_images_are_inline_the_rest_is_an_inert_download(api, t
 
 
 def test_the_thread_shows_thumbnails_and_links(client, admin, api, ticket):
-    ids = note_with_files(api, ticket, {"photo.png": FILES["photo.png"], "a.txt": ("text/plain", b"hi")})
+    ids = note_with_files(
+        api, ticket, {"photo.png": FILES["photo.png"], "a.txt": ("text/plain", b"hi")}
+    )
     page = login(client, admin.email).get(f"/tickets/{ticket}").get_data(as_text=True)
     assert f'<img class="thumbnail" src="/attachments/{ids["photo.png"]}"' in page
     assert f'href="/attachments/{ids["a.txt"]}" download>' in page
@@ -109,5 +111,7 @@ def test_an_upload_over_the_limit_is_refused_and_nothing_is_written(app, api, ti
     response = api.post(
         f"/api/v1/tickets/{ticket}/messages", data=data, content_type="multipart/form-data"
     )
-    assert response.status_code == 422 and response.json["error"]["fields"] == {"files": "too large"}
+    assert response.status_code == 422 and response.json["error"]["fields"] == {
+        "files": "too large"
+    }
     assert db.session.query(Attachment).count() == 0

@@ -40,7 +40,9 @@ def test_a_file_goes_from_visitor_to_agent_and_back(app, live_server, admin, api
         # Too large, or a type visitors may not send: refused, nothing stored.
         big = visitor.call("file", {"name": "big.png", "type": "image/png", "data": PNG * 20})
         assert "larger than" in big["error"]
-        exe = visitor.call("file", {"name": "x.exe", "type": "application/x-msdownload", "data": b"MZ"})
+        exe = visitor.call(
+            "file", {"name": "x.exe", "type": "application/x-msdownload", "data": b"MZ"}
+        )
         assert "cannot be sent" in exe["error"]
         db.session.rollback()
         assert db.session.query(Attachment).count() == 1
@@ -51,7 +53,9 @@ def test_a_file_goes_from_visitor_to_agent_and_back(app, live_server, admin, api
             "files": [(io.BytesIO(b"%PDF-1.4 manual"), "manual.pdf", "application/pdf")],
         }
         reply = api.post(
-            f"/api/v1/tickets/{sent['ticket']}/messages", data=data, content_type="multipart/form-data"
+            f"/api/v1/tickets/{sent['ticket']}/messages",
+            data=data,
+            content_type="multipart/form-data",
         )
         assert reply.status_code == 201, reply.json
         got = visitor.wait_for("message", where=lambda d: d["id"] == reply.json["id"])
