@@ -13,8 +13,8 @@ import requests
 from helpdesk.channels.chat.services import create_chat_channel
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Attachment
-from tests.fixtures.sockets import Listener, Visitor
 from tests.files.test_attachments import PNG
+from tests.fixtures.sockets import Listener, Visitor
 
 SHOP = "https://shop.example"
 
