@@ -205,6 +205,8 @@ class AttachmentOut(Shape):
     size: int | None
     content_id: str | None
     stored: bool
+    # Where the content is (GET /attachments/ID, for agents who may see the ticket).
+    url: str
 
 
 class AuthorOut(Shape):
@@ -235,6 +237,9 @@ class MessageOut(Shape):
     sent_at: str | None
     attachments: list[AttachmentOut]
     body_html: str | None = None
+    # An email reply's further recipients, when it had any.
+    cc: list[str] | None = None
+    bcc: list[str] | None = None
 
 
 class TicketsOut(Shape):

@@ -67,6 +67,8 @@ def test_reply_with_a_file_cc_and_bcc_and_both_signatures(
     )
     assert response.status_code == 201, response.json
     assert response.json["attachments"][0]["filename"] == "invoice 42.pdf"
+    assert response.json["cc"] == ["boss@example.com"]
+    assert response.json["bcc"] == ["archive@example.com"]
     envelope, mail = received(outbox)
     assert envelope["to"] == ["ada@example.com", "boss@example.com", "archive@example.com"]
     assert mail["Cc"] == "boss@example.com" and mail["Bcc"] is None
