@@ -229,7 +229,7 @@ class ChatNamespace(Namespace):
                 channel=CHAT,
                 sender_kind="chat",
                 sender=session["visitor"],
-                text=f"\U0001f4ce {checked.filename}",
+                text=checked.filename,
                 subject=checked.filename[:80],
                 channel_id=channel.id,
                 recipient=channel.name,

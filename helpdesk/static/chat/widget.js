@@ -147,9 +147,6 @@ button { cursor: pointer; }
 @media (max-width: 480px) {
   .hd-window { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }
 }
-.hd-attach { border: 0; background: none; font-size: 18px; padding: 0 4px; }
-.hd-file-link { display: block; margin-top: 4px; color: inherit; text-decoration: underline; overflow-wrap: anywhere; }
-.hd-thumb { display: block; max-width: 180px; max-height: 140px; border-radius: 6px; }
 @media (prefers-reduced-motion: reduce) { .hd-launcher { transition: none; } }
 `;
 
@@ -230,16 +227,7 @@ button { cursor: pointer; }
     input.setAttribute("aria-label", "Message");
     const send = el("button", "hd-send", "Send");
     send.type = "button";
-    // A file for the agents (the server checks its size and type).
-    const fileInput = el("input", "hd-file");
-    fileInput.type = "file";
-    fileInput.hidden = true;
-    fileInput.setAttribute("aria-label", "Attach a file");
-    const attach = el("button", "hd-attach", "\uD83D\uDCCE");
-    attach.type = "button";
-    attach.title = "Attach a file";
-    attach.setAttribute("aria-label", "Attach a file");
-    compose.append(attach, fileInput, input, send);
+    compose.append(input, send);
 
     const footer = el("div", "hd-footer");
     const transcript = el("button", "hd-transcript", "Email me the transcript");
@@ -252,8 +240,7 @@ button { cursor: pointer; }
     document.body.appendChild(host);
 
     return {launcher, badge, win, status, close, notice, list, typing, error, info, identify,
-            identifyHint, nameInput, emailInput, identifyButton, input, send, transcript,
-            fileInput, attach};
+            identifyHint, nameInput, emailInput, identifyButton, input, send, transcript};
   }
 
   function start() {
@@ -269,6 +256,13 @@ button { cursor: pointer; }
     let unread = 0;
     let refused = false;
     const pending = [];  // messages sent and not yet confirmed: {clientId, text, node}
+    // Files both ways: chat/files.js.
+    const files = el("script");
+    files.src = ORIGIN + "/static/chat/files.js";
+    files.onload = function () {
+      window.hdFiles.init(ui, ORIGIN, function (d, cb) { if (socket) socket.emit("file", d, cb); }, showError, errorText);
+    };
+    document.head.appendChild(files);
 
     // --- showing things ---------------------------------------------------------
     function showError(text) {
@@ -331,22 +325,8 @@ button { cursor: pointer; }
         meta.appendChild(t);
       }
       node.append(meta, el("div", "hd-text", m.text === undefined || m.text === null ? "" : m.text));
-      for (const a of (Array.isArray(m.attachments) ? m.attachments : [])) {
-        if (!a || typeof a.url !== "string" || a.url.indexOf("/chat/files/") !== 0) continue;
-        const link = el("a", "hd-file-link");
-        link.href = ORIGIN + a.url;
-        link.target = "_blank";
-        link.rel = "noopener";
-        if (a.image) {
-          const img = el("img", "hd-thumb");
-          img.src = ORIGIN + a.url;
-          img.alt = String(a.filename || "");
-          link.appendChild(img);
-        } else {
-          link.textContent = "\uD83D\uDCCE " + String(a.filename || "file");
-        }
-        node.appendChild(link);
-      }
+      node.hdm = m;
+      if (window.hdFiles) window.hdFiles.show(node, m);
       if (author === "visitor" && isRead(m.id)) markRead(node);
       return node;
     }
@@ -605,21 +585,6 @@ button { cursor: pointer; }
       });
     }
 
-    // A file: one Socket.IO packet with its bytes; the echo shows it with its link.
-    function emitFile(file) {
-      if (!socket || !socket.connected) { showError("Not connected \u2014 please try again in a moment."); return; }
-      const reader = new FileReader();
-      reader.onload = function () {
-        socket.emit("file", {name: file.name, type: file.type, data: reader.result, client_id: newClientId()},
-          function (answer) {
-            if (answer && answer.id !== undefined && answer.id !== null) showError("");
-            else showError(errorText(answer, "Your file could not be sent."));
-          });
-      };
-      reader.onerror = function () { showError("Your file could not be read."); };
-      reader.readAsArrayBuffer(file);
-    }
-
     function validEmail(value) {
       return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
     }
@@ -680,12 +645,6 @@ button { cursor: pointer; }
     }
 
     ui.send.addEventListener("click", submit);
-    ui.attach.addEventListener("click", function () { ui.fileInput.click(); });
-    ui.fileInput.addEventListener("change", function () {
-      const file = ui.fileInput.files && ui.fileInput.files[0];
-      ui.fileInput.value = "";
-      if (file) emitFile(file);
-    });
     ui.input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
