@@ -88,7 +88,7 @@ def start(
     sender = _sender(channel, via)
     address = _recipient(customer, channel, to)
     team = sender.team_id if sender is not None else None
-    if team is not None and not (actor.is_admin or actor.role == "lead" or team in actor.team_ids):
+    if team is not None and not (actor.is_admin or team in actor.team_ids):
         team = None  # another team's mailbox: the ticket stays the agent's own
     ticket = tickets.open_ticket(
         {

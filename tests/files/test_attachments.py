@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import struct
+import threading
 import zlib
 
 import pytest
@@ -140,3 +142,56 @@ def test_an_upload_over_the_limit_is_refused_and_nothing_is_written(app, api, ti
         "files": "too large"
     }
     assert db.session.query(Attachment).count() == 0
+
+
+class Clamd:
+    """A stand-in for clamd on a loopback port: INSTREAM, answering FOUND for the EICAR
+    test string and OK for anything else (the protocol as clamd speaks it)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while not data.endswith(b"\0\0\0\0"):
+                    part = conn.recv(65536)
+                    if not part:
+                        break
+                    data += part
+                found = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in data
+                conn.sendall(b"stream: Eicar-Test-Signature FOUND\0" if found else b"stream: OK\0")
+
+
+def test_uploads_are_scanned_when_a_scanner_is_configured(app, api, ticket):
+    scanner = Clamd()
+    app.config["CLAMAV_SOCKET"] = scanner.address
+    eicar = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    data = {
+        "payload": json.dumps({"body": "a virus", "internal": True}),
+        "files": [(io.BytesIO(eicar), "eicar.com", "application/octet-stream")],
+    }
+    refused = api.post(
+        f"/api/v1/tickets/{ticket}/messages", data=data, content_type="multipart/form-data"
+    )
+    assert refused.status_code == 422 and refused.json["error"]["fields"] == {"files": "virus"}
+    assert "Eicar-Test-Signature" in refused.json["error"]["message"]
+    assert note_with_files(api, ticket, {"clean.txt": ("text/plain", b"fine")})
+    scanner.listener.close()
+    app.config["CLAMAV_SOCKET"] = "127.0.0.1:1"  # configured but down: refused, not skipped
+    down = api.post(
+        f"/api/v1/tickets/{ticket}/messages",
+        data={
+            "payload": json.dumps({"body": "x", "internal": True}),
+            "files": [(io.BytesIO(b"fine"), "a.txt", "text/plain")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert down.status_code == 422 and "unreachable" in down.json["error"]["message"]
