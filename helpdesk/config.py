@@ -101,6 +101,22 @@ def from_environment(instance: Path) -> dict[str, Any]:
             os.environ.get("HELPDESK_CHAT_IP_MESSAGES_PER_MINUTE", "300")
         ),
         "CHAT_MAX_MESSAGE": 5000,
+        # Files (helpdesk/files/uploads.py): the largest an agent attaches to a reply, the
+        # largest a chat visitor sends and the types a visitor may send; a clamd socket
+        # (``/path`` or ``host:port``) that scans every upload when set.
+        "UPLOAD_MAX_BYTES": int(os.environ.get("HELPDESK_UPLOAD_MAX_BYTES", str(20 * 2**20))),
+        "CHAT_UPLOAD_MAX_BYTES": int(
+            os.environ.get("HELPDESK_CHAT_UPLOAD_MAX_BYTES", str(5 * 2**20))
+        ),
+        "CHAT_UPLOAD_TYPES": tuple(
+            t.strip().lower()
+            for t in os.environ.get(
+                "HELPDESK_CHAT_UPLOAD_TYPES",
+                "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
+            ).split(",")
+            if t.strip()
+        ),
+        "CLAMAV_SOCKET": os.environ.get("HELPDESK_CLAMAV_SOCKET") or None,
         # How long the link that confirms an email typed into the chat works (once).
         "CHAT_CONFIRM_SECONDS": int(
             float(os.environ.get("HELPDESK_CHAT_CONFIRM_HOURS", "24")) * 3600

@@ -346,6 +346,8 @@ def init_app(app: Flask) -> None:
         # CORS for our own pages and the chat widgets' websites; /chat checks each
         # channel's own websites again, /agents refuses every origin but ours.
         cors_allowed_origins=cors_check(app),
+        # A chat visitor's file comes as one packet (base64 when polling: a third more).
+        max_http_buffer_size=int(app.config["CHAT_UPLOAD_MAX_BYTES"] * 1.4) + 65536,
     )
     _agents.reset()
 

@@ -93,6 +93,11 @@ def visible_ticket(agent, ticket: Ticket | None) -> Ticket:
     return _visible(ticket, ticket is not None and can_see_ticket(agent, ticket), "ticket")
 
 
+def can_see_attachment(agent, attachment) -> bool:
+    """An attachment is seen by whoever may see its message's ticket."""
+    return can_see_ticket(agent, attachment.message.ticket)
+
+
 # --- customers and organizations ---------------------------------------------------
 
 

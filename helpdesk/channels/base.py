@@ -37,6 +37,11 @@ class ChannelAdapter:
         """Deliver ``message`` to the ticket's customer; return the provider's id."""
         raise DeliveryError(f"channel {self.kind!r} cannot send", permanent=True)
 
+    def signature(self, ticket: Ticket, agent: Agent) -> str | None:
+        """What an agent's reply on this channel ends with (email: their signature and
+        the mailbox's), if anything."""
+        return None
+
     def on_read(self, ticket: Ticket) -> None:
         """An agent has read the ticket (live channels show it to the customer)."""
 

@@ -11,7 +11,9 @@
   async function api(method, url, body) {
     const options = {method, credentials: "same-origin",
                      headers: {"X-CSRFToken": csrf, "Accept": "application/json"}};
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      options.body = body;  // multipart: files beside the JSON payload; the browser sets the type
+    } else if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }

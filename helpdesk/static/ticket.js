@@ -291,17 +291,34 @@
   setInterval(() => { if (typingSent && Date.now() - typingSent > 5000) { typingSent = 0; announce(false); } }, 2000);
   window.addEventListener("pagehide", () => socket.emit("leave", {ticket: ticketId}));
 
+  // The reply's Cc and Bcc (email) and its files: multipart with the JSON as "payload".
+  function withFiles(form, body) {
+    ["cc", "bcc"].forEach((name) => {
+      const field = form.elements[name];
+      const list = field ? field.value.split(/[,;\s]+/).filter(Boolean) : [];
+      if (list.length && !body.internal) body[name] = list;
+    });
+    const picked = form.elements.files;
+    if (!picked || !picked.files.length) return body;
+    const data = new FormData();
+    data.append("payload", JSON.stringify(body));
+    Array.from(picked.files).forEach((file) => data.append("files", file));
+    return data;
+  }
+
   async function send(force) {
     const internal = reply.elements.internal.checked;
     const body = {body: reply.elements.body.value, internal: internal};
     if (!internal && reply.elements.channel) body.channel = reply.elements.channel.value;
     if (!force) body.seen = lastId();
+    const payload = withFiles(reply, body);  // files, Cc and Bcc: _reply_files.html
     const button = reply.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const result = await api("POST", "/api/v1/tickets/" + ticketId + "/messages", body);
+      const result = await api("POST", "/api/v1/tickets/" + ticketId + "/messages", payload);
       if (result.ok) {
         reply.elements.body.value = "";
+        reply.querySelectorAll(".reply-files input").forEach((input) => { input.value = ""; });
         warning.hidden = true;
         sendAnyway.hidden = true;
         showError(reply, "");

@@ -11,6 +11,7 @@ from helpdesk.agents import access
 from helpdesk.board import services as board
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
+from helpdesk.files import uploads
 from helpdesk.inbox import services as inbox
 from helpdesk.tickets import replies, services
 from helpdesk.tickets.models import (
@@ -167,13 +168,21 @@ def list_messages(ticket_id: int):
 
 
 @bp.post("/tickets/<int:ticket_id>/messages")
-@documented(MessageOut, status=201, body=MessageIn)
+@documented(MessageOut, status=201, body=MessageIn, uploads=True)
 def post_message(ticket_id: int):
-    """Reply on the ticket's channel, or add an internal note."""
+    """Reply on the ticket's channel, or add an internal note (with files: multipart)."""
     ticket = _ticket(ticket_id)
-    body = parse_body(MessageIn)
+    body = parse_body(MessageIn, uploads=True)
     message = replies.reply(
-        ticket, body.body, g.agent, internal=body.internal, seen=body.seen, channel=body.channel
+        ticket,
+        body.body,
+        g.agent,
+        internal=body.internal,
+        seen=body.seen,
+        channel=body.channel,
+        files=uploads.from_request(),
+        cc=body.cc,
+        bcc=body.bcc,
     )
     unit_of_work.commit()
     db.session.refresh(message)

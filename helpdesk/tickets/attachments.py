@@ -32,6 +32,11 @@ def store(content: bytes) -> str:
     return digest
 
 
+def path_of(sha256: str) -> Path:
+    """Where the content with this hash is kept (to stream it)."""
+    return _path(sha256)
+
+
 def load(sha256: str) -> bytes:
     """Read stored content back."""
     return _path(sha256).read_bytes()

@@ -17,8 +17,9 @@ from helpdesk.channels.base import adapter_for
 from helpdesk.customers import consents
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
-from helpdesk.errors import Conflict
+from helpdesk.errors import Conflict, Invalid
 from helpdesk.extensions import db
+from helpdesk.files import uploads
 from helpdesk.sla import clocks as sla
 from helpdesk.tickets import attachments, events
 from helpdesk.tickets.models import Message, Ticket
@@ -70,13 +71,24 @@ def reply(
     internal: bool = False,
     seen: int | None = None,
     channel: str | None = None,
+    files: list[uploads.Upload] | None = None,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    forward_to: str | None = None,
 ) -> Message:
     """An agent's answer on the ticket's channel (queued for delivery), or an internal note.
 
     ``seen``: the newest message the agent had on screen; a customer message after it
     refuses the reply (409 ``new_messages``) so that it is read first, never lost.
     ``channel``: answer on another channel the customer has an address for.
+    ``files``: attached (checked, stored by hash); ``cc``/``bcc``: further recipients of
+    an email reply (kept on the message); ``forward_to``: an address other than the
+    customer's (a forward, composing.services). The channel's signature (the agent's and the
+    mailbox's, for email) is appended to what goes out.
     """
+    files = uploads.check(files or [])
+    if (cc or bcc) and (internal or (channel or ticket.channel) != "email"):
+        raise Invalid("cc and bcc are for email replies", fields={"cc": "email only"})
     if ticket.status == "closed" and not internal:
         raise Conflict("the ticket is closed; open a new one to write to the customer")
     if seen is not None:
@@ -89,7 +101,9 @@ def reply(
             )
     channel = channel or ticket.channel
     recipient = None
-    if not internal:
+    if forward_to:
+        recipient = forward_to
+    elif not internal:
         if channel == ticket.channel:
             recipient = ticket.contact
         elif channel in reply_channels(ticket):
@@ -103,7 +117,16 @@ def reply(
     refusal = adapter.refusal(ticket) if adapter is not None and not internal else None
     if refusal:
         raise Conflict(refusal)
+    if adapter is not None and not internal:
+        signature = adapter.signature(ticket, actor)
+        if signature and signature.strip() not in body:
+            body = f"{body.rstrip()}\n\n-- \n{signature.strip()}"
     now = utcnow()
+    meta: dict = {}
+    if cc:
+        meta["cc"] = list(dict.fromkeys(cc))
+    if bcc:
+        meta["bcc"] = list(dict.fromkeys(bcc))
     message = Message(
         ticket_id=ticket.id,
         direction="note" if internal else "out",
@@ -115,12 +138,14 @@ def reply(
         subject=None if internal else ticket.subject,
         status="received" if internal else "queued",
         created_at=now,
-        meta={},
+        meta=meta,
+        attachments=[],
     )
+    uploads.attach(message, files)
     db.session.add(message)
     ticket.message_count = (ticket.message_count or 0) + 1
     ticket.last_message_at = now
-    if not internal:
+    if not internal and not forward_to:
         if ticket.first_response_at is None:
             ticket.first_response_at = now
         if ticket.status == "new":

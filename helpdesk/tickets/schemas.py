@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.customers.schemas import (
     Address,
     CustomerOut,
@@ -21,6 +22,16 @@ from helpdesk.customers.schemas import (
 from helpdesk.tickets.models import PRIORITIES, STATUSES
 from helpdesk.web.openapi import Ref, Shape
 
+
+def _email(value: str) -> str:
+    """A valid email address, normalised (pydantic turns the ValueError into a 422)."""
+    try:
+        return normalise_email(value)
+    except InvalidIdentity as exc:
+        raise ValueError(str(exc)) from exc
+
+
+EmailAddress = Annotated[Address, AfterValidator(_email)]
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
@@ -68,6 +79,9 @@ class MessageIn(Strict):
     seen: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     # Answer on another channel the customer has (an email ticket answered by SMS).
     channel: Literal["email", "sms", "chat"] | None = None
+    # Further recipients of an email reply (Bcc is sent but written in no header).
+    cc: list[EmailAddress] = Field(default_factory=list, max_length=10)
+    bcc: list[EmailAddress] = Field(default_factory=list, max_length=10)
 
 
 class EscalateIn(Strict):
@@ -191,6 +205,8 @@ class AttachmentOut(Shape):
     size: int | None
     content_id: str | None
     stored: bool
+    # Where the content is (GET /attachments/ID, for agents who may see the ticket).
+    url: str
 
 
 class AuthorOut(Shape):
@@ -221,6 +237,9 @@ class MessageOut(Shape):
     sent_at: str | None
     attachments: list[AttachmentOut]
     body_html: str | None = None
+    # An email reply's further recipients, when it had any.
+    cc: list[str] | None = None
+    bcc: list[str] | None = None
 
 
 class TicketsOut(Shape):

@@ -60,6 +60,7 @@ def attachment_json(attachment: Attachment) -> dict[str, Any]:
         "size": attachment.size,
         "content_id": attachment.content_id,
         "stored": attachment.sha256 is not None,
+        "url": f"/attachments/{attachment.id}",
     }
 
 
@@ -86,6 +87,8 @@ def message_json(message: Message, with_html: bool = True) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "sent_at": iso(message.sent_at),
         "attachments": [attachment_json(a) for a in message.attachments],
+        # An email reply's further recipients (only when it had any).
+        **{key: message.meta[key] for key in ("cc", "bcc") if (message.meta or {}).get(key)},
     }
     if with_html:
         data["body_html"] = message.body_html

@@ -91,13 +91,18 @@ def _location(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def parse_body(model: type[M]) -> M:
-    """Validate the JSON body against ``model``; malformed or invalid input raises a 4xx."""
-    raw = request.get_data(cache=True)
-    if request.mimetype != "application/json":
+def parse_body(model: type[M], uploads: bool = False) -> M:
+    """Validate the JSON body against ``model``; malformed or invalid input raises a 4xx.
+    ``uploads``: a multipart/form-data body carries the JSON as its ``payload`` field
+    (the files are ``request.files``)."""
+    if uploads and request.mimetype == "multipart/form-data":
+        raw = request.form.get("payload", "{}").encode()
+    elif request.mimetype != "application/json":
         raise HelpdeskError(
             "send a JSON body with Content-Type: application/json", code="unsupported_media_type"
         )
+    else:
+        raw = request.get_data(cache=True)
     try:
         body = model.model_validate_json(raw or b"{}")
     except ValidationError as exc:

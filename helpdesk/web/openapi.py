@@ -111,6 +111,7 @@ class Operation:
     form: bool = False
     also: tuple[int, ...] = field(default=())
     files: tuple[str, ...] = ()
+    uploads: bool = False
 
 
 def documented(
@@ -123,15 +124,17 @@ def documented(
     form: bool = False,
     also: Iterable[int] = (),
     files: Iterable[str] = (),
+    uploads: bool = False,
 ) -> Callable[[F], F]:
     """Declare a view's operation: ``response`` (None: no content; a tuple: any of these
     models), its ``status``,
     ``body`` (a pydantic model; ``form``: also taken as a form), ``query`` parameters,
     ``paged`` (answers ``{"items": [response...], "next"}`` and takes page/per_page),
     ``also``: further success statuses with the same response; ``files``: the media types
-    of a file it answers instead of JSON (``response`` None)."""
+    of a file it answers instead of JSON (``response`` None); ``uploads``: the body may also
+    come as multipart/form-data: the JSON body as the field ``payload`` beside ``files``."""
     operation = Operation(
-        response, status, body, tuple(query), paged, form, tuple(also), tuple(files)
+        response, status, body, tuple(query), paged, form, tuple(also), tuple(files), uploads
     )
 
     def declare(view: F) -> F:
@@ -184,6 +187,17 @@ def _operation(view: Callable[..., Any], op: Operation, schemas: _Schemas) -> Sc
         content = {"application/json": {"schema": body}}
         if op.form:
             content["application/x-www-form-urlencoded"] = {"schema": body}
+        if op.uploads:
+            binary = {"type": "string", "format": "binary"}
+            files = {"type": "array", "items": binary, "maxItems": 10}
+            payload = {"type": "string", "description": "The JSON body, as text"}
+            content["multipart/form-data"] = {
+                "schema": {
+                    "type": "object",
+                    "required": ["payload"],
+                    "properties": {"payload": payload, "files": files},
+                }
+            }
         result["requestBody"] = {"required": True, "content": content}
     responses: dict[str, Schema] = {}
     for status in (op.status, *op.also):

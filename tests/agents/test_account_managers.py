@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from helpdesk.agents.models import Agent, Team
 from helpdesk.customers.models import Customer, Note, Order, Organization
 from helpdesk.extensions import db
-from helpdesk.tickets.models import Call, Message, Ticket
-from tests.fixtures.agents import Api, login
+from helpdesk.tickets import attachments
+from helpdesk.tickets.models import Attachment, Call, Message, Ticket
+from tests.fixtures.agents import Api, form_csrf, login
 
 V1 = "/api/v1"
 MISSING = 999999
@@ -112,6 +113,9 @@ NOT_ABOUT_CUSTOMERS = {
     "settings_tokens.create_token": "the agent's own API tokens",
     "settings_tokens.revoke_token": "the agent's own API tokens (another's: 404)",
     "notifications.settings": "the agent's own choice of notification emails",
+    "chat.visitor_file": "a chat visitor's signed file link (the link is the proof)",
+    "compose.signature": "the agent's own signature",
+    "compose_api.mailbox_signature": "a mailbox's signature (admins)",
 }
 
 # Routes whose path names another account's thing: 404 (or the role's 403 for any id).
@@ -142,6 +146,8 @@ BY_ID = {
     "tickets.thread_after": None,
     "audit.erase_customer": None,
     "duplicates_api.merge_preview": "merge",
+    "files.download": None,
+    "compose_api.forward": {"to": "peek@example.com"},
 }
 
 # Lists, searches, lookups and pages without an id in the path: walked by a function
@@ -189,6 +195,9 @@ LISTS = {
     "imports_api.run_import",
     "settings_sla.new_policy",
     "settings_sla.edit_policy",
+    "compose.new_ticket",
+    "compose.forward",
+    "compose_api.start_conversation",
 }
 
 
@@ -238,6 +247,16 @@ def accounts(request, api, make_agent, make_customer, make_ticket, make_token, c
         )
     api.post(f"{V1}/customers/{a.olga.id}/notes", json={"body": "Olga note"})
     a.macro = api.post(f"{V1}/macros", json={"name": "Hi", "body": "Hello"}).json["id"]
+    for who in ("mia", "olga"):  # a file on each ticket's first message
+        first = db.session.execute(
+            select(Message).where(Message.ticket_id == getattr(a, f"{who}_ticket"))
+        ).scalar_one()
+        stored = Attachment(filename=f"{who}.txt", content_type="text/plain", size=2)
+        stored.sha256 = attachments.store(b"hi")
+        first.attachments.append(stored)
+        db.session.flush()
+        setattr(a, f"{who}_message", first.id)
+        setattr(a, f"{who}_attachment", stored.id)
     db.session.commit()
     a.api = Api(client, make_token(a.anna))
     a.sam_api = Api(client, make_token(a.sam))
@@ -248,7 +267,8 @@ def accounts(request, api, make_agent, make_customer, make_ticket, make_token, c
 def ids_of(a: Accounts, whose: str) -> dict:
     """Path values naming ``whose`` things ("mine", "other" or "missing")."""
     if whose == "missing":
-        return dict.fromkeys(("customer_id", "org_id", "organization_id", "ticket_id"), MISSING) | {
+        ids = ("customer_id", "org_id", "organization_id", "ticket_id", "message_id")
+        return dict.fromkeys((*ids, "attachment_id"), MISSING) | {
             "number": "NOPE-1",
             "macro_id": a.macro,
         }
@@ -260,6 +280,8 @@ def ids_of(a: Accounts, whose: str) -> dict:
         "ticket_id": a.mia_ticket if mine else a.olga_ticket,
         "number": "M-1" if mine else "O-1",
         "macro_id": a.macro,
+        "message_id": a.mia_message if mine else a.olga_message,
+        "attachment_id": a.mia_attachment if mine else a.olga_attachment,
     }
 
 
@@ -641,6 +663,24 @@ def check_notifications(a: Accounts, web) -> None:
     assert hidden is None
 
 
+def check_compose(a: Accounts, web) -> None:
+    """A new conversation only with their own customers; no forward of another's message."""
+    assert web.get(f"/tickets/new?customer={a.olga.id}").status_code == 404
+    assert "Mia Mine" in web.get(f"/tickets/new?customer={a.mia.id}").get_data(as_text=True)
+    assert "Mia Mine" in web.get("/tickets/new?q=Mine").get_data(as_text=True)
+    assert "Olga Other" not in web.get("/tickets/new?q=Olga").get_data(as_text=True)
+    body = {"customer": a.olga.id, "channel": "email", "subject": "Hi", "body": "peeking"}
+    refused = a.api.post(f"{V1}/conversations", json=body)
+    assert refused.status_code == 422 and refused.json["error"]["fields"] == {
+        "customer": "unknown id"
+    }
+    csrf = form_csrf(web, "/profile/signature")
+    forward = web.post(
+        f"/messages/{a.olga_message}/forward", data={"csrf_token": csrf, "to": "x@y.example"}
+    )
+    assert forward.status_code == 404
+
+
 CHECKS = {  # reads first: the writes after them add customers, tickets and calls
     "customer_list_api.list_customers": check_customer_list,
     "customer_list.customers": check_customer_page,
@@ -684,6 +724,9 @@ CHECKS = {  # reads first: the writes after them add customers, tickets and call
     "settings_sla.edit_policy": check_sla_form,
     "notifications_api.list_notifications": check_notifications,
     "notifications_api.mark_read": check_notifications,
+    "compose.new_ticket": check_compose,
+    "compose.forward": check_compose,
+    "compose_api.start_conversation": check_compose,
 }
 
 

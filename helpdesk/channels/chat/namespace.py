@@ -38,12 +38,13 @@ from helpdesk.channels.chat.services import (
     read_up_to,
     visitor_ticket,
 )
-from helpdesk.channels.inbound import InboundMessage
+from helpdesk.channels.inbound import InboundAttachment, InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db, socketio
 from helpdesk.surveys import chat as survey_chat
+from helpdesk.files import uploads
 from helpdesk.tickets.ingest import ingest
 from helpdesk.web.ratelimit import allow
 
@@ -198,6 +199,53 @@ class ChatNamespace(Namespace):
             {**message_payload(result.message), "client_id": client_id},
             room=f"visitor:{session['visitor']}",
         )
+        return {"id": result.message.id, "ticket": result.ticket.id}
+
+    def on_file(self, data=None):
+        """A visitor's file (``{"name", "type", "data": bytes}``): within the size limit
+        and of an allowed type (``uploads.check``), through ingest like a message."""
+        session = self._session()
+        if session is None:
+            return {"error": "not connected"}
+        if not isinstance(data, dict) or not isinstance(data.get("data"), bytes):
+            return {"error": "send a file as bytes"}
+        name = str(data["name"]) if isinstance(data.get("name"), str) else "file"
+        kind = str(data["type"]) if isinstance(data.get("type"), str) else ""
+        if not allow(
+            f"chat-msg:{session['visitor']}",
+            current_app.config["CHAT_MESSAGES_PER_MINUTE"],
+            sliding=True,
+        ):
+            return {"error": "rate limited: please wait a moment"}
+        try:
+            [checked] = uploads.check([uploads.Upload(name, kind, data["data"])], visitor=True)
+        except HelpdeskError as exc:
+            return {"error": exc.message}
+        channel = db.session.get(Channel, session["channel"])
+        if channel is None or not channel.active:
+            return {"error": "this chat is closed"}
+        online = agents_online(channel)
+        db.session.commit()  # end the reads: ingest writes in a transaction of its own
+        client_id = data.get("client_id")
+        result = ingest(
+            InboundMessage(
+                channel=CHAT,
+                sender_kind="chat",
+                sender=session["visitor"],
+                text=checked.filename,
+                subject=checked.filename[:80],
+                channel_id=channel.id,
+                recipient=channel.name,
+                external_id=f"{session['visitor']}:{client_id}"[:500]
+                if isinstance(client_id, str) and 0 < len(client_id) <= 100
+                else None,
+                attachments=[
+                    InboundAttachment(checked.filename, checked.content_type, checked.content)
+                ],
+                meta={"file": True, **({} if online else {"offline": True})},
+            )
+        )
+        self.emit("message", message_payload(result.message), room=f"visitor:{session['visitor']}")
         return {"id": result.message.id, "ticket": result.ticket.id}
 
     def on_typing(self, data=None):

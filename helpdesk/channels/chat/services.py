@@ -11,8 +11,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 
 from helpdesk import i18n, unit_of_work
@@ -27,7 +29,7 @@ from helpdesk.duplicates import merging
 from helpdesk.extensions import db
 from helpdesk.surveys.chat import prompt as survey_prompt
 from helpdesk.tickets import events
-from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket
+from helpdesk.tickets.models import OPEN_STATUSES, Attachment, Message, Ticket
 
 log = logging.getLogger(__name__)
 CHAT = widgets.CHAT
@@ -116,12 +118,14 @@ def message_payload(message: Message) -> dict:
         "bot" if message.author_kind == "bot" else "agent"
     )
     name = message.author.name if author == "agent" and message.author is not None else None
+    files = [file_link(a) for a in message.attachments if a.sha256]
     payload = {
         "id": message.id,
         "text": message.body_text,
         "author": author,
         "name": name,
         "at": iso(message.created_at),
+        **({"attachments": files} if files else {}),
     }
     meta = message.meta or {}
     if meta.get("ask") and meta.get("survey"):  # the survey's question: rating buttons
@@ -129,6 +133,42 @@ def message_payload(message: Message) -> dict:
         if survey is not None:
             payload["survey"] = survey
     return payload
+
+
+def _files() -> URLSafeSerializer:
+    """Signs the links to a conversation's files the widget shows."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="chat-file")
+
+
+def file_link(attachment) -> dict:
+    """A file as the visitor sees it: its name, type and a signed link (no login)."""
+    token = _files().dumps(attachment.id)
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "image": attachment.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp"),
+        "url": f"/chat/files/{token}",
+    }
+
+
+def file_of(token: str):
+    """The attachment a signed link names, if it is a chat conversation's (never a
+    note's); None otherwise."""
+    try:
+        attachment_id = _files().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(attachment_id, int):
+        return None
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.sha256 is None:
+        return None
+    message = attachment.message
+    if message.channel != CHAT or message.direction not in ("in", "out"):
+        return None
+    return attachment
 
 
 def history(ticket: Ticket | None) -> list[dict]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, send_from_directory
+from flask import Blueprint, abort, jsonify, render_template, request, send_from_directory
 from flask_login import login_required
 
 from helpdesk import i18n, unit_of_work
 from helpdesk.channels.chat import identity, services
 from helpdesk.channels.chat.services import WIDGET_DIR
 from helpdesk.extensions import csrf
+from helpdesk.files.views import serve
 
 bp = Blueprint("chat", __name__)
 
@@ -57,6 +58,19 @@ def confirm(token: str):
         identity.confirm(token)
         unit_of_work.commit()
     return render_template("chat_confirm.html", token=token, done=True)
+
+
+@bp.get("/chat/files/<token>")
+def visitor_file(token: str):
+    """A file of a chat conversation, by the signed link the widget was given (the link
+    is the proof; served as agents get it: images inline, the rest a download)."""
+    attachment = services.file_of(token[:500])
+    if attachment is None:
+        abort(404)
+    response = serve(attachment)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
 
 
 # ----- channels -----

@@ -107,7 +107,10 @@ def build(message: Message, ticket, mailbox, recipient: str) -> EmailMessage:
     )
     mime["From"] = formataddr((sender_name, mailbox.address))
     customer = ticket.customer.name if ticket.customer is not None else None
-    mime["To"] = formataddr((customer or "", recipient))
+    forwarded = (message.meta or {}).get("forward_of")
+    mime["To"] = formataddr(("" if forwarded else customer or "", recipient))
+    if (message.meta or {}).get("cc"):
+        mime["Cc"] = ", ".join(message.meta["cc"])
     # Re: when the customer wrote on this ticket before (any channel), not when we start it.
     answering = (
         db.session.execute(
@@ -121,10 +124,12 @@ def build(message: Message, ticket, mailbox, recipient: str) -> EmailMessage:
         ).first()
         is not None
     )
-    mime["Subject"] = subject_for(ticket, answering)
+    mime["Subject"] = (
+        f"Fwd: {subject_for(ticket, False)}" if forwarded else subject_for(ticket, answering)
+    )
     mime["Date"] = format_datetime(utcnow())
     mime["Message-ID"] = message_id_for(message, mailbox.address)
-    parent, references = thread_headers(message)
+    parent, references = (None, []) if forwarded else thread_headers(message)
     if parent:
         mime["In-Reply-To"] = parent
         mime["References"] = " ".join(references)
@@ -151,7 +156,13 @@ def _text(answer) -> str:
     return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
 
 
-def smtp_send(mailbox, mime: EmailMessage, recipient: str) -> None:
+def envelope(message: Message, recipient: str) -> list[str]:
+    """Everyone the mail goes to: the recipient, then Cc and Bcc (Bcc is in no header)."""
+    meta = message.meta or {}
+    return list(dict.fromkeys([recipient, *meta.get("cc", []), *meta.get("bcc", [])]))
+
+
+def smtp_send(mailbox, mime: EmailMessage, recipient: str | list[str]) -> None:
     """Hand the message to the mailbox's SMTP server; DeliveryError says whether to retry."""
     smtp = server(mailbox, "smtp")
     connection: smtplib.SMTP
@@ -169,7 +180,8 @@ def smtp_send(mailbox, mime: EmailMessage, recipient: str) -> None:
                 connection.ehlo()
             if smtp.user:
                 connection.login(smtp.user, smtp.password)
-            connection.send_message(mime, from_addr=mailbox.address, to_addrs=[recipient])
+            to = [recipient] if isinstance(recipient, str) else recipient
+            connection.send_message(mime, from_addr=mailbox.address, to_addrs=to)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         reason = "; ".join(f"{code} {_text(text)}" for code, text in exc.recipients.values())
@@ -206,10 +218,19 @@ class EmailAdapter(ChannelAdapter):
         if not recipient:
             raise DeliveryError("the ticket has no customer email address", permanent=True)
         mime = build(message, ticket, mailbox, recipient)
-        smtp_send(mailbox, mime, recipient)
+        smtp_send(mailbox, mime, envelope(message, recipient))
         # The sent bytes are kept like an inbound mail's (merge: a retry replaces them).
         db.session.merge(MessageSource(message_id=message.id, raw=mime.as_bytes()))
         log.info(
             "reply %s on ticket %s sent through mailbox %s", message.id, ticket.id, mailbox.name
         )
         return mime["Message-ID"]
+
+    def signature(self, ticket, agent) -> str | None:
+        """The agent's own signature, then the mailbox's (either may be unset)."""
+        mailbox = mailbox_for(ticket)
+        parts = [
+            getattr(agent, "signature", None),
+            (mailbox.settings or {}).get("signature") if mailbox is not None else None,
+        ]
+        return "\n".join(p.strip() for p in parts if p and p.strip()) or None

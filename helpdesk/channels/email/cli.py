@@ -1,4 +1,5 @@
-"""`helpdesk mailbox add|list` and `helpdesk mail poll`: connect a support mailbox, fetch now.
+"""`helpdesk mailbox add|list|signature` and `helpdesk mail poll`: connect a support
+mailbox, set its signature, fetch now.
 
 Passwords are never printed back: URLs are shown with ``****`` for them, and a
 bad URL is reported without echoing it.
@@ -174,6 +175,27 @@ def mailbox_list() -> None:
             f" last UID {shown['last_uid']}"
             + (f" last error: {shown['last_error']}" if shown["last_error"] else "")
         )
+
+
+@mailbox_group.command("signature")
+@click.argument("name")
+@click.option("--text", default="", help="the signature; empty removes it")
+@with_appcontext
+def mailbox_signature(name: str, text: str) -> None:
+    """Set the text every email reply from mailbox NAME ends with."""
+    from helpdesk import unit_of_work
+    from helpdesk.channels.email.mailboxes import mailboxes, set_signature
+
+    found = mailboxes(name)
+    if not found:
+        raise click.ClickException(f"no mailbox called {name!r}")
+    try:
+        with unit_of_work.write_phase():
+            set_signature(found[0], text.replace("\\n", "\n"))
+            unit_of_work.commit()
+    except Invalid as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{name}: signature {'set' if text.strip() else 'removed'}")
 
 
 @click.group("mail")

@@ -346,3 +346,19 @@ def save_state(
         channel.state = state
         db.session.commit()
     return True
+
+
+def set_signature(channel: Channel, text: str | None) -> Channel:
+    """Set (or, empty, remove) the text every email reply from the mailbox ends with;
+    audited; flushes."""
+    if channel.kind != EMAIL:
+        raise Invalid("only a mailbox has a signature", fields={"mailbox": "not a mailbox"})
+    text = (text or "").replace("\r\n", "\n").strip()
+    if len(text) > 2000 or "\x00" in text:
+        raise Invalid("the signature is at most 2,000 characters", fields={"signature": "long"})
+    before = channel.public()
+    settings = {k: v for k, v in (channel.settings or {}).items() if k != "signature"}
+    channel.settings = {**settings, **({"signature": text} if text else {})}
+    db.session.flush()
+    audit.record_saved("channel", channel.id, before, channel.public())
+    return channel

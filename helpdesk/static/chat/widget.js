@@ -270,6 +270,13 @@ button{cursor:pointer}
     let unread = 0;
     let refused = false;
     const pending = [];  // messages sent and not yet confirmed: {clientId, text, node}
+    // Files both ways: chat/files.js.
+    const files = el("script");
+    files.src = ORIGIN + "/static/chat/files.js";
+    files.onload = function () {
+      window.hdFiles.init(ui, ORIGIN, function (d, cb) { if (socket) socket.emit("file", d, cb); }, showError, errorText);
+    };
+    document.head.appendChild(files);
 
     // --- showing things ---------------------------------------------------------
     function showError(text) {
@@ -332,6 +339,8 @@ button{cursor:pointer}
         meta.appendChild(t);
       }
       node.append(meta, el("div", "hd-text", m.text === undefined || m.text === null ? "" : m.text));
+      node.hdm = m;
+      if (window.hdFiles) window.hdFiles.show(node, m);
       if (author === "visitor" && isRead(m.id)) markRead(node);
       if (m.survey && typeof m.survey === "object") node.appendChild(ratingNode(m.survey));
       return node;
