@@ -43,8 +43,8 @@ from helpdesk.channels.models import Channel
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db, socketio
-from helpdesk.surveys import chat as survey_chat
 from helpdesk.files import uploads
+from helpdesk.surveys import chat as survey_chat
 from helpdesk.tickets.ingest import ingest
 from helpdesk.web.ratelimit import allow
 

@@ -10,6 +10,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
@@ -119,7 +120,7 @@ def message_payload(message: Message) -> dict:
     )
     name = message.author.name if author == "agent" and message.author is not None else None
     files = [file_link(a) for a in message.attachments if a.sha256]
-    payload = {
+    payload: dict[str, Any] = {
         "id": message.id,
         "text": message.body_text,
         "author": author,
