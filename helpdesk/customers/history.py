@@ -155,6 +155,27 @@ def facts(customer: Customer, viewer=None) -> dict:
     }
 
 
+RECORD_ROWS = 50  # the newest tickets and orders a customer's record lists
+
+
+def record_lists(customer: Customer, viewer=None) -> tuple[list[Ticket], list[Order]]:
+    """The newest tickets the viewer may open and the newest orders, for the record's
+    tabs (the inbox, filtered by the customer, and the orders API page further)."""
+    tickets = db.session.scalars(
+        select(Ticket)
+        .where(Ticket.customer_id == customer.id, _visible(viewer))
+        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
+        .limit(RECORD_ROWS)
+    ).unique()
+    orders = db.session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(RECORD_ROWS)
+    )
+    return list(tickets), list(orders)
+
+
 def key_people(customer: Customer, limit: int = 5, viewer=None) -> list[dict]:
     """The key people of the customer's organization (the customer left out) whom
     ``viewer`` may see, by name: for the card beside a conversation and on the customer's

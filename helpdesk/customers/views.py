@@ -59,9 +59,17 @@ def customer(customer_id: int):
     item = _customer(customer_id)
     page = page_number()
     entries, more = history.timeline(item, page, PAGE, viewer=current_user)
+    tickets, orders = history.record_lists(item, viewer=current_user)
+    manager_id = item.account_manager_id or (
+        item.organization.account_manager_id if item.organization else None
+    )
     return render_template(
         "customer.html",
         customer=item,
+        facts=history.facts(item, viewer=current_user),
+        account_manager=db.session.get(Agent, manager_id) if manager_id else None,
+        tickets=tickets,
+        orders=orders,
         details=customer_json(item),
         **editing("customer"),
         card=history.card(item, viewer=current_user),

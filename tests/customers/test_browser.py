@@ -153,6 +153,28 @@ def test_card_fields_are_edited_in_place(page, api, admin, plan, make_customer, 
     assert saved["consents"]["sms_marketing"]["source"] == "phone call"
     assert saved["address"]["country"] == "GB"
     page.screenshot(path=str(shots / "customer-edit.png"), full_page=False)
+
+    # The record's head counts, its tabs show one section at a time (the details first).
+    ticket = api.post(f"{V1}/tickets", json={"customer": ada.id, "subject": "Broken mug"}).json
+    assert api.put(
+        f"{V1}/orders/A-1", json={"customer": ada.id, "total": "12.50", "currency": "EUR"}
+    ).status_code in (200, 201)
+    page.goto(f"/customers/{ada.id}")
+    facts = page.locator("#customer-facts")
+    expect(facts.locator("[data-fact=open_tickets]")).to_contain_text("1")
+    expect(facts.locator("[data-fact=lifetime_value]")).to_have_text("€12.50")
+    details, tickets = page.locator("#record-details"), page.locator("#record-tickets")
+    expect(details).to_be_visible()
+    expect(tickets).to_be_hidden()
+    page.locator("a[role=tab][aria-controls=record-tickets]").click()
+    expect(tickets.locator(f"tr[data-ticket='{ticket['id']}']")).to_contain_text("Broken mug")
+    expect(details).to_be_hidden()
+    page.locator("a[role=tab][aria-controls=record-tickets]").press("ArrowRight")
+    expect(page.locator("#record-orders")).to_contain_text("A-1")
+    page.reload()  # the address names the section
+    expect(page.locator("#record-orders")).to_be_visible()
+    page.goto(f"/customers/{ada.id}#record-details")
+    page.screenshot(path=str(shots / "customer-record.png"), full_page=False)
     assert not page.seen.errors, page.seen.report()
 
 
