@@ -103,6 +103,7 @@ def _save(channel: Channel | None):
         imap, smtp, passwords = _servers(channel)
         list_domains = text("list_domains", 2000).replace(",", " ").split()
         ack_text = text("auto_ack_text", MAX_TEXT)
+        signature = text("signature", 2000).replace("\r\n", "\n")
         team = chosen_team()
         if not request.form.get("save_anyway"):
             results = _test(channel, imap, smtp, passwords)
@@ -120,7 +121,12 @@ def _save(channel: Channel | None):
                 from_name=text("from_name", 200) or None,
                 list_domains=list_domains,
                 auth=text("auth", 20) or "password",
-                extra={"auto_ack": bool(request.form.get("auto_ack")), "auto_ack_text": ack_text},
+                extra={
+                    "auto_ack": bool(request.form.get("auto_ack")),
+                    "auto_ack_text": ack_text,
+                    # Blank: none (kept as "", so clearing it clears the stored one).
+                    "signature": signature,
+                },
             )
             unit_of_work.commit()
     except Invalid as exc:
@@ -153,6 +159,7 @@ def _form(channel: Channel | None, error: Invalid | None = None, results: dict |
         "list_domains": " ".join(settings.get("list_domains", [])),
         "auto_ack": settings.get("auto_ack", False),
         "auto_ack_text": settings.get("auto_ack_text", ""),
+        "signature": settings.get("signature", ""),
     }
     if request.method == "POST":
         values.update({k: v for k, v in request.form.items() if k in values})

@@ -136,10 +136,15 @@ def test_a_mailbox_is_saved_and_its_password_never_shown_back(admin_client, admi
 
     # A blank password on edit keeps the stored one; a typed one replaces it (audited as
     # changed, never with the value).
-    form = _mailbox_form(admin_client.csrf, imap_password="", smtp_password="", name="Sales")
+    form = _mailbox_form(
+        admin_client.csrf, imap_password="", smtp_password="", name="Sales", signature="Acme Sales"
+    )
     assert admin_client.post(f"/settings/mailboxes/{channel.id}", data=form).status_code == 302
     db.session.expire_all()
-    assert channel.name == "Sales"
+    assert channel.name == "Sales" and channel.settings["signature"] == "Acme Sales"
+    assert "Acme Sales</textarea>" in admin_client.get(
+        f"/settings/mailboxes/{channel.id}"
+    ).get_data(as_text=True)
     assert channel.secrets["imap_password"] == PASSWORD
     form = _mailbox_form(admin_client.csrf, smtp_password="new one", name="Sales")
     assert admin_client.post(f"/settings/mailboxes/{channel.id}", data=form).status_code == 302
