@@ -177,20 +177,22 @@ def _moment(ticket: Ticket) -> datetime:
 
 
 def _team_of(ticket: Ticket) -> int | None | bool:
-    """The ticket's team id, also when only the relationship was set so far (False: its
-    team_id as flushed); never loads the team."""
+    """The ticket's team id when only the relationship was set in this flush (the column
+    not synced yet); otherwise False: its ``team_id`` as flushed. (A loaded relationship
+    that nobody set this flush may be stale: whoever set ``team_id`` alone moved the
+    ticket.) Never loads the team."""
     state = inspect(ticket)
-    if "team" in state.dict:
+    if "team" in state.dict and state.attrs.team.history.has_changes():
         team = state.dict["team"]
         return team.id if team is not None else None
     return False
 
 
 def _assignee_of(ticket: Ticket) -> int | None:
-    """The ticket's assignee id, also when only the relationship was set so far; never
-    loads the agent."""
+    """The ticket's assignee id, also when only the relationship was set in this flush
+    (as ``_team_of``); never loads the agent."""
     state = inspect(ticket)
-    if "assignee" in state.dict:
+    if "assignee" in state.dict and state.attrs.assignee.history.has_changes():
         assignee = state.dict["assignee"]
         return assignee.id if assignee is not None else None
     return ticket.assignee_id
@@ -214,9 +216,9 @@ def _from_trail(session: Session, entry: TicketEvent) -> None:
         if status.get("from") in DONE:
             _status(session, ticket, status.get("from"), status.get("to"), entry.agent_id)
         elif team and _was_open(ticket):
-            _moved(session, ticket, team.get("from"), team.get("to"))
+            _moved(session, ticket, team.get("from"), team.get("to"), entry.created_at)
     elif entry.kind == "team" and _was_open(ticket):
-        _moved(session, ticket, data.get("from"), data.get("to"))
+        _moved(session, ticket, data.get("from"), data.get("to"), entry.created_at)
 
 
 def _was_open(ticket: Ticket) -> bool:
@@ -226,9 +228,12 @@ def _was_open(ticket: Ticket) -> bool:
     return before in OPEN_STATUSES
 
 
-def _moved(session: Session, ticket: Ticket, old: int | None, new: int | None) -> None:
-    """An open ticket moved teams: its backlog leaves one team and joins the other."""
-    at = utcnow()
+def _moved(
+    session: Session, ticket: Ticket, old: int | None, new: int | None, when: datetime | None
+) -> None:
+    """An open ticket moved teams (when the trail says): its backlog leaves one team and
+    joins the other."""
+    at = when or utcnow()
     _record(session, ticket, "team_out", at, team_id=old)
     _record(session, ticket, "team_in", at, team_id=new)
 
