@@ -86,6 +86,12 @@ def _endpoint(found: Provider, url: str) -> str:
     return base.rstrip("/") + urlsplit(url).path if base else url
 
 
+def authorize_origin(found: Provider) -> str:
+    """The scheme and host of the provider's sign-in page (a form may lead there)."""
+    parts = urlsplit(_endpoint(found, found.authorize_url))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _client(found: Provider) -> tuple[str, str]:
     key = f"OAUTH_{found.name.upper()}"
     return current_app.config[f"{key}_CLIENT_ID"], current_app.config.get(f"{key}_SECRET") or ""

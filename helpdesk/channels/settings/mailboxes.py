@@ -7,7 +7,16 @@ admin says to save anyway."""
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -21,7 +30,7 @@ from helpdesk.channels.settings import servers
 from helpdesk.channels.settings.pages import bp, chosen_team, team_choices, text, when
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
-from helpdesk.web.pages import get_or_404
+from helpdesk.web.pages import CONTENT_SECURITY_POLICY, get_or_404
 
 SECURITY = {"tls": "TLS", "starttls": "STARTTLS", "none": ""}
 
@@ -40,11 +49,20 @@ def mailbox_list():
     rows = db.session.execute(
         select(Channel).where(Channel.kind == EMAIL).order_by(Channel.name)
     ).scalars()
-    return render_template(
-        "settings/mailboxes.html",
-        mailboxes=[(m, when((m.state or {}).get("last_poll_at"))) for m in rows],
-        providers=providers.configured(),
+    signin = providers.configured()
+    response = make_response(
+        render_template(
+            "settings/mailboxes.html",
+            mailboxes=[(m, when((m.state or {}).get("last_poll_at"))) for m in rows],
+            providers=signin,
+        )
     )
+    if signin:  # the sign-in form leads on to the providers' sign-in pages
+        origins = " ".join(sorted({providers.authorize_origin(p) for p in signin}))
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {origins}"
+        )
+    return response
 
 
 def _servers(channel: Channel | None) -> tuple[dict, dict, dict]:

@@ -106,7 +106,10 @@ def test_the_state_is_the_admins_and_used_once(web_app, admin, oauth_provider):
     )
 
 
-def test_bad_starts_are_refused(admin_client, app, web_app, make_agent):
+def test_bad_starts_are_refused(admin_client, app, web_app, make_agent, oauth_provider):
+    # The sign-in form may lead on to the providers' sign-in pages, and nowhere else.
+    policy = admin_client.get("/settings/mailboxes").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {oauth_provider.url};" in policy
     assert (
         admin_client.get("/settings/mailboxes/oauth/yahoo?address=a@b.example").status_code == 404
     )
