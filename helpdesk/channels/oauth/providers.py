@@ -164,14 +164,10 @@ def exchange_code(found: Provider, code: str, verifier: str) -> dict:
 
 def refresh(found: Provider, refresh_token: str) -> dict:
     """A new access token (and maybe a new refresh token) for the refresh token."""
-    return _token_request(
-        found,
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "scope": " ".join(found.scopes),
-        },
-    )
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if found.name == "microsoft":  # Microsoft asks for the scopes again; Google does not
+        form["scope"] = " ".join(found.scopes)
+    return _token_request(found, form)
 
 
 def xoauth2(user: str, access_token: str) -> str:

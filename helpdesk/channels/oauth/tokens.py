@@ -37,9 +37,11 @@ def token_secrets(tokens: dict, old_refresh: str = "") -> dict:
 
 
 def access_token(channel: Channel) -> str:
-    """The mailbox's access token, refreshed first when it expires within ``MARGIN``;
-    the refreshed tokens are flushed with the caller's transaction. OAuthError when the
-    provider refuses (a revoked consent is also written to the mailbox's state)."""
+    """The mailbox's access token, refreshed first when it expires within ``MARGIN``.
+    The new tokens (and a revoked consent's mark) are set on the row, not flushed: the
+    caller writes them (the poll's ``ensure_token`` commits; a reply's delivery carries
+    them into the transaction that records the send). OAuthError when the provider
+    refuses."""
     stored = dict(channel.secrets or {})
     expires = int(stored.get("token_expires_at") or 0)
     if stored.get("access_token") and expires - MARGIN > time.time():
@@ -52,20 +54,19 @@ def access_token(channel: Channel) -> str:
     except OAuthError as exc:
         if exc.revoked:
             channel.state = {**(channel.state or {}), "oauth_error": str(exc)[:500]}
-            db.session.flush()
             log.warning("mailbox %s: consent revoked: %s", channel.name, exc)
         raise
     channel.secrets = {**stored, **token_secrets(tokens, stored["refresh_token"])}
     state = dict(channel.state or {})
     if state.pop("oauth_error", None) is not None:
         channel.state = state
-    db.session.flush()
     return channel.secrets["access_token"]
 
 
 def ensure_token(channel_id: int) -> None:
     """Refresh a signed-in mailbox's access token if due, in a transaction of its own
-    (the poll's); commits, also the mark of a revoked consent before raising."""
+    under the row's lock (two polls or workers refresh once); commits, also the mark of
+    a revoked consent before raising."""
     with unit_of_work.writing():
         db.session.rollback()
         channel = db.session.execute(
