@@ -18,7 +18,7 @@ from helpdesk.channels.email import imap
 from helpdesk.channels.email.adapter import smtp_send
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
-from helpdesk.tickets.models import Message, Ticket
+from helpdesk.tickets.models import Ticket
 from tests.fixtures.agents import login
 from tests.fixtures.dovecot import Dovecot, free_port
 from tests.fixtures.email import SmtpRecorder, deliver, make_mail
