@@ -1,7 +1,8 @@
 """Support mailboxes: a ``Channel(kind="email")`` with its IMAP and SMTP settings.
 
-``settings`` holds what may be shown (hosts, ports, users, folders), ``secrets``
-the passwords, which are never shown back or logged; ``state`` the IMAP
+``settings`` holds what may be shown (hosts, ports, users, folders, ``auth``: how it
+signs in), ``secrets`` the passwords, or for a mailbox signed in with Microsoft or Google
+its OAuth tokens (channels/oauth), which are never shown back or logged; ``state`` the IMAP
 UIDVALIDITY, the last UID imported, UIDs to retry and the poll lease.
 """
 
