@@ -78,6 +78,13 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # Where the Twilio REST client sends its requests (and media may be fetched from):
         # unset means Twilio itself; tests and proxies point it elsewhere.
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
+        # Mailboxes signing in with Microsoft 365 / Outlook.com or Google (OAuth 2); the
+        # base URLs move the authorize and token endpoints (tests: a stand-in).
+        **{
+            f"OAUTH_{p}_{key}": os.environ.get(f"HELPDESK_OAUTH_{p}_{key}") or None
+            for p in ("MICROSOFT", "GOOGLE")
+            for key in ("CLIENT_ID", "SECRET", "BASE_URL")
+        },
         "ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR")
         or str(instance / "attachments"),
         # Signed Twilio webhook requests, written before the database is touched and kept

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.tickets",
     "tests.fixtures.email",
     "tests.fixtures.twilio",
+    "tests.fixtures.oauth",
     "tests.fixtures.browser",
     "tests.fixtures.outage",
 ]

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.channels.phone import cti
     from helpdesk.channels.settings import mailboxes as mailbox_settings
     from helpdesk.channels.settings import numbers as number_settings
+    from helpdesk.channels.settings import oauth as oauth_settings
     from helpdesk.channels.settings import pages as settings_pages
     from helpdesk.channels.settings import widgets as widget_settings
     from helpdesk.channels.twilio import cli as twilio_cli
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
     origins.cors_origins_from(services.widget_origins)
     app.register_blueprint(views.bp)
     # The settings screens' routes are on settings_pages.bp (their modules add them).
-    assert mailbox_settings and number_settings and widget_settings
+    assert mailbox_settings and number_settings and widget_settings and oauth_settings
     app.register_blueprint(settings_pages.bp)
     register_api(app, cti.bp)
     csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature

@@ -1,4 +1,5 @@
-"""GET /healthz: is the database reachable, and Redis when configured."""
+"""GET /healthz: is the database reachable, and Redis when configured; which mailboxes
+lost their provider sign-in (detail only: the service itself is up)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """200 when every configured dependency answers, 503 naming the one that does not."""
-    body = {"status": "ok", "database": "ok", "redis": "disabled"}
+    body: dict[str, object] = {"status": "ok", "database": "ok", "redis": "disabled"}
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any driver error means "down"
         db.session.rollback()
         body.update(status="error", database=f"error: {type(exc).__name__}")
+    if body["database"] == "ok":
+        from helpdesk.channels.oauth.tokens import revoked_mailboxes
+
+        revoked = revoked_mailboxes()
+        if revoked:
+            # public like the rest: the names only, the provider's words on their screen
+            body["mailboxes"] = {name: "error: sign-in revoked" for name in revoked}
     if current_app.config.get("REDIS_URL"):
         from helpdesk.jobs import redis_connection
 

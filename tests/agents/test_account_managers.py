@@ -66,6 +66,8 @@ NOT_ABOUT_CUSTOMERS = {
     "channel_settings.test_connection": "admins' channel settings (404 to others): no customer",
     "channel_settings.pause_mailbox": "admins' channel settings (404 to others): no customer",
     "channel_settings.resume_mailbox": "admins' channel settings (404 to others): no customer",
+    "channel_settings.mailbox_oauth_start": "admins' mailbox sign-in (404 to others): no customer",
+    "channel_settings.mailbox_oauth_callback": "admins' mailbox sign-in (404 to others)",
     "channel_settings.number_list": "admins' channel settings (404 to others): no customer",
     "channel_settings.new_number": "admins' channel settings (404 to others): no customer",
     "channel_settings.edit_number": "admins' channel settings (404 to others): no customer",

@@ -24,7 +24,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from helpdesk.channels.base import ChannelAdapter, DeliveryError
-from helpdesk.channels.email.mailboxes import EMAIL, mailbox_for, server
+from helpdesk.channels.email.mailboxes import (
+    EMAIL,
+    SECRET_KEYS,
+    mailbox_for,
+    server,
+    smtp_login,
+)
+from helpdesk.channels.oauth.providers import OAuthError
+from helpdesk.channels.oauth.tokens import access_token, is_oauth
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets import attachments
@@ -164,6 +172,11 @@ def envelope(message: Message, recipient: str) -> list[str]:
 
 def smtp_send(mailbox, mime: EmailMessage, recipient: str | list[str]) -> None:
     """Hand the message to the mailbox's SMTP server; DeliveryError says whether to retry."""
+    if is_oauth(mailbox):
+        try:
+            access_token(mailbox)  # refreshed when due, before server() reads it
+        except OAuthError as exc:
+            raise DeliveryError(f"mailbox {mailbox.name}: {exc}") from exc
     smtp = server(mailbox, "smtp")
     connection: smtplib.SMTP
     try:
@@ -178,8 +191,7 @@ def smtp_send(mailbox, mime: EmailMessage, recipient: str | list[str]) -> None:
             if smtp.starttls:
                 connection.starttls(context=ssl.create_default_context())
                 connection.ehlo()
-            if smtp.user:
-                connection.login(smtp.user, smtp.password)
+            smtp_login(connection, smtp)
             to = [recipient] if isinstance(recipient, str) else recipient
             connection.send_message(mime, from_addr=mailbox.address, to_addrs=to)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -205,7 +217,7 @@ class EmailAdapter(ChannelAdapter):
 
     kind = EMAIL
     settings = ("imap", "smtp", "from_name")
-    secret_settings = ("imap_password", "smtp_password")
+    secret_settings = SECRET_KEYS
 
     def send(self, message, ticket) -> str:
         """Send an agent's reply by SMTP; return its Message-ID (the message's external id)."""

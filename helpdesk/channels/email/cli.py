@@ -12,7 +12,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from helpdesk.errors import Invalid
+from helpdesk.errors import HelpdeskError, Invalid
 from helpdesk.extensions import db
 
 
@@ -23,13 +23,16 @@ def mailbox_group() -> None:
 
 @mailbox_group.command("add")
 @click.argument("name")
-@click.option(
-    "--imap-url", required=True, help="imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for TLS)"
-)
+@click.option("--imap-url", help="imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for TLS)")
 @click.option(
     "--smtp-url",
-    required=True,
     help="smtp://USER:PASS@HOST:PORT (smtps:// for TLS, ?starttls=yes for STARTTLS)",
+)
+@click.option(
+    "--oauth",
+    type=click.Choice(["microsoft", "google"]),
+    help="sign in with Microsoft 365 / Outlook.com or Google instead of a password: prints "
+    "the link an admin opens (logged in to the helpdesk) to sign in; no URLs needed",
 )
 @click.option("--address", required=True, help="the support address customers write to")
 @click.option(
@@ -68,8 +71,9 @@ def mailbox_group() -> None:
 @with_appcontext
 def mailbox_add(
     name: str,
-    imap_url: str,
-    smtp_url: str,
+    imap_url: str | None,
+    smtp_url: str | None,
+    oauth: str | None,
     address: str,
     password_stdin: bool,
     team: str | None,
@@ -93,8 +97,20 @@ def mailbox_add(
         with_password,
     )
     from helpdesk.channels.models import Channel
+    from helpdesk.channels.oauth.signin import start_link
     from helpdesk.channels.settings.servers import test_imap
 
+    if oauth:
+        if imap_url or smtp_url or password_stdin:
+            raise click.ClickException("--oauth takes no --imap-url, --smtp-url or password")
+        try:
+            link = start_link(oauth, address, name)
+        except HelpdeskError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Open this link as an admin of the helpdesk to sign in:\n{link}")
+        return
+    if not imap_url or not smtp_url:
+        raise click.ClickException("--imap-url and --smtp-url are needed (or --oauth)")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:

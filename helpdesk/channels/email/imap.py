@@ -37,12 +37,15 @@ from helpdesk.channels.email.inbound import (
 from helpdesk.channels.email.mailboxes import (
     EMAIL,
     Server,
+    imap_login,
     mailboxes,
     our_addresses,
     save_state,
     server,
 )
 from helpdesk.channels.models import Channel
+from helpdesk.channels.oauth.providers import OAuthError
+from helpdesk.channels.oauth.tokens import ensure_token, is_oauth
 from helpdesk.extensions import db
 from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import Message
@@ -85,7 +88,7 @@ def connect(imap: Server) -> IMAPClient:
     """A logged-in IMAP connection."""
     client = IMAPClient(imap.host, port=imap.port, ssl=imap.tls, timeout=60)
     try:
-        client.login(imap.user, imap.password)
+        imap_login(client, imap)
     except Exception:
         client.shutdown()
         raise
@@ -119,8 +122,10 @@ def poll_mailbox(
         result.busy = True
         return result
     try:
+        if is_oauth(channel):
+            ensure_token(channel_id)  # refreshed when due; a revoked consent raises
         _poll(channel, token, result, timings if timings is not None else {}, budget, batch)
-    except (IMAPClientError, OSError) as exc:  # server down, login refused, connection lost
+    except (IMAPClientError, OSError, OAuthError) as exc:  # down, login refused, conn. lost
         db.session.rollback()
         result.error = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("poll of mailbox %s stopped: %s", result.mailbox, result.error)

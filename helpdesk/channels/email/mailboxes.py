@@ -1,7 +1,8 @@
 """Support mailboxes: a ``Channel(kind="email")`` with its IMAP and SMTP settings.
 
-``settings`` holds what may be shown (hosts, ports, users, folders), ``secrets``
-the passwords, which are never shown back or logged; ``state`` the IMAP
+``settings`` holds what may be shown (hosts, ports, users, folders, ``auth``: how it
+signs in), ``secrets`` the passwords, or for a mailbox signed in with Microsoft or Google
+its OAuth tokens (channels/oauth), which are never shown back or logged; ``state`` the IMAP
 UIDVALIDITY, the last UID imported, UIDs to retry and the poll lease.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from helpdesk import unit_of_work
 from helpdesk.audit import services as audit
 from helpdesk.channels.models import Channel
+from helpdesk.channels.oauth.providers import xoauth2
 from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
@@ -42,6 +44,7 @@ class Server:
     password: str
     folder: str = "INBOX"
     starttls: bool = False
+    token: str = ""  # an OAuth access token: XOAUTH2 instead of the password
 
 
 def parse_url(url: str, kinds: tuple[str, str], field: str) -> tuple[dict, str]:
@@ -107,7 +110,31 @@ def server(channel: Channel, kind: str) -> Server:
         password=(channel.secrets or {}).get(f"{kind}_password") or "",
         folder=settings.get("folder") or "INBOX",
         starttls=bool(settings.get("starttls")),
+        token=(channel.secrets or {}).get("access_token") or "" if _oauth(channel) else "",
     )
+
+
+def imap_login(client, imap: Server) -> None:
+    """Log an IMAPClient in: XOAUTH2 with the server's token, else the password."""
+    if imap.token:
+        client.oauth2_login(imap.user, imap.token)
+    else:
+        client.login(imap.user, imap.password)
+
+
+def smtp_login(connection, smtp: Server) -> None:
+    """Log an smtplib connection in: XOAUTH2 with a token, else the password if a user is
+    set (without one, mail is sent without signing in)."""
+    if smtp.token:
+        answer = xoauth2(smtp.user, smtp.token)
+        # a failed XOAUTH2 gets a 334 with the error: answered with an empty line
+        connection.auth("XOAUTH2", lambda challenge=None: answer if challenge is None else "")
+    elif smtp.user:
+        connection.login(smtp.user, smtp.password)
+
+
+def _oauth(channel: Channel) -> bool:
+    return (channel.settings or {}).get("auth", "password") != "password"
 
 
 def add_mailbox(
@@ -160,10 +187,16 @@ def add_mailbox(
 
 
 KEEP = object()  # save_mailbox(team=KEEP): the mailbox keeps its team
-# How the desk signs in to the servers. Only "password" today; signing in with Microsoft
-# or Google (OAuth 2, XOAUTH2) is planned as further methods with a token instead.
-AUTH_METHODS = ("password",)
-SECRET_KEYS = ("imap_password", "smtp_password")
+# How the desk signs in to the servers: a password, or a token from signing in with
+# Microsoft or Google (OAuth 2, XOAUTH2; channels/oauth).
+AUTH_METHODS = ("password", "microsoft", "google")
+SECRET_KEYS = (
+    "imap_password",
+    "smtp_password",
+    "refresh_token",
+    "access_token",
+    "token_expires_at",
+)
 
 
 def save_mailbox(
@@ -241,7 +274,10 @@ def save_mailbox(
         k for k in SECRET_KEYS if passwords.get(k) is not None and passwords[k] != secrets.get(k)
     )
     secrets.update({k: passwords[k] for k in SECRET_KEYS if passwords.get(k) is not None})
-    channel.secrets = {k: secrets.get(k) or "" for k in SECRET_KEYS}
+    tokens = () if auth == "password" else SECRET_KEYS[2:]  # a password mailbox keeps none
+    channel.secrets = {k: secrets.get(k) or "" for k in SECRET_KEYS[:2]} | {
+        k: secrets[k] for k in tokens if secrets.get(k)
+    }
     if team is not KEEP:
         channel.team = team
     db.session.flush()

@@ -7,7 +7,16 @@ admin says to save anyway."""
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,11 +25,12 @@ from helpdesk.automation.autoack import MAX_TEXT
 from helpdesk.channels.email import mailboxes
 from helpdesk.channels.email.mailboxes import EMAIL, Server
 from helpdesk.channels.models import Channel
+from helpdesk.channels.oauth import providers
 from helpdesk.channels.settings import servers
 from helpdesk.channels.settings.pages import bp, chosen_team, team_choices, text, when
 from helpdesk.errors import Invalid
 from helpdesk.extensions import db
-from helpdesk.web.pages import get_or_404
+from helpdesk.web.pages import CONTENT_SECURITY_POLICY, get_or_404
 
 SECURITY = {"tls": "TLS", "starttls": "STARTTLS", "none": ""}
 
@@ -39,10 +49,20 @@ def mailbox_list():
     rows = db.session.execute(
         select(Channel).where(Channel.kind == EMAIL).order_by(Channel.name)
     ).scalars()
-    return render_template(
-        "settings/mailboxes.html",
-        mailboxes=[(m, when((m.state or {}).get("last_poll_at"))) for m in rows],
+    signin = providers.configured()
+    response = make_response(
+        render_template(
+            "settings/mailboxes.html",
+            mailboxes=[(m, when((m.state or {}).get("last_poll_at"))) for m in rows],
+            providers=signin,
+        )
     )
+    if signin:  # the sign-in form leads on to the providers' sign-in pages
+        origins = " ".join(sorted({providers.authorize_origin(p) for p in signin}))
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {origins}"
+        )
+    return response
 
 
 def _servers(channel: Channel | None) -> tuple[dict, dict, dict]:
@@ -93,6 +113,9 @@ def _test(channel: Channel | None, imap: dict, smtp: dict, passwords: dict) -> d
         password("smtp"),
         starttls=smtp["starttls"],
     )
+    if channel is not None and request.form.get("auth", "password") != "password":
+        # a signed-in mailbox: try its stored access token (XOAUTH2), no password
+        imap_server.token = smtp_server.token = stored.get("access_token") or ""
     return {"imap": servers.test_imap(imap_server), "smtp": servers.test_smtp(smtp_server)}
 
 
@@ -105,6 +128,13 @@ def _save(channel: Channel | None):
         ack_text = text("auto_ack_text", MAX_TEXT)
         signature = text("signature", 2000).replace("\r\n", "\n")
         team = chosen_team()
+        auth = text("auth", 20) or "password"
+        signed_in = ((channel.settings or {}).get("auth") if channel else None) or "password"
+        if auth not in ("password", signed_in):
+            raise Invalid(
+                _("Use the sign-in button to connect a mailbox with Microsoft or Google."),
+                fields={"auth": "sign in first"},
+            )
         if not request.form.get("save_anyway"):
             results = _test(channel, imap, smtp, passwords)
             if not all(check.ok for check in results.values()):
@@ -120,7 +150,7 @@ def _save(channel: Channel | None):
                 team=team,
                 from_name=text("from_name", 200) or None,
                 list_domains=list_domains,
-                auth=text("auth", 20) or "password",
+                auth=auth,
                 extra={
                     "auto_ack": bool(request.form.get("auto_ack")),
                     "auto_ack_text": ack_text,
@@ -171,12 +201,19 @@ def _form(channel: Channel | None, error: Invalid | None = None, results: dict |
         error=error,
         results={k: v.as_dict() for k, v in (results or {}).items()},
         teams=team_choices(),
-        auth_methods=mailboxes.AUTH_METHODS,
+        auth_methods=_methods(channel),
+        provider=providers.PROVIDERS.get(settings.get("auth", "")),
         has_password={
             kind: bool((channel.secrets or {}).get(f"{kind}_password")) if channel else False
             for kind in ("imap", "smtp")
         },
     )
+
+
+def _methods(channel: Channel | None) -> list[str]:
+    """The sign-in methods the form offers: a password, or the provider signed in with."""
+    auth = ((channel.settings or {}).get("auth") if channel is not None else None) or "password"
+    return ["password"] + ([auth] if auth in mailboxes.AUTH_METHODS and auth != "password" else [])
 
 
 @bp.route("/settings/mailboxes/new", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from imapclient import IMAPClient
 
-from helpdesk.channels.email.mailboxes import DEFAULT_PORTS, Server
+from helpdesk.channels.email.mailboxes import DEFAULT_PORTS, Server, imap_login, smtp_login
 from helpdesk.errors import Invalid
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def test_imap(imap: Server) -> Check:
     try:
         client = IMAPClient(imap.host, port=imap.port, ssl=imap.tls, timeout=TIMEOUT)
         try:
-            client.login(imap.user, imap.password)
+            imap_login(client, imap)
             folder = client.select_folder(imap.folder, readonly=True)
         finally:
             client.shutdown()
@@ -102,8 +102,7 @@ def test_smtp(smtp: Server) -> Check:
             if smtp.starttls:
                 connection.starttls(context=ssl.create_default_context())
                 connection.ehlo()
-            if smtp.user:
-                connection.login(smtp.user, smtp.password)
+            smtp_login(connection, smtp)
             code, _answer = connection.noop()
     except Exception as exc:  # noqa: BLE001 - any failure is the admin's to see
         log.info("SMTP test of %s:%s failed: %s", smtp.host, smtp.port, type(exc).__name__)
