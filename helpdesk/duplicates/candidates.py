@@ -67,39 +67,46 @@ def _insert(rows: list[dict[str, Any]]):
     )
 
 
+def _stored() -> dict[Pair, tuple[int, list[str]]]:
+    """The stored pairs: their row ids and reasons."""
+    rows = db.session.execute(
+        select(TABLE.c.id, TABLE.c.customer_a_id, TABLE.c.customer_b_id, TABLE.c.reasons)
+    )
+    return {(a, b): (row_id, reasons) for row_id, a, b, reasons in rows}
+
+
 def refresh() -> dict[str, int]:
     """Run the four rules for everyone and bring the stored pairs in line with them
-    (flush only; the caller commits). The rules read in a transaction of their own, the
-    changes are written in a short one (on SQLite the write lock is not held while the
-    rules run). Returns how many pairs were found, added, removed and changed."""
+    (flush only; the caller commits). The rules and the stored pairs are read first; only
+    if something differs is a write transaction begun (on SQLite the write lock is not
+    held while the rules run, and a refresh that finds nothing new writes nothing).
+    Returns how many pairs were found, added, removed and changed."""
     pairs = finder.found(None)
-    with unit_of_work.write_phase():
-        stored = {
-            (a, b): (row_id, reasons)
-            for row_id, a, b, reasons in db.session.execute(
-                select(TABLE.c.id, TABLE.c.customer_a_id, TABLE.c.customer_b_id, TABLE.c.reasons)
-            )
-        }
-        gone = [row_id for pair, (row_id, _) in stored.items() if pair not in pairs]
-        changed = [
-            {"id": stored[pair][0], "reasons": reasons}
-            for pair, reasons in pairs.items()
-            if pair in stored and stored[pair][1] != reasons
-        ]
-        new = [pair for pair in pairs if pair not in stored]
-        alive = _existing_customers({i for pair in new for i in pair})
-        now = utcnow()
-        rows = [
-            {"customer_a_id": a, "customer_b_id": b, "reasons": pairs[(a, b)], "found_at": now}
-            for a, b in sorted(new)
-            if a in alive and b in alive
-        ]
-        for chunk in _chunks(gone):
-            db.session.execute(delete(TABLE).where(TABLE.c.id.in_(chunk)))
-        for chunk in _chunks(changed):
-            db.session.execute(update(DuplicateCandidate), chunk)
-        for chunk in _chunks(rows):
-            db.session.execute(_insert(chunk))
+    stored = _stored()
+    gone = [row_id for pair, (row_id, _) in stored.items() if pair not in pairs]
+    changed = [
+        {"id": stored[pair][0], "reasons": reasons}
+        for pair, reasons in pairs.items()
+        if pair in stored and stored[pair][1] != reasons
+    ]
+    new = sorted(pair for pair in pairs if pair not in stored)
+    rows: list[dict[str, Any]] = []
+    if gone or changed or new:
+        with unit_of_work.write_phase():
+            alive = _existing_customers({i for pair in new for i in pair})
+            now = utcnow()
+            rows = [
+                {"customer_a_id": a, "customer_b_id": b, "reasons": pairs[(a, b)], "found_at": now}
+                for a, b in new
+                if a in alive and b in alive
+            ]
+            # A pair another refresh added meanwhile is left as it is (``_insert``).
+            for chunk in _chunks(gone):
+                db.session.execute(delete(TABLE).where(TABLE.c.id.in_(chunk)))
+            for chunk in _chunks(changed):
+                db.session.execute(update(DuplicateCandidate), chunk)
+            for chunk in _chunks(rows):
+                db.session.execute(_insert(chunk))
     return {"found": len(pairs), "added": len(rows), "removed": len(gone), "changed": len(changed)}
 
 
