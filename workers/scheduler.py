@@ -25,6 +25,8 @@ PERIODIC: list[tuple[int, str, str]] = [
     (30, "helpdesk.channels.twilio.spool:drain", "default"),
     # Raw mail sources and webhook bodies past HELPDESK_RAW_RETENTION_DAYS (audit/retention.py).
     (3600, "helpdesk.audit.retention:run", "default"),
+    # The stored duplicate pairs (duplicates/candidates.py), besides after CRM writes.
+    (600, "helpdesk.duplicates.candidates:run", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),

@@ -122,6 +122,16 @@ def managed_customer_ids(agent):
     return select(Customer.id).where(customer_filter(agent))
 
 
+def customer_ids_filter(agent, *columns) -> ColumnElement[bool]:
+    """A SQL condition on rows that name customers by id (``columns``): every one of them
+    is a customer ``agent`` may see (any row, unless an account manager). For rows of
+    several customers at once, such as a pair of likely duplicates."""
+    if not agent.own_accounts_only:
+        return true()
+    managed = managed_customer_ids(agent)
+    return and_(*(column.in_(managed) for column in columns))
+
+
 def managers(customer: Customer | None) -> set[int]:
     """The agents who manage ``customer``: theirs and their organization's manager."""
     if customer is None:

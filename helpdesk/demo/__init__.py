@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 
+from helpdesk import unit_of_work
 from helpdesk.agents.models import Agent, Team
 from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.db import utcnow
@@ -46,7 +47,7 @@ def seed(conversations: int = 180, customer_count: int = 300) -> list[str]:
     _service_levels()
     _account_manager()
     make_crm(random.Random(7), now)
-    db.session.commit()
+    unit_of_work.commit()  # and what waits for it: the stored duplicate pairs' refresh
     return _summary()
 
 

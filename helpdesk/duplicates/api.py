@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request, url_for
 
 from helpdesk import unit_of_work
 from helpdesk.customers.schemas import MergeIn
-from helpdesk.duplicates import finder, merging, services
+from helpdesk.duplicates import candidates, merging, services
 from helpdesk.duplicates.schemas import DismissIn, DuplicatePairOut, MergePreviewOut
 from helpdesk.web.api import api_blueprint, parse_body
 from helpdesk.web.args import int_arg, page_number
@@ -20,20 +20,19 @@ bp = api_blueprint("duplicates_api", __name__, lock_writes=True)
 @documented(DuplicatePairOut, paged=True)
 def list_duplicates():
     """Pairs of customers who are probably one person, newest first (only customers the
-    caller may see; dismissed pairs never)."""
+    caller may see; dismissed pairs never), as found at the finder's last refresh."""
     page = page_number()
     per_page = int_arg(
         "per_page",
         current_app.config["API_PAGE_SIZE"],
         maximum=current_app.config["API_MAX_PAGE_SIZE"],
     )
-    pairs = finder.find(g.agent)
-    start = (page - 1) * per_page
+    pairs = candidates.find(g.agent, offset=(page - 1) * per_page, limit=per_page + 1)
     next_url = None
-    if len(pairs) > start + per_page:
+    if len(pairs) > per_page:
         args = {**request.args.to_dict(), "page": page + 1, "per_page": per_page}
         next_url = url_for(".list_duplicates", _external=True, **args)
-    return jsonify({"items": pairs[start : start + per_page], "next": next_url})
+    return jsonify({"items": pairs[:per_page], "next": next_url})
 
 
 @bp.post("/customers/duplicates/dismiss")

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from sqlalchemy import String, and_, distinct, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, distinct, func, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -102,12 +102,16 @@ def _pair(a: int, b: int) -> Pair:
     return (a, b) if a < b else (b, a)
 
 
+def _seen_by(agent) -> ColumnElement[bool]:
+    """The customers ``agent`` may see; everyone for ``agent=None`` (the stored
+    candidates' refresh)."""
+    return true() if agent is None else access.customer_filter(agent)
+
+
 def _visible(agent, query):
     """``query`` (over identities joined to their customer) limited to ``agent``'s
     customers."""
-    return query.join(Customer, Customer.id == Identity.customer_id).where(
-        access.customer_filter(agent)
-    )
+    return query.join(Customer, Customer.id == Identity.customer_id).where(_seen_by(agent))
 
 
 def _batches(values: list[str]) -> Iterator[list[str]]:
@@ -193,7 +197,7 @@ def same_name_in_organization(agent) -> set[Pair]:
         select(Customer.id, Customer.organization_id, Customer.name).where(
             Customer.organization_id.in_(crowded),
             Customer.name.is_not(None),
-            access.customer_filter(agent),
+            _seen_by(agent),
         )
     ).all()
     groups: dict[tuple[int | None, str], set[int]] = defaultdict(set)
@@ -309,13 +313,21 @@ def dismissed(pairs: Iterable[Pair]) -> set[Pair]:
     return found
 
 
-def find(agent) -> list[dict]:
-    """Every likely duplicate pair among the customers ``agent`` may see, not dismissed:
-    ``{"a", "b", "reasons"}`` with ``a < b``, the newest pairs first."""
+def found(agent) -> dict[Pair, list[str]]:
+    """Every likely duplicate pair among the customers ``agent`` may see (everyone's for
+    ``agent=None``), with the rules that matched, dismissed ones included."""
     reasons: dict[Pair, list[str]] = defaultdict(list)
     for name, rule in RULES:
         for pair in rule(agent):
             reasons[pair].append(name)
+    return reasons
+
+
+def live(agent) -> list[dict]:
+    """Every likely duplicate pair among the customers ``agent`` may see, not dismissed,
+    computed now: ``{"a", "b", "reasons"}`` with ``a < b``, the newest pairs first. (The
+    page and the API read the stored pairs instead: ``candidates.find``.)"""
+    reasons = found(agent)
     for pair in dismissed(reasons):
         del reasons[pair]
     ordered = sorted(reasons, key=lambda p: (-p[1], -p[0]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from helpdesk.duplicates import finder, services
+from helpdesk.duplicates import candidates, services
 from helpdesk.web.pages import page_blueprint, page_number
 
 bp = page_blueprint("duplicates", __name__)
@@ -25,13 +25,13 @@ CHOICES = (
 def duplicates():
     """One page of likely duplicate pairs among the customers the agent may see."""
     page = page_number()
-    pairs = finder.find(current_user)
-    shown = pairs[(page - 1) * PAGE : page * PAGE]
+    shown = candidates.find(current_user, offset=(page - 1) * PAGE, limit=PAGE)
+    total = candidates.count(current_user)
     return render_template(
         "duplicates.html",
         pairs=services.page_of_pairs(shown),
-        total=len(pairs),
+        total=total,
         page=page,
-        has_next=len(pairs) > page * PAGE,
+        has_next=total > page * PAGE,
         choices=CHOICES,
     )
