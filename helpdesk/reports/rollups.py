@@ -101,24 +101,31 @@ def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
         if c or t or s
     ]
     if rows:
-        session.execute(_upsert(session, rows))
+        session.execute(_upsert(session.get_bind().dialect.name), rows)
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]):
-    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TABLE).values(rows)
-    added = statement.excluded
-    table = TABLE.c
-    return statement.on_conflict_do_update(
-        index_elements=list(_KEY),
-        set_={
-            "count": table.count + added["count"],
-            "total": table.total + added.total,
-            "satisfied": table.satisfied + added.satisfied,
-        },
-    )
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str):
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database: one
+    statement per dialect, its rows given as parameters (executemany). Never a
+    multi-VALUES insert: SQLAlchemy cannot cache those, and compiling one anew on every
+    recording flush cost ingest ~2 ms per message (bench/reports.py, issue 17)."""
+    if dialect not in _UPSERTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(TABLE)
+        added = statement.excluded
+        table = TABLE.c
+        _UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={
+                "count": table.count + added["count"],
+                "total": table.total + added.total,
+                "satisfied": table.satisfied + added.satisfied,
+            },
+        )
+    return _UPSERTS[dialect]
 
 
 def rebuild(session: Session) -> None:
