@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Date, and_, cast, false, func, or_, select
+from sqlalchemy import Column, ColumnElement, Date, cast, func, select
 from sqlalchemy.sql import visitors
 
 from helpdesk.extensions import db
@@ -50,44 +50,42 @@ def noon_date(scope: Scope, day: date) -> date:
     return datetime.combine(day, time(12), UTC).astimezone(scope.tz).date()
 
 
-def plan(
-    scope: Scope | None, start: datetime, end: datetime
-) -> tuple[date, date, list[tuple[datetime, datetime]]]:
-    """The whole UTC days [first, stop) in the whole hours [start, end), and the hour
-    ranges to read hourly: the partial days at both ends and (with a ``scope``) each
-    whole day's edge hours."""
+def plan(scope: Scope | None, start: datetime, end: datetime) -> tuple[date, date, list[datetime]]:
+    """The whole UTC days [first, stop) in the whole hours [start, end), and the hours to
+    read hourly: those of the partial days at both ends and (with a ``scope``) each
+    whole day's edge hours (on another local date than its noon: a run at the day's
+    start or end where the offset holds all day)."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     first = start.date() if start.timetz() == time(tzinfo=UTC) else start.date() + DAY
     stop = end.date()
     if first >= stop:
-        return first, first, [(start, end)] if start < end else []
-    ranges: list[tuple[datetime, datetime]] = []
-    if start < _midnight(first):
-        ranges.append((start, _midnight(first)))
+        return first, first, _hours_from(start, end)
+    hours = _hours_from(start, _midnight(first))
     day = first
     while scope is not None and day < stop:
-        at_noon = noon_date(scope, day)
-        for n in range(24):
-            hour = _midnight(day) + n * HOUR
-            if hour.astimezone(scope.tz).date() != at_noon:
-                ranges.append((hour, hour + HOUR))
-        day += DAY
-    if _midnight(stop) < end:
-        ranges.append((_midnight(stop), end))
-    merged: list[tuple[datetime, datetime]] = []
-    for low, high in sorted(ranges):
-        if merged and merged[-1][1] == low:
-            merged[-1] = (merged[-1][0], high)
+        at_noon, midnight = noon_date(scope, day), _midnight(day)
+        last = midnight + 23 * HOUR
+        if midnight.astimezone(scope.tz).utcoffset() != last.astimezone(scope.tz).utcoffset():
+            # a change of time: each hour (a clock set back at midnight repeats a date)
+            hours += [h for h in _hours_from(midnight, last + HOUR) if _off(scope, h, at_noon)]
         else:
-            merged.append((low, high))
-    return first, stop, merged
+            for steps in (range(12), range(23, 12, -1)):
+                for n in steps:
+                    if not _off(scope, midnight + n * HOUR, at_noon):
+                        break
+                    hours.append(midnight + n * HOUR)
+        day += DAY
+    return first, stop, hours + _hours_from(_midnight(stop), end)
 
 
-def _in(ranges: list[tuple[datetime, datetime]]) -> ColumnElement[bool]:
-    """The hourly rollups within these hour ranges."""
-    if not ranges:
-        return false()
-    return or_(*(and_(R.hour >= low, R.hour < high) for low, high in ranges))
+def _off(scope: Scope, hour: datetime, at_noon: date) -> bool:
+    """Whether a UTC hour is on another local date than its day's noon."""
+    return hour.astimezone(scope.tz).date() != at_noon
+
+
+def _hours_from(start: datetime, end: datetime) -> list[datetime]:
+    """The whole hours from ``start`` up to ``end``."""
+    return [start + n * HOUR for n in range(max(0, int((end - start) / HOUR)))]
 
 
 def per_local_day(
@@ -95,30 +93,35 @@ def per_local_day(
 ) -> list[tuple[str, str, date, int]]:
     """(kind, channel, local date, count) of the rolled-up hours from the scope's start
     to the whole hour before ``until`` (the rest of that hour is the caller's, live)."""
-    first, stop, ranges = plan(scope, scope.since, hour_of(until))
+    first, stop, hours = plan(scope, scope.since, hour_of(until))
     found: dict[tuple[str, str, date], int] = defaultdict(int)
+    noon: dict[date, date] = {}
     for kind, channel, day, count in db.session.execute(
         select(D.kind, D.channel, D.day, func.sum(D.count))
         .where(D.kind.in_(kinds), D.day >= first, D.day < stop, on_daily(where))
         .group_by(D.kind, D.channel, D.day)
     ):
-        found[(kind, channel, noon_date(scope, day))] += int(count)
-    for kind, channel, local, utc_day, count in _hours(scope, kinds, ranges, where):
+        if day not in noon:
+            noon[day] = noon_date(scope, day)
+        found[(kind, channel, noon[day])] += int(count)
+    for kind, channel, local, utc_day, count in _hours(scope, kinds, hours, where):
         found[(kind, channel, local)] += count
         if first <= utc_day < stop:  # an edge hour: counted in its day's daily rollup
-            found[(kind, channel, noon_date(scope, utc_day))] -= count
+            if utc_day not in noon:
+                noon[utc_day] = noon_date(scope, utc_day)
+            found[(kind, channel, noon[utc_day])] -= count
     return [(kind, channel, day, count) for (kind, channel, day), count in found.items()]
 
 
 def _hours(
     scope: Scope,
     kinds: tuple[str, ...],
-    ranges: list[tuple[datetime, datetime]],
+    hours: list[datetime],
     where: ColumnElement[bool],
 ) -> list[tuple[str, str, date, date, int]]:
-    """(kind, channel, local date, UTC date, count) of the hourly rollups in ``ranges``.
+    """(kind, channel, local date, UTC date, count) of the hourly rollups of ``hours``.
     PostgreSQL groups by both dates; SQLite by the hour (as a number), dated here."""
-    conditions = (R.kind.in_(kinds), _in(ranges), where)
+    conditions = (R.kind.in_(kinds), R.hour.in_(hours), where)
     if db.engine.dialect.name == "postgresql":
         local = cast(func.timezone(scope.tz.key, R.hour), Date)
         utc_day = cast(func.timezone("UTC", R.hour), Date)
@@ -145,17 +148,17 @@ def totals(
 ) -> list[tuple[str, str | None, int, int, int]]:
     """(kind, detail, count, sum of values, satisfied) over whole hours: the daily
     rollups of the whole UTC days, the hourly ones of the partial days at the ends."""
-    first, stop, ranges = plan(None, since, until)
+    first, stop, hours = plan(None, since, until)
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     queries = [
         select(D.kind, D.detail, func.sum(D.count), func.sum(D.total), func.sum(D.satisfied))
         .where(D.kind.in_(kinds), D.day >= first, D.day < stop, on_daily(where))
         .group_by(D.kind, D.detail)
     ]
-    if ranges:
+    if hours:
         queries.append(
             select(R.kind, R.detail, func.sum(R.count), func.sum(R.total), func.sum(R.satisfied))
-            .where(R.kind.in_(kinds), _in(ranges), where)
+            .where(R.kind.in_(kinds), R.hour.in_(hours), where)
             .group_by(R.kind, R.detail)
         )
     for query in queries:
