@@ -25,7 +25,7 @@ from sqlalchemy import Date, Integer, case, cast, func, select
 from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
-from helpdesk.reports import rollups
+from helpdesk.reports import daily, rollups
 from helpdesk.reports.models import ReportingEvent
 from helpdesk.reports.rollups import SATISFIED
 from helpdesk.reports.scope import Scope, event_filter, ticket_filter
@@ -204,7 +204,7 @@ def _rolled_per_local_day(
     """``_per_local_day`` from the rollups' whole hours, and the events of ``until``'s
     hour up to it (now: the hour so far)."""
     found: dict[tuple[str, str, date], int] = defaultdict(int)
-    for kind, channel, day, count in rollups.per_local_day(scope, kinds, until, rolled):
+    for kind, channel, day, count in daily.per_local_day(scope, kinds, until, rolled):
         found[(kind, channel, day)] += count
     last = rollups.hour_of(until)
     if until > last:
@@ -309,7 +309,7 @@ def _totals(scope: Scope) -> dict[str, Any]:
     kinds = ("sla_met", "sla_breached", "survey")
     rolled = rollups.condition(scope)
     if rolled is not None:
-        rows = rollups.totals(kinds, scope.since, scope.until, rolled)
+        rows = daily.totals(kinds, scope.since, scope.until, rolled)
     else:
         rows = _event_totals(scope, kinds)
     totals: dict[str, Any] = {

@@ -4,9 +4,9 @@ and customer at that moment. Reports read these, never the messages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.customers.models import Customer
@@ -121,3 +121,22 @@ class ReportingRollup(Model):
 
     def __repr__(self) -> str:
         return f"<ReportingRollup {self.kind} {self.hour} team={self.team_id} {self.count}>"
+
+
+class ReportingDaily(Model):
+    """The hourly rollups summed per UTC day (same keys, ``day`` for ``hour``), kept in
+    step by the same flush: a quarter reads ~90 of these per key instead of ~2,200 hours,
+    and the hours only where a local day and a UTC day differ (``reports.daily``)."""
+
+    __tablename__ = "reporting_rollups_daily"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<ReportingDaily {self.kind} {self.day} team={self.team_id} {self.count}>"

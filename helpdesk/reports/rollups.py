@@ -2,23 +2,25 @@
 
 Writing: with the events each flush writes (``recording``), the counted ones
 (``models.ROLLED``) are summed per (kind, UTC hour, team, channel, detail) and added to
-``reporting_rollups`` with one upsert, in the same transaction; a customer deleted for
-good takes their events (ON DELETE CASCADE), so they are taken off first. ``rebuild``
-recomputes every rollup from the events (after a bulk load).
+``reporting_rollups`` (and per UTC day to ``reporting_rollups_daily``) with an upsert,
+in the same transaction; a customer deleted for good takes their events (ON DELETE
+CASCADE), so they are taken off first. ``rebuild`` recomputes every rollup from the
+events (after a bulk load).
 
 Reading: a report in a time zone whose local midnights are whole UTC hours (every zone
 but a handful like India's, checked per day) gets its days and local hours as whole sets
 of UTC hours, so counts per day, the busiest hours, SLA and survey totals come from the
-rollups, exactly. What the rollups cannot answer reads the events: a filter or view by
-agent, an account manager's customers, a half-hour zone, the part of the current hour
-up to now, and the durations (percentiles are not sums: read from the events' covering
-index ``(kind, at, value, ...)``).
+rollups, exactly: the busiest hours from these, the rest from the sums per UTC day and a
+few hours (``reports.daily``). What the rollups cannot answer reads the events: a filter
+or view by agent, an account manager's customers, a half-hour zone, the part of the
+current hour up to now, and the durations (percentiles are not sums: read from the
+events' covering index ``(kind, at, value, ...)``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -37,14 +39,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from helpdesk.reports.models import ROLLED, ReportingEvent, ReportingRollup
+from helpdesk.reports.models import ROLLED, ReportingDaily, ReportingEvent, ReportingRollup
 from helpdesk.reports.scope import Scope
 
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
 R = ReportingRollup
 E = ReportingEvent
 TABLE: Any = ReportingRollup.__table__
+DAILY: Any = ReportingDaily.__table__
 _KEY = ("kind", "hour", "team_id", "channel", "detail")
+_DAY_KEY = ("kind", "day", "team_id", "channel", "detail")
 
 
 def hour_of(at: datetime) -> datetime:
@@ -94,31 +98,45 @@ def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> 
 
 
 def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
-    """Upsert the summed changes (in one lock order for every writer)."""
-    rows = [
-        dict(zip(_KEY, key, strict=True), count=c, total=t, satisfied=s)
-        for key, (c, t, s) in sorted(sums.items())
-        if c or t or s
-    ]
-    if rows:
-        session.execute(_upsert(session, rows))
-
-
-def _upsert(session: Session, rows: list[dict[str, Any]]):
-    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database."""
+    """Upsert the summed changes per hour and per day (in one lock order for every
+    writer)."""
+    days: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (kind, hour, *rest), change in sums.items():
+        day = days[(kind, hour.date(), *rest)]
+        for n in range(3):
+            day[n] += change[n]
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TABLE).values(rows)
-    added = statement.excluded
-    table = TABLE.c
-    return statement.on_conflict_do_update(
-        index_elements=list(_KEY),
-        set_={
-            "count": table.count + added["count"],
-            "total": table.total + added.total,
-            "satisfied": table.satisfied + added.satisfied,
-        },
-    )
+    for table, key, changes in ((TABLE, _KEY, sums), (DAILY, _DAY_KEY, days)):
+        rows = [
+            dict(zip(key, found, strict=True), count=c, total=t, satisfied=s)
+            for found, (c, t, s) in sorted(changes.items())
+            if c or t or s
+        ]
+        if rows:
+            session.execute(_upsert(dialect, table, key), rows)
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(dialect: str, table: Any, key: tuple[str, ...]):
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database: one
+    statement per dialect and table, its rows given as parameters (executemany). Never
+    a multi-VALUES insert: SQLAlchemy cannot cache those, and compiling one anew on every
+    recording flush cost ingest ~2 ms per message (bench/reports.py, issue 17)."""
+    if (dialect, table.name) not in _UPSERTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table)
+        added = statement.excluded
+        _UPSERTS[(dialect, table.name)] = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={
+                "count": table.c.count + added["count"],
+                "total": table.c.total + added.total,
+                "satisfied": table.c.satisfied + added.satisfied,
+            },
+        )
+    return _UPSERTS[(dialect, table.name)]
 
 
 def rebuild(session: Session) -> None:
@@ -146,6 +164,20 @@ def rebuild(session: Session) -> None:
     )
     session.execute(delete(R))
     session.execute(TABLE.insert().from_select([*_KEY, "count", "total", "satisfied"], grouped))
+    if session.get_bind().dialect.name == "postgresql":
+        day: Any = cast(func.timezone("UTC", R.hour), Date)
+    else:
+        day = func.date(R.hour)
+    keys = (R.kind, day, R.team_id, R.channel, R.detail)
+    session.execute(delete(ReportingDaily))
+    session.execute(
+        DAILY.insert().from_select(
+            [*_DAY_KEY, "count", "total", "satisfied"],
+            select(*keys, func.sum(R.count), func.sum(R.total), func.sum(R.satisfied)).group_by(
+                *keys
+            ),
+        )
+    )
 
 
 # ----- reading -----
@@ -185,41 +217,6 @@ def whole_hours(scope: Scope) -> bool:
     return cached
 
 
-def per_local_day(
-    scope: Scope,
-    kinds: tuple[str, ...],
-    until: datetime,
-    where: ColumnElement[bool],
-) -> list[tuple[str, str, date, int]]:
-    """(kind, channel, local date, count) of the rolled-up hours from the scope's start
-    to the whole hour before ``until`` (the rest of that hour is the caller's, live).
-    PostgreSQL groups by the local date itself; SQLite by the hour (as a number, cheap
-    to read), laid onto local dates here."""
-    from helpdesk.extensions import db
-
-    conditions = (R.kind.in_(kinds), R.hour >= scope.since, R.hour < hour_of(until), where)
-    if db.engine.dialect.name == "postgresql":
-        day = cast(func.timezone(scope.tz.key, R.hour), Date)
-        rows = db.session.execute(
-            select(R.kind, R.channel, day, func.sum(R.count))
-            .where(*conditions)
-            .group_by(R.kind, R.channel, day)
-        ).all()
-        return [(kind, channel, found, int(count)) for kind, channel, found, count in rows]
-    step = _epoch_hour()
-    dates: dict[int, date] = {}
-    result: dict[tuple[str, str, date], int] = defaultdict(int)
-    for kind, channel, number, count in db.session.execute(
-        select(R.kind, R.channel, step, func.sum(R.count))
-        .where(*conditions)
-        .group_by(R.kind, R.channel, step)
-    ):
-        if number not in dates:
-            dates[number] = local_hour(scope, number).date()
-        result[(kind, channel, dates[number])] += int(count)
-    return [(kind, channel, day, count) for (kind, channel, day), count in result.items()]
-
-
 def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[list[int]]:
     """``kind`` per local weekday (Monday first) and hour over the scope's days."""
     from helpdesk.extensions import db
@@ -234,7 +231,7 @@ def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[
         ):
             hours[int(isodow) - 1][int(at_hour)] += int(count)
         return hours
-    step = _epoch_hour()
+    step = epoch_hour()
     for number, count in db.session.execute(
         select(step, func.sum(R.count)).where(*conditions).group_by(step)
     ):
@@ -243,7 +240,7 @@ def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[
     return hours
 
 
-def _epoch_hour() -> Any:
+def epoch_hour() -> Any:
     """SQLite: a rollup's hour as hours since 1970 (a number, not a date to parse)."""
     return cast(func.strftime("%s", R.hour), Integer) // 3600
 
@@ -251,20 +248,3 @@ def _epoch_hour() -> Any:
 def local_hour(scope: Scope, number: int) -> datetime:
     """An hour since 1970 in the report's time zone."""
     return datetime.fromtimestamp(int(number) * 3600, UTC).astimezone(scope.tz)
-
-
-def totals(
-    kinds: tuple[str, ...], since: datetime, until: datetime, where: ColumnElement[bool]
-) -> list[tuple[str, str | None, int, int, int]]:
-    """(kind, detail, count, sum of values, satisfied) over whole hours."""
-    from helpdesk.extensions import db
-
-    rows = db.session.execute(
-        select(R.kind, R.detail, func.sum(R.count), func.sum(R.total), func.sum(R.satisfied))
-        .where(R.kind.in_(kinds), R.hour >= since, R.hour < until, where)
-        .group_by(R.kind, R.detail)
-    ).all()
-    return [
-        (kind, detail or None, int(count), int(total or 0), int(satisfied or 0))
-        for kind, detail, count, total, satisfied in rows
-    ]

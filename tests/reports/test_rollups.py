@@ -1,4 +1,4 @@
-"""The hourly rollups: kept in step by each flush exactly as a rebuild from the events
+"""The hourly and daily rollups: kept in step by each flush exactly as a rebuild from the events
 makes them (also when a customer is erased), and every figure read from them equals the
 same figure read from the events, per role, filter and time zone (across the change of
 time in Berlin, in New York, in UTC; India's half hours read the events)."""
@@ -14,7 +14,7 @@ from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.reports import figures, recording, rollups
 from helpdesk.reports import scope as scopes
-from helpdesk.reports.models import ReportingRollup
+from helpdesk.reports.models import ReportingDaily, ReportingRollup
 from tests.reports.conftest import _at, _open, _reply, _status, ticket, utc
 
 
@@ -25,6 +25,22 @@ def _rows() -> list[tuple]:
         for r in db.session.execute(select(ReportingRollup)).scalars()
         if r.count
     )
+
+
+def _days() -> list[tuple]:
+    """The daily rollups; they must be the hourly ones summed per UTC day."""
+    db.session.rollback()
+    days = sorted(
+        (r.kind, r.day, r.team_id, r.channel, r.detail, r.count, r.total, r.satisfied)
+        for r in db.session.execute(select(ReportingDaily)).scalars()
+        if r.count
+    )
+    summed: dict[tuple, list[int]] = {}
+    for kind, hour, team, channel, detail, count, total, satisfied in _rows():
+        row = summed.setdefault((kind, hour.date(), team, channel, detail), [0, 0, 0])
+        row[0], row[1], row[2] = row[0] + count, row[1] + total, row[2] + satisfied
+    assert days == sorted((*key, *sums) for key, sums in summed.items())
+    return days
 
 
 @pytest.fixture
@@ -49,12 +65,13 @@ def test_the_flush_keeps_them_as_a_rebuild_makes_them(app, rated):
     eve = db.session.execute(select(Customer).where(Customer.name == "Eve")).scalar_one()
     assert sum(r[5] for r in _rows() if r[0] == "created") == 5
     _at(utc(27, 9), lambda: customers.erase(db.session.get(Customer, eve.id)))
-    kept = _rows()
+    kept, kept_days = _rows(), _days()
     assert sum(r[5] for r in kept if r[0] == "created") == 4  # Eve's went with her
     surveys = [r for r in kept if r[0] == "survey"]
     assert [(r[1], r[5], r[6], r[7]) for r in surveys] == [(utc(26, 10), 2, 7, 1)]
     _at(utc(27, 9), lambda: rollups.rebuild(db.session()))
     assert _rows() == kept
+    assert _days() == kept_days
 
 
 # (viewer, filters, time zone, whether the rollups answer the counts)
