@@ -58,6 +58,7 @@ NOT_ABOUT_CUSTOMERS = {
     "sla_api.update_team": "teams and their hours",
     "agents_api.list_agents": "the desk's agents (test_the_agents_api_shows_the_flag)",
     "agents_api.me": "the agent themselves (test_the_agents_api_shows_the_flag)",
+    "voice_api.voice_token": "the agent's own softphone token: no customer",
     "agents_api.create_agent": "admins manage agents (test_admins_set_the_flag)",
     "agents_api.update_agent": "admins manage agents (test_admins_set_the_flag)",
     "channel_settings.mailbox_list": "admins' channel settings (404 to others): no customer",
