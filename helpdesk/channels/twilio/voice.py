@@ -277,7 +277,7 @@ def status(form, agent: str | None = None) -> VoiceResponse:
             ),
             pop=False,
         ).call
-    settings = _settings(call)
+    settings = number_settings(call)
     dialled, queued = form.get("DialCallStatus"), form.get("QueueResult")
     if dialled or queued:
         if dialled == "completed" or queued == "bridged":
@@ -311,7 +311,7 @@ def _agent(address: str | None, named: str | None = None) -> int | None:
     return agent_id if agent_id is not None and db.session.get(Agent, agent_id) else None
 
 
-def _settings(call: Call) -> dict:
+def number_settings(call: Call) -> dict:
     """The settings of the number the call came in on."""
     channel_id = (call.meta or {}).get("channel_id")
     channel = db.session.get(Channel, channel_id) if channel_id else None

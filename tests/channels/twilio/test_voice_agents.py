@@ -100,3 +100,52 @@ def test_admins_set_the_number_on_the_agents_form(app, web_app, office, admin):
     db.session.rollback()
     assert db.session.get(Agent, office.pat.id).phone == "+49309876543"
     assert 'value="+49309876543"' in web.get(path).get_data(as_text=True)
+
+
+def test_a_live_call_moves_to_an_agent_or_a_team_or_their_voicemail(
+    client, office, api, twilio_api, make_agent
+):
+    params = call_params(CALLER)
+    post_signed(client, VOICE, params)
+    leg = {
+        "CallSid": "CAleg2",
+        "ParentCallSid": params["CallSid"],
+        "AccountSid": ACCOUNT,
+        "From": CALLER,
+        "To": f"client:agent_{office.pat.id}",
+        "CallStatus": "in-progress",
+        "Direction": "outbound-dial",
+    }
+    post_signed(client, STATUS, leg)  # Pat took it in the browser
+    office.sam.presence = "online"
+    office.sam.phone = "+491709876543"
+    db.session.commit()
+    call = db.session.execute(select(Call)).scalar_one()
+    url = f"/api/v1/calls/{call.id}/transfer"
+
+    moved = api.post(url, json={"agent": office.sam.id})
+    assert moved.status_code == 200, moved.json
+    [number] = ET.fromstring(moved.json["twiml"]).find("Dial")
+    assert (number.tag, number.text) == ("Number", "+491709876543")
+    assert number.get("statusCallback") == f"{STATUS}?agent={office.sam.id}"
+    [update] = twilio_api.call_updates()  # the caller's leg follows the new TwiML
+    assert update.path.endswith(f"/Calls/{params['CallSid']}.json")
+    assert update.form["Twiml"] == [moved.json["twiml"]]
+
+    # The team: Pat is on this call, so only Sam rings.
+    dial = ET.fromstring(api.post(url, json={"team": office.team.id}).json["twiml"]).find("Dial")
+    assert [(n.tag, n.text) for n in dial] == [("Number", "+491709876543")]
+    # A team with nobody online, or an agent who is away: the number's voicemail.
+    night = make_agent("nora@example.com", teams=["Nights"])
+    night_team = night.teams[0].id
+    for body in ({"team": night_team}, {"agent": night.id}):
+        root = ET.fromstring(api.post(url, json=body).json["twiml"])
+        assert [child.tag for child in root][:2] == ["Say", "Record"], body
+
+    for body in ({}, {"agent": office.sam.id, "team": night_team}, {"agent": 999999}):
+        assert api.post(url, json=body).status_code == 422, body
+    call.status = "completed"
+    db.session.commit()
+    over = api.post(url, json={"agent": office.sam.id})
+    assert over.status_code == 409 and over.json["error"]["fields"]["status"] == "completed"
+    assert len(twilio_api.call_updates()) == 4  # nothing sent for a refused transfer
