@@ -640,7 +640,11 @@ def check_notifications(a: Accounts, web) -> None:
 
     def annas() -> list[tuple[str, int | None]]:
         db.session.rollback()
-        rows = db.session.execute(select(Notification).where(Notification.agent_id == a.anna.id))
+        rows = db.session.execute(
+            select(Notification)
+            .where(Notification.agent_id == a.anna.id)
+            .order_by(Notification.id)  # PostgreSQL returns an updated row last otherwise
+        )
         return [(n.kind, n.ticket_id) for n in rows.scalars()]
 
     # (Walked once per route: start from none.)
