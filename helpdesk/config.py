@@ -75,6 +75,11 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_NUMBER": os.environ.get("TWILIO_NUMBER"),
+        # The browser softphone's access tokens (channels/twilio/softphone.py): an API key
+        # and its secret, and the TwiML App that outgoing browser calls go through.
+        "TWILIO_API_KEY": os.environ.get("TWILIO_API_KEY"),
+        "TWILIO_API_SECRET": os.environ.get("TWILIO_API_SECRET"),
+        "TWILIO_TWIML_APP_SID": os.environ.get("TWILIO_TWIML_APP_SID"),
         # Where the Twilio REST client sends its requests (and media may be fetched from):
         # unset means Twilio itself; tests and proxies point it elsewhere.
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,

@@ -223,6 +223,7 @@ LABELS = {
     "cancelled": lazy_gettext("cancelled"),
     "online": lazy_gettext("online"),
     "away": lazy_gettext("away"),
+    "on_call": lazy_gettext("on a call"),
     "offline": lazy_gettext("offline"),
     "agent": lazy_gettext("agent"),
     "lead": lazy_gettext("lead"),

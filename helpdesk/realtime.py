@@ -205,11 +205,11 @@ class AgentsNamespace(Namespace):
         return presence
 
     def on_presence(self, data: object = None) -> dict[str, str]:
-        """The agent sets themselves online or away."""
+        """The agent sets themselves online or away; their softphone, on a call and back."""
         status = (data or {}).get("status") if isinstance(data, dict) else None
         agent_id = self._agent_of.get(current_sid())
-        if status not in ("online", "away") or agent_id is None:
-            return {"error": "status must be online or away"}
+        if status not in ("online", "away", "on_call") or agent_id is None:
+            return {"error": "status must be online, away or on_call"}
         with self._presence_lock:
             self._set_presence(agent_id, status)
         return {"status": status}

@@ -205,3 +205,8 @@ def can_see_call(agent, call: Call) -> bool:
         return True
     customer = db.session.get(Customer, call.customer_id) if call.customer_id else None
     return can_see_customer(agent, customer)
+
+
+def visible_call(agent, call: Call | None) -> Call:
+    """``call`` if ``agent`` may see it; otherwise NotFound (never reveal it exists)."""
+    return _visible(call, call is not None and can_see_call(agent, call), "call")

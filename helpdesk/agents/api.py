@@ -48,6 +48,8 @@ class AgentPatch(Strict):
     active: bool | None = None
     own_accounts_only: bool | None = None
     capacity: Capacity | None = None
+    # Calls ring this number instead of the browser softphone; "" clears it.
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
 
 
 class AgentOut(Shape):
@@ -62,6 +64,7 @@ class AgentOut(Shape):
     active: bool
     own_accounts_only: bool
     capacity: int
+    phone: str | None
 
 
 class NewAgentOut(AgentOut):
@@ -79,6 +82,7 @@ def agent_json(agent: Agent) -> dict:
         "active": agent.active,
         "own_accounts_only": agent.own_accounts_only,
         "capacity": agent.capacity,
+        "phone": agent.phone,
     }
 
 
@@ -133,8 +137,8 @@ def create_agent():
 @require_role("admin")
 @documented(AgentOut, body=AgentPatch)
 def update_agent(agent_id: int):
-    """Change an agent's name, role, teams, capacity, active state or own-accounts-only (admins;
-    their own role, state and access they leave to another admin)."""
+    """Change an agent's name, role, teams, capacity, phone, active state or own-accounts-only
+    (admins; their own role, state and access they leave to another admin)."""
     agent = get_or_404(Agent, agent_id, "agent")
     changes = {k: v for k, v in parse_body(AgentPatch).model_dump(exclude_unset=True).items()}
     if any(value is None for value in changes.values()):

@@ -19,7 +19,8 @@ ROLES = ("agent", "lead", "admin")
 # What an API token may be used for: "api" the REST API and /agents realtime, "cti" only
 # the CTI events of a phone system, "webhook-admin" only managing webhooks (docs/product.md).
 SCOPES = ("api", "cti", "webhook-admin")
-PRESENCE = ("online", "away", "offline")
+# "on_call": the browser softphone has a call up (static/softphone.js); no call rings them.
+PRESENCE = ("online", "away", "on_call", "offline")
 ASSIGNMENT = ("manual", "round_robin", "least_loaded")  # how a team's new tickets find an agent
 
 team_members = Table(
@@ -76,6 +77,8 @@ class Agent(UserMixin, Model):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # What the agent's email replies end with (before the mailbox's signature).
     signature: Mapped[str | None] = mapped_column(Text)
+    # A phone number (E.164) that incoming calls ring instead of the browser softphone.
+    phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session's login (get_id): logging out, a new password or a
     # deactivation counts it up, and every copy of an older session stops working.

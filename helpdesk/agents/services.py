@@ -7,13 +7,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from helpdesk.agents.models import ROLES, SCOPES, Agent, ApiToken, Team
 from helpdesk.audit import services as audit
-from helpdesk.customers.identities import InvalidIdentity, normalise_email
+from helpdesk.customers.identities import InvalidIdentity, normalise_email, normalise_phone
 from helpdesk.db import utcnow
-from helpdesk.errors import Forbidden
+from helpdesk.errors import Forbidden, Invalid
 from helpdesk.extensions import db
 from helpdesk.i18n import LANGUAGES, known_timezone
 from helpdesk.web import ratelimit
@@ -115,6 +116,8 @@ def update_agent(agent: Agent, changes: dict) -> None:
     before = _audited(agent)
     if "capacity" in changes:
         agent.capacity = _capacity(changes["capacity"])
+    if "phone" in changes:
+        agent.phone = own_phone(changes["phone"])
     changed = False
     for field in ("name", "role", "own_accounts_only"):
         if field in changes and getattr(agent, field) != changes[field]:
@@ -152,7 +155,19 @@ def _audited(agent: Agent) -> dict:
         "capacity": agent.capacity,
         "own_accounts_only": agent.own_accounts_only,
         "active": agent.active,
+        "phone": agent.phone,
     }
+
+
+def own_phone(value: str | None) -> str | None:
+    """An agent's own phone number in E.164 (calls ring it instead of the browser), or
+    None for an empty value; Invalid naming ``phone`` when it is no phone number."""
+    if not (value or "").strip():
+        return None
+    try:
+        return normalise_phone(value or "")
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), fields={"phone": _("not a phone number")}) from None
 
 
 def create_team(name: str) -> Team:

@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
     from helpdesk.channels.settings import pages as settings_pages
     from helpdesk.channels.settings import widgets as widget_settings
     from helpdesk.channels.twilio import cli as twilio_cli
-    from helpdesk.channels.twilio import common, sms, webhooks
+    from helpdesk.channels.twilio import common, sms, softphone, softphone_api, webhooks
     from helpdesk.extensions import csrf
     from helpdesk.tickets import ingest
     from helpdesk.web.api import register_api
@@ -45,6 +45,8 @@ def init_app(app: Flask) -> None:
     assert mailbox_settings and number_settings and widget_settings and oauth_settings
     app.register_blueprint(settings_pages.bp)
     register_api(app, cti.bp)
+    register_api(app, softphone_api.bp)
+    app.add_template_global(softphone.wanted, "softphone_wanted")
     csrf.exempt(webhooks.bp)  # Twilio proves itself with X-Twilio-Signature
     app.register_blueprint(webhooks.bp)
     for command in (*twilio_cli.COMMANDS, *email_cli.COMMANDS, *chat_cli.COMMANDS):

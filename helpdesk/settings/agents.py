@@ -82,6 +82,7 @@ def _values(agent: Agent) -> dict:
         "teams": [t.id for t in agent.teams],
         "capacity": agent.capacity,
         "own_accounts_only": agent.own_accounts_only,
+        "phone": agent.phone or "",
     }
 
 
@@ -131,11 +132,11 @@ def _sent(agent: Agent, link: str | None, done: str):
 
 @bp.route("/settings/agents/<int:agent_id>", methods=["GET", "POST"])
 def edit_agent(agent_id: int):
-    """Change an agent's name, role, teams, capacity and own-accounts-only."""
+    """Change an agent's name, role, teams, capacity, own phone and own-accounts-only."""
     agent = get_or_404(Agent, agent_id)
     if request.method == "GET":
         return _form(agent, _values(agent), None)
-    body = read(text=("name", "role"), numbers=("capacity",), flags=("own_accounts_only",))
+    body = read(text=("name", "role", "phone"), numbers=("capacity",), flags=("own_accounts_only",))
     body["teams"] = read(id_lists=("teams",))["teams"]
     try:
         changes = validate(AgentPatch, body).model_dump(exclude_unset=True)

@@ -14,9 +14,15 @@ from helpdesk.web.args import get_row, page_number, refuse_unstorable_url
 T = TypeVar("T")
 __all__ = ["get_or_404", "page_blueprint", "page_number"]
 # Inbound HTML is cleaned, framed and sandboxed; this is the last line behind that.
+# The browser softphone (static/softphone.js, Twilio's Voice SDK) signals over
+# wss://voice-js.*.twilio.com (allowed by wss:), posts call quality events to
+# https://eventgw.*.twilio.com and plays its ring and dial tones from
+# https://sdk.twilio.com; the call's audio itself is WebRTC, which CSP does not govern.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: https: http:; connect-src 'self' ws: wss:; frame-src 'self'; "
+    "img-src 'self' data: https: http:; "
+    "connect-src 'self' ws: wss: https://*.twilio.com; "
+    "media-src 'self' blob: https://sdk.twilio.com; frame-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

@@ -59,6 +59,7 @@ NOT_ABOUT_CUSTOMERS = {
     "sla_api.update_team": "teams and their hours",
     "agents_api.list_agents": "the desk's agents (test_the_agents_api_shows_the_flag)",
     "agents_api.me": "the agent themselves (test_the_agents_api_shows_the_flag)",
+    "voice_api.voice_token": "the agent's own softphone token: no customer",
     "agents_api.create_agent": "admins manage agents (test_admins_set_the_flag)",
     "agents_api.update_agent": "admins manage agents (test_admins_set_the_flag)",
     "channel_settings.mailbox_list": "admins' channel settings (404 to others): no customer",
@@ -151,6 +152,7 @@ BY_ID = {
     "duplicates_api.merge_preview": "merge",
     "files.download": None,
     "compose_api.forward": {"to": "peek@example.com"},
+    "voice_api.transfer_call": "transfer",
 }
 
 # Lists, searches, lookups and pages without an id in the path: walked by a function
@@ -245,9 +247,10 @@ def accounts(request, api, make_agent, make_customer, make_ticket, make_token, c
     for number, who in (("M-1", a.mia), ("O-1", a.olga)):
         assert api.put(f"{V1}/orders/{number}", json={"customer": who.id}).status_code == 201
     for n, who in enumerate((a.mia, a.olga)):
-        db.session.add(
-            Call(provider="cti", provider_id=f"c{n}", direction="in", customer_id=who.id)
-        )
+        call = Call(provider="cti", provider_id=f"c{n}", direction="in", customer_id=who.id)
+        db.session.add(call)
+        db.session.flush()
+        setattr(a, f"{who.name.split()[0].lower()}_call", call.id)
     api.post(f"{V1}/customers/{a.olga.id}/notes", json={"body": "Olga note"})
     a.macro = api.post(f"{V1}/macros", json={"name": "Hi", "body": "Hello"}).json["id"]
     for who in ("mia", "olga"):  # a file on each ticket's first message
@@ -270,7 +273,7 @@ def accounts(request, api, make_agent, make_customer, make_ticket, make_token, c
 def ids_of(a: Accounts, whose: str) -> dict:
     """Path values naming ``whose`` things ("mine", "other" or "missing")."""
     if whose == "missing":
-        ids = ("customer_id", "org_id", "organization_id", "ticket_id", "message_id")
+        ids = ("customer_id", "org_id", "organization_id", "ticket_id", "message_id", "call_id")
         return dict.fromkeys((*ids, "attachment_id"), MISSING) | {
             "number": "NOPE-1",
             "macro_id": a.macro,
@@ -285,6 +288,7 @@ def ids_of(a: Accounts, whose: str) -> dict:
         "macro_id": a.macro,
         "message_id": a.mia_message if mine else a.olga_message,
         "attachment_id": a.mia_attachment if mine else a.olga_attachment,
+        "call_id": a.mia_call if mine else a.olga_call,
     }
 
 
@@ -309,6 +313,8 @@ def body_for(a: Accounts, endpoint: str):
         return {"from": a.mia.id}
     if body == "order":
         return {"customer": a.mia.id, "status": "cancelled"}
+    if body == "transfer":
+        return {"agent": a.sam.id}
     return body
 
 
@@ -637,7 +643,11 @@ def check_notifications(a: Accounts, web) -> None:
 
     def annas() -> list[tuple[str, int | None]]:
         db.session.rollback()
-        rows = db.session.execute(select(Notification).where(Notification.agent_id == a.anna.id))
+        rows = db.session.execute(
+            select(Notification)
+            .where(Notification.agent_id == a.anna.id)
+            .order_by(Notification.id)  # PostgreSQL returns an updated row last otherwise
+        )
         return [(n.kind, n.ticket_id) for n in rows.scalars()]
 
     # (Walked once per route: start from none.)

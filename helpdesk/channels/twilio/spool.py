@@ -69,7 +69,7 @@ def _voice(form, raw: bytes, args, replay: bool) -> Any:
 
 def _voice_status(form, raw: bytes, args, replay: bool) -> Any:
     with unit_of_work.writing():
-        response = twilio_voice.status(form)
+        response = twilio_voice.status(form, args.get("agent"))
         unit_of_work.commit()
     return response
 

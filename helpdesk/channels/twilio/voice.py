@@ -15,7 +15,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, exists, or_, select
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from helpdesk import unit_of_work
 from helpdesk.agents import access
@@ -106,12 +106,15 @@ def agent_of(address: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def online_agents(team_id: int | None, managers: Collection[int] = ()) -> tuple[list[int], bool]:
-    """The number's team's online agents who are not on a call; and whether any are online.
-    Account managers only when the caller is theirs (``managers``: agents.access)."""
+def online_agents(
+    team_id: int | None, managers: Collection[int] = ()
+) -> tuple[list[tuple[int, str | None]], bool]:
+    """The number's team's online agents who are not on a call, each with their own phone
+    number (None: their browser rings); and whether any are online. Account managers
+    only when the caller is theirs (``managers``: agents.access)."""
     busy = exists().where(and_(Call.agent_id == Agent.id, Call.status == "in-progress"))
     query = (
-        select(Agent.id, busy.label("busy"))
+        select(Agent.id, Agent.phone, busy.label("busy"))
         .where(
             Agent.presence == "online",
             Agent.active.is_(True),
@@ -124,7 +127,27 @@ def online_agents(team_id: int | None, managers: Collection[int] = ()) -> tuple[
             team_members.c.team_id == team_id
         )
     rows = db.session.execute(query).all()
-    return [row.id for row in rows if not row.busy], bool(rows)
+    return [(row.id, row.phone) for row in rows if not row.busy], bool(rows)
+
+
+def ring(dial: Dial, agent_id: int, phone: str | None) -> None:
+    """One agent's noun in a <Dial>: their own phone as a <Number>, else their browser
+    softphone as a <Client>. Who picks up comes back to the status webhook (a number's
+    callback names the agent in its URL: the leg's To is only the number)."""
+    if phone:
+        dial.number(
+            phone,
+            status_callback=f"{STATUS_PATH}?agent={agent_id}",
+            status_callback_event="answered",
+            status_callback_method="POST",
+        )
+    else:
+        dial.client(
+            identity(agent_id),
+            status_callback=STATUS_PATH,
+            status_callback_event="answered",
+            status_callback_method="POST",
+        )
 
 
 def _say(response: VoiceResponse, settings: dict, key: str) -> None:
@@ -160,13 +183,8 @@ def answer(channel: Channel | None, managers: Collection[int] = ()) -> VoiceResp
         dial = response.dial(
             timeout=RING_SECONDS, action=STATUS_PATH, method="POST", answer_on_bridge=True
         )
-        for agent_id in available[:MAX_DIAL]:
-            dial.client(
-                identity(agent_id),
-                status_callback=STATUS_PATH,
-                status_callback_event="answered",
-                status_callback_method="POST",
-            )
+        for agent_id, phone in available[:MAX_DIAL]:
+            ring(dial, agent_id, phone)
     elif anyone_online:
         response.enqueue(f"team-{team_id or 0}", action=STATUS_PATH, method="POST")
     else:
@@ -231,15 +249,16 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
-def status(form) -> VoiceResponse:
-    """Apply a call status callback, a <Dial>/<Enqueue> outcome or a recording."""
+def status(form, agent: str | None = None) -> VoiceResponse:
+    """Apply a call status callback, a <Dial>/<Enqueue> outcome or a recording (``agent``:
+    the id in the callback URL of a leg that rang an agent's own phone)."""
     response = VoiceResponse()
     sid = (form.get("CallSid") or "").strip()
     parent = (form.get("ParentCallSid") or "").strip()
     if parent:  # a leg we rang to an agent's softphone: who picked up
         call = calls.find(PROVIDER, parent)
         if call is not None and form.get("CallStatus") == "in-progress":
-            calls.update(call, answered=True, agent_id=_agent(form.get("To")))
+            calls.update(call, answered=True, agent_id=_agent(form.get("To"), agent))
         return response
     if not sid:
         raise Invalid("CallSid is missing", fields={"CallSid": "required"})
@@ -258,7 +277,7 @@ def status(form) -> VoiceResponse:
             ),
             pop=False,
         ).call
-    settings = _settings(call)
+    settings = number_settings(call)
     dialled, queued = form.get("DialCallStatus"), form.get("QueueResult")
     if dialled or queued:
         if dialled == "completed" or queued == "bridged":
@@ -285,13 +304,14 @@ def status(form) -> VoiceResponse:
     return response
 
 
-def _agent(address: str | None) -> int | None:
-    """The agent id of a softphone identity, if such an agent exists."""
-    agent_id = agent_of(address)
+def _agent(address: str | None, named: str | None = None) -> int | None:
+    """The agent id of a softphone identity (or ``named``, an id from the callback URL),
+    if such an agent exists."""
+    agent_id = agent_of(address) if _int(named) is None else _int(named)
     return agent_id if agent_id is not None and db.session.get(Agent, agent_id) else None
 
 
-def _settings(call: Call) -> dict:
+def number_settings(call: Call) -> dict:
     """The settings of the number the call came in on."""
     channel_id = (call.meta or {}).get("channel_id")
     channel = db.session.get(Channel, channel_id) if channel_id else None
