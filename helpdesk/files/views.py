@@ -2,8 +2,8 @@
 (the session, or a bearer token as for the API); 404 for everyone else, as for an id
 that does not exist.
 
-Only a raster image whose bytes are what its type says is shown inline; everything else
-(HTML, SVG, PDF, anything) is a download, of a neutral type when a browser could run
+Only a raster image whose bytes are what its type says, and audio (a voicemail plays in
+the ticket), are shown inline; everything else (HTML, SVG, PDF, anything) is a download, of a neutral type when a browser could run
 it. ``nosniff`` and a policy that allows nothing keep a browser from reading more into
 it."""
 
@@ -26,6 +26,8 @@ bp = Blueprint("files", __name__)
 # Types a browser would render and run in our origin if they were shown.
 ACTIVE = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
 POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+# Sound a browser only plays (a voicemail, a recorded call): inline, for <audio>.
+AUDIO = ("audio/mpeg", "audio/wav", "audio/x-wav", "audio/ogg", "audio/webm", "audio/mp4")
 
 
 @bp.before_request
@@ -43,7 +45,7 @@ def _agent():
 def _served_type(attachment: Attachment, head: bytes) -> tuple[str, bool]:
     """The Content-Type to send and whether the file is shown inline."""
     kind = (attachment.content_type or "application/octet-stream").lower()
-    if is_raster(kind, head):
+    if is_raster(kind, head) or kind in AUDIO:
         return kind, True
     if any(word in kind for word in ACTIVE) or not kind.isascii():
         return "application/octet-stream", False
@@ -52,7 +54,7 @@ def _served_type(attachment: Attachment, head: bytes) -> tuple[str, bool]:
 
 @bp.get("/attachments/<int:attachment_id>")
 def download(attachment_id: int):
-    """The attachment's content: inline for a raster image, a download otherwise."""
+    """The attachment's content: inline for a raster image or audio, a download otherwise."""
     attachment = db.session.get(Attachment, attachment_id) if attachment_id <= MAX_ID else None
     if (
         attachment is None

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from helpdesk.channels.twilio import voice as twilio_voice
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Call, Message, Ticket
+from tests.fixtures.agents import login
 from tests.fixtures.corpora import corpus
 from tests.fixtures.sockets import Listener
 from tests.fixtures.twilio import ACCOUNT, OUR_NUMBER, call_params, post_signed, sign, twilio_config
@@ -264,7 +265,7 @@ def test_calls_that_never_connect_are_missed_calls(client, office, final):
     assert db.session.execute(select(Message)).scalar_one().meta["call"] == "missed"
 
 
-def test_voicemail_becomes_a_ticket_message_with_its_recording(client, office, twilio_api):
+def test_voicemail_becomes_a_ticket_message_with_its_recording(client, office, twilio_api, api_as):
     audio = b"ID3" + bytes(range(256)) * 8
     recording = twilio_api.add_media("audio/mpeg", audio)
     params = call_params(CALLER)
@@ -293,6 +294,23 @@ def test_voicemail_becomes_a_ticket_message_with_its_recording(client, office, t
     call = the_call()
     assert call.recording_url == recording and call.ticket_id == entry.ticket_id
     assert call.status == "completed" and call.duration == 40
+
+    # It plays in the ticket, for an agent of the line's team only (through our server:
+    # the browser never sees the Twilio address).
+    login(client, "sam@example.com")
+    page = client.get(f"/tickets/{entry.ticket_id}").get_data(as_text=True)
+    assert (
+        f'<audio class="recording" controls preload="none" src="/attachments/{attachment.id}"'
+        in page
+    )
+    assert recording not in page
+    played = client.get(f"/attachments/{attachment.id}")
+    assert played.status_code == 200 and played.data == audio
+    assert played.mimetype == "audio/mpeg" and "attachment" not in played.headers.get(
+        "Content-Disposition", ""
+    )
+    billing = api_as(office.bill)  # by its API token (the same rule as the session)
+    assert billing.get(f"/attachments/{attachment.id}").status_code == 404
 
 
 def test_status_callback_of_a_call_we_did_not_see_ring_is_recorded(client, office):
