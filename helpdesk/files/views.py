@@ -3,9 +3,9 @@
 that does not exist.
 
 Only a raster image whose bytes are what its type says, and audio (a voicemail plays in
-the ticket), are shown inline; everything else (HTML, SVG, PDF, anything) is a download, of a neutral type when a browser could run
-it. ``nosniff`` and a policy that allows nothing keep a browser from reading more into
-it."""
+the ticket), are shown inline; everything else (HTML, SVG, PDF, anything) is a download,
+of a neutral type when a browser could run it. ``nosniff`` and a policy that allows
+nothing keep a browser from reading more into it."""
 
 from __future__ import annotations
 
