@@ -16,6 +16,8 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -27,6 +29,7 @@ from helpdesk.channels.base import ChannelAdapter, DeliveryError
 from helpdesk.channels.email.mailboxes import (
     EMAIL,
     SECRET_KEYS,
+    Server,
     mailbox_for,
     server,
     smtp_login,
@@ -170,6 +173,26 @@ def envelope(message: Message, recipient: str) -> list[str]:
     return list(dict.fromkeys([recipient, *meta.get("cc", []), *meta.get("bcc", [])]))
 
 
+@contextmanager
+def smtp_session(smtp: Server, timeout: float) -> Iterator[smtplib.SMTP]:
+    """A connection to an SMTP server, secured as set (TLS or STARTTLS) and logged in
+    (``smtp_login``); closed on leaving. Sending and the settings' connection test."""
+    connection: smtplib.SMTP
+    if smtp.tls:
+        connection = smtplib.SMTP_SSL(
+            smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    with connection:
+        connection.ehlo()
+        if smtp.starttls:
+            connection.starttls(context=ssl.create_default_context())
+            connection.ehlo()
+        smtp_login(connection, smtp)
+        yield connection
+
+
 def smtp_send(mailbox, mime: EmailMessage, recipient: str | list[str]) -> None:
     """Hand the message to the mailbox's SMTP server; DeliveryError says whether to retry."""
     if is_oauth(mailbox):
@@ -178,20 +201,8 @@ def smtp_send(mailbox, mime: EmailMessage, recipient: str | list[str]) -> None:
         except OAuthError as exc:
             raise DeliveryError(f"mailbox {mailbox.name}: {exc}") from exc
     smtp = server(mailbox, "smtp")
-    connection: smtplib.SMTP
     try:
-        if smtp.tls:
-            connection = smtplib.SMTP_SSL(
-                smtp.host, smtp.port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context()
-            )
-        else:
-            connection = smtplib.SMTP(smtp.host, smtp.port, timeout=SMTP_TIMEOUT)
-        with connection:
-            connection.ehlo()
-            if smtp.starttls:
-                connection.starttls(context=ssl.create_default_context())
-                connection.ehlo()
-            smtp_login(connection, smtp)
+        with smtp_session(smtp, SMTP_TIMEOUT) as connection:
             to = [recipient] if isinstance(recipient, str) else recipient
             connection.send_message(mime, from_addr=mailbox.address, to_addrs=to)
     except smtplib.SMTPRecipientsRefused as exc:

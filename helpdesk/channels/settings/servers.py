@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-import ssl
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from imapclient import IMAPClient
 
-from helpdesk.channels.email.mailboxes import DEFAULT_PORTS, Server, imap_login, smtp_login
+from helpdesk.channels.email.adapter import smtp_session
+from helpdesk.channels.email.mailboxes import DEFAULT_PORTS, Server, imap_login
 from helpdesk.errors import Invalid
 
 log = logging.getLogger(__name__)
@@ -90,19 +90,7 @@ def test_imap(imap: Server) -> Check:
 def test_smtp(smtp: Server) -> Check:
     """Greet the SMTP server, secure the connection as set and log in when a user is set."""
     try:
-        connection: smtplib.SMTP
-        if smtp.tls:
-            connection = smtplib.SMTP_SSL(
-                smtp.host, smtp.port, timeout=TIMEOUT, context=ssl.create_default_context()
-            )
-        else:
-            connection = smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT)
-        with connection:
-            connection.ehlo()
-            if smtp.starttls:
-                connection.starttls(context=ssl.create_default_context())
-                connection.ehlo()
-            smtp_login(connection, smtp)
+        with smtp_session(smtp, TIMEOUT) as connection:
             code, _answer = connection.noop()
     except Exception as exc:  # noqa: BLE001 - any failure is the admin's to see
         log.info("SMTP test of %s:%s failed: %s", smtp.host, smtp.port, type(exc).__name__)
