@@ -143,24 +143,31 @@
   const warning = document.getElementById("new-messages");
   const sendAnyway = reply.querySelector(".send-anyway");
   let catchingUp = null;
+  let askedAgain = false;
 
   function lastId() { return Number(thread.dataset.lastMessage || 0); }
 
-  async function catchUp() {  // fetch every message after the last one shown
-    if (catchingUp) return catchingUp;
+  // Fetch every message after the last one shown. Asked while a fetch is under way (a
+  // message arrived after that request went out), it fetches once more when that one is
+  // done: the running request may have been answered before the new message was stored.
+  async function catchUp() {
+    if (catchingUp) { askedAgain = true; return catchingUp; }
     catchingUp = (async () => {
       try {
-        const html = await (await fragment("/tickets/" + ticketId + "/thread?after=" + lastId())).text();
-        const holder = document.createElement("div");
-        holder.innerHTML = html;  // rendered and escaped by the server's message template
-        for (const article of Array.from(holder.children)) {
-          const id = Number(article.dataset.message);
-          if (id <= lastId() || document.getElementById("m" + id)) continue;
-          thread.appendChild(article);
-          thread.dataset.lastMessage = id;
-          fitFrames(article);
-          refreshTimes(article);
-        }
+        do {
+          askedAgain = false;
+          const html = await (await fragment("/tickets/" + ticketId + "/thread?after=" + lastId())).text();
+          const holder = document.createElement("div");
+          holder.innerHTML = html;  // rendered and escaped by the server's message template
+          for (const article of Array.from(holder.children)) {
+            const id = Number(article.dataset.message);
+            if (id <= lastId() || document.getElementById("m" + id)) continue;
+            thread.appendChild(article);
+            thread.dataset.lastMessage = id;
+            fitFrames(article);
+            refreshTimes(article);
+          }
+        } while (askedAgain);
       } finally { catchingUp = null; }
     })();
     return catchingUp;
