@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import select
@@ -81,7 +82,7 @@ class HelpdeskCollector:
         yield lag
 
 
-def last_success(state: dict, created_at: datetime | None) -> float:
+def last_success(state: dict[str, Any], created_at: datetime | None) -> float:
     """When a mailbox was last polled without error (a Unix time), from its stored poll
     state; its creation when no poll has succeeded yet."""
     stamp = state.get("last_success_at")

@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, start)
     app.after_request_funcs.setdefault(None, []).append(finish)
     # after_request functions run last-registered first: appended early, this runs late.
-    appcontext_popped.connect(_forget, app, weak=False)
+    appcontext_popped.connect(_forget, app)
 
 
 def _forget(sender: Flask, **kwargs: object) -> None:

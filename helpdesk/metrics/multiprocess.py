@@ -8,7 +8,9 @@ scrape of any process adds up all of them. So whoever starts the processes
 
 1. set ``PROMETHEUS_MULTIPROC_DIR`` to a folder of this machine that every process of
    the deployment on it shares (web workers, and the RQ worker and scheduler if their
-   counts should show: ingest in the worker, job failures), and empty it once at start
+   counts should show: ingest in the worker, job failures), in the environment of the
+   command that builds the app (``helpdesk serve`` imports it before gunicorn forks), and
+   empty it once when the machine's processes start, before any of them counts
    (``prepare``): files of an earlier run would be added to this one's counts;
 2. call ``on_worker_exit(pid)`` when a worker process ends (gunicorn's ``child_exit``
    server hook): its live gauges (open Socket.IO connections) are dropped; its counters
@@ -20,17 +22,20 @@ on its own).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, values
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector
 
+log = logging.getLogger(__name__)
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+_warned: list[bool] = []
 
 
 def folder() -> str | None:
@@ -59,7 +64,7 @@ def on_worker_exit(pid: int) -> None:
     outside multiprocess mode."""
     path = folder()
     if path:
-        prometheus_multiprocess.mark_process_dead(pid, path)
+        prometheus_multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 class _Together:
@@ -80,7 +85,14 @@ def exposition(extra: Iterable[Collector] = ()) -> bytes:
     Python figures) and ``extra`` collectors read now."""
     path = folder()
     if path:
+        if values.ValueClass is values.MutexValue and not _warned:
+            _warned.append(True)
+            log.warning(
+                "%s was set after prometheus_client was imported: this process counts in "
+                "memory, and its own figures are missing from the sums",
+                VARIABLE,
+            )
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry, path=path)
+        prometheus_multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
         return generate_latest(_Together([registry, *extra]))
     return generate_latest(_Together([REGISTRY, *extra]))

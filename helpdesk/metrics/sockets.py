@@ -9,7 +9,7 @@ from flask_socketio import Namespace
 from helpdesk.metrics import registry
 
 
-class CountedNamespace(Namespace):
+class CountedNamespace(Namespace):  # type: ignore[misc]  # Flask-SocketIO is untyped
     """A namespace whose accepted connections and their ends are counted: a connection
     the ``on_connect`` handler refuses (False, ConnectionRefusedError) is not, and gets
     no disconnect."""
