@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
 from flask import Flask
@@ -26,6 +25,7 @@ from helpdesk import (
     i18n,
     imports,
     inbox,
+    metrics,
     notifications,
     organizations,
     realtime,
@@ -47,6 +47,7 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.metrics import logs
 from helpdesk.notifications import models as notification_models
 from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
@@ -117,10 +118,10 @@ def create_app(config: dict | None = None) -> Flask:
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"
         }
     instance.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(app.config["LOG_FORMAT"])
     register_extensions(app)
+    # First: every request gets its id (and timing) before any domain's hook runs.
+    metrics.init_app(app)
     for domain in DOMAINS:
         domain.init_app(app)
     # Last: Socket.IO binds the namespaces registered by then (the domains' included).

@@ -174,4 +174,18 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # (channels/delivery.py: requeue, every minute).
         "DELIVERY_REQUEUE_AFTER": int(os.environ.get("HELPDESK_DELIVERY_REQUEUE_AFTER", "60")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Monitoring (helpdesk/metrics): GET /metrics unless HELPDESK_METRICS=0, and then
+        # only with this bearer token when one is set; log lines as text or JSON.
+        "METRICS": os.environ.get("HELPDESK_METRICS", "1") != "0",
+        "METRICS_TOKEN": os.environ.get("HELPDESK_METRICS_TOKEN") or None,
+        "LOG_FORMAT": _log_format(),
     }
+
+
+def _log_format() -> str:
+    """HELPDESK_LOG_FORMAT: ``text`` (the default) or ``json``; anything else stops the
+    start rather than logging in a shape the log collector does not expect."""
+    value = (os.environ.get("HELPDESK_LOG_FORMAT") or "text").strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError(f"HELPDESK_LOG_FORMAT must be text or json, not {value!r}")
+    return value

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from helpdesk import unit_of_work
+from helpdesk.metrics import logs, registry
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -68,6 +69,7 @@ def run_now(path: str, *args: Any, **kwargs: Any) -> None:
         _resolve(path)(*args, **kwargs)
     except Exception:
         log.exception("in-process job %s%r failed", path, args)
+        registry.count_job_failure("inline")
         from helpdesk.extensions import db
 
         db.session.rollback()
@@ -81,7 +83,10 @@ def submit(
         from rq import Retry
 
         retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
-        queue(queue_name).enqueue(_resolve(path), *args, retry=retry, **kwargs)
+        # The request (or job) that caused this one: the worker logs with its id.
+        request_id = logs.current()
+        meta = {"request_id": request_id} if request_id else None
+        queue(queue_name).enqueue(_resolve(path), *args, retry=retry, meta=meta, **kwargs)
     else:
         run_now(path, *args, **kwargs)
 

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import socketio as python_socketio  # the library under Flask-SocketIO (`socketio` is ours)
 from flask import Flask, current_app, request
 from flask_login import current_user
-from flask_socketio import Namespace, join_room, leave_room
+from flask_socketio import join_room, leave_room
 
 from helpdesk import fanout, unit_of_work
 from helpdesk.extensions import db, socketio
+from helpdesk.metrics.sockets import CountedNamespace
 from helpdesk.origins import cors_check, same_origin
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def current_sid() -> str:
     return sid
 
 
-class AgentsNamespace(Namespace):
+class AgentsNamespace(CountedNamespace):
     """Agents' live connection from our own origin: session cookie or API token (scope
     ``api``), refused otherwise.
 

@@ -9,6 +9,7 @@ from rq import SimpleWorker
 
 from helpdesk.extensions import db
 from helpdesk.jobs import QUEUES, queue, redis_connection
+from helpdesk.metrics import logs, registry
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,15 @@ class AppWorker(SimpleWorker):
         self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
         )
+
+    def execute_job(self, job, queue):  # noqa: D102 - RQ's hook
+        # Log the job's lines with the id of the request that enqueued it.
+        with logs.carrying((job.meta or {}).get("request_id")):
+            return super().execute_job(job, queue)
+
+    def handle_job_failure(self, job, queue, *args, **kwargs):  # noqa: D102 - RQ's hook
+        registry.count_job_failure(queue.name)
+        return super().handle_job_failure(job, queue, *args, **kwargs)
 
     def perform_job(self, *args, **kwargs):  # noqa: D102 - RQ's hook; its signature varies
         try:

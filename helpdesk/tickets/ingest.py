@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, select
@@ -27,6 +27,7 @@ from helpdesk.customers.identities import InvalidIdentity, normalise
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
+from helpdesk.metrics import registry as metrics
 from helpdesk.sla import clocks as sla
 from helpdesk.tickets import attachments, events, replies
 from helpdesk.tickets.html import clean_html, html_to_text
@@ -369,6 +370,7 @@ def _after_commit(
     message: Message, ticket: Ticket, created_ticket: bool, follow_ups: bool = True
 ) -> None:
     """Queue the realtime events and follow-up jobs for after the commit."""
+    unit_of_work.after_commit(partial(metrics.count_ingested, message.channel))
     events.announce_message(message, ticket, created_ticket)
     if message.is_auto or not follow_ups:
         return

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 
 from flask import current_app, request
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
 
 from helpdesk import jobs, realtime, unit_of_work
@@ -44,12 +44,13 @@ from helpdesk.customers.identities import InvalidIdentity, normalise_email
 from helpdesk.errors import HelpdeskError
 from helpdesk.extensions import db, socketio
 from helpdesk.files import uploads
+from helpdesk.metrics.sockets import CountedNamespace
 from helpdesk.surveys import chat as survey_chat
 from helpdesk.tickets.ingest import ingest
 from helpdesk.web.ratelimit import allow
 
 
-class ChatNamespace(Namespace):
+class ChatNamespace(CountedNamespace):
     """Visitors' connections: checked origin, rate limits, one room per visitor."""
 
     def __init__(self, namespace):

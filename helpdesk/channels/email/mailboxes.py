@@ -346,12 +346,10 @@ def save_state(
     error: str | None = None,
     **progress,
 ) -> bool:
-    """Read-modify-write a mailbox's poll state under a row lock; commits.
-
-    ``take`` takes the poll lease (False when another live poll holds it),
-    ``release`` gives it back and records the outcome; ``progress`` carries
-    ``validity``, ``last_uid``, ``retry`` ({uid: attempts}), ``pending`` and ``since``.
-    """
+    """Read-modify-write a mailbox's poll state under a row lock; commits. ``take`` takes
+    the poll lease (False when another live poll holds it), ``release`` gives it back and
+    records the outcome (without ``error``: a success, where /metrics' poll lag counts
+    from); ``progress`` carries ``validity``, ``last_uid``, ``retry``, ``pending``, ``since``."""
     with unit_of_work.writing():
         db.session.rollback()  # a fresh transaction, begun as a writer (SQLite: IMMEDIATE)
         channel = db.session.execute(
@@ -377,6 +375,8 @@ def save_state(
                 state.pop("lease", None)
             state["last_poll_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             state["last_error"] = error
+            if error is None:
+                state["last_success_at"] = state["last_poll_at"]
         elif lease.get("token") in (None, token) or lease.get("until", 0) <= now:
             state["lease"] = {"token": token, "until": now + LEASE_SECONDS}
         channel.state = state
