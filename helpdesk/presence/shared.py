@@ -1,0 +1,257 @@
+"""Presence and viewers in Redis, shared by every web process (``REDIS_URL`` set).
+
+Keys (``helpdesk:presence:``...), every time Redis's own clock (``TIME``), so machines
+whose clocks differ agree:
+
+- ``agent:<id>``: a sorted set of the processes holding a connection of the agent,
+  scored with the moment their entry expires (now + ``PRESENCE_TTL_SECONDS``, moved on
+  by each heartbeat); ``sockets:<id>``: a hash process -> its connections of the agent;
+- ``agents``: the ids of agents registered here, which the sweep looks through;
+- ``viewers:<ticket>``: a hash "process|sid" -> the viewer (JSON), with
+  ``viewers-until:<ticket>`` its expiry moments; ``tickets``: the tickets with viewers;
+- ``lock:<id>``: ``agent_lock`` across processes (redis-py's lock, 10 s at most).
+
+An agent is online while any entry of theirs is unexpired. The sweep finds agents with
+none left and claims each (``SREM`` from ``agents``: exactly one process wins) under
+the agent's lock, then marks them offline. The scripts read keys they build from the
+prefix: one Redis, not a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from redis import Redis
+
+from helpdesk.presence.store import Presence
+
+PREFIX = "helpdesk:presence:"
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+_DROP_DEAD = """
+for _, p in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  redis.call('HDEL', KEYS[2], p)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+"""
+# KEYS: agent zset, sockets hash, agents set; ARGV: process, count, ttl ms, agent id.
+# Returns how many processes held the agent (unexpired) before this one registered.
+_CONNECT = (
+    _NOW
+    + _DROP_DEAD
+    + """
+local before = redis.call('ZCARD', KEYS[1])
+local ttl = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PEXPIRE', KEYS[2], ttl * 2)
+redis.call('SADD', KEYS[3], ARGV[4])
+return before
+"""
+)
+# KEYS as _CONNECT; ARGV: process ('' to drop none), agent id. 1 when no process holds
+# the agent any more and this call took them off ``agents`` (the one to mark offline).
+_RELEASE = (
+    _NOW
+    + """
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+"""
+    + _DROP_DEAD
+    + """
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  return redis.call('SREM', KEYS[3], ARGV[2])
+end
+return 0
+"""
+)
+# KEYS: agents set; ARGV: the agent zsets' prefix. The agents no process holds now.
+_GONE = (
+    _NOW
+    + """
+local gone = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('ZCOUNT', ARGV[1] .. id, '(' .. now, '+inf') == 0 then
+    table.insert(gone, id)
+  end
+end
+return gone
+"""
+)
+# KEYS: viewers hash, viewers-until zset, tickets set; ARGV: member, viewer, ttl ms, ticket.
+_VIEW = (
+    _NOW
+    + """
+local ttl = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PEXPIRE', KEYS[2], ttl * 2)
+redis.call('SADD', KEYS[3], ARGV[4])
+return 1
+"""
+)
+_DROP_DEAD_VIEWERS = """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, m in ipairs(dead) do redis.call('HDEL', KEYS[1], m) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+"""
+# KEYS as _VIEW; ARGV: member ('' for none), ticket. Returns [dropped, viewers...].
+_VIEWERS = (
+    _NOW
+    + """
+local dropped = 0
+if ARGV[1] ~= '' then
+  dropped = redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+"""
+    + _DROP_DEAD_VIEWERS
+    + """
+dropped = dropped + #dead
+local left = redis.call('HVALS', KEYS[1])
+if #left == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[2])
+end
+table.insert(left, 1, dropped)
+return left
+"""
+)
+
+
+class SharedPresence(Presence):
+    """Presence kept in Redis with expiry, besides this process's own bookkeeping."""
+
+    shared = True
+
+    def __init__(self, url: str, ttl_seconds: float) -> None:
+        super().__init__()
+        self.redis = Redis.from_url(url)
+        self.ttl_ms = max(int(ttl_seconds * 1000), 300)
+        # This process among all: host, pid, and a random part (one app after another).
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._connect = self.redis.register_script(_CONNECT)
+        self._release = self.redis.register_script(_RELEASE)
+        self._gone = self.redis.register_script(_GONE)
+        self._view = self.redis.register_script(_VIEW)
+        self._viewers_script = self.redis.register_script(_VIEWERS)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often entries are refreshed and the sweep runs: a third of the expiry."""
+        return self.ttl_ms / 3000
+
+    def _agent_keys(self, agent_id: int) -> list[str]:
+        return [f"{PREFIX}agent:{agent_id}", f"{PREFIX}sockets:{agent_id}", f"{PREFIX}agents"]
+
+    def _ticket_keys(self, ticket_id: int) -> list[str]:
+        return [f"{PREFIX}viewers:{ticket_id}", f"{PREFIX}viewers-until:{ticket_id}", f"{PREFIX}tickets"]
+
+    @contextmanager
+    def agent_lock(self, agent_id: int) -> Iterator[None]:
+        with self.redis.lock(f"{PREFIX}lock:{agent_id}", timeout=10, sleep=0.01, blocking_timeout=10):
+            yield
+
+    def connect(self, sid: str, agent_id: int) -> bool:
+        count = self._add_local(sid, agent_id)
+        args = [self.process, count, self.ttl_ms, agent_id]
+        return int(self._connect(keys=self._agent_keys(agent_id), args=args)) == 0
+
+    def _count_changed(self, agent_id: int) -> None:
+        count = self.local_counts().get(agent_id, 0)
+        # Kept registered with no connection until the grace is over (release).
+        args = [self.process, count, self.ttl_ms, agent_id]
+        self._connect(keys=self._agent_keys(agent_id), args=args)
+
+    def release(self, agent_id: int) -> bool:
+        if not super().release(agent_id):
+            return False
+        args = [self.process, agent_id]
+        return int(self._release(keys=self._agent_keys(agent_id), args=args)) == 1
+
+    def claim_gone(self, agent_id: int) -> bool:
+        return int(self._release(keys=self._agent_keys(agent_id), args=["", agent_id])) == 1
+
+    def connections(self, agent_id: int) -> int:
+        """The agent's live connections in every process."""
+        counts = self.redis.hgetall(f"{PREFIX}sockets:{agent_id}")
+        return sum(int(count) for count in counts.values())
+
+    def gone_agents(self) -> list[int]:
+        return [int(i) for i in self._gone(keys=[f"{PREFIX}agents"], args=[f"{PREFIX}agent:"])]
+
+    def view(self, ticket_id: int, sid: str, viewer: dict[str, Any]) -> bool:
+        if not super().view(ticket_id, sid, viewer):
+            return False
+        self._store_viewer(ticket_id, sid, viewer)
+        return True
+
+    def _store_viewer(self, ticket_id: int, sid: str, viewer: dict[str, Any]) -> None:
+        args = [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
+        self._view(keys=self._ticket_keys(ticket_id), args=args)
+
+    def unview(self, ticket_id: int, sid: str) -> bool:
+        mine = super().unview(ticket_id, sid)
+        answer = self._viewers_script(
+            keys=self._ticket_keys(ticket_id), args=[f"{self.process}|{sid}", ticket_id]
+        )
+        return mine or int(answer[0]) > 0
+
+    def _all_viewers(self, ticket_id: int) -> list[dict[str, Any]]:
+        answer = self._viewers_script(keys=self._ticket_keys(ticket_id), args=["", ticket_id])
+        return [json.loads(value) for value in answer[1:]]
+
+    def stale_tickets(self) -> list[int]:
+        stale = []
+        for ticket_id in self.redis.smembers(f"{PREFIX}tickets"):
+            answer = self._viewers_script(
+                keys=self._ticket_keys(int(ticket_id)), args=["", int(ticket_id)]
+            )
+            if int(answer[0]) > 0:
+                stale.append(int(ticket_id))
+        return stale
+
+    def beat(self) -> None:
+        """Refresh this process's entries: its agents (with their connection counts) and
+        its viewers (put back if a sweep dropped them while this process was slow)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for agent_id, count in self.local_counts().items():
+            args = [self.process, count, self.ttl_ms, agent_id]
+            self._connect(keys=self._agent_keys(agent_id), args=args, client=pipe)
+        for ticket_id, sid, viewer in self.local_viewers():
+            args = [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
+            self._view(keys=self._ticket_keys(ticket_id), args=args, client=pipe)
+        pipe.execute()
+
+    def start(self, app: Any) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            from helpdesk.presence import heartbeat
+
+            self._thread = threading.Thread(
+                target=heartbeat.run, args=(app, self, self._stop), daemon=True,
+                name="presence-heartbeat",
+            )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.redis.close()
