@@ -160,28 +160,45 @@ class SharedPresence(Presence):
         return [f"{PREFIX}agent:{agent_id}", f"{PREFIX}sockets:{agent_id}", f"{PREFIX}agents"]
 
     def _ticket_keys(self, ticket_id: int) -> list[str]:
-        return [f"{PREFIX}viewers:{ticket_id}", f"{PREFIX}viewers-until:{ticket_id}", f"{PREFIX}tickets"]
+        return [
+            f"{PREFIX}viewers:{ticket_id}",
+            f"{PREFIX}viewers-until:{ticket_id}",
+            f"{PREFIX}tickets",
+        ]
+
+    def _agent_args(self, agent_id: int, count: int) -> list[str | int]:
+        return [self.process, count, self.ttl_ms, agent_id]
+
+    def _viewer_args(self, ticket_id: int, sid: str, viewer: dict[str, Any]) -> list[str | int]:
+        return [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
 
     @contextmanager
     def agent_lock(self, agent_id: int) -> Iterator[None]:
-        with self.redis.lock(f"{PREFIX}lock:{agent_id}", timeout=10, sleep=0.01, blocking_timeout=10):
+        with self.redis.lock(
+            f"{PREFIX}lock:{agent_id}", timeout=10, sleep=0.01, blocking_timeout=10
+        ):
             yield
 
     def connect(self, sid: str, agent_id: int) -> bool:
         count = self._add_local(sid, agent_id)
-        args = [self.process, count, self.ttl_ms, agent_id]
-        return int(self._connect(keys=self._agent_keys(agent_id), args=args)) == 0
+        return (
+            int(
+                self._connect(
+                    keys=self._agent_keys(agent_id), args=self._agent_args(agent_id, count)
+                )
+            )
+            == 0
+        )
 
     def _count_changed(self, agent_id: int) -> None:
         count = self.local_counts().get(agent_id, 0)
         # Kept registered with no connection until the grace is over (release).
-        args = [self.process, count, self.ttl_ms, agent_id]
-        self._connect(keys=self._agent_keys(agent_id), args=args)
+        self._connect(keys=self._agent_keys(agent_id), args=self._agent_args(agent_id, count))
 
     def release(self, agent_id: int) -> bool:
         if not super().release(agent_id):
             return False
-        args = [self.process, agent_id]
+        args: list[str | int] = [self.process, agent_id]
         return int(self._release(keys=self._agent_keys(agent_id), args=args)) == 1
 
     def claim_gone(self, agent_id: int) -> bool:
@@ -202,7 +219,7 @@ class SharedPresence(Presence):
         return True
 
     def _store_viewer(self, ticket_id: int, sid: str, viewer: dict[str, Any]) -> None:
-        args = [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
+        args = self._viewer_args(ticket_id, sid, viewer)
         self._view(keys=self._ticket_keys(ticket_id), args=args)
 
     def unview(self, ticket_id: int, sid: str) -> bool:
@@ -231,10 +248,10 @@ class SharedPresence(Presence):
         its viewers (put back if a sweep dropped them while this process was slow)."""
         pipe = self.redis.pipeline(transaction=False)
         for agent_id, count in self.local_counts().items():
-            args = [self.process, count, self.ttl_ms, agent_id]
+            args = self._agent_args(agent_id, count)
             self._connect(keys=self._agent_keys(agent_id), args=args, client=pipe)
         for ticket_id, sid, viewer in self.local_viewers():
-            args = [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
+            args = self._viewer_args(ticket_id, sid, viewer)
             self._view(keys=self._ticket_keys(ticket_id), args=args, client=pipe)
         pipe.execute()
 
@@ -245,7 +262,9 @@ class SharedPresence(Presence):
             from helpdesk.presence import heartbeat
 
             self._thread = threading.Thread(
-                target=heartbeat.run, args=(app, self, self._stop), daemon=True,
+                target=heartbeat.run,
+                args=(app, self, self._stop),
+                daemon=True,
                 name="presence-heartbeat",
             )
         self._thread.start()

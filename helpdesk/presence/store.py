@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-
 KEY = "helpdesk_presence"  # app.extensions key of the app's store
 
 

@@ -82,7 +82,10 @@ def test_viewers_cross_processes_and_a_dead_process_viewers_expire(processes):
     assert alive.view(40, "l2", {"id": 1, "name": "Pat", "typing": False})
     assert not alive.view(40, "gone", {"id": 3, "name": "Nobody", "typing": False})
     seen = sorted(alive.viewers(40), key=lambda v: v["id"])
-    assert seen == [{"id": 1, "name": "Pat", "typing": True}, {"id": 2, "name": "Kim", "typing": False}]
+    assert seen == [
+        {"id": 1, "name": "Pat", "typing": True},
+        {"id": 2, "name": "Kim", "typing": False},
+    ]
     assert until(lambda: (alive.beat(), alive.stale_tickets())[1]) == [40]
     assert sorted((v["id"], v["typing"]) for v in dead.viewers(40)) == [(1, False), (2, False)]
     assert alive.disconnect("l1") == (2, True, [40])  # leaving tells the ticket
