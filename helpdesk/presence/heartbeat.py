@@ -4,8 +4,10 @@ Every third of ``PRESENCE_TTL_SECONDS`` a web process that has had a connection 
 its entries' expiry on (``SharedPresence.beat``) and sweeps: agents whose every entry
 has expired (their process died, or lost Redis for longer than the expiry) are marked
 offline by whichever process claims them first, and tickets whose viewers' entries
-expired are told who is left. The scheduler runs the same sweep (``sweep_job``) every
-30 seconds, so a desk whose web processes all died is cleaned up too.
+expired are told who is left. A process that stalled past the expiry while its agents
+stayed connected finds them lapsed at its next beat and marks them online again. The
+scheduler runs the same sweep (``sweep_job``) every 30 seconds, so a desk whose web
+processes all died is cleaned up too.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def sweep(store: Presence) -> tuple[list[int], list[int]]:
     return offline, tickets
 
 
+def revive(store: Presence, agent_ids: list[int]) -> None:
+    """Agents still connected here whose entries had lapsed (this process stalled for
+    longer than the expiry): online again if a sweep marked them offline meanwhile."""
+    for agent_id in agent_ids:
+        with store.agent_lock(agent_id):
+            if store.sids_of(agent_id) and status.stored_presence(agent_id) == "offline":
+                status.set_presence(agent_id, "online")
+
+
 def sweep_job() -> None:
     """The scheduler's periodic sweep (nothing to do without Redis)."""
     sweep(of(current_app))
@@ -49,8 +60,9 @@ def run(app: Any, store: Any, stop: threading.Event) -> None:
     database away for a moment) are logged and the next beat tries again."""
     while not stop.wait(store.heartbeat_seconds):
         try:
-            store.beat()
+            lapsed = store.beat()
             with app.app_context():
+                revive(store, lapsed)
                 sweep(store)
         except Exception:
             log.exception("presence heartbeat failed")

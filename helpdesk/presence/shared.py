@@ -243,17 +243,23 @@ class SharedPresence(Presence):
                 stale.append(int(ticket_id))
         return stale
 
-    def beat(self) -> None:
+    def beat(self) -> list[int]:
         """Refresh this process's entries: its agents (with their connection counts) and
-        its viewers (put back if a sweep dropped them while this process was slow)."""
+        its viewers (put back if a sweep dropped them while this process was slow). The
+        connected agents whose entries here had expired with nobody else holding them
+        (a sweep may have marked them offline: the caller checks)."""
         pipe = self.redis.pipeline(transaction=False)
-        for agent_id, count in self.local_counts().items():
+        agents = [(agent_id, count) for agent_id, count in self.local_counts().items() if count]
+        for agent_id, count in agents:
             args = self._agent_args(agent_id, count)
             self._connect(keys=self._agent_keys(agent_id), args=args, client=pipe)
         for ticket_id, sid, viewer in self.local_viewers():
             args = self._viewer_args(ticket_id, sid, viewer)
             self._view(keys=self._ticket_keys(ticket_id), args=args, client=pipe)
-        pipe.execute()
+        held = pipe.execute()[: len(agents)]
+        return [
+            agent_id for (agent_id, _), before in zip(agents, held, strict=True) if int(before) == 0
+        ]
 
     def start(self, app: Any) -> None:
         with self._lock:

@@ -140,6 +140,10 @@ class Presence:
     def start(self, app: Any) -> None:
         """Start the heartbeat (shared stores only)."""
 
+    def beat(self) -> list[int]:
+        """Refresh this process's shared entries; the connected agents that had lapsed."""
+        return []
+
     def gone_agents(self) -> list[int]:
         """Agents registered as connected whose every process's entry has expired."""
         return []

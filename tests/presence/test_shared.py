@@ -15,7 +15,7 @@ from helpdesk.presence.shared import SharedPresence
 
 pytestmark = pytest.mark.redis  # the real Redis
 
-TTL = 0.4  # seconds: entries of a "process" that stops beating expire this fast
+TTL = 0.8  # seconds: entries of a "process" that stops beating expire this fast
 
 
 @pytest.fixture
@@ -117,3 +117,22 @@ def test_the_sweep_marks_a_dead_process_agents_offline_and_tells_the_listeners(
         "offline",
         "away",
     )
+
+
+def test_a_process_that_stalled_past_the_expiry_marks_its_connected_agent_online_again(
+    app, make_agent, processes
+):
+    kim = make_agent("kim@example.com")
+    stalled, other = presence.of(app), processes[0]
+    assert stalled.connect("k1", kim.id) is True
+    status.set_presence(kim.id, "online")
+    # The stalled process does not beat; the other one's sweep takes Kim for gone.
+    assert until(lambda: heartbeat.sweep(other)[0]) == [kim.id]
+    db.session.rollback()
+    assert db.session.get(Agent, kim.id).presence == "offline"
+    lapsed = stalled.beat()
+    assert lapsed == [kim.id]
+    heartbeat.revive(stalled, lapsed)
+    db.session.rollback()
+    assert db.session.get(Agent, kim.id).presence == "online"
+    assert stalled.beat() == [] and other.gone_agents() == []

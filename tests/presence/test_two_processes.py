@@ -45,7 +45,7 @@ def _serve(app, redis_url: str) -> tuple[subprocess.Popen, str]:
             "HELPDESK_SECRETS_KEY": SECRETS_KEY,
             "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
             "HELPDESK_ATTACHMENT_DIR": app.config["ATTACHMENT_DIR"],
-            "HELPDESK_PRESENCE_TTL_SECONDS": "1.5",
+            "HELPDESK_PRESENCE_TTL_SECONDS": "3",
             "HELPDESK_PRESENCE_GRACE_SECONDS": "0.2",
             "HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE": "4",
         },
