@@ -232,12 +232,13 @@ class AgentsNamespace(Namespace):
 
 
 def disconnect_agent(agent_id: int) -> None:
-    """Close ``agent_id``'s live connections to this process: the rooms they joined no
-    longer fit what they may see (agents.services.update_agent). With several web
-    processes, connections to the others stay until they reconnect (a known limit)."""
+    """Close ``agent_id``'s live connections: the rooms they joined no longer fit what
+    they may see (agents.services.update_agent). With Redis, those to every web process
+    (the store knows their sids; Socket.IO's message queue asks the process holding a
+    connection to close it)."""
     if socketio.server is None or presence.KEY not in current_app.extensions:
         return  # not serving (a command, a job)
-    for sid in _store().sids_of(agent_id):
+    for sid in _store().all_sids(agent_id):
         socketio.server.disconnect(sid, namespace=AGENTS)
 
 

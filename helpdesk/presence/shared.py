@@ -6,6 +6,8 @@ whose clocks differ agree:
 - ``agent:<id>``: a sorted set of the processes holding a connection of the agent,
   scored with the moment their entry expires (now + ``PRESENCE_TTL_SECONDS``, moved on
   by each heartbeat); ``sockets:<id>``: a hash process -> its connections of the agent;
+- ``sids:<id>``: a hash connection (sid) -> process, for closing every connection of
+  an agent whose rooms changed (``realtime.disconnect_agent``);
 - ``agents``: the ids of agents registered here, which the sweep looks through;
 - ``viewers:<ticket>``: a hash "process|sid" -> the viewer (JSON), with
   ``viewers-until:<ticket>`` its expiry moments; ``tickets``: the tickets with viewers;
@@ -20,6 +22,7 @@ prefix: one Redis, not a cluster.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -29,9 +32,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import LockError
 
 from helpdesk.presence.store import Presence
 
+log = logging.getLogger(__name__)
 PREFIX = "helpdesk:presence:"
 _NOW = """
 local t = redis.call('TIME')
@@ -43,7 +48,8 @@ for _, p in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 """
-# KEYS: agent zset, sockets hash, agents set; ARGV: process, count, ttl ms, agent id.
+# KEYS: agent zset, sockets hash, agents set, sids hash; ARGV: process, count, ttl ms,
+# agent id, the new connection's sid (or '').
 # Returns how many processes held the agent (unexpired) before this one registered.
 _CONNECT = (
     _NOW
@@ -56,6 +62,8 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
 redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[1]) end
+redis.call('PEXPIRE', KEYS[4], ttl * 2)
 return before
 """
 )
@@ -72,9 +80,27 @@ end
     + _DROP_DEAD
     + """
 if redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[4])
   return redis.call('SREM', KEYS[3], ARGV[2])
 end
 return 0
+"""
+)
+# KEYS as _CONNECT. The agent's connections (sids) held by live processes; the others'
+# are dropped.
+_SIDS = (
+    _NOW
+    + """
+local live = {}
+for _, p in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  live[p] = true
+end
+local sids = {}
+local all = redis.call('HGETALL', KEYS[4])
+for i = 1, #all, 2 do
+  if live[all[i + 1]] then table.insert(sids, all[i]) else redis.call('HDEL', KEYS[4], all[i]) end
+end
+return sids
 """
 )
 # KEYS: agents set; ARGV: the agent zsets' prefix. The agents no process holds now.
@@ -141,10 +167,11 @@ class SharedPresence(Presence):
         super().__init__()
         self.redis = Redis.from_url(url)
         self.ttl_ms = max(int(ttl_seconds * 1000), 300)
-        # This process among all: host, pid, and a random part (one app after another).
-        self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._pid = 0
+        self._process = ""
         self._connect = self.redis.register_script(_CONNECT)
         self._release = self.redis.register_script(_RELEASE)
+        self._sids = self.redis.register_script(_SIDS)
         self._gone = self.redis.register_script(_GONE)
         self._view = self.redis.register_script(_VIEW)
         self._viewers_script = self.redis.register_script(_VIEWERS)
@@ -152,12 +179,26 @@ class SharedPresence(Presence):
         self._thread: threading.Thread | None = None
 
     @property
+    def process(self) -> str:
+        """This process among all: host, pid and a random part (one app after another),
+        made anew in a child forked after the app was built (a server's workers)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._process = f"{socket.gethostname()}:{self._pid}:{secrets.token_hex(4)}"
+        return self._process
+
+    @property
     def heartbeat_seconds(self) -> float:
         """How often entries are refreshed and the sweep runs: a third of the expiry."""
         return self.ttl_ms / 3000
 
     def _agent_keys(self, agent_id: int) -> list[str]:
-        return [f"{PREFIX}agent:{agent_id}", f"{PREFIX}sockets:{agent_id}", f"{PREFIX}agents"]
+        return [
+            f"{PREFIX}agent:{agent_id}",
+            f"{PREFIX}sockets:{agent_id}",
+            f"{PREFIX}agents",
+            f"{PREFIX}sids:{agent_id}",
+        ]
 
     def _ticket_keys(self, ticket_id: int) -> list[str]:
         return [
@@ -166,29 +207,42 @@ class SharedPresence(Presence):
             f"{PREFIX}tickets",
         ]
 
-    def _agent_args(self, agent_id: int, count: int) -> list[str | int]:
-        return [self.process, count, self.ttl_ms, agent_id]
+    def _agent_args(self, agent_id: int, count: int, sid: str = "") -> list[str | int]:
+        return [self.process, count, self.ttl_ms, agent_id, sid]
 
     def _viewer_args(self, ticket_id: int, sid: str, viewer: dict[str, Any]) -> list[str | int]:
         return [f"{self.process}|{sid}", json.dumps(viewer), self.ttl_ms, ticket_id]
 
     @contextmanager
     def agent_lock(self, agent_id: int) -> Iterator[None]:
-        with self.redis.lock(
-            f"{PREFIX}lock:{agent_id}", timeout=10, sleep=0.01, blocking_timeout=10
-        ):
+        # At most 10 s, so a holder that died frees it; past that (a stuck database),
+        # presence goes on without it rather than refuse the connection.
+        lock = self.redis.lock(f"{PREFIX}lock:{agent_id}", timeout=10, sleep=0.01)
+        held = lock.acquire(blocking_timeout=10)
+        if not held:
+            log.warning("presence lock of agent %s not had in 10 s; going on", agent_id)
+        try:
             yield
+        finally:
+            if held:
+                try:
+                    lock.release()
+                except LockError:  # held past its 10 s and taken by another since
+                    log.warning("presence lock of agent %s expired while held", agent_id)
 
     def connect(self, sid: str, agent_id: int) -> bool:
-        count = self._add_local(sid, agent_id)
-        return (
-            int(
-                self._connect(
-                    keys=self._agent_keys(agent_id), args=self._agent_args(agent_id, count)
-                )
-            )
-            == 0
-        )
+        args = self._agent_args(agent_id, self._add_local(sid, agent_id), sid)
+        return int(self._connect(keys=self._agent_keys(agent_id), args=args)) == 0
+
+    def disconnect(self, sid: str) -> tuple[int | None, bool, list[int]]:
+        agent_id, last, left = super().disconnect(sid)
+        if agent_id is not None:
+            self.redis.hdel(f"{PREFIX}sids:{agent_id}", sid)
+        return agent_id, last, left
+
+    def all_sids(self, agent_id: int) -> list[str]:
+        sids = self._sids(keys=self._agent_keys(agent_id), args=[])
+        return [sid.decode() if isinstance(sid, bytes) else sid for sid in sids]
 
     def _count_changed(self, agent_id: int) -> None:
         count = self.local_counts().get(agent_id, 0)

@@ -46,6 +46,10 @@ class Presence:
         with self._lock:
             return [sid for sid, agent in self._agent_of.items() if agent == agent_id]
 
+    def all_sids(self, agent_id: int) -> list[str]:
+        """The connections of ``agent_id`` in every process."""
+        return self.sids_of(agent_id)
+
     def local_counts(self) -> dict[int, int]:
         """Connections per agent in this process."""
         counts: dict[int, int] = {}

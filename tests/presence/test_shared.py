@@ -49,12 +49,14 @@ def test_an_agent_is_connected_while_any_process_holds_a_connection(processes):
     assert a.connect("a2", 7) is False
     assert b.connect("b1", 7) is False  # already connected through a
     assert b.connections(7) == 3
+    assert sorted(a.all_sids(7)) == ["a1", "a2", "b1"]
     assert a.disconnect("a1") == (7, False, [])
     assert a.disconnect("a2") == (7, True, [])  # a's last, but b still holds the agent
     assert a.release(7) is False
     assert b.connections(7) == 1
     assert b.disconnect("b1") == (7, True, [])
     assert b.release(7) is True  # nobody left: b marks the agent offline ...
+    assert a.all_sids(7) == []
     assert a.release(7) is False and b.claim_gone(7) is False  # ... and nobody else
     assert a.connect("a3", 7) is True  # back: first again
 
@@ -67,6 +69,7 @@ def test_a_process_that_stops_beating_loses_its_agents_once_its_entries_expire(p
     # The dead process never beats again; the live one does.
     assert until(lambda: (alive.beat(), alive.gone_agents())[1]) == [5]
     assert alive.connections(6) == 1
+    assert alive.all_sids(5) == [] and alive.all_sids(6) == ["l1"]  # only live processes'
     assert alive.claim_gone(5) is True
     assert alive.claim_gone(5) is False and alive.gone_agents() == []  # claimed once
     assert alive.connect("l2", 5) is True  # the agent connecting again is a first

@@ -1,7 +1,8 @@
 """Two real web processes (``helpdesk serve`` on two ports, PostgreSQL and Redis) behave
 as one: presence and "viewing" cross between them, an agent connected to both stays
-online when one of their connections closes, a SIGKILLed process's agent goes offline
-within the expiry, and the login attempts count against one budget."""
+online when one of their connections closes, an admin's change through one closes the
+agent's connection to the other, a SIGKILLed process's agent goes offline within the
+expiry, and the login attempts count against one budget."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def test_two_web_processes_share_presence_viewers_and_the_login_budget(
     pat = make_agent("pat@example.com", teams=["Support"])
     kim = make_agent("kim@example.com", teams=["Support"])
     ticket = inbound("sms", "+4915112345678", "Hallo").ticket  # no team: everyone may view
-    boss_token, pat_token = make_token(boss), make_token(pat)
+    boss_token, pat_token, kim_token = make_token(boss), make_token(pat), make_token(kim)
     headers = {"Authorization": f"Bearer {boss_token}"}
 
     def presence_in(url: str) -> str:
@@ -130,7 +131,7 @@ def test_two_web_processes_share_presence_viewers_and_the_login_budget(
         # sentinel: Kim's connection to B closes after Pat's; Kim's offline, after the
         # same grace, comes after what Pat's release would have told.)
         pat_b = Listener(b, auth={"token": pat_token})
-        kim_b = Listener(b, auth={"token": make_token(kim)})
+        kim_b = Listener(b, auth={"token": kim_token})
         pat_b.close()
         kim_b.close()
         earlier = watcher.presence_before(kim.id, "offline")
@@ -139,6 +140,24 @@ def test_two_web_processes_share_presence_viewers_and_the_login_budget(
         # Login attempts to A and B count against one budget of 4 a minute.
         statuses = [_login_status(url, "pat@example.com") for url in (a, b, a, b, a)]
         assert statuses == [200, 200, 200, 200, 429]
+
+        # An admin's change through B closes Kim's connection to A (her rooms no longer
+        # fit what she may see).
+        kim_a = Listener(a, auth={"token": kim_token})
+        clients.append(kim_a)
+        changed = requests.patch(
+            f"{b}/api/v1/agents/{kim.id}",
+            json={"own_accounts_only": True},
+            headers=headers,
+            timeout=10,
+        )
+        assert changed.status_code == 200
+        pause = threading.Event()
+        for _ in range(250):
+            if not kim_a.client.connected:
+                break
+            pause.wait(0.02)
+        assert not kim_a.client.connected
 
         # A dies without a word: within the expiry B marks Pat offline and tells the
         # ticket's room that only the boss is left.
