@@ -165,8 +165,10 @@ class AgentsNamespace(Namespace):
         if grace > 0:
             socketio.sleep(grace)
         try:
+            store = app.extensions.get(presence.KEY)
+            if store is None:  # the app has shut down meanwhile
+                return
             with app.app_context():
-                store = presence.of(app)
                 with store.agent_lock(agent_id):
                     if store.release(agent_id):
                         status.set_presence(agent_id, "offline")
