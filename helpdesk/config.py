@@ -140,6 +140,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),
+        # With Redis: how long a web process's entries (its agents' connections, who has a
+        # ticket open) outlive its last heartbeat (every third of it); a process that
+        # dies loses its agents within this and a third (helpdesk/presence).
+        "PRESENCE_TTL_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_TTL_SECONDS", "45")),
         # SLA (tickets/sla.py): how long before a due time the assignee is warned.
         "SLA_WARN_MINUTES": int(os.environ.get("HELPDESK_SLA_WARN_MINUTES", "30")),
         # Reports (helpdesk/reports): the time zone whose calendar days a report counts

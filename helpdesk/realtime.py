@@ -16,7 +16,6 @@ customer who is not (nor about an unknown caller).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +24,11 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
-from helpdesk import fanout, unit_of_work
+from helpdesk import fanout, presence, unit_of_work
 from helpdesk.extensions import db, socketio
 from helpdesk.metrics.sockets import CountedNamespace
 from helpdesk.origins import cors_check, same_origin
+from helpdesk.presence import status
 
 if TYPE_CHECKING:
     from helpdesk.agents.models import Agent
@@ -36,10 +36,10 @@ if TYPE_CHECKING:
     from helpdesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
-AGENTS = "/agents"
+AGENTS = status.AGENTS
 _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
-PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
+PRESENCE_LISTENERS = status.LISTENERS
 
 
 def on_presence_change(listener: Callable[[int, str], None]) -> None:
@@ -101,6 +101,10 @@ def current_sid() -> str:
     return sid
 
 
+def _store() -> presence.Presence:
+    return presence.of(current_app)
+
+
 class AgentsNamespace(CountedNamespace):
     """Agents' live connection from our own origin: session cookie or API token (scope
     ``api``), refused otherwise.
@@ -108,26 +112,11 @@ class AgentsNamespace(CountedNamespace):
     Besides the server's events it carries presence (``presence`` {"status":
     "online"|"away"}) and who is viewing or typing on a ticket (``viewing``
     {"ticket", "typing"}, ``leave`` {"ticket"}), answered with ``viewers`` to the
-    ``ticket:<id>`` room. Connections are counted in this process: an agent goes
-    offline when their last connection here closes.
+    ``ticket:<id>`` room. Connections and viewers are kept by the app's store
+    (``helpdesk/presence``): in this process, and with Redis in Redis for every web
+    process: an agent goes offline when their last connection anywhere closes (or its
+    process dies and its entries expire).
     """
-
-    def __init__(self, namespace: str) -> None:
-        super().__init__(namespace)
-        self._lock = threading.Lock()
-        # Held across "is the agent still/again connected?" and the presence write that
-        # follows, so a connection arriving while another one's disconnect marks the agent
-        # offline cannot leave a connected agent offline (the write and the check of the
-        # other are ordered: one sees what the other did).
-        self._presence_lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every connection: a newly bound app has none yet (in tests, one app
-        after another in one process: a connection whose disconnect never ran must not
-        haunt the next one's viewers)."""
-        self._agent_of: dict[str, int] = {}  # sid -> agent id
-        self._viewers: dict[int, dict[str, dict[str, Any]]] = {}  # ticket id -> sid -> viewer
 
     def on_connect(self, auth: object = None) -> None:
         """Authenticate, join the agent's rooms and mark the agent online."""
@@ -148,72 +137,55 @@ class AgentsNamespace(CountedNamespace):
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
             join_room(room)
-        with self._presence_lock:
-            with self._lock:
-                first = agent.id not in self._agent_of.values()
-                self._agent_of[current_sid()] = agent.id
-            if first and self._stored_presence(agent.id) == "offline":
-                self._set_presence(agent.id, "online")
+        store = _store()
+        store.start(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy
+        with store.agent_lock(agent.id):
+            first = store.connect(current_sid(), agent.id)
+            if first and status.stored_presence(agent.id) == "offline":
+                status.set_presence(agent.id, "online")
         log.debug("agent %s connected as %s", agent.id, current_sid())
 
     def on_disconnect(self, reason: object = None) -> None:
         """Leave every ticket; the agent's last connection going marks them offline."""
-        sid = current_sid()
-        with self._lock:
-            agent_id = self._agent_of.pop(sid, None)
-            last = agent_id is not None and agent_id not in self._agent_of.values()
-            left = [ticket_id for ticket_id, seen in self._viewers.items() if sid in seen]
+        store = _store()
+        agent_id, last, left = store.disconnect(current_sid())
         for ticket_id in left:
-            self._leave(ticket_id, sid)
+            status.announce_viewers(store, ticket_id)
         if last and agent_id is not None:
             # Moving from one page to the next closes a connection and opens another:
             # wait a moment before calling the agent offline.
+            app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
             grace = current_app.config["PRESENCE_GRACE_SECONDS"]
             if grace <= 0:
-                self._offline_unless_back(current_app._get_current_object(), agent_id, 0)  # type: ignore[attr-defined]  # a LocalProxy
+                self._offline_unless_back(app, agent_id, 0)
             else:
-                socketio.start_background_task(
-                    self._offline_unless_back,
-                    current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy
-                    agent_id,
-                    grace,
-                )
-
-    def _offline_unless_back(self, app: Flask, agent_id: int, grace: float) -> None:
-        if grace > 0:
-            socketio.sleep(grace)
-        with self._presence_lock:
-            with self._lock:
-                back = agent_id in self._agent_of.values()
-            if back:
-                return
-            try:
-                with app.app_context():
-                    self._set_presence(agent_id, "offline")
-            except Exception:  # a background thread: log, never raise into the server
-                log.exception("could not mark agent %s offline", agent_id)
+                socketio.start_background_task(self._offline_unless_back, app, agent_id, grace)
 
     @staticmethod
-    def _stored_presence(agent_id: int) -> str | None:
-        """The agent's presence as committed now (not as loaded with the session's user:
-        a disconnect may have marked them offline since)."""
-        from sqlalchemy import select
-
-        from helpdesk.agents.models import Agent
-
-        db.session.rollback()  # a fresh snapshot: SQLite's WAL reads keep their first one
-        presence: str | None = db.session.scalar(select(Agent.presence).where(Agent.id == agent_id))
-        return presence
+    def _offline_unless_back(app: Flask, agent_id: int, grace: float) -> None:
+        if grace > 0:
+            socketio.sleep(grace)
+        try:
+            store = app.extensions.get(presence.KEY)
+            if store is None:  # the app has shut down meanwhile
+                return
+            with app.app_context():
+                with store.agent_lock(agent_id):
+                    if store.release(agent_id):
+                        status.set_presence(agent_id, "offline")
+        except Exception:  # a background thread: log, never raise into the server
+            log.exception("could not mark agent %s offline", agent_id)
 
     def on_presence(self, data: object = None) -> dict[str, str]:
         """The agent sets themselves online or away; their softphone, on a call and back."""
-        status = (data or {}).get("status") if isinstance(data, dict) else None
-        agent_id = self._agent_of.get(current_sid())
-        if status not in ("online", "away", "on_call") or agent_id is None:
+        wanted = (data or {}).get("status") if isinstance(data, dict) else None
+        store = _store()
+        agent_id = store.agent_of(current_sid())
+        if wanted not in ("online", "away", "on_call") or agent_id is None:
             return {"error": "status must be online, away or on_call"}
-        with self._presence_lock:
-            self._set_presence(agent_id, status)
-        return {"status": status}
+        with store.agent_lock(agent_id):
+            status.set_presence(agent_id, wanted)
+        return {"status": wanted}
 
     def on_viewing(self, data: Any = None) -> dict[str, Any]:
         """The agent has ticket ``data["ticket"]`` open (and is typing, if ``typing``)."""
@@ -222,21 +194,15 @@ class AgentsNamespace(CountedNamespace):
             return {"error": "no such ticket"}
         from helpdesk.agents.models import Agent
 
-        agent = db.session.get(Agent, self._agent_of.get(current_sid(), 0))
+        store = _store()
+        agent = db.session.get(Agent, store.agent_of(current_sid()) or 0)
         if agent is None:
             return {"error": "not connected"}
         join_room(f"ticket:{ticket.id}")
-        with self._lock:
-            # The page may have closed meanwhile (its disconnect ran in another thread):
-            # a viewer without a connection would never leave.
-            if current_sid() not in self._agent_of:
-                return {"error": "not connected"}
-            self._viewers.setdefault(ticket.id, {})[current_sid()] = {
-                "id": agent.id,
-                "name": agent.name,
-                "typing": bool(data.get("typing")),
-            }
-        self._announce_viewers(ticket.id)
+        viewer = {"id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
+        if not store.view(ticket.id, current_sid(), viewer):
+            return {"error": "not connected"}
+        status.announce_viewers(store, ticket.id)
         from helpdesk.channels.base import adapter_for
 
         adapter = adapter_for(ticket.channel)
@@ -249,7 +215,9 @@ class AgentsNamespace(CountedNamespace):
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
         if isinstance(ticket_id, int):
             leave_room(f"ticket:{ticket_id}")
-            self._leave(ticket_id, current_sid())
+            store = _store()
+            if store.unview(ticket_id, current_sid()):
+                status.announce_viewers(store, ticket_id)
 
     def _ticket(self, data: object) -> Ticket | None:
         """The ticket named in ``data`` if this connection's agent may open it."""
@@ -258,70 +226,22 @@ class AgentsNamespace(CountedNamespace):
         from helpdesk.tickets.models import Ticket
 
         ticket_id = data.get("ticket") if isinstance(data, dict) else None
-        agent_id = self._agent_of.get(current_sid())
+        agent_id = _store().agent_of(current_sid())
         if not isinstance(ticket_id, int) or agent_id is None or not 0 < ticket_id < 2**31:
             return None
         ticket = db.session.get(Ticket, ticket_id)
         agent = db.session.get(Agent, agent_id)
         return ticket if ticket is not None and can_see_ticket(agent, ticket) else None
 
-    def _leave(self, ticket_id: int, sid: str) -> None:
-        with self._lock:
-            seen = self._viewers.get(ticket_id, {})
-            gone = seen.pop(sid, None)
-            if not seen:
-                self._viewers.pop(ticket_id, None)
-        if gone is not None:
-            self._announce_viewers(ticket_id)
-
-    def _announce_viewers(self, ticket_id: int) -> None:
-        with self._lock:
-            people: dict[int, dict[str, Any]] = {}
-            for viewer in self._viewers.get(ticket_id, {}).values():
-                known = people.setdefault(viewer["id"], dict(viewer))
-                known["typing"] = known["typing"] or viewer["typing"]
-        socketio.emit(
-            "viewers",
-            {"ticket": ticket_id, "agents": list(people.values())},
-            to=f"ticket:{ticket_id}",
-            namespace=AGENTS,
-        )
-
-    def _set_presence(self, agent_id: int, status: str) -> None:
-        """Store the agent's presence and tell every agent."""
-        from sqlalchemy import update
-
-        from helpdesk.agents.models import Agent
-
-        db.session.rollback()  # a write transaction of its own, taking SQLite's lock up front
-        with unit_of_work.writing():
-            db.session.execute(update(Agent).where(Agent.id == agent_id).values(presence=status))
-            unit_of_work.commit()
-        agent = db.session.get(Agent, agent_id)
-        if agent is None:
-            return
-        socketio.emit(
-            "presence",
-            {"agent": {"id": agent.id, "name": agent.name}, "status": status},
-            to="presence",
-            namespace=AGENTS,
-        )
-        for listener in PRESENCE_LISTENERS:
-            try:
-                listener(agent.id, status)
-            except Exception:  # a listener's failure must not break presence
-                log.exception("presence listener %r failed", listener)
-
 
 def disconnect_agent(agent_id: int) -> None:
-    """Close ``agent_id``'s live connections to this process: the rooms they joined no
-    longer fit what they may see (agents.services.update_agent). With several web
-    processes, connections to the others stay until they reconnect (a known limit)."""
-    if socketio.server is None:  # not serving (a command, a job)
-        return
-    with _agents._lock:
-        sids = [sid for sid, agent in _agents._agent_of.items() if agent == agent_id]
-    for sid in sids:
+    """Close ``agent_id``'s live connections: the rooms they joined no longer fit what
+    they may see (agents.services.update_agent). With Redis, those to every web process
+    (the store knows their sids; Socket.IO's message queue asks the process holding a
+    connection to close it)."""
+    if socketio.server is None or presence.KEY not in current_app.extensions:
+        return  # not serving (a command, a job)
+    for sid in _store().all_sids(agent_id):
         socketio.server.disconnect(sid, namespace=AGENTS)
 
 
@@ -350,12 +270,13 @@ def init_app(app: Flask) -> None:
         # A chat visitor's file comes as one packet (base64 when polling: a third more).
         max_http_buffer_size=int(app.config["CHAT_UPLOAD_MAX_BYTES"] * 1.4) + 65536,
     )
-    _agents.reset()
+    presence.init_app(app)
 
 
 def shutdown(app: Flask, timeout: float = 5.0) -> bool:
-    """End ``app``'s Socket.IO Redis listener thread and close its Redis connections
-    (nothing to do without Redis). Whether no listener is left running."""
+    """End ``app``'s Socket.IO Redis listener thread and presence heartbeat and close
+    their Redis connections (nothing to do without Redis). Whether no listener is left running."""
+    presence.shutdown(app)
     manager = app.extensions.pop(_MANAGER, None)
     return manager.stop(timeout) if isinstance(manager, fanout.RedisManager) else True
 

@@ -27,6 +27,8 @@ PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.audit.retention:run", "default"),
     # The stored duplicate pairs (duplicates/candidates.py), besides after CRM writes.
     (600, "helpdesk.duplicates.candidates:run", "default"),
+    # Agents and viewers of web processes that died (helpdesk/presence/heartbeat.py).
+    (30, "helpdesk.presence.heartbeat:sweep_job", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
