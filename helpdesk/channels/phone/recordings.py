@@ -63,8 +63,7 @@ def _entry(call: Call, key: str, recording: dict, attachment: InboundAttachment,
         sender=number or "",
         subject=f"Recording of the phone call with {who}",
         text=f"Recording of the phone call {'from' if call.direction == 'in' else 'to'} "
-        f"{number or 'an unknown number'}"
-        + (f" ({seconds} s)." if seconds is not None else "."),
+        f"{number or 'an unknown number'}" + (f" ({seconds} s)." if seconds is not None else "."),
         external_id=f"{call.provider}:{call.provider_id}:recording:{key}",
         references=[f"{call.provider}:{call.provider_id}"],  # the call's own entry
         ticket_number=call.ticket_id,
@@ -126,4 +125,3 @@ def _file(
         call.customer_id = call.customer_id or result.customer.id
         unit_of_work.commit()
     log.info("call %s: recording %s filed on ticket %s", call_id, key, result.ticket.id)
-

@@ -34,8 +34,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import MultiDict
 
 from helpdesk import unit_of_work
-from helpdesk.channels.twilio import sms as twilio_sms
 from helpdesk.channels.twilio import outbound as twilio_outbound
+from helpdesk.channels.twilio import sms as twilio_sms
 from helpdesk.channels.twilio import voice as twilio_voice
 from helpdesk.extensions import db
 

@@ -98,8 +98,11 @@ def test_hold_moves_the_caller_into_hold_music_and_resume_rings_the_agent_again(
     again = pat.post(f"/api/v1/calls/{call.id}/resume")
     assert again.status_code == 409 and again.json["error"]["code"]
 
-    post_signed(client, STATUS, {**call_params(CUSTOMER_NUMBER, sid=call.provider_id),
-                                 "CallStatus": "completed"})
+    post_signed(
+        client,
+        STATUS,
+        {**call_params(CUSTOMER_NUMBER, sid=call.provider_id), "CallStatus": "completed"},
+    )
     over = pat.post(f"/api/v1/calls/{call.id}/hold")
     assert over.status_code == 409 and over.json["error"]["fields"]["status"] == "completed"
     assert len(twilio_api.call_updates()) == 2
@@ -139,7 +142,10 @@ def test_click_to_call_dials_a_visible_customer_from_the_team_number(
     assert post_signed(client, OUTBOUND, params).data == answer.data  # Twilio's retry
     call = db.session.execute(select(Call)).scalar_one()
     assert (call.direction, call.customer_id, call.agent_id, call.status) == (
-        "out", ada.id, office.pat.id, "ringing"
+        "out",
+        ada.id,
+        office.pat.id,
+        "ringing",
     )
     assert (call.from_number, call.to_number) == (OUR_NUMBER, CUSTOMER_NUMBER)
 
@@ -152,9 +158,12 @@ def test_click_to_call_dials_a_visible_customer_from_the_team_number(
     post_signed(client, STATUS, {**customer_leg, "CallStatus": "completed", "CallDuration": "42"})
     db.session.refresh(call)
     assert (call.status, call.duration) == ("completed", 42)
-    entry = db.session.get(Message, db.session.execute(
-        select(Message.id).where(Message.ticket_id == call.ticket_id)
-    ).scalar_one())
+    entry = db.session.get(
+        Message,
+        db.session.execute(
+            select(Message.id).where(Message.ticket_id == call.ticket_id)
+        ).scalar_one(),
+    )
     assert entry.body_text.startswith(f"Phone call to {CUSTOMER_NUMBER} with Pat")
 
 
@@ -206,8 +215,9 @@ def test_the_recording_of_an_answered_call_plays_in_its_ticket_and_only_there(
     assert post_signed(client, RECORDING, params).status_code == 200
     assert post_signed(client, RECORDING, params).status_code == 200  # Twilio's retry
     fetched = [r for r in twilio_api.requests if r.method == "GET"]
-    assert [(r.path, r.auth) for r in fetched] == [(url[len(twilio_api.url):] + ".mp3",
-                                                    (ACCOUNT, "twilio-test-auth-token"))]
+    assert [(r.path, r.auth) for r in fetched] == [
+        (url[len(twilio_api.url) :] + ".mp3", (ACCOUNT, "twilio-test-auth-token"))
+    ]
     db.session.rollback()
     [attachment] = db.session.execute(select(Attachment)).scalars().all()
     message = db.session.get(Message, attachment.message_id)
