@@ -15,6 +15,7 @@
   const {api, el, socket, errorText, me} = helpdesk;
   const FINAL = ["completed", "no-answer", "busy", "failed", "canceled"];
   const presence = document.getElementById("my-presence");
+  const heading = popup.querySelector("header strong");
 
   const controls = el("div", {class: "call-controls", id: "softphone"});
   const state = el("p", {class: "call-state", role: "status"});
@@ -106,6 +107,7 @@
       return;
     }
     follow(call);
+    heading.textContent = _("Incoming call");
     show("ringing");
     popup.hidden = false;
   }
@@ -163,6 +165,7 @@
     const body = popup.querySelector(".call-body");
     body.replaceChildren(el("h3", {class: "caller-name"}, target.dataset.name || ""),
                          el("p", {class: "caller-number"}, target.dataset.dial));
+    heading.textContent = _("Outgoing call");
     popup.hidden = false;
     show("calling");
     const call = await device.connect({params: {To: target.dataset.dial, customer: target.dataset.customer}});

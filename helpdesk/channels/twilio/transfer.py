@@ -72,7 +72,9 @@ def transfer(call: Call, agent_id: int | None = None, team_id: int | None = None
         raise Invalid(_("No such team."), fields={"team": "unknown id"})
     document = str(twiml(call, agent, team))
     _redirect(customer_leg(call), document, _("Twilio refused the transfer."))
-    if (call.meta or {}).get("hold"):
+    if call.direction == "out":  # the agent's leg ends: not the end of the call
+        call.meta = {**(call.meta or {}), "moved": True}
+    if (call.meta or {}).get("hold") or call.direction == "out":
         _set_hold(call, None)
     return document
 

@@ -316,8 +316,8 @@ def status(form, agent: str | None = None) -> VoiceResponse:
             _say(response, settings, "goodbye")
             response.hangup()
     call_status = (form.get("CallStatus") or "").strip().lower()
-    if call.direction == "out" and (call.meta or {}).get("hold"):
-        call_status = ""  # the agent's leg ended, the customer waits on hold: not over
+    if call.direction == "out" and {"hold", "moved"} & set(call.meta or {}):
+        call_status = ""  # the agent's leg ended, the customer is on hold or moved on
     calls.update(
         call,
         call_status if call_status in calls.STATUSES else None,
@@ -332,7 +332,10 @@ def _leg(call: Call, sid: str, form, agent: str | None) -> None:
     call, the customer) picked up; our own call's customer leg also ends the call."""
     leg_status = (form.get("CallStatus") or "").strip().lower()
     if leg_status == "in-progress":
-        calls.update(call, answered=True, agent_id=_agent(form.get("To"), agent))
+        who = _agent(form.get("To"), agent)
+        if call.answered_at is not None and who is not None and who != call.agent_id:
+            calls.take_over(call, who)  # transferred: the call is the new agent's now
+        calls.update(call, answered=True, agent_id=who)
         if call.direction == "out" and (call.meta or {}).get("leg") is None:
             call.meta = {**(call.meta or {}), "leg": sid[:64]}  # what hold moves
     elif call.direction == "out" and leg_status in calls.FINAL:
