@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -89,6 +90,14 @@ def webhook(live_server: str, path: str, params: dict) -> ET.Element:
     )
     assert response.status_code == 200, response.text
     return ET.fromstring(response.text)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    """Wait for ``condition()`` (something the live server does) to hold."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def presence_of(agent_id: int) -> str:
@@ -179,6 +188,7 @@ def test_an_agent_calls_a_customer_holds_resumes_and_transfers_in_the_browser(
     # Resume rings Pat's browser again, and the page takes that call at once.
     controls.locator("[data-action=resume]").click()
     expect(controls).to_have_attribute("data-phase", "resuming")
+    wait_until(lambda: len(twilio_api.call_updates()) == 2)  # the page's request ran
     resumed = ET.fromstring(twilio_api.call_updates()[1].form["Twiml"][0])
     assert [c.text for c in resumed.iter("Client")] == [f"agent_{pat.id}"]
     page.evaluate("() => window.__phone.ring()")
