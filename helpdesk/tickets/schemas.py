@@ -266,6 +266,7 @@ class CallOut(Shape):
     ended_at: str | None
     duration: int | None
     recording_url: str | None
+    on_hold: bool = False
 
 
 class MacroActionsOut(Shape):

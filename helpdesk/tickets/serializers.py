@@ -112,7 +112,10 @@ def call_json(call: Call) -> dict[str, Any]:
         "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at),
         "duration": call.duration,
-        "recording_url": call.recording_url,
+        # Never the provider's link: recordings play from the call's ticket, through
+        # the access-checked /attachments/ID.
+        "recording_url": None,
+        "on_hold": bool((call.meta or {}).get("hold")),
     }
 
 

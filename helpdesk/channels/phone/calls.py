@@ -208,6 +208,14 @@ def update(
     return True
 
 
+def take_over(call: Call, agent_id: int) -> None:
+    """Another agent took the answered call (a transfer): it is theirs now, so the first
+    agent is free for the next call."""
+    call.agent_id = agent_id
+    db.session.flush()
+    realtime.emit_after_commit("call.updated", {"call": call_json(call)}, rooms(call))
+
+
 def record_voicemail(
     call: Call, recording_url: str, recording_sid: str | None, seconds: int | None
 ) -> bool:

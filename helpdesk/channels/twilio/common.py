@@ -188,6 +188,11 @@ def _download(url: str) -> tuple[bytes, str | None]:
         return content, response.headers.get("Content-Type")
 
 
+def download(url: str) -> tuple[bytes, str | None]:
+    """Fetch a Twilio recording or media file with the account's credentials."""
+    return _download(url)
+
+
 def media_pending(message: Message) -> bool:
     """Whether ``message`` has media or a recording still to download (``fetch_media``)."""
     return any(a.sha256 is None and a.source_url for a in message.attachments)

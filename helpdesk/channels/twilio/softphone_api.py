@@ -1,11 +1,13 @@
 """REST API v1 for the browser softphone: ``GET /voice/token``, the logged-in agent's own
 Twilio access token (channels/twilio/softphone.py); ``POST /calls/ID/transfer``, a live
-call moved to another agent or a team (channels/twilio/transfer.py)."""
+call moved to another agent or a team, ``POST /calls/ID/hold`` and ``/calls/ID/resume``
+(channels/twilio/transfer.py)."""
 
 from __future__ import annotations
 
 from flask import g, jsonify
 
+from helpdesk import unit_of_work
 from helpdesk.agents import access
 from helpdesk.channels.twilio import softphone, transfer
 from helpdesk.customers.schemas import Id, Strict
@@ -63,4 +65,26 @@ def transfer_call(call_id: int):
     call = access.visible_call(g.agent, db.session.get(Call, call_id))
     body = parse_body(TransferIn)
     document = transfer.transfer(call, body.agent, body.team)
+    unit_of_work.commit()
+    return jsonify({"call": call_json(call), "twiml": document})
+
+
+@bp.post("/calls/<int:call_id>/hold")
+@documented(TransferOut)
+def hold_call(call_id: int):
+    """Put a live Twilio call's customer on hold (Twilio's hold music); the agent's leg
+    ends until ``resume``. 409 for a call nobody is talking in."""
+    call = access.visible_call(g.agent, db.session.get(Call, call_id))
+    document = transfer.hold(call, g.agent)
+    unit_of_work.commit()
+    return jsonify({"call": call_json(call), "twiml": document})
+
+
+@bp.post("/calls/<int:call_id>/resume")
+@documented(TransferOut)
+def resume_call(call_id: int):
+    """Take a call off hold: ring the agent who held it again. 409 when not on hold."""
+    call = access.visible_call(g.agent, db.session.get(Call, call_id))
+    document = transfer.resume(call)
+    unit_of_work.commit()
     return jsonify({"call": call_json(call), "twiml": document})

@@ -34,6 +34,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import MultiDict
 
 from helpdesk import unit_of_work
+from helpdesk.channels.twilio import outbound as twilio_outbound
 from helpdesk.channels.twilio import sms as twilio_sms
 from helpdesk.channels.twilio import voice as twilio_voice
 from helpdesk.extensions import db
@@ -74,11 +75,24 @@ def _voice_status(form, raw: bytes, args, replay: bool) -> Any:
     return response
 
 
+def _voice_outbound(form, raw: bytes, args, replay: bool) -> Any:
+    return twilio_outbound.dial(form)
+
+
+def _voice_recording(form, raw: bytes, args, replay: bool) -> Any:
+    with unit_of_work.writing():
+        response = twilio_outbound.recording(form)
+        unit_of_work.commit()
+    return response
+
+
 HANDLERS: dict[str, Callable[[Any, bytes, Any, bool], Any]] = {
     "sms": _sms,
     "sms_status": _sms_status,
     "voice": _voice,
     "voice_status": _voice_status,
+    "voice_outbound": _voice_outbound,
+    "voice_recording": _voice_recording,
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from sqlalchemy import and_, exists, or_, select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -31,6 +32,7 @@ from helpdesk.tickets.models import Call
 
 PROVIDER = "twilio"
 STATUS_PATH = "/webhooks/twilio/voice/status"
+RECORDING_PATH = "/webhooks/twilio/voice/recording"
 MAX_DIAL = 10  # Twilio rings at most ten <Client> nouns in one <Dial>
 RING_SECONDS = 20
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -130,6 +132,24 @@ def online_agents(
     return [(row.id, row.phone) for row in rows if not row.busy], bool(rows)
 
 
+def dial_options() -> dict:
+    """The attributes of every <Dial> that connects a caller with an agent: its outcome
+    comes back to the status webhook, and (``TWILIO_RECORD_CALLS``, on by default) the
+    answered call is recorded, both parties, the recording announced to the recording
+    webhook once Twilio has it."""
+    options: dict = dict(
+        timeout=RING_SECONDS, action=STATUS_PATH, method="POST", answer_on_bridge=True
+    )
+    if current_app.config.get("TWILIO_RECORD_CALLS", True):
+        options.update(
+            record="record-from-answer-dual",
+            recording_status_callback=RECORDING_PATH,
+            recording_status_callback_event="completed",
+            recording_status_callback_method="POST",
+        )
+    return options
+
+
 def ring(dial: Dial, agent_id: int, phone: str | None) -> None:
     """One agent's noun in a <Dial>: their own phone as a <Number>, else their browser
     softphone as a <Client>. Who picks up comes back to the status webhook (a number's
@@ -180,9 +200,7 @@ def answer(channel: Channel | None, managers: Collection[int] = ()) -> VoiceResp
     available, anyone_online = online_agents(team_id, managers)
     _say(response, settings, "greeting")
     if available:
-        dial = response.dial(
-            timeout=RING_SECONDS, action=STATUS_PATH, method="POST", answer_on_bridge=True
-        )
+        dial = response.dial(**dial_options())
         for agent_id, phone in available[:MAX_DIAL]:
             ring(dial, agent_id, phone)
     elif anyone_online:
@@ -255,10 +273,10 @@ def status(form, agent: str | None = None) -> VoiceResponse:
     response = VoiceResponse()
     sid = (form.get("CallSid") or "").strip()
     parent = (form.get("ParentCallSid") or "").strip()
-    if parent:  # a leg we rang to an agent's softphone: who picked up
+    if parent:  # a leg we rang: who picked up; of our own call, the customer's leg
         call = calls.find(PROVIDER, parent)
-        if call is not None and form.get("CallStatus") == "in-progress":
-            calls.update(call, answered=True, agent_id=_agent(form.get("To"), agent))
+        if call is not None:
+            _leg(call, sid, form, agent)
         return response
     if not sid:
         raise Invalid("CallSid is missing", fields={"CallSid": "required"})
@@ -283,6 +301,9 @@ def status(form, agent: str | None = None) -> VoiceResponse:
         if dialled == "completed" or queued == "bridged":
             calls.update(call, answered=True)
             response.hangup()
+        elif call.direction == "out":  # our own call, not answered: no voicemail of ours
+            calls.update(call, dialled if dialled in calls.STATUSES else None)
+            response.hangup()
         elif queued != "hangup" and call.status not in calls.FINAL:
             voicemail(response, settings)  # nobody answered
         return response
@@ -295,6 +316,8 @@ def status(form, agent: str | None = None) -> VoiceResponse:
             _say(response, settings, "goodbye")
             response.hangup()
     call_status = (form.get("CallStatus") or "").strip().lower()
+    if call.direction == "out" and {"hold", "moved"} & set(call.meta or {}):
+        call_status = ""  # the agent's leg ended, the customer is on hold or moved on
     calls.update(
         call,
         call_status if call_status in calls.STATUSES else None,
@@ -302,6 +325,21 @@ def status(form, agent: str | None = None) -> VoiceResponse:
         recording_url=recording or None,
     )
     return response
+
+
+def _leg(call: Call, sid: str, form, agent: str | None) -> None:
+    """A status of a leg we dialled for ``call``: an agent (or, of our own outgoing
+    call, the customer) picked up; our own call's customer leg also ends the call."""
+    leg_status = (form.get("CallStatus") or "").strip().lower()
+    if leg_status == "in-progress":
+        who = _agent(form.get("To"), agent)
+        if call.answered_at is not None and who is not None and who != call.agent_id:
+            calls.take_over(call, who)  # transferred: the call is the new agent's now
+        calls.update(call, answered=True, agent_id=who)
+        if call.direction == "out" and (call.meta or {}).get("leg") is None:
+            call.meta = {**(call.meta or {}), "leg": sid[:64]}  # what hold moves
+    elif call.direction == "out" and leg_status in calls.FINAL:
+        calls.update(call, leg_status, duration=_int(form.get("CallDuration")))
 
 
 def _agent(address: str | None, named: str | None = None) -> int | None:

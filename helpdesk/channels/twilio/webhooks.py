@@ -56,6 +56,18 @@ def voice_status():
     return _spooled("voice_status")
 
 
+@bp.post("/voice/outbound")
+def voice_outbound():
+    """The TwiML App's voice URL: an agent's click-to-call from the browser."""
+    return _spooled("voice_outbound")
+
+
+@bp.post("/voice/recording")
+def voice_recording():
+    """A finished recording of an answered call, to keep in its ticket."""
+    return _spooled("voice_recording")
+
+
 def _spooled(kind: str):
     """Spool the signed request before the database is touched, handle it, and remove it
     from the spool; when the database is down, keep it there and answer without it."""
