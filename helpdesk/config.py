@@ -84,7 +84,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # unset means Twilio itself; tests and proxies point it elsewhere.
         "TWILIO_API_BASE_URL": (os.environ.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
         # Record answered calls (both parties) into the call's ticket; 0 turns it off.
-        "TWILIO_RECORD_CALLS": os.environ.get("TWILIO_RECORD_CALLS", "1") != "0",
+        # Off unless asked for: recording a call needs the caller told (and in Germany, §201 StGB,
+        # their consent), which only the number's greeting can do.
+        "TWILIO_RECORD_CALLS": os.environ.get("TWILIO_RECORD_CALLS", "0") == "1",
         # Mailboxes signing in with Microsoft 365 / Outlook.com or Google (OAuth 2); the
         # base URLs move the authorize and token endpoints (tests: a stand-in).
         **{

@@ -134,13 +134,13 @@ def online_agents(
 
 def dial_options() -> dict:
     """The attributes of every <Dial> that connects a caller with an agent: its outcome
-    comes back to the status webhook, and (``TWILIO_RECORD_CALLS``, on by default) the
+    comes back to the status webhook, and (``TWILIO_RECORD_CALLS=1``; off by default) the
     answered call is recorded, both parties, the recording announced to the recording
     webhook once Twilio has it."""
     options: dict = dict(
         timeout=RING_SECONDS, action=STATUS_PATH, method="POST", answer_on_bridge=True
     )
-    if current_app.config.get("TWILIO_RECORD_CALLS", True):
+    if current_app.config.get("TWILIO_RECORD_CALLS", False):
         options.update(
             record="record-from-answer-dual",
             recording_status_callback=RECORDING_PATH,

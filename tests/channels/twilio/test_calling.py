@@ -5,6 +5,7 @@ with the twilio library's builders."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -255,3 +256,15 @@ def test_the_recording_of_an_answered_call_plays_in_its_ticket_and_only_there(
     db.session.rollback()
     pending = db.session.get(Attachment, pending.id)
     assert pending.sha256 is not None and pending.size == len(AUDIO)
+
+
+def test_calls_are_recorded_only_when_asked_for(app, tmp_path):
+    """Recording a call needs the caller told (in Germany, their consent): off unless
+    TWILIO_RECORD_CALLS is set."""
+    from helpdesk.config import from_environment
+
+    assert voice.dial_options()["record"] == "record-from-answer-dual"  # twilio_config: on
+    app.config["TWILIO_RECORD_CALLS"] = False
+    assert "record" not in voice.dial_options()
+    os.environ.pop("TWILIO_RECORD_CALLS", None)
+    assert from_environment(tmp_path)["TWILIO_RECORD_CALLS"] is False
