@@ -37,6 +37,7 @@ from helpdesk import (
     tickets,
     unit_of_work,
     web,
+    webhooks,
 )
 from helpdesk.agents import models as agent_models
 from helpdesk.audit import models as audit_models
@@ -53,6 +54,7 @@ from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.surveys import models as survey_models
 from helpdesk.tickets import models as ticket_models
+from helpdesk.webhooks import models as webhook_models
 
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
@@ -79,6 +81,7 @@ DOMAINS = (
     surveys,
     settings,
     notifications,
+    webhooks,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -96,6 +99,7 @@ MODELS = (
     report_models,
     survey_models,
     notification_models,
+    webhook_models,
 )
 
 

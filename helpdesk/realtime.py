@@ -39,6 +39,26 @@ AGENTS = "/agents"
 _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
 PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
+# What an event carries: its payload, or a function making it (built only when wanted).
+Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+# Called with (event, payload) inside the transaction that announces an event, before its
+# commit (on_announce): outbound webhooks write their deliveries there (helpdesk/webhooks).
+ANNOUNCE_LISTENERS: list[Callable[[str, Payload], None]] = []
+
+
+def on_announce(listener: Callable[[str, Payload], None]) -> None:
+    """Call ``listener(event, payload)`` for every event announced (in its transaction)."""
+    if listener not in ANNOUNCE_LISTENERS:
+        ANNOUNCE_LISTENERS.append(listener)
+
+
+def announce(event: str, payload: Payload) -> None:
+    """Tell the listeners of ``on_announce`` about ``event`` (no agent room hears it: for
+    events only integrations want, e.g. ``customer.created``); ``emit_after_commit`` calls
+    it for every event it emits. What they register runs, or is dropped, with the
+    transaction."""
+    for listener in ANNOUNCE_LISTENERS:
+        listener(event, payload)
 
 
 def on_presence_change(listener: Callable[[int, str], None]) -> None:
@@ -82,7 +102,9 @@ def agent_rooms(agent: Agent) -> list[str]:
 
 
 def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-    """Emit ``event`` to ``rooms`` on /agents once the transaction has committed."""
+    """Emit ``event`` to ``rooms`` on /agents once the transaction has committed (and
+    ``announce`` it to the listeners now)."""
+    announce(event, payload)
     unit_of_work.after_commit(lambda: socketio.emit(event, payload, to=rooms, namespace=AGENTS))
 
 

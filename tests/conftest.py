@@ -17,4 +17,5 @@ pytest_plugins = [
     "tests.fixtures.oauth",
     "tests.fixtures.browser",
     "tests.fixtures.outage",
+    "tests.fixtures.receivers",
 ]
