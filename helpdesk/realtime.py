@@ -148,6 +148,7 @@ class AgentsNamespace(Namespace):
         after another in one process: a connection whose disconnect never ran must not
         haunt the next one's viewers)."""
         self._agent_of: dict[str, int] = {}  # sid -> agent id
+        self._token_of: dict[str, str] = {}  # sid -> the SHA-256 of the token it connected with
         self._viewers: dict[int, dict[str, dict[str, Any]]] = {}  # ticket id -> sid -> viewer
 
     def on_connect(self, auth: object = None) -> None:
@@ -163,8 +164,13 @@ class AgentsNamespace(Namespace):
             )
             raise ConnectionRefusedError("origin not allowed")
         agent = current_user if current_user.is_authenticated else None
+        token_hash = None
         if agent is None and isinstance(auth, dict):
             agent = agent_from_token(auth.get("token"))
+            if agent is not None:
+                from helpdesk.agents.models import hash_token
+
+                token_hash = hash_token(str(auth["token"]))
         if agent is None:
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
@@ -173,6 +179,8 @@ class AgentsNamespace(Namespace):
             with self._lock:
                 first = agent.id not in self._agent_of.values()
                 self._agent_of[current_sid()] = agent.id
+                if token_hash is not None:
+                    self._token_of[current_sid()] = token_hash
             if first and self._stored_presence(agent.id) == "offline":
                 self._set_presence(agent.id, "online")
         log.debug("agent %s connected as %s", agent.id, current_sid())
@@ -182,6 +190,7 @@ class AgentsNamespace(Namespace):
         sid = current_sid()
         with self._lock:
             agent_id = self._agent_of.pop(sid, None)
+            self._token_of.pop(sid, None)
             last = agent_id is not None and agent_id not in self._agent_of.values()
             left = [ticket_id for ticket_id, seen in self._viewers.items() if sid in seen]
         for ticket_id in left:
@@ -342,6 +351,18 @@ def disconnect_agent(agent_id: int) -> None:
         return
     with _agents._lock:
         sids = [sid for sid, agent in _agents._agent_of.items() if agent == agent_id]
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace=AGENTS)
+
+
+def disconnect_token(token_hash: str) -> None:
+    """Close the connections to this process made with the token whose SHA-256 is
+    ``token_hash`` (revoked: agents.services.revoke_token). With several web processes,
+    connections to the others stay until they reconnect (the limit of disconnect_agent)."""
+    if socketio.server is None:
+        return
+    with _agents._lock:
+        sids = [sid for sid, hashed in _agents._token_of.items() if hashed == token_hash]
     for sid in sids:
         socketio.server.disconnect(sid, namespace=AGENTS)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from helpdesk import jobs, unit_of_work
 from helpdesk.db import utcnow
@@ -37,7 +38,7 @@ def _claim(uid: str) -> bool:
     now = utcnow()
     rows = WebhookDelivery
     with unit_of_work.writing():
-        claimed = db.session.execute(
+        result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             update(rows)
             .where(
                 rows.uid == uid,
@@ -50,9 +51,9 @@ def _claim(uid: str) -> bool:
             )
             .values(sending_since=now, tries=rows.tries + 1, last_attempt_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         db.session.commit()
-    return bool(claimed)
+    return bool(result.rowcount)
 
 
 def deliver(uid: str) -> None:

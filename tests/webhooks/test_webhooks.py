@@ -37,7 +37,9 @@ def doc_verify():
 
 
 def register(api, url, events=("customer.created", "customer.updated"), secret=SECRET):
-    response = api.post("/api/v1/webhooks", json={"url": url, "events": list(events), "secret": secret})
+    response = api.post(
+        "/api/v1/webhooks", json={"url": url, "events": list(events), "secret": secret}
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -71,7 +73,9 @@ def test_registration_is_for_admins_and_the_secret_is_shown_once_and_sealed(
     bad = api.post("/api/v1/webhooks", json={"url": "https://93.184.216.34/x", "events": ["nope"]})
     assert bad.status_code == 422 and "events.0" in bad.get_json()["error"]["fields"]
     app.config["WEBHOOK_ALLOW_PRIVATE"] = False
-    private = api.post("/api/v1/webhooks", json={"url": "http://10.0.0.8/", "events": ["ticket.created"]})
+    private = api.post(
+        "/api/v1/webhooks", json={"url": "http://10.0.0.8/", "events": ["ticket.created"]}
+    )
     assert private.status_code == 422 and "url" in private.get_json()["error"]["fields"]
     assert api.delete(f"/api/v1/webhooks/{body['id']}").status_code == 204
     assert api.get("/api/v1/webhooks").get_json()["items"] == []
@@ -122,7 +126,10 @@ def test_signed_delivery_retried_under_one_id_until_answered(app, api, webhook_r
     assert all(verify(SECRET, r.headers, r.body) for r in got)
     assert not verify("another-secret-entirely", got[0].headers, got[0].body)
     assert not verify(SECRET, got[0].headers, got[0].body + b" ")
-    old = {**got[0].headers, "X-Helpdesk-Timestamp": str(int(got[0].headers["X-Helpdesk-Timestamp"]) - 301)}
+    old = {
+        **got[0].headers,
+        "X-Helpdesk-Timestamp": str(int(got[0].headers["X-Helpdesk-Timestamp"]) - 301),
+    }
     assert not verify(SECRET, old, got[0].body)
     (done,) = deliveries()
     assert (done.status, done.tries, done.last_status_code) == ("delivered", 3, 200)
