@@ -26,6 +26,7 @@ from helpdesk import (
     i18n,
     imports,
     inbox,
+    integrations,
     notifications,
     organizations,
     realtime,
@@ -48,6 +49,7 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.integrations.mailchimp import models as mailchimp_models
 from helpdesk.notifications import models as notification_models
 from helpdesk.reports import models as report_models
 from helpdesk.segments import models as segment_models
@@ -82,6 +84,7 @@ DOMAINS = (
     settings,
     notifications,
     webhooks,
+    integrations,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -100,6 +103,7 @@ MODELS = (
     survey_models,
     notification_models,
     webhook_models,
+    mailchimp_models,
 )
 
 

@@ -129,6 +129,10 @@ def from_environment(instance: Path) -> dict[str, Any]:
             if t.strip()
         ),
         "CLAMAV_SOCKET": os.environ.get("HELPDESK_CLAMAV_SOCKET") or None,
+        # MailChimp (helpdesk/integrations/mailchimp): the Marketing API's key (ending in its
+        # data centre, "-us21") and, for tests or a proxy, another base URL of the API.
+        "MAILCHIMP_API_KEY": os.environ.get("MAILCHIMP_API_KEY") or None,
+        "MAILCHIMP_BASE_URL": (os.environ.get("MAILCHIMP_BASE_URL") or "").rstrip("/") or None,
         # Outbound webhooks (helpdesk/webhooks): private, loopback, link-local addresses are
         # refused unless allowed; each try's connect/read timeout; the waits before each
         # retry (seconds; the default retries for about a day).

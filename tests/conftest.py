@@ -18,4 +18,5 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.outage",
     "tests.fixtures.receivers",
+    "tests.fixtures.mailchimp",
 ]
