@@ -67,7 +67,7 @@ def test_unsubscribe_webhook_revokes_the_consent(app, client, api, make_customer
     path = url.split("://", 1)[1].split("/", 1)[1]
     assert client.get(f"/{path}").status_code == 200  # MailChimp's check of the URL
     form = {"type": "unsubscribe", "data[email]": "Ada@Example.com", "data[list_id]": "a1b2c3"}
-    assert client.post(f"/{path[:-3]}xyz", data=form).status_code == 404  # a wrong secret
+    assert client.post(f"/{path[:-3]}xyz", data=form).status_code == 403  # a wrong secret
     assert client.post(f"/{path}", data=form).status_code == 200
     db.session.rollback()
     ada = sync.customers.find_by_identity("email", "ada@example.com")
