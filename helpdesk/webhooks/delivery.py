@@ -132,7 +132,8 @@ def schedule(uid: str, delay: float) -> None:
 def requeue(limit: int = 200) -> int:
     """The periodic job: send pending deliveries that are due. With Redis, those due for
     ``REQUEUE_GRACE`` already (their job lost) are marked a minute ahead and submitted;
-    without Redis, up to 20 are sent here, one after the other."""
+    without Redis, up to 10 are sent here, one after the other (a receiver that is down
+    holds the scheduler thread for at most 10 timeouts a round)."""
     redis = bool(current_app.config.get("REDIS_URL"))
     now = utcnow()
     cutoff = now - REQUEUE_GRACE if redis else now
@@ -142,7 +143,7 @@ def requeue(limit: int = 200) -> int:
             select(rows.uid)
             .where(rows.status == "pending", rows.next_attempt_at <= cutoff)
             .order_by(rows.next_attempt_at)
-            .limit(limit if redis else 20)
+            .limit(limit if redis else 10)
         )
     )
     db.session.commit()
