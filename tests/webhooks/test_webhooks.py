@@ -143,21 +143,6 @@ def test_signed_delivery_retried_under_one_id_until_answered(app, api, webhook_r
     assert webhook_receiver.wait_for(4)[3].headers["X-Helpdesk-Delivery"] == row.uid
 
 
-def test_retries_end_and_the_delivery_fails(app, api, webhook_receiver):
-    webhook_receiver.answers = [500, 503, 500]
-    register(api, webhook_receiver.url)
-    with unit_of_work.writing():
-        customers.create_customer({"name": "Cy"})
-        unit_of_work.commit()
-    (row,) = deliveries()
-    delivery.deliver(row.uid)
-    delivery.requeue()
-    delivery.requeue()
-    (failed,) = deliveries()
-    assert (failed.status, failed.tries, failed.last_status_code) == ("failed", 3, 500)
-    assert delivery.requeue() == 0 and len(webhook_receiver.received) == 3
-
-
 @pytest.mark.parametrize(
     "url",
     [
@@ -185,9 +170,27 @@ def test_the_allow_switch_and_public_addresses():
     transport.check("https://8.8.8.8/", allow_private=False)
 
 
-def test_delivery_refuses_at_send_time_and_follows_no_redirect(app, api, webhook_receiver):
+def test_failures_redirects_refusals_timeouts(app, api, webhook_receiver):
+    """Retries end in failed; a redirect is an answer (not followed); the address is checked
+    again at each try; a receiver that never answers times out."""
+    webhook_receiver.answers = [500, 503, 500]
+    register(api, webhook_receiver.url)
+    with unit_of_work.writing():
+        customers.create_customer({"name": "Cy"})
+        unit_of_work.commit()
+    (row,) = deliveries()
+    delivery.deliver(row.uid)
+    delivery.requeue()
+    delivery.requeue()
+    (failed,) = deliveries()
+    assert (failed.status, failed.tries, failed.last_status_code) == ("failed", 3, 500)
+    assert delivery.requeue() == 0 and len(webhook_receiver.received) == 3
+    api.delete(f"/api/v1/webhooks/{failed.webhook_id}")
+    webhook_receiver.received.clear()
+
     elsewhere = Receiver()
     server = serve_receiver(elsewhere)
+    silent = socket.socket()
     try:
         webhook_receiver.redirect_to = elsewhere.url + "/stolen"
         register(api, webhook_receiver.url)
@@ -205,17 +208,11 @@ def test_delivery_refuses_at_send_time_and_follows_no_redirect(app, api, webhook
         (refused,) = deliveries()
         assert refused.status == "failed" and "refused" in refused.last_error
         assert len(webhook_receiver.received) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
 
-
-def test_a_receiver_that_never_answers_times_out(app, api):
-    app.config["WEBHOOK_TIMEOUT"] = 0.3
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(1)
-    try:
+        app.config.update(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_TIMEOUT=0.3)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts the connection, never answers
+        api.delete(f"/api/v1/webhooks/{refused.webhook_id}")
         register(api, f"http://127.0.0.1:{silent.getsockname()[1]}/")
         with unit_of_work.writing():
             customers.create_customer({"name": "Ed"})
@@ -227,3 +224,5 @@ def test_a_receiver_that_never_answers_times_out(app, api):
         assert "timed out" in late.last_error and late.last_duration_ms < 2000
     finally:
         silent.close()
+        server.shutdown()
+        server.server_close()
