@@ -15,6 +15,7 @@ customer who is not (nor about an unknown caller).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -41,22 +42,19 @@ _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client
 PRESENCE_LISTENERS: list[Callable[[int, str], None]] = []
 # What an event carries: its payload, or a function making it (built only when wanted).
 Payload = dict[str, Any] | Callable[[], dict[str, Any]]
-# Called with (event, payload) inside the transaction that announces an event, before its
-# commit (on_announce): outbound webhooks write their deliveries there (helpdesk/webhooks).
+# Called with (event, payload) in the transaction announcing it: outbound webhooks.
 ANNOUNCE_LISTENERS: list[Callable[[str, Payload], None]] = []
 
 
 def on_announce(listener: Callable[[str, Payload], None]) -> None:
-    """Call ``listener(event, payload)`` for every event announced (in its transaction)."""
+    """Call ``listener(event, payload)`` for every event announced, in its transaction."""
     if listener not in ANNOUNCE_LISTENERS:
         ANNOUNCE_LISTENERS.append(listener)
 
 
 def announce(event: str, payload: Payload) -> None:
-    """Tell the listeners of ``on_announce`` about ``event`` (no agent room hears it: for
-    events only integrations want, e.g. ``customer.created``); ``emit_after_commit`` calls
-    it for every event it emits. What they register runs, or is dropped, with the
-    transaction."""
+    """Tell ``on_announce``'s listeners about ``event`` (alone: ``customer.*``, which no
+    agent room hears; every ``emit_after_commit`` too)."""
     for listener in ANNOUNCE_LISTENERS:
         listener(event, payload)
 
@@ -102,8 +100,7 @@ def agent_rooms(agent: Agent) -> list[str]:
 
 
 def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-    """Emit ``event`` to ``rooms`` on /agents once the transaction has committed (and
-    ``announce`` it to the listeners now)."""
+    """Emit ``event`` to ``rooms`` on /agents after the commit (``announce`` it now)."""
     announce(event, payload)
     unit_of_work.after_commit(lambda: socketio.emit(event, payload, to=rooms, namespace=AGENTS))
 
@@ -148,7 +145,7 @@ class AgentsNamespace(Namespace):
         after another in one process: a connection whose disconnect never ran must not
         haunt the next one's viewers)."""
         self._agent_of: dict[str, int] = {}  # sid -> agent id
-        self._token_of: dict[str, str] = {}  # sid -> the SHA-256 of the token it connected with
+        self._token_of: dict[str, str] = {}  # sid -> SHA-256 of the token it came with
         self._viewers: dict[int, dict[str, dict[str, Any]]] = {}  # ticket id -> sid -> viewer
 
     def on_connect(self, auth: object = None) -> None:
@@ -164,13 +161,9 @@ class AgentsNamespace(Namespace):
             )
             raise ConnectionRefusedError("origin not allowed")
         agent = current_user if current_user.is_authenticated else None
-        token_hash = None
+        token = None
         if agent is None and isinstance(auth, dict):
-            agent = agent_from_token(auth.get("token"))
-            if agent is not None:
-                from helpdesk.agents.models import hash_token
-
-                token_hash = hash_token(str(auth["token"]))
+            agent, token = agent_from_token(auth.get("token")), str(auth.get("token"))
         if agent is None:
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
@@ -179,8 +172,8 @@ class AgentsNamespace(Namespace):
             with self._lock:
                 first = agent.id not in self._agent_of.values()
                 self._agent_of[current_sid()] = agent.id
-                if token_hash is not None:
-                    self._token_of[current_sid()] = token_hash
+                if token is not None:  # as agents.models.hash_token stores it
+                    self._token_of[current_sid()] = hashlib.sha256(token.encode()).hexdigest()
             if first and self._stored_presence(agent.id) == "offline":
                 self._set_presence(agent.id, "online")
         log.debug("agent %s connected as %s", agent.id, current_sid())
@@ -356,14 +349,10 @@ def disconnect_agent(agent_id: int) -> None:
 
 
 def disconnect_token(token_hash: str) -> None:
-    """Close the connections to this process made with the token whose SHA-256 is
-    ``token_hash`` (revoked: agents.services.revoke_token). With several web processes,
-    connections to the others stay until they reconnect (the limit of disconnect_agent)."""
-    if socketio.server is None:
-        return
+    """Close this process's connections made with a revoked token (its SHA-256)."""
     with _agents._lock:
         sids = [sid for sid, hashed in _agents._token_of.items() if hashed == token_hash]
-    for sid in sids:
+    for sid in sids if socketio.server is not None else []:
         socketio.server.disconnect(sid, namespace=AGENTS)
 
 

@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app
 
@@ -50,7 +51,7 @@ def upsert_members(list_id: str, members: list[dict[str, Any]]) -> dict[str, Any
     body = json.dumps({"members": members, "update_existing": True}).encode()
     auth = base64.b64encode(f"helpdesk:{api_key()}".encode()).decode()
     request = urllib.request.Request(
-        f"{base_url()}/lists/{urllib.request.quote(list_id, safe='')}",
+        f"{base_url()}/lists/{quote(list_id, safe='')}",
         data=body,
         method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
