@@ -100,13 +100,18 @@ def test_deliveries_are_written_only_with_a_committed_change(app, api, webhook_r
 
 
 def test_internal_notes_are_not_sent(app, api, admin, inbound, webhook_receiver):
-    register(api, webhook_receiver.url, events=["message.created"])
+    register(api, webhook_receiver.url, events=["message.created", "ticket.created"])
     ticket_id = inbound("email", "eve@example.com", "Hello", subject="Hi").ticket.id
     path = f"/api/v1/tickets/{ticket_id}/messages"
     assert api.post(path, json={"body": "secret note", "internal": True}).status_code == 201
     assert api.post(path, json={"body": "Our answer"}).status_code == 201
-    events = [json.loads(r.body)["data"]["message"]["body_text"] for r in deliveries()]
-    assert events == ["Hello", "Our answer"]
+    sent = [json.loads(r.body) for r in deliveries()]
+    assert [(d["event"], d["data"].get("message", {}).get("body_text")) for d in sent] == [
+        ("ticket.created", None),
+        ("message.created", "Hello"),
+        ("message.created", "Our answer"),
+    ]
+    assert sent[0]["data"]["ticket"]["id"] == ticket_id
 
 
 def test_signed_delivery_retried_under_one_id_until_answered(app, api, webhook_receiver):
