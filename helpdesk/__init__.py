@@ -25,6 +25,7 @@ from helpdesk import (
     i18n,
     imports,
     inbox,
+    integrations,
     metrics,
     notifications,
     organizations,
@@ -37,6 +38,7 @@ from helpdesk import (
     tickets,
     unit_of_work,
     web,
+    webhooks,
 )
 from helpdesk.agents import models as agent_models
 from helpdesk.audit import models as audit_models
@@ -47,6 +49,7 @@ from helpdesk.customers import models as customer_models
 from helpdesk.duplicates import models as duplicate_models
 from helpdesk.fields import models as field_models
 from helpdesk.imports import models as import_models
+from helpdesk.integrations.mailchimp import models as mailchimp_models
 from helpdesk.metrics import logs
 from helpdesk.notifications import models as notification_models
 from helpdesk.reports import models as report_models
@@ -54,6 +57,7 @@ from helpdesk.segments import models as segment_models
 from helpdesk.sla import models as sla_models
 from helpdesk.surveys import models as survey_models
 from helpdesk.tickets import models as ticket_models
+from helpdesk.webhooks import models as webhook_models
 
 # The domain packages, in the order they register: each one's init_app mounts its
 # blueprints, commands and hooks (channels and automation hang their follow-ups and
@@ -80,6 +84,8 @@ DOMAINS = (
     surveys,
     settings,
     notifications,
+    webhooks,
+    integrations,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -97,6 +103,8 @@ MODELS = (
     report_models,
     survey_models,
     notification_models,
+    webhook_models,
+    mailchimp_models,
 )
 
 

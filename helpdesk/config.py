@@ -133,6 +133,22 @@ def from_environment(instance: Path) -> dict[str, Any]:
             if t.strip()
         ),
         "CLAMAV_SOCKET": os.environ.get("HELPDESK_CLAMAV_SOCKET") or None,
+        # MailChimp (helpdesk/integrations/mailchimp): the Marketing API's key (ending in its
+        # data centre, "-us21") and, for tests or a proxy, another base URL of the API.
+        "MAILCHIMP_API_KEY": os.environ.get("MAILCHIMP_API_KEY") or None,
+        "MAILCHIMP_BASE_URL": (os.environ.get("MAILCHIMP_BASE_URL") or "").rstrip("/") or None,
+        # Outbound webhooks (helpdesk/webhooks): private, loopback, link-local addresses are
+        # refused unless allowed; each try's connect/read timeout; the waits before each
+        # retry (seconds; the default retries for about a day).
+        "WEBHOOK_ALLOW_PRIVATE": os.environ.get("HELPDESK_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+        "WEBHOOK_TIMEOUT": float(os.environ.get("HELPDESK_WEBHOOK_TIMEOUT", "5")),
+        "WEBHOOK_RETRY_DELAYS": tuple(
+            float(d)
+            for d in os.environ.get(
+                "HELPDESK_WEBHOOK_RETRY_DELAYS", "10,60,300,1800,3600,7200,14400,28800,28800"
+            ).split(",")
+            if d.strip()
+        ),
         # How long the link that confirms an email typed into the chat works (once).
         "CHAT_CONFIRM_SECONDS": int(
             float(os.environ.get("HELPDESK_CHAT_CONFIRM_HOURS", "24")) * 3600

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rq import Queue
 
 log = logging.getLogger(__name__)
-QUEUES = ("default", "outbound", "mail")
+QUEUES = ("default", "outbound", "mail", "webhooks")
 
 
 def redis_connection() -> Redis | None:

@@ -15,7 +15,9 @@ customer who is not (nor about an unknown caller).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,23 @@ AGENTS = status.AGENTS
 _MANAGER = "helpdesk_socketio_manager"  # app.extensions key of the app's client manager
 # Called with (agent_id, status) after an agent's presence changed (on_presence_change).
 PRESENCE_LISTENERS = status.LISTENERS
+# What an event carries: its payload, or a function making it (built only when wanted).
+Payload = dict[str, Any] | Callable[[], dict[str, Any]]
+# Called with (event, payload) in the transaction announcing it: outbound webhooks.
+ANNOUNCE_LISTENERS: list[Callable[[str, Payload], None]] = []
+
+
+def on_announce(listener: Callable[[str, Payload], None]) -> None:
+    """Call ``listener(event, payload)`` for every event announced, in its transaction."""
+    if listener not in ANNOUNCE_LISTENERS:
+        ANNOUNCE_LISTENERS.append(listener)
+
+
+def announce(event: str, payload: Payload) -> None:
+    """Tell ``on_announce``'s listeners about ``event`` (alone: ``customer.*``, which no
+    agent room hears; every ``emit_after_commit`` too)."""
+    for listener in ANNOUNCE_LISTENERS:
+        listener(event, payload)
 
 
 def on_presence_change(listener: Callable[[int, str], None]) -> None:
@@ -83,7 +102,8 @@ def agent_rooms(agent: Agent) -> list[str]:
 
 
 def emit_after_commit(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-    """Emit ``event`` to ``rooms`` on /agents once the transaction has committed."""
+    """Emit ``event`` to ``rooms`` on /agents after the commit (``announce`` it now)."""
+    announce(event, payload)
     unit_of_work.after_commit(lambda: socketio.emit(event, payload, to=rooms, namespace=AGENTS))
 
 
@@ -118,6 +138,12 @@ class AgentsNamespace(CountedNamespace):
     process dies and its entries expire).
     """
 
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self._lock = threading.Lock()
+        # sid -> SHA-256 of the API token it came with (disconnect_token; this process's)
+        self._token_of: dict[str, str] = {}
+
     def on_connect(self, auth: object = None) -> None:
         """Authenticate, join the agent's rooms and mark the agent online."""
         from flask_socketio import ConnectionRefusedError
@@ -131,8 +157,9 @@ class AgentsNamespace(CountedNamespace):
             )
             raise ConnectionRefusedError("origin not allowed")
         agent = current_user if current_user.is_authenticated else None
+        token = None
         if agent is None and isinstance(auth, dict):
-            agent = agent_from_token(auth.get("token"))
+            agent, token = agent_from_token(auth.get("token")), str(auth.get("token"))
         if agent is None:
             raise ConnectionRefusedError("unauthorized")
         for room in agent_rooms(agent):
@@ -143,12 +170,17 @@ class AgentsNamespace(CountedNamespace):
             first = store.connect(current_sid(), agent.id)
             if first and status.stored_presence(agent.id) == "offline":
                 status.set_presence(agent.id, "online")
+        if token is not None:  # as agents.models.hash_token stores it
+            with self._lock:
+                self._token_of[current_sid()] = hashlib.sha256(token.encode()).hexdigest()
         log.debug("agent %s connected as %s", agent.id, current_sid())
 
     def on_disconnect(self, reason: object = None) -> None:
         """Leave every ticket; the agent's last connection going marks them offline."""
         store = _store()
         agent_id, last, left = store.disconnect(current_sid())
+        with self._lock:
+            self._token_of.pop(current_sid(), None)
         for ticket_id in left:
             status.announce_viewers(store, ticket_id)
         if last and agent_id is not None:
@@ -242,6 +274,14 @@ def disconnect_agent(agent_id: int) -> None:
     if socketio.server is None or presence.KEY not in current_app.extensions:
         return  # not serving (a command, a job)
     for sid in _store().all_sids(agent_id):
+        socketio.server.disconnect(sid, namespace=AGENTS)
+
+
+def disconnect_token(token_hash: str) -> None:
+    """Close this process's connections made with a revoked token (its SHA-256)."""
+    with _agents._lock:
+        sids = [sid for sid, hashed in _agents._token_of.items() if hashed == token_hash]
+    for sid in sids if socketio.server is not None else []:
         socketio.server.disconnect(sid, namespace=AGENTS)
 
 

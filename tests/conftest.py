@@ -17,4 +17,6 @@ pytest_plugins = [
     "tests.fixtures.oauth",
     "tests.fixtures.browser",
     "tests.fixtures.outage",
+    "tests.fixtures.receivers",
+    "tests.fixtures.mailchimp",
 ]

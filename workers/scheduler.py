@@ -21,6 +21,11 @@ PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.reports.weekly:send_weekly", "default"),
     # Replies left queued (their job lost, or a transient failure's retry due).
     (60, "helpdesk.channels.delivery:requeue", "outbound"),
+    # Outbound webhook deliveries due whose job was lost (Redis) or, without Redis, all
+    # due ones: sent from here, never from a request (helpdesk/webhooks/delivery.py).
+    (10, "helpdesk.webhooks.delivery:requeue", "webhooks"),
+    # Segments kept in sync with MailChimp audiences (helpdesk/integrations/mailchimp).
+    (3600, "helpdesk.integrations.mailchimp.sync:sync_all", "default"),
     # Twilio webhooks spooled while the database was down (channels/twilio/spool.py).
     (30, "helpdesk.channels.twilio.spool:drain", "default"),
     # Raw mail sources and webhook bodies past HELPDESK_RAW_RETENTION_DAYS (audit/retention.py).

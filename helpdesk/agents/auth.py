@@ -88,16 +88,19 @@ def api_agent(scope: str = "api") -> Agent | None:
     return None
 
 
-def require_agent(blueprint, scope: str = "api") -> None:
+def require_agent(blueprint, scope: str | tuple[str, ...] = "api") -> None:
     """Make every route of ``blueprint`` refuse callers that are not an agent with a token
-    of ``scope`` (or, for "api", the UI's session)."""
+    of ``scope`` (one of them, when several; for "api", also the UI's session)."""
+    scopes = (scope,) if isinstance(scope, str) else scope
 
     @blueprint.before_request
     def _authenticate():
-        agent = api_agent(scope)
+        agent = next((a for s in scopes if (a := api_agent(s)) is not None), None)
         if agent is None:
             return error_response(
-                401, "unauthorized", f"a valid bearer token of scope {scope} is required"
+                401,
+                "unauthorized",
+                f"a valid bearer token of scope {' or '.join(scopes)} is required",
             )
         g.agent = agent
 

@@ -358,6 +358,11 @@ def revoke_token(token_id: int) -> ApiToken:
         audit.record(
             "token.revoke", object_type="api_token", object_id=row.id, after={"revoked": True}
         )
+        from helpdesk import realtime, unit_of_work
+
+        token_hash = row.token_hash
+        # Its live /agents connections end too: revoked means at once, sockets included.
+        unit_of_work.after_commit(lambda: realtime.disconnect_token(token_hash))
     return row
 
 

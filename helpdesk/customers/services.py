@@ -13,6 +13,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
+from helpdesk import realtime
 from helpdesk.agents.models import Agent
 from helpdesk.audit import services as audit
 from helpdesk.audit import snapshots
@@ -26,6 +27,7 @@ from helpdesk.customers.models import (
     Organization,
     OrganizationDomain,
 )
+from helpdesk.customers.schemas import customer_json
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, Invalid
 from helpdesk.extensions import db
@@ -270,6 +272,15 @@ def apply_fields(customer: Customer, data: dict) -> None:
             before=was,
             after=now,
         )
+    if now or data.get("consents"):
+        announce(customer)
+
+
+def announce(customer: Customer, created: bool = False) -> None:
+    """Announce ``customer.created`` or ``customer.updated`` to the integrations listening
+    (outbound webhooks, ``realtime.announce``), with the customer as the API shows it."""
+    event = "customer.created" if created else "customer.updated"
+    realtime.announce(event, lambda: {"customer": customer_json(customer)})
 
 
 def create_customer(data: dict) -> Customer:
@@ -288,6 +299,7 @@ def create_customer(data: dict) -> Customer:
         customer_id=customer.id,
         after=after,
     )
+    announce(customer, created=True)
     return customer
 
 

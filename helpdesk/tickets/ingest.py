@@ -185,6 +185,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     db.session.flush()
     if created_customer:
         log.info("created customer %s for a new %s sender", customer.id, inbound.channel)
+        customers.announce(customer, created=True)
     if inbound.undelivered:
         replies.mark_undelivered(
             inbound.channel, inbound.undelivered, inbound.undelivered_reason, message

@@ -22,7 +22,7 @@ PREFIX = "/api/v1"
 
 
 def api_blueprint(
-    name: str, import_name: str, lock_writes: bool = False, scope: str = "api"
+    name: str, import_name: str, lock_writes: bool = False, scope: str | tuple[str, ...] = "api"
 ) -> Blueprint:
     """A blueprint under /api/v1 whose every route needs an agent: a token of ``scope``
     (for "api", also the UI's session).
