@@ -71,6 +71,8 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "SECRET_KEY": _secret_key(instance),
         "SECRETS_KEY": _secrets_key(instance),
         "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
+        # How many proxies in front set X-Forwarded-* (web.trust_proxies); 0 trusts none.
+        "TRUSTED_PROXIES": int(os.environ.get("HELPDESK_TRUSTED_PROXIES") or 0),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
