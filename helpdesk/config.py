@@ -175,5 +175,8 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # After how long a reply still queued without a send job is sent again
         # (channels/delivery.py: requeue, every minute).
         "DELIVERY_REQUEUE_AFTER": int(os.environ.get("HELPDESK_DELIVERY_REQUEUE_AFTER", "60")),
+        # A reply claimed by a send job this long ago belongs to a job that died (a worker
+        # killed mid-send): it is sent again (scripts/prod-smoke shortens it).
+        "DELIVERY_LEASE_SECONDS": int(os.environ.get("HELPDESK_DELIVERY_LEASE_SECONDS", "300")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
