@@ -38,6 +38,8 @@ LEASE = timedelta(minutes=5)  # a claim older than this belongs to a job that di
 def _lease() -> timedelta:
     """How old a claim is before it counts as a dead job's (DELIVERY_LEASE_SECONDS)."""
     return timedelta(seconds=current_app.config.get("DELIVERY_LEASE_SECONDS", LEASE.seconds))
+
+
 REQUEUE_BATCH = 200
 
 
