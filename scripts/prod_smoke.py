@@ -41,6 +41,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.nginx import start_nginx  # noqa: E402
 from tests.fixtures.outage import RedisServer, free_port  # noqa: E402
 from tests.fixtures.sockets import Listener  # noqa: E402
 from tests.fixtures.twilio import (  # noqa: E402
@@ -57,69 +58,6 @@ POSTGRES = os.environ.get("PROD_SMOKE_POSTGRES", "postgresql://postgres@127.0.0.
 DATABASE = os.environ.get("PROD_SMOKE_DB", "helpdesk_prod_smoke")
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 BURST = 30
-
-NGINX_CONF = """\
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {tmp}/nginx-access.log;
-    client_body_temp_path {tmp}/nginx-body;
-    proxy_temp_path {tmp}/nginx-proxy;
-    fastcgi_temp_path {tmp}/nginx-fastcgi;
-    uwsgi_temp_path {tmp}/nginx-uwsgi;
-    scgi_temp_path {tmp}/nginx-scgi;
-{body}
-}}
-"""
-
-# What goes inside http {} in production too (docs/scaling.md shows it).
-NGINX_SITE = """\
-    map $http_upgrade $connection_upgrade {{
-        default upgrade;
-        ''      close;
-    }}
-    upstream helpdesk {{
-        # No ip_hash: Socket.IO clients connect by WebSocket only (docs/scaling.md).
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        client_header_timeout 10s;
-        client_body_timeout 30s;
-        send_timeout 30s;
-        client_max_body_size 30m;
-        proxy_http_version 1.1;
-        proxy_connect_timeout 5s;
-        # A process that refuses or is gone: the request goes to the next one (POSTs
-        # only when nothing was sent yet, nginx's default for non-idempotent methods).
-        proxy_next_upstream error timeout http_502 http_503;
-        add_header X-Upstream $upstream_addr always;
-        location /socket.io/ {{
-            proxy_pass http://helpdesk;
-            # (A location's proxy_set_header replaces every inherited one: all here.)
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_buffering off;
-            # Longer than Engine.IO's ping interval (25 s) plus its timeout (20 s).
-            proxy_read_timeout 75s;
-            proxy_send_timeout 75s;
-        }}
-        location / {{
-            proxy_pass http://helpdesk;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header Connection "";
-            proxy_read_timeout 60s;
-        }}
-    }}
-"""
 
 
 def say(text: str) -> None:
@@ -350,19 +288,8 @@ def main() -> int:
         processes.start("worker1", compose.command("worker"), compose.environment("worker"))
         processes.start("scheduler", compose.command("scheduler"), compose.environment("scheduler"))
         front_port = free_port()
-        site = NGINX_SITE.format(
-            port=front_port,
-            servers="\n".join(
-                f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in ports
-            ),
-        )
-        conf = folder / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=folder, body=site))
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        processes.start(
-            "nginx", [nginx, "-p", str(folder), "-e", str(folder / "nginx-error.log"),
-                      "-c", str(conf), "-g", "daemon off;"], dict(os.environ),
-        )  # fmt: skip
+        processes.running["nginx"] = start_nginx(folder, front_port, ports)
+        say(f"started nginx on {front_port}")
         for port in ports:
             wait(
                 f"web on {port} healthy", lambda port=port: healthy(f"http://127.0.0.1:{port}"), 180
