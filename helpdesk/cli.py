@@ -30,7 +30,7 @@ def upgrade_schema() -> None:
 )
 @click.option(
     "--threads",
-    default=100,
+    default=500,
     show_default=True,
     type=click.IntRange(1),
     help="requests and open WebSockets each process serves at once",
