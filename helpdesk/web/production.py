@@ -30,7 +30,6 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 log = logging.getLogger(__name__)
-EBADF = errno.EBADF
 
 
 class TimedSocket(socket.socket):
@@ -45,6 +44,14 @@ class TimedSocket(socket.socket):
             self.settimeout(self.read_timeout)
         else:
             super().setblocking(False)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Read; a client silent past the timeout is dropped like one that hung up (gunicorn
+        logs that quietly, where a timeout would log a traceback per slow client)."""
+        try:
+            return super().recv(bufsize, flags)
+        except TimeoutError as error:
+            raise ConnectionResetError(errno.ECONNRESET, "client too slow") from error
 
 
 class Worker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints

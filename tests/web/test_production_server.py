@@ -50,7 +50,7 @@ class Web:
             "HELPDESK_PRESENCE_GRACE_SECONDS": "0",
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "helpdesk", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "helpdesk", "serve", "--port", str(self.port), "--timeout", "2"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -148,6 +148,21 @@ def test_an_event_written_through_one_process_reaches_an_agent_on_the_other(
         assert created["subject"] == "Across processes"
     finally:
         listener.close()
+
+
+def test_a_client_slow_to_send_its_request_is_cut_off(webs):
+    """A half-sent request holds its thread only for --timeout (2 s here), and meanwhile
+    the process goes on answering."""
+    server = webs[0]
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+    try:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no end of headers
+        started = time.monotonic()
+        assert _get(f"{server.url}/healthz") == 200
+        assert slow.recv(1024) == b""  # closed by the server, with no answer
+        assert time.monotonic() - started < 12
+    finally:
+        slow.close()
 
 
 def test_sigterm_finishes_the_request_in_flight_and_sends_socketio_clients_away(
