@@ -38,6 +38,7 @@ processes (one gunicorn worker each, on ports of their own) behind Debian's ngin
 (tests/fixtures/nginx.py: the config of docs/scaling.md), everything else as above, and
 at the end the ratio of the visitor messages per second handled within the p99 target
 (and at any p99) by the most processes against one; target >= 1.6x with p99 < 200 ms.
+The ramp goes on past a slow opening step there (the opening opens the tickets).
 CPU and memory figures are the processes' sums.
 
 Targets: ``--visitors`` (500) held connected throughout; p99 visitor -> agent
@@ -696,7 +697,7 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
                 f"{sum(figures['errors'].values())}; connected {figures['connected']}"
             )
             p99 = figures["first"][1] if figures["first"] else float("inf")
-            if (
+            if (name != "opening" or not web) and (
                 p99 > GIVE_UP_FACTOR * TARGET_P99_MS
                 or figures["missing"] > 0.01 * figures["sent"]
                 or not figures["first"]
