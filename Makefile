@@ -18,8 +18,9 @@ run: install
 	.venv/bin/helpdesk init --demo
 	.venv/bin/helpdesk serve --host $(HOST) --port $(PORT)
 
-# Not in `make test` (a minute or more): docker-compose.yml's services for real, behind nginx.
-prod-smoke: services
+# Not in `make test` (a minute or two): docker-compose.yml's services for real, behind nginx.
+# Needs PostgreSQL on 127.0.0.1 (`make services`; PROD_SMOKE_POSTGRES names another).
+prod-smoke:
 	bash scripts/prod-smoke
 
 test:
