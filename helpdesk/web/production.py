@@ -19,8 +19,12 @@ way Flask-SocketIO documents it for the threading async mode with simple-websock
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import importlib
 import logging
+import os
+import signal
 import socket
 import threading
 from typing import Any
@@ -30,6 +34,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class TimedSocket(socket.socket):
@@ -148,6 +153,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
         for key, value in {**self.options, "preload_app": True}.items():
             self.cfg.set(key, value)
         self.cfg.set("post_fork", self.post_fork)
+        self.cfg.set("child_exit", self.child_exit)
 
     def load(self) -> Flask:
         """The app, ready to fork: WebSocket-only Socket.IO, start-up heap frozen."""
@@ -160,15 +166,38 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
         return self.application
 
     def post_fork(self, arbiter: Any, worker: Any) -> None:
-        """In the new worker process: a fresh connection pool, the in-process jobs."""
+        """In the new worker process: die with the master (a killed server is gone, not
+        an orphan that keeps its clients and its presence), a fresh connection pool,
+        the in-process jobs."""
         from helpdesk.extensions import db
 
+        die_with_parent(arbiter.pid)
         with self.application.app_context():
             db.engine.dispose(close=False)  # the parent's connections stay the parent's
         if self.in_process_jobs:
             from workers.scheduler import start_in_thread
 
             start_in_thread(self.application)
+
+    def child_exit(self, arbiter: Any, worker: Any) -> None:
+        """A worker process ended: its live metrics go (helpdesk.metrics, when present)."""
+        try:
+            multiprocess = importlib.import_module("helpdesk.metrics.multiprocess")
+        except ImportError:
+            return
+        multiprocess.on_worker_exit(worker.pid)
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux); exit now if
+    it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: gunicorn's own orphan check remains
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def options(host: str, port: int, workers: int, threads: int, timeout: int) -> dict[str, Any]:
