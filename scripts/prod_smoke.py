@@ -15,7 +15,7 @@ port of its own in a temporary folder; the same directives docs/scaling.md shows
    (and the scheduler's requeue) delivers each exactly once, as the stand-in counts.
 
 Exit status 0 when every step passed. Prints what it does; the processes' logs are in
-the temporary folder (kept when a step failed).
+the temporary folder (kept, with the database, when a step failed).
 """
 
 from __future__ import annotations
@@ -179,6 +179,13 @@ def fresh_database() -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DATABASE}"')
     return f"{POSTGRES}/{DATABASE}"
+
+
+def drop_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def seed(env: dict[str, str]) -> str:
@@ -387,6 +394,7 @@ def main() -> int:
         twilio_server.shutdown()
         if ok:
             shutil.rmtree(folder, ignore_errors=True)
+            drop_database()
         else:
             say(f"logs kept in {folder}")
 
