@@ -28,4 +28,8 @@ USER helpdesk
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/healthz', timeout=4)"
-CMD ["helpdesk", "serve", "--host", "0.0.0.0", "--port", "5000"]
+# gunicorn (helpdesk/web/production.py): PORT and WEB_CONCURRENCY (processes) from the
+# environment. It never migrates: run `helpdesk db upgrade` once first (compose's migrate).
+ENV PORT=5000
+STOPSIGNAL SIGTERM
+CMD ["helpdesk", "serve", "--host", "0.0.0.0"]

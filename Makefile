@@ -3,6 +3,7 @@
 #   make test   start/install PostgreSQL, Redis, Dovecot; run the suite on SQLite and PostgreSQL, side by side
 #   make lint   ruff (lint and format), mypy, and the layout rules (scripts/check_layout.py)
 #   make lock   regenerate requirements/*.txt (hashed) from pyproject.toml's ranges
+#   make prod-smoke  the production shape without Docker: compose's services, two web processes behind nginx (scripts/prod-smoke)
 #   make translations  extract the UI's strings, update the German catalogue, compile it
 # Options: make run HOST=0.0.0.0 PORT=8000 / make test PYTEST_ARGS="-k ingest -x"
 
@@ -10,11 +11,17 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint lock translations install services clean
+.PHONY: run test test-fast lint lock translations install services clean prod-smoke
 
+# The production server (gunicorn, one process; without REDIS_URL it also runs the jobs).
 run: install
 	.venv/bin/helpdesk init --demo
 	.venv/bin/helpdesk serve --host $(HOST) --port $(PORT)
+
+# Not in `make test` (a minute or two): docker-compose.yml's services for real, behind nginx.
+# Needs PostgreSQL on 127.0.0.1 (`make services`; PROD_SMOKE_POSTGRES names another).
+prod-smoke:
+	bash scripts/prod-smoke
 
 test:
 	bash scripts/test.sh $(PYTEST_ARGS)

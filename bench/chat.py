@@ -33,6 +33,14 @@ loses messages. Then ``--replies`` agent replies (REST ``POST
 /api/v1/tickets/ID/messages``) to as many visitors: POST -> the visitor's
 ``message`` event (author "agent").
 
+``--web 1,2`` (PostgreSQL and Redis; issue 20): a run for each count of `helpdesk serve`
+processes (one gunicorn worker each, on ports of their own) behind Debian's nginx
+(tests/fixtures/nginx.py: the config of docs/scaling.md), everything else as above, and
+at the end the ratio of the visitor messages per second handled within the p99 target
+(and at any p99) by the most processes against one; target >= 1.6x with p99 < 200 ms.
+The ramp goes on past a slow opening step there (the opening opens the tickets).
+CPU and memory figures are the processes' sums.
+
 Targets: ``--visitors`` (500) held connected throughout; p99 visitor -> agent
 < 200 ms. Figures are printed with met/MISSED; the exit status is always 0.
 """
@@ -45,6 +53,7 @@ import functools
 import multiprocessing
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, stop  # noqa: E402
 from bench.common import serve as common_serve  # noqa: E402
+from tests.fixtures.nginx import start_nginx  # noqa: E402
 
 ORIGIN = "http://bench.test"
 TEAM = "Chat bench"
@@ -487,20 +497,45 @@ def flush_redis() -> None:
         say(f"  Redis: {exc}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn: the master and its workers)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pids += family(int(child))
+    return pids
 
 
-def threads_and_rss(pid: int) -> tuple[int, float]:
-    """Threads and resident MB of process ``pid``."""
-    status = dict(
-        line.split(":", 1)
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if ":" in line
-    )
-    return int(status["Threads"]), int(status["VmRSS"].split()[0]) / 1024
+def cpu_seconds(pid) -> float:
+    """User + system CPU seconds of process ``pid`` (or of several), children included."""
+    total = 0.0
+    for one in pid if isinstance(pid, list) else [pid]:
+        for member in family(one):
+            try:
+                fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def threads_and_rss(pid) -> tuple[int, float]:
+    """Threads and resident MB of process ``pid`` (or of several), children included."""
+    threads, rss = 0, 0.0
+    for one in pid if isinstance(pid, list) else [pid]:
+        for member in family(one):
+            try:
+                text = Path(f"/proc/{member}/status").read_text()
+            except OSError:
+                continue
+            status = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+            threads += int(status["Threads"])
+            rss += int(status["VmRSS"].split()[0]) / 1024
+    return threads, rss
 
 
 def log_errors(log: Path, limit: int = 8) -> list[str]:
@@ -576,12 +611,16 @@ def analyse(step: dict, arrivals: dict, agents: int) -> dict:
     }
 
 
-def run(kind: str, redis: bool, args) -> dict:
-    """Load, serve, connect, ramp, reply; the figures of one database (and Redis mode)."""
+def run(kind: str, redis: bool, args, web: int = 0) -> dict:
+    """Load, serve, connect, ramp, reply; the figures of one database (and Redis mode;
+    with ``web``, that many web processes behind nginx)."""
     label = f"{kind}{' + Redis' if redis else ''}"
+    if web:
+        label += f", {web} web process{'es' if web > 1 else ''} behind nginx"
     url = fresh_database(kind)
-    result = {"label": label, "steps": [], "errors": []}
-    server = worker = agents = visitors = None
+    result = {"label": label, "steps": [], "errors": [], "web": web}
+    server = worker = agents = visitors = nginx = None
+    servers: list[subprocess.Popen] = []
     log = Path(f"/tmp/hd_bench_chat_{kind}{'_redis' if redis else ''}.log")
     try:
         say(f"{label}: loading {args.agents} agents and a chat channel ...")
@@ -591,7 +630,17 @@ def run(kind: str, redis: bool, args) -> dict:
         if redis:
             flush_redis()
             worker = start_worker(env, log.with_suffix(".worker.log"))
-        server = serve(env, port, log)
+        if web:
+            ports = [free_port() for _ in range(web)]
+            servers = [serve(env, p, log.with_suffix(f".web{n}.log")) for n, p in enumerate(ports)]
+            server = servers[0]
+            folder = Path(f"/tmp/hd_bench_chat_nginx_{os.getpid()}")
+            folder.mkdir(exist_ok=True)
+            nginx = start_nginx(folder, port, ports)
+        else:
+            server = serve(env, port, log)
+            servers = [server]
+        pids = [s.pid for s in servers]
         base = f"http://127.0.0.1:{port}"
         result["log"] = str(log)
         agents = Fleet("agents", base, facts["tokens"])
@@ -602,17 +651,17 @@ def run(kind: str, redis: bool, args) -> dict:
             f"{label}: {got['connected']}/{args.agents} agents connected in "
             f"{got['seconds']:.1f} s" + (f"; e.g. {got['errors'][0]}" if got["errors"] else "")
         )
-        cpu0 = cpu_seconds(server.pid)
+        cpu0 = cpu_seconds(pids)
         got = visitors("connect", timeout=600)
         result["visitors"] = got
-        result["connect_cpu"] = cpu_seconds(server.pid) - cpu0
+        result["connect_cpu"] = cpu_seconds(pids) - cpu0
         say(
             f"{label}: {got['connected']}/{args.visitors} visitors connected in "
             f"{got['seconds']:.1f} s, {got['sessions']} got a session, status online: "
             f"{dict(got['online'])}; refused: {got['errors'] or 'none'}"
         )
         say(f"  session sample: {got['session_sample']}")
-        result["threads_rss"] = threads_and_rss(server.pid)
+        result["threads_rss"] = threads_and_rss(pids)
         if not got["connected"]:
             return result
         time.sleep(1)
@@ -621,7 +670,7 @@ def run(kind: str, redis: bool, args) -> dict:
             (f"{rate:g}/s", rate, args.messages) for rate in args.rates
         ]
         for step, (name, rate, per_visitor) in enumerate(plan):
-            cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+            cpu0, wall0 = cpu_seconds(pids), time.monotonic()
             seconds = per_visitor * got["connected"] / rate
             say(
                 f"{label}: step {name}: {per_visitor} message(s) from each visitor at "
@@ -636,7 +685,7 @@ def run(kind: str, redis: bool, args) -> dict:
             figures.update(
                 name=name,
                 rate=rate,
-                server_cpu=(cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0),
+                server_cpu=(cpu_seconds(pids) - cpu0) / (time.monotonic() - wall0),
                 agents_connected=seen["connected"],
                 dropped=sent["dropped"],
                 agents_dropped=seen["dropped"],
@@ -648,7 +697,7 @@ def run(kind: str, redis: bool, args) -> dict:
                 f"{sum(figures['errors'].values())}; connected {figures['connected']}"
             )
             p99 = figures["first"][1] if figures["first"] else float("inf")
-            if (
+            if (name != "opening" or not web) and (
                 p99 > GIVE_UP_FACTOR * TARGET_P99_MS
                 or figures["missing"] > 0.01 * figures["sent"]
                 or not figures["first"]
@@ -660,7 +709,7 @@ def run(kind: str, redis: bool, args) -> dict:
         result["final_connected"] = state["connected"]
         result["dropped"] = state["dropped"]
         result["other_events"] = state["other_events"]
-        result["threads_rss_end"] = threads_and_rss(server.pid)
+        result["threads_rss_end"] = threads_and_rss(pids)
     except Exception as exc:  # noqa: BLE001 - reported, the bench goes on
         result["errors"].append(f"{type(exc).__name__}: {exc}")
         say(f"{label}: FAILED: {exc}")
@@ -668,9 +717,17 @@ def run(kind: str, redis: bool, args) -> dict:
         for fleet in (visitors, agents):
             if fleet is not None:
                 fleet.stop()
-        stop(server)
+        for one in servers or [server]:
+            stop(one)
+        if nginx is not None:
+            os.killpg(nginx.pid, signal.SIGTERM)
+            nginx.wait(10)
         stop(worker)
-        result["server_errors"] = log_errors(log)
+        for n in range(web):
+            result.setdefault("server_errors", []).extend(
+                log_errors(log.with_suffix(f".web{n}.log"))
+            )
+        result["server_errors"] = result.get("server_errors", []) + log_errors(log)
         if redis:
             result["server_errors"] += log_errors(log.with_suffix(".worker.log"))
             flush_redis()
@@ -865,6 +922,11 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=50, help="agent replies over REST")
     parser.add_argument("--batch", type=int, default=25, help="visitors connecting at once")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--web",
+        default="",
+        help="e.g. 1,2: runs with that many web processes behind nginx (PostgreSQL, Redis)",
+    )
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     limit = raise_fd_limit()
@@ -872,7 +934,10 @@ def main() -> None:
         say(f"warning: only {limit} open files allowed")
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results = []
-    for kind in kinds:
+    webs = [int(n) for n in args.web.split(",") if n.strip()]
+    if webs:
+        results = [run("postgres", True, args, web) for web in webs]
+    for kind in kinds if not webs else []:
         for redis in [False, True] if args.redis else [False]:
             results.append(run(kind, redis, args))
     print(
@@ -881,7 +946,38 @@ def main() -> None:
     )
     for result in results:
         report(result, args)
+    if len(webs) > 1:
+        scaling(results)
     sys.exit(0)
+
+
+def best_rates(result: dict) -> tuple[float, float, float]:
+    """(messages/s handled within the p99 target, its p99; messages/s handled at any p99)."""
+    within, p99, most = 0.0, float("nan"), 0.0
+    for s in result["steps"]:
+        if s["name"] == "opening" or not s["first"]:
+            continue
+        most = max(most, s["handled_per_s"])
+        if s["first"][1] < TARGET_P99_MS and not s["missing"] and s["handled_per_s"] > within:
+            within, p99 = s["handled_per_s"], s["first"][1]
+    return within, p99, most
+
+
+def scaling(results: list[dict]) -> None:
+    """The most web processes against one: visitor messages/s and the ratio (target 1.6x)."""
+    one, many = results[0], results[-1]
+    (w1, p1, m1), (wn, pn, mn) = best_rates(one), best_rates(many)
+    print(f"\n== web processes behind nginx: {one['web']} against {many['web']} ==")
+    print(f"  {one['web']}: {w1:.1f} msg/s within p99 < {TARGET_P99_MS:.0f} ms (p99 {p1:.1f}); "
+          f"{m1:.1f} msg/s at most")  # fmt: skip
+    print(f"  {many['web']}: {wn:.1f} msg/s within p99 < {TARGET_P99_MS:.0f} ms (p99 {pn:.1f}); "
+          f"{mn:.1f} msg/s at most")  # fmt: skip
+    ratio = wn / w1 if w1 else float("nan")
+    ratio_most = mn / m1 if m1 else float("nan")
+    print(
+        f"  RATIO within the target {ratio:.2f}x, at most {ratio_most:.2f}x "
+        f"(target >= 1.6x with p99 < {TARGET_P99_MS:.0f} ms): {verdict(ratio >= 1.6)}"
+    )
 
 
 if __name__ == "__main__":

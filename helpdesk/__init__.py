@@ -134,6 +134,7 @@ def create_app(config: dict | None = None) -> Flask:
         domain.init_app(app)
     # Last: Socket.IO binds the namespaces registered by then (the domains' included).
     realtime.init_app(app)
+    web.trust_proxies(app)  # outermost, around Socket.IO's middleware too
     errors.init_app(app)
     cli.init_app(app)
     return app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -21,42 +19,51 @@ def upgrade_schema() -> None:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=int, envvar="PORT")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="WEB_CONCURRENCY",
+    help="web processes on this port (more than one needs REDIS_URL)",
+)
+@click.option(
+    "--threads",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="requests and open WebSockets each process serves at once",
+)
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1),
+    help="seconds a client may take to send a request; also the graceful stop's minimum",
+)
 @with_appcontext
-def serve(host: str, port: int) -> None:
-    """Serve agent UI, API, webhooks and Socket.IO."""
-    from helpdesk.extensions import socketio
+def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Serve agent UI, API, webhooks and Socket.IO under gunicorn (SIGTERM stops gracefully).
 
-    # Flask refuses app.run() under its own CLI; this command is that server on purpose.
-    os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    click.echo(f"helpdesk on http://{host}:{port}/  (Ctrl-C stops)")
-    from helpdesk.web.serving import RequestHandler, settle_heap
+    Never migrates: `helpdesk init` or `helpdesk db upgrade` does, once, before."""
+    from helpdesk.web import production
 
-    if not current_app.config.get("REDIS_URL"):
-        from workers.scheduler import start_in_thread
-
+    in_process_jobs = not current_app.config.get("REDIS_URL")
+    if in_process_jobs and workers > 1:
+        raise click.ClickException(
+            "several web processes share realtime events and jobs through Redis: set REDIS_URL"
+        )
+    if in_process_jobs:
         click.echo(
             "periodic work (mail polls, SLA checks) runs in this process; "
             "with REDIS_URL set, run `helpdesk scheduler` and `helpdesk worker`"
         )
-        start_in_thread(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy
-    settle_heap()
-
-    from helpdesk import realtime
-
+    click.echo(f"helpdesk on http://{host}:{port}/  ({workers} process(es); Ctrl-C stops)")
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
-    try:
-        socketio.run(
-            app,
-            host=host,
-            port=port,
-            allow_unsafe_werkzeug=True,
-            use_reloader=False,
-            log_output=False,
-            request_handler=RequestHandler,
-        )
-    finally:
-        realtime.shutdown(app)  # the Socket.IO Redis listener and its connection
+    production.Server(
+        app, production.options(host, port, workers, threads, timeout), in_process_jobs
+    ).run()
 
 
 @click.command("worker")

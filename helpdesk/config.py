@@ -71,6 +71,8 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "SECRET_KEY": _secret_key(instance),
         "SECRETS_KEY": _secrets_key(instance),
         "HELPDESK_DEFAULT_REGION": os.environ.get("HELPDESK_DEFAULT_REGION", "DE"),
+        # How many proxies in front set X-Forwarded-* (web.trust_proxies); 0 trusts none.
+        "TRUSTED_PROXIES": int(os.environ.get("HELPDESK_TRUSTED_PROXIES") or 0),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
@@ -197,6 +199,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # After how long a reply still queued without a send job is sent again
         # (channels/delivery.py: requeue, every minute).
         "DELIVERY_REQUEUE_AFTER": int(os.environ.get("HELPDESK_DELIVERY_REQUEUE_AFTER", "60")),
+        # A reply claimed by a send job this long ago belongs to a job that died (a worker
+        # killed mid-send): it is sent again (scripts/prod-smoke shortens it).
+        "DELIVERY_LEASE_SECONDS": int(os.environ.get("HELPDESK_DELIVERY_LEASE_SECONDS", "300")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Monitoring (helpdesk/metrics): GET /metrics unless HELPDESK_METRICS=0, and then
         # only with this bearer token when one is set; log lines as text or JSON.

@@ -33,6 +33,13 @@ DELIVER_JOB = "helpdesk.channels.delivery:deliver"
 MAX_ATTEMPTS = 6
 BACKOFF = (30, 120, 600, 1800, 3600)  # seconds before attempts 2, 3, ...
 LEASE = timedelta(minutes=5)  # a claim older than this belongs to a job that died
+
+
+def _lease() -> timedelta:
+    """How old a claim is before it counts as a dead job's (DELIVERY_LEASE_SECONDS)."""
+    return timedelta(seconds=current_app.config.get("DELIVERY_LEASE_SECONDS", LEASE.seconds))
+
+
 REQUEUE_BATCH = 200
 
 
@@ -113,7 +120,7 @@ def _claim(message_id: int) -> bool:
             .where(
                 Message.id == message_id,
                 Message.status.in_(("queued", "failed")),
-                or_(Message.sending_since.is_(None), Message.sending_since < now - LEASE),
+                or_(Message.sending_since.is_(None), Message.sending_since < now - _lease()),
             )
             .values(sending_since=now, send_attempts=Message.send_attempts + 1)
         )
@@ -161,7 +168,7 @@ def requeue() -> int:
                 .where(
                     Message.status == "queued",
                     Message.direction == "out",
-                    or_(Message.sending_since.is_(None), Message.sending_since < now - LEASE),
+                    or_(Message.sending_since.is_(None), Message.sending_since < now - _lease()),
                     or_(
                         Message.next_attempt_at <= now,
                         and_(Message.next_attempt_at.is_(None), Message.created_at <= now - after),
