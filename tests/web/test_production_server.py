@@ -2,7 +2,8 @@
 one Redis behave as one (an agent connected to one hears what is written through the
 other), and SIGTERM loses no request in flight while telling Socket.IO clients to go.
 
-The two servers live as long as this module; each test makes its own data."""
+The two servers live as long as this module; each test makes its own data. PostgreSQL
+only, as in production."""
 
 from __future__ import annotations
 
@@ -84,7 +85,11 @@ class Web:
 
 @pytest.fixture(scope="module")
 def webs(base_config, _schema, tmp_path_factory):
-    """Two web servers on the test database and a Redis server of their own."""
+    """Two web servers on the test database and a Redis server of their own. PostgreSQL
+    only: the production shape (and nothing here depends on the database, so the SQLite
+    run, the suite's longer half, is spared two server starts)."""
+    if not base_config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("web processes in production: PostgreSQL only")
     folder = tmp_path_factory.mktemp("prod")
     redis = RedisServer(folder)
     redis.start()
