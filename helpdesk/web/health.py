@@ -23,7 +23,14 @@ def healthz() -> tuple[Response, int]:
     if body["database"] == "ok":
         from helpdesk.channels.oauth.tokens import revoked_mailboxes
 
-        revoked = revoked_mailboxes()
+        try:
+            revoked = revoked_mailboxes()
+        except Exception as exc:  # noqa: BLE001 - reachable, but without our tables
+            db.session.rollback()
+            body.update(
+                status="error", database=f"error: schema not migrated ({type(exc).__name__})"
+            )
+            revoked = []
         if revoked:
             # public like the rest: the names only, the provider's words on their screen
             body["mailboxes"] = {name: "error: sign-in revoked" for name in revoked}
