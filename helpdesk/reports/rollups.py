@@ -39,7 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from helpdesk.reports.models import ROLLED, ReportingDaily, ReportingEvent, ReportingRollup
+from helpdesk.reports import durations
+from helpdesk.reports.models import ROLLED, TIMED, ReportingDaily, ReportingEvent, ReportingRollup
 from helpdesk.reports.scope import Scope
 
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
@@ -74,6 +75,14 @@ def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
                 1,
             )
     _apply(session, sums)
+    durations.add(
+        session,
+        [
+            (row["kind"], row["at"], row["team_id"], row["agent_id"], row["value"])
+            for row in events
+            if row["kind"] in TIMED
+        ],
+    )
 
 
 def forget_customers(session: Session, customer_ids: list[int]) -> None:
@@ -87,6 +96,12 @@ def forget_customers(session: Session, customer_ids: list[int]) -> None:
     ):
         _count(sums, kind, at, team_id, channel, detail, value, -1)
     _apply(session, sums)
+    timed = session.execute(
+        select(E.kind, E.at, E.team_id, E.agent_id, E.value).where(
+            E.customer_id.in_(customer_ids), E.kind.in_(TIMED)
+        )
+    )
+    durations.add(session, [tuple(row) for row in timed], -1)
 
 
 def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> None:
@@ -178,6 +193,7 @@ def rebuild(session: Session) -> None:
             ),
         )
     )
+    durations.rebuild(session)
 
 
 # ----- reading -----
