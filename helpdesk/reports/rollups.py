@@ -36,7 +36,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from helpdesk.reports import durations
@@ -120,38 +119,57 @@ def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
         day = days[(kind, hour.date(), *rest)]
         for n in range(3):
             day[n] += change[n]
-    dialect = session.get_bind().dialect.name
-    for table, key, changes in ((TABLE, _KEY, sums), (DAILY, _DAY_KEY, days)):
+    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    for table, changes in ((TABLE, sums), (DAILY, days)):
         rows = [
-            dict(zip(key, found, strict=True), count=c, total=t, satisfied=s)
-            for found, (c, t, s) in sorted(changes.items())
+            (kind, stored(moment, on_sqlite), *rest, c, t, s)
+            for (kind, moment, *rest), (c, t, s) in sorted(changes.items())
             if c or t or s
         ]
         if rows:
-            session.execute(_upsert(dialect, table, key), rows)
+            driver_many(session, table, rows)
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+def stored(moment: Any, on_sqlite: bool) -> Any:
+    """A moment (UTC when naive) or a day as the driver takes it: in UTC, and on SQLite
+    as the text SQLAlchemy stores (``helpdesk.db.UTCDateTime``, ``Date``)."""
+    if isinstance(moment, datetime):
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if on_sqlite else moment
+    return moment.isoformat() if on_sqlite and moment is not None else moment
 
 
-def _upsert(dialect: str, table: Any, key: tuple[str, ...]):
-    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database: one
-    statement per dialect and table, its rows given as parameters (executemany). Never
-    a multi-VALUES insert: SQLAlchemy cannot cache those, and compiling one anew on every
-    recording flush cost ingest ~2 ms per message (bench/reports.py, issue 17)."""
-    if (dialect, table.name) not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table)
-        added = statement.excluded
-        _UPSERTS[(dialect, table.name)] = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={
-                "count": table.c.count + added["count"],
-                "total": table.c.total + added.total,
-                "satisfied": table.c.satisfied + added.satisfied,
-            },
+_SQL: dict[tuple[str, str], str] = {}
+
+
+def driver_many(session: Session, table: Any, rows: list[tuple]) -> None:
+    """Write ``rows`` (every column but an ``id``, in the table's order) straight through
+    the driver's ``executemany``: an insert, or for the rollups an upsert adding the
+    counts (INSERT ... ON CONFLICT DO UPDATE, the same text on both databases). The
+    statement is built once per dialect and table; bypassing SQLAlchemy's execution
+    (compiled cache, parameter processing, result set-up) is most of what recording
+    costs ingest per message (bench/reports.py, issue 17)."""
+    dialect = session.get_bind().dialect.name
+    sql = _SQL.get((dialect, table.name))
+    if sql is None:
+        columns = [column.name for column in table.columns if column.name != "id"]
+        mark = "?" if dialect == "sqlite" else "%s"
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)})"
+            f" VALUES ({', '.join([mark] * len(columns))})"
         )
-    return _UPSERTS[(dialect, table.name)]
+        key = [column.name for column in table.primary_key.columns]
+        if "id" not in key:
+            added = [name for name in columns if name not in key]
+            sql += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
+                f"{name} = {table.name}.{name} + excluded.{name}" for name in added
+            )
+        _SQL[(dialect, table.name)] = sql
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def rebuild(session: Session) -> None:
