@@ -253,7 +253,7 @@ def load(tickets: int, per_ticket: int) -> tuple[float, datetime]:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(
                 text(
                     "VACUUM ANALYZE tickets, reporting_events, reporting_rollups,"
-                    " reporting_rollups_daily"
+                    " reporting_rollups_daily, reporting_durations, reporting_agent_periods"
                 )
             )
     else:

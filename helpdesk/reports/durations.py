@@ -25,6 +25,7 @@ from math import ceil, floor
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Integer,
     and_,
@@ -40,15 +41,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from helpdesk.extensions import db
-from helpdesk.reports.models import TIMED, ReportingDuration, ReportingEvent
+from helpdesk.reports.models import (
+    TIMED,
+    ReportingAgentPeriod,
+    ReportingDuration,
+    ReportingEvent,
+)
 from helpdesk.reports.scope import Scope, event_filter
 
 H = ReportingDuration
 E = ReportingEvent
+A = ReportingAgentPeriod
 TABLE: Any = ReportingDuration.__table__
+AGENTS: Any = ReportingAgentPeriod.__table__
 _KEY = ("kind", "period", "team_id", "agent_id", "bucket")
+_AGENT_KEY = ("kind", "period", "team_id", "agent_id")
+PER_AGENT = ("solved", "survey")  # the per-agent table's counts (and the ratings' sum)
+KEPT = (*TIMED, "survey")  # the kinds ``add`` reads
 MINUTE, HOUR, DAY, WEEK = 60, 3600, 86400, 7 * 86400
 
 
@@ -96,31 +108,46 @@ def add(session: Session, events: list[tuple], sign: int = 1) -> None:
     """Count (``sign`` 1) or take off (-1) these (kind, at, team_id, agent_id, value) in the
     histograms; one upsert."""
     sums: dict[tuple, int] = defaultdict(int)
+    agents: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for kind, at, team_id, agent_id, value in events:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        period = period_of(at.astimezone(UTC).date())
+        if kind in PER_AGENT and agent_id is not None:
+            counts = agents[(kind, period, team_id or 0, agent_id)]
+            counts[0] += sign
+            counts[1] += sign * (value or 0)
         if kind not in TIMED or value is None:
             continue
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
         agent = (agent_id or 0) if kind == "first_response" else 0
-        key = (kind, period_of(at.astimezone(UTC).date()), team_id or 0, agent, bucket(value))
-        sums[key] += sign
+        sums[(kind, period, team_id or 0, agent, bucket(value))] += sign
+    dialect = session.get_bind().dialect.name
     rows = [dict(zip(_KEY, key, strict=True), count=n) for key, n in sorted(sums.items()) if n]
     if rows:
-        session.execute(_upsert(session.get_bind().dialect.name), rows)
+        session.execute(_upsert(dialect, TABLE, _KEY), rows)
+    found = [
+        dict(zip(_AGENT_KEY, key, strict=True), count=n, total=t)
+        for key, (n, t) in sorted(agents.items())
+        if n or t
+    ]
+    if found:
+        session.execute(_upsert(dialect, AGENTS, _AGENT_KEY), found)
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert(dialect: str) -> Any:
+def _upsert(dialect: str, table: Any, key: tuple[str, ...]) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE adding the counts: one cached statement per
-    dialect (as ``rollups._upsert``)."""
-    if dialect not in _UPSERTS:
+    dialect and table (never on ingest's path: only replies, solves and surveys)."""
+    if (dialect, table.name) not in _UPSERTS:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(TABLE)
-        _UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=list(_KEY), set_={"count": TABLE.c.count + statement.excluded["count"]}
+        statement = insert(table)
+        added = statement.excluded
+        sums = {name: table.c[name] + added[name] for name in ("count", "total") if name in table.c}
+        _UPSERTS[(dialect, table.name)] = statement.on_conflict_do_update(
+            index_elements=list(key), set_=sums
         )
-    return _UPSERTS[dialect]
+    return _UPSERTS[(dialect, table.name)]
 
 
 def _sql_bucket() -> Any:
@@ -163,6 +190,13 @@ def rebuild(session: Session) -> None:
     )
     session.execute(delete(H))
     session.execute(TABLE.insert().from_select([*_KEY, "count"], grouped))
+    per_agent = (
+        select(E.kind, period, team, E.agent_id, func.count(), func.coalesce(func.sum(E.value), 0))
+        .where(E.kind.in_(PER_AGENT), E.agent_id.is_not(None))
+        .group_by(E.kind, period, team, E.agent_id)
+    )
+    session.execute(delete(A))
+    session.execute(AGENTS.insert().from_select([*_AGENT_KEY, "count", "total"], per_agent))
 
 
 # ----- reading -----
@@ -219,10 +253,7 @@ def from_histograms(scope: Scope) -> dict[str, dict[Any, Any]] | None:
     whole = select(H.kind, H.agent_id, H.bucket, H.count.label("n")).where(
         H.kind.in_(TIMED), H.period >= first, H.period < stop, where
     )
-    ends = or_(
-        and_(E.at >= scope.since, E.at < _midnight(first)),
-        and_(E.at >= _midnight(stop), E.at < scope.until),
-    )
+    ends = _ends(scope, first, stop)
     agent, sql_bucket = _agent_key(), _sql_bucket()
     edges = (
         select(E.kind, agent, sql_bucket, func.count())
@@ -253,6 +284,63 @@ def from_histograms(scope: Scope) -> dict[str, dict[Any, Any]] | None:
     for kind in TIMED:
         found[kind].setdefault("all", {"median": None, "p90": None})
     return found
+
+
+def per_agent(scope: Scope) -> list[tuple[int, str, int, int]] | None:
+    """(agent, kind, count, sum of values) of the solved tickets and survey answers per
+    agent: the whole periods from ``reporting_agent_periods``, the ends from the events;
+    None when they cannot answer (as ``from_histograms``)."""
+    where = condition(scope)
+    periods = whole_periods(scope.since, scope.until)
+    if where is None or periods is None:
+        return None
+    first, stop = periods
+    where = _on_agents(where)
+    whole = select(A.agent_id, A.kind, A.count.label("n"), A.total.label("t")).where(
+        A.kind.in_(PER_AGENT), A.period >= first, A.period < stop, where
+    )
+    edges = (
+        select(E.agent_id, E.kind, func.count(), func.coalesce(func.sum(E.value), 0))
+        .where(
+            E.kind.in_(PER_AGENT),
+            _ends(scope, first, stop),
+            E.agent_id.is_not(None),
+            event_filter(scope),
+        )
+        .group_by(E.agent_id, E.kind)
+    )
+    both = union_all(whole, edges).subquery()
+    return [
+        (agent_id, kind, int(count), int(total))
+        for agent_id, kind, count, total in db.session.execute(
+            select(
+                both.c.agent_id,
+                both.c.kind,
+                cast(func.sum(both.c.n), Integer),
+                cast(func.sum(both.c.t), Integer),
+            ).group_by(both.c.agent_id, both.c.kind)
+        )
+        if count
+    ]
+
+
+def _on_agents(where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A condition on the histograms' columns, on ``reporting_agent_periods``' instead."""
+
+    def swap(element: Any, **kw: Any) -> Any:
+        if isinstance(element, Column) and element.table is TABLE:
+            return AGENTS.c[element.name]
+        return None
+
+    return visitors.replacement_traverse(where, {}, swap)
+
+
+def _ends(scope: Scope, first: date, stop: date) -> ColumnElement[bool]:
+    """The events of the range outside its whole periods [first, stop)."""
+    return or_(
+        and_(E.at >= scope.since, E.at < _midnight(first)),
+        and_(E.at >= _midnight(stop), E.at < scope.until),
+    )
 
 
 def _minutes(seconds: float | None) -> float | None:

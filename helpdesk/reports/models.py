@@ -177,3 +177,21 @@ class ReportingDuration(Model):
 
     def __repr__(self) -> str:
         return f"<ReportingDuration {self.kind} {self.period} {self.bucket}s x{self.count}>"
+
+
+class ReportingAgentPeriod(Model):
+    """Per UTC ten-day period (as ``ReportingDuration``), team and agent: how many tickets
+    the agent solved, and the survey answers on their tickets (how many, the sum of the
+    ratings). The per-agent table's counts for a range's whole periods; the days at its
+    ends come from the events."""
+
+    __tablename__ = "reporting_agent_periods"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"<ReportingAgentPeriod {self.kind} {self.period} agent={self.agent_id}>"

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from helpdesk.reports import durations
-from helpdesk.reports.models import ROLLED, TIMED, ReportingDaily, ReportingEvent, ReportingRollup
+from helpdesk.reports.models import ROLLED, ReportingDaily, ReportingEvent, ReportingRollup
 from helpdesk.reports.scope import Scope
 
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
@@ -79,7 +79,7 @@ def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
         [
             (row["kind"], row["at"], row["team_id"], row["agent_id"], row["value"])
             for row in events
-            if row["kind"] in TIMED
+            if row["kind"] in durations.KEPT
         ],
     )
 
@@ -97,7 +97,7 @@ def forget_customers(session: Session, customer_ids: list[int]) -> None:
     _apply(session, sums)
     timed = session.execute(
         select(E.kind, E.at, E.team_id, E.agent_id, E.value).where(
-            E.customer_id.in_(customer_ids), E.kind.in_(TIMED)
+            E.customer_id.in_(customer_ids), E.kind.in_(durations.KEPT)
         )
     )
     durations.add(session, [tuple(row) for row in timed], -1)
@@ -258,10 +258,18 @@ def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[
     hours = [[0] * 24 for _ in range(7)]
     conditions = (R.kind == kind, R.hour >= scope.since, R.hour < scope.until, where)
     if db.engine.dialect.name == "postgresql":
-        there = func.timezone(scope.tz.key, R.hour)
+        # Summed per UTC hour first: the time zone is applied to ~24 rows a day, not to
+        # every (team, channel, detail) row of each hour.
+        hourly = (
+            select(R.hour, func.sum(R.count).label("n"))
+            .where(*conditions)
+            .group_by(R.hour)
+            .subquery()
+        )
+        there = func.timezone(scope.tz.key, hourly.c.hour)
         weekday, hour = func.extract("isodow", there), func.extract("hour", there)
         for isodow, at_hour, count in db.session.execute(
-            select(weekday, hour, func.sum(R.count)).where(*conditions).group_by(weekday, hour)
+            select(weekday, hour, func.sum(hourly.c.n)).group_by(weekday, hour)
         ):
             hours[int(isodow) - 1][int(at_hour)] += int(count)
         return hours

@@ -57,6 +57,11 @@ def test_whole_periods_read_the_histograms_and_the_ends_the_events(app, desk, hi
     assert medians == {"Ann": 37.5, "Lena": 125.0, "Bob": 30.0}
     exact = _overview(admin, "2026-10-20", "2026-11-02", "UTC", histograms=False)
     assert exact["first_response_minutes"] == {"median": 45.0, "p90": 102.0}
+    solved = [(a["agent"]["name"], a["solved"], a["csat_average"]) for a in report["by_agent"]]
+    assert solved == [
+        (a["agent"]["name"], a["solved"], a["csat_average"]) for a in exact["by_agent"]
+    ]
+    assert solved == [("Ann", 2, None), ("Lena", 2, None), ("Bob", 0, None)]
     # A ticket on the range's last day (not in a whole period): read from the events.
     late = _open(desk, ann, "email", datetime(2026, 11, 2, 9, tzinfo=UTC))
     _reply(late, ann, datetime(2026, 11, 2, 9, 7, tzinfo=UTC))
@@ -64,6 +69,9 @@ def test_whole_periods_read_the_histograms_and_the_ends_the_events(app, desk, hi
     assert report["first_response_minutes"]["median"] == 30.0  # 7, 10, [30], 65, 125
     medians = {a["agent"]["name"]: a["first_response_minutes_median"] for a in report["by_agent"]}
     assert medians["Ann"] == 10.0  # 7, 10, 65
+    _status(late, ann, "solved", datetime(2026, 11, 2, 10, tzinfo=UTC))  # at the end
+    report = _overview(admin, "2026-10-20", "2026-11-02", "UTC")
+    assert [(a["agent"]["name"], a["solved"]) for a in report["by_agent"]][0] == ("Ann", 3)
     # A lead's view reads them too (their team only); an agent's own view the events.
     lead = _overview(desk["lead"], "2026-10-20", "2026-11-02", "UTC")
     assert lead["first_response_minutes"]["median"] == 37.5  # 7, 10, 65, 125

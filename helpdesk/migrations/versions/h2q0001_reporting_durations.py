@@ -1,5 +1,6 @@
 """reporting durations: histograms of first response and resolution times per UTC ten-day
-period, team, agent and bucket (backfilled from the reporting events)
+period, team, agent and bucket, and per agent the solved tickets and survey answers per
+period (both backfilled from the reporting events)
 
 Revision ID: h2q0001
 Revises: h19p0001
@@ -60,8 +61,25 @@ def upgrade():
         " WHERE kind IN ('first_response', 'solved') AND value IS NOT NULL"
         f" GROUP BY kind, {period}, COALESCE(team_id, 0), {agent}, {BUCKET}"
     )
+    op.create_table(
+        "reporting_agent_periods",
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("period", sa.Date(), primary_key=True),
+        sa.Column("team_id", sa.Integer(), primary_key=True),
+        sa.Column("agent_id", sa.Integer(), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+    )
+    op.execute(
+        "INSERT INTO reporting_agent_periods (kind, period, team_id, agent_id, count, total)"
+        f" SELECT kind, {period}, COALESCE(team_id, 0), agent_id, COUNT(*),"
+        " COALESCE(SUM(value), 0) FROM reporting_events"
+        " WHERE kind IN ('solved', 'survey') AND agent_id IS NOT NULL"
+        f" GROUP BY kind, {period}, COALESCE(team_id, 0), agent_id"
+    )
 
 
 def downgrade():
+    op.drop_table("reporting_agent_periods")
     op.drop_index("ix_reporting_durations_read", "reporting_durations")
     op.drop_table("reporting_durations")
