@@ -91,28 +91,24 @@ def _row(ticket: Ticket, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows (through the driver: ``rollups.driver_many``) and add them to
-    the rollups."""
+    """Insert event rows and add them to the rollups: through the driver, on PostgreSQL
+    in one statement with the rollup upserts (``rollups.keep_up``)."""
     on_sqlite = session.get_bind().dialect.name == "sqlite"
-    rollups.driver_many(
-        session,
-        EVENTS,
-        [
-            (
-                row["kind"],
-                row["ticket_id"],
-                row["team_id"],
-                row["channel"],
-                row["agent_id"],
-                row["customer_id"],
-                rollups.stored(row["at"], on_sqlite),
-                row["value"],
-                row["detail"],
-            )
-            for row in rows
-        ],
-    )
-    rollups.keep_up(session, rows)
+    events = [
+        (
+            row["kind"],
+            row["ticket_id"],
+            row["team_id"],
+            row["channel"],
+            row["agent_id"],
+            row["customer_id"],
+            rollups.stored(row["at"], on_sqlite),
+            row["value"],
+            row["detail"],
+        )
+        for row in rows
+    ]
+    rollups.keep_up(session, rows, (EVENTS, events))
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:

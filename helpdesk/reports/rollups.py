@@ -58,8 +58,12 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
-    """Add these new event rows (their counted kinds) to the rollups; one upsert."""
+def keep_up(
+    session: Session, events: list[dict[str, Any]], inserts: tuple[Any, list[tuple]] | None = None
+) -> None:
+    """Add these new event rows (their counted kinds) to the rollups; ``inserts`` (a table
+    and its rows for ``driver_many``: the events themselves) go with them, on PostgreSQL
+    in the same statement."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in events:
         if row["kind"] in ROLLED:
@@ -73,7 +77,7 @@ def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
                 row["value"],
                 1,
             )
-    _apply(session, sums)
+    _apply(session, sums, inserts)
     durations.add(
         session,
         [
@@ -111,15 +115,19 @@ def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> 
     row[2] += sign if kind == "survey" and (value or 0) >= SATISFIED else 0
 
 
-def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
+def _apply(
+    session: Session, sums: dict[tuple, list[int]], inserts: tuple[Any, list[tuple]] | None = None
+) -> None:
     """Upsert the summed changes per hour and per day (in one lock order for every
-    writer)."""
+    writer), after ``inserts``: on PostgreSQL all in one statement (one round trip), on
+    SQLite (in the process: no round trips; no data-modifying WITH) one each."""
     days: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (kind, hour, *rest), change in sums.items():
         day = days[(kind, hour.date(), *rest)]
         for n in range(3):
             day[n] += change[n]
     on_sqlite = session.get_bind().dialect.name == "sqlite"
+    writes = [inserts] if inserts else []
     for table, changes in ((TABLE, sums), (DAILY, days)):
         rows = [
             (kind, stored(moment, on_sqlite), *rest, c, t, s)
@@ -127,7 +135,13 @@ def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
             if c or t or s
         ]
         if rows:
-            driver_many(session, table, rows)
+            writes.append((table, rows))
+    if not on_sqlite:
+        if writes:
+            _pg_at_once(session, writes)
+        return
+    for table, rows in writes:
+        driver_many(session, table, rows)
 
 
 def stored(moment: Any, on_sqlite: bool) -> Any:
@@ -139,37 +153,79 @@ def stored(moment: Any, on_sqlite: bool) -> Any:
     return moment.isoformat() if on_sqlite and moment is not None else moment
 
 
-_SQL: dict[tuple[str, str], str] = {}
+_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _insert_sql(table: Any, values: str) -> str:
+    """INSERT INTO ``table`` (every column but an ``id``) ``values``; for a table keyed
+    without an ``id`` (the rollups) an upsert adding the other columns."""
+    columns = [column.name for column in table.columns if column.name != "id"]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) {values}"
+    key = [column.name for column in table.primary_key.columns]
+    if "id" not in key:
+        added = [name for name in columns if name not in key]
+        sql += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
+            f"{name} = {table.name}.{name} + excluded.{name}" for name in added
+        )
+    return sql
+
+
+def _columns(table: Any) -> list[Any]:
+    return [column for column in table.columns if column.name != "id"]
 
 
 def driver_many(session: Session, table: Any, rows: list[tuple]) -> None:
     """Write ``rows`` (every column but an ``id``, in the table's order) straight through
-    the driver's ``executemany``: an insert, or for the rollups an upsert adding the
-    counts (INSERT ... ON CONFLICT DO UPDATE, the same text on both databases). The
-    statement is built once per dialect and table; bypassing SQLAlchemy's execution
-    (compiled cache, parameter processing, result set-up) is most of what recording
-    costs ingest per message (bench/reports.py, issue 17)."""
+    the driver's ``executemany`` (``_insert_sql``, the same text on both databases, built
+    once per dialect and table). Bypassing SQLAlchemy's execution (compiled cache,
+    parameter processing, result set-up) is most of what recording costs ingest per
+    message (bench/reports.py, issue 17)."""
     dialect = session.get_bind().dialect.name
     sql = _SQL.get((dialect, table.name))
     if sql is None:
-        columns = [column.name for column in table.columns if column.name != "id"]
         mark = "?" if dialect == "sqlite" else "%s"
-        sql = (
-            f"INSERT INTO {table.name} ({', '.join(columns)})"
-            f" VALUES ({', '.join([mark] * len(columns))})"
-        )
-        key = [column.name for column in table.primary_key.columns]
-        if "id" not in key:
-            added = [name for name in columns if name not in key]
-            sql += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
-                f"{name} = {table.name}.{name} + excluded.{name}" for name in added
-            )
+        sql = _insert_sql(table, f"VALUES ({', '.join([mark] * len(_columns(table)))})")
         _SQL[(dialect, table.name)] = sql
     cursor = session.connection().connection.cursor()
     try:
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+def _pg_at_once(session: Session, writes: list[tuple[Any, list[tuple]]]) -> None:
+    """PostgreSQL: every (table, rows) of ``writes`` in one statement: each an INSERT ...
+    SELECT FROM unnest(one array per column), all but the last in WITH. Its text depends
+    only on the tables (built once per list of tables), however many rows."""
+    key = tuple(table.name for table, _ in writes)
+    sql = _SQL.get(key)
+    if sql is None:
+        parts = []
+        for table, _ in writes:
+            arrays = ", ".join(
+                f"%s::{column.type.compile(dialect=session.get_bind().dialect)}[]"
+                for column in _columns(table)
+            )
+            parts.append(_insert_sql(table, f"SELECT * FROM unnest({arrays})"))
+        sql = _chain(parts)
+        _SQL[key] = sql
+    params: list[Any] = []
+    for table, rows in writes:
+        width = len(_columns(table))
+        params += [[row[n] for row in rows] for n in range(width)]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    finally:
+        cursor.close()
+
+
+def _chain(parts: list[str]) -> str:
+    """``WITH w0 AS (a), w1 AS (b) c`` from [a, b, c]."""
+    if len(parts) == 1:
+        return parts[0]
+    named = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
+    return f"WITH {named} {parts[-1]}"
 
 
 def rebuild(session: Session) -> None:
