@@ -8,7 +8,7 @@ Loads N tickets (default 1,000,000 on PostgreSQL, 100,000 on SQLite) over the la
 years (fewer at weekends), five messages each, and their reporting events (created, first
 response, responses, solved, SLA met or breached, as ``reports.recording`` writes them),
 with Core inserts (COPY on PostgreSQL) into a fresh database built by the migrations,
-then their hourly rollups (``reports.rollups.rebuild``). The database is kept for the
+then their rollups and duration histograms (``reports.rollups.rebuild``). The database is kept for the
 next run, which reuses it when it holds the same load (``bench/results/*.loaded``);
 ``--drop`` drops it when done. It prints the database's size.
 Then it times ``reports.figures.overview`` for the last 30 days, a quarter and a year
@@ -253,7 +253,7 @@ def load(tickets: int, per_ticket: int) -> tuple[float, datetime]:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(
                 text(
                     "VACUUM ANALYZE tickets, reporting_events, reporting_rollups,"
-                    " reporting_rollups_daily"
+                    " reporting_rollups_daily, reporting_durations, reporting_agent_periods"
                 )
             )
     else:
@@ -401,12 +401,10 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
             settle_heap()
             for name, (median, p99) in time_overviews(runs).items():
                 flag = ""
-                if name == "quarter" and kind == "postgresql":
-                    flag = (
-                        "  ok"
-                        if p99 < TARGET_P99_MS
-                        else f"  OVER the {TARGET_P99_MS:.0f} ms target"
-                    )
+                if name == "quarter":
+                    verdict = "ok" if p99 < TARGET_P99_MS else "OVER"
+                    where = "" if kind == "postgresql" else ", set for PostgreSQL"
+                    flag = f"  (target p99 < {TARGET_P99_MS:.0f} ms{where}: {verdict})"
                 print(
                     f"{kind}: overview, {name:8}: median {median:7.1f} ms, p99 {p99:7.1f} ms{flag}"
                 )
@@ -414,10 +412,11 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
             if ingest_count:
                 with_events, without = time_ingest(ingest_count, max(1000, tickets // 10))
                 overhead = with_events / without - 1
-                verdict = "ok" if overhead < TARGET_OVERHEAD else "OVER the 10 % target"
+                verdict = "ok" if overhead < TARGET_OVERHEAD else "OVER"
                 print(
                     f"{kind}: ingest per message: {with_events:.2f} ms with the reporting "
-                    f"events, {without:.2f} ms without ({overhead:+.1%}, {verdict})"
+                    f"events, {without:.2f} ms without ({overhead:+.1%}; target "
+                    f"< {TARGET_OVERHEAD:.0%}: {verdict})"
                 )
     finally:
         if drop:

@@ -123,12 +123,20 @@ def _hours(
     PostgreSQL groups by both dates; SQLite by the hour (as a number), dated here."""
     conditions = (R.kind.in_(kinds), R.hour.in_(hours), where)
     if db.engine.dialect.name == "postgresql":
-        local = cast(func.timezone(scope.tz.key, R.hour), Date)
-        utc_day = cast(func.timezone("UTC", R.hour), Date)
-        rows = db.session.execute(
-            select(R.kind, R.channel, local, utc_day, func.sum(R.count))
+        # Summed per hour first: the dates are computed once an hour and kind, not for
+        # every team's and detail's row.
+        hourly = (
+            select(R.kind, R.channel, R.hour, func.sum(R.count).label("n"))
             .where(*conditions)
-            .group_by(R.kind, R.channel, local, utc_day)
+            .group_by(R.kind, R.channel, R.hour)
+            .subquery()
+        )
+        local = cast(func.timezone(scope.tz.key, hourly.c.hour), Date)
+        utc_day = cast(func.timezone("UTC", hourly.c.hour), Date)
+        rows = db.session.execute(
+            select(hourly.c.kind, hourly.c.channel, local, utc_day, func.sum(hourly.c.n)).group_by(
+                hourly.c.kind, hourly.c.channel, local, utc_day
+            )
         )
         return [(kind, channel, a, b, int(count)) for kind, channel, a, b, count in rows]
     step = epoch_hour()

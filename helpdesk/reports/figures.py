@@ -26,6 +26,7 @@ from helpdesk.agents.models import Agent
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.reports import daily, rollups
+from helpdesk.reports import durations as histograms
 from helpdesk.reports.models import ReportingEvent
 from helpdesk.reports.rollups import SATISFIED
 from helpdesk.reports.scope import Scope, event_filter, ticket_filter
@@ -63,9 +64,9 @@ def overview(scope: Scope, extras: bool = False) -> dict[str, Any]:
     draws besides (per day and channel, the busiest hours, SLA per target)."""
     now = utcnow()
     days = _days(scope, now)
-    durations = _durations(scope)
+    timings = _durations(scope)
     totals = _totals(scope)
-    agents = _by_agent(scope, durations)
+    agents = _by_agent(scope, timings)
     met, breached = totals["sla_met"], totals["sla_breached"]
     ratings = totals["survey"]
     by_channel: dict[str, dict[str, int]] = {}
@@ -75,8 +76,8 @@ def overview(scope: Scope, extras: bool = False) -> dict[str, Any]:
         "created": sum(day["created"] for day in days["rows"]),
         "solved": sum(day["solved"] for day in days["rows"]),
         "backlog": days["rows"][-1]["backlog"] if days["rows"] else 0,
-        "first_response_minutes": durations["first_response"]["all"],
-        "resolution_minutes": durations["solved"]["all"],
+        "first_response_minutes": timings["first_response"]["all"],
+        "resolution_minutes": timings["solved"]["all"],
         "sla": {
             "met": sum(met.values()),
             "breached": sum(breached.values()),
@@ -266,7 +267,10 @@ def _durations(scope: Scope) -> dict[str, dict[Any, Any]]:
     """Median and 90th percentile of first response and resolution (minutes), overall, and
     the first response median per agent."""
     kinds = ("first_response", "solved")
-    found: dict[str, dict[Any, Any]] = {kind: {} for kind in kinds}
+    found = histograms.from_histograms(scope)
+    if found is not None:
+        return found
+    found = {kind: {} for kind in kinds}
     if db.engine.dialect.name == "postgresql":
         median = func.percentile_cont(0.5).within_group(E.value)
         p90 = func.percentile_cont(0.9).within_group(E.value)
@@ -347,17 +351,19 @@ def _event_totals(scope: Scope, kinds: tuple[str, ...]) -> list:
 
 def _by_agent(scope: Scope, durations: dict[str, dict[Any, Any]]) -> list[dict[str, Any]]:
     """Per agent: solved, first response median, average rating."""
-    rows = db.session.execute(
-        select(E.agent_id, E.kind, func.count(), func.avg(E.value))
-        .where(*_in_range(scope, ("solved", "survey")), E.agent_id.is_not(None))
-        .group_by(E.agent_id, E.kind)
-    ).all()
+    rows: Any = histograms.per_agent(scope)
+    if rows is None:
+        rows = db.session.execute(
+            select(E.agent_id, E.kind, func.count(), func.coalesce(func.sum(E.value), 0))
+            .where(*_in_range(scope, ("solved", "survey")), E.agent_id.is_not(None))
+            .group_by(E.agent_id, E.kind)
+        ).all()
     per: dict[int, dict[str, Any]] = defaultdict(lambda: {"solved": 0, "csat_average": None})
-    for agent_id, kind, count, average in rows:
+    for agent_id, kind, count, total in rows:
         if kind == "solved":
             per[agent_id]["solved"] = count
         else:
-            per[agent_id]["csat_average"] = round(float(average), 2)
+            per[agent_id]["csat_average"] = round(int(total) / count, 2)
     first = durations["first_response"]
     ids = set(per) | {key for key in first if key != "all"}
     names = dict(

@@ -140,3 +140,58 @@ class ReportingDaily(Model):
 
     def __repr__(self) -> str:
         return f"<ReportingDaily {self.kind} {self.day} team={self.team_id} {self.count}>"
+
+
+# The kinds whose values (seconds) the overview takes percentiles of.
+TIMED = ("first_response", "solved")
+
+
+class ReportingDuration(Model):
+    """A histogram of the durations (``TIMED``) of one UTC ten-day period ("dekad": days
+    1-10, 11-20, 21-end of a month), team and agent: how many took ``bucket`` seconds
+    (``reports.durations.bucket``: the whole minute below an hour, the middle of a
+    10-minute, hour or day bucket above). ``agent_id`` 0: none; resolutions are kept
+    without their agent (0), only first responses per agent (the per-agent medians). Kept
+    in step by the same flush as the rollups; the overview's percentiles read these for
+    a range's whole periods and the events only for the days at its ends."""
+
+    __tablename__ = "reporting_durations"
+    __table_args__ = (
+        # An index-only read of a range's periods (the primary key lacks ``count``).
+        Index(
+            "ix_reporting_durations_read",
+            "kind",
+            "period",
+            "team_id",
+            "agent_id",
+            "bucket",
+            "count",
+        ),
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<ReportingDuration {self.kind} {self.period} {self.bucket}s x{self.count}>"
+
+
+class ReportingAgentPeriod(Model):
+    """Per UTC ten-day period (as ``ReportingDuration``), team and agent: how many tickets
+    the agent solved, and the survey answers on their tickets (how many, the sum of the
+    ratings). The per-agent table's counts for a range's whole periods; the days at its
+    ends come from the events."""
+
+    __tablename__ = "reporting_agent_periods"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"<ReportingAgentPeriod {self.kind} {self.period} agent={self.agent_id}>"

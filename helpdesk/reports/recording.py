@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.customers.models import Customer
@@ -91,9 +91,24 @@ def _row(ticket: Ticket, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows and add them to the rollups."""
-    session.execute(insert(EVENTS), rows)
-    rollups.keep_up(session, rows)
+    """Insert event rows and add them to the rollups: through the driver, on PostgreSQL
+    in one statement with the rollup upserts (``rollups.keep_up``)."""
+    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    events = [
+        (
+            row["kind"],
+            row["ticket_id"],
+            row["team_id"],
+            row["channel"],
+            row["agent_id"],
+            row["customer_id"],
+            rollups.stored(row["at"], on_sqlite),
+            row["value"],
+            row["detail"],
+        )
+        for row in rows
+    ]
+    rollups.keep_up(session, rows, (EVENTS, events))
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:

@@ -36,9 +36,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from helpdesk.reports import durations
 from helpdesk.reports.models import ROLLED, ReportingDaily, ReportingEvent, ReportingRollup
 from helpdesk.reports.scope import Scope
 
@@ -58,8 +58,12 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
-    """Add these new event rows (their counted kinds) to the rollups; one upsert."""
+def keep_up(
+    session: Session, events: list[dict[str, Any]], inserts: tuple[Any, list[tuple]] | None = None
+) -> None:
+    """Add these new event rows (their counted kinds) to the rollups; ``inserts`` (a table
+    and its rows for ``driver_many``: the events themselves) go with them, on PostgreSQL
+    in the same statement."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in events:
         if row["kind"] in ROLLED:
@@ -73,7 +77,15 @@ def keep_up(session: Session, events: list[dict[str, Any]]) -> None:
                 row["value"],
                 1,
             )
-    _apply(session, sums)
+    _apply(session, sums, inserts)
+    durations.add(
+        session,
+        [
+            (row["kind"], row["at"], row["team_id"], row["agent_id"], row["value"])
+            for row in events
+            if row["kind"] in durations.KEPT
+        ],
+    )
 
 
 def forget_customers(session: Session, customer_ids: list[int]) -> None:
@@ -87,6 +99,12 @@ def forget_customers(session: Session, customer_ids: list[int]) -> None:
     ):
         _count(sums, kind, at, team_id, channel, detail, value, -1)
     _apply(session, sums)
+    timed = session.execute(
+        select(E.kind, E.at, E.team_id, E.agent_id, E.value).where(
+            E.customer_id.in_(customer_ids), E.kind.in_(durations.KEPT)
+        )
+    )
+    durations.add(session, [tuple(row) for row in timed], -1)
 
 
 def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> None:
@@ -97,46 +115,117 @@ def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> 
     row[2] += sign if kind == "survey" and (value or 0) >= SATISFIED else 0
 
 
-def _apply(session: Session, sums: dict[tuple, list[int]]) -> None:
+def _apply(
+    session: Session, sums: dict[tuple, list[int]], inserts: tuple[Any, list[tuple]] | None = None
+) -> None:
     """Upsert the summed changes per hour and per day (in one lock order for every
-    writer)."""
+    writer), after ``inserts``: on PostgreSQL all in one statement (one round trip), on
+    SQLite (in the process: no round trips; no data-modifying WITH) one each."""
     days: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (kind, hour, *rest), change in sums.items():
         day = days[(kind, hour.date(), *rest)]
         for n in range(3):
             day[n] += change[n]
-    dialect = session.get_bind().dialect.name
-    for table, key, changes in ((TABLE, _KEY, sums), (DAILY, _DAY_KEY, days)):
+    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    writes = [inserts] if inserts else []
+    for table, changes in ((TABLE, sums), (DAILY, days)):
         rows = [
-            dict(zip(key, found, strict=True), count=c, total=t, satisfied=s)
-            for found, (c, t, s) in sorted(changes.items())
+            (kind, stored(moment, on_sqlite), *rest, c, t, s)
+            for (kind, moment, *rest), (c, t, s) in sorted(changes.items())
             if c or t or s
         ]
         if rows:
-            session.execute(_upsert(dialect, table, key), rows)
+            writes.append((table, rows))
+    if not on_sqlite:
+        if writes:
+            _pg_at_once(session, writes)
+        return
+    for table, rows in writes:
+        driver_many(session, table, rows)
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+def stored(moment: Any, on_sqlite: bool) -> Any:
+    """A moment (UTC when naive) or a day as the driver takes it: in UTC, and on SQLite
+    as the text SQLAlchemy stores (``helpdesk.db.UTCDateTime``, ``Date``)."""
+    if isinstance(moment, datetime):
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if on_sqlite else moment
+    return moment.isoformat() if on_sqlite and moment is not None else moment
 
 
-def _upsert(dialect: str, table: Any, key: tuple[str, ...]):
-    """INSERT ... ON CONFLICT DO UPDATE adding the counts, on either database: one
-    statement per dialect and table, its rows given as parameters (executemany). Never
-    a multi-VALUES insert: SQLAlchemy cannot cache those, and compiling one anew on every
-    recording flush cost ingest ~2 ms per message (bench/reports.py, issue 17)."""
-    if (dialect, table.name) not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table)
-        added = statement.excluded
-        _UPSERTS[(dialect, table.name)] = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={
-                "count": table.c.count + added["count"],
-                "total": table.c.total + added.total,
-                "satisfied": table.c.satisfied + added.satisfied,
-            },
+_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _insert_sql(table: Any, values: str) -> str:
+    """INSERT INTO ``table`` (every column but an ``id``) ``values``; for a table keyed
+    without an ``id`` (the rollups) an upsert adding the other columns."""
+    columns = [column.name for column in table.columns if column.name != "id"]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) {values}"
+    key = [column.name for column in table.primary_key.columns]
+    if "id" not in key:
+        added = [name for name in columns if name not in key]
+        sql += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
+            f"{name} = {table.name}.{name} + excluded.{name}" for name in added
         )
-    return _UPSERTS[(dialect, table.name)]
+    return sql
+
+
+def _columns(table: Any) -> list[Any]:
+    return [column for column in table.columns if column.name != "id"]
+
+
+def driver_many(session: Session, table: Any, rows: list[tuple]) -> None:
+    """Write ``rows`` (every column but an ``id``, in the table's order) straight through
+    the driver's ``executemany`` (``_insert_sql``, the same text on both databases, built
+    once per dialect and table). Bypassing SQLAlchemy's execution (compiled cache,
+    parameter processing, result set-up) is most of what recording costs ingest per
+    message (bench/reports.py, issue 17)."""
+    dialect = session.get_bind().dialect.name
+    sql = _SQL.get((dialect, table.name))
+    if sql is None:
+        mark = "?" if dialect == "sqlite" else "%s"
+        sql = _insert_sql(table, f"VALUES ({', '.join([mark] * len(_columns(table)))})")
+        _SQL[(dialect, table.name)] = sql
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def _pg_at_once(session: Session, writes: list[tuple[Any, list[tuple]]]) -> None:
+    """PostgreSQL: every (table, rows) of ``writes`` in one statement: each an INSERT ...
+    SELECT FROM unnest(one array per column), all but the last in WITH. Its text depends
+    only on the tables (built once per list of tables), however many rows."""
+    key = tuple(table.name for table, _ in writes)
+    sql = _SQL.get(key)
+    if sql is None:
+        parts = []
+        for table, _ in writes:
+            arrays = ", ".join(
+                f"%s::{column.type.compile(dialect=session.get_bind().dialect)}[]"
+                for column in _columns(table)
+            )
+            parts.append(_insert_sql(table, f"SELECT * FROM unnest({arrays})"))
+        sql = _chain(parts)
+        _SQL[key] = sql
+    params: list[Any] = []
+    for table, rows in writes:
+        width = len(_columns(table))
+        params += [[row[n] for row in rows] for n in range(width)]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    finally:
+        cursor.close()
+
+
+def _chain(parts: list[str]) -> str:
+    """``WITH w0 AS (a), w1 AS (b) c`` from [a, b, c]."""
+    if len(parts) == 1:
+        return parts[0]
+    named = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
+    return f"WITH {named} {parts[-1]}"
 
 
 def rebuild(session: Session) -> None:
@@ -178,6 +267,7 @@ def rebuild(session: Session) -> None:
             ),
         )
     )
+    durations.rebuild(session)
 
 
 # ----- reading -----
@@ -224,10 +314,18 @@ def per_local_hour(scope: Scope, kind: str, where: ColumnElement[bool]) -> list[
     hours = [[0] * 24 for _ in range(7)]
     conditions = (R.kind == kind, R.hour >= scope.since, R.hour < scope.until, where)
     if db.engine.dialect.name == "postgresql":
-        there = func.timezone(scope.tz.key, R.hour)
+        # Summed per UTC hour first: the time zone is applied to ~24 rows a day, not to
+        # every (team, channel, detail) row of each hour.
+        hourly = (
+            select(R.hour, func.sum(R.count).label("n"))
+            .where(*conditions)
+            .group_by(R.hour)
+            .subquery()
+        )
+        there = func.timezone(scope.tz.key, hourly.c.hour)
         weekday, hour = func.extract("isodow", there), func.extract("hour", there)
         for isodow, at_hour, count in db.session.execute(
-            select(weekday, hour, func.sum(R.count)).where(*conditions).group_by(weekday, hour)
+            select(weekday, hour, func.sum(hourly.c.n)).group_by(weekday, hour)
         ):
             hours[int(isodow) - 1][int(at_hour)] += int(count)
         return hours

@@ -14,7 +14,12 @@ from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.reports import figures, recording, rollups
 from helpdesk.reports import scope as scopes
-from helpdesk.reports.models import ReportingDaily, ReportingRollup
+from helpdesk.reports.models import (
+    ReportingAgentPeriod,
+    ReportingDaily,
+    ReportingDuration,
+    ReportingRollup,
+)
 from tests.reports.conftest import _at, _open, _reply, _status, ticket, utc
 
 
@@ -43,6 +48,23 @@ def _days() -> list[tuple]:
     return days
 
 
+def _histograms() -> list[tuple]:
+    """The duration histograms and the per-agent counts (the survey answers' included)."""
+    db.session.rollback()
+    found = [
+        (r.kind, r.period, r.team_id, r.agent_id, r.bucket, r.count)
+        for r in db.session.execute(select(ReportingDuration)).scalars()
+        if r.count
+    ]
+    found += [
+        (r.kind, r.period, r.team_id, r.agent_id, r.count, r.total)
+        for r in db.session.execute(select(ReportingAgentPeriod)).scalars()
+        if r.count
+    ]
+    assert ("survey", 2, 7) in {(r[0], r[4], r[5]) for r in found}  # Ann's two answers
+    return sorted(found)
+
+
 @pytest.fixture
 def rated(desk, history, make_customer):
     """The history, two survey answers, and a customer's ticket erased with them."""
@@ -65,13 +87,14 @@ def test_the_flush_keeps_them_as_a_rebuild_makes_them(app, rated):
     eve = db.session.execute(select(Customer).where(Customer.name == "Eve")).scalar_one()
     assert sum(r[5] for r in _rows() if r[0] == "created") == 5
     _at(utc(27, 9), lambda: customers.erase(db.session.get(Customer, eve.id)))
-    kept, kept_days = _rows(), _days()
+    kept, kept_days, kept_histograms = _rows(), _days(), _histograms()
     assert sum(r[5] for r in kept if r[0] == "created") == 4  # Eve's went with her
     surveys = [r for r in kept if r[0] == "survey"]
     assert [(r[1], r[5], r[6], r[7]) for r in surveys] == [(utc(26, 10), 2, 7, 1)]
     _at(utc(27, 9), lambda: rollups.rebuild(db.session()))
     assert _rows() == kept
     assert _days() == kept_days
+    assert _histograms() == kept_histograms
 
 
 # (viewer, filters, time zone, whether the rollups answer the counts)
