@@ -3,14 +3,14 @@ period, team, agent and bucket, and per agent the solved tickets and survey answ
 period (both backfilled from the reporting events)
 
 Revision ID: h2q0001
-Revises: h19p0001
+Revises: h2w0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "h2q0001"
-down_revision = "h19p0001"
+down_revision = "h2w0002"
 branch_labels = None
 depends_on = None
 
