@@ -30,7 +30,7 @@ def healthz() -> tuple[Response, int]:
             body.update(
                 status="error", database=f"error: schema not migrated ({type(exc).__name__})"
             )
-            revoked = []
+            revoked = {}
         if revoked:
             # public like the rest: the names only, the provider's words on their screen
             body["mailboxes"] = {name: "error: sign-in revoked" for name in revoked}
