@@ -307,7 +307,7 @@ def _reused_ids(inbounds: list[InboundMessage], raws: list[bytes]) -> None:
         return
     # None: stored without its raw source (dropped after the retention): the same mail
     known: dict[str, str | None] = {
-        external_id: fingerprint(raw) if raw is not None else None
+        external_id or "": fingerprint(raw) if raw is not None else None
         for external_id, raw in db.session.execute(
             select(Message.external_id, MessageSource.raw)
             .outerjoin(MessageSource, MessageSource.message_id == Message.id)

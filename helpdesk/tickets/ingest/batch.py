@@ -136,7 +136,8 @@ def _together(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
         if inbound.external_id and (inbound.channel, inbound.external_id) in stored:
             duplicates.append(index)  # answered below; a duplicate changes nothing
             continue
-        current.add(index, stage(inbound, known_customer), sender)
+        staged = stage(inbound, known_customer)  # (which may flush and start a new round)
+        current.add(index, staged, sender)
     flush()
     for index in duplicates:
         found = stored_duplicate(inbounds[index])
@@ -155,7 +156,7 @@ def _sender(inbound: InboundMessage) -> tuple[str, str] | None:
 
 def _stored_ids(inbounds: Sequence[InboundMessage]) -> set[tuple[str, str]]:
     """The (channel, provider id) pairs of the batch already stored: one query."""
-    wanted = {(i.channel, i.external_id) for i in inbounds if i.external_id}
+    wanted = {(i.channel, i.external_id or "") for i in inbounds if i.external_id}
     if not wanted:
         return set()
     rows = db.session.execute(
@@ -164,4 +165,4 @@ def _stored_ids(inbounds: Sequence[InboundMessage]) -> set[tuple[str, str]]:
             Message.external_id.in_({external_id for _, external_id in wanted}),
         )
     )
-    return {(channel, external_id) for channel, external_id in rows} & wanted
+    return {(channel, external_id or "") for channel, external_id in rows} & wanted
