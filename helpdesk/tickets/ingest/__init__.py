@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -93,6 +94,13 @@ def _continuing_query(on_channel: bool) -> Select[Ticket]:
         .options(lazyload(Ticket.customer))
     )  # the caller holds the customer already
     return query.where(Ticket.channel_id == bindparam("channel_id")) if on_channel else query
+
+
+# Set by batch ingest: the customer of each of the batch's senders, ``(kind, normalised
+# value) -> customer``, None for an unknown one (a sender not in it is looked up as usual).
+prefetched_senders: ContextVar[dict[tuple[str, str], Customer | None] | None] = ContextVar(
+    "prefetched_senders", default=None
+)
 
 
 @dataclass
@@ -242,7 +250,12 @@ def _customer(
         # the mailer daemon that sent it is nobody's customer.
         return ticket.customer, False
     if contact is not None:
-        customer = customers.find_sender(inbound.sender_kind, contact)
+        known = prefetched_senders.get()  # a batch's senders, looked up at once
+        key = (inbound.sender_kind, contact)
+        if known is not None and key in known:
+            customer = known[key]
+        else:
+            customer = customers.find_sender(inbound.sender_kind, contact)
         if customer is not None:
             return customer, False
         # A concurrent ingest creating the same identity fails our flush on the unique

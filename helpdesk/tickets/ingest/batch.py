@@ -23,13 +23,24 @@ from collections.abc import Sequence
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import lazyload
 
 from helpdesk import unit_of_work
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.customers.identities import InvalidIdentity, normalise
-from helpdesk.customers.models import Customer
+from helpdesk.customers.models import Customer, Identity
 from helpdesk.extensions import db
-from helpdesk.tickets.ingest import IngestResult, Staged, finish, ingest, stage, stored_duplicate
+from helpdesk.sla import clocks as sla
+from helpdesk.tickets.ingest import (
+    IngestResult,
+    Staged,
+    finish,
+    ingest,
+    prefetched_senders,
+    stage,
+    stored_duplicate,
+)
 from helpdesk.tickets.models import Message
 
 log = logging.getLogger(__name__)
@@ -55,9 +66,13 @@ def _chunk(inbounds: Sequence[InboundMessage]) -> list[IngestResult | Exception]
     if len(inbounds) == 1:
         return [_alone(inbounds[0])]
     try:
-        with unit_of_work.writing():
-            results = _together(inbounds)
-            db.session.commit()
+        try:
+            results = _committed(inbounds)
+        except (IntegrityError, OperationalError):
+            # A concurrent ingest made the same customer or message first (or, on SQLite,
+            # held the write lock): once more, the batch then finds its rows.
+            db.session.rollback()
+            results = _committed(inbounds)
     except Exception as exc:  # noqa: BLE001 - whatever it was, each message alone decides
         db.session.rollback()
         log.warning(
@@ -69,6 +84,14 @@ def _chunk(inbounds: Sequence[InboundMessage]) -> list[IngestResult | Exception]
         return [_alone(inbound) for inbound in inbounds]
     unit_of_work.run_ready()
     return list(results)
+
+
+def _committed(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
+    """The batch stored in one transaction, committed."""
+    with unit_of_work.writing():
+        results = _together(inbounds)
+        db.session.commit()
+    return results
 
 
 def _alone(inbound: InboundMessage) -> IngestResult | Exception:
@@ -109,7 +132,23 @@ class _Round:
 
 
 def _together(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
-    """Stage every message, flushing only when one depends on an earlier one; finish each."""
+    """``_staged`` with the SLA policies and the known senders' customers read once for
+    the batch, not per message."""
+    senders = _customers_of({key for key in map(_sender, inbounds) if key is not None})
+    token = sla.loaded_policies.set(sla.policy_terms())
+    known = prefetched_senders.set(senders)
+    try:
+        return _staged(inbounds, senders)
+    finally:
+        prefetched_senders.reset(known)
+        sla.loaded_policies.reset(token)
+
+
+def _staged(
+    inbounds: Sequence[InboundMessage], senders: dict[tuple[str, str], Customer | None]
+) -> list[IngestResult]:
+    """Stage every message, flushing only when one depends on an earlier one; finish each.
+    ``senders``: each sender's customer, kept up to date with the customers made here."""
     stored = _stored_ids(inbounds)
     results: dict[int, IngestResult] = {}
     duplicates: list[int] = []
@@ -138,6 +177,8 @@ def _together(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
             continue
         staged = stage(inbound, known_customer)  # (which may flush and start a new round)
         current.add(index, staged, sender)
+        if sender is not None and staged.result.created_customer:
+            senders[sender] = staged.result.customer
     flush()
     for index in duplicates:
         found = stored_duplicate(inbounds[index])
@@ -152,6 +193,22 @@ def _sender(inbound: InboundMessage) -> tuple[str, str] | None:
         return inbound.sender_kind, normalise(inbound.sender_kind, inbound.sender)
     except InvalidIdentity:
         return None
+
+
+def _customers_of(senders: set[tuple[str, str]]) -> dict[tuple[str, str], Customer | None]:
+    """The customer owning each normalised identity (with its organization), None for an
+    unknown one: one query."""
+    found: dict[tuple[str, str], Customer | None] = dict.fromkeys(senders)
+    if not senders:
+        return found
+    rows = db.session.execute(
+        select(Identity.kind, Identity.value, Customer)
+        .join(Customer, Customer.id == Identity.customer_id)
+        .where(Identity.value.in_({value for _, value in senders}))
+        .options(lazyload(Customer.identities), lazyload(Customer.consents))
+    )
+    found.update({(k, v): customer for k, v, customer in rows if (k, v) in senders})
+    return found
 
 
 def _stored_ids(inbounds: Sequence[InboundMessage]) -> set[tuple[str, str]]:
