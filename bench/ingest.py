@@ -18,6 +18,12 @@ ORM objects, SLA, audit trail, realtime payloads or follow-up jobs. That rate,
 committing each message and committing every 50, is the limit of this stack on
 this machine, so the ratio to the real ingest shows (``--no-floor`` skips it).
 Targets: at least 500 messages/s on SQLite; lookup p99 under 2 ms.
+
+Then the same messages through batch ingest (``tickets.ingest.batch.ingest_many``, a
+transaction per 50) on a third fresh database, against the bare statements committing
+every 50 (issue 20: at least 0.6); and on PostgreSQL one, then two worker processes
+batch-ingesting N messages each into one database (each its own third of the customers;
+process start-up not timed): two at least 1.6 times one.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ WORDS = (
 ).split()
 TARGET_RATE = 500
 TARGET_P99_MS = 2.0
+TARGET_BATCH_RATIO = 0.6  # batch ingest against the bare statements committing every 50
+TARGET_WORKERS = 1.6  # two PostgreSQL worker processes against one
+TODAY_ONE_RATIO = 0.32  # issue 20: ingest one at a time against the bare statements (each)
 
 
 def sentence(rng: random.Random) -> str:
@@ -81,16 +90,19 @@ def email_body(rng: random.Random, name: str, reply: bool) -> tuple[str, str]:
     return text, html
 
 
-def messages(count: int, customers: int, rng: random.Random):
+def messages(count: int, customers: int, rng: random.Random, first: int = 1, tag: str = ""):
     """``(known, customer n, InboundMessage)``: 70 % known senders (a tenth of them writing several
-    times, so conversations continue), 30 % unknown; 40 % SMS, 60 % email, half with HTML."""
+    times, so conversations continue), 30 % unknown; 40 % SMS, 60 % email, half with HTML.
+    Known senders are customers ``first`` to ``first + customers - 1``; ``tag`` marks the
+    unknown ones' addresses (a worker process of its own writes to customers of its own)."""
     from helpdesk.channels.inbound import InboundMessage
 
-    regulars = [rng.randint(1, customers) for _ in range(max(1, count // 10))]
+    last = first + customers - 1
+    regulars = [rng.randint(first, last) for _ in range(max(1, count // 10))]
     written = set()
     for i in range(count):
         known = rng.random() < 0.7
-        n = rng.choice(regulars) if known and rng.random() < 0.4 else rng.randint(1, customers)
+        n = rng.choice(regulars) if known and rng.random() < 0.4 else rng.randint(first, last)
         if rng.random() < 0.4:
             sender = phone_of(n) if known else f"+49160{rng.randint(10**7, 10**8 - 1)}"
             text = " ".join(sentence(rng) for _ in range(rng.randint(1, 3)))[:480]
@@ -112,7 +124,7 @@ def messages(count: int, customers: int, rng: random.Random):
             domain = (
                 f"org{rng.randint(1, 200)}.example" if rng.random() < 0.3 else "freemail.example"
             )
-            sender, name = f"new.person{i}@{domain}", f"New Person {i}"
+            sender, name = f"new.person{tag}{i}@{domain}", f"New Person {i}"
         reply = (known, n) in written
         written.add((known, n))
         text, html = email_body(rng, name, reply)
@@ -233,6 +245,9 @@ def run(
             figures["floor"] = floor(plain[: len(plain) // 2], 1)
             figures["floor_batched"] = floor(plain[len(plain) // 2 :], 50)
         drop_database(url)
+    figures["batch_rate"] = batched([message for _, _, message in inbound], kind, customers)
+    if kind == "postgresql":
+        figures["workers"] = workers(customers, count)
     all_times = times[True] + times[False]
     figures.update(
         rate=count / figures["ingest_s"],
@@ -386,6 +401,76 @@ def floor(inbound: list, batch: int) -> float:
     return len(inbound) / (time.perf_counter() - started)
 
 
+def batched(inbound: list, kind: str, customers: int) -> float:
+    """Messages/s of ``ingest_many`` (a transaction per 50) on a fresh database."""
+    from helpdesk.tickets.ingest.batch import ingest_many
+
+    url = database_url(kind, "bench_ingest_batch")
+    print(f"{kind}: the same messages through batch ingest ...", file=sys.stderr, flush=True)
+    with bench_app(url):
+        load_customers(customers)
+        settle_heap()
+        started = time.perf_counter()
+        results = ingest_many(inbound)
+        rate = len(inbound) / (time.perf_counter() - started)
+        assert not [r for r in results if isinstance(r, Exception)], "a message failed"
+    drop_database(url)
+    return rate
+
+
+def _worker(url: str, first: int, customers: int, count: int, tag: str, ready, go, out) -> None:
+    """A worker process: its own app; batch-ingest ``count`` messages when told to."""
+    import logging
+
+    from helpdesk.tickets.ingest.batch import ingest_many
+
+    logging.disable(logging.INFO)
+    with bench_app(url):
+        inbound = [m for _, _, m in messages(count, customers, random.Random(first), first, tag)]
+        settle_heap()
+        ready.put(tag)
+        go.wait()
+        started = time.time()
+        results = ingest_many(inbound)
+        failed = sum(isinstance(r, Exception) for r in results)
+        out.put((started, time.time(), len(results) - failed, failed))
+
+
+def workers(customers: int, count: int) -> dict:
+    """Messages/s of 1 and of 2 worker processes batch-ingesting ``count`` messages each
+    into one PostgreSQL database (each process its own customers: a third of them)."""
+    import multiprocessing
+
+    url = database_url("postgresql", "bench_ingest_workers")
+    with bench_app(url):
+        load_customers(customers)
+    context = multiprocessing.get_context("spawn")
+    third = customers // 3
+    figures = {}
+    for n, firsts in ((1, [1]), (2, [third + 1, 2 * third + 1])):
+        print(f"postgresql: {n} worker process(es) ...", file=sys.stderr, flush=True)
+        ready, go, out = context.Queue(), context.Event(), context.Queue()
+        processes = [
+            context.Process(
+                target=_worker, args=(url, first, third, count, f"w{first}-", ready, go, out)
+            )
+            for first in firsts
+        ]
+        for process in processes:
+            process.start()
+        for _ in processes:
+            ready.get(timeout=600)
+        go.set()
+        done = [out.get(timeout=1800) for _ in processes]
+        for process in processes:
+            process.join()
+        stored = sum(d[2] for d in done)
+        assert stored == n * count and not any(d[3] for d in done), done
+        figures[n] = stored / (max(d[1] for d in done) - min(d[0] for d in done))
+    drop_database(url)
+    return figures
+
+
 def verdict(results: list[dict], ok) -> str:
     """'met' or which databases missed a target."""
     missed = [r["db"] for r in results if not ok(r)]
@@ -432,6 +517,32 @@ def report(results: list[dict], args) -> None:
             "bare Core statements + HTML cleaning, a commit per message",
         )
         row("  committing every 50 messages", lambda r: f"{r['floor_batched']:.0f}")
+        row(
+            "ingest / database work alone (each)",
+            lambda r: f"{r['rate'] / r['floor']:.2f}",
+            f"one at a time; today {TODAY_ONE_RATIO:.2f}",
+        )
+        row(
+            "batch ingest, messages/s",
+            lambda r: f"{r['batch_rate']:.0f}",
+            "ingest_many: a transaction and a flush per 50",
+        )
+        row(
+            "batch / database work every 50",
+            lambda r: f"{r['batch_rate'] / r['floor_batched']:.2f}",
+            f">= {TARGET_BATCH_RATIO} (today {TODAY_ONE_RATIO:.2f}, one at a time vs each): "
+            + verdict(
+                results, lambda r: r["batch_rate"] / r["floor_batched"] >= TARGET_BATCH_RATIO
+            ),
+        )
+    pg = [r for r in results if "workers" in r]
+    for r in pg:
+        one, two = r["workers"][1], r["workers"][2]
+        print(
+            f"{'PostgreSQL, 1 / 2 worker processes, msg/s':40}{one:>{width}.0f}{two:>{width}.0f}"
+            f"   2 / 1 = {two / one:.2f}, target >= {TARGET_WORKERS}: "
+            + ("met" if two / one >= TARGET_WORKERS else "MISSED")
+        )
     row(
         "lookup by phone, ms (median / p99)",
         ms("phone"),

@@ -159,6 +159,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # its head) and flagged for an agent (channels/email/inbound.py).
         "MAIL_MAX_BYTES": int(os.environ.get("HELPDESK_MAIL_MAX_BYTES", str(25 * 2**20))),
         "MAIL_MAX_PARTS": int(os.environ.get("HELPDESK_MAIL_MAX_PARTS", "500")),
+        # Inbound messages ingested per transaction by bulk sources (an IMAP poll's
+        # fetch): tickets/ingest/batch.py; 1 ingests them one at a time.
+        "INGEST_BATCH": int(os.environ.get("HELPDESK_INGEST_BATCH", "50")),
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),

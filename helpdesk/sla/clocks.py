@@ -254,8 +254,15 @@ def reapply(team_id: int | None = None, batch: int = 500) -> int:
 
 def snapshot_policies() -> list[PolicyTerms]:
     """Every policy as plain values (they outlive the scan's many commits)."""
+    terms = policy_terms()
+    db.session.rollback()
+    return terms
+
+
+def policy_terms() -> list[PolicyTerms]:
+    """Every policy as plain values, read in the current transaction."""
     rows = db.session.execute(select(SlaPolicy)).scalars().all()
-    terms = [
+    return [
         PolicyTerms(
             p.id,
             p.name,
@@ -268,5 +275,3 @@ def snapshot_policies() -> list[PolicyTerms]:
         )
         for p in rows
     ]
-    db.session.rollback()
-    return terms

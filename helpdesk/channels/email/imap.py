@@ -30,7 +30,7 @@ from helpdesk.channels.email.inbound import (
     Mailbox,
     Receipt,
     limits,
-    receive,
+    receive_many,
     too_large,
     unreadable,
 )
@@ -43,6 +43,7 @@ from helpdesk.channels.email.mailboxes import (
     save_state,
     server,
 )
+from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.channels.oauth.providers import OAuthError
 from helpdesk.channels.oauth.tokens import ensure_token, is_oauth
@@ -183,6 +184,7 @@ def _poll(
             fetched = _fetch(client, chunk, sizes, max_bytes)
             timings["fetch"] = timings.get("fetch", 0.0) + time.perf_counter() - began
             done = []
+            mails: list[tuple[int, bytes, int | None]] = []
             for uid in chunk:
                 data = fetched.get(uid) or {}
                 raw = data.get(b"BODY[]")
@@ -192,10 +194,11 @@ def _poll(
                     retry.pop(uid, None)
                     continue
                 result.fetched += 1
-                if raw is None:  # over HELPDESK_MAIL_MAX_BYTES: only its head was fetched
-                    receipt = _store(mailbox, uid, head or b"", retry, own, timings, sizes[uid])
-                else:
-                    receipt = _store(mailbox, uid, raw, retry, own, timings)
+                # over HELPDESK_MAIL_MAX_BYTES only its head was fetched: with its whole size
+                mails.append(
+                    (uid, raw, None) if raw is not None else (uid, head or b"", sizes[uid])
+                )
+            for uid, receipt in _store(mailbox, mails, retry, own, timings).items():
                 if receipt is None:
                     result.failed += 1
                     continue
@@ -296,41 +299,60 @@ def _unimported(client: IMAPClient, state: dict) -> list[int]:
 
 def _store(
     channel: Mailbox,
-    uid: int,
-    raw: bytes,
+    mails: list[tuple[int, bytes, int | None]],
     retry: dict[int, int],
     own: set[str],
     timings: dict,
-    size: int | None = None,
-) -> Receipt | None:
-    """Ingest one mail (``raw``; only its head when its whole ``size`` is over the limit);
-    on failure count the attempt (None), never drop the mail."""
+) -> dict[int, Receipt | None]:
+    """Ingest a fetch's mails together (``(uid, raw, size)``: ``raw`` only the mail's head
+    when its whole ``size`` is over the limit); a mail that failed counts an attempt
+    (None), never dropped."""
+    made: list[tuple[bytes, InboundMessage | None]] = []
+    outcomes: dict[int, Receipt | Exception] = {}
+    uids = []
+    for uid, raw, size in mails:
+        try:
+            made.append((raw, too_large(raw, size, channel) if size is not None else None))
+            uids.append(uid)
+        except Exception as exc:  # noqa: BLE001 - counted as this mail's attempt below
+            outcomes[uid] = exc
     try:
-        inbound = too_large(raw, size, channel) if size is not None else None
-        receipt = receive(channel, raw, timings, own, inbound)
-        retry.pop(uid, None)
-        return receipt
-    except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the mailbox
+        receipts = receive_many(channel, made, timings, own)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database went away: each retried
         db.session.rollback()
-        attempts = retry.get(uid, 0) + 1
-        log.error(
-            "mail UID %s of mailbox %s not stored (attempt %s): %s: %s",
-            uid,
-            channel.name,
-            attempts,
-            type(exc).__name__,
-            str(exc)[:300],
-        )
-        if attempts >= MAX_ATTEMPTS:
-            try:
-                reason = f"storing it failed {attempts} times: {type(exc).__name__}: {exc}"
-                stored = ingest(unreadable(raw, channel, reason[:500]))
-                retry.pop(uid, None)
-                return Receipt("stored", stored.message.id, stored.ticket.id)
-            except Exception:  # noqa: BLE001 - keep it for the next poll
-                db.session.rollback()
-        retry[uid] = attempts
-        return None
+        receipts = [exc] * len(made)
+    outcomes.update(zip(uids, receipts, strict=True))
+    return {uid: _outcome(channel, uid, raw, retry, outcomes[uid]) for uid, raw, _ in mails}
+
+
+def _outcome(
+    channel: Mailbox, uid: int, raw: bytes, retry: dict[int, int], outcome: Receipt | Exception
+) -> Receipt | None:
+    """A stored mail's receipt; for a failed one, count the attempt (None) until the last,
+    which stores the mail raw for a person with the reason."""
+    if isinstance(outcome, Receipt):
+        retry.pop(uid, None)
+        return outcome
+    exc = outcome
+    attempts = retry.get(uid, 0) + 1
+    log.error(
+        "mail UID %s of mailbox %s not stored (attempt %s): %s: %s",
+        uid,
+        channel.name,
+        attempts,
+        type(exc).__name__,
+        str(exc)[:300],
+    )
+    if attempts >= MAX_ATTEMPTS:
+        try:
+            reason = f"storing it failed {attempts} times: {type(exc).__name__}: {exc}"
+            stored = ingest(unreadable(raw, channel, reason[:500]))
+            retry.pop(uid, None)
+            return Receipt("stored", stored.message.id, stored.ticket.id)
+        except Exception:  # noqa: BLE001 - keep it for the next poll
+            db.session.rollback()
+    retry[uid] = attempts
+    return None
 
 
 def _mark(client: IMAPClient, uids: list[int], processed: str | None) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -32,7 +33,8 @@ from helpdesk.channels.email.parse import ParsedMail, UnparseableMail, parse
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.extensions import db
-from helpdesk.tickets.ingest import ingest
+from helpdesk.tickets.ingest import IngestResult, ingest
+from helpdesk.tickets.ingest.batch import ingest_many
 from helpdesk.tickets.models import Message, MessageSource
 
 log = logging.getLogger(__name__)
@@ -253,23 +255,93 @@ def receive(
             "mail %s on %s is from our own address: not ingested", inbound.external_id, channel.name
         )
         return Receipt("own")
-    result = ingest(inbound)
-    if (
-        result.duplicate
-        and inbound.external_id
-        and not _same_mail(result.message, inbound.raw or raw)
-    ):
-        # Another mail under a Message-ID we have (a broken mailer reuses them):
-        # keep it too, under an id of its own, instead of dropping it as a retry.
-        inbound.external_id = (
-            f"{inbound.external_id[:-1][:400]}.{fingerprint(inbound.raw or raw)[:16]}>"
-        )
-        result = ingest(inbound)
+    result = _apart(ingest(inbound), inbound, raw)
     if timings is not None:
         timings["ingest"] = timings.get("ingest", 0.0) + time.perf_counter() - parsed
     return Receipt(
         "duplicate" if result.duplicate else "stored", _id(result.message), _id(result.ticket)
     )
+
+
+def receive_many(
+    channel: Mailbox | Channel,
+    mails: Sequence[tuple[bytes, InboundMessage | None]],
+    timings: dict | None = None,
+    own: set[str] | None = None,
+) -> list[Receipt | Exception]:
+    """``receive`` for a poll's mails, ingested together (``ingest_many``: one transaction,
+    each alone when it fails); for each mail its receipt or the error that kept it out.
+    ``mails``: the raw bytes and, when already made (``too_large``), the message."""
+    started = time.perf_counter()
+    inbounds = [inbound or _read(raw, channel) for raw, inbound in mails]
+    parsed = time.perf_counter()
+    own = our_addresses() if own is None else own
+    receipts: list[Receipt | Exception] = [Receipt("own")] * len(mails)
+    todo = [n for n, inbound in enumerate(inbounds) if (inbound.sender or "").lower() not in own]
+    _reused_ids([inbounds[n] for n in todo], [mails[n][0] for n in todo])
+    for n, result in zip(todo, ingest_many([inbounds[n] for n in todo]), strict=True):
+        try:
+            if isinstance(result, Exception):
+                raise result
+            result = _apart(result, inbounds[n], mails[n][0])
+            receipts[n] = Receipt(
+                "duplicate" if result.duplicate else "stored",
+                _id(result.message),
+                _id(result.ticket),
+            )
+        except Exception as exc:  # noqa: BLE001 - handed back per mail, never dropped
+            db.session.rollback()
+            receipts[n] = exc
+    if timings is not None:
+        timings["parse"] = timings.get("parse", 0.0) + parsed - started
+        timings["ingest"] = timings.get("ingest", 0.0) + time.perf_counter() - parsed
+    return receipts
+
+
+def _reused_ids(inbounds: list[InboundMessage], raws: list[bytes]) -> None:
+    """Give a mail an id of its own, as ``_apart`` does, when its Message-ID is one a
+    stored mail or an earlier one of the batch has and its content differs: before the
+    batch is ingested, so it is stored in its place in the order (threading as alone)."""
+    wanted = {inbound.external_id for inbound in inbounds if inbound.external_id}
+    if not wanted:
+        return
+    # None: stored without its raw source (dropped after the retention): the same mail
+    known: dict[str, str | None] = {
+        external_id or "": fingerprint(raw) if raw is not None else None
+        for external_id, raw in db.session.execute(
+            select(Message.external_id, MessageSource.raw)
+            .outerjoin(MessageSource, MessageSource.message_id == Message.id)
+            .where(Message.channel == EMAIL, Message.external_id.in_(wanted))
+        )
+    }
+    seen: dict[str, bytes] = {}
+    for inbound, raw in zip(inbounds, raws, strict=True):
+        external_id = inbound.external_id
+        if not external_id:
+            continue
+        if external_id not in known and external_id not in seen:
+            seen[external_id] = inbound.raw or raw  # the first: its fingerprint only if needed
+            continue
+        if external_id not in known:
+            known[external_id] = fingerprint(seen[external_id])
+        mine = fingerprint(inbound.raw or raw)
+        if known[external_id] not in (None, mine):
+            inbound.external_id = f"{external_id[:-1][:400]}.{mine[:16]}>"
+
+
+def _apart(result: IngestResult, inbound: InboundMessage, raw: bytes) -> IngestResult:
+    """Another mail under a Message-ID we have (a broken mailer reuses them) is kept too,
+    under an id of its own, instead of being dropped as a retry."""
+    if (
+        result.duplicate
+        and inbound.external_id
+        and not _same_mail(result.message, inbound.raw or raw)
+    ):
+        inbound.external_id = (
+            f"{inbound.external_id[:-1][:400]}.{fingerprint(inbound.raw or raw)[:16]}>"
+        )
+        return ingest(inbound)
+    return result
 
 
 def _id(row) -> int | None:

@@ -315,3 +315,57 @@ def test_large_mail_is_fetched_in_smaller_batches(mailbox, imap, monkeypatch):
         len(m.attachments) == 1 and m.attachments[0].size == len(big)
         for m in db.session.execute(select(Message)).scalars()
     )
+
+
+@pytest.mark.slow
+def test_a_poll_ingests_its_fetch_as_a_batch_and_a_poisoned_mail_alone(
+    mailbox, imap, make_customer, monkeypatch, caplog
+):
+    from sqlalchemy import event
+
+    from helpdesk.tickets import ingest as ingest_module
+
+    make_customer("Mallory", emails=["mallory@example.com"])
+
+    def poison(inbound, customer):
+        if "poison" in (inbound.text or ""):
+            raise ValueError("this mail breaks ingest")
+
+    monkeypatch.setattr(ingest_module, "_CLAIMS", [poison])
+    question = make_mail(sender="ada@example.com", subject="Kettle", message_id="<k@example.com>")
+    deliver(imap, question)
+    poisoned = deliver(imap, make_mail(sender="mallory@example.com", text="poison"))
+    reply = {"In-Reply-To": "<k@example.com>"}
+    deliver(imap, make_mail(sender="bob@example.com", subject="Re: Kettle", headers=reply))
+    deliver(imap, make_mail(sender="ada@example.com", subject="Re: Kettle"))
+    [result] = email_imap.poll()
+    assert (result.fetched, result.stored, result.failed) == (4, 3, 1)
+    assert "one at a time" in caplog.text  # the batch came first, then each alone
+    kettle = db.session.scalar(select(Ticket).where(Ticket.subject == "Kettle"))
+    assert kettle.message_count == 3  # the reply and the answer of one fetch, threaded
+    assert db.session.get(Channel, mailbox.id).state["retry"] == {str(poisoned): 1}
+    monkeypatch.setattr(ingest_module, "_CLAIMS", [])
+    caplog.clear()
+    for n in range(6):
+        deliver(imap, make_mail(sender=f"customer{n}@example.com", subject=f"Order {n}"))
+    commits: list[object] = []
+    transactions: list[int] = []  # for each message INSERT, the commits before it
+
+    def committed(connection) -> None:
+        commits.append(connection)
+
+    def statement(connection, cursor, sql, *args) -> None:
+        if sql.lstrip().upper().startswith("INSERT INTO MESSAGES "):
+            transactions.append(len(commits))
+
+    event.listen(db.engine, "commit", committed)
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        [again] = email_imap.poll()
+    finally:
+        event.remove(db.engine, "commit", committed)
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert (again.fetched, again.stored, again.failed) == (7, 7, 0)  # the poisoned one too
+    assert "one at a time" not in caplog.text
+    assert len(set(transactions)) == 1  # all 7 in one transaction
+    assert _count(Message) == 10

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -29,12 +30,12 @@ from helpdesk.db import utcnow
 from helpdesk.extensions import db
 from helpdesk.metrics import registry as metrics
 from helpdesk.sla import clocks as sla
-from helpdesk.tickets import attachments, events, replies
-from helpdesk.tickets.html import clean_html, html_to_text
-from helpdesk.tickets.models import Attachment, Message, MessageSource, Ticket
+from helpdesk.tickets import events, replies
+from helpdesk.tickets.html import html_to_text
+from helpdesk.tickets.ingest.store import store_message
+from helpdesk.tickets.models import Message, Ticket
 
 log = logging.getLogger(__name__)
-MAX_TEXT = 200_000
 _SUBJECT_PREFIX = re.compile(
     r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
@@ -96,6 +97,13 @@ def _continuing_query(on_channel: bool) -> Select[Ticket]:
     return query.where(Ticket.channel_id == bindparam("channel_id")) if on_channel else query
 
 
+# Set by batch ingest: the customer of each of the batch's senders, ``(kind, normalised
+# value) -> customer``, None for an unknown one (a sender not in it is looked up as usual).
+prefetched_senders: ContextVar[dict[tuple[str, str], Customer | None] | None] = ContextVar(
+    "prefetched_senders", default=None
+)
+
+
 @dataclass
 class IngestResult:
     """What ``ingest`` did with one inbound message."""
@@ -135,17 +143,45 @@ def ingest(inbound: InboundMessage) -> IngestResult:
 
 def _ingest(inbound: InboundMessage) -> IngestResult:
     """Do the work of ``ingest`` inside the caller's transaction, flushing only."""
-    if inbound.external_id:
-        existing_id = db.session.execute(
-            _duplicate_query(), {"channel": inbound.channel, "external_id": inbound.external_id}
-        ).scalar()
-        if existing_id is not None:  # rare: load the whole message only now
-            existing = db.session.get(Message, existing_id)
-            assert existing is not None  # its id was just read in this transaction
-            ticket = db.session.get(Ticket, existing.ticket_id)
-            assert ticket is not None  # a message's ticket_id is a non-null foreign key
-            return IngestResult(existing, ticket, ticket.customer, duplicate=True)
+    stored = stored_duplicate(inbound)
+    if stored is not None:
+        return stored
+    staged = stage(inbound)
+    db.session.flush()
+    return finish(staged)
 
+
+def stored_duplicate(inbound: InboundMessage) -> IngestResult | None:
+    """The message already stored under the inbound's provider id, as a duplicate result."""
+    if not inbound.external_id:
+        return None
+    existing_id = db.session.execute(
+        _duplicate_query(), {"channel": inbound.channel, "external_id": inbound.external_id}
+    ).scalar()
+    if existing_id is None:
+        return None
+    existing = db.session.get(Message, existing_id)  # rare: load the whole message only now
+    assert existing is not None  # its id was just read in this transaction
+    ticket = db.session.get(Ticket, existing.ticket_id)
+    assert ticket is not None  # a message's ticket_id is a non-null foreign key
+    return IngestResult(existing, ticket, ticket.customer, duplicate=True)
+
+
+@dataclass
+class Staged:
+    """A message made and added to the session, waiting for its flush (``finish``)."""
+
+    inbound: InboundMessage
+    result: IngestResult
+    claimed: bool
+
+
+def stage(
+    inbound: InboundMessage, known_customer: Callable[[Customer], None] | None = None
+) -> Staged:
+    """Match, thread and make the rows of a message not stored yet, without flushing.
+    ``known_customer`` sees the matched customer before any query about its tickets (the
+    batch flushes there when an earlier message of the batch touched that customer)."""
     review = [inbound.review_reason] if inbound.review_reason else []
     try:
         contact = normalise(inbound.sender_kind, inbound.sender)
@@ -158,6 +194,8 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     with db.session.no_autoflush:
         ticket = _referenced_ticket(inbound)
         customer, created_customer = _customer(inbound, contact, ticket)
+        if known_customer is not None and not created_customer:
+            known_customer(customer)
         claimed = None
         if ticket is None and not created_customer and not inbound.is_auto:
             claimed = ticket = next(filter(None, (c(inbound, customer) for c in _CLAIMS)), None)
@@ -171,7 +209,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
         if ticket is None:  # i.e. created_ticket
             ticket = _open_ticket(inbound, customer, contact, now)
 
-        message = _store_message(inbound, ticket, review, now)
+        message = store_message(inbound, ticket, review, now)
         if not created_ticket:  # a new ticket was born with these values: no UPDATE
             ticket.last_message_at = now
             ticket.last_inbound_at = now
@@ -182,18 +220,27 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
                 if not message.is_auto:
                     sla.customer_wrote(ticket, previous_status, now)
         customers.touch_contact(customer, now)
-    db.session.flush()
-    if created_customer:
-        log.info("created customer %s for a new %s sender", customer.id, inbound.channel)
-        customers.announce(customer, created=True)
+    result = IngestResult(message, ticket, customer, created_ticket, created_customer)
+    return Staged(inbound, result, claimed is not None)
+
+
+def finish(staged: Staged) -> IngestResult:
+    """After the flush: what the message says about us (bounces, opt-outs), and the
+    realtime events and follow-up jobs registered for after the commit."""
+    inbound, result = staged.inbound, staged.result
+    if result.created_customer:
+        log.info("created customer %s for a new %s sender", result.customer.id, inbound.channel)
+        customers.announce(result.customer, created=True)
     if inbound.undelivered:
         replies.mark_undelivered(
-            inbound.channel, inbound.undelivered, inbound.undelivered_reason, message
+            inbound.channel, inbound.undelivered, inbound.undelivered_reason, result.message
         )
     if inbound.opt_out is not None:
-        replies.sms_opt_out(customer, inbound.opt_out, inbound.text.strip()[:20], ticket)
-    _after_commit(message, ticket, created_ticket, follow_ups=claimed is None)
-    return IngestResult(message, ticket, customer, created_ticket, created_customer)
+        replies.sms_opt_out(
+            result.customer, inbound.opt_out, inbound.text.strip()[:20], result.ticket
+        )
+    _after_commit(result.message, result.ticket, result.created_ticket, not staged.claimed)
+    return result
 
 
 def _customer(
@@ -205,7 +252,12 @@ def _customer(
         # the mailer daemon that sent it is nobody's customer.
         return ticket.customer, False
     if contact is not None:
-        customer = customers.find_sender(inbound.sender_kind, contact)
+        known = prefetched_senders.get()  # a batch's senders, looked up at once
+        key = (inbound.sender_kind, contact)
+        if known is not None and key in known:
+            customer = known[key]
+        else:
+            customer = customers.find_sender(inbound.sender_kind, contact)
         if customer is not None:
             return customer, False
         # A concurrent ingest creating the same identity fails our flush on the unique
@@ -307,54 +359,6 @@ def _open_ticket(
     sla.start(ticket, now)
     events.record(ticket, "created", {"channel": inbound.channel})
     return ticket
-
-
-def _store_message(
-    inbound: InboundMessage, ticket: Ticket, review: list[str], now: datetime
-) -> Message:
-    """The message row, its attachments and its raw source."""
-    safe_html = clean_html(inbound.html)
-    text = inbound.text or html_to_text(safe_html)
-    if len(text) > MAX_TEXT:
-        review.append(f"text cut to {MAX_TEXT} characters; the raw source has all of it")
-        text = text[:MAX_TEXT]
-    message = Message(
-        ticket=ticket,
-        direction="in",
-        channel=inbound.channel,
-        author_kind="customer",
-        sender=inbound.sender[:320] if inbound.sender else None,
-        recipient=(inbound.recipient or "")[:320] or None,
-        subject=(inbound.subject or "")[:300] or None,
-        body_text=text,
-        body_html=safe_html,
-        external_id=(inbound.external_id or "")[:500] or None,
-        status="received",
-        is_auto=inbound.is_auto,
-        needs_review=bool(review),
-        review_reason="; ".join(review) or None,
-        meta=dict(inbound.meta),
-        created_at=now,
-        attachments=[],
-    )
-    if inbound.references:
-        message.meta["references"] = inbound.references[-50:]
-    for item in inbound.attachments:
-        digest = attachments.store(item.content) if item.content is not None else None
-        message.attachments.append(
-            Attachment(
-                filename=(item.filename or "attachment")[:255],
-                content_type=(item.content_type or "application/octet-stream")[:255],
-                size=len(item.content) if item.content is not None else None,
-                sha256=digest,
-                content_id=(item.content_id or "")[:255] or None,
-                source_url=(item.source_url or "")[:1000] or None,
-            )
-        )
-    if inbound.raw is not None:
-        message.source = MessageSource(raw=inbound.raw)
-    db.session.add(message)  # flushed with the ticket and customer updates, in one go
-    return message
 
 
 def _reopen_if_waiting(ticket: Ticket, message: Message) -> None:
