@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from helpdesk import (
+    campaigns,
     agents,
     audit,
     automation,
@@ -41,6 +42,7 @@ from helpdesk import (
 from helpdesk.agents import models as agent_models
 from helpdesk.audit import models as audit_models
 from helpdesk.automation.macros import models as macro_models
+from helpdesk.campaigns import models as campaign_models
 from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
@@ -79,6 +81,7 @@ DOMAINS = (
     surveys,
     settings,
     notifications,
+    campaigns,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -96,6 +99,7 @@ MODELS = (
     report_models,
     survey_models,
     notification_models,
+    campaign_models,
 )
 
 

@@ -63,7 +63,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @with_appcontext
 def worker(burst: bool) -> None:
-    """Run an RQ worker on the default, outbound and mail queues."""
+    """Run an RQ worker on the default, outbound, mail and campaigns queues (in that order)."""
     from helpdesk.web.serving import settle_heap
     from workers.worker import run
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from rq import Queue
 
 log = logging.getLogger(__name__)
-QUEUES = ("default", "outbound", "mail")
+# In priority order: a worker takes campaign slices only when no reply or mail job waits.
+QUEUES = ("default", "outbound", "mail", "campaigns")
 
 
 def redis_connection() -> Redis | None:

@@ -27,6 +27,8 @@ PERIODIC: list[tuple[int, str, str]] = [
     (3600, "helpdesk.audit.retention:run", "default"),
     # The stored duplicate pairs (duplicates/candidates.py), besides after CRM writes.
     (600, "helpdesk.duplicates.candidates:run", "default"),
+    # Campaigns: scheduled ones due, senders that died (helpdesk/campaigns/recovery.py).
+    (30, "helpdesk.campaigns.recovery:resume", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),
