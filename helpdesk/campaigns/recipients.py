@@ -78,11 +78,11 @@ def prepare(campaign_id: int) -> None:
                 continue
             rows = _rows(campaign_id, channel, ids)
             db.session.rollback()  # end the reading transaction: write under the lock
-            with unit_of_work.writing():
+            with unit_of_work.write_phase():
                 db.session.execute(insert(CampaignRecipient), rows)
                 db.session.commit()
             ids_seen += len(ids)
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None or campaign.status != "preparing":
             return
@@ -148,7 +148,7 @@ def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]
     """Take up to ``size`` pending recipients for this sender and commit the claim:
     ``[(id, customer_id, address, attempts)]``; none when the campaign is no longer sending."""
     now = utcnow()
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         sending = db.session.scalar(
             select(Campaign.status).where(Campaign.id == campaign_id)
         )
@@ -162,10 +162,17 @@ def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]
             .limit(size)
         )
         if db.engine.dialect.name == "postgresql":
-            chosen = chosen.with_for_update(skip_locked=True)
+            # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
+            # loop and pick other rows each time, beyond the limit): a materialised CTE.
+            picked = chosen.with_for_update(skip_locked=True).cte("picked").prefix_with(
+                "MATERIALIZED"
+            )
+            wanted = CampaignRecipient.id.in_(select(picked.c.id))
+        else:  # SQLite: one writer at a time (the lock taken up front)
+            wanted = CampaignRecipient.id.in_(chosen.scalar_subquery())
         claimed = db.session.execute(
             update(CampaignRecipient)
-            .where(CampaignRecipient.id.in_(chosen.scalar_subquery()), CampaignRecipient.state == "pending")
+            .where(wanted, CampaignRecipient.state == "pending")
             .values(state="sending", claimed_at=now, attempts=CampaignRecipient.attempts + 1)
             .returning(
                 CampaignRecipient.id,

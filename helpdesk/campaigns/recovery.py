@@ -24,7 +24,7 @@ def resume() -> None:
     """Start due campaigns, give back or check stale claims, replace dead senders."""
     now = utcnow()
     lease = timedelta(seconds=current_app.config["CAMPAIGN_LEASE_SECONDS"])
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         due = db.session.scalars(
             select(Campaign).where(
                 or_(
@@ -58,7 +58,7 @@ def _recover(campaign_id: int, now, lease: timedelta) -> None:
         outcomes.append((row.id, *sms.check(row, sms.text_for(campaign.body, person, language))))
     dead = campaign.heartbeat_at is None or campaign.heartbeat_at < now - lease
     db.session.rollback()
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         for row_id, state, detail in outcomes:
             if state == "pending":
                 recipients.release([row_id])

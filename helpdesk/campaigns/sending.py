@@ -65,7 +65,7 @@ def _more(campaign_id: int) -> bool:
         )
         db.session.rollback()
         return claimable is not None
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         finished = db.session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.status == "sending")
@@ -200,7 +200,7 @@ def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP 
             return
         refused = _finish(staged, pool)
         if refused:
-            with unit_of_work.writing():
+            with unit_of_work.write_phase():
                 for row_id, error in refused:
                     db.session.execute(
                         update(CampaignRecipient)
@@ -262,7 +262,7 @@ def _commit_batch(
     """Record the batch: staged rows sent (with their Message-IDs), refused ones failed,
     the rest back to pending; False (and nothing sent) when the campaign was cancelled
     meanwhile."""
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         status_query = select(Campaign.status).where(Campaign.id == campaign_id)
         if db.engine.dialect.name == "postgresql":  # a cancel waits for this commit
             status_query = status_query.with_for_update()

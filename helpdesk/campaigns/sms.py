@@ -52,7 +52,7 @@ def slice_(campaign: Campaign) -> None:
         who = recipients.people([r[1] for r in batch if r[1] is not None])
         for position, (row_id, customer_id, address, _attempts) in enumerate(batch):
             if db.session.scalar(db.select(Campaign.status).where(Campaign.id == campaign_id)) != "sending":
-                with unit_of_work.writing():
+                with unit_of_work.write_phase():
                     recipients.release([r[0] for r in batch[position:]])
                     recipients.cancel_pending(campaign_id)
                     db.session.commit()
@@ -69,7 +69,7 @@ def _send_row(row_id: int, address: str, text: str) -> None:
         sid = send_one(address, text)
     except TwilioRestException as exc:
         permanent = 400 <= (exc.status or 0) < 500 and exc.status != 429
-        with unit_of_work.writing():
+        with unit_of_work.write_phase():
             if permanent:
                 recipients.mark([{"id": row_id, "error": f"Twilio {exc.code}: {exc.msg}"[:500]}], "failed")
             else:
@@ -77,11 +77,11 @@ def _send_row(row_id: int, address: str, text: str) -> None:
             db.session.commit()
         return
     except LookupError as exc:
-        with unit_of_work.writing():
+        with unit_of_work.write_phase():
             recipients.mark([{"id": row_id, "error": str(exc)}], "failed")
             db.session.commit()
         return
-    with unit_of_work.writing():
+    with unit_of_work.write_phase():
         recipients.mark([{"id": row_id, "provider_id": sid}], "sent")
         db.session.commit()
 
