@@ -95,7 +95,7 @@ def _apply(campaign: Campaign, agent, data: dict[str, Any]) -> None:
 def create(agent, data: dict[str, Any]) -> Campaign:
     """A new draft campaign."""
     allowed(agent)
-    campaign = Campaign(status="draft", body="", created_by_id=agent.id)
+    campaign = Campaign(status="draft", channel="email", body="", created_by_id=agent.id)
     _apply(campaign, agent, data)
     db.session.add(campaign)
     db.session.flush()

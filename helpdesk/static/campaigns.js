@@ -91,7 +91,7 @@
     const bar = document.getElementById("campaign-bar");
     if (bar) {
       bar.max = Math.max(1, counts.recipients || 0);
-      bar.value = (counts.sent || 0) + (counts.failed || 0);
+      bar.value = (counts.recipients || 0) - (counts.pending || 0);  // done, whatever the outcome
     }
     const status = document.getElementById("campaign-status");
     if (status) status.textContent = _(data.status);
