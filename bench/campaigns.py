@@ -77,7 +77,17 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
     """A redis-server of the bench's own (no persistence)."""
     port = free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
         stdout=subprocess.DEVNULL,
     )
     from redis import Redis
@@ -112,18 +122,43 @@ def load_recipients(count: int) -> None:
         ids = range(low, min(low + 5000, start + count))
         db.session.execute(
             insert(Customer),
-            [{"id": n, "name": f"Reader {n}", "tags": ["news"], "custom_fields": {},
-              "created_at": now, "updated_at": now, "key_person": False} for n in ids],
+            [
+                {
+                    "id": n,
+                    "name": f"Reader {n}",
+                    "tags": ["news"],
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                    "key_person": False,
+                }
+                for n in ids
+            ],
         )
         db.session.execute(
             insert(Identity),
-            [{"customer_id": n, "kind": "email", "value": f"reader{n}@sink.example",
-              "created_at": now} for n in ids],
+            [
+                {
+                    "customer_id": n,
+                    "kind": "email",
+                    "value": f"reader{n}@sink.example",
+                    "created_at": now,
+                }
+                for n in ids
+            ],
         )
         db.session.execute(
             insert(Consent),
-            [{"customer_id": n, "purpose": "email_marketing", "granted": True, "at": now,
-              "source": "bench"} for n in ids],
+            [
+                {
+                    "customer_id": n,
+                    "purpose": "email_marketing",
+                    "granted": True,
+                    "at": now,
+                    "source": "bench",
+                }
+                for n in ids
+            ],
         )
         db.session.commit()
     if db.engine.dialect.name == "postgresql":
@@ -146,7 +181,9 @@ def inbox_times(client, rounds: int) -> list[float]:
     return seconds
 
 
-def run_campaign(app, url: str, redis: str, sink_file: Path, workers: int, client, name: str) -> dict:
+def run_campaign(
+    app, url: str, redis: str, sink_file: Path, workers: int, client, name: str
+) -> dict:
     """Send one campaign with ``workers`` worker processes; the figures."""
     from helpdesk import unit_of_work
     from helpdesk.agents.models import Agent
@@ -156,12 +193,19 @@ def run_campaign(app, url: str, redis: str, sink_file: Path, workers: int, clien
     from helpdesk.segments.models import Segment
 
     with app.app_context():
-        admin = db.session.execute(db.select(Agent).filter_by(email=inbox_data.ADMIN_EMAIL)).scalar_one()
+        admin = db.session.execute(
+            db.select(Agent).filter_by(email=inbox_data.ADMIN_EMAIL)
+        ).scalar_one()
         segment = db.session.execute(db.select(Segment).filter_by(name="Readers")).scalar_one()
         campaign = services.create(
             admin,
-            {"name": name, "segment": segment.id, "channel": "email",
-             "subject": "News for {first_name}", "body": "Dear {customer_name},\n\nour news."},
+            {
+                "name": name,
+                "segment": segment.id,
+                "channel": "email",
+                "subject": "News for {first_name}",
+                "body": "Dear {customer_name},\n\nour news.",
+            },
         )
         services.send(campaign, admin, None)
         campaign_id = campaign.id
@@ -178,8 +222,13 @@ def run_campaign(app, url: str, redis: str, sink_file: Path, workers: int, clien
     }
     started = time.time()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "helpdesk", "worker", "--burst"], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-m", "helpdesk", "worker", "--burst"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(workers)
     ]
     busy: list[float] = []
@@ -235,21 +284,30 @@ def main() -> None:
             started = time.perf_counter()
             inbox_data.load(args.tickets, 50, 5, 10)
             load_recipients(args.recipients)
-            add_mailbox("News", "imap://127.0.0.1:9/", f"smtp://127.0.0.1:{sink_port}", "news@bench.example")
+            add_mailbox(
+                "News", "imap://127.0.0.1:9/", f"smtp://127.0.0.1:{sink_port}", "news@bench.example"
+            )
             db.session.add(Segment(name="Readers", filter={"tag": ["news"]}, shared=True))
             db.session.commit()
-            print(f"loaded {args.tickets} tickets and {args.recipients} recipients in "
-                  f"{time.perf_counter() - started:.0f} s ({args.database})", flush=True)
+            print(
+                f"loaded {args.tickets} tickets and {args.recipients} recipients in "
+                f"{time.perf_counter() - started:.0f} s ({args.database})",
+                flush=True,
+            )
             app.config["REDIS_URL"] = redis_url
         from helpdesk.web.serving import settle_heap
 
         settle_heap()
         client = logged_in(app, inbox_data.ADMIN_EMAIL)
         idle = inbox_times(client, args.rounds)
-        results = [run_campaign(app, url, redis_url, sink_file, w, client, f"Run {w}") for w in (1, 2)]
+        results = [
+            run_campaign(app, url, redis_url, sink_file, w, client, f"Run {w}") for w in (1, 2)
+        ]
         idle_median, idle_p99 = summary(idle)
-        print(f"\ninbox idle: median {idle_median:.1f} ms, p99 {idle_p99:.1f} ms "
-              f"({len(idle)} requests)")
+        print(
+            f"\ninbox idle: median {idle_median:.1f} ms, p99 {idle_p99:.1f} ms "
+            f"({len(idle)} requests)"
+        )
         for r in results:
             busy_median, busy_p99 = summary(r["busy"])
             rate = r["at_sink"] / r["send_s"] if r["send_s"] else 0.0

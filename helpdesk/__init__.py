@@ -10,11 +10,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from helpdesk import (
-    campaigns,
     agents,
     audit,
     automation,
     board,
+    campaigns,
     channels,
     cli,
     compose,

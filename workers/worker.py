@@ -37,7 +37,8 @@ class AppWorker(SimpleWorker):
 
 
 def run(burst: bool = False) -> None:
-    """Work the default, outbound, mail and campaigns queues, in that order (``burst``: until they are empty)."""
+    """Work the default, outbound, mail and campaigns queues, in that order (``burst``:
+    until they are empty): a campaign's slice waits for the replies queued before it."""
     worker = AppWorker([queue(name) for name in QUEUES], connection=redis_connection())
     log.info("worker for %s on %s", ", ".join(QUEUES), current_app.config["REDIS_URL"])
     worker.work(burst=burst, with_scheduler=True)

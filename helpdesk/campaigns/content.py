@@ -71,7 +71,9 @@ def fill(text: str | None, person: Person) -> str:
         "first_name": person.first_name,
         "organization": person.organization,
     }
-    return "".join(literal + (values[name] if name else "") for literal, name in check(text, "body"))
+    return "".join(
+        literal + (values[name] if name else "") for literal, name in check(text, "body")
+    )
 
 
 def token(recipient_id: int) -> str:
@@ -107,7 +109,9 @@ def message_id(campaign_id: int, recipient_id: int, address: str) -> str:
 def footer(link: str, language: str | None) -> str:
     """The visible unsubscribe line under a campaign mail, in the customer's language."""
     with force_locale(language or current_app.config.get("DEFAULT_LANGUAGE", "en")):
-        return _("You receive this because you agreed to hear from us. Unsubscribe: %(link)s", link=link)
+        return _(
+            "You receive this because you agreed to hear from us. Unsubscribe: %(link)s", link=link
+        )
 
 
 def _html(text: str, link: str, line: str) -> str:

@@ -27,6 +27,7 @@ mid-send or two run at once:
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -149,23 +150,23 @@ def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]
     ``[(id, customer_id, address, attempts)]``; none when the campaign is no longer sending."""
     now = utcnow()
     with unit_of_work.write_phase():
-        sending = db.session.scalar(
-            select(Campaign.status).where(Campaign.id == campaign_id)
-        )
+        sending = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
         if sending != "sending":
             db.session.rollback()
             return []
         chosen = (
             select(CampaignRecipient.id)
-            .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending")
+            .where(
+                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending"
+            )
             .order_by(CampaignRecipient.id)
             .limit(size)
         )
         if db.engine.dialect.name == "postgresql":
             # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
             # loop and pick other rows each time, beyond the limit): a materialised CTE.
-            picked = chosen.with_for_update(skip_locked=True).cte("picked").prefix_with(
-                "MATERIALIZED"
+            picked = (
+                chosen.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
             )
             wanted = CampaignRecipient.id.in_(select(picked.c.id))
         else:  # SQLite: one writer at a time (the lock taken up front)
@@ -187,7 +188,8 @@ def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]
                 update(Campaign).where(Campaign.id == campaign_id).values(heartbeat_at=now)
             )
         db.session.commit()
-    return sorted((r[0], r[1], r[2], r[3]) for r in claimed)
+    # Rows are made pending only with an address (no address: ``no_address``).
+    return sorted((r[0], r[1], r[2] or "", r[3]) for r in claimed)
 
 
 def mark(values: list[dict[str, Any]], state: str) -> None:
@@ -196,12 +198,10 @@ def mark(values: list[dict[str, Any]], state: str) -> None:
     if not values:
         return
     now = utcnow()
+    table = CampaignRecipient.__table__
     db.session.execute(
-        update(CampaignRecipient.__table__)
-        .where(
-            CampaignRecipient.__table__.c.id == _bind("rid"),
-            CampaignRecipient.__table__.c.state == "sending",
-        )
+        update(table)  # type: ignore[arg-type]  # a Table, which mypy sees as a FromClause
+        .where(table.c.id == _bind("rid"), table.c.state == "sending")
         .values(
             state=state,
             provider_id=_bind("provider_id"),
@@ -280,6 +280,26 @@ def people(ids: list[int]) -> dict[int, tuple[content.Person, str | None]]:
         .where(Customer.id.in_(ids))
     )
     return {
-        cid: (content.Person(name or "", org or ""), language)
-        for cid, name, org, language in rows
+        cid: (content.Person(name or "", org or ""), language) for cid, name, org, language in rows
     }
+
+
+def throttle(channel: str, wanted: int) -> None:
+    """Wait until ``wanted`` more messages fit the channel's rate (messages per second,
+    ``CAMPAIGN_<CHANNEL>_RATE``; 0: no limit), counted in Redis for all workers."""
+    rate = current_app.config[f"CAMPAIGN_{channel.upper()}_RATE"]
+    if not rate:
+        return
+    connection = jobs.redis_connection()
+    if connection is None:  # one process: pace it here
+        time.sleep(wanted / rate)
+        return
+    while True:
+        second = int(time.time())
+        key = f"helpdesk:campaign-rate:{channel}:{second}"
+        used = connection.incrby(key, wanted)
+        connection.expire(key, 5)
+        if used <= rate or used == wanted:  # a batch larger than the rate still goes
+            return
+        connection.decrby(key, wanted)
+        time.sleep(max(0.01, second + 1 - time.time()))

@@ -43,7 +43,7 @@ def observe(inbound: InboundMessage, message: Message, ticket: Ticket) -> None:
         except InvalidIdentity:
             return
         days = timedelta(days=current_app.config["CAMPAIGN_SMS_REPLY_DAYS"])
-        row = db.session.scalars(
+        last = db.session.scalars(
             select(CampaignRecipient)
             .where(
                 CampaignRecipient.address == sender,
@@ -54,8 +54,8 @@ def observe(inbound: InboundMessage, message: Message, ticket: Ticket) -> None:
             .order_by(CampaignRecipient.sent_at.desc())
             .limit(1)
         ).first()
-        if row is not None:
-            _link(row, ticket)
+        if last is not None:
+            _link(last, ticket)
     db.session.flush()
 
 
@@ -72,7 +72,11 @@ def _link(row: CampaignRecipient, ticket: Ticket) -> None:
 def _bounced(row: CampaignRecipient, reason: str) -> None:
     """The campaign mail bounced: the recipient failed, the address marked."""
     row.state, row.error = "failed", f"bounced: {reason}"[:500]
-    if row.address and db.session.scalar(
-        select(BouncedAddress.id).where(BouncedAddress.address == row.address)
-    ) is None:
+    if (
+        row.address
+        and db.session.scalar(
+            select(BouncedAddress.id).where(BouncedAddress.address == row.address)
+        )
+        is None
+    ):
         db.session.add(BouncedAddress(address=row.address, reason=reason[:500]))

@@ -3,7 +3,7 @@ it (email over a few SMTP connections at once, SMS through Twilio), record it an
 on, a slice of ``SLICE_SECONDS`` at a time; then they enqueue themselves again, so
 that a worker takes the reply and mail jobs waiting on the queues before it between
 two slices. ``recipients.py`` says why each recipient gets a campaign at most once;
-``throttle`` keeps a channel's messages per second across all workers (Redis).
+``recipients.throttle`` keeps a channel's messages per second across all workers (Redis).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from helpdesk import jobs, unit_of_work
-from helpdesk.campaigns import content, recipients, services
+from helpdesk.agents.models import Agent
+from helpdesk.campaigns import content, recipients, services, sms
 from helpdesk.campaigns.models import Campaign, CampaignRecipient
-from helpdesk.channels.email.adapter import smtp_session
+from helpdesk.channels.email.adapter import smtp_send, smtp_session
 from helpdesk.channels.email.mailboxes import server
 from helpdesk.db import utcnow
 from helpdesk.extensions import db
@@ -45,8 +46,6 @@ def send_slice(campaign_id: int) -> None:
         if campaign.channel == "email":
             _email_slice(campaign)
         else:
-            from helpdesk.campaigns import sms
-
             sms.slice_(campaign)
         db.session.rollback()
         if not _more(campaign_id):
@@ -61,7 +60,9 @@ def _more(campaign_id: int) -> bool:
     if recipients.pending_left(campaign_id):
         claimable = db.session.scalar(
             select(CampaignRecipient.id)
-            .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending")
+            .where(
+                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending"
+            )
             .limit(1)
         )
         db.session.rollback()
@@ -79,27 +80,6 @@ def _more(campaign_id: int) -> bool:
             services.announce(campaign)
         unit_of_work.commit()
     return False
-
-
-def throttle(channel: str, wanted: int) -> None:
-    """Wait until ``wanted`` more messages fit the channel's rate (messages per second,
-    ``CAMPAIGN_<CHANNEL>_RATE``; 0: no limit), counted in Redis for all workers."""
-    rate = current_app.config[f"CAMPAIGN_{channel.upper()}_RATE"]
-    if not rate:
-        return
-    connection = jobs.redis_connection()
-    if connection is None:  # one process: pace it here
-        time.sleep(wanted / rate)
-        return
-    while True:
-        second = int(time.time())
-        key = f"helpdesk:campaign-rate:{channel}:{second}"
-        used = connection.incrby(key, wanted)
-        connection.expire(key, 5)
-        if used <= rate or used == wanted:  # a batch larger than the rate still goes
-            return
-        connection.decrby(key, wanted)
-        time.sleep(max(0.01, second + 1 - time.time()))
 
 
 class _Staged:
@@ -164,7 +144,7 @@ def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP 
     deadline = time.monotonic() + SLICE_SECONDS
     announced = time.monotonic()
     while time.monotonic() < deadline:
-        throttle("email", CONNECTIONS)
+        recipients.throttle("email", CONNECTIONS)
         batch = recipients.claim(mail.campaign_id, CONNECTIONS)
         if not batch:
             return
@@ -185,20 +165,20 @@ def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP 
             items.append(item)
         _stage(items, pool, mail.sender)
         for item in items:
-            exc = item.trouble
-            if exc is None:
+            trouble = item.trouble
+            if trouble is None:
                 staged.append(_Staged(item.row_id, pool[item.slot], item.msgid))  # type: ignore[arg-type]
-            elif isinstance(exc, smtplib.SMTPResponseException):
+            elif isinstance(trouble, smtplib.SMTPResponseException):
                 pool[item.slot] = _reset(pool[item.slot])
-                if exc.smtp_code >= 500 or item.attempts >= MAX_ATTEMPTS:
-                    failed.append({"id": item.row_id, "error": _why(exc)})
+                if trouble.smtp_code >= 500 or item.attempts >= MAX_ATTEMPTS:
+                    failed.append({"id": item.row_id, "error": _why(trouble)})
                 else:
                     retry.append(item.row_id)
             else:
-                log.warning("campaign %s: SMTP trouble: %s", mail.campaign_id, exc)
+                log.warning("campaign %s: SMTP trouble: %s", mail.campaign_id, trouble)
                 _drop(pool, item.slot)
                 if item.attempts >= MAX_ATTEMPTS:
-                    failed.append({"id": item.row_id, "error": f"SMTP: {exc}"[:500]})
+                    failed.append({"id": item.row_id, "error": f"SMTP: {trouble}"[:500]})
                 else:
                     retry.append(item.row_id)
         if not _commit_batch(mail.campaign_id, staged, failed, retry):
@@ -290,7 +270,11 @@ def _reset(connection: smtplib.SMTP | None) -> smtplib.SMTP | None:
 
 def _why(exc: smtplib.SMTPResponseException) -> str:
     """An SMTP refusal as the recipient's error."""
-    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    text = (
+        exc.smtp_error.decode("utf-8", "replace")
+        if isinstance(exc.smtp_error, bytes)
+        else str(exc.smtp_error)
+    )
     return f"{exc.smtp_code} {text}"[:500]
 
 
@@ -355,9 +339,6 @@ def _announce(campaign_id: int) -> None:
 
 def send_test(campaign_id: int, agent_id: int) -> None:
     """The test send: the campaign to the agent who asked, filled in with their name."""
-    from helpdesk.agents.models import Agent
-    from helpdesk.campaigns import sms
-
     campaign = db.session.get(Campaign, campaign_id)
     agent = db.session.get(Agent, agent_id)
     if campaign is None or agent is None:
@@ -383,6 +364,4 @@ def send_test(campaign_id: int, agent_id: int) -> None:
         language=getattr(agent, "language", None),
         campaign_id=campaign_id,
     )
-    from helpdesk.channels.email.adapter import smtp_send
-
     smtp_send(mailbox, message_from_bytes(raw, policy=policy.SMTP), agent.email)

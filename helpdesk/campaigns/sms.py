@@ -40,8 +40,6 @@ def send_one(to: str | None, text: str) -> str:
 
 def slice_(campaign: Campaign) -> None:
     """Text batches of recipients for one slice, each recorded as soon as Twilio took it."""
-    from helpdesk.campaigns.sending import throttle
-
     campaign_id, body = campaign.id, campaign.body
     db.session.rollback()
     deadline = time.monotonic() + SLICE_SECONDS
@@ -51,14 +49,17 @@ def slice_(campaign: Campaign) -> None:
             return
         who = recipients.people([r[1] for r in batch if r[1] is not None])
         for position, (row_id, customer_id, address, _attempts) in enumerate(batch):
-            if db.session.scalar(db.select(Campaign.status).where(Campaign.id == campaign_id)) != "sending":
+            if (
+                db.session.scalar(db.select(Campaign.status).where(Campaign.id == campaign_id))
+                != "sending"
+            ):
                 with unit_of_work.write_phase():
                     recipients.release([r[0] for r in batch[position:]])
                     recipients.cancel_pending(campaign_id)
                     db.session.commit()
                 return
             db.session.rollback()
-            throttle("sms", 1)
+            recipients.throttle("sms", 1)
             person, language = who.get(customer_id or 0, (content.Person("", ""), None))
             _send_row(row_id, address, text_for(body, person, language))
 
@@ -71,7 +72,9 @@ def _send_row(row_id: int, address: str, text: str) -> None:
         permanent = 400 <= (exc.status or 0) < 500 and exc.status != 429
         with unit_of_work.write_phase():
             if permanent:
-                recipients.mark([{"id": row_id, "error": f"Twilio {exc.code}: {exc.msg}"[:500]}], "failed")
+                recipients.mark(
+                    [{"id": row_id, "error": f"Twilio {exc.code}: {exc.msg}"[:500]}], "failed"
+                )
             else:
                 recipients.release([row_id], f"Twilio {exc.status}")
             db.session.commit()
@@ -90,7 +93,7 @@ def check(row: CampaignRecipient, text: str) -> tuple[str, str | None]:
     """What became of a text a dead worker may have sent: ``("sent", sid)`` when Twilio's
     list has it (to, from, since its claim, same text), ``("pending", None)`` when not,
     ``("failed", why)`` when Twilio cannot be asked."""
-    since = (row.claimed_at or row.sent_at) - timedelta(minutes=5) if row.claimed_at else None
+    since = row.claimed_at - timedelta(minutes=5) if row.claimed_at else None
     try:
         found = rest_client().messages.list(
             to=row.address, from_=our_number(None), date_sent_after=since, limit=50

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import select
 
 from helpdesk.agents.models import Agent
+from helpdesk.campaigns.models import Campaign
 from helpdesk.customers.identities import normalise
 from helpdesk.customers.models import Consent, Customer, Identity, Organization
 from helpdesk.extensions import db
 from helpdesk.fields.models import CustomField
 from helpdesk.segments.models import Segment
-from helpdesk.campaigns.models import Campaign
 from helpdesk.tickets.models import OPEN_STATUSES, Ticket
 
 # region: (city, postcode, street) choices; the first German city is Berlin.
@@ -94,7 +94,7 @@ def make_crm(rng: random.Random, now: datetime) -> None:
     _newsletter(customers, owner, now)
 
 
-def _newsletter(customers: list[Customer], owner: Agent | None, now: datetime) -> None:
+def _newsletter(customers: Sequence[Customer], owner: Agent | None, now: datetime) -> None:
     """The newsletter readers (tagged, double opt-in) agreed to email marketing; a shared
     segment of them and a draft campaign to it, for `helpdesk init --demo` to show."""
     readers = [c for c in customers if "newsletter" in (c.tags or [])]

@@ -13,7 +13,9 @@ from helpdesk.db import utcnow
 from helpdesk.extensions import db
 
 
-def bulk_customers(count: int, consenting=lambda n: True, kind="email", start: int = 0) -> list[int]:
+def bulk_customers(
+    count: int, consenting=lambda n: True, kind="email", start: int = 0
+) -> list[int]:
     """``count`` customers "Customer N" with one address each (``kind``: email or phone),
     the marketing consent of that channel granted where ``consenting(n)``; their ids."""
     now = utcnow()
@@ -22,27 +24,43 @@ def bulk_customers(count: int, consenting=lambda n: True, kind="email", start: i
         db.session.execute(
             insert(Customer),
             [
-                {"name": f"Customer {n}", "tags": ["news"], "custom_fields": {}, "created_at": now,
-                 "updated_at": now}
+                {
+                    "name": f"Customer {n}",
+                    "tags": ["news"],
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for n in range(start, start + count)
             ],
         )
         ids = list(
-            db.session.scalars(select(Customer.id).where(Customer.name.like("Customer %")).order_by(Customer.id))
+            db.session.scalars(
+                select(Customer.id).where(Customer.name.like("Customer %")).order_by(Customer.id)
+            )
         )[-count:]
         db.session.execute(
             insert(Identity),
             [
-                {"customer_id": cid, "kind": kind, "created_at": now,
-                 "value": f"c{n}@example.com" if kind == "email" else f"+4915190{n:06d}"}
+                {
+                    "customer_id": cid,
+                    "kind": kind,
+                    "created_at": now,
+                    "value": f"c{n}@example.com" if kind == "email" else f"+4915190{n:06d}",
+                }
                 for n, cid in zip(range(start, start + count), ids, strict=True)
             ],
         )
         db.session.execute(
             insert(Consent),
             [
-                {"customer_id": cid, "purpose": purpose, "granted": bool(consenting(n)), "at": now,
-                 "source": "test"}
+                {
+                    "customer_id": cid,
+                    "purpose": purpose,
+                    "granted": bool(consenting(n)),
+                    "at": now,
+                    "source": "test",
+                }
                 for n, cid in zip(range(start, start + count), ids, strict=True)
             ],
         )
@@ -56,7 +74,10 @@ def mailbox_on(smtp_server):
 
     with unit_of_work.write_phase():
         channel = add_mailbox(
-            "News", "imap://127.0.0.1:9/", f"smtp://127.0.0.1:{smtp_server.port}", "news@example.com"
+            "News",
+            "imap://127.0.0.1:9/",
+            f"smtp://127.0.0.1:{smtp_server.port}",
+            "news@example.com",
         )
         db.session.commit()
     return channel
@@ -65,5 +86,6 @@ def mailbox_on(smtp_server):
 def mails(smtp_server) -> list:
     """What the SMTP server received, parsed."""
     return [
-        message_from_bytes(m["data"], policy=policy.default) for m in smtp_server.handler_obj.received
+        message_from_bytes(m["data"], policy=policy.default)
+        for m in smtp_server.handler_obj.received
     ]

@@ -51,7 +51,9 @@ def test_a_draft_is_written_previewed_and_its_sending_followed_live(
     form.locator("input[name=name]").fill("Kettle recall")
     form.locator("select[name=segment]").select_option(label="Newsletter")
     form.locator("input[name=subject]").fill("About your kettle, {first_name}")
-    form.locator("textarea[name=body]").fill("Dear {customer_name},\n\nplease send the kettle back.")
+    form.locator("textarea[name=body]").fill(
+        "Dear {customer_name},\n\nplease send the kettle back."
+    )
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
     campaign_id = int(page.url.rstrip("/").rsplit("/", 1)[1])

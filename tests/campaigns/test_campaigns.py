@@ -48,11 +48,16 @@ def draft(api, segment: int, **fields) -> dict:
     return made.json
 
 
-def test_placeholders_are_checked_and_only_leads_and_admins_see_campaigns(
-    api, api_as, make_agent
-):
+def test_placeholders_are_checked_and_only_leads_and_admins_see_campaigns(api, api_as, make_agent):
     segment = segment_of_everyone(api)
-    for bad in ("{customer_name.__class__}", "{0}", "{customer_name!r}", "{x}", "{first_name:>9}", "{"):
+    for bad in (
+        "{customer_name.__class__}",
+        "{0}",
+        "{customer_name!r}",
+        "{x}",
+        "{first_name:>9}",
+        "{",
+    ):
         answer = api.post(
             f"{V1}/campaigns", json={"name": "x", "segment": segment, "body": f"Hi {bad}"}
         )
@@ -140,7 +145,9 @@ def test_an_email_campaign_reaches_consenting_customers_once_with_unsubscribe(
     )
     db.session.refresh(other_row)
     assert other_row.reply_ticket_id == result.ticket.id
-    trail = db.session.query(TicketEvent).filter_by(ticket_id=result.ticket.id, kind="campaign_reply")
+    trail = db.session.query(TicketEvent).filter_by(
+        ticket_id=result.ticket.id, kind="campaign_reply"
+    )
     assert trail.one().data == {"campaign": made["id"]}
 
     # A bounce naming a campaign mail: failed, the address marked, skipped next time.

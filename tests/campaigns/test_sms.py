@@ -31,8 +31,12 @@ def test_an_sms_campaign_respects_consent_stop_and_replies(api, app, client, twi
     bulk_customers(6, consenting=lambda n: n < 4, kind="phone")
     made = api.post(
         f"{V1}/campaigns",
-        json={"name": "Delay", "segment": segment["id"], "channel": "sms",
-              "body": "Hi {first_name}, your delivery is late."},
+        json={
+            "name": "Delay",
+            "segment": segment["id"],
+            "channel": "sms",
+            "body": "Hi {first_name}, your delivery is late.",
+        },
     ).json
     assert api.post(f"{V1}/campaigns/{made['id']}/send").status_code == 202
     counts = api.get(f"{V1}/campaigns/{made['id']}").json
@@ -46,7 +50,9 @@ def test_an_sms_campaign_respects_consent_stop_and_replies(api, app, client, twi
     assert {r.provider_id for r in rows} == {m["sid"] for m in twilio_api.created}
 
     # A reply from a recipient within days: a ticket linked to the campaign.
-    answer = post_signed(client, "/webhooks/twilio/sms", sms_params("Which order?", "+4915190000001"))
+    answer = post_signed(
+        client, "/webhooks/twilio/sms", sms_params("Which order?", "+4915190000001")
+    )
     assert answer.status_code == 200
     replied = db.session.query(CampaignRecipient).filter_by(address="+4915190000001").one()
     assert replied.reply_ticket_id is not None
@@ -58,9 +64,7 @@ def test_an_sms_campaign_respects_consent_stop_and_replies(api, app, client, twi
     assert consents.sms_blocked(customer) and not consents.granted(customer, "sms_marketing")
 
 
-def test_a_text_a_dead_worker_sent_is_found_in_twilios_list_not_sent_again(
-    api, app, twilio_api
-):
+def test_a_text_a_dead_worker_sent_is_found_in_twilios_list_not_sent_again(api, app, twilio_api):
     segment = api.post(f"{V1}/segments", json={"name": "All", "filter": {}, "shared": True}).json
     bulk_customers(2, kind="phone")
     made = api.post(

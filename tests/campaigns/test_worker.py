@@ -65,8 +65,12 @@ def test_a_worker_killed_mid_campaign_leaves_every_recipient_exactly_one_mail(
     bulk_customers(500, consenting=lambda n: n % 10 != 0)  # 450 consenting
     made = api.post(
         f"{V1}/campaigns",
-        json={"name": "Recall", "segment": segment["id"], "subject": "Recall",
-              "body": "Dear {customer_name}, please return the kettle."},
+        json={
+            "name": "Recall",
+            "segment": segment["id"],
+            "subject": "Recall",
+            "body": "Dear {customer_name}, please return the kettle.",
+        },
     ).json
     assert api.post(f"{V1}/campaigns/{made['id']}/send").status_code == 202
     received = smtp_server.handler_obj.received

@@ -300,8 +300,10 @@ def check_crm() -> None:
 
     draft = db.session.scalar(select(Campaign).where(Campaign.status == "draft"))
     assert draft is not None and draft.segment.name == "Newsletter readers"
-    readers = select(func.count()).select_from(Consent).where(
-        Consent.purpose == "email_marketing", Consent.granted.is_(True)
+    readers = (
+        select(func.count())
+        .select_from(Consent)
+        .where(Consent.purpose == "email_marketing", Consent.granted.is_(True))
     )
     assert 0 < scalar(readers) <= names["Newsletter readers"]
     berlin = search.parse({"q": "Berlin", "tag": "vip", "has_open_tickets": "true"})

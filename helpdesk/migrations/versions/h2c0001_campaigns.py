@@ -21,12 +21,8 @@ def upgrade():
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("channel", sa.String(10), nullable=False),
-        sa.Column(
-            "segment_id", sa.Integer(), sa.ForeignKey("segments.id", ondelete="SET NULL")
-        ),
-        sa.Column(
-            "mailbox_id", sa.Integer(), sa.ForeignKey("channels.id", ondelete="SET NULL")
-        ),
+        sa.Column("segment_id", sa.Integer(), sa.ForeignKey("segments.id", ondelete="SET NULL")),
+        sa.Column("mailbox_id", sa.Integer(), sa.ForeignKey("channels.id", ondelete="SET NULL")),
         sa.Column("subject", sa.String(300)),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
@@ -50,9 +46,7 @@ def upgrade():
             sa.ForeignKey("campaigns.id", ondelete="CASCADE"),
             nullable=False,
         ),
-        sa.Column(
-            "customer_id", sa.Integer(), sa.ForeignKey("customers.id", ondelete="SET NULL")
-        ),
+        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id", ondelete="SET NULL")),
         sa.Column("address", sa.String(320)),
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -69,13 +63,9 @@ def upgrade():
     op.create_index(
         "ix_campaign_recipients_claim", "campaign_recipients", ["campaign_id", "state", "id"]
     )
-    op.create_index(
-        "ix_campaign_recipients_customer_id", "campaign_recipients", ["customer_id"]
-    )
+    op.create_index("ix_campaign_recipients_customer_id", "campaign_recipients", ["customer_id"])
     op.create_index("ix_campaign_recipients_address", "campaign_recipients", ["address"])
-    op.create_index(
-        "ix_campaign_recipients_provider_id", "campaign_recipients", ["provider_id"]
-    )
+    op.create_index("ix_campaign_recipients_provider_id", "campaign_recipients", ["provider_id"])
     op.create_index(
         "ix_campaign_recipients_reply_ticket_id", "campaign_recipients", ["reply_ticket_id"]
     )
