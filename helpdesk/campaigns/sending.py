@@ -143,9 +143,11 @@ def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP 
     """Claim, stage, commit, finish: batch after batch until the slice is over."""
     deadline = time.monotonic() + SLICE_SECONDS
     announced = time.monotonic()
+    rate = current_app.config["CAMPAIGN_EMAIL_RATE"]
+    size = CONNECTIONS if not rate else max(1, min(CONNECTIONS, int(rate)))  # a batch fits a second
     while time.monotonic() < deadline:
-        recipients.throttle("email", CONNECTIONS)
-        batch = recipients.claim(mail.campaign_id, CONNECTIONS)
+        recipients.throttle("email", size)
+        batch = recipients.claim(mail.campaign_id, size)
         if not batch:
             return
         who = recipients.people([r[1] for r in batch if r[1] is not None])

@@ -5,6 +5,7 @@ one-click POST and by the page's button, cancel, replies and bounces."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -196,3 +197,15 @@ def test_cancel_stops_sending(api, app, smtp_server):
     assert counts["counts"]["sent"] == got and counts["counts"]["cancelled"] == 40 - got
     recovery.resume()  # nothing restarts a cancelled campaign
     assert db.session.get(Campaign, made["id"]).status == "cancelled"
+
+
+def test_the_throttle_keeps_the_channels_rate(api, app, smtp_server):
+    segment = segment_of_everyone(api)
+    mailbox_on(smtp_server)
+    bulk_customers(40)
+    made = draft(api, segment)
+    app.config["CAMPAIGN_EMAIL_RATE"] = 40  # two batches of 20: at least a second
+    started = time.monotonic()
+    assert api.post(f"{V1}/campaigns/{made['id']}/send").status_code == 202
+    assert time.monotonic() - started >= 1.0
+    assert len(smtp_server.handler_obj.received) == 40
