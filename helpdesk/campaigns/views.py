@@ -38,7 +38,7 @@ def campaigns():
         rows, more = services.listed(current_user, page_number(), PER_PAGE)
     except NotFound:
         return _refused()
-    counts = {c.id: services.counts(c.id) for c in rows}
+    counts = services.counts_of([c.id for c in rows])
     return render_template(
         "campaigns.html", campaigns=rows, counts=counts, page=page_number(), more=more
     )

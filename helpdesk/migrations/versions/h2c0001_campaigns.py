@@ -63,6 +63,11 @@ def upgrade():
     op.create_index(
         "ix_campaign_recipients_claim", "campaign_recipients", ["campaign_id", "state", "id"]
     )
+    op.create_index(
+        "ix_campaign_recipients_unsubscribed",
+        "campaign_recipients",
+        ["campaign_id", "unsubscribed_at"],
+    )
     op.create_index("ix_campaign_recipients_customer_id", "campaign_recipients", ["customer_id"])
     op.create_index("ix_campaign_recipients_address", "campaign_recipients", ["address"])
     op.create_index("ix_campaign_recipients_provider_id", "campaign_recipients", ["provider_id"])
