@@ -146,10 +146,10 @@ def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP 
     rate = current_app.config["CAMPAIGN_EMAIL_RATE"]
     size = CONNECTIONS if not rate else max(1, min(CONNECTIONS, int(rate)))  # a batch fits a second
     while time.monotonic() < deadline:
-        recipients.throttle("email", size)
         batch = recipients.claim(mail.campaign_id, size)
         if not batch:
             return
+        recipients.throttle("email", len(batch))  # (its rows claimed: a lease keeps them)
         who = recipients.people([r[1] for r in batch if r[1] is not None])
         staged: list[_Staged] = []
         failed: list[dict[str, Any]] = []
