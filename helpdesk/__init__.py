@@ -13,6 +13,7 @@ from helpdesk import (
     audit,
     automation,
     board,
+    campaigns,
     channels,
     cli,
     compose,
@@ -43,6 +44,7 @@ from helpdesk import (
 from helpdesk.agents import models as agent_models
 from helpdesk.audit import models as audit_models
 from helpdesk.automation.macros import models as macro_models
+from helpdesk.campaigns import models as campaign_models
 from helpdesk.channels import models as channel_models
 from helpdesk.config import PACKAGE, from_environment, instance_path
 from helpdesk.customers import models as customer_models
@@ -86,6 +88,7 @@ DOMAINS = (
     notifications,
     webhooks,
     integrations,
+    campaigns,
 )
 # Every model module, so the metadata (and Alembic) see all tables.
 MODELS = (
@@ -105,6 +108,7 @@ MODELS = (
     notification_models,
     webhook_models,
     mailchimp_models,
+    campaign_models,
 )
 
 

@@ -70,7 +70,8 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @with_appcontext
 def worker(burst: bool) -> None:
-    """Run an RQ worker on the default, outbound, mail and webhooks queues."""
+    """Run an RQ worker on the default, outbound, mail, webhooks and campaigns queues (in
+    that order)."""
     from helpdesk.web.serving import settle_heap
     from workers.worker import run
 

@@ -182,6 +182,15 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # its customer is asked, and how long the answer is taken.
         "SURVEY_DELAY_MINUTES": int(os.environ.get("HELPDESK_SURVEY_DELAY_MINUTES", "60")),
         "SURVEY_EXPIRY_DAYS": int(os.environ.get("HELPDESK_SURVEY_EXPIRY_DAYS", "14")),
+        # Campaigns (helpdesk/campaigns): messages per second per channel across all
+        # workers (0: no limit), a claim's lease (a worker silent this long is taken for
+        # dead), how many senders work one campaign at once, the days an SMS after a
+        # campaign text counts as its reply.
+        "CAMPAIGN_EMAIL_RATE": float(os.environ.get("HELPDESK_CAMPAIGN_EMAIL_RATE", "50")),
+        "CAMPAIGN_SMS_RATE": float(os.environ.get("HELPDESK_CAMPAIGN_SMS_RATE", "1")),
+        "CAMPAIGN_LEASE_SECONDS": float(os.environ.get("HELPDESK_CAMPAIGN_LEASE_SECONDS", "300")),
+        "CAMPAIGN_SENDERS": int(os.environ.get("HELPDESK_CAMPAIGN_SENDERS", "2")),
+        "CAMPAIGN_SMS_REPLY_DAYS": int(os.environ.get("HELPDESK_CAMPAIGN_SMS_REPLY_DAYS", "7")),
         # How new passwords are hashed (Werkzeug's scrypt; the test suite sets a cheap
         # method, since every test makes agents and scrypt takes a tenth of a second).
         "PASSWORD_HASH_METHOD": "scrypt",

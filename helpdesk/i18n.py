@@ -232,6 +232,11 @@ LABELS = {
     "escalated": lazy_gettext("Escalated to you"),
     "sla_warning": lazy_gettext("SLA due soon"),
     "low_rating": lazy_gettext("Low rating"),
+    # a campaign's status (helpdesk/campaigns)
+    "draft": lazy_gettext("draft"),
+    "scheduled": lazy_gettext("scheduled"),
+    "preparing": lazy_gettext("preparing"),
+    "sending": lazy_gettext("sending"),
 }
 
 

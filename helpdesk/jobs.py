@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from rq import Queue
 
 log = logging.getLogger(__name__)
-QUEUES = ("default", "outbound", "mail", "webhooks")
+# In priority order: a worker takes campaign slices only when no reply, mail or webhook
+# job waits.
+QUEUES = ("default", "outbound", "mail", "webhooks", "campaigns")
 
 
 def redis_connection() -> Redis | None:

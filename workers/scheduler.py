@@ -34,6 +34,8 @@ PERIODIC: list[tuple[int, str, str]] = [
     (600, "helpdesk.duplicates.candidates:run", "default"),
     # Agents and viewers of web processes that died (helpdesk/presence/heartbeat.py).
     (30, "helpdesk.presence.heartbeat:sweep_job", "default"),
+    # Campaigns: scheduled ones due, senders that died (helpdesk/campaigns/recovery.py).
+    (30, "helpdesk.campaigns.recovery:resume", "default"),
     # Each mailbox's poll is its own job on the "mail" queue (email_imap.poll_all).
     (
         int(os.environ.get("HELPDESK_MAIL_POLL_SECONDS", "60")),

@@ -47,7 +47,8 @@ class AppWorker(SimpleWorker):
 
 
 def run(burst: bool = False) -> None:
-    """Work the default, outbound, mail and webhooks queues (``burst``: until they are empty)."""
+    """Work the default, outbound, mail, webhooks and campaigns queues, in that order
+    (``burst``: until they are empty): a campaign's slice waits for the jobs queued before it."""
     worker = AppWorker([queue(name) for name in QUEUES], connection=redis_connection())
     log.info("worker for %s on %s", ", ".join(QUEUES), current_app.config["REDIS_URL"])
     worker.work(burst=burst, with_scheduler=True)

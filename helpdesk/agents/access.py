@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 
+from helpdesk.agents.models import Agent
 from helpdesk.customers.models import Customer, Order, Organization
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
@@ -210,3 +211,23 @@ def can_see_call(agent, call: Call) -> bool:
 def visible_call(agent, call: Call | None) -> Call:
     """``call`` if ``agent`` may see it; otherwise NotFound (never reveal it exists)."""
     return _visible(call, call is not None and can_see_call(agent, call), "call")
+
+
+def campaign_rule():
+    """SQL: the agents who work with campaigns (their pages, API and live progress):
+    active leads and admins who see every customer (a campaign goes to a whole segment)."""
+    return and_(
+        Agent.active.is_(True),
+        Agent.role.in_(("lead", "admin")),
+        Agent.own_accounts_only.is_(False),
+    )
+
+
+def can_use_campaigns(agent) -> bool:
+    """Whether ``agent`` may see, write and send campaigns (see ``campaign_rule``)."""
+    return bool(
+        agent is not None
+        and getattr(agent, "active", False)
+        and agent.role in ("lead", "admin")
+        and not agent.own_accounts_only
+    )

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from helpdesk.agents.models import Agent
+from helpdesk.campaigns.models import Campaign
 from helpdesk.customers.identities import normalise
-from helpdesk.customers.models import Customer, Identity, Organization
+from helpdesk.customers.models import Consent, Customer, Identity, Organization
 from helpdesk.extensions import db
 from helpdesk.fields.models import CustomField
 from helpdesk.segments.models import Segment
@@ -89,6 +90,46 @@ def make_crm(rng: random.Random, now: datetime) -> None:
             Segment(name=name, filter=wanted, shared=shared, owner_id=owner.id if owner else None)
         )
     _duplicates(customers, now)
+    db.session.flush()
+    _newsletter(customers, owner, now)
+
+
+def _newsletter(customers: Sequence[Customer], owner: Agent | None, now: datetime) -> None:
+    """The newsletter readers (tagged, double opt-in) agreed to email marketing; a shared
+    segment of them and a draft campaign to it, for `helpdesk init --demo` to show."""
+    readers = [c for c in customers if "newsletter" in (c.tags or [])]
+    for customer in readers:
+        if customer.values("email"):
+            customer.consents.append(
+                Consent(
+                    purpose="email_marketing",
+                    granted=True,
+                    at=now - timedelta(days=40),
+                    source="demo: newsletter double opt-in",
+                )
+            )
+    segment = Segment(
+        name="Newsletter readers",
+        filter={"tag": "newsletter"},
+        shared=True,
+        owner_id=owner.id if owner else None,
+    )
+    db.session.add(segment)
+    db.session.flush()
+    db.session.add(
+        Campaign(
+            name="Spring delivery news",
+            channel="email",
+            segment_id=segment.id,
+            subject="Hello {first_name}: our spring delivery dates",
+            body=(
+                "Dear {customer_name},\n\nthis spring we deliver within two working days"
+                " again.\n\nYour support team"
+            ),
+            status="draft",
+            created_by_id=owner.id if owner else None,
+        )
+    )
     db.session.flush()
 
 

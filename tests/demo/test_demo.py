@@ -294,6 +294,18 @@ def check_crm() -> None:
         names[segment.name] = search.count(wanted, lead)
     assert set(names) >= {"VIP customers in Berlin", "No contact for 90 days"}
     assert all(n > 0 for n in names.values()), names
+    # A draft campaign to the newsletter readers, who agreed to email marketing.
+    from helpdesk.campaigns.models import Campaign
+    from helpdesk.customers.models import Consent
+
+    draft = db.session.scalar(select(Campaign).where(Campaign.status == "draft"))
+    assert draft is not None and draft.segment.name == "Newsletter readers"
+    readers = (
+        select(func.count())
+        .select_from(Consent)
+        .where(Consent.purpose == "email_marketing", Consent.granted.is_(True))
+    )
+    assert 0 < scalar(readers) <= names["Newsletter readers"]
     berlin = search.parse({"q": "Berlin", "tag": "vip", "has_open_tickets": "true"})
     assert search.count(berlin, lead) >= 3
     stored = candidates.find(lead)  # refreshed after the demo's last commit

@@ -67,6 +67,18 @@ def register_claim(claim: Callable[[InboundMessage, Customer], Ticket | None]) -
         _CLAIMS.append(claim)
 
 
+# Observers: features that learn from an inbound message in its transaction (a campaign
+# links a reply to itself and counts a bounce); each gets the message, its ticket and
+# the InboundMessage, after the flush; they flush, never commit.
+_OBSERVERS: list[Callable[[InboundMessage, Message, Ticket], None]] = []
+
+
+def register_observer(observer: Callable[[InboundMessage, Message, Ticket], None]) -> None:
+    """Call ``observer(inbound, message, ticket)`` inside ingest's transaction."""
+    if observer not in _OBSERVERS:
+        _OBSERVERS.append(observer)
+
+
 # Every message runs these queries: each statement is built once, on first use (when
 # the mappers are configured), so SQLAlchemy does not rebuild and re-key it for its
 # compiled-statement cache on every call.
@@ -239,6 +251,8 @@ def finish(staged: Staged) -> IngestResult:
         replies.sms_opt_out(
             result.customer, inbound.opt_out, inbound.text.strip()[:20], result.ticket
         )
+    for observer in _OBSERVERS:
+        observer(inbound, result.message, result.ticket)
     _after_commit(result.message, result.ticket, result.created_ticket, not staged.claimed)
     return result
 
