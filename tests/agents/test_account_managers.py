@@ -24,6 +24,9 @@ from tests.fixtures.agents import Api, form_csrf, login
 V1 = "/api/v1"
 MISSING = 999999
 
+# Campaigns answer 404 to account managers whatever the id (test_campaigns.py walks them).
+CAMPAIGNS = "campaigns: none for account managers (tests/campaigns walks every route)"
+
 # Routes with nothing of a customer's behind them, and why.
 NOT_ABOUT_CUSTOMERS = {
     "static": "static files",
@@ -105,6 +108,19 @@ NOT_ABOUT_CUSTOMERS = {
     "mailchimp_api.sync_now": "admins' MailChimp links (403 to others): no customer",
     "mailchimp_api.delete_link": "admins' MailChimp links (403 to others): no customer",
     "mailchimp_webhook.event": "MailChimp's callback (the secret in its URL), no agent",
+    "campaigns.campaign": CAMPAIGNS,
+    "campaigns.campaigns": CAMPAIGNS,
+    "campaigns.new_campaign": CAMPAIGNS,
+    "campaigns_api.cancel_campaign": CAMPAIGNS,
+    "campaigns_api.create_campaign": CAMPAIGNS,
+    "campaigns_api.get_campaign": CAMPAIGNS,
+    "campaigns_api.list_campaigns": CAMPAIGNS,
+    "campaigns_api.preview_campaign": CAMPAIGNS,
+    "campaigns_api.send_campaign": CAMPAIGNS,
+    "campaigns_api.test_campaign": CAMPAIGNS,
+    "campaigns_api.update_campaign": CAMPAIGNS,
+    "unsubscribe.unsubscribe": "a campaign mail's unsubscribe (the recipient's signed token)",
+    "unsubscribe.unsubscribe_page": "a campaign mail's unsubscribe (the recipient's signed token)",
     "tokens_api.list_tokens": "the agent's own API tokens (an admin's: everyone's)",
     "tokens_api.create_token": "the agent's own API tokens",
     "tokens_api.revoke_token": "the agent's own API tokens (another's: 404)",

@@ -19,6 +19,7 @@ from helpdesk.extensions import db
 from helpdesk.tickets.ingest import ingest
 from helpdesk.tickets.models import TicketEvent
 from tests.campaigns.helpers import bulk_customers, mailbox_on, mails
+from tests.fixtures.agents import login
 
 V1 = "/api/v1"
 
@@ -72,6 +73,33 @@ def test_placeholders_are_checked_and_only_leads_and_admins_see_campaigns(api, a
     assert api_as(agent).get(f"{V1}/campaigns").status_code == 404
     lead = make_agent("lead@example.com", role="lead")
     assert api_as(lead).get(f"{V1}/campaigns").json["items"][0]["id"] == made["id"]
+
+
+def test_an_account_manager_gets_404_from_every_campaign_route(app, api, api_as, make_agent):
+    """A campaign goes to a whole segment: an account manager, who sees only their own
+    customers, has no campaigns at all, not even a lead (agents.access.can_use_campaigns).
+    Every campaign route, API and page, found in the URL map, answers 404 and writes nothing."""
+    made = draft(api, segment_of_everyone(api))
+    manager = make_agent("konto@example.com", role="lead", own_accounts_only=True)
+    as_manager = api_as(manager)
+    web = app.test_client()
+    login(web, manager.email)
+    walked = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in ("campaigns", "campaigns_api"):
+            continue
+        path = rule.build({"campaign_id": made["id"]}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if path.startswith(V1):
+                answer = as_manager.open(path, method=method, json={} if method != "GET" else None)
+            else:
+                answer = web.open(path, method=method)
+            assert answer.status_code == 404, (method, path, answer.status_code)
+            walked.append(rule.endpoint)
+    assert len(set(walked)) >= 11, walked  # the three pages and the eight API routes
+    db.session.expire_all()
+    assert db.session.get(Campaign, made["id"]).status == "draft"
+    assert db.session.query(Campaign).count() == 1
 
 
 def test_preview_fills_in_one_customer(api, make_customer):
