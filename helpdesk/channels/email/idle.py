@@ -46,6 +46,7 @@ def watch(
         if channel is None or not channel.active:
             return polls
         imap = server(channel, "imap")
+        state = dict(channel.state or {})  # what the poll saw (last_uid)
         db.session.rollback()  # hold no transaction while waiting
         try:
             client = connect(imap)
@@ -54,7 +55,9 @@ def watch(
             stop.wait(RETRY_SECONDS)
             continue
         try:
-            client.select_folder(imap.folder, readonly=True)
+            selected = client.select_folder(imap.folder, readonly=True)
+            if arrived_since_poll(selected, state):
+                continue  # mail came between the poll and now: IDLE would not announce it
             if not client.has_capability("IDLE"):
                 stop.wait(fallback_seconds)
                 continue
@@ -74,6 +77,16 @@ def watch(
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 client.shutdown()
     return polls
+
+
+def arrived_since_poll(selected: dict, state: dict) -> bool:
+    """Whether the folder (as SELECT answered) holds a mail newer than the last the poll
+    took: one delivered after the poll's search, before IDLE began, which IDLE never
+    announces (it reports only what arrives while it runs)."""
+    uidnext, validity = selected.get(b"UIDNEXT"), selected.get(b"UIDVALIDITY")
+    if uidnext is None or validity is None or state.get("uidvalidity") != int(validity):
+        return False
+    return int(uidnext) - 1 > int(state.get("last_uid") or 0)
 
 
 def _watch_in_app(app: Flask, channel_id: int, stop: threading.Event) -> None:
