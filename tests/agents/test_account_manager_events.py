@@ -34,6 +34,7 @@ WALKED = {
     "call.incoming": "a CTI newCall",
     "call.updated": "a CTI hangup",
     "viewers": "opening a ticket",
+    "campaign.progress": "a campaign's progress: to a lead, never to an account manager",
 }
 _EMIT = re.compile(r"(?:emit_after_commit|socketio\.emit)\(\s*\"([\w.]+)\"")
 
@@ -95,14 +96,19 @@ def cti(api_as_client, d, name: str, call_id: str, caller: str):
 
 
 def test_an_account_manager_hears_only_their_own_customers(
-    live_server, client, api, make_token, desk, inbound
+    live_server, client, api, make_token, make_agent, desk, inbound
 ):
+    from helpdesk.campaigns import services as campaigns
+    from helpdesk.campaigns.models import Campaign
     from helpdesk.sla import notifications
     from helpdesk.tickets import events
 
     d = desk
     anna = Listener(live_server, auth={"token": make_token(d.anna)})
     pat = Listener(live_server, auth={"token": make_token(d.pat)})
+    lea = Listener(
+        live_server, auth={"token": make_token(make_agent("lea@example.com", role="lead"))}
+    )
     try:
         # presence: agents' comings and goings reach account managers too
         anna.presence_before(d.pat.id, "online")
@@ -151,19 +157,34 @@ def test_an_account_manager_hears_only_their_own_customers(
         assert anna.call("viewing", {"ticket": mia}) == {"ok": True}
         anna.wait_for("viewers", where=lambda x: x["ticket"] == mia)
 
+        # campaign.progress: a campaign goes to a whole segment, so only leads and admins
+        # who see every customer follow it (agents.access.campaign_rule)
+        segment = api.post("/api/v1/segments", json={"name": "All", "filter": {}, "shared": True})
+        made = api.post(
+            "/api/v1/campaigns",
+            json={"name": "Recall", "segment": segment.json["id"], "subject": "s", "body": "b"},
+        )
+        assert made.status_code == 201, made.json
+        with unit_of_work.write_phase():
+            campaigns.announce(db.session.get(Campaign, made.json["id"]))
+            unit_of_work.commit()
+        lea.wait_for("campaign.progress", where=lambda x: x["id"] == made.json["id"])
+
         # the sentinel: one more message of Mia's; everything sent to Anna before it is in
         last = inbound("sms", MIA, "Noch etwas", channel_id=d.line.id)
         heard = anna.before(
             "message.created", where=lambda x: x["message"]["id"] == last.message.id
         )
         names = {name for name, _ in heard}
-        assert names >= set(WALKED) - {"presence"}, names
+        assert names >= set(WALKED) - {"presence", "campaign.progress"}, names
+        assert "campaign.progress" not in names | {name for name, _ in pat.events}
         leaked = [(name, data) for name, data in heard if mentions_another_account(data, d)]
         assert leaked == []
         assert any(mentions_another_account(data, d) for _, data in pat.events)  # a real check
     finally:
         anna.close()
         pat.close()
+        lea.close()
 
 
 def test_making_a_connected_agent_an_account_manager_ends_their_connection(
