@@ -3,9 +3,7 @@ on its queue) finishes it, and every consenting recipient has exactly one mail."
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -15,7 +13,7 @@ from helpdesk.campaigns import recovery
 from helpdesk.campaigns.models import Campaign
 from helpdesk.extensions import db
 from tests.campaigns.helpers import bulk_customers, mailbox_on, mails
-from tests.fixtures.app import ROOT, SECRETS_KEY, run_worker
+from tests.fixtures.app import run_worker, worker_process
 
 V1 = "/api/v1"
 WORKER_ENV = {
@@ -37,22 +35,7 @@ def app_config(redis_url):
 
 def start_worker(app, base_config, redis_url) -> subprocess.Popen:
     """``helpdesk worker`` in a process of its own, as ``run_worker`` starts it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "helpdesk", "worker", "--burst"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": base_config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": "test-secret",
-            "HELPDESK_SECRETS_KEY": SECRETS_KEY,
-            "HELPDESK_SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
-            **WORKER_ENV,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return worker_process(app, base_config, redis_url, stdout=subprocess.DEVNULL, **WORKER_ENV)
 
 
 @pytest.mark.slow
