@@ -10,7 +10,8 @@ import pytest
 
 from tests.fixtures.app import ROOT
 
-pytestmark = pytest.mark.slow  # loads a database and starts processes
+# Loads the run's database (DATABASE_URL) in processes of its own.
+pytestmark = [pytest.mark.slow, pytest.mark.database]
 
 
 def test_the_crm_benchmark_runs_small():
