@@ -34,6 +34,7 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
+    DB_PREFIX,
     PG_BASE,
     RESULTS,
     after_bulk_load,
@@ -347,13 +348,12 @@ def time_ingest(count: int, customers: int) -> tuple[float, float]:
 def _database(kind: str, tickets: int, per_ticket: int) -> tuple[str, bool]:
     """The bench database's URL, and whether it holds this load already (kept from an
     earlier run: ``bench/results/NAME.loaded`` says what was loaded, and when)."""
-    # One database per size: the tiny run of the test suite leaves a big one alone.
-    name = f"helpdesk_bench_g_{kind}_{tickets}"
+    name = _name(kind, tickets)
     marker = RESULTS / f"{name}.loaded"
     wanted = f"{tickets} {per_ticket}"
     if marker.exists() and marker.read_text().split("@")[0].strip() == wanted:
         if kind == "sqlite":
-            path = RESULTS / f"{name}.db"
+            path = RESULTS / f"{DB_PREFIX}{name}.db"
             if path.exists():
                 return f"sqlite:///{path}", True
         else:
@@ -361,12 +361,19 @@ def _database(kind: str, tickets: int, per_ticket: int) -> tuple[str, bool]:
 
             with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
                 found = conn.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (DB_PREFIX + name,)
                 ).fetchone()
             if found:
-                return f"postgresql+psycopg://{PG_BASE.split('://', 1)[1]}/{name}", True
+                base = PG_BASE.split("://", 1)[1]
+                return f"postgresql+psycopg://{base}/{DB_PREFIX}{name}", True
     marker.unlink(missing_ok=True)
     return database_url(kind, name), False
+
+
+def _name(kind: str, tickets: int) -> str:
+    """The bench database's name (after ``BENCH_DB_PREFIX``): one per size, so the tiny
+    run of the test suite leaves a big one alone."""
+    return f"helpdesk_bench_g_{kind}_{tickets}"
 
 
 def _size(kind: str, url: str) -> str:
@@ -391,7 +398,7 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
             else:
                 seconds, now = load(tickets, per_ticket)
                 RESULTS.mkdir(parents=True, exist_ok=True)
-                marker = RESULTS / f"helpdesk_bench_g_{kind}_{tickets}.loaded"
+                marker = RESULTS / f"{_name(kind, tickets)}.loaded"
                 marker.write_text(f"{tickets} {per_ticket} @ {now.isoformat()}\n")
                 print(
                     f"{kind}: loaded {tickets:,} tickets, {tickets * per_ticket:,} messages "
@@ -421,7 +428,7 @@ def run(kind: str, tickets: int, per_ticket: int, runs: int, ingest_count: int, 
     finally:
         if drop:
             drop_database(url)
-            (RESULTS / f"helpdesk_bench_g_{kind}_{tickets}.loaded").unlink(missing_ok=True)
+            (RESULTS / f"{_name(kind, tickets)}.loaded").unlink(missing_ok=True)
 
 
 def main() -> None:
