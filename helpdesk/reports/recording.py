@@ -17,39 +17,66 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.reports import rollups
-from helpdesk.reports.models import ReportingEvent
+from helpdesk.reports.models import (
+    ReportingAgentPeriod,
+    ReportingDaily,
+    ReportingDuration,
+    ReportingEvent,
+    ReportingRollup,
+)
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 
 DONE = ("solved", "closed")
 
 
-EVENTS: Any = ReportingEvent.__table__  # Core: no ORM objects to track
 PENDING = "reporting_events_pending"  # session.info: events waiting for their flush
-_LISTENERS = ("before_flush", "after_flush", "after_soft_rollback")
+_LISTENERS = ("before_flush", "after_flush", "after_soft_rollback", "do_orm_execute")
+# The end of a transaction (or the start or release of a savepoint): write what it
+# noted (``rollups.write``); a rollback: forget it. Listened to on every engine.
+_WRITE_AT = ("commit", "savepoint", "release_savepoint")
+_FORGET_AT = ("begin", "rollback", "rollback_savepoint")
+_RECORDED = (
+    ReportingEvent,
+    ReportingRollup,
+    ReportingDaily,
+    ReportingDuration,
+    ReportingAgentPeriod,
+)
 
 
 def install() -> None:
     """Record reporting events on every flush of every session (once per process)."""
-    for name in _LISTENERS:
-        if not event.contains(Session, name, _HANDLERS[name]):
-            event.listen(Session, name, _HANDLERS[name])
+    for target, name, handler in _listeners():
+        if not event.contains(target, name, handler):
+            event.listen(target, name, handler)
 
 
 def uninstall() -> None:
     """Stop recording (the ingest benchmark's comparison)."""
-    for name in _LISTENERS:
-        if event.contains(Session, name, _HANDLERS[name]):
-            event.remove(Session, name, _HANDLERS[name])
+    for target, name, handler in _listeners():
+        if event.contains(target, name, handler):
+            event.remove(target, name, handler)
+
+
+def _listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
+    return [(Session, name, _HANDLERS[name]) for name in _LISTENERS] + [
+        (Engine, name, _write_unwritten if name in _WRITE_AT else _forget_unwritten)
+        for name in (*_WRITE_AT, *_FORGET_AT)
+    ]
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Note the reporting events of what this flush writes (written after it, below)."""
+    if session.deleted and session.info.get(rollups.UNWRITTEN):
+        # A deleted ticket's or customer's events must be stored for the cascade (and
+        # read by ``forget_customers``) before it goes.
+        rollups.write(session.connection())
     deleted = [obj.id for obj in session.deleted if isinstance(obj, Customer)]
     for customer_id in deleted:
         follow_tickets(session, ReportingEvent.__table__, customer_id)
@@ -63,8 +90,7 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
-    """Write the noted events, now that their tickets have ids: one Core insert (no ORM
-    objects to track) and one rollup upsert, in the flush's transaction."""
+    """Note the events for their transaction's end, now that their tickets have ids."""
     pending = session.info.pop(PENDING, None)
     if pending:
         _write(session, [_row(ticket, fields) for ticket, fields in pending])
@@ -75,10 +101,30 @@ def _forget(session: Session, previous_transaction: Any) -> None:
     session.info.pop(PENDING, None)
 
 
+def _before_execute(state: ORMExecuteState) -> None:
+    """A statement on the reporting tables, or a delete (the cascade), in a transaction
+    that noted events: they are written first, so it sees them."""
+    if state.session.info.get(rollups.UNWRITTEN) and (
+        state.is_delete or any(mapper.class_ in _RECORDED for mapper in state.all_mappers)
+    ):
+        rollups.write(state.session.connection())
+
+
+def _write_unwritten(connection: Any, *args: Any) -> None:
+    rollups.write(connection)
+
+
+def _forget_unwritten(connection: Any, *args: Any) -> None:
+    found = connection.info.pop(rollups.UNWRITTEN, None)
+    if found is not None:
+        found.clear()
+
+
 _HANDLERS: dict[str, Callable[..., Any]] = {
     "before_flush": _before_flush,
     "after_flush": _after_flush,
     "after_soft_rollback": _forget,
+    "do_orm_execute": _before_execute,
 }
 
 
@@ -91,9 +137,8 @@ def _row(ticket: Ticket, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows and add them to the rollups: through the driver, on PostgreSQL
-    in one statement with the rollup upserts (``rollups.keep_up``)."""
-    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    """Note event rows and their rollup changes, written when the transaction ends
+    (``rollups.keep_up``, ``rollups.write``)."""
     events = [
         (
             row["kind"],
@@ -102,13 +147,13 @@ def _write(session: Session, rows: list[dict[str, Any]]) -> None:
             row["channel"],
             row["agent_id"],
             row["customer_id"],
-            rollups.stored(row["at"], on_sqlite),
+            row["at"],
             row["value"],
             row["detail"],
         )
         for row in rows
     ]
-    rollups.keep_up(session, rows, (EVENTS, events))
+    rollups.keep_up(session, rows, events)
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
@@ -140,7 +185,7 @@ def add(
     team_id: int | None | bool = False,
 ) -> None:
     """Add one reporting event on ``ticket`` (its team unless ``team_id`` says another):
-    written at once for a stored ticket, else with the flush that stores it."""
+    noted at once for a stored ticket, else with the flush that stores it."""
     fields = _fields(ticket, kind, at, agent_id, value, detail, team_id)
     if ticket.id is not None and ticket.customer_id is not None:
         _write(session, [_row(ticket, fields)])
