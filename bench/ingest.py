@@ -430,10 +430,10 @@ def _worker(url: str, first: int, customers: int, count: int, tag: str, ready, g
         settle_heap()
         ready.put(tag)
         go.wait()
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         results = ingest_many(inbound)
         failed = sum(isinstance(r, Exception) for r in results)
-        out.put((started, time.time(), len(results) - failed, failed))
+        out.put((started, time.time(), len(results) - failed, failed, time.process_time() - cpu))
 
 
 def workers(customers: int, count: int) -> dict:
@@ -466,7 +466,11 @@ def workers(customers: int, count: int) -> dict:
             process.join()
         stored = sum(d[2] for d in done)
         assert stored == n * count and not any(d[3] for d in done), done
-        figures[n] = stored / (max(d[1] for d in done) - min(d[0] for d in done))
+        wall = max(d[1] for d in done) - min(d[0] for d in done)
+        figures[n] = stored / wall
+        # How much of a core each worker process had: near 1, it was the limit; well
+        # under, it waited (on the database, or for a core the machine did not have).
+        figures[f"cpu{n}"] = sum(d[4] for d in done) / n / wall
     drop_database(url)
     return figures
 
@@ -565,10 +569,27 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--rounds", type=int, default=1, help="with --workers-only: how often")
     parser.add_argument(
         "--no-floor", dest="floor", action="store_false", help="skip the database-work-alone run"
     )
+    parser.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="only the 1 against 2 PostgreSQL worker processes (--messages each)",
+    )
     args = parser.parse_args()
+    if args.workers_only:
+        for _ in range(args.rounds):
+            found = workers(args.customers, args.messages)
+            print(
+                f"PostgreSQL, 1 / 2 worker processes: {found[1]:.0f} / {found[2]:.0f} msg/s, "
+                f"2 / 1 = {found[2] / found[1]:.2f} (target >= {TARGET_WORKERS}); a worker "
+                f"process's CPU / wall: {found['cpu1']:.2f} alone, {found['cpu2']:.2f} of two; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        return
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     report(
         [

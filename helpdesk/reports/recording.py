@@ -1,4 +1,4 @@
-"""Writes the reporting events, in the same flush as the change each records.
+"""Notes the reporting events of each flush; they are written when its transaction ends.
 
 The core does not call this module: ``reports.init_app`` hangs ``before_flush`` on the
 session (``install``), which reads what the flush is about to write: a new ticket
@@ -6,6 +6,15 @@ session (``install``), which reads what the flush is about to write: a new ticke
 another team (``team``), an agent's reply (a new outbound message). So every path that
 changes a ticket is counted without knowing about reports, and an event never exists
 without its change, nor a change without its event (one transaction).
+
+After the flush (the new tickets have ids) the events and what they add to the rollups
+and histograms are noted on the transaction's connection (``rollups.keep_up``) and
+written by ``rollups.write`` at its very end (the connection's commit; a savepoint's
+start and release, so that a savepoint rolled back takes exactly its own), summed per
+key: one statement per transaction on PostgreSQL, and the rollup rows every writer
+shares (the hour's ``created`` per team and channel) locked only for the commit, not
+for a whole ingest batch (issue 20). Earlier only when the transaction itself reads the
+reporting tables or deletes (the cascades must find the events).
 
 SLA compliance is decided when a target is settled: the first response met or missed
 its due time when the first reply went out, the resolution when the ticket was solved.
@@ -72,7 +81,7 @@ def _listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    """Note the reporting events of what this flush writes (written after it, below)."""
+    """Note the reporting events of what this flush writes (noted after it, below)."""
     if session.deleted and session.info.get(rollups.UNWRITTEN):
         # A deleted ticket's or customer's events must be stored for the cascade (and
         # read by ``forget_customers``) before it goes.

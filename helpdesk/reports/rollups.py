@@ -1,11 +1,11 @@
 """Hourly rollups of the reporting events, kept in step with them, and read for reports.
 
-Writing: with the events each flush writes (``recording``), the counted ones
+Writing: with the events a transaction records (``recording``), the counted ones
 (``models.ROLLED``) are summed per (kind, UTC hour, team, channel, detail) and added to
 ``reporting_rollups`` (and per UTC day to ``reporting_rollups_daily``) with an upsert,
-in the same transaction; a customer deleted for good takes their events (ON DELETE
-CASCADE), so they are taken off first. ``rebuild`` recomputes every rollup from the
-events (after a bulk load).
+all at the transaction's end (``keep_up`` notes, ``write`` writes); a customer deleted
+for good takes their events (ON DELETE CASCADE), so they are taken off first.
+``rebuild`` recomputes every rollup from the events (after a bulk load).
 
 Reading: a report in a time zone whose local midnights are whole UTC hours (every zone
 but a handful like India's, checked per day) gets its days and local hours as whole sets
