@@ -49,7 +49,7 @@ _LISTENERS = ("before_flush", "after_flush", "after_soft_rollback", "do_orm_exec
 # The end of a transaction (or the start or release of a savepoint): write what it
 # noted (``rollups.write``); a rollback: forget it. Listened to on every engine.
 _WRITE_AT = ("commit", "savepoint", "release_savepoint")
-_FORGET_AT = ("begin", "rollback", "rollback_savepoint")
+_FORGET_AT = ("begin", "rollback", "rollback_savepoint")  # (and after the commit)
 _RECORDED = (
     ReportingEvent,
     ReportingRollup,
@@ -108,23 +108,31 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 def _forget(session: Session, previous_transaction: Any) -> None:
     """A rollback: the noted events go with what they recorded."""
     session.info.pop(PENDING, None)
+    if previous_transaction.parent is None:  # (the connection's rollback clears it)
+        session.info.pop(rollups.UNWRITTEN, None)
 
 
 def _before_execute(state: ORMExecuteState) -> None:
     """A statement on the reporting tables, or a delete (the cascade), in a transaction
     that noted events: they are written first, so it sees them."""
-    if state.session.info.get(rollups.UNWRITTEN) and (
-        state.is_delete or any(mapper.class_ in _RECORDED for mapper in state.all_mappers)
-    ):
+    if not state.session.info.get(rollups.UNWRITTEN):
+        return
+    mapper = state.bind_mapper  # (the statement's first entity: cheaper than all of them)
+    if state.is_delete or (mapper is not None and mapper.class_ in _RECORDED):
         rollups.write(state.session.connection())
 
 
 def _write_unwritten(connection: Any, *args: Any) -> None:
     rollups.write(connection)
+    if not args:  # the commit (a savepoint's start and release name it)
+        rollups.end(connection)
 
 
-def _forget_unwritten(connection: Any, *args: Any) -> None:
-    found = connection.info.pop(rollups.UNWRITTEN, None)
+def _forget_unwritten(connection: Any, name: str | None = None, *args: Any) -> None:
+    if name is None:  # the transaction's start or rollback
+        rollups.end(connection)
+        return
+    found = connection.info.get(rollups.UNWRITTEN)  # a savepoint's rollback
     if found is not None:
         found.clear()
 

@@ -69,6 +69,7 @@ class Unwritten:
         self.events: list[tuple] = []
         self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
         self.timed: list[tuple] = []
+        self.open = True  # its transaction has not ended
 
     def __bool__(self) -> bool:
         return bool(self.events or self.sums or self.timed)
@@ -82,13 +83,26 @@ class Unwritten:
 
 def unwritten(session: Session) -> Unwritten:
     """The session's transaction's ``Unwritten``, kept on its connection (whose events
-    write it at the commit) and on the session (a cheap look for ``recording``)."""
+    write it at the commit, ``end``) and on the session (found there without asking
+    for the connection, which costs more than the rest of the noting)."""
+    found = session.info.get(UNWRITTEN)
+    if found is not None and found.open:
+        return found
     connection = session.connection()
     found = connection.info.get(UNWRITTEN)
     if found is None:
         found = connection.info[UNWRITTEN] = Unwritten()
     session.info[UNWRITTEN] = found
     return found
+
+
+def end(connection: Any) -> None:
+    """The transaction on ``connection`` ended (committed, rolled back): forget what it
+    noted and did not write."""
+    found = connection.info.pop(UNWRITTEN, None)
+    if found is not None:
+        found.clear()
+        found.open = False
 
 
 def keep_up(
