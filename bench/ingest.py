@@ -430,10 +430,19 @@ def _worker(url: str, first: int, customers: int, count: int, tag: str, ready, g
         settle_heap()
         ready.put(tag)
         go.wait()
-        started, cpu = time.time(), time.process_time()
+        started, cpu, queued = time.time(), time.process_time(), _run_queue_wait()
         results = ingest_many(inbound)
         failed = sum(isinstance(r, Exception) for r in results)
-        out.put((started, time.time(), len(results) - failed, failed, time.process_time() - cpu))
+        cpu, queued = time.process_time() - cpu, _run_queue_wait() - queued
+        out.put((started, time.time(), len(results) - failed, failed, cpu, queued))
+
+
+def _run_queue_wait() -> float:
+    """Seconds this process has waited for a core (Linux /proc schedstat; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def workers(customers: int, count: int) -> dict:
@@ -471,6 +480,7 @@ def workers(customers: int, count: int) -> dict:
         # How much of a core each worker process had: near 1, it was the limit; well
         # under, it waited (on the database, or for a core the machine did not have).
         figures[f"cpu{n}"] = sum(d[4] for d in done) / n / wall
+        figures[f"queued{n}"] = sum(d[5] for d in done) / n / wall
     drop_database(url)
     return figures
 
@@ -586,6 +596,8 @@ def main() -> None:
                 f"PostgreSQL, 1 / 2 worker processes: {found[1]:.0f} / {found[2]:.0f} msg/s, "
                 f"2 / 1 = {found[2] / found[1]:.2f} (target >= {TARGET_WORKERS}); a worker "
                 f"process's CPU / wall: {found['cpu1']:.2f} alone, {found['cpu2']:.2f} of two; "
+                f"waiting for a core / wall: {found['queued1']:.2f} alone, "
+                f"{found['queued2']:.2f} of two; "
                 f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
