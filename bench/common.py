@@ -30,11 +30,16 @@ from sqlalchemy import insert, text
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"  # git-ignored
 PG_BASE = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1")
+# Put before every benchmark database's name (and SQLite file's): two people benching on
+# one server each keep to their own names.
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "")
 ORGANIZATIONS = 200
 
 
 def database_url(kind: str, name: str) -> str:
-    """A fresh, empty database for one benchmark: a SQLite file or a PostgreSQL database."""
+    """A fresh, empty database for one benchmark: a SQLite file or a PostgreSQL database
+    (``name`` after ``BENCH_DB_PREFIX``)."""
+    name = DB_PREFIX + name
     if kind == "sqlite":
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"{name}.db"

@@ -3,8 +3,8 @@ and the first response median per agent), from histograms where they answer.
 
 Writing: each first response and resolution is counted in ``reporting_durations`` per
 UTC ten-day period ("dekad": days 1-10, 11-20, 21 to the month's end), team, agent (first
-responses only) and bucket, by the same flush that writes its event (``rollups.keep_up``
-calls ``add``), with one cached upsert.
+responses only) and bucket, by the transaction that writes its event (``rollups.write``:
+one upsert per table, at the transaction's end).
 
 Reading: a range's whole periods (as UTC instants: any time zone) are read from the
 histograms, the days at its two ends that fill no whole period from the events, bucketed
@@ -39,7 +39,6 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
@@ -104,14 +103,17 @@ def whole_periods(since: datetime, until: datetime) -> tuple[date, date] | None:
 # ----- writing -----
 
 
-def add(session: Session, events: list[tuple], sign: int = 1) -> None:
-    """Count (``sign`` 1) or take off (-1) these (kind, at, team_id, agent_id, value) in the
-    histograms; one upsert."""
+def changes(timed: list[tuple], on_sqlite: bool) -> list[tuple[Any, list[tuple]]]:
+    """The histogram and per-agent rows (table, rows in key order: every column, in the
+    table's order) that count (``sign`` 1) or take off (-1) these (kind, at, team_id,
+    agent_id, value, sign): upserted by ``rollups.write``."""
     sums: dict[tuple, int] = defaultdict(int)
     agents: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for kind, at, team_id, agent_id, value in events:
+    for kind, at, team_id, agent_id, value, sign in timed:
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        period = period_of(at.astimezone(UTC).date())
+        start = period_of(at.astimezone(UTC).date())
+        # (SQLite: the text SQLAlchemy stores a Date as)
+        period: Any = start.isoformat() if on_sqlite else start
         if kind in PER_AGENT and agent_id is not None:
             counts = agents[(kind, period, team_id or 0, agent_id)]
             counts[0] += sign
@@ -120,34 +122,14 @@ def add(session: Session, events: list[tuple], sign: int = 1) -> None:
             continue
         agent = (agent_id or 0) if kind == "first_response" else 0
         sums[(kind, period, team_id or 0, agent, bucket(value))] += sign
-    dialect = session.get_bind().dialect.name
-    rows = [dict(zip(_KEY, key, strict=True), count=n) for key, n in sorted(sums.items()) if n]
+    found = []
+    rows = [(*key, n) for key, n in sorted(sums.items()) if n]
     if rows:
-        session.execute(_upsert(dialect, TABLE, _KEY), rows)
-    found = [
-        dict(zip(_AGENT_KEY, key, strict=True), count=n, total=t)
-        for key, (n, t) in sorted(agents.items())
-        if n or t
-    ]
-    if found:
-        session.execute(_upsert(dialect, AGENTS, _AGENT_KEY), found)
-
-
-_UPSERTS: dict[tuple[str, str], Any] = {}
-
-
-def _upsert(dialect: str, table: Any, key: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE adding the counts: one cached statement per
-    dialect and table (never on ingest's path: only replies, solves and surveys)."""
-    if (dialect, table.name) not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(table)
-        added = statement.excluded
-        sums = {name: table.c[name] + added[name] for name in ("count", "total") if name in table.c}
-        _UPSERTS[(dialect, table.name)] = statement.on_conflict_do_update(
-            index_elements=list(key), set_=sums
-        )
-    return _UPSERTS[(dialect, table.name)]
+        found.append((TABLE, rows))
+    rows = [(*key, n, t) for key, (n, t) in sorted(agents.items()) if n or t]
+    if rows:
+        found.append((AGENTS, rows))
+    return found
 
 
 def _sql_bucket() -> Any:

@@ -1,4 +1,4 @@
-"""Writes the reporting events, in the same flush as the change each records.
+"""Notes the reporting events of each flush; they are written when its transaction ends.
 
 The core does not call this module: ``reports.init_app`` hangs ``before_flush`` on the
 session (``install``), which reads what the flush is about to write: a new ticket
@@ -6,6 +6,15 @@ session (``install``), which reads what the flush is about to write: a new ticke
 another team (``team``), an agent's reply (a new outbound message). So every path that
 changes a ticket is counted without knowing about reports, and an event never exists
 without its change, nor a change without its event (one transaction).
+
+After the flush (the new tickets have ids) the events and what they add to the rollups
+and histograms are noted on the transaction's connection (``rollups.keep_up``) and
+written by ``rollups.write`` at its very end (the connection's commit; a savepoint's
+start and release, so that a savepoint rolled back takes exactly its own), summed per
+key: one statement per transaction on PostgreSQL, and the rollup rows every writer
+shares (the hour's ``created`` per team and channel) locked only for the commit, not
+for a whole ingest batch (issue 20). Earlier only when the transaction itself reads the
+reporting tables or deletes (the cascades must find the events).
 
 SLA compliance is decided when a target is settled: the first response met or missed
 its due time when the first reply went out, the resolution when the ticket was solved.
@@ -17,39 +26,66 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, inspect, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from helpdesk.customers.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.reports import rollups
-from helpdesk.reports.models import ReportingEvent
+from helpdesk.reports.models import (
+    ReportingAgentPeriod,
+    ReportingDaily,
+    ReportingDuration,
+    ReportingEvent,
+    ReportingRollup,
+)
 from helpdesk.tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 
 DONE = ("solved", "closed")
 
 
-EVENTS: Any = ReportingEvent.__table__  # Core: no ORM objects to track
 PENDING = "reporting_events_pending"  # session.info: events waiting for their flush
-_LISTENERS = ("before_flush", "after_flush", "after_soft_rollback")
+_LISTENERS = ("before_flush", "after_flush", "after_soft_rollback", "do_orm_execute")
+# The end of a transaction (or the start or release of a savepoint): write what it
+# noted (``rollups.write``); a rollback: forget it. Listened to on every engine.
+_WRITE_AT = ("commit", "savepoint", "release_savepoint")
+_FORGET_AT = ("begin", "rollback", "rollback_savepoint")  # (and after the commit)
+_RECORDED = (
+    ReportingEvent,
+    ReportingRollup,
+    ReportingDaily,
+    ReportingDuration,
+    ReportingAgentPeriod,
+)
 
 
 def install() -> None:
     """Record reporting events on every flush of every session (once per process)."""
-    for name in _LISTENERS:
-        if not event.contains(Session, name, _HANDLERS[name]):
-            event.listen(Session, name, _HANDLERS[name])
+    for target, name, handler in _listeners():
+        if not event.contains(target, name, handler):
+            event.listen(target, name, handler)
 
 
 def uninstall() -> None:
     """Stop recording (the ingest benchmark's comparison)."""
-    for name in _LISTENERS:
-        if event.contains(Session, name, _HANDLERS[name]):
-            event.remove(Session, name, _HANDLERS[name])
+    for target, name, handler in _listeners():
+        if event.contains(target, name, handler):
+            event.remove(target, name, handler)
+
+
+def _listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
+    return [(Session, name, _HANDLERS[name]) for name in _LISTENERS] + [
+        (Engine, name, _write_unwritten if name in _WRITE_AT else _forget_unwritten)
+        for name in (*_WRITE_AT, *_FORGET_AT)
+    ]
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    """Note the reporting events of what this flush writes (written after it, below)."""
+    """Note the reporting events of what this flush writes (noted after it, below)."""
+    if session.deleted and session.info.get(rollups.UNWRITTEN):
+        # A deleted ticket's or customer's events must be stored for the cascade (and
+        # read by ``forget_customers``) before it goes.
+        rollups.write(session.connection())
     deleted = [obj.id for obj in session.deleted if isinstance(obj, Customer)]
     for customer_id in deleted:
         follow_tickets(session, ReportingEvent.__table__, customer_id)
@@ -63,8 +99,7 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
-    """Write the noted events, now that their tickets have ids: one Core insert (no ORM
-    objects to track) and one rollup upsert, in the flush's transaction."""
+    """Note the events for their transaction's end, now that their tickets have ids."""
     pending = session.info.pop(PENDING, None)
     if pending:
         _write(session, [_row(ticket, fields) for ticket, fields in pending])
@@ -73,12 +108,40 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 def _forget(session: Session, previous_transaction: Any) -> None:
     """A rollback: the noted events go with what they recorded."""
     session.info.pop(PENDING, None)
+    if previous_transaction.parent is None:  # (the connection's rollback clears it)
+        session.info.pop(rollups.UNWRITTEN, None)
+
+
+def _before_execute(state: ORMExecuteState) -> None:
+    """A statement on the reporting tables, or a delete (the cascade), in a transaction
+    that noted events: they are written first, so it sees them."""
+    if not state.session.info.get(rollups.UNWRITTEN):
+        return
+    mapper = state.bind_mapper  # (the statement's first entity: cheaper than all of them)
+    if state.is_delete or (mapper is not None and mapper.class_ in _RECORDED):
+        rollups.write(state.session.connection())
+
+
+def _write_unwritten(connection: Any, *args: Any) -> None:
+    rollups.write(connection)
+    if not args:  # the commit (a savepoint's start and release name it)
+        rollups.end(connection)
+
+
+def _forget_unwritten(connection: Any, name: str | None = None, *args: Any) -> None:
+    if name is None:  # the transaction's start or rollback
+        rollups.end(connection)
+        return
+    found = connection.info.get(rollups.UNWRITTEN)  # a savepoint's rollback
+    if found is not None:
+        found.clear()
 
 
 _HANDLERS: dict[str, Callable[..., Any]] = {
     "before_flush": _before_flush,
     "after_flush": _after_flush,
     "after_soft_rollback": _forget,
+    "do_orm_execute": _before_execute,
 }
 
 
@@ -91,9 +154,8 @@ def _row(ticket: Ticket, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows and add them to the rollups: through the driver, on PostgreSQL
-    in one statement with the rollup upserts (``rollups.keep_up``)."""
-    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    """Note event rows and their rollup changes, written when the transaction ends
+    (``rollups.keep_up``, ``rollups.write``)."""
     events = [
         (
             row["kind"],
@@ -102,13 +164,13 @@ def _write(session: Session, rows: list[dict[str, Any]]) -> None:
             row["channel"],
             row["agent_id"],
             row["customer_id"],
-            rollups.stored(row["at"], on_sqlite),
+            row["at"],
             row["value"],
             row["detail"],
         )
         for row in rows
     ]
-    rollups.keep_up(session, rows, (EVENTS, events))
+    rollups.keep_up(session, rows, events)
 
 
 def follow_tickets(session: Session, table: Any, customer_id: int) -> None:
@@ -140,7 +202,7 @@ def add(
     team_id: int | None | bool = False,
 ) -> None:
     """Add one reporting event on ``ticket`` (its team unless ``team_id`` says another):
-    written at once for a stored ticket, else with the flush that stores it."""
+    noted at once for a stored ticket, else with the flush that stores it."""
     fields = _fields(ticket, kind, at, agent_id, value, detail, team_id)
     if ticket.id is not None and ticket.customer_id is not None:
         _write(session, [_row(ticket, fields)])

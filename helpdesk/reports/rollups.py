@@ -1,11 +1,11 @@
 """Hourly rollups of the reporting events, kept in step with them, and read for reports.
 
-Writing: with the events each flush writes (``recording``), the counted ones
+Writing: with the events a transaction records (``recording``), the counted ones
 (``models.ROLLED``) are summed per (kind, UTC hour, team, channel, detail) and added to
 ``reporting_rollups`` (and per UTC day to ``reporting_rollups_daily``) with an upsert,
-in the same transaction; a customer deleted for good takes their events (ON DELETE
-CASCADE), so they are taken off first. ``rebuild`` recomputes every rollup from the
-events (after a bulk load).
+all at the transaction's end (``keep_up`` notes, ``write`` writes); a customer deleted
+for good takes their events (ON DELETE CASCADE), so they are taken off first.
+``rebuild`` recomputes every rollup from the events (after a bulk load).
 
 Reading: a report in a time zone whose local midnights are whole UTC hours (every zone
 but a handful like India's, checked per day) gets its days and local hours as whole sets
@@ -20,6 +20,7 @@ events' covering index ``(kind, at, value, ...)``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -47,6 +48,8 @@ R = ReportingRollup
 E = ReportingEvent
 TABLE: Any = ReportingRollup.__table__
 DAILY: Any = ReportingDaily.__table__
+EVENTS: Any = ReportingEvent.__table__
+UNWRITTEN = "reporting_unwritten"  # connection.info and session.info: an ``Unwritten``
 _KEY = ("kind", "hour", "team_id", "channel", "detail")
 _DAY_KEY = ("kind", "day", "team_id", "channel", "detail")
 
@@ -58,53 +61,87 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+class Unwritten:
+    """What one transaction recorded for the reports and has not written yet: its event
+    rows, and the changes they make to the rollups (summed per key) and histograms."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.timed: list[tuple] = []
+        self.open = True  # its transaction has not ended
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.sums or self.timed)
+
+    def clear(self) -> None:
+        """Forget it all (written, or rolled back)."""
+        self.events.clear()
+        self.sums.clear()
+        self.timed.clear()
+
+
+def unwritten(session: Session) -> Unwritten:
+    """The session's transaction's ``Unwritten``, kept on its connection (whose events
+    write it at the commit, ``end``) and on the session (found there without asking
+    for the connection, which costs more than the rest of the noting)."""
+    found = session.info.get(UNWRITTEN)
+    if found is not None and found.open:
+        return found
+    connection = session.connection()
+    found = connection.info.get(UNWRITTEN)
+    if found is None:
+        found = connection.info[UNWRITTEN] = Unwritten()
+    session.info[UNWRITTEN] = found
+    return found
+
+
+def end(connection: Any) -> None:
+    """The transaction on ``connection`` ended (committed, rolled back): forget what it
+    noted and did not write."""
+    found = connection.info.pop(UNWRITTEN, None)
+    if found is not None:
+        found.clear()
+        found.open = False
+
+
 def keep_up(
-    session: Session, events: list[dict[str, Any]], inserts: tuple[Any, list[tuple]] | None = None
+    session: Session, events: list[dict[str, Any]], rows: Sequence[tuple] = (), sign: int = 1
 ) -> None:
-    """Add these new event rows (their counted kinds) to the rollups; ``inserts`` (a table
-    and its rows for ``driver_many``: the events themselves) go with them, on PostgreSQL
-    in the same statement."""
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    """Note event ``rows`` (every column but the id, in the table's order) to insert, and
+    add (``sign`` 1) or take off (-1) these ``events`` (their counted kinds) in the
+    rollups and histograms: all written once, when the transaction ends (``write``)."""
+    found = unwritten(session)
+    found.events += rows
     for row in events:
-        if row["kind"] in ROLLED:
+        kind = row["kind"]
+        if kind in ROLLED:
             _count(
-                sums,
-                row["kind"],
+                found.sums,
+                kind,
                 row["at"],
                 row["team_id"],
                 row["channel"],
                 row["detail"],
                 row["value"],
-                1,
+                sign,
             )
-    _apply(session, sums, inserts)
-    durations.add(
-        session,
-        [
-            (row["kind"], row["at"], row["team_id"], row["agent_id"], row["value"])
-            for row in events
-            if row["kind"] in durations.KEPT
-        ],
-    )
+        if kind in durations.KEPT:
+            found.timed.append(
+                (kind, row["at"], row["team_id"], row["agent_id"], row["value"], sign)
+            )
 
 
 def forget_customers(session: Session, customer_ids: list[int]) -> None:
     """Take the events of customers deleted for good (their tickets and events go with
-    them) off the rollups; one upsert."""
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for kind, at, team_id, channel, detail, value in session.execute(
-        select(E.kind, E.at, E.team_id, E.channel, E.detail, E.value).where(
-            E.customer_id.in_(customer_ids), E.kind.in_(ROLLED)
-        )
-    ):
-        _count(sums, kind, at, team_id, channel, detail, value, -1)
-    _apply(session, sums)
-    timed = session.execute(
-        select(E.kind, E.at, E.team_id, E.agent_id, E.value).where(
-            E.customer_id.in_(customer_ids), E.kind.in_(durations.KEPT)
+    them) off the rollups and histograms."""
+    columns = (E.kind, E.at, E.team_id, E.channel, E.detail, E.value, E.agent_id)
+    found = session.execute(
+        select(*columns).where(
+            E.customer_id.in_(customer_ids), E.kind.in_((*ROLLED, *durations.KEPT))
         )
     )
-    durations.add(session, [tuple(row) for row in timed], -1)
+    keep_up(session, [row._asdict() for row in found], sign=-1)
 
 
 def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> None:
@@ -115,20 +152,28 @@ def _count(sums: dict, kind, at, team_id, channel, detail, value, sign: int) -> 
     row[2] += sign if kind == "survey" and (value or 0) >= SATISFIED else 0
 
 
-def _apply(
-    session: Session, sums: dict[tuple, list[int]], inserts: tuple[Any, list[tuple]] | None = None
-) -> None:
-    """Upsert the summed changes per hour and per day (in one lock order for every
-    writer), after ``inserts``: on PostgreSQL all in one statement (one round trip), on
-    SQLite (in the process: no round trips; no data-modifying WITH) one each."""
+def write(connection: Any) -> None:
+    """Write what the transaction on ``connection`` noted (``keep_up``): the events, then
+    the rollup, daily and histogram upserts, each table's rows in key order (one lock
+    order for every writer). ``recording`` calls this at the very end of the
+    transaction (the commit, or a savepoint's start or release: what a savepoint rolls
+    back is what it noted), so the shared rollup rows are locked only for the commit,
+    not for a whole batch (issue 20), and earlier only where the transaction reads them
+    or deletes (``recording``). On PostgreSQL all in one statement."""
+    found = connection.info.get(UNWRITTEN)
+    if not found:
+        return
+    on_sqlite = connection.dialect.name == "sqlite"
+    writes = []
+    if found.events:
+        rows = [(*row[:6], stored(row[6], on_sqlite), *row[7:]) for row in found.events]
+        writes.append((EVENTS, rows))
     days: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (kind, hour, *rest), change in sums.items():
+    for (kind, hour, *rest), change in found.sums.items():
         day = days[(kind, hour.date(), *rest)]
         for n in range(3):
             day[n] += change[n]
-    on_sqlite = session.get_bind().dialect.name == "sqlite"
-    writes = [inserts] if inserts else []
-    for table, changes in ((TABLE, sums), (DAILY, days)):
+    for table, changes in ((TABLE, found.sums), (DAILY, days)):
         rows = [
             (kind, stored(moment, on_sqlite), *rest, c, t, s)
             for (kind, moment, *rest), (c, t, s) in sorted(changes.items())
@@ -136,12 +181,17 @@ def _apply(
         ]
         if rows:
             writes.append((table, rows))
-    if not on_sqlite:
-        if writes:
-            _pg_at_once(session, writes)
-        return
-    for table, rows in writes:
-        driver_many(session, table, rows)
+    writes += durations.changes(found.timed, on_sqlite)
+    found.clear()
+    cursor = connection.connection.cursor()
+    try:
+        if not on_sqlite:
+            _pg_at_once(cursor, connection.dialect, writes)
+            return
+        for table, rows in writes:  # (SQLite: in the process, no round trips)
+            cursor.executemany(_sql("sqlite", table), rows)
+    finally:
+        cursor.close()
 
 
 def stored(moment: Any, on_sqlite: bool) -> Any:
@@ -153,13 +203,13 @@ def stored(moment: Any, on_sqlite: bool) -> Any:
     return moment.isoformat() if on_sqlite and moment is not None else moment
 
 
-_SQL: dict[tuple[str, ...], str] = {}
+_SQL: dict[tuple, str] = {}
 
 
 def _insert_sql(table: Any, values: str) -> str:
     """INSERT INTO ``table`` (every column but an ``id``) ``values``; for a table keyed
     without an ``id`` (the rollups) an upsert adding the other columns."""
-    columns = [column.name for column in table.columns if column.name != "id"]
+    columns = [column.name for column in _columns(table)]
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) {values}"
     key = [column.name for column in table.primary_key.columns]
     if "id" not in key:
@@ -174,50 +224,45 @@ def _columns(table: Any) -> list[Any]:
     return [column for column in table.columns if column.name != "id"]
 
 
-def driver_many(session: Session, table: Any, rows: list[tuple]) -> None:
-    """Write ``rows`` (every column but an ``id``, in the table's order) straight through
-    the driver's ``executemany`` (``_insert_sql``, the same text on both databases, built
-    once per dialect and table). Bypassing SQLAlchemy's execution (compiled cache,
-    parameter processing, result set-up) is most of what recording costs ingest per
-    message (bench/reports.py, issue 17)."""
-    dialect = session.get_bind().dialect.name
+def _sql(dialect: str, table: Any) -> str:
+    """``_insert_sql`` of one row's VALUES, built once per dialect and table: written
+    straight through the driver, bypassing SQLAlchemy's execution (compiled cache,
+    parameter processing, result set-up), which was most of what recording cost ingest
+    per message (bench/reports.py, issue 17)."""
     sql = _SQL.get((dialect, table.name))
     if sql is None:
         mark = "?" if dialect == "sqlite" else "%s"
         sql = _insert_sql(table, f"VALUES ({', '.join([mark] * len(_columns(table)))})")
         _SQL[(dialect, table.name)] = sql
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
+    return sql
 
 
-def _pg_at_once(session: Session, writes: list[tuple[Any, list[tuple]]]) -> None:
-    """PostgreSQL: every (table, rows) of ``writes`` in one statement: each an INSERT ...
-    SELECT FROM unnest(one array per column), all but the last in WITH. Its text depends
-    only on the tables (built once per list of tables), however many rows."""
-    key = tuple(table.name for table, _ in writes)
+def _pg_at_once(cursor: Any, dialect: Any, writes: list[tuple[Any, list[tuple]]]) -> None:
+    """PostgreSQL: every (table, rows) of ``writes`` in one statement, all but the last
+    in WITH: a table's one row as VALUES, several as INSERT ... SELECT FROM unnest(one
+    array per column) (twice the server's time of VALUES for one row: measured). The
+    text depends only on the tables and which have one row (built once each)."""
+    key = tuple((table.name, len(rows) == 1) for table, rows in writes)
     sql = _SQL.get(key)
     if sql is None:
         parts = []
-        for table, _ in writes:
+        for table, rows in writes:
+            if len(rows) == 1:
+                parts.append(_sql("postgresql", table))
+                continue
             arrays = ", ".join(
-                f"%s::{column.type.compile(dialect=session.get_bind().dialect)}[]"
-                for column in _columns(table)
+                f"%s::{column.type.compile(dialect=dialect)}[]" for column in _columns(table)
             )
             parts.append(_insert_sql(table, f"SELECT * FROM unnest({arrays})"))
         sql = _chain(parts)
         _SQL[key] = sql
     params: list[Any] = []
     for table, rows in writes:
-        width = len(_columns(table))
-        params += [[row[n] for row in rows] for n in range(width)]
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(sql, params)
-    finally:
-        cursor.close()
+        if len(rows) == 1:
+            params += rows[0]
+        else:
+            params += [[row[n] for row in rows] for n in range(len(_columns(table)))]
+    cursor.execute(sql, params)
 
 
 def _chain(parts: list[str]) -> str:

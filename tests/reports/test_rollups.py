@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
+from helpdesk import unit_of_work
 from helpdesk.customers import services as customers
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
@@ -18,8 +19,10 @@ from helpdesk.reports.models import (
     ReportingAgentPeriod,
     ReportingDaily,
     ReportingDuration,
+    ReportingEvent,
     ReportingRollup,
 )
+from helpdesk.tickets import services
 from tests.reports.conftest import _at, _open, _reply, _status, ticket, utc
 
 
@@ -132,3 +135,48 @@ def test_every_figure_from_them_equals_the_events(app, desk, rated):
         assert reports[0]["created"] + reports[0]["solved"] > 0, (who, filters, tz)
         if who == "admin" and not filters:
             assert reports[0]["csat"] == {"responses": 2, "average": 3.5, "satisfied_share": 0.5}
+
+
+def _created() -> tuple[int, int]:
+    """``created`` as the rollups count it, and as the events do."""
+    db.session.rollback()
+    rolled = sum(r[5] for r in _rows() if r[0] == "created")
+    events = db.session.execute(
+        select(func.count()).select_from(ReportingEvent).where(ReportingEvent.kind == "created")
+    ).scalar()
+    db.session.rollback()
+    return rolled, events
+
+
+def test_a_transaction_writes_them_at_its_end_and_a_savepoint_takes_its_own(app, desk):
+    data = {"customer": desk["ada"].id, "subject": "Help", "channel": "email"}
+    _open(desk, desk["ann"], "email", utc(24, 8))
+
+    def three_and_one_undone():
+        services.open_ticket(data, desk["admin"])
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            services.open_ticket(data, desk["admin"])
+            db.session.flush()
+            raise RuntimeError("undone: this ticket and its event, and no more")
+        services.open_ticket(data, desk["admin"])
+        with db.session.begin_nested():
+            services.open_ticket(data, desk["admin"])
+
+    _at(utc(24, 8, 30), three_and_one_undone)
+    assert _created() == (4, 4)
+    if db.engine.dialect.name != "postgresql":  # (SQLite: one writer at a time anyway)
+        return
+    # A flushed, uncommitted new ticket holds no lock on the hour's shared rollup row:
+    # another writer (a second ingest worker) updates it without waiting (issue 20).
+    with time_machine.travel(utc(24, 8, 40), tick=False), unit_of_work.write_phase():
+        services.open_ticket(data, desk["admin"])
+        db.session.flush()
+        with db.engine.connect() as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            touched = other.execute(
+                text("UPDATE reporting_rollups SET count = count WHERE kind = 'created'")
+            ).rowcount
+            other.commit()
+        assert touched == 2  # (Support's and no team's)
+        unit_of_work.commit()
+    assert _created() == (5, 5)
