@@ -7,7 +7,8 @@ HTML cleaning and the database, reading in the polling process
 (``HELPDESK_MAIL_READ_PROCESSES=0``); then, in the same run, the rate of parsing and
 cleaning alone (one process, no IMAP, no database), the same kind of mail polled with
 ``--read-processes`` worker processes reading each fetch batch while the poll writes the
-one before (``channels/email/reader.py``), each with the CPU seconds of the polling
+one before (``channels/email/reader.py``; it starts for polls of at least 400 mails,
+so give ``--messages`` 400 or more), each with the CPU seconds of the polling
 process, the readers and the PostgreSQL server processes of the bench database; the same
 kind of mail ingested one message per transaction (``HELPDESK_INGEST_BATCH=1``, the path before
 issue 20), and the rate of one worker process polling one mailbox against two polling

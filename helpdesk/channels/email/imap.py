@@ -213,7 +213,7 @@ def _poll(
             )
 
         # Each batch is read (in worker processes) while the one before it is written.
-        with Reader(read_processes(), len(batches)) as reader:
+        with Reader(read_processes(), len(batches), len(todo)) as reader:
             written: tuple | None = None
             for number, chunk in enumerate(batches):
                 began = time.perf_counter()

@@ -10,9 +10,10 @@ a mail over the limits or that cannot be parsed becomes the raw, flagged message
 always was) and cleans the HTML ``ingest`` would clean (``InboundMessage.safe_html``).
 
 0 reads in the polling process, as does a poll of a single batch (nothing to overlap
-with). When the pool fails (a worker killed, a result that cannot be pickled), the
-batch is read in-process and the rest of the poll too: no mail is lost or read twice
-into the database; the next poll starts a new pool.
+with) or of fewer than ``MIN_MAILS`` mails (starting the pool would cost more). When
+the pool fails (a worker killed, a result that cannot be pickled), the batch is read
+in-process and the rest of the poll too: no mail is lost or read twice into the
+database; the next poll starts a new pool.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from helpdesk.tickets.html import clean_html
 log = logging.getLogger(__name__)
 # What the fork server imports once, so that each worker starts in milliseconds.
 PRELOAD = ["helpdesk.channels.email.reader"]
+# A poll of fewer mails reads in-process: starting the pool (the fork server importing
+# the app: some 2 s of one core, once per process, and an RQ job is a process of its
+# own) costs more than reading beside the writes saves (some 4 ms of the poll's path a mail).
+MIN_MAILS = 400
 
 
 def read_processes() -> int:
@@ -100,8 +105,8 @@ class Reading:
 class Reader:
     """The read pool of one poll (a context manager): ``start(mails)`` per fetch batch."""
 
-    def __init__(self, processes: int, batches: int):
-        self.processes = processes if batches > 1 else 0
+    def __init__(self, processes: int, batches: int, mails: int):
+        self.processes = processes if batches > 1 and mails >= MIN_MAILS else 0
         self.bounds = limits()
         self.pool: ProcessPoolExecutor | None = None
         if self.processes:

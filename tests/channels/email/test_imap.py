@@ -333,6 +333,7 @@ def test_a_poll_reads_batches_in_worker_processes_and_in_process_when_they_die(
     from helpdesk.tickets.html import clean_html
 
     monkeypatch.setitem(app.config, "MAIL_READ_PROCESSES", 2)
+    monkeypatch.setattr(reader, "MIN_MAILS", 2)  # a pool for two mails, one a batch
     html = make_mail(sender="bob@example.org", html="<p>Hi <script>x()</script><b>there</b></p>")
     broken = b"\x00\x01 this is not a mail at all \xff\xfe\r\nno headers\r\n"
     deliver(imap, html)
