@@ -39,7 +39,14 @@ processes (one gunicorn worker each, on ports of their own) behind Debian's ngin
 at the end the ratio of the visitor messages per second handled within the p99 target
 (and at any p99) by the most processes against one; target >= 1.6x with p99 < 200 ms.
 The ramp goes on past a slow opening step there (the opening opens the tickets).
-CPU and memory figures are the processes' sums.
+CPU and memory figures are the processes' sums. Each step also prints the cores used by
+each part: the web processes, nginx, the visitors' and the agents' client processes, the
+PostgreSQL server processes of the bench database, and the whole machine (everyone's
+processes). The client processes used 0.02 to 0.03 of a core each at 20 to 45 messages/s
+(December 2026): the load generator is not what limits these figures; a machine whose
+cores are busy with other work is (the "machine" figure). Set ``BENCH_PORTS`` (e.g.
+``5700-5799``) to take ports from a range, ``BENCH_CHAT_DB`` to name the PostgreSQL
+database and ``BENCH_REDIS`` its Redis database.
 
 Targets: ``--visitors`` (500) held connected throughout; p99 visitor -> agent
 < 200 ms. Figures are printed with met/MISSED; the exit status is always 0.
@@ -75,7 +82,7 @@ from tests.fixtures.nginx import start_nginx  # noqa: E402
 ORIGIN = "http://bench.test"
 TEAM = "Chat bench"
 PASSWORD = "bench-password-1"
-PG_NAME = "hd_bench_chat"
+PG_NAME = os.environ.get("BENCH_CHAT_DB", "hd_bench_chat")
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
 TARGET_P99_MS = 200.0
 GIVE_UP_FACTOR = 5  # stop the ramp once p99 passes this many times the target
@@ -523,6 +530,55 @@ def cpu_seconds(pid) -> float:
     return total
 
 
+def postgres_backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (its connections)."""
+    if not url.startswith("postgresql"):
+        return []
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres") as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+        return [row[0] for row in rows]
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot (/proc/stat)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuShares:
+    """CPU each part of the run used over a step: web processes, nginx, the two client
+    fleets, the database's server processes for the bench database, and the whole machine
+    (every process of everyone on it), as fractions of one core."""
+
+    def __init__(self, parts: dict[str, list[int]], url: str):
+        self.parts, self.url = parts, url
+        self.wall = time.monotonic()
+        self.before = {pid: cpu_seconds(pid) for pids in parts.values() for pid in pids}
+        self.machine = machine_busy()
+
+    def shares(self) -> dict[str, float]:
+        """Cores used by each part since this was made ('machine': all of them). A
+        database connection opened meanwhile counts whole, one closed meanwhile not."""
+        wall = max(time.monotonic() - self.wall, 1e-6)
+        parts = {**self.parts, "postgres": postgres_backends(self.url)}
+        out = {}
+        for name, pids in parts.items():
+            used = 0.0
+            for pid in pids:
+                now = cpu_seconds(pid)
+                if now:  # 0.0: gone
+                    used += now - self.before.get(pid, 0.0)
+            out[name] = used / wall
+        busy, total = machine_busy()
+        cores = os.cpu_count() or 1
+        out["machine"] = (busy - self.machine[0]) / max(total - self.machine[1], 1) * cores
+        return out
+
+
 def threads_and_rss(pid) -> tuple[int, float]:
     """Threads and resident MB of process ``pid`` (or of several), children included."""
     threads, rss = 0, 0.0
@@ -671,6 +727,14 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
         ]
         for step, (name, rate, per_visitor) in enumerate(plan):
             cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+            parts = {
+                "web": pids,
+                "nginx": [nginx.pid] if nginx is not None else [],
+                "visitors": [visitors.process.pid],
+                "agents": [agents.process.pid],
+                "postgres": postgres_backends(url),
+            }
+            shares = CpuShares(parts, url)
             seconds = per_visitor * got["connected"] / rate
             say(
                 f"{label}: step {name}: {per_visitor} message(s) from each visitor at "
@@ -686,6 +750,7 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
                 name=name,
                 rate=rate,
                 server_cpu=(cpu_seconds(pids) - cpu0) / (time.monotonic() - wall0),
+                cpu=shares.shares(),
                 agents_connected=seen["connected"],
                 dropped=sent["dropped"],
                 agents_dropped=seen["dropped"],
@@ -853,6 +918,12 @@ def report(result: dict, args) -> None:
             f"{sum(s['errors'].values()):3d} {s['connected']:4d} {s['server_cpu'] * 100:3.0f}%"
             f"  {verdict(ok)}"
         )
+        if s.get("cpu"):
+            print(
+                "      cores used: "
+                + ", ".join(f"{name} {share:.2f}" for name, share in s["cpu"].items())
+                + f" (of {os.cpu_count()})"
+            )
         for error, n in list(s["errors"].items())[:3]:
             print(f"      x{n}: {error}")
         if s["slow"]:

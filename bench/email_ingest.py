@@ -3,15 +3,21 @@
 Delivers N messages of realistic size (plain text, text + HTML, a share with
 attachments) into a throw-away Dovecot, polls them into a fresh database and
 prints messages per second with the time spent in the IMAP fetch, parsing,
-HTML cleaning and the database; then, in the same run, the rate of parsing and
-cleaning alone (the limit of this design on this machine), the same kind of mail
-ingested one message per transaction (``HELPDESK_INGEST_BATCH=1``, the path before
+HTML cleaning and the database, reading in the polling process
+(``HELPDESK_MAIL_READ_PROCESSES=0``); then, in the same run, the rate of parsing and
+cleaning alone (one process, no IMAP, no database), the same kind of mail polled with
+``--read-processes`` worker processes reading each fetch batch while the poll writes the
+one before (``channels/email/reader.py``; it starts for polls of at least 400 mails,
+so give ``--messages`` 400 or more), each with the CPU seconds of the polling
+process, the readers and the PostgreSQL server processes of the bench database; the same
+kind of mail ingested one message per transaction (``HELPDESK_INGEST_BATCH=1``, the path before
 issue 20), and the rate of one worker process polling one mailbox against two polling
 two mailboxes at once (N/2 mails each; process start-up not timed). The poll ingests
 each fetch in batches (``tickets.ingest.batch``). Issue 20's targets: end to end at
 least 0.7 of parsing and cleaning alone; two workers at least 1.6 times one.
 
     .venv/bin/python bench/email_ingest.py [--messages 2000] [--database-url URL]
+                                           [--read-processes 1,2]
 
 Needs Dovecot (apt-get install dovecot-imapd) and runs as root (Dovecot's own
 processes drop to the `mail` user). SQLite by default; give a PostgreSQL URL
@@ -49,6 +55,11 @@ WORDS = (
 TARGET_EMAIL = 0.7  # end to end against parsing and cleaning alone (issue 20)
 TODAY_EMAIL = 0.34  # issue 20: 50 against 145 messages/s, one message per transaction
 TARGET_WORKERS = 1.6  # two worker processes against one
+
+
+def verdict(ok: bool) -> str:
+    """'met' or 'MISSED'."""
+    return "met" if ok else "MISSED"
 
 
 def _sentence(rng: random.Random) -> str:
@@ -175,24 +186,74 @@ def timed_poll(app, channel_id: int) -> tuple[float, dict, object]:
     ingest_module.clean_html = timed_clean  # measure bleach apart from the other database work
     try:
         with app.app_context():
+            backends = _backends(app)
+            cpu = time.process_time(), _cpu(backends)
             began = time.perf_counter()
             result = email_imap.poll_mailbox(channel_id, timings=timings, budget=3600, batch=100)
             elapsed = time.perf_counter() - began
+            timings["cpu_poll"] = time.process_time() - cpu[0]
+            timings["cpu_database"] = _cpu(backends) - cpu[1]
     finally:
         ingest_module.clean_html = clean
     return elapsed, timings, result
 
 
-def parse_and_clean_alone(app, mails: list[bytes]) -> float:
-    """Seconds to parse and clean every mail with no IMAP and no database."""
+def _backends(app) -> list[int]:
+    """The PostgreSQL server processes of the app's connections (none on SQLite)."""
+    from sqlalchemy import text
+
+    from helpdesk.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return []
+    name = db.engine.url.database
+    with db.engine.connect() as conn:  # a pooled connection: the poll uses the same ones
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        )
+        return [row[0] for row in rows]
+
+
+def _cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of processes ``pids`` so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def cpu_line(timings: dict, alone_cpu: float | None = None) -> str:
+    """Where the CPU of a poll went, in seconds; with ``alone_cpu`` (parsing and cleaning
+    alone), the ratios a machine with free cores would see: against all the CPU of the
+    poll, and against the polling process's alone (its serial path when others read)."""
+    poll, readers = timings.get("cpu_poll", 0.0), timings.get("read_workers", 0.0)
+    server = timings.get("cpu_database", 0.0)
+    line = (
+        f"  CPU: polling process {poll:6.2f} s, readers {readers:6.2f} s, PostgreSQL "
+        f"server {server:6.2f} s"
+    )
+    if alone_cpu:
+        line += (
+            f"; parsing + cleaning alone / all of it {alone_cpu / (poll + readers + server):.2f}"
+            f", / the polling process {alone_cpu / max(poll, 1e-9):.2f}"
+        )
+    return line
+
+
+def parse_and_clean_alone(app, mails: list[bytes]) -> tuple[float, float]:
+    """Seconds (wall, CPU) to parse and clean every mail with no IMAP and no database."""
     from helpdesk.channels.email.parse import parse
     from helpdesk.tickets.html import clean_html
 
     with app.app_context():
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for raw in mails:
             clean_html(parse(raw).html)
-        return time.perf_counter() - began
+        return time.perf_counter() - began, time.process_time() - cpu
 
 
 def _quiet() -> None:
@@ -249,9 +310,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument(
+        "--read-processes", default="1,2", help="pool sizes to measure besides in-process (0)"
+    )
     args = parser.parse_args()
+    args.read_processes = [int(n) for n in args.read_processes.split(",") if n.strip()]
     root = Path(tempfile.mkdtemp(prefix="hd-bench-"))
-    server = Dovecot(users=("support", "single", "solo", "sales", "billing")).start()
+    readers = tuple(f"read{n}" for n in args.read_processes)
+    server = Dovecot(users=("support", "single", "solo", "sales", "billing", *readers)).start()
     try:
         url = _database(args.database_url, root)
         app = make_app(url, str(root / "attachments"))
@@ -263,11 +329,15 @@ def main() -> None:
             f"({size / 2**20:.1f} MiB), database {url.split(':', 1)[0]}"
         )
         deliver(server, mails)
+        app.config["MAIL_READ_PROCESSES"] = 0
         elapsed, timings, result = timed_poll(app, add_mailbox(app, server, "support"))
         assert result.stored == len(mails) and result.error is None, result.summary()
         rate = len(mails) / elapsed
         db_time = timings.get("ingest", 0.0) - timings.get("clean", 0.0)
-        print(f"end to end, batch ingest (one process): {elapsed:.2f} s, {rate:.0f} messages/s")
+        print(
+            f"end to end, batch ingest, read in-process (HELPDESK_MAIL_READ_PROCESSES=0, "
+            f"before): {elapsed:.2f} s, {rate:.0f} messages/s"
+        )
         for label, seconds in (
             ("IMAP fetch", timings.get("fetch", 0.0)),
             ("IMAP mark seen", timings.get("mark", 0.0)),
@@ -276,9 +346,39 @@ def main() -> None:
             ("database (ingest less cleaning)", db_time),
         ):
             print(f"  {label:32s} {seconds:7.2f} s  {seconds / len(mails) * 1000:6.2f} ms/msg")
-        alone = parse_and_clean_alone(app, mails)
+        alone, alone_cpu = parse_and_clean_alone(app, mails)
+        print(cpu_line(timings, alone_cpu))
         limit = len(mails) / alone
-        print(f"parsing + cleaning alone: {alone:.2f} s, {limit:.0f} messages/s (the limit)")
+        print(
+            f"parsing + cleaning alone: {alone:.2f} s ({alone_cpu:.2f} s of CPU), "
+            f"{limit:.0f} messages/s (the limit)"
+        )
+        print(
+            f"  end to end / parsing + cleaning alone, read in-process: {rate / limit:.2f} "
+            f"(target >= {TARGET_EMAIL}: {verdict(rate / limit >= TARGET_EMAIL)})"
+        )
+        # The same kind of mail (another corpus each: nothing is a duplicate) read in a
+        # pool of worker processes while the poll writes the batch before.
+        for processes in args.read_processes:
+            user = f"read{processes}"
+            batch = make_corpus(args.messages, seed=23 + processes, who=user)
+            deliver(server, batch, user)
+            app.config["MAIL_READ_PROCESSES"] = processes
+            seconds, times, polled = timed_poll(app, add_mailbox(app, server, user))
+            assert polled.stored == len(batch) and polled.error is None, polled.summary()
+            pooled = len(batch) / seconds
+            print(
+                f"end to end, batch ingest, read in {processes} worker process(es): "
+                f"{seconds:.2f} s, {pooled:.0f} messages/s; / parsing + cleaning alone "
+                f"{pooled / limit:.2f} (target >= {TARGET_EMAIL}: "
+                f"{verdict(pooled / limit >= TARGET_EMAIL)}); {pooled / rate:.2f}x in-process"
+            )
+            print(
+                f"  the poll waiting for the readers {times.get('read_wait', 0.0):6.2f} s, "
+                f"database {times.get('ingest', 0.0):6.2f} s, IMAP {times.get('fetch', 0.0):6.2f} s"
+            )
+            print(cpu_line(times, alone_cpu))
+        app.config["MAIL_READ_PROCESSES"] = 0
         # Today's path in the same run: the same kind of mail, ingested one at a time.
         single = make_corpus(args.messages, seed=13, who="single")
         deliver(server, single, "single")
@@ -287,11 +387,10 @@ def main() -> None:
         app.config["INGEST_BATCH"] = 50
         assert one.stored == len(single) and one.error is None, one.summary()
         one_rate = len(single) / one_elapsed
-        print(f"end to end, one message per transaction (before): {one_rate:.0f} messages/s")
         print(
-            f"end to end / parsing + cleaning alone: batch {rate / limit:.2f} "
-            f"(target >= {TARGET_EMAIL}: {'met' if rate / limit >= TARGET_EMAIL else 'MISSED'}); "
-            f"one at a time {one_rate / limit:.2f} in this run, {TODAY_EMAIL:.2f} in issue 20"
+            f"end to end, one message per transaction, read in-process (before issue 20): "
+            f"{one_rate:.0f} messages/s; / parsing + cleaning alone {one_rate / limit:.2f} in "
+            f"this run, {TODAY_EMAIL:.2f} in issue 20"
         )
         # Worker processes, each polling a mailbox of its own into the same database:
         # one process with N/2 mails, then two with N/2 each.
@@ -312,7 +411,7 @@ def main() -> None:
         print(
             f"worker processes (a mailbox each): one {one_worker:.0f} messages/s, "
             f"two {two_workers:.0f} messages/s: 2 / 1 = {ratio:.2f} "
-            f"(target >= {TARGET_WORKERS}: {'met' if ratio >= TARGET_WORKERS else 'MISSED'})"
+            f"(target >= {TARGET_WORKERS}: {verdict(ratio >= TARGET_WORKERS)})"
         )
     finally:
         server.stop()

@@ -162,6 +162,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         # Inbound messages ingested per transaction by bulk sources (an IMAP poll's
         # fetch): tickets/ingest/batch.py; 1 ingests them one at a time.
         "INGEST_BATCH": int(os.environ.get("HELPDESK_INGEST_BATCH", "50")),
+        # Worker processes that read (parse, clean) an IMAP poll's next fetch batch while
+        # it writes the one before (channels/email/reader.py); 0: read in the poll's process.
+        "MAIL_READ_PROCESSES": int(os.environ.get("HELPDESK_MAIL_READ_PROCESSES", "2")),
         # How long an agent whose last connection closed still counts as online
         # (the next page of the agent UI reconnects within it).
         "PRESENCE_GRACE_SECONDS": float(os.environ.get("HELPDESK_PRESENCE_GRACE_SECONDS", "10")),

@@ -52,3 +52,7 @@ class InboundMessage:
     undelivered: list[str] = field(default_factory=list)
     undelivered_reason: str = ""
     opt_out: bool | None = None
+    # ``html`` already cleaned with ``tickets.html.clean_html`` (an IMAP poll cleans mail
+    # in worker processes while it writes the previous batch); None: ingest cleans it.
+    # Only code that ran clean_html on ``html`` itself may set it: it is stored as is.
+    safe_html: str | None = None

@@ -6,6 +6,7 @@ Every function flushes; the caller commits.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from functools import cache
 from typing import cast
 
@@ -82,12 +83,37 @@ def find_by_identity(kind: str, value: str) -> Customer | None:
     )
 
 
+# A batch ingest's sender domains, looked up at once (tickets/ingest/batch.py).
+prefetched_domains: ContextVar[dict[str, Organization | None] | None] = ContextVar(
+    "prefetched_domains", default=None
+)
+
+
 def organization_for_email(address: str) -> Organization | None:
     """The organization that owns the domain of ``address``."""
     domain = address.rpartition("@")[2].lower()
     if is_free_mail(domain):  # never anyone's, even if an old row says so
         return None
+    known = prefetched_domains.get()
+    if known is not None and domain in known:
+        return known[domain]
     return db.session.execute(_by_domain(), {"domain": domain}).scalar_one_or_none()
+
+
+def organizations_for_emails(addresses: set[str]) -> dict[str, Organization | None]:
+    """``organization_for_email`` for many addresses' domains (domain -> organization or
+    None): one query."""
+    domains = {address.rpartition("@")[2].lower() for address in addresses}
+    found: dict[str, Organization | None] = dict.fromkeys(domains)
+    wanted = {domain for domain in domains if not is_free_mail(domain)}
+    if wanted:
+        rows = db.session.execute(
+            select(OrganizationDomain.domain, Organization)
+            .join(Organization, Organization.id == OrganizationDomain.organization_id)
+            .where(OrganizationDomain.domain.in_(wanted))
+        )
+        found.update({domain: organization for domain, organization in rows})
+    return found
 
 
 def find_sender(kind: str, value: str) -> Customer | None:

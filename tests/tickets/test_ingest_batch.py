@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from helpdesk.channels.email.inbound import Mailbox, receive, receive_many
 from helpdesk.channels.inbound import InboundMessage
-from helpdesk.customers.models import Customer
+from helpdesk.customers.models import Customer, Organization, OrganizationDomain
 from helpdesk.extensions import db
 from helpdesk.tickets import ingest as ingest_module
 from helpdesk.tickets.ingest.batch import ingest_many
@@ -69,8 +69,17 @@ def _mails() -> list[bytes]:
 
 
 def _customer_key(customer: Customer) -> tuple:
-    """A customer by its identities (or name when it has none)."""
-    return tuple(sorted((i.kind, i.value) for i in customer.identities)) or (customer.name,)
+    """A customer by its identities (or name when it has none) and its organization."""
+    organization = customer.organization.name if customer.organization else None
+    key = tuple(sorted((i.kind, i.value) for i in customer.identities)) or (customer.name,)
+    return (*key, organization)
+
+
+def _organization() -> None:
+    """An organization owning example.com (the thread's senders; batch ingest reads the
+    organizations of its new senders' domains at once)."""
+    db.session.add(Organization(name="Acme", domains=[OrganizationDomain(domain="example.com")]))
+    db.session.commit()
 
 
 def _snapshot() -> dict:
@@ -130,6 +139,7 @@ def _snapshot() -> dict:
 def test_batch_stores_what_one_at_a_time_stores(app, box, monkeypatch):
     mails = _mails()
     assert len(mails) > 40
+    _organization()
     one_by_one = [receive(box, raw).outcome for raw in mails]
     expected = _snapshot()
     db.session.remove()
@@ -141,6 +151,7 @@ def test_batch_stores_what_one_at_a_time_stores(app, box, monkeypatch):
     )
     db.session.commit()
     assert channel.id == box.id
+    _organization()
     monkeypatch.setattr(
         ingest_module, "_FOLLOW_UPS", [(f"{__name__}:record_follow_up", None, None)]
     )
@@ -165,6 +176,7 @@ def test_batch_stores_what_one_at_a_time_stores(app, box, monkeypatch):
     # the thread at the end: one ticket for the request, the answer and the colleague
     thread = db.session.scalar(select(Ticket).where(Ticket.subject == "Kettle broken"))
     assert thread is not None and thread.message_count == 3
+    assert thread.customer.organization.name == "Acme"
     stored = db.session.scalars(select(Message.id).where(Message.is_auto.is_(False))).all()
     assert sorted(FOLLOWED) == sorted(stored)  # each ran once, after its commit
 

@@ -22,7 +22,7 @@ import threading
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from helpdesk import jobs, realtime, unit_of_work
 from helpdesk.channels.chat import identity
@@ -46,8 +46,15 @@ from helpdesk.extensions import db, socketio
 from helpdesk.files import uploads
 from helpdesk.metrics.sockets import CountedNamespace
 from helpdesk.surveys import chat as survey_chat
-from helpdesk.tickets.ingest import ingest
+from helpdesk.tickets.ingest import IngestResult, ingest
 from helpdesk.web.ratelimit import allow
+
+
+def _ack(result: IngestResult) -> dict:
+    """The visitor's acknowledgement: the ids of the stored message and its ticket, read
+    from the identity map (the committed rows are expired: no SELECT to reload them)."""
+    message, ticket = inspect(result.message).identity, inspect(result.ticket).identity
+    return {"id": message[0] if message else None, "ticket": ticket[0] if ticket else None}
 
 
 class ChatNamespace(CountedNamespace):
@@ -173,6 +180,8 @@ class ChatNamespace(CountedNamespace):
             return {"error": "this chat is closed"}
         online = agents_online(channel)
         first_line = text.strip().splitlines()[0]
+        # read before the commit expires the row (a SELECT per message saved)
+        channel_id, channel_name = channel.id, channel.name
         db.session.commit()  # end the reads: ingest writes in a transaction of its own
         result = ingest(
             InboundMessage(
@@ -181,8 +190,8 @@ class ChatNamespace(CountedNamespace):
                 sender=session["visitor"],
                 text=text,
                 subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
-                channel_id=channel.id,
-                recipient=channel.name,
+                channel_id=channel_id,
+                recipient=channel_name,
                 external_id=f"{session['visitor']}:{client_id}"[:500]
                 if isinstance(client_id, str) and 0 < len(client_id) <= 100
                 else None,
@@ -200,7 +209,7 @@ class ChatNamespace(CountedNamespace):
             {**message_payload(result.message), "client_id": client_id},
             room=f"visitor:{session['visitor']}",
         )
-        return {"id": result.message.id, "ticket": result.ticket.id}
+        return _ack(result)
 
     def on_file(self, data=None):
         """A visitor's file (``{"name", "type", "data": bytes}``): within the size limit
@@ -226,6 +235,8 @@ class ChatNamespace(CountedNamespace):
         if channel is None or not channel.active:
             return {"error": "this chat is closed"}
         online = agents_online(channel)
+        # read before the commit expires the row (a SELECT per message saved)
+        channel_id, channel_name = channel.id, channel.name
         db.session.commit()  # end the reads: ingest writes in a transaction of its own
         client_id = data.get("client_id")
         result = ingest(
@@ -235,8 +246,8 @@ class ChatNamespace(CountedNamespace):
                 sender=session["visitor"],
                 text=checked.filename,
                 subject=checked.filename[:80],
-                channel_id=channel.id,
-                recipient=channel.name,
+                channel_id=channel_id,
+                recipient=channel_name,
                 external_id=f"{session['visitor']}:{client_id}"[:500]
                 if isinstance(client_id, str) and 0 < len(client_id) <= 100
                 else None,
@@ -247,7 +258,7 @@ class ChatNamespace(CountedNamespace):
             )
         )
         self.emit("message", message_payload(result.message), room=f"visitor:{session['visitor']}")
-        return {"id": result.message.id, "ticket": result.ticket.id}
+        return _ack(result)
 
     def on_typing(self, data=None):
         """The visitor is typing: tell the agents who have the conversation open."""

@@ -43,6 +43,7 @@ from helpdesk.channels.email.mailboxes import (
     save_state,
     server,
 )
+from helpdesk.channels.email.reader import Reader, Reading, read_processes
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.channels.models import Channel
 from helpdesk.channels.oauth.providers import OAuthError
@@ -179,26 +180,17 @@ def _poll(
         max_bytes = limits()[0]
         sizes = _sizes(client, todo)
         batches = _batches(todo, sizes, batch, max_bytes)
-        for number, chunk in enumerate(batches):
-            began = time.perf_counter()
-            fetched = _fetch(client, chunk, sizes, max_bytes)
-            timings["fetch"] = timings.get("fetch", 0.0) + time.perf_counter() - began
-            done = []
-            mails: list[tuple[int, bytes, int | None]] = []
-            for uid in chunk:
-                data = fetched.get(uid) or {}
-                raw = data.get(b"BODY[]")
-                head = data.get(b"BODY[]<0>")
-                if raw is None and head is None:  # deleted by someone else since the search
-                    done.append(uid)
-                    retry.pop(uid, None)
-                    continue
-                result.fetched += 1
-                # over HELPDESK_MAIL_MAX_BYTES only its head was fetched: with its whole size
-                mails.append(
-                    (uid, raw, None) if raw is not None else (uid, head or b"", sizes[uid])
-                )
-            for uid, receipt in _store(mailbox, mails, retry, own, timings).items():
+
+        def write(
+            number: int,
+            mails: list[tuple[int, bytes, int | None]],
+            done: list[int],
+            reading: Reading,
+        ) -> None:
+            """Ingest a fetched batch, mark it, save the progress."""
+            nonlocal last
+            made = reading.result(timings)
+            for uid, receipt in _store(mailbox, mails, retry, own, timings, made).items():
                 if receipt is None:
                     result.failed += 1
                     continue
@@ -209,7 +201,7 @@ def _poll(
             began = time.perf_counter()
             _mark(client, done, processed)
             timings["mark"] = timings.get("mark", 0.0) + time.perf_counter() - began
-            last = max(last, *chunk)
+            last = max(last, *batches[number])
             later = [uid for rest in batches[number + 1 :] for uid in rest]
             save_state(
                 channel_id,
@@ -219,8 +211,23 @@ def _poll(
                 retry=retry,
                 pending=[uid for uid in later if uid <= last],
             )
-            if time.monotonic() > deadline:
-                break
+
+        # Each batch is read (in worker processes) while the one before it is written.
+        with Reader(read_processes(), len(batches), len(todo)) as reader:
+            written: tuple | None = None
+            for number, chunk in enumerate(batches):
+                began = time.perf_counter()
+                mails, done = _fetch(client, chunk, sizes, max_bytes, retry)
+                timings["fetch"] = timings.get("fetch", 0.0) + time.perf_counter() - began
+                result.fetched += len(mails)
+                reading = reader.start(mailbox, [raw for _, raw, size in mails if size is None])
+                if written is not None:
+                    write(*written)
+                written = (number, mails, done, reading)
+                if time.monotonic() > deadline:
+                    break
+            if written is not None:
+                write(*written)
     finally:
         try:
             client.logout()
@@ -240,14 +247,29 @@ def _sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
     return sizes
 
 
-def _fetch(client: IMAPClient, uids: list[int], sizes: dict[int, int], max_bytes: int) -> dict:
-    """The mails of ``uids``: whole, or only their first HEAD_BYTES when over ``max_bytes``."""
+def _fetch(
+    client: IMAPClient, uids: list[int], sizes: dict[int, int], max_bytes: int, retry: dict
+) -> tuple[list[tuple[int, bytes, int | None]], list[int]]:
+    """The mails of ``uids`` as ``(uid, raw, None)``, or ``(uid, head, size)`` with only
+    their first HEAD_BYTES when over ``max_bytes``; and the UIDs deleted since the search."""
     whole = [uid for uid in uids if sizes.get(uid, 0) <= max_bytes]
     large = [uid for uid in uids if sizes.get(uid, 0) > max_bytes]
     fetched = dict(client.fetch(whole, ["BODY.PEEK[]"])) if whole else {}
     if large:
         fetched.update(client.fetch(large, [f"BODY.PEEK[]<0.{HEAD_BYTES}>"]))
-    return fetched
+    mails: list[tuple[int, bytes, int | None]] = []
+    gone = []
+    for uid in uids:
+        data = fetched.get(uid) or {}
+        raw = data.get(b"BODY[]")
+        head = data.get(b"BODY[]<0>")
+        if raw is None and head is None:  # deleted by someone else since the search
+            gone.append(uid)
+            retry.pop(uid, None)
+            continue
+        # over HELPDESK_MAIL_MAX_BYTES only its head was fetched: with its whole size
+        mails.append((uid, raw, None) if raw is not None else (uid, head or b"", sizes[uid]))
+    return mails, gone
 
 
 def _batches(uids: list[int], sizes: dict[int, int], batch: int, max_bytes: int) -> list[list[int]]:
@@ -303,16 +325,19 @@ def _store(
     retry: dict[int, int],
     own: set[str],
     timings: dict,
+    read: list[InboundMessage | None],
 ) -> dict[int, Receipt | None]:
     """Ingest a fetch's mails together (``(uid, raw, size)``: ``raw`` only the mail's head
     when its whole ``size`` is over the limit); a mail that failed counts an attempt
-    (None), never dropped."""
+    (None), never dropped. ``read``: the messages ``email.reader`` made of the whole mails,
+    in order (None: made here)."""
     made: list[tuple[bytes, InboundMessage | None]] = []
     outcomes: dict[int, Receipt | Exception] = {}
     uids = []
+    whole = iter(read)
     for uid, raw, size in mails:
         try:
-            made.append((raw, too_large(raw, size, channel) if size is not None else None))
+            made.append((raw, too_large(raw, size, channel) if size is not None else next(whole)))
             uids.append(uid)
         except Exception as exc:  # noqa: BLE001 - counted as this mail's attempt below
             outcomes[uid] = exc

@@ -20,13 +20,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import inspect, select
 
-from helpdesk.channels.email.addresses import sender_of
 from helpdesk.channels.email.headers import (
     decode_bytes,
     header_digest_id,
     header_text,
     message_ids,
     raw_header,
+    sender_of,
 )
 from helpdesk.channels.email.mailboxes import EMAIL, our_addresses
 from helpdesk.channels.email.parse import ParsedMail, UnparseableMail, parse
@@ -64,9 +64,9 @@ def part_count(raw: bytes) -> int:
     return sum(1 for token in _DELIMITER.findall(raw) if token in boundaries)
 
 
-def over_limits(raw: bytes) -> str | None:
-    """Why ``raw`` is too large to parse, or None."""
-    max_bytes, max_parts = limits()
+def over_limits(raw: bytes, bounds: tuple[int, int] | None = None) -> str | None:
+    """Why ``raw`` is too large to parse, or None (``bounds``: ``limits()`` when given)."""
+    max_bytes, max_parts = bounds or limits()
     if len(raw) > max_bytes:
         return f"the mail is {len(raw)} bytes, over the limit of {max_bytes}"
     parts = part_count(raw)
@@ -214,12 +214,16 @@ def too_large(head: bytes, size: int, channel: Mailbox | Channel) -> InboundMess
     return unreadable(head, channel, reason, prefix="the mail was not read")
 
 
-def _read(raw: bytes, channel: Mailbox | Channel) -> InboundMessage:
+def read_mail(
+    raw: bytes, channel: Mailbox | Channel, bounds: tuple[int, int] | None = None
+) -> InboundMessage:
     """The message ``raw`` makes: parsed, or stored raw and flagged when it is over the
-    limits or cannot be parsed."""
-    limit = over_limits(raw)
+    limits or cannot be parsed. ``bounds``: ``limits()``, given where there is no app
+    (a worker process of ``email.reader``)."""
+    bounds = bounds or limits()
+    limit = over_limits(raw, bounds)
     if limit is not None:
-        kept = raw[:HEAD_BYTES] if len(raw) > limits()[0] else None
+        kept = raw[:HEAD_BYTES] if len(raw) > bounds[0] else None
         return unreadable(raw, channel, limit, kept, prefix="the mail was not read")
     try:
         return inbound_from(parse(raw, _list_domains(channel)), raw, channel)
@@ -246,7 +250,7 @@ def receive(
     """
     started = time.perf_counter()
     if inbound is None:
-        inbound = _read(raw, channel)
+        inbound = read_mail(raw, channel)
     parsed = time.perf_counter()
     if timings is not None:
         timings["parse"] = timings.get("parse", 0.0) + parsed - started
@@ -271,9 +275,10 @@ def receive_many(
 ) -> list[Receipt | Exception]:
     """``receive`` for a poll's mails, ingested together (``ingest_many``: one transaction,
     each alone when it fails); for each mail its receipt or the error that kept it out.
-    ``mails``: the raw bytes and, when already made (``too_large``), the message."""
+    ``mails``: the raw bytes and, when already made (``too_large``, or read in a worker
+    process by ``email.reader``), the message."""
     started = time.perf_counter()
-    inbounds = [inbound or _read(raw, channel) for raw, inbound in mails]
+    inbounds = [inbound or read_mail(raw, channel) for raw, inbound in mails]
     parsed = time.perf_counter()
     own = our_addresses() if own is None else own
     receipts: list[Receipt | Exception] = [Receipt("own")] * len(mails)

@@ -18,8 +18,8 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import cast
 
-from helpdesk.channels.email.addresses import addresses, sender_of
 from helpdesk.channels.email.headers import (
+    addresses,
     clean_text,
     content_charset,
     content_type,
@@ -29,6 +29,7 @@ from helpdesk.channels.email.headers import (
     message_ids,
     message_key,
     raw_header,
+    sender_of,
 )
 from helpdesk.channels.email.quotes import split_reply
 from helpdesk.channels.email.report import Bounce, auto_reason, bounce_of

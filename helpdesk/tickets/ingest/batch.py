@@ -30,6 +30,7 @@ from helpdesk import unit_of_work
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.customers.identities import InvalidIdentity, normalise
 from helpdesk.customers.models import Customer, Identity
+from helpdesk.customers.services import organizations_for_emails, prefetched_domains
 from helpdesk.extensions import db
 from helpdesk.sla import clocks as sla
 from helpdesk.tickets.ingest import (
@@ -132,14 +133,17 @@ class _Round:
 
 
 def _together(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
-    """``_staged`` with the SLA policies and the known senders' customers read once for
-    the batch, not per message."""
+    """``_staged`` with the SLA policies, the known senders' customers and the
+    organizations of the new senders' domains read once for the batch, not per message."""
     senders = _customers_of({key for key in map(_sender, inbounds) if key is not None})
+    unknown = {value for (kind, value), found in senders.items() if kind == "email" and not found}
     token = sla.loaded_policies.set(sla.policy_terms())
     known = prefetched_senders.set(senders)
+    domains = prefetched_domains.set(organizations_for_emails(unknown))
     try:
         return _staged(inbounds, senders)
     finally:
+        prefetched_domains.reset(domains)
         prefetched_senders.reset(known)
         sla.loaded_policies.reset(token)
 

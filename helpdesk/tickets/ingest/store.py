@@ -17,7 +17,7 @@ def store_message(
     inbound: InboundMessage, ticket: Ticket, review: list[str], now: datetime
 ) -> Message:
     """The message row, its attachments and its raw source."""
-    safe_html = clean_html(inbound.html)
+    safe_html = inbound.safe_html if inbound.safe_html is not None else clean_html(inbound.html)
     text = inbound.text or html_to_text(safe_html)
     if len(text) > MAX_TEXT:
         review.append(f"text cut to {MAX_TEXT} characters; the raw source has all of it")

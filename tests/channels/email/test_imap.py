@@ -317,6 +317,43 @@ def test_mail_that_came_between_the_poll_and_idle_is_polled_at_once():
     assert not arrived_since_poll({b"UIDNEXT": 99, b"UIDVALIDITY": 7}, {})  # never polled
 
 
+def _die(*args):
+    """A read pool worker killed in the middle of a batch."""
+    import os
+
+    os._exit(1)
+
+
+@pytest.mark.slow
+def test_a_poll_reads_batches_in_worker_processes_and_in_process_when_they_die(
+    app, mailbox, imap, monkeypatch, caplog
+):
+    from helpdesk.channels.email import reader
+    from helpdesk.channels.email.parse import parse
+    from helpdesk.tickets.html import clean_html
+
+    monkeypatch.setitem(app.config, "MAIL_READ_PROCESSES", 2)
+    monkeypatch.setattr(reader, "MIN_MAILS", 2)  # a pool for two mails, one a batch
+    html = make_mail(sender="bob@example.org", html="<p>Hi <script>x()</script><b>there</b></p>")
+    broken = b"\x00\x01 this is not a mail at all \xff\xfe\r\nno headers\r\n"
+    deliver(imap, html)
+    deliver(imap, broken)
+    timings: dict = {}
+    result = email_imap.poll_mailbox(mailbox.id, timings=timings, batch=1)
+    assert (result.stored, result.failed) == (2, 0) and timings["read_workers"] > 0
+    first, flagged = db.session.execute(select(Message).order_by(Message.id)).scalars()
+    assert first.body_html == clean_html(parse(html).html) and "<script>" not in first.body_html
+    assert flagged.needs_review and "could not be parsed" in flagged.review_reason
+    raws = select(MessageSource.raw).where(MessageSource.message_id == flagged.id)
+    assert b"this is not a mail at all" in db.session.scalar(raws)  # as the poll keeps it
+    monkeypatch.setattr(reader, "read_batch", _die)
+    for n in range(2):
+        deliver(imap, make_mail(sender=f"customer{n}@example.com", subject=f"Order {n}"))
+    result = email_imap.poll_mailbox(mailbox.id, batch=1)
+    assert (result.stored, result.failed) == (2, 0) and "read pool failed" in caplog.text
+    assert _count(Message) == 4 and all(SEEN in flags for flags in _flags(imap).values())
+
+
 @pytest.mark.slow
 def test_large_mail_is_fetched_in_smaller_batches(mailbox, imap, monkeypatch):
     big = b"x" * 300_000
