@@ -148,46 +148,49 @@ def _rows(campaign_id: int, channel: str, ids: list[int]) -> list[dict[str, Any]
 def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]:
     """Take up to ``size`` pending recipients for this sender and commit the claim:
     ``[(id, customer_id, address, attempts)]``; none when the campaign is no longer sending."""
-    now = utcnow()
     with unit_of_work.write_phase():
         sending = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
         if sending != "sending":
             db.session.rollback()
             return []
-        chosen = (
-            select(CampaignRecipient.id)
-            .where(
-                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending"
-            )
-            .order_by(CampaignRecipient.id)
-            .limit(size)
-        )
-        if db.engine.dialect.name == "postgresql":
-            # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
-            # loop and pick other rows each time, beyond the limit): a materialised CTE.
-            picked = (
-                chosen.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-            )
-            wanted = CampaignRecipient.id.in_(select(picked.c.id))
-        else:  # SQLite: one writer at a time (the lock taken up front)
-            wanted = CampaignRecipient.id.in_(chosen.scalar_subquery())
-        claimed = db.session.execute(
-            update(CampaignRecipient)
-            .where(wanted, CampaignRecipient.state == "pending")
-            .values(state="sending", claimed_at=now, attempts=CampaignRecipient.attempts + 1)
-            .returning(
-                CampaignRecipient.id,
-                CampaignRecipient.customer_id,
-                CampaignRecipient.address,
-                CampaignRecipient.attempts,
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-        if claimed:
-            db.session.execute(
-                update(Campaign).where(Campaign.id == campaign_id).values(heartbeat_at=now)
-            )
+        claimed = claim_in(campaign_id, size)
         db.session.commit()
+    return claimed
+
+
+def claim_in(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]:
+    """``claim`` inside the caller's writing transaction (which checked the campaign is
+    sending and commits the claim before any byte of these mails goes out)."""
+    now = utcnow()
+    chosen = (
+        select(CampaignRecipient.id)
+        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending")
+        .order_by(CampaignRecipient.id)
+        .limit(size)
+    )
+    if db.engine.dialect.name == "postgresql":
+        # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
+        # loop and pick other rows each time, beyond the limit): a materialised CTE.
+        picked = chosen.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        wanted = CampaignRecipient.id.in_(select(picked.c.id))
+    else:  # SQLite: one writer at a time (the lock taken up front)
+        wanted = CampaignRecipient.id.in_(chosen.scalar_subquery())
+    claimed = db.session.execute(
+        update(CampaignRecipient)
+        .where(wanted, CampaignRecipient.state == "pending")
+        .values(state="sending", claimed_at=now, attempts=CampaignRecipient.attempts + 1)
+        .returning(
+            CampaignRecipient.id,
+            CampaignRecipient.customer_id,
+            CampaignRecipient.address,
+            CampaignRecipient.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    if claimed:
+        db.session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(heartbeat_at=now)
+        )
     # Rows are made pending only with an address (no address: ``no_address``).
     return sorted((r[0], r[1], r[2] or "", r[3]) for r in claimed)
 
@@ -212,6 +215,20 @@ def mark(values: list[dict[str, Any]], state: str) -> None:
             {"rid": v["id"], "provider_id": v.get("provider_id"), "error": v.get("error")}
             for v in values
         ],
+    )
+
+
+def mark_done(refused: list[tuple[int, str]]) -> None:
+    """Mails recorded as sent whose final dot the server refused: ``failed``, with its
+    answer. Flushes; the caller commits."""
+    if not refused:
+        return
+    table = CampaignRecipient.__table__
+    db.session.execute(
+        update(table)  # type: ignore[arg-type]  # a Table, which mypy sees as a FromClause
+        .where(table.c.id == _bind("rid"))
+        .values(state="failed", error=_bind("error")),
+        [{"rid": row_id, "error": error} for row_id, error in refused],
     )
 
 
