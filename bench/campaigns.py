@@ -315,6 +315,7 @@ def main() -> None:
         action="store_false",
         help="the sink does not offer PIPELINING (the sender goes in lockstep)",
     )
+    parser.add_argument("--workers", default="1,2", help="the runs' numbers of workers")
     parser.add_argument("--name", default="bench_campaigns", help="the database's name")
     parser.add_argument("--profile", help="a folder: each worker runs under cProfile, into it")
     args = parser.parse_args()
@@ -355,7 +356,7 @@ def main() -> None:
         idle = inbox_times(client, args.rounds)
         results = [
             run_campaign(app, url, redis_url, sink, sink_file, w, client, f"Run {w}", args.profile)
-            for w in (1, 2)
+            for w in [int(n) for n in args.workers.split(",")]
         ]
         idle_median, idle_p99 = summary(idle)
         print(

@@ -416,10 +416,7 @@ def _commit_batch(campaign_id: int, outcome: _Outcome, refused: list[tuple[int, 
     what their placeholders say). ``(claimed, people)``; None (nothing sent) when the
     campaign was cancelled meanwhile."""
     with unit_of_work.write_phase():
-        status_query = select(Campaign.status).where(Campaign.id == campaign_id)
-        if db.engine.dialect.name == "postgresql":  # a cancel waits for this commit
-            status_query = status_query.with_for_update()
-        status = db.session.scalar(status_query)
+        status = recipients.sending(campaign_id)  # a cancel waits for this commit
         recipients.mark_done(refused)
         if status != "sending":
             db.session.execute(
@@ -433,11 +430,10 @@ def _commit_batch(campaign_id: int, outcome: _Outcome, refused: list[tuple[int, 
             recipients.mark(outcome.failed, "failed")
             db.session.commit()
             return None
-        recipients.mark([{"id": s.row_id, "provider_id": s.msgid} for s in outcome.staged], "sent")
+        recipients.mark_sent([(s.row_id, s.msgid) for s in outcome.staged])
         recipients.mark(outcome.failed, "failed")
         recipients.release(outcome.retry)
-        claimed = recipients.claim_in(campaign_id, size) if size else []
-        who = recipients.people([r[1] for r in claimed if r[1] is not None])
+        claimed, who = recipients.claim_with_people(campaign_id, size) if size else ([], {})
         db.session.commit()
     return claimed, who
 

@@ -269,8 +269,12 @@ def test_refusals_over_pipelining_fail_or_retry_and_the_rest_is_sent_once(api, s
     counts = api.get(f"{V1}/campaigns/{made['id']}").json["counts"]
     total = sending.CONNECTIONS + 15
     assert counts["sent"] == total - 2 and counts["failed"] == 2 and counts["pending"] == 0
-    to = sorted(m["To"].addresses[0].addr_spec for m in mails(smtp_server))
+    got = mails(smtp_server)
+    to = sorted(m["To"].addresses[0].addr_spec for m in got)
     assert to == sorted(f"c{n}@example.com" for n in range(total) if n not in (3, 25))
+    for mail in got:  # each filled in for its own customer (batches after the first too)
+        n = mail["To"].addresses[0].addr_spec.split("@")[0][1:]
+        assert f"Dear Customer {n} of ," in mail.get_body(("plain",)).get_content()
     rows = {
         r.address: r
         for r in db.session.query(CampaignRecipient).filter(CampaignRecipient.address.in_(answers))
