@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import smtplib
 import sys
 import threading
@@ -28,6 +27,7 @@ from helpdesk import jobs, unit_of_work
 from helpdesk.agents.models import Agent
 from helpdesk.campaigns import content, recipients, services, sms
 from helpdesk.campaigns.models import Campaign, CampaignRecipient
+from helpdesk.campaigns.transport import smtp
 from helpdesk.channels.email.adapter import smtp_send, smtp_session
 from helpdesk.channels.email.mailboxes import server
 from helpdesk.db import utcnow
@@ -38,7 +38,6 @@ SLICE_SECONDS = 5.0
 CONNECTIONS = 20  # SMTP connections per sender: one mail in flight on each
 MAX_ATTEMPTS = 3
 SMTP_TIMEOUT = 30
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def send_slice(campaign_id: int) -> None:
@@ -132,13 +131,6 @@ def _more(campaign_id: int) -> bool:
     return False
 
 
-class _Staged:
-    """One mail written to its connection up to the final dot."""
-
-    def __init__(self, row_id: int, connection: smtplib.SMTP, msgid: str) -> None:
-        self.row_id, self.connection, self.msgid = row_id, connection, msgid
-
-
 def _email_slice(campaign: Campaign) -> None:
     """Send email batches for ``SLICE_SECONDS``: ``CONNECTIONS`` mails at a time, each
     on its own connection, committed as sent before their final dots go."""
@@ -146,7 +138,7 @@ def _email_slice(campaign: Campaign) -> None:
     if mailbox is None:
         log.error("campaign %s: no mailbox to send from", campaign.id)
         return
-    smtp = server(mailbox, "smtp")
+    outbound = server(mailbox, "smtp")
     name = (mailbox.settings or {}).get("from_name") or mailbox.name
     mail = content.Mails(
         campaign_id=campaign.id,
@@ -159,10 +151,10 @@ def _email_slice(campaign: Campaign) -> None:
     pool: list[smtplib.SMTP | None] = [None] * CONNECTIONS
     with ExitStack() as stack:
         try:
-            _email_batches(mail, smtp, stack, pool)
+            _email_batches(mail, outbound, stack, pool)
         except BaseException:
             for slot in range(CONNECTIONS):  # no QUIT into a DATA in flight
-                _drop(pool, slot)
+                smtp.drop(pool, slot)
             raise
     _announce(mail.campaign_id)
 
@@ -171,18 +163,19 @@ def _email_slice(campaign: Campaign) -> None:
 class _Outcome:
     """What a batch came to: staged (waiting for their dots), to fail, to retry."""
 
-    staged: list[_Staged] = field(default_factory=list)
+    staged: list[smtp.Staged] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
 
 
 def _email_batches(
-    mail: content.Mails, smtp, stack: ExitStack, pool: list[smtplib.SMTP | None]
+    mail: content.Mails, outbound, stack: ExitStack, pool: list[smtplib.SMTP | None]
 ) -> None:
     """Batch after batch until the slice is over, one transaction a batch: it records the
-    staged batch as sent (and what the last dots refused) and claims the next; then the
-    staged batch's final dots go, and the next batch is staged on the same connections
-    (pipelined behind the dots where the server offers PIPELINING)."""
+    staged batch as sent (and what the last dots refused) and claims the next; right
+    after it the staged batch's final dots go (pipelined with the next batch's MAIL, RCPT
+    and DATA where the server offers PIPELINING); then the next batch is written up to
+    its dots."""
     deadline = time.monotonic() + SLICE_SECONDS
     announced = time.monotonic()
     rate = current_app.config["CAMPAIGN_EMAIL_RATE"]
@@ -191,223 +184,70 @@ def _email_batches(
     if batch:
         who = recipients.people([r[1] for r in batch if r[1] is not None])
     db.session.rollback()
-    done, refused = _Outcome(), []
-    while True:
+    done = _Outcome()
+    while batch or done.staged:
+        items = [smtp.Item(slot, *row) for slot, row in enumerate(batch)]
+        refused = smtp.finish(done.staged, pool, items, mail.sender)  # nothing before it
         if batch:
+            _connect(items, stack, pool, outbound)
+            smtp.stage(items, pool, mail.sender)
             recipients.throttle("email", len(batch))  # (its rows claimed: a lease keeps them)
-        items = _items(mail, batch, who, stack, pool, smtp)
-        refused = _finish(done.staged, pool, items, mail.sender)
+            _write(mail, items, who)
+            smtp.send_text(items, pool)
+        if time.monotonic() - announced >= 1.0:
+            announced = time.monotonic()
+            _announce(mail.campaign_id)
         outcome = _outcome(mail.campaign_id, items, pool)
         more = bool(batch) and time.monotonic() < deadline
         carried = _commit_batch(mail.campaign_id, outcome, refused, size if more else 0)
         if carried is None:  # cancelled: the staged mails are dropped
             for slot in range(CONNECTIONS):
-                _drop(pool, slot)
+                smtp.drop(pool, slot)
             return
         done = outcome
         batch, who = carried
-        if not batch:
-            break
-        if time.monotonic() - announced >= 1.0:
-            announced = time.monotonic()
-            _announce(mail.campaign_id)
-    refused = _finish(done.staged, pool, [], mail.sender)
-    if refused:
-        with unit_of_work.write_phase():
-            recipients.mark_done(refused)
-            db.session.commit()
 
 
-@dataclass
-class _Item:
-    """One recipient's mail in a batch, and what went wrong with it, if anything."""
-
-    slot: int
-    row_id: int
-    address: str
-    attempts: int
-    msgid: str
-    raw: bytes
-    trouble: Exception | None = None
-
-
-def _items(mail: content.Mails, batch, who, stack: ExitStack, pool, smtp) -> list[_Item]:
-    """The batch's mails, each on its connection (opened when it has none yet)."""
-    items = []
-    for slot, (row_id, customer_id, address, attempts) in enumerate(batch):
-        person, language = who.get(customer_id or 0, (content.Person("", ""), None))
-        msgid, raw = mail.one(row_id, address, person, language)
-        item = _Item(slot, row_id, address, attempts, msgid, raw)
+def _connect(items: list[smtp.Item], stack: ExitStack, pool, outbound) -> None:
+    """A connection for each item's slot that has none (a failure is the item's trouble)."""
+    for item in items:
         try:
-            if pool[slot] is None:
-                pool[slot] = stack.enter_context(smtp_session(smtp, SMTP_TIMEOUT))
+            if pool[item.slot] is None:
+                pool[item.slot] = stack.enter_context(smtp_session(outbound, SMTP_TIMEOUT))
         except (smtplib.SMTPException, OSError) as exc:
             item.trouble = exc
-        items.append(item)
-    return items
 
 
-def _outcome(campaign_id: int, items: list[_Item], pool: list[smtplib.SMTP | None]) -> _Outcome:
+def _write(mail: content.Mails, items: list[smtp.Item], who) -> None:
+    """Each ready item's Message-ID and mail."""
+    for item in items:
+        if item.ready and item.trouble is None:
+            customer_id = item.customer_id or 0
+            person, language = who.get(customer_id, (content.Person("", ""), None))
+            item.msgid, item.raw = mail.one(item.row_id, item.address, person, language)
+
+
+def _outcome(campaign_id: int, items: list[smtp.Item], pool: list[smtplib.SMTP | None]) -> _Outcome:
     """Sort a staged batch: written up to the dot, refused for good, to try again."""
     outcome = _Outcome()
     for item in items:
         trouble = item.trouble
         if trouble is None:
-            outcome.staged.append(_Staged(item.row_id, pool[item.slot], item.msgid))  # type: ignore[arg-type]
+            outcome.staged.append(smtp.Staged(item.row_id, pool[item.slot], item.msgid))  # type: ignore[arg-type]
         elif isinstance(trouble, smtplib.SMTPResponseException):
-            pool[item.slot] = _reset(pool[item.slot])
+            pool[item.slot] = smtp.reset(pool[item.slot])
             if trouble.smtp_code >= 500 or item.attempts >= MAX_ATTEMPTS:
-                outcome.failed.append({"id": item.row_id, "error": _why(trouble)})
+                outcome.failed.append({"id": item.row_id, "error": smtp.why(trouble)})
             else:
                 outcome.retry.append(item.row_id)
         else:
             log.warning("campaign %s: SMTP trouble: %s", campaign_id, trouble)
-            _drop(pool, item.slot)
+            smtp.drop(pool, item.slot)
             if item.attempts >= MAX_ATTEMPTS:
                 outcome.failed.append({"id": item.row_id, "error": f"SMTP: {trouble}"[:500]})
             else:
                 outcome.retry.append(item.row_id)
     return outcome
-
-
-def _finish(
-    staged: list[_Staged], pool: list[smtplib.SMTP | None], items: list[_Item], sender: str
-) -> list[tuple[int, str]]:
-    """Write the committed batch's final dots and stage the next batch's ``items``: on a
-    connection that offers PIPELINING the dot, MAIL, RCPT and DATA go in one write (one
-    round trip a batch, RFC 2920); elsewhere the dots' answers are read first, then the
-    commands go in lockstep. Returns the dots the server refused."""
-    on = {id(s.connection): s for s in staged}
-    pipelined = [
-        i
-        for i in items
-        if i.trouble is None and id(pool[i.slot]) in on and _pipelines(pool[i.slot])
-    ]
-    ahead = {id(pool[i.slot]): i for i in pipelined}
-    for item in staged:
-        commands = b".\r\n"
-        follow = ahead.get(id(item.connection))
-        if follow is not None:
-            commands += f"MAIL FROM:<{sender}>\r\nRCPT TO:<{follow.address}>\r\nDATA\r\n".encode()
-        try:
-            item.connection.send(commands)
-        except OSError as exc:
-            if follow is not None:
-                follow.trouble = exc  # recorded as sent already: at most once
-    refused = []
-    for item in staged:
-        try:
-            code, answer = item.connection.getreply()
-        except (smtplib.SMTPException, OSError) as exc:
-            code, answer = 0, str(exc).encode()
-        if code != 250:
-            if code >= 500:
-                refused.append((item.row_id, f"{code} {answer.decode('utf-8', 'replace')}"[:500]))
-            if code == 0:
-                follow = ahead.pop(id(item.connection), None)
-                if follow is not None and follow.trouble is None:
-                    follow.trouble = smtplib.SMTPServerDisconnected("no answer to the final dot")
-                if item.connection in pool:
-                    pool[pool.index(item.connection)] = None
-    if pipelined:
-        _replies([i for i in pipelined if i.trouble is None], pool)
-    ahead_ids = {id(i) for i in pipelined}
-    _stage([i for i in items if id(i) not in ahead_ids], pool, sender)
-    _data([i for i in items if i.trouble is None], pool)
-    return refused
-
-
-def _pipelines(connection: smtplib.SMTP | None) -> bool:
-    """Whether the server offered PIPELINING (RFC 2920) on this connection."""
-    return connection is not None and bool(connection.has_extn("pipelining"))
-
-
-STEPS = (("mail", (250,)), ("rcpt", (250, 251)), ("data", (354,)))
-
-
-def _replies(items: list[_Item], pool: list[smtplib.SMTP | None]) -> None:
-    """Read the answers to pipelined MAIL, RCPT and DATA (all three, whatever they say)."""
-    for item in items:
-        for _command, wanted in STEPS:
-            try:
-                code, answer = pool[item.slot].getreply()  # type: ignore[union-attr]
-            except (smtplib.SMTPException, OSError) as exc:
-                item.trouble = item.trouble or exc
-                break
-            if code not in wanted and item.trouble is None:
-                item.trouble = smtplib.SMTPResponseException(code, answer)
-        else:
-            if item.trouble is not None and code == 354:
-                _drop(pool, item.slot)  # DATA taken after a refusal: never send it text
-                item.trouble = smtplib.SMTPServerDisconnected("dropped after a refusal")
-
-
-def _stage(items: list[_Item], pool: list[smtplib.SMTP | None], sender: str) -> None:
-    """MAIL, RCPT and DATA on every connection in lockstep: each command goes out on all
-    of them before the answers are read, so a batch waits for three round trips, not
-    three per mail."""
-    arguments = {
-        "mail": lambda item: f"FROM:<{sender}>",
-        "rcpt": lambda item: f"TO:<{item.address}>",
-        "data": lambda item: "",
-    }
-    for command, wanted in STEPS:
-        for item in items:
-            if item.trouble is None:
-                try:
-                    pool[item.slot].putcmd(command, arguments[command](item))  # type: ignore[union-attr]
-                except (smtplib.SMTPException, OSError) as exc:
-                    item.trouble = exc
-        for item in items:
-            if item.trouble is None:
-                try:
-                    code, answer = pool[item.slot].getreply()  # type: ignore[union-attr]
-                except (smtplib.SMTPException, OSError) as exc:
-                    item.trouble = exc
-                    continue
-                if code not in wanted:
-                    item.trouble = smtplib.SMTPResponseException(code, answer)
-
-
-def _data(items: list[_Item], pool: list[smtplib.SMTP | None]) -> None:
-    """Each mail's text after its 354, without the final dot."""
-    for item in items:
-        data = _LEADING_DOT.sub(b"..", item.raw)
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
-        try:
-            pool[item.slot].send(data)  # type: ignore[union-attr]
-        except (smtplib.SMTPException, OSError) as exc:
-            item.trouble = exc
-
-
-def _drop(pool: list[smtplib.SMTP | None], slot: int) -> None:
-    """Close a connection at once, without QUIT (inside DATA the server would take QUIT
-    for text and wait): a mail it was carrying is discarded by the server."""
-    connection, pool[slot] = pool[slot], None
-    if connection is not None:
-        connection.close()
-
-
-def _reset(connection: smtplib.SMTP | None) -> smtplib.SMTP | None:
-    """After a refusal the connection is kept for the next mail (RSET), else dropped."""
-    if connection is None:
-        return None
-    try:
-        connection.rset()
-        return connection
-    except (smtplib.SMTPException, OSError):
-        return None
-
-
-def _why(exc: smtplib.SMTPResponseException) -> str:
-    """An SMTP refusal as the recipient's error."""
-    text = (
-        exc.smtp_error.decode("utf-8", "replace")
-        if isinstance(exc.smtp_error, bytes)
-        else str(exc.smtp_error)
-    )
-    return f"{exc.smtp_code} {text}"[:500]
 
 
 def _commit_batch(campaign_id: int, outcome: _Outcome, refused: list[tuple[int, str]], size: int):
