@@ -11,15 +11,25 @@ mailbox whose SMTP server is a local sink (aiosmtpd in a process of its own that
 and drops what it gets). Throttling is off (``HELPDESK_CAMPAIGN_EMAIL_RATE=0``), Redis
 is a ``redis-server`` of the bench's own.
 
-Then, twice (one worker, then two: ``HELPDESK_CAMPAIGN_SENDERS`` follows), a campaign
-to the segment is sent through ``campaigns.services.send`` and ``helpdesk worker
---burst`` processes do the work: the time to make the recipient rows (``preparing``),
-then the time from the first to the last mail at the sink, and messages per second
-over it. Meanwhile this process requests ``/inbox?view=all`` as an admin (the Flask
+Then, twice (one worker, then two: ``HELPDESK_CAMPAIGN_SENDERS`` follows; ``--workers``
+picks), a campaign to the segment is sent through ``campaigns.services.send`` and
+``helpdesk worker`` processes do the work (stopped once it is sent): the time to make
+the recipient rows (``preparing``), then the time from the first to the last mail at
+the sink, and messages per second over it; the CPU the workers and the sink used, and
+how busy the whole machine was. The sink offers PIPELINING as MTAs do
+(``--no-pipelining``: not); ``--profile DIR`` runs each worker under cProfile. Meanwhile this process requests ``/inbox?view=all`` as an admin (the Flask
 test client, in-process, a fresh app context per request, as bench/inbox.py does) and
 the p99 is compared with ``--rounds`` requests made before, idle.
 
 Targets: at least 300 messages/s per worker; the inbox p99 within 20 % of idle.
+
+Figures (PostgreSQL, this shared 2-core machine at load 3 to 15; every run in
+docs/architecture.md, campaigns/): before issue 21's second pass one worker 97-187/s,
+the inbox p99 +31 % to +256 % while sending, 1.1-1.3 ms of worker CPU a mail; after it
+(one transaction and, with PIPELINING, one round trip a batch; the sender niced) one
+worker 115-217/s with nice 10 and 164-301/s with nice 0 (301/s at load 5), two 392/s
+(196 each); the inbox p99 +6 % to +85 % with nice 10, +71 % to +241 % with nice 0; 0.6
+ms of worker CPU a mail, the sink 0.4-0.55 ms.
 """
 
 from __future__ import annotations
@@ -257,7 +267,6 @@ def run_campaign(
                 "-m",
                 "helpdesk",
                 "worker",
-                "--burst",
             ],
             cwd=ROOT,
             env=env,
@@ -268,13 +277,20 @@ def run_campaign(
     ]
     busy: list[float] = []
     prepared = None
-    while any(p.poll() is None for p in processes):
+    # Workers that wait for jobs (a --burst one that found the queue empty at its start,
+    # the other one making the recipients, left: one worker did all the sending), stopped
+    # (SIGTERM: RQ's warm shutdown) once the campaign is sent.
+    status = "preparing"
+    while status in ("preparing", "sending") and any(p.poll() is None for p in processes):
         busy.extend(inbox_times(client, 5))
-        if prepared is None:
-            with app.app_context():
-                status = db.session.get(Campaign, campaign_id).status
-                if status != "preparing":
-                    prepared = time.time() - started
+        with app.app_context():
+            status = db.session.get(Campaign, campaign_id).status
+        if prepared is None and status != "preparing":
+            prepared = time.time() - started
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait()
     with app.app_context():
         counts = services.counts(campaign_id)
         status = db.session.get(Campaign, campaign_id).status
