@@ -11,21 +11,32 @@ mailbox whose SMTP server is a local sink (aiosmtpd in a process of its own that
 and drops what it gets). Throttling is off (``HELPDESK_CAMPAIGN_EMAIL_RATE=0``), Redis
 is a ``redis-server`` of the bench's own.
 
-Then, twice (one worker, then two: ``HELPDESK_CAMPAIGN_SENDERS`` follows), a campaign
-to the segment is sent through ``campaigns.services.send`` and ``helpdesk worker
---burst`` processes do the work: the time to make the recipient rows (``preparing``),
-then the time from the first to the last mail at the sink, and messages per second
-over it. Meanwhile this process requests ``/inbox?view=all`` as an admin (the Flask
+Then, twice (one worker, then two: ``HELPDESK_CAMPAIGN_SENDERS`` follows; ``--workers``
+picks), a campaign to the segment is sent through ``campaigns.services.send`` and
+``helpdesk worker`` processes do the work (stopped once it is sent): the time to make
+the recipient rows (``preparing``), then the time from the first to the last mail at
+the sink, and messages per second over it; the CPU the workers and the sink used, and
+how busy the whole machine was. The sink offers PIPELINING as MTAs do
+(``--no-pipelining``: not); ``--profile DIR`` runs each worker under cProfile. Meanwhile this process requests ``/inbox?view=all`` as an admin (the Flask
 test client, in-process, a fresh app context per request, as bench/inbox.py does) and
 the p99 is compared with ``--rounds`` requests made before, idle.
 
 Targets: at least 300 messages/s per worker; the inbox p99 within 20 % of idle.
+
+Figures (PostgreSQL, this shared 2-core machine at load 3 to 15; every run in
+docs/architecture.md, campaigns/): before issue 21's second pass one worker 97-187/s,
+the inbox p99 +31 % to +256 % while sending, 1.1-1.3 ms of worker CPU a mail; after it
+(one transaction and, with PIPELINING, one round trip a batch; the sender niced) one
+worker 115-217/s with nice 10 and 164-301/s with nice 0 (301/s at load 5), two 392/s
+(196 each); the inbox p99 +6 % to +85 % with nice 10, +71 % to +241 % with nice 0; 0.6
+ms of worker CPU a mail, the sink 0.4-0.55 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -49,6 +60,11 @@ import asyncio, sys, time
 from aiosmtpd.controller import Controller
 class Count:
     def __init__(self): self.n = 0; self.first = self.last = 0.0
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if sys.argv[3] == "1":  # as the MTAs a campaign goes to offer it (Postfix, Exim...)
+            responses.insert(-1, "250-PIPELINING")
+        return responses
     async def handle_DATA(self, server, session, envelope):
         now = time.time()
         self.first = self.first or now
@@ -99,6 +115,23 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
         except Exception:
             time.sleep(0.05)
     return process, f"redis://127.0.0.1:{port}/0"
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a running process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8]) / os.sysconf("SC_CLK_TCK")
+    idle = (values[3] + values[4]) / os.sysconf("SC_CLK_TCK")
+    return total - idle, total
 
 
 def sink_count(path: Path) -> tuple[int, float, float]:
@@ -182,7 +215,7 @@ def inbox_times(client, rounds: int) -> list[float]:
 
 
 def run_campaign(
-    app, url: str, redis: str, sink_file: Path, workers: int, client, name: str
+    app, url: str, redis: str, sink, sink_file: Path, workers: int, client, name: str, profile
 ) -> dict:
     """Send one campaign with ``workers`` worker processes; the figures."""
     from helpdesk import unit_of_work
@@ -221,25 +254,43 @@ def run_campaign(
         "HELPDESK_CAMPAIGN_SENDERS": str(workers),
     }
     started = time.time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sink_cpu, machine = cpu_seconds(sink.pid), machine_busy()
+    profiler = []
+    if profile:
+        profiler = ["-m", "cProfile", "-o", f"{profile}/worker-{workers}-{{n}}.prof"]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "helpdesk", "worker", "--burst"],
+            [
+                sys.executable,
+                *(arg.replace("{n}", str(n)) for arg in profiler),
+                "-m",
+                "helpdesk",
+                "worker",
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(workers)
+        for n in range(workers)
     ]
     busy: list[float] = []
     prepared = None
-    while any(p.poll() is None for p in processes):
+    # Workers that wait for jobs (a --burst one that found the queue empty at its start,
+    # the other one making the recipients, left: one worker did all the sending), stopped
+    # (SIGTERM: RQ's warm shutdown) once the campaign is sent.
+    status = "preparing"
+    while status in ("preparing", "sending") and any(p.poll() is None for p in processes):
         busy.extend(inbox_times(client, 5))
-        if prepared is None:
-            with app.app_context():
-                status = db.session.get(Campaign, campaign_id).status
-                if status != "preparing":
-                    prepared = time.time() - started
+        with app.app_context():
+            status = db.session.get(Campaign, campaign_id).status
+        if prepared is None and status != "preparing":
+            prepared = time.time() - started
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait()
     with app.app_context():
         counts = services.counts(campaign_id)
         status = db.session.get(Campaign, campaign_id).status
@@ -247,6 +298,9 @@ def run_campaign(
     time.sleep(0.5)
     n, first, last = sink_count(sink_file)
     mails = n - before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    busy_now, total_now = machine_busy()
     return {
         "workers": workers,
         "status": status,
@@ -255,6 +309,11 @@ def run_campaign(
         "prepare_s": prepared or 0.0,
         "send_s": max(1e-9, last - max(first, started + (prepared or 0))) if mails else 0.0,
         "busy": busy,
+        "worker_cpu": worker_cpu,
+        "sink_cpu": cpu_seconds(sink.pid) - sink_cpu,
+        "machine": (busy_now - machine[0], total_now - machine[1]),
+        "wall": time.time() - started,
+        "load": os.getloadavg()[0],
     }
 
 
@@ -266,14 +325,25 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--no-pipelining",
+        dest="pipelining",
+        action="store_false",
+        help="the sink does not offer PIPELINING (the sender goes in lockstep)",
+    )
+    parser.add_argument("--workers", default="1,2", help="the runs' numbers of workers")
+    parser.add_argument("--name", default="bench_campaigns", help="the database's name")
+    parser.add_argument("--profile", help="a folder: each worker runs under cProfile, into it")
     args = parser.parse_args()
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is not installed")
     folder = Path(tempfile.mkdtemp(prefix="bench-campaigns-"))
     redis, redis_url = start_redis(folder)
     sink_port, sink_file = free_port(), folder / "sink.count"
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port), str(sink_file)])
-    url = database_url(args.database, "bench_campaigns")
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(sink_port), str(sink_file), str(int(args.pipelining))]
+    )
+    url = database_url(args.database, args.name)
     try:
         config = {"SECRET_KEY": SECRET_KEY, "SECRETS_KEY": SECRETS_KEY}
         with bench_app(url, **config) as app:
@@ -301,7 +371,8 @@ def main() -> None:
         client = logged_in(app, inbox_data.ADMIN_EMAIL)
         idle = inbox_times(client, args.rounds)
         results = [
-            run_campaign(app, url, redis_url, sink_file, w, client, f"Run {w}") for w in (1, 2)
+            run_campaign(app, url, redis_url, sink, sink_file, w, client, f"Run {w}", args.profile)
+            for w in [int(n) for n in args.workers.split(",")]
         ]
         idle_median, idle_p99 = summary(idle)
         print(
@@ -317,6 +388,14 @@ def main() -> None:
                 f"{rate:.0f} messages/s ({rate / r['workers']:.0f} per worker); inbox while sending: "
                 f"median {busy_median:.1f} ms, p99 {busy_p99:.1f} ms "
                 f"({(busy_p99 / idle_p99 - 1) * 100:+.0f} % vs idle, {len(r['busy'])} requests)",
+                flush=True,
+            )
+            busy_s, total_s = r["machine"]
+            print(
+                f"  CPU over the {r['wall']:.0f} s run: worker(s) {r['worker_cpu']:.1f} s "
+                f"({r['worker_cpu'] * 1000 / max(1, r['at_sink']):.2f} ms a mail), sink "
+                f"{r['sink_cpu']:.1f} s ({r['sink_cpu'] * 1000 / max(1, r['at_sink']):.2f} ms a "
+                f"mail), machine {busy_s / max(1e-9, total_s) * 100:.0f} % busy; load {r['load']:.1f}",
                 flush=True,
             )
     finally:

@@ -193,6 +193,7 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "CAMPAIGN_SMS_RATE": float(os.environ.get("HELPDESK_CAMPAIGN_SMS_RATE", "1")),
         "CAMPAIGN_LEASE_SECONDS": float(os.environ.get("HELPDESK_CAMPAIGN_LEASE_SECONDS", "300")),
         "CAMPAIGN_SENDERS": int(os.environ.get("HELPDESK_CAMPAIGN_SENDERS", "2")),
+        "CAMPAIGN_NICE": int(os.environ.get("HELPDESK_CAMPAIGN_NICE", "10")),
         "CAMPAIGN_SMS_REPLY_DAYS": int(os.environ.get("HELPDESK_CAMPAIGN_SMS_REPLY_DAYS", "7")),
         # How new passwords are hashed (Werkzeug's scrypt; the test suite sets a cheap
         # method, since every test makes agents and scrypt takes a tenth of a second).

@@ -9,6 +9,7 @@ import hmac
 import html
 import quopri
 import secrets
+import time
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -66,14 +67,17 @@ def check(text: str | None, field: str) -> list[tuple[str, str | None]]:
 
 def fill(text: str | None, person: Person) -> str:
     """``text`` with its placeholders filled in for ``person`` (checked first)."""
+    return fill_pieces(check(text, "body"), person)
+
+
+def fill_pieces(pieces: list[tuple[str, str | None]], person: Person) -> str:
+    """``check``'s pieces of a text filled in for ``person``."""
     values = {
         "customer_name": person.name,
         "first_name": person.first_name,
         "organization": person.organization,
     }
-    return "".join(
-        literal + (values[name] if name else "") for literal, name in check(text, "body")
-    )
+    return "".join(literal + (values[name] if name else "") for literal, name in pieces)
 
 
 def token(recipient_id: int) -> str:
@@ -152,17 +156,44 @@ def email(
     language: str | None,
     campaign_id: int,
 ) -> bytes:
-    """One recipient's mail as bytes, written directly (the email package's generator
-    takes milliseconds a mail, more than the rest of the send): List-Unsubscribe (the
-    https link, one click by RFC 8058's List-Unsubscribe-Post) and the same link visible
-    in the text and HTML parts, both quoted-printable UTF-8."""
-    line = footer(link, language)
+    """One recipient's mail as bytes (``Mails`` makes a campaign's many)."""
+    return _assemble(
+        f"From: {formataddr((_header(sender_name), sender))}",
+        to=to,
+        to_name=to_name,
+        subject=subject,
+        date=format_datetime(utcnow()),
+        body=body,
+        msgid=msgid,
+        link=link,
+        line=footer(link, language),
+        campaign_id=campaign_id,
+    )
+
+
+def _assemble(
+    from_line: str,
+    *,
+    to: str,
+    to_name: str,
+    subject: str,
+    date: str,
+    body: str,
+    msgid: str,
+    link: str,
+    line: str,
+    campaign_id: int,
+) -> bytes:
+    """A mail's bytes, written directly (the email package's generator takes
+    milliseconds a mail, more than the rest of the send): List-Unsubscribe (the https
+    link, one click by RFC 8058's List-Unsubscribe-Post) and the same link visible in
+    the text and HTML parts, both quoted-printable UTF-8."""
     boundary = "==hd-" + secrets.token_hex(12) + "=="  # "=" is "=3D" in quoted-printable
     headers = [
-        f"From: {formataddr((_header(sender_name), sender))}",
+        from_line,
         f"To: {formataddr((_header(to_name), to)) if to_name else to}",
         f"Subject: {_header(subject)}",
-        f"Date: {format_datetime(utcnow())}",
+        f"Date: {date}",
         f"Message-ID: {msgid}",
         f"List-Unsubscribe: <{link}>",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -183,3 +214,59 @@ def email(
             f"\r\n--{boundary}--\r\n".encode(),
         )
     )
+
+
+class Mails:
+    """A campaign's mails: what they share worked out once (the placeholders parsed, the
+    sender's header, the token signer and key, the unsubscribe line per language, the
+    Date per second), so each recipient costs only its own parts: the filled subject
+    and text, its token and link, its Message-ID. The bytes are those ``email`` writes."""
+
+    _LINK = "\x00link\x00"  # stands for the link in a cached unsubscribe line
+
+    def __init__(
+        self, *, campaign_id: int, sender: str, sender_name: str, subject: str | None, body: str
+    ) -> None:
+        self.campaign_id, self.sender = campaign_id, sender
+        self._subject, self._body = check(subject, "subject"), check(body, "body")
+        self._from = f"From: {formataddr((_header(sender_name), sender))}"
+        secret = current_app.config["SECRET_KEY"]
+        self._signer = URLSafeSerializer(secret, salt=_SALT)
+        self._key = secret.encode()
+        self._base = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
+        self._domain = sender.rpartition("@")[2] or "helpdesk.invalid"
+        self._lines: dict[str | None, str] = {}
+        self._date = (0, "")
+
+    def _line(self, link: str, language: str | None) -> str:
+        """The unsubscribe line in ``language`` (translated once per language)."""
+        if language not in self._lines:
+            self._lines[language] = footer(self._LINK, language)
+        return self._lines[language].replace(self._LINK, link)
+
+    def _now(self) -> str:
+        """The Date header's value, formatted once a second."""
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, format_datetime(utcnow()))
+        return self._date[1]
+
+    def one(self, row_id: int, address: str, person: Person, language) -> tuple[str, bytes]:
+        """One recipient's Message-ID and mail."""
+        text = f"campaign:{self.campaign_id}:{row_id}".encode()
+        digest = hmac.new(self._key, text, hashlib.sha256).hexdigest()[:20]
+        msgid = f"<hd.c{self.campaign_id}.r{row_id}.{digest}@{self._domain}>"
+        link = f"{self._base}/unsubscribe/{self._signer.dumps(row_id)}"
+        raw = _assemble(
+            self._from,
+            to=address,
+            to_name=person.name,
+            subject=fill_pieces(self._subject, person),
+            date=self._now(),
+            body=fill_pieces(self._body, person),
+            msgid=msgid,
+            link=link,
+            line=self._line(link, language),
+            campaign_id=self.campaign_id,
+        )
+        return msgid, raw

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import CursorResult, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, text, update
 
 from helpdesk import jobs, unit_of_work
 from helpdesk.agents.models import Agent
@@ -148,48 +148,101 @@ def _rows(campaign_id: int, channel: str, ids: list[int]) -> list[dict[str, Any]
 def claim(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]:
     """Take up to ``size`` pending recipients for this sender and commit the claim:
     ``[(id, customer_id, address, attempts)]``; none when the campaign is no longer sending."""
-    now = utcnow()
     with unit_of_work.write_phase():
-        sending = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
-        if sending != "sending":
+        if sending(campaign_id) != "sending":
             db.session.rollback()
             return []
-        chosen = (
-            select(CampaignRecipient.id)
-            .where(
-                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending"
-            )
-            .order_by(CampaignRecipient.id)
-            .limit(size)
-        )
-        if db.engine.dialect.name == "postgresql":
-            # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
-            # loop and pick other rows each time, beyond the limit): a materialised CTE.
-            picked = (
-                chosen.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-            )
-            wanted = CampaignRecipient.id.in_(select(picked.c.id))
-        else:  # SQLite: one writer at a time (the lock taken up front)
-            wanted = CampaignRecipient.id.in_(chosen.scalar_subquery())
-        claimed = db.session.execute(
-            update(CampaignRecipient)
-            .where(wanted, CampaignRecipient.state == "pending")
-            .values(state="sending", claimed_at=now, attempts=CampaignRecipient.attempts + 1)
-            .returning(
-                CampaignRecipient.id,
-                CampaignRecipient.customer_id,
-                CampaignRecipient.address,
-                CampaignRecipient.attempts,
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-        if claimed:
-            db.session.execute(
-                update(Campaign).where(Campaign.id == campaign_id).values(heartbeat_at=now)
-            )
+        claimed = claim_in(campaign_id, size)
         db.session.commit()
+    return claimed
+
+
+def sending(campaign_id: int) -> str | None:
+    """The campaign's status, its heartbeat written (one statement): the row stays
+    locked until the caller's commit, so a cancel waits for a batch being recorded."""
+    return db.session.scalar(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(heartbeat_at=utcnow())
+        .returning(Campaign.status)
+    )
+
+
+def _claiming(campaign_id: int, size: int):
+    """The UPDATE that claims up to ``size`` pending rows, RETURNING them."""
+    chosen = (
+        select(CampaignRecipient.id)
+        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == "pending")
+        .order_by(CampaignRecipient.id)
+        .limit(size)
+    )
+    if db.engine.dialect.name == "postgresql":
+        # Evaluated once (a subquery with SKIP LOCKED may be rescanned by a nested
+        # loop and pick other rows each time, beyond the limit): a materialised CTE.
+        picked = chosen.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        wanted = CampaignRecipient.id.in_(select(picked.c.id))
+    else:  # SQLite: one writer at a time (the lock taken up front)
+        wanted = CampaignRecipient.id.in_(chosen.scalar_subquery())
+    return (
+        update(CampaignRecipient)
+        .where(wanted, CampaignRecipient.state == "pending")
+        .values(state="sending", claimed_at=utcnow(), attempts=CampaignRecipient.attempts + 1)
+        .returning(
+            CampaignRecipient.id,
+            CampaignRecipient.customer_id,
+            CampaignRecipient.address,
+            CampaignRecipient.attempts,
+        )
+    )
+
+
+def claim_in(campaign_id: int, size: int) -> list[tuple[int, int | None, str, int]]:
+    """``claim`` inside the caller's writing transaction (which checked the campaign is
+    ``sending`` and commits the claim before any byte of these mails goes out)."""
+    claimed = db.session.execute(
+        _claiming(campaign_id, size).execution_options(synchronize_session=False)
+    ).all()
     # Rows are made pending only with an address (no address: ``no_address``).
     return sorted((r[0], r[1], r[2] or "", r[3]) for r in claimed)
+
+
+def claim_with_people(
+    campaign_id: int, size: int
+) -> tuple[list[tuple[int, int | None, str, int]], dict[int, tuple[content.Person, str | None]]]:
+    """``claim_in`` and ``people`` of the rows claimed: on PostgreSQL one statement
+    (the UPDATE in a CTE, joined to the customers), on SQLite two."""
+    if db.engine.dialect.name != "postgresql":
+        claimed = claim_in(campaign_id, size)
+        return claimed, people([r[1] for r in claimed if r[1] is not None])
+    rows = _claiming(campaign_id, size).cte("claimed")
+    found = db.session.execute(
+        select(*rows.c, Customer.name, Organization.name, Customer.language)
+        .select_from(rows)
+        .outerjoin(Customer, Customer.id == rows.c.customer_id)
+        .outerjoin(Organization, Organization.id == Customer.organization_id)
+    ).all()
+    claimed = sorted((r[0], r[1], r[2] or "", r[3]) for r in found)
+    who = {r[1]: (content.Person(r[4] or "", r[5] or ""), r[6]) for r in found if r[1] is not None}
+    return claimed, who
+
+
+def mark_sent(values: list[tuple[int, str]]) -> None:
+    """Claimed rows handed over: ``sent`` with their Message-IDs ``(id, msgid)``; on
+    PostgreSQL one statement over two arrays, elsewhere ``mark``'s executemany."""
+    if not values:
+        return
+    if db.engine.dialect.name != "postgresql":
+        mark([{"id": row_id, "provider_id": msgid} for row_id, msgid in values], "sent")
+        return
+    db.session.execute(
+        text(
+            "UPDATE campaign_recipients AS r SET state = 'sent', provider_id = v.msgid,"
+            " error = NULL, sent_at = :now"
+            " FROM unnest(CAST(:ids AS integer[]), CAST(:msgids AS varchar[])) AS v(id, msgid)"
+            " WHERE r.id = v.id AND r.state = 'sending'"
+        ),
+        {"now": utcnow(), "ids": [v[0] for v in values], "msgids": [v[1] for v in values]},
+    )
 
 
 def mark(values: list[dict[str, Any]], state: str) -> None:
@@ -212,6 +265,20 @@ def mark(values: list[dict[str, Any]], state: str) -> None:
             {"rid": v["id"], "provider_id": v.get("provider_id"), "error": v.get("error")}
             for v in values
         ],
+    )
+
+
+def mark_done(refused: list[tuple[int, str]]) -> None:
+    """Mails recorded as sent whose final dot the server refused: ``failed``, with its
+    answer. Flushes; the caller commits."""
+    if not refused:
+        return
+    table = CampaignRecipient.__table__
+    db.session.execute(
+        update(table)  # type: ignore[arg-type]  # a Table, which mypy sees as a FromClause
+        .where(table.c.id == _bind("rid"))
+        .values(state="failed", error=_bind("error")),
+        [{"rid": row_id, "error": error} for row_id, error in refused],
     )
 
 

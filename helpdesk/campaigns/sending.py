@@ -9,11 +9,14 @@ two slices. ``recipients.py`` says why each recipient gets a campaign at most on
 from __future__ import annotations
 
 import logging
-import re
+import os
 import smtplib
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -24,6 +27,7 @@ from helpdesk import jobs, unit_of_work
 from helpdesk.agents.models import Agent
 from helpdesk.campaigns import content, recipients, services, sms
 from helpdesk.campaigns.models import Campaign, CampaignRecipient
+from helpdesk.campaigns.transport import smtp
 from helpdesk.channels.email.adapter import smtp_send, smtp_session
 from helpdesk.channels.email.mailboxes import server
 from helpdesk.db import utcnow
@@ -34,11 +38,56 @@ SLICE_SECONDS = 5.0
 CONNECTIONS = 20  # SMTP connections per sender: one mail in flight on each
 MAX_ATTEMPTS = 3
 SMTP_TIMEOUT = 30
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def send_slice(campaign_id: int) -> None:
-    """Send the campaign for one slice; enqueue the next slice (in-process: go on)."""
+    """Send the campaign for one slice; enqueue the next slice (in-process: go on). In a
+    worker the slice runs on the worker's bulk thread, at a lower CPU priority."""
+    niceness = current_app.config["CAMPAIGN_NICE"]
+    if niceness and current_app.config.get("REDIS_URL") and sys.platform == "linux":
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
+
+        def in_its_own_context() -> None:
+            with app.app_context():
+                _send_slice(campaign_id)
+
+        _bulk_thread(niceness).submit(in_its_own_context).result()
+    else:
+        _send_slice(campaign_id)
+
+
+_bulk: ThreadPoolExecutor | None = None
+
+
+def _bulk_thread(niceness: int) -> ThreadPoolExecutor:
+    """The worker's one thread for bulk sending, its nice value raised by ``niceness``
+    (Linux keeps a nice value per thread): on a machine the web processes share, a
+    campaign takes the CPU they leave, and the worker's other jobs keep their priority.
+    A thread, not the worker, because nobody but root may lower a nice value again."""
+    global _bulk
+    if _bulk is None:
+        _bulk = ThreadPoolExecutor(
+            1,
+            thread_name_prefix="campaign-sender",
+            initializer=_lower_priority,
+            initargs=(niceness,),
+        )
+    return _bulk
+
+
+def _lower_priority(niceness: int) -> None:
+    """Raise the calling thread's nice value (on Linux, the thread's alone)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+        )
+    except OSError as exc:
+        log.warning("campaign sender: the CPU priority stays as it is: %s", exc)
+
+
+def _send_slice(campaign_id: int) -> None:
+    """``send_slice``'s work, wherever it runs."""
     while True:
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None or campaign.status != "sending":
@@ -82,41 +131,6 @@ def _more(campaign_id: int) -> bool:
     return False
 
 
-class _Staged:
-    """One mail written to its connection up to the final dot."""
-
-    def __init__(self, row_id: int, connection: smtplib.SMTP, msgid: str) -> None:
-        self.row_id, self.connection, self.msgid = row_id, connection, msgid
-
-
-@dataclass
-class _Mail:
-    """What every mail of one campaign shares."""
-
-    campaign_id: int
-    sender: str
-    sender_name: str
-    subject: str | None
-    body: str
-
-    def bytes_for(self, row_id: int, address: str, person, language) -> tuple[str, bytes]:
-        """One recipient's Message-ID and mail."""
-        msgid = content.message_id(self.campaign_id, row_id, self.sender)
-        raw = content.email(
-            sender=self.sender,
-            sender_name=self.sender_name,
-            to=address,
-            to_name=person.name,
-            subject=content.fill(self.subject, person),
-            body=content.fill(self.body, person),
-            msgid=msgid,
-            link=content.unsubscribe_url(row_id),
-            language=language,
-            campaign_id=self.campaign_id,
-        )
-        return msgid, raw
-
-
 def _email_slice(campaign: Campaign) -> None:
     """Send email batches for ``SLICE_SECONDS``: ``CONNECTIONS`` mails at a time, each
     on its own connection, committed as sent before their final dots go."""
@@ -124,211 +138,144 @@ def _email_slice(campaign: Campaign) -> None:
     if mailbox is None:
         log.error("campaign %s: no mailbox to send from", campaign.id)
         return
-    smtp = server(mailbox, "smtp")
+    outbound = server(mailbox, "smtp")
     name = (mailbox.settings or {}).get("from_name") or mailbox.name
-    mail = _Mail(campaign.id, mailbox.address, name, campaign.subject, campaign.body)
+    mail = content.Mails(
+        campaign_id=campaign.id,
+        sender=mailbox.address,
+        sender_name=name,
+        subject=campaign.subject,
+        body=campaign.body,
+    )
     db.session.rollback()
     pool: list[smtplib.SMTP | None] = [None] * CONNECTIONS
     with ExitStack() as stack:
         try:
-            _email_batches(mail, smtp, stack, pool)
+            _email_batches(mail, outbound, stack, pool)
         except BaseException:
             for slot in range(CONNECTIONS):  # no QUIT into a DATA in flight
-                _drop(pool, slot)
+                smtp.drop(pool, slot)
             raise
     _announce(mail.campaign_id)
 
 
-def _email_batches(mail: _Mail, smtp, stack: ExitStack, pool: list[smtplib.SMTP | None]) -> None:
-    """Claim, stage, commit, finish: batch after batch until the slice is over."""
+@dataclass
+class _Outcome:
+    """What a batch came to: staged (waiting for their dots), to fail, to retry."""
+
+    staged: list[smtp.Staged] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+
+
+def _email_batches(
+    mail: content.Mails, outbound, stack: ExitStack, pool: list[smtplib.SMTP | None]
+) -> None:
+    """Batch after batch until the slice is over, one transaction a batch: it records the
+    staged batch as sent (and what the last dots refused) and claims the next; right
+    after it the staged batch's final dots go (pipelined with the next batch's MAIL, RCPT
+    and DATA where the server offers PIPELINING); then the next batch is written up to
+    its dots."""
     deadline = time.monotonic() + SLICE_SECONDS
     announced = time.monotonic()
     rate = current_app.config["CAMPAIGN_EMAIL_RATE"]
     size = CONNECTIONS if not rate else max(1, min(CONNECTIONS, int(rate)))  # a batch fits a second
-    while time.monotonic() < deadline:
-        batch = recipients.claim(mail.campaign_id, size)
-        if not batch:
-            return
-        recipients.throttle("email", len(batch))  # (its rows claimed: a lease keeps them)
+    batch, who = recipients.claim(mail.campaign_id, size), {}
+    if batch:
         who = recipients.people([r[1] for r in batch if r[1] is not None])
-        staged: list[_Staged] = []
-        failed: list[dict[str, Any]] = []
-        retry: list[int] = []
-        items: list[_Item] = []
-        for slot, (row_id, customer_id, address, attempts) in enumerate(batch):
-            person, language = who.get(customer_id or 0, (content.Person("", ""), None))
-            msgid, raw = mail.bytes_for(row_id, address, person, language)
-            item = _Item(slot, row_id, address, attempts, msgid, raw)
-            try:
-                if pool[slot] is None:
-                    pool[slot] = stack.enter_context(smtp_session(smtp, SMTP_TIMEOUT))
-            except (smtplib.SMTPException, OSError) as exc:
-                item.trouble = exc
-            items.append(item)
-        _stage(items, pool, mail.sender)
-        for item in items:
-            trouble = item.trouble
-            if trouble is None:
-                staged.append(_Staged(item.row_id, pool[item.slot], item.msgid))  # type: ignore[arg-type]
-            elif isinstance(trouble, smtplib.SMTPResponseException):
-                pool[item.slot] = _reset(pool[item.slot])
-                if trouble.smtp_code >= 500 or item.attempts >= MAX_ATTEMPTS:
-                    failed.append({"id": item.row_id, "error": _why(trouble)})
-                else:
-                    retry.append(item.row_id)
-            else:
-                log.warning("campaign %s: SMTP trouble: %s", mail.campaign_id, trouble)
-                _drop(pool, item.slot)
-                if item.attempts >= MAX_ATTEMPTS:
-                    failed.append({"id": item.row_id, "error": f"SMTP: {trouble}"[:500]})
-                else:
-                    retry.append(item.row_id)
-        if not _commit_batch(mail.campaign_id, staged, failed, retry):
-            for slot in range(CONNECTIONS):  # cancelled: the staged mails are dropped
-                _drop(pool, slot)
-            return
-        refused = _finish(staged, pool)
-        if refused:
-            with unit_of_work.write_phase():
-                for row_id, error in refused:
-                    db.session.execute(
-                        update(CampaignRecipient)
-                        .where(CampaignRecipient.id == row_id)
-                        .values(state="failed", error=error)
-                    )
-                db.session.commit()
+    db.session.rollback()
+    done = _Outcome()
+    while batch or done.staged:
+        items = [smtp.Item(slot, *row) for slot, row in enumerate(batch)]
+        refused = smtp.finish(done.staged, pool, items, mail.sender)  # nothing before it
+        if batch:
+            _connect(items, stack, pool, outbound)
+            smtp.stage(items, pool, mail.sender)
+            recipients.throttle("email", len(batch))  # (its rows claimed: a lease keeps them)
+            _write(mail, items, who)
+            smtp.send_text(items, pool)
         if time.monotonic() - announced >= 1.0:
             announced = time.monotonic()
             _announce(mail.campaign_id)
+        outcome = _outcome(mail.campaign_id, items, pool)
+        more = bool(batch) and time.monotonic() < deadline
+        carried = _commit_batch(mail.campaign_id, outcome, refused, size if more else 0)
+        if carried is None:  # cancelled: the staged mails are dropped
+            for slot in range(CONNECTIONS):
+                smtp.drop(pool, slot)
+            return
+        done = outcome
+        batch, who = carried
 
 
-@dataclass
-class _Item:
-    """One recipient's mail in a batch, and what went wrong with it, if anything."""
-
-    slot: int
-    row_id: int
-    address: str
-    attempts: int
-    msgid: str
-    raw: bytes
-    trouble: Exception | None = None
-
-
-def _stage(items: list[_Item], pool: list[smtplib.SMTP | None], sender: str) -> None:
-    """MAIL, RCPT, DATA and each mail without its final dot, on every connection in
-    lockstep: each command goes out on all of them before the answers are read, so a
-    batch waits for four round trips, not four per mail (smtplib's ``data`` in two)."""
-    steps = (
-        ("mail", lambda item: f"FROM:<{sender}>", (250,)),
-        ("rcpt", lambda item: f"TO:<{item.address}>", (250, 251)),
-        ("data", lambda item: "", (354,)),
-    )
-    for command, argument, wanted in steps:
-        for item in items:
-            if item.trouble is None:
-                try:
-                    pool[item.slot].putcmd(command, argument(item))  # type: ignore[union-attr]
-                except (smtplib.SMTPException, OSError) as exc:
-                    item.trouble = exc
-        for item in items:
-            if item.trouble is None:
-                try:
-                    code, answer = pool[item.slot].getreply()  # type: ignore[union-attr]
-                except (smtplib.SMTPException, OSError) as exc:
-                    item.trouble = exc
-                    continue
-                if code not in wanted:
-                    item.trouble = smtplib.SMTPResponseException(code, answer)
+def _connect(items: list[smtp.Item], stack: ExitStack, pool, outbound) -> None:
+    """A connection for each item's slot that has none (a failure is the item's trouble)."""
     for item in items:
-        if item.trouble is None:
-            data = _LEADING_DOT.sub(b"..", item.raw)
-            if not data.endswith(b"\r\n"):
-                data += b"\r\n"
-            try:
-                pool[item.slot].send(data)  # type: ignore[union-attr]
-            except (smtplib.SMTPException, OSError) as exc:
-                item.trouble = exc
+        try:
+            if pool[item.slot] is None:
+                pool[item.slot] = stack.enter_context(smtp_session(outbound, SMTP_TIMEOUT))
+        except (smtplib.SMTPException, OSError) as exc:
+            item.trouble = exc
 
 
-def _drop(pool: list[smtplib.SMTP | None], slot: int) -> None:
-    """Close a connection at once, without QUIT (inside DATA the server would take QUIT
-    for text and wait): a mail it was carrying is discarded by the server."""
-    connection, pool[slot] = pool[slot], None
-    if connection is not None:
-        connection.close()
+def _write(mail: content.Mails, items: list[smtp.Item], who) -> None:
+    """Each ready item's Message-ID and mail."""
+    for item in items:
+        if item.ready and item.trouble is None:
+            customer_id = item.customer_id or 0
+            person, language = who.get(customer_id, (content.Person("", ""), None))
+            item.msgid, item.raw = mail.one(item.row_id, item.address, person, language)
 
 
-def _reset(connection: smtplib.SMTP | None) -> smtplib.SMTP | None:
-    """After a refusal the connection is kept for the next mail (RSET), else dropped."""
-    if connection is None:
-        return None
-    try:
-        connection.rset()
-        return connection
-    except (smtplib.SMTPException, OSError):
-        return None
+def _outcome(campaign_id: int, items: list[smtp.Item], pool: list[smtplib.SMTP | None]) -> _Outcome:
+    """Sort a staged batch: written up to the dot, refused for good, to try again."""
+    outcome = _Outcome()
+    for item in items:
+        trouble = item.trouble
+        if trouble is None:
+            outcome.staged.append(smtp.Staged(item.row_id, pool[item.slot], item.msgid))  # type: ignore[arg-type]
+        elif isinstance(trouble, smtplib.SMTPResponseException):
+            pool[item.slot] = smtp.reset(pool[item.slot])
+            if trouble.smtp_code >= 500 or item.attempts >= MAX_ATTEMPTS:
+                outcome.failed.append({"id": item.row_id, "error": smtp.why(trouble)})
+            else:
+                outcome.retry.append(item.row_id)
+        else:
+            log.warning("campaign %s: SMTP trouble: %s", campaign_id, trouble)
+            smtp.drop(pool, item.slot)
+            if item.attempts >= MAX_ATTEMPTS:
+                outcome.failed.append({"id": item.row_id, "error": f"SMTP: {trouble}"[:500]})
+            else:
+                outcome.retry.append(item.row_id)
+    return outcome
 
 
-def _why(exc: smtplib.SMTPResponseException) -> str:
-    """An SMTP refusal as the recipient's error."""
-    text = (
-        exc.smtp_error.decode("utf-8", "replace")
-        if isinstance(exc.smtp_error, bytes)
-        else str(exc.smtp_error)
-    )
-    return f"{exc.smtp_code} {text}"[:500]
-
-
-def _commit_batch(
-    campaign_id: int, staged: list[_Staged], failed: list[dict[str, Any]], retry: list[int]
-) -> bool:
-    """Record the batch: staged rows sent (with their Message-IDs), refused ones failed,
-    the rest back to pending; False (and nothing sent) when the campaign was cancelled
-    meanwhile."""
+def _commit_batch(campaign_id: int, outcome: _Outcome, refused: list[tuple[int, str]], size: int):
+    """One transaction: the staged rows sent (with their Message-IDs), refused ones
+    failed, the rest back to pending, and the next ``size`` recipients claimed (with
+    what their placeholders say). ``(claimed, people)``; None (nothing sent) when the
+    campaign was cancelled meanwhile."""
     with unit_of_work.write_phase():
-        status_query = select(Campaign.status).where(Campaign.id == campaign_id)
-        if db.engine.dialect.name == "postgresql":  # a cancel waits for this commit
-            status_query = status_query.with_for_update()
-        status = db.session.scalar(status_query)
+        status = recipients.sending(campaign_id)  # a cancel waits for this commit
+        recipients.mark_done(refused)
         if status != "sending":
             db.session.execute(
                 update(CampaignRecipient)
                 .where(
-                    CampaignRecipient.id.in_([s.row_id for s in staged] + retry),
+                    CampaignRecipient.id.in_([s.row_id for s in outcome.staged] + outcome.retry),
                     CampaignRecipient.state == "sending",
                 )
                 .values(state="cancelled")
             )
-            recipients.mark(failed, "failed")
+            recipients.mark(outcome.failed, "failed")
             db.session.commit()
-            return False
-        recipients.mark([{"id": s.row_id, "provider_id": s.msgid} for s in staged], "sent")
-        recipients.mark(failed, "failed")
-        recipients.release(retry)
+            return None
+        recipients.mark_sent([(s.row_id, s.msgid) for s in outcome.staged])
+        recipients.mark(outcome.failed, "failed")
+        recipients.release(outcome.retry)
+        claimed, who = recipients.claim_with_people(campaign_id, size) if size else ([], {})
         db.session.commit()
-    return True
-
-
-def _finish(staged: list[_Staged], pool: list[smtplib.SMTP | None]) -> list[tuple[int, str]]:
-    """Write each staged mail's final dot and read the answer; the refused ones."""
-    refused = []
-    for item in staged:
-        try:
-            item.connection.send(b".\r\n")
-        except OSError:
-            pass  # recorded as sent already: at most once
-    for item in staged:
-        try:
-            code, answer = item.connection.getreply()
-        except (smtplib.SMTPException, OSError) as exc:
-            code, answer = 0, str(exc).encode()
-        if code != 250:
-            if code >= 500:
-                refused.append((item.row_id, f"{code} {answer.decode('utf-8', 'replace')}"[:500]))
-            if code == 0:
-                pool[pool.index(item.connection)] = None
-    return refused
+    return claimed, who
 
 
 def _announce(campaign_id: int) -> None:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from helpdesk import unit_of_work
-from helpdesk.campaigns import recovery, sending, services
+from helpdesk.campaigns import content, recovery, sending, services
 from helpdesk.campaigns.models import BouncedAddress, Campaign, CampaignRecipient
 from helpdesk.channels.inbound import InboundMessage
 from helpdesk.customers import consents
@@ -137,6 +137,28 @@ def test_an_email_campaign_reaches_consenting_customers_once_with_unsubscribe(
     assert first["Subject"].startswith("About your order, Customer")
     row = db.session.query(CampaignRecipient).filter_by(provider_id=first["Message-ID"]).one()
     assert row.state == "sent" and row.address == first["To"].addresses[0].addr_spec
+    # Built from what the campaign's mails share (content.Mails), the same bytes as the
+    # one-mail writer gives (apart from the MIME boundary and the Date).
+    customer = db.session.get(Customer, row.customer_id)
+    alone = content.email(
+        sender="news@example.com",
+        sender_name="News",
+        to=row.address,
+        to_name=customer.name,
+        subject=f"About your order, {customer.name.split()[0]}",
+        body=f"Dear {customer.name} of ,\n\nplease return the kettle.",
+        msgid=first["Message-ID"],
+        link=content.unsubscribe_url(row.id),
+        language=None,
+        campaign_id=made["id"],
+    )
+    raw = smtp_server.handler_obj.received[0]["data"]
+
+    def same(data: bytes) -> bytes:
+        data = re.sub(rb"==hd-[0-9a-f]+==", b"B", data)
+        return re.sub(rb"\r\nDate: [^\r]+", b"", data).replace(b"\r\n", b"\n")
+
+    assert same(raw) == same(alone)
 
     # One-click (RFC 8058): a POST with List-Unsubscribe=One-Click, no session, no CSRF.
     path = link.split("://", 1)[1].split("/", 1)[1]
@@ -201,12 +223,16 @@ def test_an_email_campaign_reaches_consenting_customers_once_with_unsubscribe(
     assert db.session.query(BouncedAddress).filter_by(address=address).count() == 1
 
 
-def test_cancel_stops_sending(api, app, smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_cancel_stops_sending(api, app, smtp_server, pipelining):
     segment = segment_of_everyone(api)
     mailbox_on(smtp_server)
     bulk_customers(40)
     made = draft(api, segment)
     handler = smtp_server.handler_obj
+    handler.pipelining = (
+        pipelining  # the dots of a batch and the next batch's commands in one write
+    )
 
     def cancel_at_the_fifth(raw, rcpts):
         """Cancel while the first batch is in flight (the sender waits for this answer)."""
@@ -225,6 +251,37 @@ def test_cancel_stops_sending(api, app, smtp_server):
     assert counts["counts"]["sent"] == got and counts["counts"]["cancelled"] == 40 - got
     recovery.resume()  # nothing restarts a cancelled campaign
     assert db.session.get(Campaign, made["id"]).status == "cancelled"
+
+
+def test_refusals_over_pipelining_fail_or_retry_and_the_rest_is_sent_once(api, smtp_server):
+    """With PIPELINING each connection carries the last mail's dot and the next mail's
+    MAIL, RCPT and DATA in one write; a refused recipient (for good, 550; for now, 451,
+    tried three times) leaves the connection usable (RSET) for the mails after it."""
+    segment = segment_of_everyone(api)
+    mailbox_on(smtp_server)
+    bulk_customers(sending.CONNECTIONS + 15)  # more than a batch: connections reused
+    made = draft(api, segment)
+    handler = smtp_server.handler_obj
+    handler.pipelining = True
+    answers = {"c3@example.com": "550 5.1.1 no such user", "c25@example.com": "451 4.3.0 later"}
+    handler.refuse_rcpt = lambda address: answers.get(address)
+    assert api.post(f"{V1}/campaigns/{made['id']}/send").status_code == 202
+    counts = api.get(f"{V1}/campaigns/{made['id']}").json["counts"]
+    total = sending.CONNECTIONS + 15
+    assert counts["sent"] == total - 2 and counts["failed"] == 2 and counts["pending"] == 0
+    got = mails(smtp_server)
+    to = sorted(m["To"].addresses[0].addr_spec for m in got)
+    assert to == sorted(f"c{n}@example.com" for n in range(total) if n not in (3, 25))
+    for mail in got:  # each filled in for its own customer (batches after the first too)
+        n = mail["To"].addresses[0].addr_spec.split("@")[0][1:]
+        assert f"Dear Customer {n} of ," in mail.get_body(("plain",)).get_content()
+    rows = {
+        r.address: r
+        for r in db.session.query(CampaignRecipient).filter(CampaignRecipient.address.in_(answers))
+    }
+    assert rows["c3@example.com"].error.startswith("550") and rows["c3@example.com"].attempts == 1
+    assert rows["c25@example.com"].error.startswith("451")
+    assert rows["c25@example.com"].attempts == sending.MAX_ATTEMPTS
 
 
 def test_the_throttle_keeps_the_channels_rate(api, app, smtp_server):

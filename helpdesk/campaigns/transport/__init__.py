@@ -1,0 +1,1 @@
+"""How campaign messages travel: ``smtp`` for email."""
