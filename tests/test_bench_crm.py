@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.fixtures.app import ROOT
+from tests.fixtures.app import ROOT, run_database_name
 
 # Loads the run's database (DATABASE_URL) in processes of its own.
 pytestmark = [pytest.mark.slow, pytest.mark.database]
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.database]
 
 def test_the_crm_benchmark_runs_small():
     postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
-    name = os.environ.get("HELPDESK_TEST_DB", "helpdesk_test") + "_bench"
+    name = run_database_name() + "_bench"
     done = subprocess.run(
         [sys.executable, "bench/crm.py", "--db", "postgresql" if postgres else "sqlite",
          "--customers", "300", "--samples", "5", "--name", name],
