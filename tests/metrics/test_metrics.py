@@ -130,7 +130,9 @@ print("counted", flush=True)
 @pytest.mark.slow
 def test_several_processes_are_summed(client, tmp_path, monkeypatch):
     folder = tmp_path / "metrics"
-    monkeypatch.delenv(multiprocess.VARIABLE, raising=False)  # unset again afterwards
+    # Recorded, so that the teardown unsets what prepare sets below (a delenv of an
+    # absent variable records nothing: the next test of this process read the folder).
+    monkeypatch.setenv(multiprocess.VARIABLE, "")
     folder.mkdir()
     (folder / "counter_999999.db").write_bytes(b"")  # an earlier run's: prepare removes it
     multiprocess.prepare(folder)  # (sets the variable here too, for the scrape below)
