@@ -168,6 +168,15 @@ def add_mailbox(app, server: Dovecot, user: str) -> int:
         return channel.id
 
 
+def poll_fresh(app, server: Dovecot, user: str, mails: list[bytes]) -> tuple[float, dict]:
+    """Deliver ``mails`` to ``user``, connect that mailbox and poll it to the end; check
+    that every mail was stored; return the seconds and the stage timings."""
+    deliver(server, mails, user)
+    seconds, times, polled = timed_poll(app, add_mailbox(app, server, user))
+    assert polled.stored == len(mails) and polled.error is None, polled.summary()
+    return seconds, times
+
+
 def timed_poll(app, channel_id: int) -> tuple[float, dict, object]:
     """Poll one mailbox to the end; return seconds, stage timings and the result."""
     import helpdesk.tickets.ingest.store as ingest_module
@@ -362,10 +371,8 @@ def main() -> None:
         for processes in args.read_processes:
             user = f"read{processes}"
             batch = make_corpus(args.messages, seed=23 + processes, who=user)
-            deliver(server, batch, user)
             app.config["MAIL_READ_PROCESSES"] = processes
-            seconds, times, polled = timed_poll(app, add_mailbox(app, server, user))
-            assert polled.stored == len(batch) and polled.error is None, polled.summary()
+            seconds, times = poll_fresh(app, server, user, batch)
             pooled = len(batch) / seconds
             print(
                 f"end to end, batch ingest, read in {processes} worker process(es): "
@@ -381,11 +388,9 @@ def main() -> None:
         app.config["MAIL_READ_PROCESSES"] = 0
         # Today's path in the same run: the same kind of mail, ingested one at a time.
         single = make_corpus(args.messages, seed=13, who="single")
-        deliver(server, single, "single")
         app.config["INGEST_BATCH"] = 1
-        one_elapsed, _, one = timed_poll(app, add_mailbox(app, server, "single"))
+        one_elapsed, _ = poll_fresh(app, server, "single", single)
         app.config["INGEST_BATCH"] = 50
-        assert one.stored == len(single) and one.error is None, one.summary()
         one_rate = len(single) / one_elapsed
         print(
             f"end to end, one message per transaction, read in-process (before issue 20): "
