@@ -50,7 +50,15 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import inbox_data  # noqa: E402
-from bench.common import ROOT, bench_app, database_url, drop_database, summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    bench_app,
+    database_url,
+    drop_database,
+    machine_busy,
+    summary,
+)
+from bench.common import process_cpu_seconds as cpu_seconds  # noqa: E402
 from bench.inbox import logged_in  # noqa: E402
 
 SECRETS_KEY = "YmVuY2gtY2FtcGFpZ25zLXNlY3JldHMta2V5LTAwMDA="
@@ -115,23 +123,6 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
         except Exception:
             time.sleep(0.05)
     return process, f"redis://127.0.0.1:{port}/0"
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user + system) a running process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    total = sum(values[:8]) / os.sysconf("SC_CLK_TCK")
-    idle = (values[3] + values[4]) / os.sysconf("SC_CLK_TCK")
-    return total - idle, total
 
 
 def sink_count(path: Path) -> tuple[int, float, float]:

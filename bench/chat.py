@@ -75,7 +75,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, stop  # noqa: E402
+from bench.common import free_port, machine_busy, process_cpu_seconds, stop  # noqa: E402
 from bench.common import serve as common_serve  # noqa: E402
 from tests.fixtures.nginx import start_nginx  # noqa: E402
 
@@ -521,12 +521,7 @@ def cpu_seconds(pid) -> float:
     """User + system CPU seconds of process ``pid`` (or of several), children included."""
     total = 0.0
     for one in pid if isinstance(pid, list) else [pid]:
-        for member in family(one):
-            try:
-                fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += sum(process_cpu_seconds(member) for member in family(one))
     return total
 
 
@@ -540,13 +535,6 @@ def postgres_backends(url: str) -> list[int]:
     with psycopg.connect(url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres") as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
         return [row[0] for row in rows]
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores since boot (/proc/stat)."""
-    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
 
 
 class CpuShares:

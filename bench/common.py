@@ -36,6 +36,23 @@ DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "")
 ORGANIZATIONS = 200
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8]) / os.sysconf("SC_CLK_TCK")
+    idle = (values[3] + values[4]) / os.sysconf("SC_CLK_TCK")
+    return total - idle, total
+
+
 def database_url(kind: str, name: str) -> str:
     """A fresh, empty database for one benchmark: a SQLite file or a PostgreSQL database
     (``name`` after ``BENCH_DB_PREFIX``)."""

@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import process_cpu_seconds  # noqa: E402
 from tests.fixtures.dovecot import Dovecot  # noqa: E402
 
 WORDS = (
@@ -225,14 +226,7 @@ def _backends(app) -> list[int]:
 
 def _cpu(pids: list[int]) -> float:
     """User + system CPU seconds of processes ``pids`` so far."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(process_cpu_seconds(pid) for pid in pids)
 
 
 def cpu_line(timings: dict, alone_cpu: float | None = None) -> str:
