@@ -39,6 +39,13 @@ processes (one gunicorn worker each, on ports of their own) behind Debian's ngin
 at the end the ratio of the visitor messages per second handled within the p99 target
 (and at any p99) by the most processes against one; target >= 1.6x with p99 < 200 ms.
 The ramp goes on past a slow opening step there (the opening opens the tickets).
+Each web process gets a thread for every client (``--visitors`` + ``--agents``: an open
+WebSocket holds one) and 100 for requests. ``--web-cpu 0.5`` caps each web process at
+that share of one core (a cgroup of its own, CFS quota; needs root): on a machine whose
+few cores also carry PostgreSQL, Redis, nginx and the clients, two unrestricted
+processes compete with those for the same cores, so the ratio there says how many cores
+are free, not whether the web tier scales; capped, each process has the same CPU of its
+own, as on machines of their own, and the rest of the run keeps cores to spare.
 CPU and memory figures are the processes' sums. Each step also prints the cores used by
 each part: the web processes, nginx, the visitors' and the agents' client processes, the
 PostgreSQL server processes of the bench database, and the whole machine (everyone's
@@ -476,9 +483,56 @@ def server_env(url: str, redis: bool, channel: str) -> dict:
     return env
 
 
-def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """Start `helpdesk serve`; wait until /healthz answers."""
-    return common_serve(env, port, log)
+def serve(env: dict, port: int, log: Path, connections: int) -> subprocess.Popen:
+    """Start `helpdesk serve` with a thread for each of ``connections`` WebSockets (an
+    open one holds its thread) and 100 for requests; wait until /healthz answers."""
+    return common_serve(env, port, log, "--threads", str(connections + 100))
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (a gunicorn master and its worker)."""
+    found, todo = [], [pid]
+    while todo:
+        one = todo.pop()
+        found.append(one)
+        for task in Path(f"/proc/{one}/task").glob("*/children"):
+            todo += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def cap_cpu(pid: int, cores: float, name: str) -> Path:
+    """Put process ``pid`` and its children (their threads too, and what they start
+    later) in a cgroup of their own that may use at most ``cores`` of a core: the CFS
+    quota of cgroup v1's cpu controller, or ``cpu.max`` of cgroup v2, over a 20 ms
+    period (a throttled process waits at most the rest of it). Returns the cgroup's
+    folder (``uncap`` removes it). Needs root and a writable cpu controller."""
+    period = 20_000  # microseconds
+    quota = max(1000, int(period * cores))
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists() and "cpu" in v2.read_text().split():
+        folder = v2.parent / name
+        folder.mkdir()
+        (folder / "cpu.max").write_text(f"{quota} {period}")
+    else:
+        folder = Path("/sys/fs/cgroup/cpu") / name
+        folder.mkdir()
+        (folder / "cpu.cfs_period_us").write_text(str(period))
+        (folder / "cpu.cfs_quota_us").write_text(str(quota))
+    for one in descendants(pid):
+        (folder / "cgroup.procs").write_text(str(one))
+    return folder
+
+
+def uncap(folder: Path | None) -> None:
+    """Remove a cgroup of ``cap_cpu`` once its processes have ended."""
+    if folder is None:
+        return
+    for _ in range(50):
+        try:
+            folder.rmdir()
+            return
+        except OSError:  # a process still ending
+            time.sleep(0.1)
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
@@ -661,10 +715,13 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
     label = f"{kind}{' + Redis' if redis else ''}"
     if web:
         label += f", {web} web process{'es' if web > 1 else ''} behind nginx"
+        if args.web_cpu:
+            label += f", each capped at {args.web_cpu:g} of a core"
     url = fresh_database(kind)
     result = {"label": label, "steps": [], "errors": [], "web": web}
     server = worker = agents = visitors = nginx = None
     servers: list[subprocess.Popen] = []
+    caps: list[Path] = []
     log = Path(f"/tmp/hd_bench_chat_{kind}{'_redis' if redis else ''}.log")
     try:
         say(f"{label}: loading {args.agents} agents and a chat channel ...")
@@ -676,13 +733,21 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
             worker = start_worker(env, log.with_suffix(".worker.log"))
         if web:
             ports = [free_port() for _ in range(web)]
-            servers = [serve(env, p, log.with_suffix(f".web{n}.log")) for n, p in enumerate(ports)]
+            servers = [
+                serve(env, p, log.with_suffix(f".web{n}.log"), args.visitors + args.agents)
+                for n, p in enumerate(ports)
+            ]
             server = servers[0]
+            if args.web_cpu:
+                caps = [
+                    cap_cpu(one.pid, args.web_cpu, f"hd-bench-chat-{os.getpid()}-{n}")
+                    for n, one in enumerate(servers)
+                ]
             folder = Path(f"/tmp/hd_bench_chat_nginx_{os.getpid()}")
             folder.mkdir(exist_ok=True)
             nginx = start_nginx(folder, port, ports)
         else:
-            server = serve(env, port, log)
+            server = serve(env, port, log, args.visitors + args.agents)
             servers = [server]
         pids = [s.pid for s in servers]
         base = f"http://127.0.0.1:{port}"
@@ -772,6 +837,8 @@ def run(kind: str, redis: bool, args, web: int = 0) -> dict:
                 fleet.stop()
         for one in servers or [server]:
             stop(one)
+        for folder in caps:
+            uncap(folder)
         if nginx is not None:
             os.killpg(nginx.pid, signal.SIGTERM)
             nginx.wait(10)
@@ -985,6 +1052,12 @@ def main() -> None:
         "--web",
         default="",
         help="e.g. 1,2: runs with that many web processes behind nginx (PostgreSQL, Redis)",
+    )
+    parser.add_argument(
+        "--web-cpu",
+        type=float,
+        default=0.0,
+        help="with --web: cap each web process at this share of one core (a cgroup each)",
     )
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]

@@ -279,12 +279,13 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
-def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """Start `helpdesk serve --port PORT` with ``env``; wait until /healthz answers."""
+def serve(env: dict, port: int, log: Path, *options: str) -> subprocess.Popen:
+    """Start `helpdesk serve --port PORT [OPTIONS]` with ``env``; wait until /healthz
+    answers."""
     import requests
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "helpdesk", "serve", "--port", str(port)],
+        [sys.executable, "-m", "helpdesk", "serve", "--port", str(port), *options],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
