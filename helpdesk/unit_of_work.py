@@ -120,6 +120,20 @@ def carried_write_phase() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def kept_after_commit() -> Iterator[None]:
+    """Commits inside the block leave the session's objects as they were written instead
+    of expiring them, for a caller that then reads back only what it has just written
+    (the echo of a visitor's chat message) and would otherwise load each row again."""
+    session = db.session()
+    before = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = before
+
+
 def commit() -> None:
     """Commit the session, then run what waited for it."""
     db.session.commit()

@@ -183,27 +183,28 @@ class ChatNamespace(CountedNamespace):
         # read before the commit expires the row (a SELECT per message saved)
         channel_id, channel_name = channel.id, channel.name
         db.session.commit()  # end the reads: ingest writes in a transaction of its own
-        result = ingest(
-            InboundMessage(
-                channel=CHAT,
-                sender_kind="chat",
-                sender=session["visitor"],
-                text=text,
-                subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
-                channel_id=channel_id,
-                recipient=channel_name,
-                external_id=f"{session['visitor']}:{client_id}"[:500]
-                if isinstance(client_id, str) and 0 < len(client_id) <= 100
-                else None,
-                # identity_verified: the shop signed this visitor in (an email typed into the
-                # chat proves nothing; the order bot tells only verified visitors about orders).
-                meta={
-                    "identity_verified": session["verified"]
-                    or identity.is_verified(session["visitor"]),
-                    **({} if online else {"offline": True}),
-                },
+        with unit_of_work.kept_after_commit():  # the echo below reads what ingest wrote
+            result = ingest(
+                InboundMessage(
+                    channel=CHAT,
+                    sender_kind="chat",
+                    sender=session["visitor"],
+                    text=text,
+                    subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
+                    channel_id=channel_id,
+                    recipient=channel_name,
+                    external_id=f"{session['visitor']}:{client_id}"[:500]
+                    if isinstance(client_id, str) and 0 < len(client_id) <= 100
+                    else None,
+                    # identity_verified: the shop signed this visitor in (an email typed into the
+                    # chat proves nothing; the order bot tells only verified visitors about orders).
+                    meta={
+                        "identity_verified": session["verified"]
+                        or identity.is_verified(session["visitor"]),
+                        **({} if online else {"offline": True}),
+                    },
+                )
             )
-        )
         self.emit(
             "message",
             {**message_payload(result.message), "client_id": client_id},
@@ -239,24 +240,25 @@ class ChatNamespace(CountedNamespace):
         channel_id, channel_name = channel.id, channel.name
         db.session.commit()  # end the reads: ingest writes in a transaction of its own
         client_id = data.get("client_id")
-        result = ingest(
-            InboundMessage(
-                channel=CHAT,
-                sender_kind="chat",
-                sender=session["visitor"],
-                text=checked.filename,
-                subject=checked.filename[:80],
-                channel_id=channel_id,
-                recipient=channel_name,
-                external_id=f"{session['visitor']}:{client_id}"[:500]
-                if isinstance(client_id, str) and 0 < len(client_id) <= 100
-                else None,
-                attachments=[
-                    InboundAttachment(checked.filename, checked.content_type, checked.content)
-                ],
-                meta={"file": True, **({} if online else {"offline": True})},
+        with unit_of_work.kept_after_commit():  # the echo below reads what ingest wrote
+            result = ingest(
+                InboundMessage(
+                    channel=CHAT,
+                    sender_kind="chat",
+                    sender=session["visitor"],
+                    text=checked.filename,
+                    subject=checked.filename[:80],
+                    channel_id=channel_id,
+                    recipient=channel_name,
+                    external_id=f"{session['visitor']}:{client_id}"[:500]
+                    if isinstance(client_id, str) and 0 < len(client_id) <= 100
+                    else None,
+                    attachments=[
+                        InboundAttachment(checked.filename, checked.content_type, checked.content)
+                    ],
+                    meta={"file": True, **({} if online else {"offline": True})},
+                )
             )
-        )
         self.emit("message", message_payload(result.message), room=f"visitor:{session['visitor']}")
         return _ack(result)
 
