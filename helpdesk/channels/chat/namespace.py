@@ -174,15 +174,39 @@ class ChatNamespace(CountedNamespace):
             f"chat-ip:{session['ip']}", current_app.config["CHAT_IP_MESSAGES_PER_MINUTE"]
         ):
             return {"error": "rate limited: please wait a moment"}
-        client_id = data.get("client_id")
+        first_line = text.strip().splitlines()[0]
+        return self._ingest(
+            session,
+            data,
+            text=text,
+            subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
+            # identity_verified: the shop signed this visitor in (an email typed into the
+            # chat proves nothing; the order bot tells only verified visitors about orders).
+            meta={
+                "identity_verified": session["verified"] or identity.is_verified(session["visitor"])
+            },
+        )
+
+    def _ingest(
+        self,
+        session: dict,
+        data: dict,
+        text: str,
+        subject: str,
+        meta: dict,
+        attachments: tuple[InboundAttachment, ...] = (),
+    ) -> dict:
+        """A visitor's message or file through ingest, in a transaction of its own, and
+        then to every tab of the visitor; the acknowledgement (or why not)."""
         channel = db.session.get(Channel, session["channel"])
         if channel is None or not channel.active:
             return {"error": "this chat is closed"}
-        online = agents_online(channel)
-        first_line = text.strip().splitlines()[0]
+        if not agents_online(channel):
+            meta = {**meta, "offline": True}
         # read before the commit expires the row (a SELECT per message saved)
         channel_id, channel_name = channel.id, channel.name
         db.session.commit()  # end the reads: ingest writes in a transaction of its own
+        client_id = data.get("client_id")
         with unit_of_work.kept_after_commit():  # the echo below reads what ingest wrote
             result = ingest(
                 InboundMessage(
@@ -190,19 +214,14 @@ class ChatNamespace(CountedNamespace):
                     sender_kind="chat",
                     sender=session["visitor"],
                     text=text,
-                    subject=first_line[:80] + ("…" if len(first_line) > 80 else ""),
+                    subject=subject,
                     channel_id=channel_id,
                     recipient=channel_name,
                     external_id=f"{session['visitor']}:{client_id}"[:500]
                     if isinstance(client_id, str) and 0 < len(client_id) <= 100
                     else None,
-                    # identity_verified: the shop signed this visitor in (an email typed into the
-                    # chat proves nothing; the order bot tells only verified visitors about orders).
-                    meta={
-                        "identity_verified": session["verified"]
-                        or identity.is_verified(session["visitor"]),
-                        **({} if online else {"offline": True}),
-                    },
+                    attachments=list(attachments),
+                    meta=meta,
                 )
             )
         self.emit(
@@ -232,35 +251,16 @@ class ChatNamespace(CountedNamespace):
             [checked] = uploads.check([uploads.Upload(name, kind, data["data"])], visitor=True)
         except HelpdeskError as exc:
             return {"error": exc.message}
-        channel = db.session.get(Channel, session["channel"])
-        if channel is None or not channel.active:
-            return {"error": "this chat is closed"}
-        online = agents_online(channel)
-        # read before the commit expires the row (a SELECT per message saved)
-        channel_id, channel_name = channel.id, channel.name
-        db.session.commit()  # end the reads: ingest writes in a transaction of its own
-        client_id = data.get("client_id")
-        with unit_of_work.kept_after_commit():  # the echo below reads what ingest wrote
-            result = ingest(
-                InboundMessage(
-                    channel=CHAT,
-                    sender_kind="chat",
-                    sender=session["visitor"],
-                    text=checked.filename,
-                    subject=checked.filename[:80],
-                    channel_id=channel_id,
-                    recipient=channel_name,
-                    external_id=f"{session['visitor']}:{client_id}"[:500]
-                    if isinstance(client_id, str) and 0 < len(client_id) <= 100
-                    else None,
-                    attachments=[
-                        InboundAttachment(checked.filename, checked.content_type, checked.content)
-                    ],
-                    meta={"file": True, **({} if online else {"offline": True})},
-                )
-            )
-        self.emit("message", message_payload(result.message), room=f"visitor:{session['visitor']}")
-        return _ack(result)
+        return self._ingest(
+            session,
+            data,
+            text=checked.filename,
+            subject=checked.filename[:80],
+            meta={"file": True},
+            attachments=(
+                InboundAttachment(checked.filename, checked.content_type, checked.content),
+            ),
+        )
 
     def on_typing(self, data=None):
         """The visitor is typing: tell the agents who have the conversation open."""
