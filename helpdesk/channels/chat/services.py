@@ -88,7 +88,7 @@ def _verified_email(channel: Channel, token) -> str | None:
 
 
 @cache
-def _online_query(of_team: bool) -> Select[tuple[int]]:
+def _online_query(of_team: bool) -> Select[int]:
     """An online active agent (of team ``:team_id``): built once, not per chat message."""
     query = select(Agent.id).where(Agent.active.is_(True), Agent.presence == "online")
     if of_team:
