@@ -19,7 +19,7 @@ from functools import cache, partial
 from flask import current_app
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from helpdesk import jobs, unit_of_work
 from helpdesk.channels.inbound import InboundMessage
@@ -104,8 +104,9 @@ def _continuing_query(on_channel: bool) -> Select[Ticket]:
         )
         .order_by(Ticket.last_message_at.desc())
         .limit(5)
-        .options(lazyload(Ticket.customer))
-    )  # the caller holds the customer already
+        # (the caller holds the customer; the tags, shown after the commit, in one query)
+        .options(lazyload(Ticket.customer), joinedload(Ticket.tag_rows))
+    )
     return query.where(Ticket.channel_id == bindparam("channel_id")) if on_channel else query
 
 
@@ -333,9 +334,8 @@ def _continuing_ticket(inbound: InboundMessage, customer: Customer, contact: str
     }
     if inbound.channel_id is not None:
         params["channel_id"] = inbound.channel_id
-    candidates = (
-        db.session.execute(_continuing_query("channel_id" in params), params).scalars().all()
-    )
+    query = _continuing_query("channel_id" in params)
+    candidates = db.session.execute(query, params).unique().scalars().all()
     if inbound.channel == "email":
         # A mail is a new request unless it answers an earlier one by subject.
         wanted = normalised_subject(inbound.subject)
