@@ -217,7 +217,10 @@ def check_three_months_of_reports():
     weekends = [
         d["created"] for d in report["by_day"] if day.fromisoformat(d["date"]).weekday() >= 5
     ]
-    assert sum(weekdays) / len(weekdays) > 2 * sum(weekends) / len(weekends)
+    # The history's weekdays have 5-10 tickets and its weekends 1-3; the live conversations
+    # come on top whatever the weekday (a quarter of them in the last three days), so on a
+    # Monday just after midnight a weekend holds a burst of them: 8.8 against 4.6 then.
+    assert sum(weekdays) / len(weekdays) > 1.5 * sum(weekends) / len(weekends)
     backlog = [d["backlog"] for d in report["by_day"][:70]]
     assert max(backlog) >= 3 * max(1, min(backlog)), backlog
     assert report["csat"]["responses"] > 50 and 0.5 < report["csat"]["satisfied_share"] < 1
