@@ -317,6 +317,26 @@ def test_mail_that_came_between_the_poll_and_idle_is_polled_at_once():
     assert not arrived_since_poll({b"UIDNEXT": 99, b"UIDVALIDITY": 7}, {})  # never polled
 
 
+def test_batches_fetched_while_the_read_pool_starts_are_read_in_process(app):
+    """The poll does not wait for the pool's start: a batch before it runs is read by the
+    poll itself (None), a batch after it in the workers. (Before the test below, which
+    leaves this process's fork server running: here it starts, importing the app.)"""
+    from helpdesk.channels.email import reader
+    from helpdesk.channels.email.inbound import Mailbox
+
+    channel = Mailbox(id=1, name="Support", address="support@example.com")
+    mails = [make_mail(subject=f"Order {n}") for n in range(3)]
+    with reader.Reader(2, 2, reader.MIN_MAILS) as pool:
+        early = pool.start(channel, mails)  # the fork server is still importing the app
+        assert pool.ready.wait(60) and pool.pool is not None
+        late = pool.start(channel, mails)
+        assert early.result({}) == [None, None, None]
+        timings: dict = {}
+        assert [m.subject for m in late.result(timings)] == ["Order 0", "Order 1", "Order 2"]
+        assert timings["read_workers"] > 0
+    assert pool.pool is None  # stopped
+
+
 def _die(*args):
     """A read pool worker killed in the middle of a batch."""
     import os
@@ -334,6 +354,7 @@ def test_a_poll_reads_batches_in_worker_processes_and_in_process_when_they_die(
 
     monkeypatch.setitem(app.config, "MAIL_READ_PROCESSES", 2)
     monkeypatch.setattr(reader, "MIN_MAILS", 2)  # a pool for two mails, one a batch
+    monkeypatch.setattr(reader, "READ_WHILE_STARTING", False)  # every batch in the pool
     html = make_mail(sender="bob@example.org", html="<p>Hi <script>x()</script><b>there</b></p>")
     broken = b"\x00\x01 this is not a mail at all \xff\xfe\r\nno headers\r\n"
     deliver(imap, html)
