@@ -10,7 +10,8 @@ a mail over the limits or that cannot be parsed becomes the raw, flagged message
 always was) and cleans the HTML ``ingest`` would clean (``InboundMessage.safe_html``).
 
 0 reads in the polling process, as does a poll of a single batch (nothing to overlap
-with) or of fewer than ``MIN_MAILS`` mails (starting the pool would cost more). When
+with) or of fewer than ``MIN_MAILS`` mails (starting the pool would cost more). The pool
+starts in a thread while the poll goes on, reading what it fetches meanwhile itself. When
 the pool fails (a worker killed, a result that cannot be pickled), the batch is read
 in-process and the rest of the poll too: no mail is lost or read twice into the
 database; the next poll starts a new pool.
