@@ -41,7 +41,7 @@ at the end the ratio of the visitor messages per second handled within the p99 t
 The ramp goes on past a slow opening step there (the opening opens the tickets).
 Each web process gets a thread for every client (``--visitors`` + ``--agents``: an open
 WebSocket holds one) and 100 for requests. ``--web-cpu 0.5`` caps each web process at
-that share of one core (a cgroup of its own, CFS quota; needs root): on a machine whose
+that share of one core (a cgroup v1 of its own, CFS quota; needs root): on a machine whose
 few cores also carry PostgreSQL, Redis, nginx and the clients, two unrestricted
 processes compete with those for the same cores, so the ratio there says how many cores
 are free, not whether the web tier scales; capped, each process has the same CPU of its
@@ -503,21 +503,17 @@ def descendants(pid: int) -> list[int]:
 def cap_cpu(pid: int, cores: float, name: str) -> Path:
     """Put process ``pid`` and its children (their threads too, and what they start
     later) in a cgroup of their own that may use at most ``cores`` of a core: the CFS
-    quota of cgroup v1's cpu controller, or ``cpu.max`` of cgroup v2, over a 20 ms
-    period (a throttled process waits at most the rest of it). Returns the cgroup's
-    folder (``uncap`` removes it). Needs root and a writable cpu controller."""
+    quota of cgroup v1's cpu controller over a 20 ms period (a throttled process waits at
+    most the rest of it). Returns the cgroup's folder (``uncap`` removes it). Needs root
+    and cgroup v1's cpu controller at /sys/fs/cgroup/cpu (as on this project's machines)."""
+    controller = Path("/sys/fs/cgroup/cpu")
+    if not (controller / "cpu.cfs_quota_us").exists():
+        raise SystemExit("--web-cpu needs cgroup v1's cpu controller at /sys/fs/cgroup/cpu")
     period = 20_000  # microseconds
-    quota = max(1000, int(period * cores))
-    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
-    if v2.exists() and "cpu" in v2.read_text().split():
-        folder = v2.parent / name
-        folder.mkdir()
-        (folder / "cpu.max").write_text(f"{quota} {period}")
-    else:
-        folder = Path("/sys/fs/cgroup/cpu") / name
-        folder.mkdir()
-        (folder / "cpu.cfs_period_us").write_text(str(period))
-        (folder / "cpu.cfs_quota_us").write_text(str(quota))
+    folder = controller / name
+    folder.mkdir()
+    (folder / "cpu.cfs_period_us").write_text(str(period))
+    (folder / "cpu.cfs_quota_us").write_text(str(max(1000, int(period * cores))))
     for one in descendants(pid):
         (folder / "cgroup.procs").write_text(str(one))
     return folder
