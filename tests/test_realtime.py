@@ -88,15 +88,15 @@ def test_reassignment_to_another_team_tells_both_sides(
 
 def test_logged_in_browser_session_connects(live_server, make_agent):
     make_agent("pat@example.com", password="correct horse")
-    http = requests.Session()
-    form = http.get(f"{live_server}/login").text
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = http.post(
-        f"{live_server}/login",
-        data={"email": "pat@example.com", "password": "correct horse", "csrf_token": csrf},
-    )
-    assert response.url.endswith("/inbox")
-    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    with requests.Session() as http:  # closed: its kept-alive socket with it
+        form = http.get(f"{live_server}/login").text
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        response = http.post(
+            f"{live_server}/login",
+            data={"email": "pat@example.com", "password": "correct horse", "csrf_token": csrf},
+        )
+        assert response.url.endswith("/inbox")
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     listener = Listener(live_server, headers={"Cookie": cookie})
     try:
         assert listener.client.connected

@@ -89,10 +89,10 @@ def two_servers(app, redis_url):
 
 def _login_status(url: str, email: str) -> int:
     """One login attempt with a wrong password through the form; its status code."""
-    browser = requests.Session()
-    token = _FORM_TOKEN.search(browser.get(f"{url}/login", timeout=10).text).group(1)
-    data = {"email": email, "password": "wrong", "csrf_token": token}
-    return browser.post(f"{url}/login", data=data, timeout=10).status_code
+    with requests.Session() as browser:  # closed: its kept-alive socket with it
+        token = _FORM_TOKEN.search(browser.get(f"{url}/login", timeout=10).text).group(1)
+        data = {"email": email, "password": "wrong", "csrf_token": token}
+        return browser.post(f"{url}/login", data=data, timeout=10).status_code
 
 
 def test_two_web_processes_share_presence_viewers_and_the_login_budget(

@@ -88,7 +88,6 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
     started = time.monotonic()
     schema = schemathesis.openapi.from_url(f"{live_server}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {make_token(admin)}"}
-    session = requests.Session()
     failures: list[str] = []
     examples = 0
     # Deletions last, so that the seeded rows are there for every other operation.
@@ -96,22 +95,23 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
         (result.ok() for result in schema.get_all_operations()),
         key=lambda operation: operation.method.upper() == "DELETE",
     )
-    for operation in operations:
-        names = {p.name for p in operation.path_parameters}
-        known = {name: seeded[name] for name in names if name in seeded}
-        for mode, count in (
-            (GenerationMode.POSITIVE, POSITIVE),
-            (GenerationMode.NEGATIVE, NEGATIVE),
-        ):
-            strategy = operation.as_strategy(generation_mode=mode)
-            if known:
-                strategy = st.one_of(
-                    strategy, operation.as_strategy(generation_mode=mode, path_parameters=known)
+    with requests.Session() as session:  # closed: its kept-alive socket with it
+        for operation in operations:
+            names = {p.name for p in operation.path_parameters}
+            known = {name: seeded[name] for name in names if name in seeded}
+            for mode, count in (
+                (GenerationMode.POSITIVE, POSITIVE),
+                (GenerationMode.NEGATIVE, NEGATIVE),
+            ):
+                strategy = operation.as_strategy(generation_mode=mode)
+                if known:
+                    strategy = st.one_of(
+                        strategy, operation.as_strategy(generation_mode=mode, path_parameters=known)
+                    )
+                where = f"{operation.label} [{mode}]"
+                examples += fuzz(
+                    strategy, count, f"{live_server}/api/v1", session, headers, where, failures
                 )
-            where = f"{operation.label} [{mode}]"
-            examples += fuzz(
-                strategy, count, f"{live_server}/api/v1", session, headers, where, failures
-            )
     seconds = time.monotonic() - started
     print(f"schemathesis: {len(operations)} operations, {examples} examples, {seconds:.0f} s")
     assert len(operations) >= 40
