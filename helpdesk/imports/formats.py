@@ -48,7 +48,6 @@ from functools import cache
 
 import phonenumbers
 from iso3166 import countries_by_alpha2
-from phonenumbers.geocoder import country_name_for_number
 
 from helpdesk.imports.csvfile import Refused
 
@@ -363,7 +362,11 @@ def parse_time(source: str, value: str) -> datetime:
 @cache
 def _countries() -> dict[str, str]:
     """Country names in English and German, lower-cased, to ISO 3166-1 alpha-2 codes (from
-    phonenumbers' geocoding data: no list of our own to keep)."""
+    phonenumbers' geocoding data: no list of our own to keep). The data is imported here,
+    on first use: it takes some 100 MB and half a second to load, in every process that
+    imports this module (the web processes and workers too) otherwise."""
+    from phonenumbers.geocoder import country_name_for_number
+
     names: dict[str, str] = {}
     for region in phonenumbers.SUPPORTED_REGIONS:
         example = phonenumbers.example_number(region)
