@@ -59,11 +59,40 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
             "periodic work (mail polls, SLA checks) runs in this process; "
             "with REDIS_URL set, run `helpdesk scheduler` and `helpdesk worker`"
         )
+    if workers > 1:
+        _count_as_one(port)
     click.echo(f"helpdesk on http://{host}:{port}/  ({workers} process(es); Ctrl-C stops)")
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     production.Server(
         app, production.options(host, port, workers, threads, timeout), in_process_jobs
     ).run()
+
+
+def _count_as_one(port: int) -> None:
+    """Several web processes: their metrics are summed through prometheus_client's
+    multiprocess mode (helpdesk/metrics/multiprocess.py), or each scrape would show the
+    counts of whichever process answered it. That mode is chosen when prometheus_client is
+    first imported, which the app has done by now: with PROMETHEUS_MULTIPROC_DIR unset,
+    this command empties a folder of its own for it and starts again in its place (same
+    pid, same arguments) with the variable set."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from helpdesk.metrics import multiprocess
+
+    if multiprocess.folder():
+        return
+    try:
+        folder = Path(current_app.instance_path) / "metrics" / str(port)
+        multiprocess.prepare(folder)
+    except OSError:  # a read-only instance folder
+        folder = Path(tempfile.gettempdir()) / f"helpdesk-metrics-{port}"
+        multiprocess.prepare(folder)
+    click.echo(f"metrics of the web processes are summed in {folder} ({multiprocess.VARIABLE})")
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "helpdesk", *sys.argv[1:]])
 
 
 @click.command("worker")

@@ -33,9 +33,10 @@ def _get(url: str, timeout: float = 5.0) -> int:
 
 
 class Web:
-    """One `helpdesk serve` (gunicorn, one worker process) on a free port."""
+    """One `helpdesk serve` (gunicorn, one worker process unless ``options`` say more) on a
+    free port."""
 
-    def __init__(self, base_config: dict, redis_url: str, folder) -> None:
+    def __init__(self, base_config: dict, redis_url: str, folder, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(folder / f"web-{self.port}.log", "w+")  # noqa: SIM115 - closed in stop
@@ -51,7 +52,17 @@ class Web:
             "HELPDESK_PRESENCE_GRACE_SECONDS": "0",
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "helpdesk", "serve", "--port", str(self.port), "--timeout", "2"],
+            [
+                sys.executable,
+                "-m",
+                "helpdesk",
+                "serve",
+                "--port",
+                str(self.port),
+                "--timeout",
+                "2",
+                *options,
+            ],  # fmt: skip
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -209,3 +220,39 @@ def test_sigterm_finishes_the_request_in_flight_and_sends_socketio_clients_away(
     assert time.monotonic() - started < 20
     db.session.rollback()
     assert db.session.scalar(select(Customer.name).where(Customer.name == "Grace In-Flight"))
+
+
+def _requests_counted(url: str, route: str) -> float:
+    """The requests to ``route`` answered 200 that a scrape of ``url``/metrics counts."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+    assert "process_cpu_seconds_total" not in text, "one process's own figures: not summed"
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("helpdesk_http_requests_total{")
+        and f'route="{route}"' in line
+        and 'status="200"' in line
+    )
+
+
+def test_several_web_processes_of_one_serve_count_as_one(base_config, _schema, own_redis, tmp_path):
+    """`helpdesk serve --workers 2` sums its processes' metrics (prometheus_client's
+    multiprocess mode, set up by the command itself): every scrape, whichever process
+    answers it, counts every request."""
+    if not base_config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("web processes in production: PostgreSQL only")
+    server = Web(base_config, own_redis.url, tmp_path, "--workers", "2")
+    try:
+        server.wait_ready()
+        for _ in range(30):  # each on a connection of its own: both processes take some
+            assert _get(f"{server.url}/login") == 200
+        deadline = time.monotonic() + 10
+        while (counted := _requests_counted(server.url, "/login")) < 30:
+            assert time.monotonic() < deadline, f"{counted} of 30 counted\n{server.output()}"
+            threading.Event().wait(0.1)
+        assert counted == 30
+        assert _requests_counted(server.url, "/login") == 30
+        assert f"summed in {tmp_path / 'metrics' / str(server.port)}" in server.output()
+    finally:
+        server.stop()
