@@ -121,6 +121,17 @@ def current_sid() -> str:
     return sid
 
 
+def _enter(room: str) -> bool:
+    """Join ``room``; False when this connection has gone meanwhile: each event is handled
+    in a thread of its own, and a page left while its event ran (an agent moving on from a
+    ticket) is disconnected before its handler joins (python-socketio raises)."""
+    try:
+        join_room(room)
+    except (ValueError, KeyError):  # the namespace's last connection gone / this one gone
+        return False
+    return True
+
+
 def _store() -> presence.Presence:
     return presence.of(current_app)
 
@@ -230,7 +241,8 @@ class AgentsNamespace(CountedNamespace):
         agent = db.session.get(Agent, store.agent_of(current_sid()) or 0)
         if agent is None:
             return {"error": "not connected"}
-        join_room(f"ticket:{ticket.id}")
+        if not _enter(f"ticket:{ticket.id}"):
+            return {"error": "not connected"}
         viewer = {"id": agent.id, "name": agent.name, "typing": bool(data.get("typing"))}
         if not store.view(ticket.id, current_sid(), viewer):
             return {"error": "not connected"}
