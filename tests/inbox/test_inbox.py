@@ -330,6 +330,7 @@ def test_a_connection_that_loaded_its_agent_before_the_last_disconnect_wrote_off
             page.close()
 
 
+@pytest.mark.slow
 def test_viewing_from_a_connection_gone_while_its_event_ran_is_refused_quietly(
     app, live_server, make_agent, make_token, inbound
 ):
